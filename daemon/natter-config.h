@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef enum {
+  NATTER_DURABILITY_NORMAL, /* WAL, synchronous=NORMAL: survives a killed process */
+  NATTER_DURABILITY_FULL,   /* WAL, synchronous=FULL: survives power loss */
+} NatterDurability;
+
+/**
+ * NatterConfig:
+ *
+ * Every setting of natterd, from its defaults, the optional keyfile (`--config`) and the
+ * command line, in that order of precedence.
+ */
+typedef struct {
+  char            *listen_address;     /* (owned) default 127.0.0.1 */
+  guint            port;               /* default 8080; 0 picks a free port */
+  char            *data_dir;           /* (owned) default $XDG_DATA_HOME/natter */
+  char            *tls_cert;           /* (owned) (nullable) */
+  char            *tls_key;            /* (owned) (nullable) */
+  NatterDurability durability;
+  char            *node_id;            /* (owned) default the host name */
+
+  guint            ping_interval_s;    /* 15 */
+  guint            ping_timeout_s;     /* 30 */
+  guint            max_frame_bytes;    /* 64 KiB */
+  guint            max_body_bytes;     /* 16 KiB */
+  guint            history_max;        /* 200 */
+  guint            resume_cap;         /* 1000 */
+  guint            search_max;         /* 100 */
+  guint            token_ttl_s;        /* 30 days */
+  guint            bad_frame_limit;    /* close with 1008 after this many bad frames in a row */
+
+  /* Abuse limits */
+  double           rate_per_s;         /* messages per second per user */
+  guint            rate_burst;
+  guint            max_rooms_per_user;
+  guint            max_members_per_room;
+  guint            max_queue_frames;   /* outgoing queue per session */
+  guint            max_queue_bytes;
+
+  /* The account D-Bus callers act as; created as an admin on first start if missing. */
+  char            *owner;              /* (owned) default $USER, or "owner" */
+  gboolean         no_dbus;
+  char            *ready_file;         /* (owned) (nullable) written with the port when ready */
+} NatterConfig;
+
+NatterConfig *natter_config_new_defaults (void);
+void          natter_config_free         (NatterConfig  *config);
+/* Applies [natterd] settings from a keyfile on top of @config. */
+gboolean      natter_config_load_keyfile (NatterConfig  *config,
+                                          const char    *path,
+                                          GError       **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterConfig, natter_config_free)
+
+G_END_DECLS

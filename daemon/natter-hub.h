@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "natter-client.h"
+#include "natter-config.h"
+#include "natter-store.h"
+
+G_BEGIN_DECLS
+
+#define NATTER_TYPE_HUB (natter_hub_get_type ())
+G_DECLARE_FINAL_TYPE (NatterHub, natter_hub, NATTER, HUB, GObject)
+
+/**
+ * NatterHub:
+ *
+ * The single owner of rooms, memberships and clients on a node, and the only place that
+ * decides who receives what. Every front end (WebSocket sessions, D-Bus, upstream) is a
+ * #NatterClient that hands #Natter__ClientFrame requests to natter_hub_dispatch() and gets
+ * replies and events through natter_client_deliver().
+ *
+ * Signals:
+ * - `message-committed` (Natter__Message *message): after a message is durable and
+ *   delivered locally; for observers such as the D-Bus service and the metrics.
+ */
+
+NatterHub   *natter_hub_new              (NatterStore          *store,
+                                          const NatterConfig   *config);
+NatterStore *natter_hub_get_store        (NatterHub            *self);
+const NatterConfig *natter_hub_get_config (NatterHub           *self);
+
+/* Loads rooms and memberships and makes sure the `system` room exists. */
+void         natter_hub_start_async      (NatterHub            *self,
+                                          GCancellable         *cancellable,
+                                          GAsyncReadyCallback   callback,
+                                          gpointer              user_data);
+gboolean     natter_hub_start_finish     (NatterHub            *self,
+                                          GAsyncResult         *result,
+                                          GError              **error);
+
+void         natter_hub_add_client       (NatterHub            *self,
+                                          NatterClient         *client);
+void         natter_hub_remove_client    (NatterHub            *self,
+                                          NatterClient         *client);
+
+/* Handles one request; the reply (and any events) reach @client through
+ * natter_client_deliver(). Takes ownership of @frame. */
+void         natter_hub_dispatch         (NatterHub            *self,
+                                          NatterClient         *client,
+                                          Natter__ClientFrame  *frame);
+
+/* Replies to a frame that could not be decoded: an error with @request_id, if known. */
+void         natter_hub_reply_error      (NatterHub            *self,
+                                          NatterClient         *client,
+                                          guint64               request_id,
+                                          gboolean              has_request_id,
+                                          const GError         *error);
+
+/* Logs @client in as @user without a password: for trusted local front ends (D-Bus). */
+void         natter_hub_attach_local     (NatterHub            *self,
+                                          NatterClient         *client,
+                                          const char           *user,
+                                          gboolean              admin);
+
+/* Creates an account (hashing off the main loop). Fails with NATTER_ERROR_CONFLICT. */
+void         natter_hub_create_user_async  (NatterHub          *self,
+                                            const char         *user,
+                                            const char         *password,
+                                            gboolean            admin,
+                                            GCancellable       *cancellable,
+                                            GAsyncReadyCallback callback,
+                                            gpointer            user_data);
+gboolean     natter_hub_create_user_finish (NatterHub          *self,
+                                            GAsyncResult       *result,
+                                            GError            **error);
+
+/* Counters for /metrics. */
+void         natter_hub_append_metrics   (NatterHub            *self,
+                                          GString              *out);
+guint        natter_hub_get_n_clients    (NatterHub            *self);
+
+/* Refuses new requests with `unavailable`; the callback runs once every request in
+ * flight was answered. */
+void         natter_hub_drain_async      (NatterHub            *self,
+                                          GCancellable         *cancellable,
+                                          GAsyncReadyCallback   callback,
+                                          gpointer              user_data);
+gboolean     natter_hub_drain_finish     (NatterHub            *self,
+                                          GAsyncResult         *result,
+                                          GError              **error);
+
+gboolean     natter_validate_user_name   (const char           *name);
+gboolean     natter_validate_room_name   (const char           *name);
+char        *natter_dm_room_name         (const char           *a,
+                                          const char           *b);
+
+G_END_DECLS

@@ -1,0 +1,382 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "natter-store"
+
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "natter-store.h"
+
+G_DEFINE_INTERFACE (NatterStore, natter_store, G_TYPE_OBJECT)
+
+static void
+natter_store_default_init (NatterStoreInterface *iface)
+{
+}
+
+#define STORE_IFACE(self) NATTER_STORE_GET_IFACE (self)
+
+const char *
+natter_store_get_epoch (NatterStore *self)
+{
+  g_return_val_if_fail (NATTER_IS_STORE (self), NULL);
+  return STORE_IFACE (self)->get_epoch (self);
+}
+
+/**
+ * natter_store_close:
+ * @self: a #NatterStore
+ *
+ * Waits for every queued write to commit, then closes the database. Called once, at
+ * shutdown, after the main loop stopped accepting work.
+ */
+void
+natter_store_close (NatterStore *self)
+{
+  g_return_if_fail (NATTER_IS_STORE (self));
+  if (STORE_IFACE (self)->close != NULL)
+    STORE_IFACE (self)->close (self);
+}
+
+static gboolean
+check_task (NatterStore *self, GAsyncResult *result)
+{
+  g_return_val_if_fail (NATTER_IS_STORE (self), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return TRUE;
+}
+
+void
+natter_store_load_async (NatterStore *self, GCancellable *cancellable,
+                         GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (NATTER_IS_STORE (self));
+  STORE_IFACE (self)->load_async (self, cancellable, callback, user_data);
+}
+
+NatterStoreSnapshot *
+natter_store_load_finish (NatterStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (check_task (self, result), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+void
+natter_store_create_user_async (NatterStore *self, const char *name, const char *password_hash,
+                                gboolean admin, GCancellable *cancellable,
+                                GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (NATTER_IS_STORE (self));
+  STORE_IFACE (self)->create_user_async (self, name, password_hash, admin, cancellable,
+                                         callback, user_data);
+}
+
+gboolean
+natter_store_create_user_finish (NatterStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (check_task (self, result), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+void
+natter_store_get_user_async (NatterStore *self, const char *name, GCancellable *cancellable,
+                             GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (NATTER_IS_STORE (self));
+  STORE_IFACE (self)->get_user_async (self, name, cancellable, callback, user_data);
+}
+
+NatterUserRecord *
+natter_store_get_user_finish (NatterStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (check_task (self, result), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+void
+natter_store_create_token_async (NatterStore *self, const char *user, const char *token_hash,
+                                 gint64 expires_at_ms, GCancellable *cancellable,
+                                 GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (NATTER_IS_STORE (self));
+  STORE_IFACE (self)->create_token_async (self, user, token_hash, expires_at_ms, cancellable,
+                                          callback, user_data);
+}
+
+gboolean
+natter_store_create_token_finish (NatterStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (check_task (self, result), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+void
+natter_store_lookup_token_async (NatterStore *self, const char *token_hash, gint64 now_ms,
+                                 GCancellable *cancellable, GAsyncReadyCallback callback,
+                                 gpointer user_data)
+{
+  g_return_if_fail (NATTER_IS_STORE (self));
+  STORE_IFACE (self)->lookup_token_async (self, token_hash, now_ms, cancellable, callback,
+                                          user_data);
+}
+
+char *
+natter_store_lookup_token_finish (NatterStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (check_task (self, result), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+void
+natter_store_create_room_async (NatterStore *self, const char *name, const char *kind,
+                                const char *topic, GCancellable *cancellable,
+                                GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (NATTER_IS_STORE (self));
+  STORE_IFACE (self)->create_room_async (self, name, kind, topic, cancellable, callback,
+                                         user_data);
+}
+
+NatterRoomRecord *
+natter_store_create_room_finish (NatterStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (check_task (self, result), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+void
+natter_store_get_room_async (NatterStore *self, const char *name, GCancellable *cancellable,
+                             GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (NATTER_IS_STORE (self));
+  STORE_IFACE (self)->get_room_async (self, name, cancellable, callback, user_data);
+}
+
+NatterRoomRecord *
+natter_store_get_room_finish (NatterStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (check_task (self, result), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+void
+natter_store_add_member_async (NatterStore *self, const char *room, const char *user,
+                               GCancellable *cancellable, GAsyncReadyCallback callback,
+                               gpointer user_data)
+{
+  g_return_if_fail (NATTER_IS_STORE (self));
+  STORE_IFACE (self)->add_member_async (self, room, user, cancellable, callback, user_data);
+}
+
+gboolean
+natter_store_add_member_finish (NatterStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (check_task (self, result), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+void
+natter_store_remove_member_async (NatterStore *self, const char *room, const char *user,
+                                  GCancellable *cancellable, GAsyncReadyCallback callback,
+                                  gpointer user_data)
+{
+  g_return_if_fail (NATTER_IS_STORE (self));
+  STORE_IFACE (self)->remove_member_async (self, room, user, cancellable, callback, user_data);
+}
+
+gboolean
+natter_store_remove_member_finish (NatterStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (check_task (self, result), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+void
+natter_store_append_message_async (NatterStore *self, const char *room, const char *sender,
+                                   const char *body, const char *client_msg_id,
+                                   const char *kind, gint64 ts_ms, GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (NATTER_IS_STORE (self));
+  STORE_IFACE (self)->append_message_async (self, room, sender, body, client_msg_id, kind,
+                                            ts_ms, cancellable, callback, user_data);
+}
+
+NatterAppendResult *
+natter_store_append_message_finish (NatterStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (check_task (self, result), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+void
+natter_store_history_async (NatterStore *self, const char *room,
+                            const NatterHistoryQuery *query, GCancellable *cancellable,
+                            GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (NATTER_IS_STORE (self));
+  g_return_if_fail (query != NULL);
+  STORE_IFACE (self)->history_async (self, room, query, cancellable, callback, user_data);
+}
+
+NatterHistoryResult *
+natter_store_history_finish (NatterStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (check_task (self, result), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+void
+natter_store_set_read_async (NatterStore *self, const char *room, const char *user, guint64 seq,
+                             GCancellable *cancellable, GAsyncReadyCallback callback,
+                             gpointer user_data)
+{
+  g_return_if_fail (NATTER_IS_STORE (self));
+  STORE_IFACE (self)->set_read_async (self, room, user, seq, cancellable, callback, user_data);
+}
+
+gboolean
+natter_store_set_read_finish (NatterStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (check_task (self, result), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+void
+natter_store_search_async (NatterStore *self, const char *user, const char *query,
+                           const char *room, guint limit, GCancellable *cancellable,
+                           GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (NATTER_IS_STORE (self));
+  STORE_IFACE (self)->search_async (self, user, query, room, limit, cancellable, callback,
+                                    user_data);
+}
+
+GPtrArray *
+natter_store_search_finish (NatterStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (check_task (self, result), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* Records. Messages are allocated with malloc-compatible g_malloc so that
+ * protobuf_c_message_free_unpacked(…, NULL) and the codecs can treat them like any
+ * unpacked message. */
+
+Natter__Message *
+natter_message_new (const char *room, guint64 seq, gint64 ts, const char *sender,
+                    const char *body, const char *client_msg_id, const char *kind)
+{
+  Natter__Message *message = g_malloc (sizeof *message);
+
+  natter__message__init (message);
+  message->room = g_strdup (room);
+  message->has_seq = TRUE;
+  message->seq = seq;
+  message->has_ts = TRUE;
+  message->ts = ts;
+  message->sender = g_strdup (sender);
+  message->body = g_strdup (body);
+  message->client_msg_id = g_strdup (client_msg_id);
+  message->kind = g_strdup (kind);
+  return message;
+}
+
+Natter__Message *
+natter_message_copy (const Natter__Message *message)
+{
+  return natter_message_new (message->room, message->seq, message->ts, message->sender,
+                             message->body, message->client_msg_id, message->kind);
+}
+
+void
+natter_message_free (Natter__Message *message)
+{
+  if (message != NULL)
+    protobuf_c_message_free_unpacked (&message->base, NULL);
+}
+
+void
+natter_user_record_free (NatterUserRecord *record)
+{
+  if (record == NULL)
+    return;
+  g_free (record->name);
+  if (record->password_hash != NULL)
+    explicit_bzero (record->password_hash, strlen (record->password_hash));
+  g_free (record->password_hash);
+  g_free (record);
+}
+
+NatterMemberRecord *
+natter_member_record_new (const char *user, guint64 read_seq)
+{
+  NatterMemberRecord *record = g_new0 (NatterMemberRecord, 1);
+
+  record->user = g_strdup (user);
+  record->read_seq = read_seq;
+  return record;
+}
+
+void
+natter_member_record_free (NatterMemberRecord *record)
+{
+  if (record == NULL)
+    return;
+  g_free (record->user);
+  g_free (record);
+}
+
+NatterRoomRecord *
+natter_room_record_new (const char *name, const char *kind, const char *topic,
+                        guint64 last_seq)
+{
+  NatterRoomRecord *record = g_new0 (NatterRoomRecord, 1);
+
+  record->name = g_strdup (name);
+  record->kind = g_strdup (kind);
+  record->topic = g_strdup (topic);
+  record->last_seq = last_seq;
+  record->members = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_member_record_free);
+  return record;
+}
+
+void
+natter_room_record_free (NatterRoomRecord *record)
+{
+  if (record == NULL)
+    return;
+  g_free (record->name);
+  g_free (record->kind);
+  g_free (record->topic);
+  g_clear_pointer (&record->members, g_ptr_array_unref);
+  g_free (record);
+}
+
+void
+natter_store_snapshot_free (NatterStoreSnapshot *snapshot)
+{
+  if (snapshot == NULL)
+    return;
+  g_clear_pointer (&snapshot->rooms, g_ptr_array_unref);
+  g_free (snapshot);
+}
+
+void
+natter_append_result_free (NatterAppendResult *result)
+{
+  if (result == NULL)
+    return;
+  natter_message_free (result->message);
+  g_free (result);
+}
+
+void
+natter_history_result_free (NatterHistoryResult *result)
+{
+  if (result == NULL)
+    return;
+  g_clear_pointer (&result->messages, g_ptr_array_unref);
+  g_free (result);
+}

@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "natter.pb-c.h"
+
+G_BEGIN_DECLS
+
+/* Room kinds, as the protocol names them. */
+#define NATTER_ROOM_KIND_ROOM   "room"
+#define NATTER_ROOM_KIND_DM     "dm"
+#define NATTER_ROOM_KIND_SYSTEM "system"
+#define NATTER_SYSTEM_ROOM      "system"
+
+/* Message kinds. */
+#define NATTER_MESSAGE_KIND_TEXT      "text"
+#define NATTER_MESSAGE_KIND_BROADCAST "broadcast"
+
+typedef struct {
+  char     *name;           /* (owned) */
+  char     *password_hash;  /* (owned) crypto_pwhash_str() output */
+  gboolean  admin;
+} NatterUserRecord;
+
+typedef struct {
+  char    *user;            /* (owned) */
+  guint64  read_seq;
+} NatterMemberRecord;
+
+typedef struct {
+  char      *name;          /* (owned) */
+  char      *kind;          /* (owned) NATTER_ROOM_KIND_* */
+  char      *topic;         /* (owned) (nullable) */
+  guint64    last_seq;
+  GPtrArray *members;       /* (owned) (element-type NatterMemberRecord) */
+} NatterRoomRecord;
+
+typedef struct {
+  GPtrArray *rooms;         /* (owned) (element-type NatterRoomRecord) */
+} NatterStoreSnapshot;
+
+typedef struct {
+  Natter__Message *message; /* (owned) */
+  gboolean         duplicate; /* an earlier send with the same (sender, client_msg_id) */
+} NatterAppendResult;
+
+typedef struct {
+  gboolean has_before;
+  guint64  before_seq;      /* messages with seq < before_seq, newest first page */
+  gboolean has_after;
+  guint64  after_seq;       /* messages with seq > after_seq, oldest first page */
+  guint    limit;           /* 1..200 */
+} NatterHistoryQuery;
+
+typedef struct {
+  GPtrArray *messages;      /* (owned) (element-type Natter__Message) ascending seq */
+  gboolean   has_more;
+} NatterHistoryResult;
+
+#define NATTER_TYPE_STORE (natter_store_get_type ())
+G_DECLARE_INTERFACE (NatterStore, natter_store, NATTER, STORE, GObject)
+
+/**
+ * NatterStoreInterface:
+ *
+ * The history store. Every operation is asynchronous and completes on the thread-default
+ * main context of the caller; an implementation never blocks that context. Each `_async`
+ * implementation completes a #GTask whose source object is the store, with the result
+ * type documented on the matching natter_store_*_finish() function, so the finish
+ * functions are shared by all implementations.
+ */
+struct _NatterStoreInterface
+{
+  GTypeInterface parent_iface;
+
+  const char *(*get_epoch)        (NatterStore *self);
+  void        (*close)            (NatterStore *self);
+
+  void (*load_async)              (NatterStore *self, GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data);
+  void (*create_user_async)       (NatterStore *self, const char *name,
+                                   const char *password_hash, gboolean admin,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data);
+  void (*get_user_async)          (NatterStore *self, const char *name,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data);
+  void (*create_token_async)      (NatterStore *self, const char *user,
+                                   const char *token_hash, gint64 expires_at_ms,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data);
+  void (*lookup_token_async)      (NatterStore *self, const char *token_hash,
+                                   gint64 now_ms, GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data);
+  void (*create_room_async)       (NatterStore *self, const char *name, const char *kind,
+                                   const char *topic, GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data);
+  void (*get_room_async)          (NatterStore *self, const char *name,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data);
+  void (*add_member_async)        (NatterStore *self, const char *room, const char *user,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data);
+  void (*remove_member_async)     (NatterStore *self, const char *room, const char *user,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data);
+  void (*append_message_async)    (NatterStore *self, const char *room, const char *sender,
+                                   const char *body, const char *client_msg_id,
+                                   const char *kind, gint64 ts_ms,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data);
+  void (*history_async)           (NatterStore *self, const char *room,
+                                   const NatterHistoryQuery *query,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data);
+  void (*set_read_async)          (NatterStore *self, const char *room, const char *user,
+                                   guint64 seq, GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data);
+  void (*search_async)            (NatterStore *self, const char *user, const char *query,
+                                   const char *room, guint limit,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data);
+};
+
+const char *natter_store_get_epoch (NatterStore *self);
+void        natter_store_close     (NatterStore *self);
+
+void                 natter_store_load_async           (NatterStore *self, GCancellable *cancellable,
+                                                        GAsyncReadyCallback callback, gpointer user_data);
+NatterStoreSnapshot *natter_store_load_finish          (NatterStore *self, GAsyncResult *result, GError **error);
+
+/* Fails with NATTER_ERROR_CONFLICT when the name is taken. */
+void                 natter_store_create_user_async    (NatterStore *self, const char *name,
+                                                        const char *password_hash, gboolean admin,
+                                                        GCancellable *cancellable,
+                                                        GAsyncReadyCallback callback, gpointer user_data);
+gboolean             natter_store_create_user_finish   (NatterStore *self, GAsyncResult *result, GError **error);
+
+/* Fails with NATTER_ERROR_NOT_FOUND. */
+void                 natter_store_get_user_async       (NatterStore *self, const char *name,
+                                                        GCancellable *cancellable,
+                                                        GAsyncReadyCallback callback, gpointer user_data);
+NatterUserRecord    *natter_store_get_user_finish      (NatterStore *self, GAsyncResult *result, GError **error);
+
+void                 natter_store_create_token_async   (NatterStore *self, const char *user,
+                                                        const char *token_hash, gint64 expires_at_ms,
+                                                        GCancellable *cancellable,
+                                                        GAsyncReadyCallback callback, gpointer user_data);
+gboolean             natter_store_create_token_finish  (NatterStore *self, GAsyncResult *result, GError **error);
+
+/* Returns the user name; fails with NATTER_ERROR_UNAUTHORIZED for unknown or expired tokens. */
+void                 natter_store_lookup_token_async   (NatterStore *self, const char *token_hash,
+                                                        gint64 now_ms, GCancellable *cancellable,
+                                                        GAsyncReadyCallback callback, gpointer user_data);
+char                *natter_store_lookup_token_finish  (NatterStore *self, GAsyncResult *result, GError **error);
+
+/* Creates the room if missing; returns the stored room either way (members not filled). */
+void                 natter_store_create_room_async    (NatterStore *self, const char *name,
+                                                        const char *kind, const char *topic,
+                                                        GCancellable *cancellable,
+                                                        GAsyncReadyCallback callback, gpointer user_data);
+NatterRoomRecord    *natter_store_create_room_finish   (NatterStore *self, GAsyncResult *result, GError **error);
+
+/* Returns the room with its members; fails with NATTER_ERROR_NOT_FOUND. */
+void                 natter_store_get_room_async       (NatterStore *self, const char *name,
+                                                        GCancellable *cancellable,
+                                                        GAsyncReadyCallback callback, gpointer user_data);
+NatterRoomRecord    *natter_store_get_room_finish      (NatterStore *self, GAsyncResult *result, GError **error);
+
+/* Idempotent. */
+void                 natter_store_add_member_async     (NatterStore *self, const char *room, const char *user,
+                                                        GCancellable *cancellable,
+                                                        GAsyncReadyCallback callback, gpointer user_data);
+gboolean             natter_store_add_member_finish    (NatterStore *self, GAsyncResult *result, GError **error);
+void                 natter_store_remove_member_async  (NatterStore *self, const char *room, const char *user,
+                                                        GCancellable *cancellable,
+                                                        GAsyncReadyCallback callback, gpointer user_data);
+gboolean             natter_store_remove_member_finish (NatterStore *self, GAsyncResult *result, GError **error);
+
+/* Assigns the room's next seq in the transaction that persists the message and completes
+ * only after commit. A (sender, client_msg_id) seen before returns the original message with
+ * duplicate set. The sender's read marker moves to the new seq. */
+void                 natter_store_append_message_async (NatterStore *self, const char *room,
+                                                        const char *sender, const char *body,
+                                                        const char *client_msg_id, const char *kind,
+                                                        gint64 ts_ms, GCancellable *cancellable,
+                                                        GAsyncReadyCallback callback, gpointer user_data);
+NatterAppendResult  *natter_store_append_message_finish (NatterStore *self, GAsyncResult *result, GError **error);
+
+void                 natter_store_history_async        (NatterStore *self, const char *room,
+                                                        const NatterHistoryQuery *query,
+                                                        GCancellable *cancellable,
+                                                        GAsyncReadyCallback callback, gpointer user_data);
+NatterHistoryResult *natter_store_history_finish       (NatterStore *self, GAsyncResult *result, GError **error);
+
+/* Moves the marker forward only. */
+void                 natter_store_set_read_async       (NatterStore *self, const char *room, const char *user,
+                                                        guint64 seq, GCancellable *cancellable,
+                                                        GAsyncReadyCallback callback, gpointer user_data);
+gboolean             natter_store_set_read_finish      (NatterStore *self, GAsyncResult *result, GError **error);
+
+/* Full-text search over the rooms @user is a member of and `system`; newest first.
+ * Returns (element-type Natter__Message). Fails with NATTER_ERROR_BAD_REQUEST for a
+ * query the index cannot parse. */
+void                 natter_store_search_async         (NatterStore *self, const char *user,
+                                                        const char *query, const char *room,
+                                                        guint limit, GCancellable *cancellable,
+                                                        GAsyncReadyCallback callback, gpointer user_data);
+GPtrArray           *natter_store_search_finish        (NatterStore *self, GAsyncResult *result, GError **error);
+
+/* Records */
+Natter__Message *natter_message_new  (const char *room, guint64 seq, gint64 ts,
+                                      const char *sender, const char *body,
+                                      const char *client_msg_id, const char *kind);
+Natter__Message *natter_message_copy (const Natter__Message *message);
+void             natter_message_free (Natter__Message *message);
+
+void natter_user_record_free      (NatterUserRecord *record);
+void natter_member_record_free    (NatterMemberRecord *record);
+NatterMemberRecord *natter_member_record_new (const char *user, guint64 read_seq);
+NatterRoomRecord *natter_room_record_new (const char *name, const char *kind,
+                                          const char *topic, guint64 last_seq);
+void natter_room_record_free      (NatterRoomRecord *record);
+void natter_store_snapshot_free   (NatterStoreSnapshot *snapshot);
+void natter_append_result_free    (NatterAppendResult *result);
+void natter_history_result_free   (NatterHistoryResult *result);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Natter__Message, natter_message_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterUserRecord, natter_user_record_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterRoomRecord, natter_room_record_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterStoreSnapshot, natter_store_snapshot_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterAppendResult, natter_append_result_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterHistoryResult, natter_history_result_free)
+
+G_END_DECLS
