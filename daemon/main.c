@@ -1,1 +1,353 @@
-int main (void) { return 0; }
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "natterd"
+
+#include "config.h"
+
+#include <errno.h>
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <glib/gstdio.h>
+#include <glib-unix.h>
+
+#include "natter-auth.h"
+#include "natter-config.h"
+#include "natter-error.h"
+#include "natter-hub.h"
+#include "natter-server.h"
+#include "natter-store-sqlite.h"
+
+typedef struct
+{
+  NatterConfig *config;   /* (owned) */
+  GMainLoop    *loop;     /* (owned) */
+  NatterStore  *store;    /* (owned) */
+  NatterHub    *hub;      /* (owned) */
+  NatterServer *server;   /* (owned) (nullable) */
+  int           exit_status;
+  gboolean      stopping;
+  gint64        close_deadline;
+} Daemon;
+
+/* How long shutdown waits for clients to answer the close handshake. */
+#define CLOSE_GRACE_US (2 * G_USEC_PER_SEC)
+
+static void
+daemon_quit (Daemon *daemon, int status)
+{
+  if (status != 0)
+    daemon->exit_status = status;
+  g_main_loop_quit (daemon->loop);
+}
+
+static gboolean
+sessions_closed_cb (gpointer user_data)
+{
+  Daemon *daemon = user_data;
+
+  if (natter_server_get_n_sessions (daemon->server) > 0 &&
+      g_get_monotonic_time () < daemon->close_deadline)
+    return G_SOURCE_CONTINUE;
+  g_message ("Stopped");
+  daemon_quit (daemon, 0);
+  return G_SOURCE_REMOVE;
+}
+
+/* Shutdown: refuse new work, let every request in flight commit and be acknowledged,
+ * then close the sessions with 1001 so their clients reconnect elsewhere or later. */
+static void
+drained_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Daemon *daemon = user_data;
+
+  natter_hub_drain_finish (NATTER_HUB (source), result, NULL);
+  if (daemon->server == NULL)
+    {
+      daemon_quit (daemon, 0);
+      return;
+    }
+  natter_server_shutdown (daemon->server);
+  daemon->close_deadline = g_get_monotonic_time () + CLOSE_GRACE_US;
+  g_timeout_add (20, sessions_closed_cb, daemon);
+}
+
+static gboolean
+signal_cb (gpointer user_data)
+{
+  Daemon *daemon = user_data;
+
+  if (daemon->stopping)
+    return G_SOURCE_CONTINUE;
+  daemon->stopping = TRUE;
+  g_message ("Shutting down");
+  natter_hub_drain_async (daemon->hub, NULL, drained_cb, daemon);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+write_ready_file (const char *path, guint16 port, GError **error)
+{
+  g_autofree char *contents = g_strdup_printf ("%u\n", port);
+
+  return g_file_set_contents (path, contents, -1, error);
+}
+
+static void
+hub_started_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Daemon *daemon = user_data;
+  g_autoptr(GError) error = NULL;
+  guint16 port = 0;
+
+  if (!natter_hub_start_finish (NATTER_HUB (source), result, &error))
+    {
+      g_printerr ("natterd: cannot load the store: %s\n", error->message);
+      daemon_quit (daemon, 1);
+      return;
+    }
+
+  daemon->server = natter_server_new (daemon->hub, &error);
+  if (daemon->server == NULL || !natter_server_listen (daemon->server, &port, &error))
+    {
+      g_printerr ("natterd: cannot listen on %s:%u: %s\n", daemon->config->listen_address,
+                  daemon->config->port, error->message);
+      daemon_quit (daemon, 1);
+      return;
+    }
+  g_message ("Serving on %s://%s:%u/ (data in %s)",
+             daemon->config->tls_cert != NULL ? "https" : "http",
+             daemon->config->listen_address, port, daemon->config->data_dir);
+
+  if (daemon->config->ready_file != NULL &&
+      !write_ready_file (daemon->config->ready_file, port, &error))
+    {
+      g_printerr ("natterd: cannot write the ready file: %s\n", error->message);
+      daemon_quit (daemon, 1);
+    }
+}
+
+static void
+admin_created_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Daemon *daemon = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!natter_hub_create_user_finish (NATTER_HUB (source), result, &error))
+    {
+      g_printerr ("natterd: cannot create the administrator: %s\n", error->message);
+      daemon_quit (daemon, 1);
+      return;
+    }
+  g_print ("Administrator account created.\n");
+  daemon_quit (daemon, 0);
+}
+
+static char *
+read_password_from_stdin (GError **error)
+{
+  char buffer[1100];
+  size_t len;
+
+  if (fgets (buffer, sizeof buffer, stdin) == NULL)
+    {
+      g_set_error (error, NATTER_ERROR, NATTER_ERROR_BAD_REQUEST,
+                   "expected the password on standard input");
+      return NULL;
+    }
+  len = strlen (buffer);
+  while (len > 0 && (buffer[len - 1] == '\n' || buffer[len - 1] == '\r'))
+    buffer[--len] = '\0';
+  return g_strdup (buffer);
+}
+
+static gboolean
+parse_options (NatterConfig *config, char **create_admin, int *argc, char ***argv,
+               GError **error)
+{
+  g_autofree char *config_file = NULL;
+  g_autofree char *listen = NULL;
+  g_autofree char *data_dir = NULL;
+  g_autofree char *durability = NULL;
+  g_autofree char *ready_file = NULL;
+  g_autofree char *tls_cert = NULL;
+  g_autofree char *tls_key = NULL;
+  g_autofree char *owner = NULL;
+  g_autofree char *node_id = NULL;
+  gint ping_interval = -1, ping_timeout = -1, max_frame = -1, max_body = -1;
+  gint resume_cap = -1, rate_burst = -1;
+  gdouble rate = -1;
+  gboolean no_dbus = FALSE;
+  gboolean version = FALSE;
+  GOptionEntry entries[] = {
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file,
+      "Read settings from the [natterd] group of a keyfile (options below override it)", "FILE" },
+    { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen,
+      "Address and port to serve on; port 0 picks a free one (default 127.0.0.1:8080)", "HOST:PORT" },
+    { "data-dir", 'd', 0, G_OPTION_ARG_FILENAME, &data_dir,
+      "Where the SQLite history lives (default $XDG_DATA_HOME/natter)", "DIR" },
+    { "durability", 0, 0, G_OPTION_ARG_STRING, &durability,
+      "normal: survives a killed daemon; full: fsync every commit, survives power loss (default normal)",
+      "normal|full" },
+    { "ping-interval", 0, 0, G_OPTION_ARG_INT, &ping_interval,
+      "Seconds between WebSocket pings (default 15)", "S" },
+    { "ping-timeout", 0, 0, G_OPTION_ARG_INT, &ping_timeout,
+      "Close peers silent for this many seconds with 1001 (default 30)", "S" },
+    { "max-frame", 0, 0, G_OPTION_ARG_INT, &max_frame,
+      "Largest incoming frame in bytes; larger ones close with 1009 (default 65536)", "BYTES" },
+    { "max-body", 0, 0, G_OPTION_ARG_INT, &max_body,
+      "Largest message body in bytes (default 16384)", "BYTES" },
+    { "resume-cap", 0, 0, G_OPTION_ARG_INT, &resume_cap,
+      "Most messages replayed by one join with since_seq (default 1000)", "N" },
+    { "rate", 0, 0, G_OPTION_ARG_DOUBLE, &rate,
+      "Messages per second a connection may send (default 20)", "RATE" },
+    { "rate-burst", 0, 0, G_OPTION_ARG_INT, &rate_burst,
+      "Messages a connection may send in a burst (default 50)", "N" },
+    { "tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &tls_cert, "Serve TLS with this PEM certificate", "FILE" },
+    { "tls-key", 0, 0, G_OPTION_ARG_FILENAME, &tls_key, "The PEM private key of --tls-cert", "FILE" },
+    { "owner", 0, 0, G_OPTION_ARG_STRING, &owner,
+      "The account D-Bus callers act as (default: the login name)", "USER" },
+    { "node-id", 0, 0, G_OPTION_ARG_STRING, &node_id, "This node's name (default: the host name)", "ID" },
+    { "no-dbus", 0, 0, G_OPTION_ARG_NONE, &no_dbus, "Do not export the D-Bus service", NULL },
+    { "ready-file", 0, 0, G_OPTION_ARG_FILENAME, &ready_file,
+      "Write the bound port to FILE once serving", "FILE" },
+    { "create-admin", 0, 0, G_OPTION_ARG_STRING, create_admin,
+      "Create an administrator account, reading its password from standard input, and exit", "USER" },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new ("- the Natter chat daemon");
+
+  g_option_context_set_summary (context,
+    "Serves chat over WebSockets (/ws), the web app (/), /healthz, /readyz and /metrics,\n"
+    "and the io.github.natter.Chat D-Bus service on the session bus.");
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, argc, argv, error))
+    return FALSE;
+  if (version)
+    {
+      g_print ("natterd %s\n", PACKAGE_VERSION);
+      exit (0);
+    }
+
+  if (config_file != NULL && !natter_config_load_keyfile (config, config_file, error))
+    return FALSE;
+  if (listen != NULL)
+    {
+      g_autofree char *host = NULL;
+      guint16 port;
+
+      if (!natter_config_parse_listen (listen, &host, &port, error))
+        return FALSE;
+      g_free (config->listen_address);
+      config->listen_address = g_steal_pointer (&host);
+      config->port = port;
+    }
+  if (durability != NULL && !natter_config_parse_durability (durability, &config->durability, error))
+    return FALSE;
+#define TAKE_STRING(field, value) if (value != NULL) { g_free (config->field); config->field = g_steal_pointer (&value); }
+  TAKE_STRING (data_dir, data_dir);
+  TAKE_STRING (ready_file, ready_file);
+  TAKE_STRING (tls_cert, tls_cert);
+  TAKE_STRING (tls_key, tls_key);
+  TAKE_STRING (owner, owner);
+  TAKE_STRING (node_id, node_id);
+#undef TAKE_STRING
+#define TAKE_UINT(field, value, min) \
+  if (value != -1) { \
+    if (value < (min)) { \
+      g_set_error (error, NATTER_ERROR, NATTER_ERROR_BAD_REQUEST, "--%s must be at least %d", #field, (min)); \
+      return FALSE; \
+    } \
+    config->field = value; \
+  }
+  TAKE_UINT (ping_interval_s, ping_interval, 1);
+  TAKE_UINT (ping_timeout_s, ping_timeout, 1);
+  TAKE_UINT (max_frame_bytes, max_frame, 1024);
+  TAKE_UINT (max_body_bytes, max_body, 1);
+  TAKE_UINT (resume_cap, resume_cap, 1);
+  TAKE_UINT (rate_burst, rate_burst, 1);
+#undef TAKE_UINT
+  if (rate != -1)
+    {
+      if (!(rate > 0))
+        {
+          g_set_error (error, NATTER_ERROR, NATTER_ERROR_BAD_REQUEST, "--rate must be positive");
+          return FALSE;
+        }
+      config->rate_per_s = rate;
+    }
+  if (no_dbus)
+    config->no_dbus = TRUE;
+  return natter_config_validate (config, error);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *create_admin = NULL;
+  g_autofree char *db_path = NULL;
+  Daemon daemon = { 0, };
+
+  setlocale (LC_ALL, "");
+  daemon.config = natter_config_new_defaults ();
+  if (!parse_options (daemon.config, &create_admin, &argc, &argv, &error))
+    {
+      g_printerr ("natterd: %s\n", error->message);
+      natter_config_free (daemon.config);
+      return 2;
+    }
+
+  if (g_mkdir_with_parents (daemon.config->data_dir, 0700) != 0)
+    {
+      g_printerr ("natterd: cannot create %s: %s\n", daemon.config->data_dir, g_strerror (errno));
+      natter_config_free (daemon.config);
+      return 1;
+    }
+  db_path = g_build_filename (daemon.config->data_dir, "natter.db", NULL);
+  daemon.store = natter_store_sqlite_new (db_path, daemon.config->durability, &error);
+  if (daemon.store == NULL)
+    {
+      g_printerr ("natterd: cannot open %s: %s\n", db_path, error->message);
+      natter_config_free (daemon.config);
+      return 1;
+    }
+
+  daemon.loop = g_main_loop_new (NULL, FALSE);
+  daemon.hub = natter_hub_new (daemon.store, daemon.config);
+
+  if (create_admin != NULL)
+    {
+      g_autofree char *password = read_password_from_stdin (&error);
+
+      if (password == NULL)
+        {
+          g_printerr ("natterd: %s\n", error->message);
+          daemon.exit_status = 1;
+        }
+      else
+        {
+          natter_hub_create_user_async (daemon.hub, create_admin, password, TRUE, NULL,
+                                        admin_created_cb, &daemon);
+          memset (password, 0, strlen (password));
+          g_main_loop_run (daemon.loop);
+        }
+    }
+  else
+    {
+      g_unix_signal_add (SIGINT, signal_cb, &daemon);
+      g_unix_signal_add (SIGTERM, signal_cb, &daemon);
+      natter_hub_start_async (daemon.hub, NULL, hub_started_cb, &daemon);
+      g_main_loop_run (daemon.loop);
+    }
+
+  /* Sessions first (they hold the hub), then the hub, then flush and close the store. */
+  g_clear_object (&daemon.server);
+  g_clear_object (&daemon.hub);
+  natter_store_close (daemon.store);
+  g_clear_object (&daemon.store);
+  g_main_loop_unref (daemon.loop);
+  natter_config_free (daemon.config);
+  return daemon.exit_status;
+}

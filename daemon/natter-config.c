@@ -1,2 +1,228 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* placeholder: being written */
+#define G_LOG_DOMAIN "natter-config"
+
+#include "config.h"
+
+#include <gio/gio.h>
+
+#include "natter-config.h"
+#include "natter-error.h"
+
+/**
+ * natter_config_new_defaults:
+ *
+ * Returns: (transfer full): the settings natterd uses when nothing overrides them
+ */
+NatterConfig *
+natter_config_new_defaults (void)
+{
+  NatterConfig *config = g_new0 (NatterConfig, 1);
+  const char *user = g_get_user_name ();
+
+  config->listen_address = g_strdup ("127.0.0.1");
+  config->port = 8080;
+  config->data_dir = g_build_filename (g_get_user_data_dir (), "natter", NULL);
+  config->durability = NATTER_DURABILITY_NORMAL;
+  config->node_id = g_strdup (g_get_host_name ());
+  config->ping_interval_s = 15;
+  config->ping_timeout_s = 30;
+  config->max_frame_bytes = 64 * 1024;
+  config->max_body_bytes = 16 * 1024;
+  config->history_max = 200;
+  config->resume_cap = 1000;
+  config->search_max = 100;
+  config->token_ttl_s = 30 * 24 * 3600;
+  config->bad_frame_limit = 10;
+  config->rate_per_s = 20.0;
+  config->rate_burst = 50;
+  config->max_rooms_per_user = 1000;
+  config->max_members_per_room = 10000;
+  config->max_queue_frames = 4096;
+  config->max_queue_bytes = 4 * 1024 * 1024;
+  /* An account name must match the protocol's user syntax. */
+  config->owner = g_ascii_strdown (user != NULL && *user != '\0' ? user : "owner", -1);
+  return config;
+}
+
+void
+natter_config_free (NatterConfig *config)
+{
+  if (config == NULL)
+    return;
+  g_free (config->listen_address);
+  g_free (config->data_dir);
+  g_free (config->tls_cert);
+  g_free (config->tls_key);
+  g_free (config->node_id);
+  g_free (config->owner);
+  g_free (config->ready_file);
+  g_free (config);
+}
+
+static gboolean
+read_uint (GKeyFile *kf, const char *key, guint *out, guint min, guint max, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  guint64 value;
+
+  if (!g_key_file_has_key (kf, "natterd", key, NULL))
+    return TRUE;
+  value = g_key_file_get_uint64 (kf, "natterd", key, &local_error);
+  if (local_error != NULL || value < min || value > max)
+    {
+      g_set_error (error, NATTER_ERROR, NATTER_ERROR_BAD_REQUEST,
+                   "config key %s: expected an integer in %u..%u", key, min, max);
+      return FALSE;
+    }
+  *out = (guint) value;
+  return TRUE;
+}
+
+static void
+read_string (GKeyFile *kf, const char *key, char **out)
+{
+  g_autofree char *value = g_key_file_get_string (kf, "natterd", key, NULL);
+
+  if (value != NULL)
+    {
+      g_free (*out);
+      *out = g_steal_pointer (&value);
+    }
+}
+
+/**
+ * natter_config_load_keyfile:
+ * @config: settings to update
+ * @path: a keyfile with a `[natterd]` group
+ *
+ * Keys are the long option names of natterd (`listen`, `data-dir`, `ping-interval`, …).
+ */
+gboolean
+natter_config_load_keyfile (NatterConfig  *config,
+                            const char    *path,
+                            GError       **error)
+{
+  g_autoptr(GKeyFile) kf = g_key_file_new ();
+  g_autofree char *listen = NULL;
+  g_autofree char *durability = NULL;
+
+  if (!g_key_file_load_from_file (kf, path, G_KEY_FILE_NONE, error))
+    return FALSE;
+
+  listen = g_key_file_get_string (kf, "natterd", "listen", NULL);
+  if (listen != NULL)
+    {
+      g_autofree char *host = NULL;
+      guint16 port = 0;
+
+      if (!natter_config_parse_listen (listen, &host, &port, error))
+        return FALSE;
+      g_free (config->listen_address);
+      config->listen_address = g_steal_pointer (&host);
+      config->port = port;
+    }
+
+  read_string (kf, "data-dir", &config->data_dir);
+  read_string (kf, "tls-cert", &config->tls_cert);
+  read_string (kf, "tls-key", &config->tls_key);
+  read_string (kf, "node-id", &config->node_id);
+  read_string (kf, "owner", &config->owner);
+
+  durability = g_key_file_get_string (kf, "natterd", "durability", NULL);
+  if (durability != NULL && !natter_config_parse_durability (durability, &config->durability, error))
+    return FALSE;
+
+  if (!read_uint (kf, "ping-interval", &config->ping_interval_s, 1, 3600, error) ||
+      !read_uint (kf, "ping-timeout", &config->ping_timeout_s, 1, 7200, error) ||
+      !read_uint (kf, "max-frame", &config->max_frame_bytes, 1024, 16 * 1024 * 1024, error) ||
+      !read_uint (kf, "max-body", &config->max_body_bytes, 1, 16 * 1024 * 1024, error) ||
+      !read_uint (kf, "resume-cap", &config->resume_cap, 1, 1000000, error) ||
+      !read_uint (kf, "rate-burst", &config->rate_burst, 1, 1000000, error) ||
+      !read_uint (kf, "max-rooms-per-user", &config->max_rooms_per_user, 1, 1000000, error) ||
+      !read_uint (kf, "max-members-per-room", &config->max_members_per_room, 2, 10000000, error) ||
+      !read_uint (kf, "max-queue-frames", &config->max_queue_frames, 16, 10000000, error) ||
+      !read_uint (kf, "max-queue-bytes", &config->max_queue_bytes, 65536, G_MAXINT, error) ||
+      !read_uint (kf, "token-ttl", &config->token_ttl_s, 60, G_MAXINT, error))
+    return FALSE;
+
+  if (g_key_file_has_key (kf, "natterd", "rate", NULL))
+    {
+      g_autoptr(GError) local_error = NULL;
+      double rate = g_key_file_get_double (kf, "natterd", "rate", &local_error);
+
+      if (local_error != NULL || !(rate > 0))
+        {
+          g_set_error (error, NATTER_ERROR, NATTER_ERROR_BAD_REQUEST,
+                       "config key rate: expected a positive number");
+          return FALSE;
+        }
+      config->rate_per_s = rate;
+    }
+
+  return natter_config_validate (config, error);
+}
+
+/**
+ * natter_config_parse_listen:
+ *
+ * Parses `HOST:PORT` (or `[V6]:PORT`); port 0 asks for a free port.
+ */
+gboolean
+natter_config_parse_listen (const char  *value,
+                            char       **out_host,
+                            guint16     *out_port,
+                            GError     **error)
+{
+  g_autoptr(GSocketConnectable) address = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  address = g_network_address_parse (value, 8080, &local_error);
+  if (address == NULL)
+    {
+      g_set_error (error, NATTER_ERROR, NATTER_ERROR_BAD_REQUEST,
+                   "invalid listen address “%s”: %s", value, local_error->message);
+      return FALSE;
+    }
+  *out_host = g_strdup (g_network_address_get_hostname (G_NETWORK_ADDRESS (address)));
+  *out_port = g_network_address_get_port (G_NETWORK_ADDRESS (address));
+  return TRUE;
+}
+
+gboolean
+natter_config_parse_durability (const char        *value,
+                                NatterDurability  *out,
+                                GError           **error)
+{
+  if (g_strcmp0 (value, "normal") == 0)
+    *out = NATTER_DURABILITY_NORMAL;
+  else if (g_strcmp0 (value, "full") == 0)
+    *out = NATTER_DURABILITY_FULL;
+  else
+    {
+      g_set_error (error, NATTER_ERROR, NATTER_ERROR_BAD_REQUEST,
+                   "durability must be “normal” or “full”, not “%s”", value);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+natter_config_validate (NatterConfig  *config,
+                        GError       **error)
+{
+  if (config->ping_timeout_s <= config->ping_interval_s)
+    {
+      g_set_error (error, NATTER_ERROR, NATTER_ERROR_BAD_REQUEST,
+                   "ping-timeout (%u s) must be longer than ping-interval (%u s)",
+                   config->ping_timeout_s, config->ping_interval_s);
+      return FALSE;
+    }
+  if (config->max_body_bytes >= config->max_frame_bytes)
+    {
+      g_set_error (error, NATTER_ERROR, NATTER_ERROR_BAD_REQUEST,
+                   "max-body (%u) must be smaller than max-frame (%u)",
+                   config->max_body_bytes, config->max_frame_bytes);
+      return FALSE;
+    }
+  return TRUE;
+}

@@ -56,6 +56,16 @@ gboolean      natter_config_load_keyfile (NatterConfig  *config,
                                           const char    *path,
                                           GError       **error);
 
+gboolean      natter_config_parse_listen (const char    *value,
+                                          char         **out_host,
+                                          guint16       *out_port,
+                                          GError       **error);
+gboolean      natter_config_parse_durability (const char       *value,
+                                              NatterDurability *out,
+                                              GError          **error);
+gboolean      natter_config_validate     (NatterConfig  *config,
+                                          GError       **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterConfig, natter_config_free)
 
 G_END_DECLS

@@ -1,2 +1,2532 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* placeholder: being written */
+#define G_LOG_DOMAIN "natter-hub"
+
+#include "config.h"
+
+#include <string.h>
+
+#include "natter-auth.h"
+#include "natter-error.h"
+#include "natter-hub.h"
+
+#define DEFAULT_HISTORY_LIMIT 50
+#define DEFAULT_SEARCH_LIMIT  20
+#define MAX_QUERY_CHARS       256
+#define MAX_CLIENT_MSG_ID     64
+#define MIN_PASSWORD_BYTES    8
+#define MAX_PASSWORD_BYTES    1024
+/* How long a later seq is held while an earlier one is missing, before back-filling it
+ * from the store (only happens when several nodes commit into one room). */
+#define GAP_HOLD_MS           50
+
+typedef struct _Room Room;
+typedef struct _Sub Sub;
+typedef struct _ClientState ClientState;
+
+struct _Room
+{
+  char       *name;           /* (owned) */
+  char       *kind;           /* (owned) */
+  char       *topic;          /* (owned) (nullable) */
+  guint64     last_seq;       /* highest seq known committed */
+  guint64     delivered_seq;  /* highest seq delivered to local clients, in order */
+  GHashTable *members;        /* (owned) user name → read seq (guint64 *) */
+  GHashTable *subs;           /* (owned) ClientState * → Sub * (unowned, owned by the client) */
+  GTree      *pending;        /* (owned) seq → Natter__Message *: later seqs held for a gap */
+  guint       gap_source;
+  gboolean    backfilling;
+};
+
+struct _Sub
+{
+  Room    *room;              /* (unowned) */
+  guint64  delivered;         /* highest seq sent to this client */
+  guint64  first_live;        /* first seq delivered live, 0 if none yet */
+  gboolean catching_up;       /* a resume is in flight: live messages are held */
+  GQueue   held;              /* (owned) NatterEvent * with seq in held_seqs */
+  GArray  *held_seqs;         /* (owned) guint64 */
+};
+
+struct _ClientState
+{
+  NatterClient *client;       /* (owned) */
+  char         *user;         /* (owned) (nullable) until logged in */
+  gboolean      admin;
+  gboolean      logging_in;
+  GHashTable   *subs;         /* (owned) room name → Sub * (owned) */
+  double        tokens;       /* connection rate bucket */
+  gint64        tokens_at;
+};
+
+typedef struct
+{
+  double tokens;
+  gint64 at;
+} Bucket;
+
+struct _NatterHub
+{
+  GObject       parent_instance;
+
+  NatterStore  *store;        /* (owned) */
+  NatterConfig *config;       /* (unowned) outlives the hub */
+  GHashTable   *rooms;        /* (owned) name → Room * (owned) */
+  GHashTable   *user_rooms;   /* (owned) user → GHashTable set of Room * (unowned) */
+  GHashTable   *clients;      /* (owned) NatterClient * → ClientState * (owned) */
+  GHashTable   *online;       /* (owned) user → GPtrArray of ClientState * (unowned) */
+  GHashTable   *user_buckets; /* (owned) user → Bucket * */
+  Room         *system;       /* (unowned) */
+
+  gboolean      started;
+  gboolean      draining;
+  guint         in_flight;
+  GTask        *drain_task;   /* (owned) (nullable) */
+
+  guint64       n_messages;
+  guint64       n_deliveries;
+  guint64       n_requests;
+  guint64       n_errors[NATTER_ERROR_N_CODES];
+};
+
+G_DEFINE_FINAL_TYPE (NatterHub, natter_hub, G_TYPE_OBJECT)
+
+enum {
+  SIGNAL_MESSAGE_COMMITTED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+/* A request in flight. Holds the hub and the client alive until it is answered. */
+typedef struct
+{
+  gint                 ref_count;
+  NatterHub           *hub;     /* (owned) */
+  NatterClient        *client;  /* (owned) */
+  Natter__ClientFrame *frame;   /* (owned) */
+  guint64              id;
+  gboolean             has_id;
+  char                *user;    /* (owned) (nullable) scratch */
+  char                *room;    /* (owned) (nullable) scratch */
+  char                *token;   /* (owned) (nullable) scratch */
+  gboolean             admin;
+  guint64              since_seq;
+  gboolean             has_since;
+} Request;
+
+static void deliver_room_message (NatterHub *self, Room *room, const Natter__Message *message);
+static void subscribe (NatterHub *self, ClientState *cs, Room *room, guint64 from_seq);
+static void login_failed (Request *req, const GError *error);
+
+static gint64
+now_ms (void)
+{
+  return g_get_real_time () / 1000;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Names */
+
+static gboolean
+valid_name (const char *name, gsize max)
+{
+  gsize len = 0;
+
+  if (name == NULL)
+    return FALSE;
+  for (const char *p = name; *p != '\0'; p++, len++)
+    {
+      char c = *p;
+
+      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
+        return FALSE;
+    }
+  return len >= 1 && len <= max;
+}
+
+/**
+ * natter_validate_user_name:
+ *
+ * Returns: whether @name matches `[a-z0-9_.-]{1,32}`
+ */
+gboolean
+natter_validate_user_name (const char *name)
+{
+  return valid_name (name, 32);
+}
+
+/**
+ * natter_validate_room_name:
+ *
+ * Returns: whether @name matches `[a-z0-9_.-]{1,64}`; DM rooms are not valid room names
+ */
+gboolean
+natter_validate_room_name (const char *name)
+{
+  return valid_name (name, 64);
+}
+
+/**
+ * natter_dm_room_name:
+ *
+ * Returns: (transfer full): `dm:A:B` with the two names sorted
+ */
+char *
+natter_dm_room_name (const char *a,
+                     const char *b)
+{
+  if (strcmp (a, b) > 0)
+    return g_strdup_printf ("dm:%s:%s", b, a);
+  return g_strdup_printf ("dm:%s:%s", a, b);
+}
+
+/* Parses `dm:A:B`; only sorted, distinct, valid names make a DM room name. */
+static gboolean
+parse_dm_name (const char *room, char **out_a, char **out_b)
+{
+  g_auto(GStrv) parts = NULL;
+
+  if (room == NULL || !g_str_has_prefix (room, "dm:"))
+    return FALSE;
+  parts = g_strsplit (room + 3, ":", 3);
+  if (g_strv_length (parts) != 2 ||
+      !natter_validate_user_name (parts[0]) || !natter_validate_user_name (parts[1]) ||
+      strcmp (parts[0], parts[1]) >= 0)
+    return FALSE;
+  *out_a = g_strdup (parts[0]);
+  *out_b = g_strdup (parts[1]);
+  return TRUE;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Rooms, subscriptions and clients */
+
+static gint
+compare_seq (gconstpointer a, gconstpointer b, gpointer user_data)
+{
+  guint64 x = *(const guint64 *) a, y = *(const guint64 *) b;
+
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+static gint
+compare_strv_items (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char * const *) a, *(const char * const *) b);
+}
+
+static Room *
+room_new (const char *name, const char *kind, const char *topic, guint64 last_seq)
+{
+  Room *room = g_new0 (Room, 1);
+
+  room->name = g_strdup (name);
+  room->kind = g_strdup (kind);
+  room->topic = g_strdup (topic);
+  room->last_seq = last_seq;
+  room->delivered_seq = last_seq;
+  room->members = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  room->subs = g_hash_table_new (NULL, NULL);
+  room->pending = g_tree_new_full (compare_seq, NULL, g_free,
+                                   (GDestroyNotify) natter_message_free);
+  return room;
+}
+
+static void
+room_free (Room *room)
+{
+  g_clear_handle_id (&room->gap_source, g_source_remove);
+  g_free (room->name);
+  g_free (room->kind);
+  g_free (room->topic);
+  g_hash_table_unref (room->members);
+  g_hash_table_unref (room->subs);
+  g_tree_unref (room->pending);
+  g_free (room);
+}
+
+static gboolean
+room_is_member (Room *room, const char *user)
+{
+  if (g_str_equal (room->kind, NATTER_ROOM_KIND_SYSTEM))
+    return TRUE;
+  return g_hash_table_contains (room->members, user);
+}
+
+static guint64
+room_read_seq (Room *room, const char *user)
+{
+  guint64 *seq = g_hash_table_lookup (room->members, user);
+
+  return seq != NULL ? *seq : 0;
+}
+
+static void
+room_set_read_seq (Room *room, const char *user, guint64 seq)
+{
+  guint64 *stored = g_hash_table_lookup (room->members, user);
+
+  if (stored == NULL)
+    {
+      stored = g_new0 (guint64, 1);
+      g_hash_table_insert (room->members, g_strdup (user), stored);
+    }
+  *stored = MAX (*stored, seq);
+}
+
+static GHashTable *
+user_rooms (NatterHub *self, const char *user, gboolean create)
+{
+  GHashTable *set = g_hash_table_lookup (self->user_rooms, user);
+
+  if (set == NULL && create)
+    {
+      set = g_hash_table_new (NULL, NULL);
+      g_hash_table_insert (self->user_rooms, g_strdup (user), set);
+    }
+  return set;
+}
+
+static void
+add_member (NatterHub *self, Room *room, const char *user, guint64 read_seq)
+{
+  room_set_read_seq (room, user, read_seq);
+  if (!g_str_equal (room->kind, NATTER_ROOM_KIND_SYSTEM))
+    g_hash_table_add (user_rooms (self, user, TRUE), room);
+}
+
+static Room *
+add_room (NatterHub *self, const char *name, const char *kind, const char *topic,
+          guint64 last_seq)
+{
+  Room *room = g_hash_table_lookup (self->rooms, name);
+
+  if (room != NULL)
+    {
+      room->last_seq = MAX (room->last_seq, last_seq);
+      return room;
+    }
+  room = room_new (name, kind, topic, last_seq);
+  g_hash_table_insert (self->rooms, room->name, room);
+  if (g_str_equal (kind, NATTER_ROOM_KIND_SYSTEM))
+    self->system = room;
+  return room;
+}
+
+static Sub *
+sub_new (Room *room, guint64 from_seq)
+{
+  Sub *sub = g_new0 (Sub, 1);
+
+  sub->room = room;
+  sub->delivered = from_seq;
+  g_queue_init (&sub->held);
+  sub->held_seqs = g_array_new (FALSE, FALSE, sizeof (guint64));
+  return sub;
+}
+
+static void
+sub_free (Sub *sub)
+{
+  g_queue_clear_full (&sub->held, (GDestroyNotify) natter_event_unref);
+  g_array_unref (sub->held_seqs);
+  g_free (sub);
+}
+
+static ClientState *
+client_state_new (NatterClient *client)
+{
+  ClientState *cs = g_new0 (ClientState, 1);
+
+  cs->client = g_object_ref (client);
+  cs->subs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) sub_free);
+  return cs;
+}
+
+static void
+client_state_free (ClientState *cs)
+{
+  g_hash_table_unref (cs->subs);
+  g_free (cs->user);
+  g_object_unref (cs->client);
+  g_free (cs);
+}
+
+static ClientState *
+lookup_client (NatterHub *self, NatterClient *client)
+{
+  return g_hash_table_lookup (self->clients, client);
+}
+
+static void
+deliver (NatterHub *self, ClientState *cs, NatterEvent *event)
+{
+  self->n_deliveries++;
+  natter_client_deliver (cs->client, event);
+}
+
+static void
+subscribe (NatterHub *self, ClientState *cs, Room *room, guint64 from_seq)
+{
+  if (g_hash_table_contains (cs->subs, room->name))
+    return;
+  g_hash_table_insert (cs->subs, g_strdup (room->name), sub_new (room, from_seq));
+  g_hash_table_insert (room->subs, cs, g_hash_table_lookup (cs->subs, room->name));
+}
+
+static void
+unsubscribe (ClientState *cs, Room *room)
+{
+  g_hash_table_remove (room->subs, cs);
+  g_hash_table_remove (cs->subs, room->name);
+}
+
+/* Subscribes every logged-in session of @user to @room, from @from_seq. */
+static void
+subscribe_user (NatterHub *self, const char *user, Room *room, guint64 from_seq)
+{
+  GPtrArray *sessions = g_hash_table_lookup (self->online, user);
+
+  for (guint i = 0; sessions != NULL && i < sessions->len; i++)
+    subscribe (self, g_ptr_array_index (sessions, i), room, from_seq);
+}
+
+/* Sends @event to every subscriber of @room except @except. */
+static void
+deliver_to_room (NatterHub *self, Room *room, NatterEvent *event, ClientState *except)
+{
+  GHashTableIter iter;
+  gpointer key;
+
+  g_hash_table_iter_init (&iter, room->subs);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    if (key != except)
+      deliver (self, key, event);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Replies */
+
+static Request *
+request_ref (Request *req)
+{
+  req->ref_count++;
+  return req;
+}
+
+static void
+request_unref (Request *req)
+{
+  NatterHub *hub = req->hub;
+
+  if (--req->ref_count > 0)
+    return;
+
+  natter_client_frame_free (req->frame);
+  g_free (req->user);
+  g_free (req->room);
+  if (req->token != NULL)
+    memset (req->token, 0, strlen (req->token));
+  g_free (req->token);
+  g_object_unref (req->client);
+  g_free (req);
+
+  g_assert (hub->in_flight > 0);
+  if (--hub->in_flight == 0 && hub->drain_task != NULL)
+    {
+      GTask *task = g_steal_pointer (&hub->drain_task);
+
+      g_task_return_boolean (task, TRUE);
+      g_object_unref (task);
+    }
+  g_object_unref (hub);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Request, request_unref)
+
+static void
+send_frame_to (NatterHub *self, NatterClient *client, Natter__ServerFrame *frame)
+{
+  ClientState *cs = lookup_client (self, client);
+  g_autoptr(NatterEvent) event = NULL;
+
+  if (cs == NULL)
+    return; /* gone while the request was in flight */
+  event = natter_event_new (frame);
+  deliver (self, cs, event);
+}
+
+static void
+reply (Request *req, Natter__ServerFrame *frame)
+{
+  frame->has_id = req->has_id;
+  frame->id = req->id;
+  send_frame_to (req->hub, req->client, frame);
+}
+
+static void
+send_error (NatterHub *self, NatterClient *client, gboolean has_id, guint64 id,
+            NatterError code, const char *message, guint retry_after_ms)
+{
+  Natter__ServerFrame frame = NATTER__SERVER_FRAME__INIT;
+  Natter__Error error = NATTER__ERROR__INIT;
+
+  self->n_errors[code]++;
+  error.code = (char *) natter_error_code_to_string (code);
+  error.message = (char *) message;
+  error.has_retry_after_ms = retry_after_ms > 0;
+  error.retry_after_ms = retry_after_ms;
+  frame.event_case = NATTER__SERVER_FRAME__EVENT_ERROR;
+  frame.error = &error;
+  frame.has_id = has_id;
+  frame.id = id;
+  send_frame_to (self, client, &frame);
+}
+
+static void
+reply_error (Request *req, NatterError code, const char *format, ...) G_GNUC_PRINTF (3, 4);
+
+static void
+reply_error (Request *req, NatterError code, const char *format, ...)
+{
+  g_autofree char *message = NULL;
+  va_list args;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  send_error (req->hub, req->client, req->has_id, req->id, code, message, 0);
+}
+
+static void
+reply_gerror (Request *req, const GError *error)
+{
+  NatterError code = natter_error_code_for (error);
+
+  if (error->domain != NATTER_ERROR)
+    g_warning ("Request failed: %s", error->message);
+  send_error (req->hub, req->client, req->has_id, req->id, code,
+              error->domain == NATTER_ERROR ? error->message : "internal error", 0);
+}
+
+void
+natter_hub_reply_error (NatterHub    *self,
+                        NatterClient *client,
+                        guint64       request_id,
+                        gboolean      has_request_id,
+                        const GError *error)
+{
+  g_return_if_fail (NATTER_IS_HUB (self));
+  send_error (self, client, has_request_id, request_id, natter_error_code_for (error),
+              error->message, 0);
+}
+
+static void
+reply_ok (Request *req)
+{
+  Natter__ServerFrame frame = NATTER__SERVER_FRAME__INIT;
+  Natter__Ok ok = NATTER__OK__INIT;
+
+  frame.event_case = NATTER__SERVER_FRAME__EVENT_OK;
+  frame.ok = &ok;
+  reply (req, &frame);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Presence */
+
+static void
+send_presence (NatterHub *self, const char *user, gboolean online)
+{
+  Natter__ServerFrame frame = NATTER__SERVER_FRAME__INIT;
+  Natter__Presence presence = NATTER__PRESENCE__INIT;
+  g_autoptr(NatterEvent) event = NULL;
+  g_autoptr(GHashTable) seen = g_hash_table_new (NULL, NULL);
+  GHashTable *rooms = user_rooms (self, user, FALSE);
+  GPtrArray *own = g_hash_table_lookup (self->online, user);
+  GHashTableIter iter;
+  gpointer key;
+
+  presence.user = (char *) user;
+  presence.has_online = TRUE;
+  presence.online = online;
+  frame.event_case = NATTER__SERVER_FRAME__EVENT_PRESENCE;
+  frame.presence = &presence;
+  event = natter_event_new (&frame);
+
+  /* Everyone who shares a room with @user, and the user's own other sessions. */
+  if (rooms != NULL)
+    {
+      g_hash_table_iter_init (&iter, rooms);
+      while (g_hash_table_iter_next (&iter, &key, NULL))
+        {
+          Room *room = key;
+          GHashTableIter sub_iter;
+          gpointer cs;
+
+          g_hash_table_iter_init (&sub_iter, room->subs);
+          while (g_hash_table_iter_next (&sub_iter, &cs, NULL))
+            if (g_hash_table_add (seen, cs))
+              deliver (self, cs, event);
+        }
+    }
+  for (guint i = 0; own != NULL && i < own->len; i++)
+    if (g_hash_table_add (seen, g_ptr_array_index (own, i)))
+      deliver (self, g_ptr_array_index (own, i), event);
+}
+
+static gboolean
+user_online (NatterHub *self, const char *user)
+{
+  GPtrArray *sessions = g_hash_table_lookup (self->online, user);
+
+  return sessions != NULL && sessions->len > 0;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Rate limits: token buckets per user and per connection */
+
+static gboolean
+bucket_take (double *tokens, gint64 *at, double rate, double burst, guint *retry_after_ms)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (*at == 0)
+    *tokens = burst;
+  else
+    *tokens = MIN (burst, *tokens + (now - *at) / 1e6 * rate);
+  *at = now;
+
+  if (*tokens >= 1.0)
+    {
+      *tokens -= 1.0;
+      return TRUE;
+    }
+  *retry_after_ms = (guint) ((1.0 - *tokens) / rate * 1000.0) + 1;
+  return FALSE;
+}
+
+static gboolean
+rate_check (NatterHub *self, ClientState *cs, guint *retry_after_ms)
+{
+  Bucket *bucket = g_hash_table_lookup (self->user_buckets, cs->user);
+  double rate = self->config->rate_per_s;
+  double burst = self->config->rate_burst;
+
+  if (bucket == NULL)
+    {
+      bucket = g_new0 (Bucket, 1);
+      g_hash_table_insert (self->user_buckets, g_strdup (cs->user), bucket);
+    }
+  /* A connection gets the user's rate; the user's bucket caps all connections together. */
+  if (!bucket_take (&cs->tokens, &cs->tokens_at, rate, burst, retry_after_ms))
+    return FALSE;
+  if (!bucket_take (&bucket->tokens, &bucket->at, rate * 2, burst * 2, retry_after_ms))
+    {
+      cs->tokens += 1.0;
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Login */
+
+static void
+fill_room_info (Natter__RoomInfo *info, Room *room, const char *user)
+{
+  guint64 read_seq = room_read_seq (room, user);
+
+  natter__room_info__init (info);
+  info->name = room->name;
+  info->topic = room->topic;
+  info->has_last_seq = TRUE;
+  info->last_seq = room->last_seq;
+  info->has_unread = TRUE;
+  info->unread = room->last_seq > read_seq ? room->last_seq - read_seq : 0;
+  info->kind = room->kind;
+  info->has_read_seq = TRUE;
+  info->read_seq = read_seq;
+}
+
+/* The rooms of @user, `system` first, then by name. Returns (element-type Room). */
+static GPtrArray *
+rooms_of (NatterHub *self, const char *user)
+{
+  GPtrArray *rooms = g_ptr_array_new ();
+  GHashTable *set = user_rooms (self, user, FALSE);
+
+  if (set != NULL)
+    {
+      GHashTableIter iter;
+      gpointer key;
+
+      g_hash_table_iter_init (&iter, set);
+      while (g_hash_table_iter_next (&iter, &key, NULL))
+        g_ptr_array_add (rooms, key);
+    }
+    return rooms;
+}
+
+static gint
+compare_rooms (gconstpointer a, gconstpointer b)
+{
+  const Room *x = *(Room * const *) a, *y = *(Room * const *) b;
+
+  return strcmp (x->name, y->name);
+}
+
+static Natter__RoomInfo **
+room_infos (NatterHub *self, const char *user, gsize *n_out, Natter__RoomInfo **storage)
+{
+  g_autoptr(GPtrArray) rooms = rooms_of (self, user);
+  Natter__RoomInfo *infos;
+  Natter__RoomInfo **ptrs;
+
+  g_ptr_array_sort (rooms, compare_rooms);
+  g_ptr_array_insert (rooms, 0, self->system);
+  infos = g_new0 (Natter__RoomInfo, rooms->len);
+  ptrs = g_new0 (Natter__RoomInfo *, rooms->len);
+  for (guint i = 0; i < rooms->len; i++)
+    {
+      fill_room_info (&infos[i], g_ptr_array_index (rooms, i), user);
+      ptrs[i] = &infos[i];
+    }
+  *n_out = rooms->len;
+  *storage = infos;
+  return ptrs;
+}
+
+static void
+complete_login (Request *req, const char *user, gboolean admin, const char *token)
+{
+  NatterHub *self = req->hub;
+  ClientState *cs = lookup_client (self, req->client);
+  Natter__ServerFrame frame = NATTER__SERVER_FRAME__INIT;
+  Natter__Welcome welcome = NATTER__WELCOME__INIT;
+  g_autofree Natter__RoomInfo *infos = NULL;
+  g_autofree Natter__RoomInfo **ptrs = NULL;
+  g_autoptr(GPtrArray) rooms = NULL;
+  GPtrArray *sessions;
+  gboolean first;
+
+  if (cs == NULL)
+    return;
+  cs->logging_in = FALSE;
+  cs->user = g_strdup (user);
+  cs->admin = admin;
+  natter_client_set_account (cs->client, user, admin);
+
+  sessions = g_hash_table_lookup (self->online, user);
+  if (sessions == NULL)
+    {
+      sessions = g_ptr_array_new ();
+      g_hash_table_insert (self->online, g_strdup (user), sessions);
+    }
+  first = sessions->len == 0;
+  g_ptr_array_add (sessions, cs);
+
+  /* Live from now on for every room the account is in; `join {since_seq}` fills in what
+   * came before. */
+  rooms = rooms_of (self, user);
+  for (guint i = 0; i < rooms->len; i++)
+    {
+      Room *room = g_ptr_array_index (rooms, i);
+      subscribe (self, cs, room, room->delivered_seq);
+    }
+  subscribe (self, cs, self->system, self->system->delivered_seq);
+
+  welcome.user = (char *) user;
+  welcome.token = (char *) token;
+  welcome.epoch = (char *) natter_store_get_epoch (self->store);
+  welcome.has_admin = TRUE;
+  welcome.admin = admin;
+  welcome.node = self->config->node_id;
+  ptrs = room_infos (self, user, &welcome.n_rooms, &infos);
+  welcome.rooms = ptrs;
+  frame.event_case = NATTER__SERVER_FRAME__EVENT_WELCOME;
+  frame.welcome = &welcome;
+  reply (req, &frame);
+
+  if (first)
+    send_presence (self, user, TRUE);
+}
+
+static void
+token_created_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(Request) req = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!natter_store_create_token_finish (NATTER_STORE (source), result, &error))
+    {
+      login_failed (req, error);
+      return;
+    }
+  complete_login (req, req->user, req->admin, req->token);
+}
+
+/* Issues a new session token for @req->user, then welcomes the client. */
+static void
+issue_token (Request *req)
+{
+  g_autofree char *hash = NULL;
+  gint64 expires = now_ms () + (gint64) req->hub->config->token_ttl_s * 1000;
+
+  req->token = natter_auth_new_token ();
+  hash = natter_auth_token_hash (req->token);
+  natter_store_create_token_async (req->hub->store, req->user, hash, expires, NULL,
+                                   token_created_cb, request_ref (req));
+}
+
+static void
+login_failed (Request *req, const GError *error)
+{
+  ClientState *cs = lookup_client (req->hub, req->client);
+
+  if (cs != NULL)
+    cs->logging_in = FALSE;
+  reply_gerror (req, error);
+}
+
+static void
+register_created_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(Request) req = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!natter_store_create_user_finish (NATTER_STORE (source), result, &error))
+    {
+      if (g_error_matches (error, NATTER_ERROR, NATTER_ERROR_CONFLICT))
+        {
+          g_clear_error (&error);
+          g_set_error (&error, NATTER_ERROR, NATTER_ERROR_CONFLICT,
+                       "the user name “%s” is taken", req->user);
+        }
+      login_failed (req, error);
+      return;
+    }
+  req->admin = FALSE;
+  issue_token (req);
+}
+
+static void
+register_hashed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(Request) req = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *hash = natter_auth_hash_password_finish (result, &error);
+
+  if (hash == NULL)
+    {
+      login_failed (req, error);
+      return;
+    }
+  natter_store_create_user_async (req->hub->store, req->user, hash, FALSE, NULL,
+                                  register_created_cb, request_ref (req));
+}
+
+static gboolean
+check_password (Request *req, const char *password)
+{
+  gsize len = password != NULL ? strlen (password) : 0;
+
+  if (len < MIN_PASSWORD_BYTES || len > MAX_PASSWORD_BYTES)
+    {
+      reply_error (req, NATTER_ERROR_BAD_REQUEST,
+                   "password must be %u to %u bytes long", MIN_PASSWORD_BYTES,
+                   MAX_PASSWORD_BYTES);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+handle_register (Request *req, ClientState *cs)
+{
+  Natter__Register *op = req->frame->register_;
+
+  if (!natter_validate_user_name (op->user))
+    {
+      reply_error (req, NATTER_ERROR_BAD_REQUEST,
+                   "user name must match [a-z0-9_.-]{1,32}");
+      return;
+    }
+  if (!check_password (req, op->password))
+    return;
+  cs->logging_in = TRUE;
+  req->user = g_strdup (op->user);
+  natter_auth_hash_password_async (op->password, NULL, register_hashed_cb, request_ref (req));
+}
+
+static void
+login_verified_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(Request) req = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!natter_auth_verify_password_finish (result, &error))
+    {
+      login_failed (req, error);
+      return;
+    }
+  issue_token (req);
+}
+
+static void
+login_user_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(Request) req = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterUserRecord) record = natter_store_get_user_finish (NATTER_STORE (source),
+                                                                     result, &error);
+
+  if (record == NULL && !g_error_matches (error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND))
+    {
+      login_failed (req, error);
+      return;
+    }
+  /* Unknown users are verified against a dummy hash: same answer, same time. */
+  req->admin = record != NULL && record->admin;
+  natter_auth_verify_password_async (record != NULL ? record->password_hash : NULL,
+                                     req->frame->login->password, NULL,
+                                     login_verified_cb, request_ref (req));
+}
+
+static void
+token_user_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(Request) req = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterUserRecord) record = natter_store_get_user_finish (NATTER_STORE (source),
+                                                                     result, &error);
+
+  if (record == NULL)
+    {
+      g_autoptr(GError) unauthorized = g_error_new (NATTER_ERROR, NATTER_ERROR_UNAUTHORIZED,
+                                                    "invalid or expired token");
+      login_failed (req, g_error_matches (error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND)
+                           ? unauthorized : error);
+      return;
+    }
+  complete_login (req, record->name, record->admin, req->token);
+}
+
+static void
+token_lookup_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(Request) req = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *user = natter_store_lookup_token_finish (NATTER_STORE (source), result,
+                                                           &error);
+
+  if (user == NULL)
+    {
+      login_failed (req, error);
+      return;
+    }
+  if (req->user != NULL && !g_str_equal (req->user, user))
+    {
+      g_autoptr(GError) unauthorized = g_error_new (NATTER_ERROR, NATTER_ERROR_UNAUTHORIZED,
+                                                    "invalid or expired token");
+      login_failed (req, unauthorized);
+      return;
+    }
+  natter_store_get_user_async (req->hub->store, user, NULL, token_user_cb,
+                               request_ref (req));
+}
+
+static void
+handle_login (Request *req, ClientState *cs)
+{
+  Natter__Login *op = req->frame->login;
+
+  if (op->token != NULL && op->password == NULL)
+    {
+      g_autofree char *hash = NULL;
+
+      if (*op->token == '\0' || strlen (op->token) > 256)
+        {
+          reply_error (req, NATTER_ERROR_UNAUTHORIZED, "invalid or expired token");
+          return;
+        }
+      if (op->user != NULL && !natter_validate_user_name (op->user))
+        {
+          reply_error (req, NATTER_ERROR_BAD_REQUEST, "user name must match [a-z0-9_.-]{1,32}");
+          return;
+        }
+      cs->logging_in = TRUE;
+      req->user = g_strdup (op->user);
+      req->token = g_strdup (op->token);
+      hash = natter_auth_token_hash (op->token);
+      natter_store_lookup_token_async (req->hub->store, hash, now_ms (), NULL,
+                                       token_lookup_cb, request_ref (req));
+      return;
+    }
+  if (op->token != NULL)
+    {
+      reply_error (req, NATTER_ERROR_BAD_REQUEST, "give either a password or a token");
+      return;
+    }
+  if (op->user == NULL || op->password == NULL)
+    {
+      reply_error (req, NATTER_ERROR_BAD_REQUEST, "login needs user and password, or token");
+      return;
+    }
+  if (!natter_validate_user_name (op->user) || strlen (op->password) > MAX_PASSWORD_BYTES)
+    {
+      reply_error (req, NATTER_ERROR_UNAUTHORIZED, "invalid user name or password");
+      return;
+    }
+  cs->logging_in = TRUE;
+  req->user = g_strdup (op->user);
+  natter_store_get_user_async (req->hub->store, op->user, NULL, login_user_cb, request_ref (req));
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Delivery in seq order */
+
+static void
+sub_deliver (NatterHub *self, ClientState *cs, Sub *sub, guint64 seq, NatterEvent *event)
+{
+  if (sub->catching_up)
+    {
+      natter_event_ref (event);
+      g_queue_push_tail (&sub->held, event);
+      g_array_append_val (sub->held_seqs, seq);
+      return;
+    }
+  if (seq <= sub->delivered)
+    return;
+  if (sub->first_live == 0)
+    sub->first_live = seq;
+  sub->delivered = seq;
+  deliver (self, cs, event);
+}
+
+static void
+deliver_room_message (NatterHub *self, Room *room, const Natter__Message *message)
+{
+  Natter__ServerFrame frame = NATTER__SERVER_FRAME__INIT;
+  g_autoptr(NatterEvent) event = NULL;
+  GHashTableIter iter;
+  gpointer cs, sub;
+
+  frame.event_case = NATTER__SERVER_FRAME__EVENT_MESSAGE;
+  frame.message = (Natter__Message *) message;
+  event = natter_event_new (&frame);
+
+  g_hash_table_iter_init (&iter, room->subs);
+  while (g_hash_table_iter_next (&iter, &cs, &sub))
+    sub_deliver (self, cs, sub, message->seq, event);
+
+  g_signal_emit (self, signals[SIGNAL_MESSAGE_COMMITTED], 0, message);
+}
+
+static void backfill_gap (NatterHub *self, Room *room);
+
+/* Delivers messages of @room strictly in seq order. A later seq that arrives before an
+ * earlier one (several nodes commit into one room) is held briefly, then the gap is
+ * back-filled from the store. */
+static void
+room_committed (NatterHub *self, Room *room, const Natter__Message *message)
+{
+  room->last_seq = MAX (room->last_seq, message->seq);
+
+  if (message->seq <= room->delivered_seq)
+    return;
+  if (message->seq > room->delivered_seq + 1)
+    {
+      guint64 *key = g_new (guint64, 1);
+
+      *key = message->seq;
+      g_tree_replace (room->pending, key, natter_message_copy (message));
+      backfill_gap (self, room);
+      return;
+    }
+
+  room->delivered_seq = message->seq;
+  deliver_room_message (self, room, message);
+
+  /* Release whatever was held behind this one. */
+  while (g_tree_nnodes (room->pending) > 0)
+    {
+      GTreeNode *first = g_tree_node_first (room->pending);
+      guint64 seq = *(guint64 *) g_tree_node_key (first);
+      Natter__Message *held = g_tree_node_value (first);
+
+      if (seq > room->delivered_seq + 1)
+        break;
+      if (seq == room->delivered_seq + 1)
+        {
+          room->delivered_seq = seq;
+          deliver_room_message (self, room, held);
+        }
+      g_tree_remove (room->pending, &seq);
+    }
+  if (g_tree_nnodes (room->pending) == 0)
+    g_clear_handle_id (&room->gap_source, g_source_remove);
+}
+
+typedef struct
+{
+  NatterHub *hub;   /* (owned) */
+  char      *room;  /* (owned) */
+} GapFill;
+
+static void
+gap_fill_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GapFill *fill = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterHistoryResult) page = natter_store_history_finish (NATTER_STORE (source),
+                                                                     result, &error);
+  Room *room = g_hash_table_lookup (fill->hub->rooms, fill->room);
+
+  if (room != NULL)
+    {
+      room->backfilling = FALSE;
+      if (page == NULL)
+        g_warning ("Could not back-fill room %s: %s", fill->room, error->message);
+      for (guint i = 0; page != NULL && i < page->messages->len; i++)
+        room_committed (fill->hub, room, g_ptr_array_index (page->messages, i));
+      if (g_tree_nnodes (room->pending) > 0)
+        backfill_gap (fill->hub, room);
+    }
+  g_object_unref (fill->hub);
+  g_free (fill->room);
+  g_free (fill);
+}
+
+static gboolean
+gap_timeout_cb (gpointer user_data)
+{
+  GapFill *fill = user_data;
+  Room *room = g_hash_table_lookup (fill->hub->rooms, fill->room);
+  NatterHistoryQuery query = { 0, };
+
+  room->gap_source = 0;
+  room->backfilling = TRUE;
+  query.has_after = TRUE;
+  query.after_seq = room->delivered_seq;
+  query.limit = 200;
+  natter_store_history_async (fill->hub->store, room->name, &query, NULL, gap_fill_cb, fill);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+backfill_gap (NatterHub *self, Room *room)
+{
+  GapFill *fill;
+
+  if (room->gap_source != 0 || room->backfilling)
+    return;
+  fill = g_new0 (GapFill, 1);
+  fill->hub = g_object_ref (self);
+  fill->room = g_strdup (room->name);
+  room->gap_source = g_timeout_add (GAP_HOLD_MS, gap_timeout_cb, fill);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Rooms: access */
+
+/* Finds @name for reading by @user: not_found, or forbidden when not a member. */
+static Room *
+room_for_reading (Request *req, const char *user, const char *name)
+{
+  Room *room;
+
+  if (name == NULL)
+    {
+      reply_error (req, NATTER_ERROR_BAD_REQUEST, "room is required");
+      return NULL;
+    }
+  room = g_hash_table_lookup (req->hub->rooms, name);
+  if (room == NULL)
+    {
+      g_autofree char *a = NULL, *b = NULL;
+
+      if (!natter_validate_room_name (name) && !parse_dm_name (name, &a, &b))
+        reply_error (req, NATTER_ERROR_BAD_REQUEST, "invalid room name");
+      else if (a != NULL && !g_str_equal (a, user) && !g_str_equal (b, user))
+        reply_error (req, NATTER_ERROR_FORBIDDEN, "“%s” is a direct conversation of other users",
+                     name);
+      else
+        reply_error (req, NATTER_ERROR_NOT_FOUND, "no room “%s”", name);
+      return NULL;
+    }
+  if (!room_is_member (room, user))
+    {
+      reply_error (req, NATTER_ERROR_FORBIDDEN, "not a member of “%s”", name);
+      return NULL;
+    }
+  return room;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Join */
+
+static void
+hold_or_release (NatterHub *self, ClientState *cs, Sub *sub)
+{
+  guint n = sub->held_seqs->len;
+
+  sub->catching_up = FALSE;
+  for (guint i = 0; i < n; i++)
+    {
+      NatterEvent *event = g_queue_pop_head (&sub->held);
+      guint64 seq = g_array_index (sub->held_seqs, guint64, i);
+
+      sub_deliver (self, cs, sub, seq, event);
+      natter_event_unref (event);
+    }
+  g_array_set_size (sub->held_seqs, 0);
+}
+
+static void
+send_joined (Request *req, Room *room, gboolean has_more)
+{
+  NatterHub *self = req->hub;
+  Natter__ServerFrame frame = NATTER__SERVER_FRAME__INIT;
+  Natter__Joined joined = NATTER__JOINED__INIT;
+  g_autoptr(GPtrArray) members = g_ptr_array_new ();
+  g_autoptr(GPtrArray) online = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer key;
+
+  if (!g_str_equal (room->kind, NATTER_ROOM_KIND_SYSTEM))
+    {
+      g_hash_table_iter_init (&iter, room->members);
+      while (g_hash_table_iter_next (&iter, &key, NULL))
+        {
+          g_ptr_array_add (members, key);
+          if (user_online (self, key))
+            g_ptr_array_add (online, key);
+        }
+      g_ptr_array_sort (members, compare_strv_items);
+      g_ptr_array_sort (online, compare_strv_items);
+    }
+
+  joined.room = room->name;
+  joined.has_last_seq = TRUE;
+  joined.last_seq = room->last_seq;
+  joined.n_members = members->len;
+  joined.members = (char **) members->pdata;
+  joined.n_online = online->len;
+  joined.online = (char **) online->pdata;
+  joined.has_has_more = TRUE;
+  joined.has_more = has_more;
+  joined.kind = room->kind;
+  joined.topic = room->topic;
+  frame.event_case = NATTER__SERVER_FRAME__EVENT_JOINED;
+  frame.joined = &joined;
+  reply (req, &frame);
+}
+
+static void
+resume_fetched_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(Request) req = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterHistoryResult) page = natter_store_history_finish (NATTER_STORE (source),
+                                                                     result, &error);
+  NatterHub *self = req->hub;
+  ClientState *cs = lookup_client (self, req->client);
+  Room *room = g_hash_table_lookup (self->rooms, req->room);
+  Sub *sub;
+  guint cap = self->config->resume_cap;
+
+  if (cs == NULL || room == NULL)
+    return;
+  sub = g_hash_table_lookup (cs->subs, room->name);
+  if (sub == NULL)
+    return;
+  if (page == NULL)
+    {
+      hold_or_release (self, cs, sub);
+      reply_gerror (req, error);
+      return;
+    }
+
+  send_joined (req, room, page->messages->len > cap);
+  for (guint i = 0; i < MIN (page->messages->len, cap); i++)
+    {
+      Natter__Message *message = g_ptr_array_index (page->messages, i);
+      Natter__ServerFrame frame = NATTER__SERVER_FRAME__INIT;
+      g_autoptr(NatterEvent) event = NULL;
+
+      /* Skip what this session already got live. */
+      if (message->seq <= req->since_seq ||
+          (sub->first_live != 0 && message->seq >= sub->first_live &&
+           message->seq <= sub->delivered))
+        continue;
+      frame.event_case = NATTER__SERVER_FRAME__EVENT_MESSAGE;
+      frame.message = message;
+      event = natter_event_new (&frame);
+      deliver (self, cs, event);
+      sub->delivered = MAX (sub->delivered, message->seq);
+    }
+  hold_or_release (self, cs, sub);
+}
+
+/* Answers `joined` for a member, resuming from since_seq if given. */
+static void
+join_member (Request *req, ClientState *cs, Room *room)
+{
+  NatterHub *self = req->hub;
+  Sub *sub;
+  NatterHistoryQuery query = { 0, };
+
+  subscribe (self, cs, room, room->delivered_seq);
+  sub = g_hash_table_lookup (cs->subs, room->name);
+
+  if (!req->has_since || req->since_seq >= room->delivered_seq || sub->catching_up)
+    {
+      /* Nothing to catch up (or a resume is already running): positions past the end
+       * mean the client is ahead of us; never repeat what it has. */
+      if (req->has_since && sub->first_live == 0)
+        sub->delivered = MAX (sub->delivered, MIN (req->since_seq, room->delivered_seq));
+      send_joined (req, room, FALSE);
+      return;
+    }
+
+  if (sub->first_live == 0)
+    sub->delivered = req->since_seq;
+  sub->catching_up = TRUE;
+  req->room = g_strdup (room->name);
+  query.has_after = TRUE;
+  query.after_seq = req->since_seq;
+  query.limit = self->config->resume_cap + 1;
+  natter_store_history_async (self->store, room->name, &query, NULL, resume_fetched_cb,
+                              request_ref (req));
+}
+
+static void
+send_member_event (NatterHub *self, Room *room, const char *user, gboolean joined)
+{
+  Natter__ServerFrame frame = NATTER__SERVER_FRAME__INIT;
+  Natter__Member member = NATTER__MEMBER__INIT;
+  g_autoptr(NatterEvent) event = NULL;
+
+  member.room = room->name;
+  member.user = (char *) user;
+  member.has_joined = TRUE;
+  member.joined = joined;
+  frame.event_case = NATTER__SERVER_FRAME__EVENT_MEMBER;
+  frame.member = &member;
+  event = natter_event_new (&frame);
+  deliver_to_room (self, room, event, NULL);
+}
+
+static void
+join_member_added_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(Request) req = user_data;
+  g_autoptr(GError) error = NULL;
+  NatterHub *self = req->hub;
+  ClientState *cs;
+  Room *room;
+
+  if (!natter_store_add_member_finish (NATTER_STORE (source), result, &error))
+    {
+      reply_gerror (req, error);
+      return;
+    }
+  room = g_hash_table_lookup (self->rooms, req->room);
+  cs = lookup_client (self, req->client);
+  if (room == NULL || cs == NULL)
+    return;
+  if (!room_is_member (room, cs->user))
+    {
+      add_member (self, room, cs->user, 0);
+      /* The account's other sessions see the room from its start. */
+      subscribe_user (self, cs->user, room, 0);
+      send_member_event (self, room, cs->user, TRUE);
+    }
+  join_member (req, cs, room);
+}
+
+static void
+join_room_created_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(Request) req = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterRoomRecord) record = natter_store_create_room_finish (NATTER_STORE (source),
+                                                                       result, &error);
+
+  if (record == NULL)
+    {
+      reply_gerror (req, error);
+      return;
+    }
+  add_room (req->hub, record->name, record->kind, record->topic, record->last_seq);
+  natter_store_add_member_async (req->hub->store, record->name, req->user, NULL,
+                                 join_member_added_cb, request_ref (req));
+}
+
+static void
+handle_join (Request *req, ClientState *cs)
+{
+  NatterHub *self = req->hub;
+  Natter__Join *op = req->frame->join;
+  Room *room;
+  GHashTable *mine;
+  g_autofree char *a = NULL, *b = NULL;
+
+  if (op->room == NULL)
+    {
+      reply_error (req, NATTER_ERROR_BAD_REQUEST, "join.room is required");
+      return;
+    }
+  req->has_since = op->has_since_seq;
+  req->since_seq = op->since_seq;
+
+  room = g_hash_table_lookup (self->rooms, op->room);
+  if (room != NULL && room_is_member (room, cs->user))
+    {
+      join_member (req, cs, room);
+      return;
+    }
+  if (parse_dm_name (op->room, &a, &b))
+    {
+      if (!g_str_equal (a, cs->user) && !g_str_equal (b, cs->user))
+        reply_error (req, NATTER_ERROR_FORBIDDEN, "“%s” is a direct conversation of other users",
+                     op->room);
+      else if (room == NULL)
+        reply_error (req, NATTER_ERROR_NOT_FOUND,
+                     "no conversation “%s” yet: send a message with “to” to start it", op->room);
+      else
+        {
+          /* Rejoining one's own DM after leaving it. */
+          req->user = g_strdup (cs->user);
+          req->room = g_strdup (room->name);
+          natter_store_add_member_async (self->store, room->name, cs->user, NULL,
+                                         join_member_added_cb, request_ref (req));
+        }
+      return;
+    }
+  if (!natter_validate_room_name (op->room))
+    {
+      reply_error (req, NATTER_ERROR_BAD_REQUEST, "room name must match [a-z0-9_.-]{1,64}");
+      return;
+    }
+  mine = user_rooms (self, cs->user, FALSE);
+  if (mine != NULL && g_hash_table_size (mine) >= self->config->max_rooms_per_user)
+    {
+      reply_error (req, NATTER_ERROR_FORBIDDEN, "room limit reached (%u rooms)",
+                   self->config->max_rooms_per_user);
+      return;
+    }
+  if (room != NULL && g_hash_table_size (room->members) >= self->config->max_members_per_room)
+    {
+      reply_error (req, NATTER_ERROR_FORBIDDEN, "“%s” is full", op->room);
+      return;
+    }
+
+  req->user = g_strdup (cs->user);
+  req->room = g_strdup (op->room);
+  if (room == NULL)
+    natter_store_create_room_async (self->store, op->room, NATTER_ROOM_KIND_ROOM, NULL, NULL,
+                                    join_room_created_cb, request_ref (req));
+  else
+    natter_store_add_member_async (self->store, room->name, cs->user, NULL,
+                                   join_member_added_cb, request_ref (req));
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Leave */
+
+static void
+leave_removed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(Request) req = user_data;
+  g_autoptr(GError) error = NULL;
+  NatterHub *self = req->hub;
+  Room *room;
+  GPtrArray *sessions;
+  GHashTable *mine;
+
+  if (!natter_store_remove_member_finish (NATTER_STORE (source), result, &error))
+    {
+      reply_gerror (req, error);
+      return;
+    }
+  room = g_hash_table_lookup (self->rooms, req->room);
+  if (room != NULL && g_hash_table_remove (room->members, req->user))
+    {
+      mine = user_rooms (self, req->user, FALSE);
+      if (mine != NULL)
+        g_hash_table_remove (mine, room);
+      sessions = g_hash_table_lookup (self->online, req->user);
+      for (guint i = 0; sessions != NULL && i < sessions->len; i++)
+        unsubscribe (g_ptr_array_index (sessions, i), room);
+      send_member_event (self, room, req->user, FALSE);
+    }
+  reply_ok (req);
+}
+
+static void
+handle_leave (Request *req, ClientState *cs)
+{
+  Room *room = room_for_reading (req, cs->user, req->frame->leave->room);
+
+  if (room == NULL)
+    return;
+  if (g_str_equal (room->kind, NATTER_ROOM_KIND_SYSTEM))
+    {
+      reply_error (req, NATTER_ERROR_FORBIDDEN, "nobody can leave the system room");
+      return;
+    }
+  req->user = g_strdup (cs->user);
+  req->room = g_strdup (room->name);
+  natter_store_remove_member_async (req->hub->store, room->name, cs->user, NULL,
+                                    leave_removed_cb, request_ref (req));
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Send and broadcast */
+
+static void
+send_appended_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(Request) req = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterAppendResult) appended = natter_store_append_message_finish (NATTER_STORE (source),
+                                                                              result, &error);
+  NatterHub *self = req->hub;
+  Natter__ServerFrame frame = NATTER__SERVER_FRAME__INIT;
+  Natter__Sent sent = NATTER__SENT__INIT;
+  Natter__Message *message;
+  Room *room;
+
+  if (appended == NULL)
+    {
+      reply_gerror (req, error);
+      return;
+    }
+  message = appended->message;
+
+  /* Durable now: acknowledge, then fan out. */
+  sent.room = message->room;
+  sent.has_seq = TRUE;
+  sent.seq = message->seq;
+  sent.has_ts = TRUE;
+  sent.ts = message->ts;
+  sent.client_msg_id = message->client_msg_id;
+  frame.event_case = NATTER__SERVER_FRAME__EVENT_SENT;
+  frame.sent = &sent;
+  reply (req, &frame);
+
+  room = g_hash_table_lookup (self->rooms, message->room);
+  if (room != NULL && !appended->duplicate)
+    {
+      self->n_messages++;
+      if (!g_str_equal (room->kind, NATTER_ROOM_KIND_SYSTEM))
+        room_set_read_seq (room, message->sender, message->seq);
+      room_committed (self, room, message);
+    }
+}
+
+static void
+append (Request *req, Room *room, const char *body, const char *client_msg_id,
+        const char *kind)
+{
+  natter_store_append_message_async (req->hub->store, room->name, req->user, body,
+                                     client_msg_id, kind, now_ms (), NULL, send_appended_cb,
+                                     request_ref (req));
+}
+
+static void
+dm_member_added_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(Request) req = user_data;
+  g_autoptr(GError) error = NULL;
+  NatterHub *self = req->hub;
+  Room *room;
+
+  if (!natter_store_add_member_finish (NATTER_STORE (source), result, &error))
+    {
+      reply_gerror (req, error);
+      return;
+    }
+  room = g_hash_table_lookup (self->rooms, req->room);
+  if (room == NULL)
+    return;
+  /* Both parties' sessions see the conversation from its first message. */
+  if (!room_is_member (room, req->user))
+    {
+      add_member (self, room, req->user, 0);
+      subscribe_user (self, req->user, room, 0);
+    }
+  if (!room_is_member (room, req->token))
+    {
+      add_member (self, room, req->token, 0);
+      subscribe_user (self, req->token, room, 0);
+    }
+  append (req, room, req->frame->send->body,
+          req->frame->send->client_msg_id, NATTER_MESSAGE_KIND_TEXT);
+}
+
+static void
+dm_first_member_added_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(Request) req = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!natter_store_add_member_finish (NATTER_STORE (source), result, &error))
+    {
+      reply_gerror (req, error);
+      return;
+    }
+  /* req->token holds the other party's name during DM set-up. */
+  natter_store_add_member_async (req->hub->store, req->room, req->token, NULL,
+                                 dm_member_added_cb, request_ref (req));
+}
+
+static void
+dm_room_created_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(Request) req = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterRoomRecord) record = natter_store_create_room_finish (NATTER_STORE (source),
+                                                                       result, &error);
+
+  if (record == NULL)
+    {
+      reply_gerror (req, error);
+      return;
+    }
+  add_room (req->hub, record->name, record->kind, record->topic, record->last_seq);
+  natter_store_add_member_async (req->hub->store, record->name, req->user, NULL,
+                                 dm_first_member_added_cb, request_ref (req));
+}
+
+static void
+dm_peer_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(Request) req = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterUserRecord) peer = natter_store_get_user_finish (NATTER_STORE (source),
+                                                                   result, &error);
+
+  if (peer == NULL)
+    {
+      if (g_error_matches (error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND))
+        reply_error (req, NATTER_ERROR_NOT_FOUND, "no user “%s”", req->token);
+      else
+        reply_gerror (req, error);
+      return;
+    }
+  natter_store_create_room_async (req->hub->store, req->room, NATTER_ROOM_KIND_DM, NULL, NULL,
+                                  dm_room_created_cb, request_ref (req));
+}
+
+static gboolean
+check_body (Request *req, const char *body)
+{
+  gsize len = body != NULL ? strlen (body) : 0;
+
+  if (len == 0)
+    {
+      reply_error (req, NATTER_ERROR_BAD_REQUEST, "body is required");
+      return FALSE;
+    }
+  if (len > req->hub->config->max_body_bytes)
+    {
+      reply_error (req, NATTER_ERROR_TOO_LARGE, "body is %" G_GSIZE_FORMAT " bytes; the limit is %u",
+                   len, req->hub->config->max_body_bytes);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+check_client_msg_id (Request *req, const char *id, gboolean required)
+{
+  gsize len = id != NULL ? strlen (id) : 0;
+
+  if ((required && len == 0) || len > MAX_CLIENT_MSG_ID || (id != NULL && len == 0))
+    {
+      reply_error (req, NATTER_ERROR_BAD_REQUEST, "client_msg_id must be 1 to %u characters",
+                   MAX_CLIENT_MSG_ID);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+check_rate (Request *req, ClientState *cs)
+{
+  guint retry_after_ms = 0;
+
+  if (rate_check (req->hub, cs, &retry_after_ms))
+    return TRUE;
+  send_error (req->hub, req->client, req->has_id, req->id, NATTER_ERROR_RATE_LIMITED,
+              "sending too fast; retry later", retry_after_ms);
+  return FALSE;
+}
+
+static void
+handle_send (Request *req, ClientState *cs)
+{
+  NatterHub *self = req->hub;
+  Natter__Send *op = req->frame->send;
+  Room *room;
+
+  if ((op->room == NULL) == (op->to == NULL))
+    {
+      reply_error (req, NATTER_ERROR_BAD_REQUEST, "send needs exactly one of room or to");
+      return;
+    }
+  if (!check_body (req, op->body) || !check_client_msg_id (req, op->client_msg_id, TRUE))
+    return;
+
+  if (op->to != NULL)
+    {
+      g_autofree char *name = NULL;
+
+      if (!natter_validate_user_name (op->to))
+        {
+          reply_error (req, NATTER_ERROR_BAD_REQUEST, "user name must match [a-z0-9_.-]{1,32}");
+          return;
+        }
+      if (g_str_equal (op->to, cs->user))
+        {
+          reply_error (req, NATTER_ERROR_BAD_REQUEST, "cannot send a direct message to yourself");
+          return;
+        }
+      if (!check_rate (req, cs))
+        return;
+      name = natter_dm_room_name (cs->user, op->to);
+      req->user = g_strdup (cs->user);
+      room = g_hash_table_lookup (self->rooms, name);
+      if (room != NULL && room_is_member (room, cs->user) && room_is_member (room, op->to))
+        {
+          append (req, room, op->body, op->client_msg_id, NATTER_MESSAGE_KIND_TEXT);
+          return;
+        }
+      req->room = g_steal_pointer (&name);
+      req->token = g_strdup (op->to);
+      if (room != NULL)
+        natter_store_add_member_async (self->store, req->room, req->user, NULL,
+                                       dm_first_member_added_cb, request_ref (req));
+      else
+        natter_store_get_user_async (self->store, op->to, NULL, dm_peer_cb, request_ref (req));
+      return;
+    }
+
+  room = room_for_reading (req, cs->user, op->room);
+  if (room == NULL)
+    return;
+  if (g_str_equal (room->kind, NATTER_ROOM_KIND_SYSTEM))
+    {
+      reply_error (req, NATTER_ERROR_FORBIDDEN, "only broadcasts go to the system room");
+      return;
+    }
+  if (!check_rate (req, cs))
+    return;
+  req->user = g_strdup (cs->user);
+  append (req, room, op->body, op->client_msg_id, NATTER_MESSAGE_KIND_TEXT);
+}
+
+static void
+handle_broadcast (Request *req, ClientState *cs)
+{
+  Natter__Broadcast *op = req->frame->broadcast;
+  g_autofree char *generated = NULL;
+
+  if (!cs->admin)
+    {
+      reply_error (req, NATTER_ERROR_FORBIDDEN, "only administrators may broadcast");
+      return;
+    }
+  if (!check_body (req, op->body) || !check_client_msg_id (req, op->client_msg_id, FALSE))
+    return;
+  if (op->client_msg_id == NULL)
+    {
+      g_autofree char *token = natter_auth_new_token ();
+      generated = g_strdup_printf ("b-%.32s", token);
+    }
+  req->user = g_strdup (cs->user);
+  append (req, req->hub->system, op->body,
+          op->client_msg_id != NULL ? op->client_msg_id : generated,
+          NATTER_MESSAGE_KIND_BROADCAST);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* History, rooms, read, typing, search */
+
+static void
+history_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(Request) req = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterHistoryResult) page = natter_store_history_finish (NATTER_STORE (source),
+                                                                     result, &error);
+  Natter__ServerFrame frame = NATTER__SERVER_FRAME__INIT;
+  Natter__HistoryPage history = NATTER__HISTORY_PAGE__INIT;
+
+  if (page == NULL)
+    {
+      reply_gerror (req, error);
+      return;
+    }
+  history.room = req->room;
+  history.n_messages = page->messages->len;
+  history.messages = (Natter__Message **) page->messages->pdata;
+  history.has_has_more = TRUE;
+  history.has_more = page->has_more;
+  frame.event_case = NATTER__SERVER_FRAME__EVENT_HISTORY;
+  frame.history = &history;
+  reply (req, &frame);
+}
+
+static void
+handle_history (Request *req, ClientState *cs)
+{
+  Natter__History *op = req->frame->history;
+  NatterHistoryQuery query = { 0, };
+  Room *room;
+
+  if (op->has_limit && (op->limit == 0 || op->limit > req->hub->config->history_max))
+    {
+      reply_error (req, NATTER_ERROR_BAD_REQUEST, "history.limit must be 1 to %u",
+                   req->hub->config->history_max);
+      return;
+    }
+  if (op->has_before_seq && op->has_after_seq && op->before_seq <= op->after_seq + 1)
+    {
+      reply_error (req, NATTER_ERROR_BAD_REQUEST, "history: before_seq must be above after_seq");
+      return;
+    }
+  room = room_for_reading (req, cs->user, op->room);
+  if (room == NULL)
+    return;
+  query.has_before = op->has_before_seq;
+  query.before_seq = op->before_seq;
+  query.has_after = op->has_after_seq;
+  query.after_seq = op->after_seq;
+  query.limit = op->has_limit ? op->limit : DEFAULT_HISTORY_LIMIT;
+  req->room = g_strdup (room->name);
+  natter_store_history_async (req->hub->store, room->name, &query, NULL, history_cb,
+                              request_ref (req));
+}
+
+static void
+handle_rooms (Request *req, ClientState *cs)
+{
+  Natter__ServerFrame frame = NATTER__SERVER_FRAME__INIT;
+  Natter__RoomList list = NATTER__ROOM_LIST__INIT;
+  g_autofree Natter__RoomInfo *infos = NULL;
+  g_autofree Natter__RoomInfo **ptrs = NULL;
+
+  ptrs = room_infos (req->hub, cs->user, &list.n_rooms, &infos);
+  list.rooms = ptrs;
+  frame.event_case = NATTER__SERVER_FRAME__EVENT_ROOM_LIST;
+  frame.room_list = &list;
+  reply (req, &frame);
+}
+
+static void
+read_stored_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(Request) req = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!natter_store_set_read_finish (NATTER_STORE (source), result, &error))
+    {
+      reply_gerror (req, error);
+      return;
+    }
+  reply_ok (req);
+}
+
+static void
+read_member_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(Request) req = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!natter_store_add_member_finish (NATTER_STORE (source), result, &error))
+    {
+      reply_gerror (req, error);
+      return;
+    }
+  natter_store_set_read_async (req->hub->store, req->room, req->user, req->since_seq, NULL,
+                               read_stored_cb, request_ref (req));
+}
+
+static void
+handle_read (Request *req, ClientState *cs)
+{
+  NatterHub *self = req->hub;
+  Natter__Read *op = req->frame->read;
+  Room *room = room_for_reading (req, cs->user, op->room);
+  gboolean had_marker;
+
+  if (room == NULL)
+    return;
+  if (!op->has_seq || op->seq > room->last_seq)
+    {
+      reply_error (req, NATTER_ERROR_BAD_REQUEST, "read.seq must be a seq of the room (1 to %"
+                   G_GUINT64_FORMAT ")", room->last_seq);
+      return;
+    }
+  had_marker = g_hash_table_contains (room->members, cs->user);
+  room_set_read_seq (room, cs->user, op->seq);
+  req->user = g_strdup (cs->user);
+  req->room = g_strdup (room->name);
+  req->since_seq = op->seq;
+
+  if (!g_str_equal (room->kind, NATTER_ROOM_KIND_SYSTEM))
+    {
+      Natter__ServerFrame frame = NATTER__SERVER_FRAME__INIT;
+      Natter__Receipt receipt = NATTER__RECEIPT__INIT;
+      g_autoptr(NatterEvent) event = NULL;
+
+      receipt.room = room->name;
+      receipt.user = cs->user;
+      receipt.has_seq = TRUE;
+      receipt.seq = room_read_seq (room, cs->user);
+      frame.event_case = NATTER__SERVER_FRAME__EVENT_RECEIPT;
+      frame.receipt = &receipt;
+      event = natter_event_new (&frame);
+      deliver_to_room (self, room, event, cs);
+    }
+
+  /* The system room has no membership rows until someone keeps a marker in it. */
+  if (!had_marker && g_str_equal (room->kind, NATTER_ROOM_KIND_SYSTEM))
+    natter_store_add_member_async (self->store, room->name, cs->user, NULL, read_member_cb,
+                                   request_ref (req));
+  else
+    natter_store_set_read_async (self->store, room->name, cs->user, op->seq, NULL,
+                                 read_stored_cb, request_ref (req));
+}
+
+static void
+handle_typing (Request *req, ClientState *cs)
+{
+  Natter__Typing *op = req->frame->typing;
+  Natter__ServerFrame frame = NATTER__SERVER_FRAME__INIT;
+  Natter__Typing typing = NATTER__TYPING__INIT;
+  g_autoptr(NatterEvent) event = NULL;
+  Room *room = room_for_reading (req, cs->user, op->room);
+
+  if (room == NULL)
+    return;
+  if (g_str_equal (room->kind, NATTER_ROOM_KIND_SYSTEM))
+    {
+      reply_error (req, NATTER_ERROR_FORBIDDEN, "nobody types in the system room");
+      return;
+    }
+  typing.room = room->name;
+  typing.user = cs->user;
+  typing.has_active = TRUE;
+  typing.active = op->has_active ? op->active : TRUE;
+  frame.event_case = NATTER__SERVER_FRAME__EVENT_TYPING;
+  frame.typing = &typing;
+  event = natter_event_new (&frame);
+  deliver_to_room (req->hub, room, event, cs);
+  /* Typing has no reply on success. */
+}
+
+static void
+search_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(Request) req = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) messages = natter_store_search_finish (NATTER_STORE (source), result,
+                                                              &error);
+  Natter__ServerFrame frame = NATTER__SERVER_FRAME__INIT;
+  Natter__SearchResults results = NATTER__SEARCH_RESULTS__INIT;
+
+  if (messages == NULL)
+    {
+      reply_gerror (req, error);
+      return;
+    }
+  results.n_messages = messages->len;
+  results.messages = (Natter__Message **) messages->pdata;
+  frame.event_case = NATTER__SERVER_FRAME__EVENT_SEARCH_RESULTS;
+  frame.search_results = &results;
+  reply (req, &frame);
+}
+
+static void
+handle_search (Request *req, ClientState *cs)
+{
+  Natter__Search *op = req->frame->search;
+  guint limit = op->has_limit ? op->limit : DEFAULT_SEARCH_LIMIT;
+
+  if (op->query == NULL || g_utf8_strlen (op->query, -1) == 0 ||
+      g_utf8_strlen (op->query, -1) > MAX_QUERY_CHARS)
+    {
+      reply_error (req, NATTER_ERROR_BAD_REQUEST, "search.query must be 1 to %u characters",
+                   MAX_QUERY_CHARS);
+      return;
+    }
+  if (limit == 0 || limit > req->hub->config->search_max)
+    {
+      reply_error (req, NATTER_ERROR_BAD_REQUEST, "search.limit must be 1 to %u",
+                   req->hub->config->search_max);
+      return;
+    }
+  if (op->room != NULL && room_for_reading (req, cs->user, op->room) == NULL)
+    return;
+  natter_store_search_async (req->hub->store, cs->user, op->query, op->room, limit, NULL,
+                             search_cb, request_ref (req));
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Dispatch */
+
+/**
+ * natter_hub_dispatch:
+ * @self: a #NatterHub
+ * @client: the client the request came from (added with natter_hub_add_client())
+ * @frame: (transfer full): the decoded request
+ *
+ * Handles one request. The reply, and any events it causes, reach @client through
+ * natter_client_deliver(), possibly before this function returns.
+ */
+void
+natter_hub_dispatch (NatterHub           *self,
+                     NatterClient        *client,
+                     Natter__ClientFrame *frame)
+{
+  ClientState *cs;
+  Request *req;
+
+  g_return_if_fail (NATTER_IS_HUB (self));
+  g_return_if_fail (frame != NULL);
+
+  cs = lookup_client (self, client);
+  if (cs == NULL)
+    {
+      natter_client_frame_free (frame);
+      g_return_if_reached ();
+    }
+
+  self->n_requests++;
+  self->in_flight++;
+  req = g_new0 (Request, 1);
+  req->ref_count = 1;
+  req->hub = g_object_ref (self);
+  req->client = g_object_ref (client);
+  req->frame = frame;
+  req->has_id = frame->has_id;
+  req->id = frame->id;
+
+  if (self->draining || !self->started)
+    {
+      reply_error (req, NATTER_ERROR_UNAVAILABLE, "the server is shutting down");
+      request_unref (req);
+      return;
+    }
+
+  if (frame->op_case == NATTER__CLIENT_FRAME__OP__NOT_SET)
+    {
+      reply_error (req, NATTER_ERROR_BAD_REQUEST, "missing operation");
+      request_unref (req);
+      return;
+    }
+
+  if (frame->op_case == NATTER__CLIENT_FRAME__OP_REGISTER ||
+      frame->op_case == NATTER__CLIENT_FRAME__OP_LOGIN)
+    {
+      if (cs->user != NULL || cs->logging_in)
+        reply_error (req, NATTER_ERROR_CONFLICT, "already logged in");
+      else if (frame->op_case == NATTER__CLIENT_FRAME__OP_REGISTER)
+        handle_register (req, cs);
+      else
+        handle_login (req, cs);
+      /* Asynchronous handlers hold their own reference. */
+      request_unref (req);
+      return;
+    }
+
+  if (cs->user == NULL)
+    {
+      reply_error (req, NATTER_ERROR_UNAUTHORIZED, "log in first");
+      request_unref (req);
+      return;
+    }
+
+  switch ((int) frame->op_case)
+    {
+    case NATTER__CLIENT_FRAME__OP_JOIN:
+      handle_join (req, cs);
+      break;
+    case NATTER__CLIENT_FRAME__OP_LEAVE:
+      handle_leave (req, cs);
+      break;
+    case NATTER__CLIENT_FRAME__OP_SEND:
+      handle_send (req, cs);
+      break;
+    case NATTER__CLIENT_FRAME__OP_BROADCAST:
+      handle_broadcast (req, cs);
+      break;
+    case NATTER__CLIENT_FRAME__OP_HISTORY:
+      handle_history (req, cs);
+      break;
+    case NATTER__CLIENT_FRAME__OP_ROOMS:
+      handle_rooms (req, cs);
+      break;
+    case NATTER__CLIENT_FRAME__OP_READ:
+      handle_read (req, cs);
+      break;
+    case NATTER__CLIENT_FRAME__OP_TYPING:
+      handle_typing (req, cs);
+      break;
+    case NATTER__CLIENT_FRAME__OP_SEARCH:
+      handle_search (req, cs);
+      break;
+    case NATTER__CLIENT_FRAME__OP_REGISTER:
+    case NATTER__CLIENT_FRAME__OP_LOGIN:
+    case NATTER__CLIENT_FRAME__OP__NOT_SET:
+    default:
+      g_assert_not_reached ();
+    }
+  request_unref (req);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Clients */
+
+/**
+ * natter_hub_add_client:
+ *
+ * Starts tracking @client; it may send requests with natter_hub_dispatch() from now on.
+ */
+void
+natter_hub_add_client (NatterHub    *self,
+                       NatterClient *client)
+{
+  g_return_if_fail (NATTER_IS_HUB (self));
+  g_return_if_fail (NATTER_IS_CLIENT (client));
+  g_return_if_fail (lookup_client (self, client) == NULL);
+
+  g_hash_table_insert (self->clients, client, client_state_new (client));
+}
+
+/**
+ * natter_hub_remove_client:
+ *
+ * Forgets @client: no more events reach it, and requests in flight are answered into
+ * the void. Other members see it go offline when it was the account's last session.
+ */
+void
+natter_hub_remove_client (NatterHub    *self,
+                          NatterClient *client)
+{
+  ClientState *cs;
+  GHashTableIter iter;
+  gpointer value;
+
+  g_return_if_fail (NATTER_IS_HUB (self));
+
+  cs = lookup_client (self, client);
+  if (cs == NULL)
+    return;
+
+  g_hash_table_iter_init (&iter, cs->subs);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    g_hash_table_remove (((Sub *) value)->room->subs, cs);
+
+  if (cs->user != NULL)
+    {
+      g_autofree char *user = g_strdup (cs->user);
+      GPtrArray *sessions = g_hash_table_lookup (self->online, user);
+
+      if (sessions != NULL && g_ptr_array_remove_fast (sessions, cs) && sessions->len == 0)
+        {
+          g_hash_table_remove (self->online, user);
+          g_hash_table_steal (self->clients, client);
+          send_presence (self, user, FALSE);
+          client_state_free (cs);
+          return;
+        }
+    }
+  g_hash_table_remove (self->clients, client);
+}
+
+/**
+ * natter_hub_attach_local:
+ *
+ * Logs @client in as @user without credentials. Only for front ends that authenticate
+ * callers themselves (the D-Bus service acts for the local owner account). The welcome
+ * frame is delivered like any reply, without an id.
+ */
+void
+natter_hub_attach_local (NatterHub    *self,
+                         NatterClient *client,
+                         const char   *user,
+                         gboolean      admin)
+{
+  ClientState *cs;
+  Request *req;
+
+  g_return_if_fail (NATTER_IS_HUB (self));
+  g_return_if_fail (self->started);
+
+  cs = lookup_client (self, client);
+  g_return_if_fail (cs != NULL && cs->user == NULL);
+
+  self->in_flight++;
+  req = g_new0 (Request, 1);
+  req->ref_count = 1;
+  req->hub = g_object_ref (self);
+  req->client = g_object_ref (client);
+  complete_login (req, user, admin, NULL);
+  request_unref (req);
+}
+
+guint
+natter_hub_get_n_clients (NatterHub *self)
+{
+  g_return_val_if_fail (NATTER_IS_HUB (self), 0);
+  return g_hash_table_size (self->clients);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Accounts */
+
+typedef struct
+{
+  char     *user;   /* (owned) */
+  gboolean  admin;
+} CreateUser;
+
+static void
+create_user_free (CreateUser *data)
+{
+  g_free (data->user);
+  g_free (data);
+}
+
+static void
+create_user_stored_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+
+  if (!natter_store_create_user_finish (NATTER_STORE (source), result, &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
+create_user_hashed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  NatterHub *self = g_task_get_source_object (task);
+  CreateUser *data = g_task_get_task_data (task);
+  GError *error = NULL;
+  g_autofree char *hash = natter_auth_hash_password_finish (result, &error);
+  GCancellable *cancellable;
+
+  if (hash == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  cancellable = g_task_get_cancellable (task);
+  natter_store_create_user_async (self->store, data->user, hash, data->admin, cancellable,
+                                  create_user_stored_cb, g_steal_pointer (&task));
+}
+
+/**
+ * natter_hub_create_user_async:
+ *
+ * Creates an account, hashing @password off the main loop.
+ */
+void
+natter_hub_create_user_async (NatterHub           *self,
+                              const char          *user,
+                              const char          *password,
+                              gboolean             admin,
+                              GCancellable        *cancellable,
+                              GAsyncReadyCallback  callback,
+                              gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  CreateUser *data;
+
+  g_return_if_fail (NATTER_IS_HUB (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, natter_hub_create_user_async);
+  if (!natter_validate_user_name (user))
+    {
+      g_task_return_new_error (task, NATTER_ERROR, NATTER_ERROR_BAD_REQUEST,
+                               "user name must match [a-z0-9_.-]{1,32}");
+      return;
+    }
+  if (password == NULL || strlen (password) < MIN_PASSWORD_BYTES ||
+      strlen (password) > MAX_PASSWORD_BYTES)
+    {
+      g_task_return_new_error (task, NATTER_ERROR, NATTER_ERROR_BAD_REQUEST,
+                               "password must be %u to %u bytes long", MIN_PASSWORD_BYTES,
+                               MAX_PASSWORD_BYTES);
+      return;
+    }
+  data = g_new0 (CreateUser, 1);
+  data->user = g_strdup (user);
+  data->admin = admin;
+  g_task_set_task_data (task, data, (GDestroyNotify) create_user_free);
+  natter_auth_hash_password_async (password, cancellable, create_user_hashed_cb,
+                                   g_steal_pointer (&task));
+}
+
+gboolean
+natter_hub_create_user_finish (NatterHub     *self,
+                               GAsyncResult  *result,
+                               GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Start, drain, metrics */
+
+static void
+system_room_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  NatterHub *self = g_task_get_source_object (task);
+  GError *error = NULL;
+  g_autoptr(NatterRoomRecord) record = natter_store_create_room_finish (NATTER_STORE (source),
+                                                                       result, &error);
+
+  if (record == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  add_room (self, record->name, NATTER_ROOM_KIND_SYSTEM, record->topic, record->last_seq);
+  self->started = TRUE;
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+load_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  NatterHub *self = g_task_get_source_object (task);
+  GError *error = NULL;
+  g_autoptr(NatterStoreSnapshot) snapshot = natter_store_load_finish (NATTER_STORE (source),
+                                                                      result, &error);
+  GCancellable *cancellable;
+
+  if (snapshot == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  for (guint i = 0; i < snapshot->rooms->len; i++)
+    {
+      NatterRoomRecord *record = g_ptr_array_index (snapshot->rooms, i);
+      Room *room = add_room (self, record->name, record->kind, record->topic, record->last_seq);
+
+      for (guint j = 0; j < record->members->len; j++)
+        {
+          NatterMemberRecord *member = g_ptr_array_index (record->members, j);
+          add_member (self, room, member->user, member->read_seq);
+        }
+    }
+  g_debug ("Loaded %u rooms", snapshot->rooms->len);
+  cancellable = g_task_get_cancellable (task);
+  natter_store_create_room_async (self->store, NATTER_SYSTEM_ROOM, NATTER_ROOM_KIND_SYSTEM,
+                                  NULL, cancellable, system_room_cb, g_steal_pointer (&task));
+}
+
+/**
+ * natter_hub_start_async:
+ *
+ * Loads rooms and memberships from the store and makes sure the `system` room exists.
+ * Requests are refused with `unavailable` until this completes.
+ */
+void
+natter_hub_start_async (NatterHub           *self,
+                        GCancellable        *cancellable,
+                        GAsyncReadyCallback  callback,
+                        gpointer             user_data)
+{
+  GTask *task;
+
+  g_return_if_fail (NATTER_IS_HUB (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, natter_hub_start_async);
+  natter_store_load_async (self->store, cancellable, load_cb, task);
+}
+
+gboolean
+natter_hub_start_finish (NatterHub     *self,
+                         GAsyncResult  *result,
+                         GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * natter_hub_drain_async:
+ *
+ * From now on new requests get `unavailable`; completes when every request in flight has
+ * been answered (sends committed and acknowledged).
+ */
+void
+natter_hub_drain_async (NatterHub           *self,
+                        GCancellable        *cancellable,
+                        GAsyncReadyCallback  callback,
+                        gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (NATTER_IS_HUB (self));
+  g_return_if_fail (self->drain_task == NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, natter_hub_drain_async);
+  self->draining = TRUE;
+  if (self->in_flight == 0)
+    g_task_return_boolean (task, TRUE);
+  else
+    self->drain_task = g_steal_pointer (&task);
+}
+
+gboolean
+natter_hub_drain_finish (NatterHub     *self,
+                         GAsyncResult  *result,
+                         GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * natter_hub_append_metrics:
+ * @out: where to append Prometheus text-format metrics
+ */
+void
+natter_hub_append_metrics (NatterHub *self,
+                           GString   *out)
+{
+  g_return_if_fail (NATTER_IS_HUB (self));
+
+  g_string_append_printf (out,
+                          "# HELP natter_clients Connected clients (sessions and local front ends).\n"
+                          "# TYPE natter_clients gauge\n"
+                          "natter_clients %u\n"
+                          "# HELP natter_users_online Accounts with at least one session.\n"
+                          "# TYPE natter_users_online gauge\n"
+                          "natter_users_online %u\n"
+                          "# HELP natter_rooms Rooms known to this node.\n"
+                          "# TYPE natter_rooms gauge\n"
+                          "natter_rooms %u\n"
+                          "# HELP natter_requests_total Requests handled.\n"
+                          "# TYPE natter_requests_total counter\n"
+                          "natter_requests_total %" G_GUINT64_FORMAT "\n"
+                          "# HELP natter_messages_total Messages committed through this node.\n"
+                          "# TYPE natter_messages_total counter\n"
+                          "natter_messages_total %" G_GUINT64_FORMAT "\n"
+                          "# HELP natter_deliveries_total Frames handed to clients.\n"
+                          "# TYPE natter_deliveries_total counter\n"
+                          "natter_deliveries_total %" G_GUINT64_FORMAT "\n"
+                          "# HELP natter_errors_total Error replies by code.\n"
+                          "# TYPE natter_errors_total counter\n",
+                          g_hash_table_size (self->clients),
+                          g_hash_table_size (self->online),
+                          g_hash_table_size (self->rooms),
+                          self->n_requests, self->n_messages, self->n_deliveries);
+  for (guint i = 0; i < NATTER_ERROR_N_CODES; i++)
+    g_string_append_printf (out, "natter_errors_total{code=\"%s\"} %" G_GUINT64_FORMAT "\n",
+                            natter_error_code_to_string (i), self->n_errors[i]);
+}
+
+NatterStore *
+natter_hub_get_store (NatterHub *self)
+{
+  g_return_val_if_fail (NATTER_IS_HUB (self), NULL);
+  return self->store;
+}
+
+const NatterConfig *
+natter_hub_get_config (NatterHub *self)
+{
+  g_return_val_if_fail (NATTER_IS_HUB (self), NULL);
+  return self->config;
+}
+
+/* ---------------------------------------------------------------------------------- */
+
+static void
+natter_hub_finalize (GObject *object)
+{
+  NatterHub *self = NATTER_HUB (object);
+
+  g_clear_pointer (&self->clients, g_hash_table_unref);
+  g_clear_pointer (&self->online, g_hash_table_unref);
+  g_clear_pointer (&self->user_rooms, g_hash_table_unref);
+  g_clear_pointer (&self->rooms, g_hash_table_unref);
+  g_clear_pointer (&self->user_buckets, g_hash_table_unref);
+  g_clear_object (&self->drain_task);
+  g_clear_object (&self->store);
+
+  G_OBJECT_CLASS (natter_hub_parent_class)->finalize (object);
+}
+
+static void
+natter_hub_class_init (NatterHubClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = natter_hub_finalize;
+
+  /**
+   * NatterHub::message-committed:
+   * @message: (type gpointer): the Natter__Message, valid during emission
+   *
+   * A message is durable and was delivered to local clients, in seq order per room.
+   */
+  signals[SIGNAL_MESSAGE_COMMITTED] =
+    g_signal_new ("message-committed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_POINTER);
+}
+
+static void
+natter_hub_init (NatterHub *self)
+{
+  self->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) room_free);
+  self->user_rooms = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                            (GDestroyNotify) g_hash_table_unref);
+  self->clients = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) client_state_free);
+  self->online = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                        (GDestroyNotify) g_ptr_array_unref);
+  self->user_buckets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+}
+
+/**
+ * natter_hub_new:
+ * @store: the history store
+ * @config: settings, which must outlive the hub
+ *
+ * Returns: (transfer full): a new hub; call natter_hub_start_async() before use
+ */
+NatterHub *
+natter_hub_new (NatterStore        *store,
+                const NatterConfig *config)
+{
+  NatterHub *self;
+
+  g_return_val_if_fail (NATTER_IS_STORE (store), NULL);
+  g_return_val_if_fail (config != NULL, NULL);
+
+  self = g_object_new (NATTER_TYPE_HUB, NULL);
+  self->store = g_object_ref (store);
+  self->config = (NatterConfig *) config;
+  return self;
+}

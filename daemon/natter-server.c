@@ -1,2 +1,355 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* placeholder: being written */
+#define G_LOG_DOMAIN "natter-server"
+
+#include "config.h"
+
+#include <string.h>
+
+#include "natter-error.h"
+#include "natter-server.h"
+#include "natter-session.h"
+
+#define WEB_RESOURCE_PREFIX "/io/github/natter/Natter/web"
+
+typedef struct
+{
+  NatterReadyFunc func;
+  gpointer        user_data;
+} ReadyCheck;
+
+struct _NatterServer
+{
+  GObject     parent_instance;
+
+  NatterHub  *hub;       /* (owned) */
+  SoupServer *server;    /* (owned) */
+  GHashTable *sessions;  /* (owned) NatterSession * (owned) set */
+  GArray     *ready_checks; /* (owned) ReadyCheck */
+  gboolean    shutting_down;
+};
+
+G_DEFINE_FINAL_TYPE (NatterServer, natter_server, G_TYPE_OBJECT)
+
+static void
+on_session_closed (NatterSession *session,
+                   gpointer       user_data)
+{
+  NatterServer *self = user_data;
+
+  g_hash_table_remove (self->sessions, session);
+}
+
+static char *
+peer_address (SoupServerMessage *msg)
+{
+  const char *host = soup_server_message_get_remote_host (msg);
+
+  return g_strdup (host != NULL ? host : "unknown");
+}
+
+static void
+websocket_cb (SoupServer              *server,
+              SoupServerMessage       *msg,
+              const char              *path,
+              SoupWebsocketConnection *connection,
+              gpointer                 user_data)
+{
+  NatterServer *self = user_data;
+  const char *protocol = soup_websocket_connection_get_protocol (connection);
+  g_autofree char *peer = peer_address (msg);
+  NatterCodec codec = NATTER_CODEC_JSON;
+  NatterSession *session;
+
+  if (self->shutting_down)
+    {
+      soup_websocket_connection_close (connection, 1001, "server shutting down");
+      return;
+    }
+  /* libsoup only accepts a subprotocol we offered; none offered means JSON. */
+  if (protocol != NULL && !natter_codec_from_subprotocol (protocol, &codec))
+    {
+      soup_websocket_connection_close (connection, 1002, "unknown subprotocol");
+      return;
+    }
+
+  session = natter_session_new (self->hub, connection, codec, peer);
+  g_signal_connect_object (session, "closed", G_CALLBACK (on_session_closed), self, 0);
+  g_hash_table_add (self->sessions, session);
+}
+
+static void
+respond_text (SoupServerMessage *msg,
+              guint              status,
+              const char        *content_type,
+              const char        *text)
+{
+  soup_server_message_set_status (msg, status, NULL);
+  soup_server_message_set_response (msg, content_type, SOUP_MEMORY_COPY, text, strlen (text));
+}
+
+static void
+healthz_cb (SoupServer        *server,
+            SoupServerMessage *msg,
+            const char        *path,
+            GHashTable        *query,
+            gpointer           user_data)
+{
+  respond_text (msg, SOUP_STATUS_OK, "text/plain", "ok\n");
+}
+
+static void
+readyz_cb (SoupServer        *server,
+           SoupServerMessage *msg,
+           const char        *path,
+           GHashTable        *query,
+           gpointer           user_data)
+{
+  NatterServer *self = user_data;
+  g_autoptr(GString) why_not = g_string_new (NULL);
+
+  if (self->shutting_down)
+    g_string_append (why_not, "shutting down\n");
+  for (guint i = 0; i < self->ready_checks->len; i++)
+    {
+      ReadyCheck *check = &g_array_index (self->ready_checks, ReadyCheck, i);
+      check->func (check->user_data, why_not);
+    }
+  if (why_not->len > 0)
+    respond_text (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "text/plain", why_not->str);
+  else
+    respond_text (msg, SOUP_STATUS_OK, "text/plain", "ready\n");
+}
+
+static void
+metrics_cb (SoupServer        *server,
+            SoupServerMessage *msg,
+            const char        *path,
+            GHashTable        *query,
+            gpointer           user_data)
+{
+  NatterServer *self = user_data;
+  g_autoptr(GString) out = g_string_new (NULL);
+
+  g_string_append_printf (out,
+                          "# HELP natter_sessions Open WebSocket sessions.\n"
+                          "# TYPE natter_sessions gauge\n"
+                          "natter_sessions %u\n",
+                          g_hash_table_size (self->sessions));
+  natter_hub_append_metrics (self->hub, out);
+  respond_text (msg, SOUP_STATUS_OK, "text/plain; version=0.0.4", out->str);
+}
+
+static const char *
+content_type_for (const char *path)
+{
+  static const struct { const char *ext; const char *type; } types[] = {
+    { ".html", "text/html; charset=utf-8" },
+    { ".js", "text/javascript; charset=utf-8" },
+    { ".mjs", "text/javascript; charset=utf-8" },
+    { ".css", "text/css; charset=utf-8" },
+    { ".json", "application/json" },
+    { ".svg", "image/svg+xml" },
+    { ".png", "image/png" },
+    { ".ico", "image/x-icon" },
+    { ".webmanifest", "application/manifest+json" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (types); i++)
+    if (g_str_has_suffix (path, types[i].ext))
+      return types[i].type;
+  return "application/octet-stream";
+}
+
+/* Serves the web app from the GResource compiled into natterd. */
+static void
+web_cb (SoupServer        *server,
+        SoupServerMessage *msg,
+        const char        *path,
+        GHashTable        *query,
+        gpointer           user_data)
+{
+  const char *method = soup_server_message_get_method (msg);
+  g_autofree char *resource = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+
+  if (method != SOUP_METHOD_GET && method != SOUP_METHOD_HEAD)
+    {
+      soup_server_message_set_status (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, NULL);
+      soup_message_headers_append (headers, "Allow", "GET, HEAD");
+      return;
+    }
+  if (strstr (path, "..") != NULL || strstr (path, "//") != NULL)
+    {
+      respond_text (msg, SOUP_STATUS_NOT_FOUND, "text/plain", "not found\n");
+      return;
+    }
+  if (g_str_equal (path, "/"))
+    path = "/index.html";
+  resource = g_strconcat (WEB_RESOURCE_PREFIX, path, NULL);
+  bytes = g_resources_lookup_data (resource, G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
+  if (bytes == NULL)
+    {
+      respond_text (msg, SOUP_STATUS_NOT_FOUND, "text/plain", "not found\n");
+      return;
+    }
+  soup_message_headers_append (headers, "Cache-Control", "no-cache");
+  soup_message_headers_append (headers, "X-Content-Type-Options", "nosniff");
+  soup_message_headers_append (headers, "Content-Security-Policy",
+                               "default-src 'self'; connect-src 'self' ws: wss:; "
+                               "img-src 'self' data:; frame-ancestors 'none'");
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  soup_server_message_set_response (msg, content_type_for (path), SOUP_MEMORY_COPY,
+                                    g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
+}
+
+static void
+natter_server_finalize (GObject *object)
+{
+  NatterServer *self = NATTER_SERVER (object);
+
+  g_clear_pointer (&self->sessions, g_hash_table_unref);
+  if (self->server != NULL)
+    soup_server_disconnect (self->server);
+  g_clear_object (&self->server);
+  g_clear_object (&self->hub);
+  g_clear_pointer (&self->ready_checks, g_array_unref);
+
+  G_OBJECT_CLASS (natter_server_parent_class)->finalize (object);
+}
+
+static void
+natter_server_class_init (NatterServerClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = natter_server_finalize;
+}
+
+static void
+natter_server_init (NatterServer *self)
+{
+  self->sessions = g_hash_table_new_full (NULL, NULL, g_object_unref, NULL);
+  self->ready_checks = g_array_new (FALSE, FALSE, sizeof (ReadyCheck));
+}
+
+/**
+ * natter_server_new:
+ * @hub: the hub sessions talk to
+ *
+ * Returns: (transfer full): a server, not yet listening
+ */
+NatterServer *
+natter_server_new (NatterHub  *hub,
+                   GError    **error)
+{
+  const NatterConfig *config = natter_hub_get_config (hub);
+  g_autoptr(NatterServer) self = g_object_new (NATTER_TYPE_SERVER, NULL);
+  const char *protocols[] = { NATTER_SUBPROTOCOL_JSON, NATTER_SUBPROTOCOL_PROTO, NULL };
+
+  self->hub = g_object_ref (hub);
+  self->server = soup_server_new ("server-header", "natterd/" PACKAGE_VERSION " ", NULL);
+
+  if (config->tls_cert != NULL || config->tls_key != NULL)
+    {
+      g_autoptr(GTlsCertificate) certificate = NULL;
+
+      if (config->tls_cert == NULL || config->tls_key == NULL)
+        {
+          g_set_error (error, NATTER_ERROR, NATTER_ERROR_BAD_REQUEST,
+                       "TLS needs both --tls-cert and --tls-key");
+          return NULL;
+        }
+      certificate = g_tls_certificate_new_from_files (config->tls_cert, config->tls_key, error);
+      if (certificate == NULL)
+        return NULL;
+      soup_server_set_tls_certificate (self->server, certificate);
+    }
+
+  soup_server_add_websocket_handler (self->server, "/ws", NULL, (char **) protocols,
+                                     websocket_cb, self, NULL);
+  soup_server_add_handler (self->server, "/healthz", healthz_cb, self, NULL);
+  soup_server_add_handler (self->server, "/readyz", readyz_cb, self, NULL);
+  soup_server_add_handler (self->server, "/metrics", metrics_cb, self, NULL);
+  soup_server_add_handler (self->server, NULL, web_cb, self, NULL);
+
+  return g_steal_pointer (&self);
+}
+
+gboolean
+natter_server_listen (NatterServer  *self,
+                      guint16       *out_port,
+                      GError       **error)
+{
+  const NatterConfig *config = natter_hub_get_config (self->hub);
+  g_autoptr(GInetAddress) address = NULL;
+  g_autoptr(GSocketAddress) socket_address = NULL;
+  GSList *listeners;
+  SoupServerListenOptions options = 0;
+
+  address = g_inet_address_new_from_string (config->listen_address);
+  if (address == NULL)
+    {
+      g_set_error (error, NATTER_ERROR, NATTER_ERROR_BAD_REQUEST,
+                   "listen address must be an IP address, not “%s”", config->listen_address);
+      return FALSE;
+    }
+  socket_address = g_inet_socket_address_new (address, config->port);
+  if (config->tls_cert != NULL)
+    options |= SOUP_SERVER_LISTEN_HTTPS;
+  if (!soup_server_listen (self->server, socket_address, options, error))
+    return FALSE;
+
+  listeners = soup_server_get_listeners (self->server);
+  if (out_port != NULL && listeners != NULL)
+    {
+      g_autoptr(GSocketAddress) local = g_socket_get_local_address (listeners->data, error);
+
+      if (local == NULL)
+        return FALSE;
+      *out_port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
+    }
+  g_slist_free (listeners);
+  return TRUE;
+}
+
+void
+natter_server_add_ready_check (NatterServer    *self,
+                               NatterReadyFunc  func,
+                               gpointer         user_data)
+{
+  ReadyCheck check = { func, user_data };
+
+  g_return_if_fail (NATTER_IS_SERVER (self));
+  g_array_append_val (self->ready_checks, check);
+}
+
+/**
+ * natter_server_shutdown:
+ *
+ * Stops accepting connections and closes every session with 1001 (going away). Clients
+ * reconnect and resume against the next instance.
+ */
+void
+natter_server_shutdown (NatterServer *self)
+{
+  g_autoptr(GPtrArray) sessions = g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  gpointer key;
+
+  g_return_if_fail (NATTER_IS_SERVER (self));
+
+  self->shutting_down = TRUE;
+  g_hash_table_iter_init (&iter, self->sessions);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    g_ptr_array_add (sessions, g_object_ref (key));
+  for (guint i = 0; i < sessions->len; i++)
+    natter_session_shutdown (g_ptr_array_index (sessions, i));
+}
+
+guint
+natter_server_get_n_sessions (NatterServer *self)
+{
+  g_return_val_if_fail (NATTER_IS_SERVER (self), 0);
+  return g_hash_table_size (self->sessions);
+}

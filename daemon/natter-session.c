@@ -1,2 +1,241 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* placeholder: being written */
+#define G_LOG_DOMAIN "natter-session"
+
+#include "config.h"
+
+#include "natter-error.h"
+#include "natter-session.h"
+
+/* WebSocket close codes used by the protocol. */
+#define CLOSE_GOING_AWAY  1001
+#define CLOSE_POLICY      1008
+
+struct _NatterSession
+{
+  NatterClient             parent_instance;
+
+  NatterHub               *hub;         /* (owned) */
+  SoupWebsocketConnection *connection;  /* (owned) */
+  NatterCodec              codec;
+  gint64                   last_seen;   /* monotonic µs of the last frame or pong */
+  guint                    heartbeat_source;
+  guint                    bad_frames;  /* bad frames in a row */
+  gboolean                 closed;
+};
+
+G_DEFINE_FINAL_TYPE (NatterSession, natter_session, NATTER_TYPE_CLIENT)
+
+enum {
+  SIGNAL_CLOSED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+static gboolean
+is_open (NatterSession *self)
+{
+  return !self->closed &&
+         soup_websocket_connection_get_state (self->connection) == SOUP_WEBSOCKET_STATE_OPEN;
+}
+
+static void
+natter_session_deliver (NatterClient *client,
+                        NatterEvent  *event)
+{
+  NatterSession *self = NATTER_SESSION (client);
+  GBytes *bytes;
+
+  if (!is_open (self))
+    return;
+  bytes = natter_event_get_bytes (event, self->codec);
+  soup_websocket_connection_send_message (self->connection,
+                                          self->codec == NATTER_CODEC_JSON
+                                            ? SOUP_WEBSOCKET_DATA_TEXT
+                                            : SOUP_WEBSOCKET_DATA_BINARY,
+                                          bytes);
+}
+
+static void
+natter_session_close (NatterClient *client,
+                      gushort       code,
+                      const char   *reason)
+{
+  NatterSession *self = NATTER_SESSION (client);
+
+  if (is_open (self))
+    soup_websocket_connection_close (self->connection, code, reason);
+}
+
+static void
+bad_frame (NatterSession *self,
+           const GError  *error)
+{
+  natter_hub_reply_error (self->hub, NATTER_CLIENT (self), 0, FALSE, error);
+  if (++self->bad_frames >= natter_hub_get_config (self->hub)->bad_frame_limit)
+    natter_session_close (NATTER_CLIENT (self), CLOSE_POLICY, "too many bad frames");
+}
+
+static void
+on_message (SoupWebsocketConnection *connection,
+            gint                     type,
+            GBytes                  *message,
+            gpointer                 user_data)
+{
+  NatterSession *self = user_data;
+  g_autoptr(GError) error = NULL;
+  Natter__ClientFrame *frame;
+  gsize len;
+  const guint8 *data = g_bytes_get_data (message, &len);
+
+  self->last_seen = g_get_monotonic_time ();
+
+  if ((self->codec == NATTER_CODEC_JSON) != (type == SOUP_WEBSOCKET_DATA_TEXT))
+    {
+      g_set_error (&error, NATTER_ERROR, NATTER_ERROR_BAD_REQUEST,
+                   self->codec == NATTER_CODEC_JSON
+                     ? "binary frame on the natter.v1.json subprotocol: send text frames"
+                     : "text frame on the natter.v1.proto subprotocol: send binary frames");
+      bad_frame (self, error);
+      return;
+    }
+
+  frame = natter_codec_decode_client_frame (self->codec, data, len, &error);
+  if (frame == NULL)
+    {
+      bad_frame (self, error);
+      return;
+    }
+  self->bad_frames = 0;
+  natter_hub_dispatch (self->hub, NATTER_CLIENT (self), frame);
+}
+
+static void
+on_pong (SoupWebsocketConnection *connection,
+         GBytes                  *message,
+         gpointer                 user_data)
+{
+  NatterSession *self = user_data;
+
+  self->last_seen = g_get_monotonic_time ();
+}
+
+static void
+on_closed (SoupWebsocketConnection *connection,
+           gpointer                 user_data)
+{
+  NatterSession *self = user_data;
+  g_autoptr(NatterSession) hold = g_object_ref (self);
+
+  if (self->closed)
+    return;
+  self->closed = TRUE;
+  g_clear_handle_id (&self->heartbeat_source, g_source_remove);
+  g_debug ("Session of %s closed (%u)", natter_client_get_peer (NATTER_CLIENT (self)),
+           soup_websocket_connection_get_close_code (connection));
+  natter_hub_remove_client (self->hub, NATTER_CLIENT (self));
+  g_signal_emit (self, signals[SIGNAL_CLOSED], 0);
+}
+
+/* libsoup 3.2 sends pings but has no pong timeout: drop peers silent for too long. */
+static gboolean
+heartbeat_cb (gpointer user_data)
+{
+  NatterSession *self = user_data;
+  const NatterConfig *config = natter_hub_get_config (self->hub);
+  gint64 silent = g_get_monotonic_time () - self->last_seen;
+
+  if (silent >= (gint64) config->ping_timeout_s * G_USEC_PER_SEC)
+    {
+      g_debug ("Dropping %s: silent for %" G_GINT64_FORMAT " ms",
+               natter_client_get_peer (NATTER_CLIENT (self)), silent / 1000);
+      natter_session_close (NATTER_CLIENT (self), CLOSE_GOING_AWAY, "idle timeout");
+      self->heartbeat_source = 0;
+      return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+natter_session_dispose (GObject *object)
+{
+  NatterSession *self = NATTER_SESSION (object);
+
+  g_clear_handle_id (&self->heartbeat_source, g_source_remove);
+  if (self->connection != NULL)
+    g_signal_handlers_disconnect_by_data (self->connection, self);
+  g_clear_object (&self->connection);
+  g_clear_object (&self->hub);
+
+  G_OBJECT_CLASS (natter_session_parent_class)->dispose (object);
+}
+
+static void
+natter_session_class_init (NatterSessionClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  NatterClientClass *client_class = NATTER_CLIENT_CLASS (klass);
+
+  object_class->dispose = natter_session_dispose;
+  client_class->deliver = natter_session_deliver;
+  client_class->close = natter_session_close;
+
+  signals[SIGNAL_CLOSED] =
+    g_signal_new ("closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 0);
+}
+
+static void
+natter_session_init (NatterSession *self)
+{
+}
+
+/**
+ * natter_session_new:
+ * @hub: the hub
+ * @connection: an open WebSocket connection; the session takes its own reference
+ * @codec: the negotiated codec
+ * @peer: the remote address, for logs and per-IP limits
+ *
+ * Returns: (transfer full): a session already registered with @hub
+ */
+NatterSession *
+natter_session_new (NatterHub               *hub,
+                    SoupWebsocketConnection *connection,
+                    NatterCodec              codec,
+                    const char              *peer)
+{
+  const NatterConfig *config = natter_hub_get_config (hub);
+  NatterSession *self = g_object_new (NATTER_TYPE_SESSION, NULL);
+
+  self->hub = g_object_ref (hub);
+  self->connection = g_object_ref (connection);
+  self->codec = codec;
+  self->last_seen = g_get_monotonic_time ();
+  natter_client_set_peer (NATTER_CLIENT (self), peer);
+
+  soup_websocket_connection_set_max_incoming_payload_size (connection, config->max_frame_bytes);
+  soup_websocket_connection_set_keepalive_interval (connection, config->ping_interval_s);
+  g_signal_connect (connection, "message", G_CALLBACK (on_message), self);
+  g_signal_connect (connection, "pong", G_CALLBACK (on_pong), self);
+  g_signal_connect (connection, "closed", G_CALLBACK (on_closed), self);
+  self->heartbeat_source = g_timeout_add_seconds (MAX (1, config->ping_interval_s / 2),
+                                                  heartbeat_cb, self);
+
+  natter_hub_add_client (hub, NATTER_CLIENT (self));
+  return self;
+}
+
+NatterCodec
+natter_session_get_codec (NatterSession *self)
+{
+  g_return_val_if_fail (NATTER_IS_SESSION (self), NATTER_CODEC_JSON);
+  return self->codec;
+}
+
+void
+natter_session_shutdown (NatterSession *self)
+{
+  g_return_if_fail (NATTER_IS_SESSION (self));
+  natter_session_close (NATTER_CLIENT (self), CLOSE_GOING_AWAY, "server shutting down");
+}

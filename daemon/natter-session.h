@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <libsoup/soup.h>
+
+#include "natter-client.h"
+#include "natter-hub.h"
+
+G_BEGIN_DECLS
+
+#define NATTER_TYPE_SESSION (natter_session_get_type ())
+G_DECLARE_FINAL_TYPE (NatterSession, natter_session, NATTER, SESSION, NatterClient)
+
+/**
+ * NatterSession:
+ *
+ * One WebSocket connection: decodes frames with the negotiated codec, hands requests to
+ * the hub, sends replies and events, and keeps the heartbeat. Emits `closed` once the
+ * connection is gone.
+ */
+NatterSession *natter_session_new       (NatterHub               *hub,
+                                         SoupWebsocketConnection *connection,
+                                         NatterCodec              codec,
+                                         const char              *peer);
+NatterCodec    natter_session_get_codec (NatterSession           *self);
+/* Closes the connection with 1001 (going away), for shutdown. */
+void           natter_session_shutdown  (NatterSession           *self);
+
+G_END_DECLS
