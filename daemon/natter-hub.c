@@ -15,6 +15,8 @@
 #define MAX_CLIENT_MSG_ID     64
 #define MIN_PASSWORD_BYTES    8
 #define MAX_PASSWORD_BYTES    1024
+/* Requests a client may queue behind one that others wait for. */
+#define MAX_WAITING_FRAMES    256
 /* How long a later seq is held while an earlier one is missing, before back-filling it
  * from the store (only happens when several nodes commit into one room). */
 #define GAP_HOLD_MS           50
@@ -53,6 +55,14 @@ struct _ClientState
   char         *user;         /* (owned) (nullable) until logged in */
   gboolean      admin;
   gboolean      logging_in;
+  /* Requests run in the order they came, except that sends, reads and typing may overlap
+   * one another: anything else (login, join, history, …) waits for what came before it,
+   * and what comes after waits for it. So a pipelined join-then-send or send-then-history
+   * does what it says. */
+  GQueue        waiting;      /* (owned) Natter__ClientFrame * not started yet */
+  guint         running;      /* requests started and not answered */
+  gboolean      barrier;      /* the running request is one that others wait for */
+  gboolean      pumping;
   GHashTable   *subs;         /* (owned) room name → Sub * (owned) */
   double        tokens;       /* connection rate bucket */
   gint64        tokens_at;
@@ -112,11 +122,13 @@ typedef struct
   gboolean             admin;
   guint64              since_seq;
   gboolean             has_since;
+  gboolean             barrier;
 } Request;
 
 static void deliver_room_message (NatterHub *self, Room *room, const Natter__Message *message);
 static void subscribe (NatterHub *self, ClientState *cs, Room *room, guint64 from_seq);
 static void login_failed (Request *req, const GError *error);
+static void pump (NatterHub *self, ClientState *cs);
 
 static gint64
 now_ms (void)
@@ -346,6 +358,7 @@ client_state_new (NatterClient *client)
 static void
 client_state_free (ClientState *cs)
 {
+  g_queue_clear_full (&cs->waiting, (GDestroyNotify) natter_client_frame_free);
   g_hash_table_unref (cs->subs);
   g_free (cs->user);
   g_object_unref (cs->client);
@@ -421,6 +434,20 @@ request_unref (Request *req)
 
   if (--req->ref_count > 0)
     return;
+
+  if (req->frame != NULL)
+    {
+      ClientState *cs = lookup_client (hub, req->client);
+
+      if (cs != NULL)
+        {
+          g_assert (cs->running > 0);
+          cs->running--;
+          if (req->barrier)
+            cs->barrier = FALSE;
+          pump (hub, cs);
+        }
+    }
 
   natter_client_frame_free (req->frame);
   g_free (req->user);
@@ -1980,6 +2007,47 @@ handle_search (Request *req, ClientState *cs)
 /* ---------------------------------------------------------------------------------- */
 /* Dispatch */
 
+static gboolean
+is_barrier (const Natter__ClientFrame *frame)
+{
+  switch ((int) frame->op_case)
+    {
+    case NATTER__CLIENT_FRAME__OP_SEND:
+    case NATTER__CLIENT_FRAME__OP_READ:
+    case NATTER__CLIENT_FRAME__OP_TYPING:
+      return FALSE;
+    default:
+      return TRUE;
+    }
+}
+
+static void start_request (NatterHub *self, ClientState *cs, Natter__ClientFrame *frame);
+
+/* Starts the waiting requests of @cs that may run now. */
+static void
+pump (NatterHub *self, ClientState *cs)
+{
+  g_autoptr(NatterClient) client = NULL;
+
+  if (cs->pumping)
+    return;
+  cs->pumping = TRUE;
+  client = g_object_ref (cs->client);
+  while (!g_queue_is_empty (&cs->waiting))
+    {
+      Natter__ClientFrame *frame = g_queue_peek_head (&cs->waiting);
+
+      if (cs->barrier || (is_barrier (frame) && cs->running > 0))
+        break;
+      g_queue_pop_head (&cs->waiting);
+      start_request (self, cs, frame);
+      /* The request may have ended the client. */
+      if (lookup_client (self, client) != cs)
+        return;
+    }
+  cs->pumping = FALSE;
+}
+
 /**
  * natter_hub_dispatch:
  * @self: a #NatterHub
@@ -1995,7 +2063,6 @@ natter_hub_dispatch (NatterHub           *self,
                      Natter__ClientFrame *frame)
 {
   ClientState *cs;
-  Request *req;
 
   g_return_if_fail (NATTER_IS_HUB (self));
   g_return_if_fail (frame != NULL);
@@ -2006,6 +2073,24 @@ natter_hub_dispatch (NatterHub           *self,
       natter_client_frame_free (frame);
       g_return_if_reached ();
     }
+  if (g_queue_get_length (&cs->waiting) >= MAX_WAITING_FRAMES)
+    {
+      send_error (self, client, frame->has_id, frame->id, NATTER_ERROR_RATE_LIMITED,
+                  "too many requests waiting; wait for replies", 100);
+      natter_client_frame_free (frame);
+      return;
+    }
+  g_queue_push_tail (&cs->waiting, frame);
+  pump (self, cs);
+}
+
+static void
+start_request (NatterHub           *self,
+               ClientState         *cs,
+               Natter__ClientFrame *frame)
+{
+  NatterClient *client = cs->client;
+  Request *req;
 
   self->n_requests++;
   self->in_flight++;
@@ -2016,6 +2101,9 @@ natter_hub_dispatch (NatterHub           *self,
   req->frame = frame;
   req->has_id = frame->has_id;
   req->id = frame->id;
+  req->barrier = is_barrier (frame);
+  cs->running++;
+  cs->barrier = req->barrier;
 
   if (self->draining || !self->started)
     {
