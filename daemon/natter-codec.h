@@ -42,6 +42,12 @@ JsonNode         *natter_json_from_message      (const ProtobufCMessage         
 ProtobufCMessage *natter_json_to_message        (const ProtobufCMessageDescriptor  *descriptor,
                                                  JsonNode                          *node,
                                                  GError                           **error);
+/* The JSON mapping as UTF-8 text, as carried by `natter.v1.json` frames: */
+GBytes           *natter_json_encode            (const ProtobufCMessage            *message);
+ProtobufCMessage *natter_json_decode            (const ProtobufCMessageDescriptor  *descriptor,
+                                                 const char                        *data,
+                                                 gsize                              len,
+                                                 GError                           **error);
 
 /* Frames of the protocol: */
 Natter__ClientFrame *natter_codec_decode_client_frame (NatterCodec    codec,

@@ -1,2 +1,1924 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* placeholder: being written */
+#define G_LOG_DOMAIN "natter-json"
+
+#include "config.h"
+
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#include "natter-codec.h"
+#include "natter-error.h"
+
+/*
+ * The protobuf JSON mapping with the original field names, generic over protobuf-c
+ * descriptors: no code here knows a message of the schema.
+ *
+ * Decoding text runs in two passes. A strict scanner first checks the frame against
+ * RFC 8259, because json-glib accepts more than JSON (several roots, leading zeros, hex,
+ * single quotes) and loses some of it silently (a `\u0000` escape cuts the string, an
+ * integer outside gint64 wraps). The scanner bounds the nesting before anything recurses,
+ * names the field of a bad string, and quotes integers too large for json-glib when the
+ * field they fill is numeric: the mapping accepts decimal strings there, so the value
+ * arrives intact and is range-checked like any other. json-glib then builds the tree, and
+ * the tree is mapped onto the message.
+ */
+
+#define MAX_DEPTH 32
+
+typedef struct _NatterPath NatterPath;
+
+/* One step of the path to a value, kept on the stack of the recursion. */
+struct _NatterPath
+{
+  const NatterPath *parent;   /* (unowned) (nullable) */
+  const char       *name;     /* (unowned) (nullable): a key; NULL for an array element */
+  gsize             name_len;
+  gsize             index;
+};
+
+static void
+path_append (GString          *out,
+             const NatterPath *path)
+{
+  if (path == NULL)
+    return;
+  path_append (out, path->parent);
+  if (path->name != NULL)
+    {
+      if (out->len > 0)
+        g_string_append_c (out, '.');
+      g_string_append_len (out, path->name, path->name_len);
+    }
+  else
+    {
+      g_string_append_printf (out, "[%" G_GSIZE_FORMAT "]", path->index);
+    }
+}
+
+/* Where a field sits, for "in …": the path, or the message's name at the top. */
+static char *
+path_describe (const NatterPath                 *path,
+               const ProtobufCMessageDescriptor *descriptor)
+{
+  GString *out = g_string_new (NULL);
+
+  path_append (out, path);
+  if (out->len == 0)
+    g_string_append (out, descriptor->short_name);
+  return g_string_free (out, FALSE);
+}
+
+static gboolean set_error (GError           **error,
+                           const NatterPath  *path,
+                           const char        *format,
+                           ...) G_GNUC_PRINTF (3, 4);
+
+/* Sets a bad_request error prefixed with the path of the value; always returns FALSE. */
+static gboolean
+set_error (GError           **error,
+           const NatterPath  *path,
+           const char        *format,
+           ...)
+{
+  va_list args;
+  g_autofree char *message = NULL;
+  g_autoptr(GString) text = g_string_new (NULL);
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+
+  path_append (text, path);
+  if (text->len > 0)
+    g_string_append (text, ": ");
+  g_string_append (text, message);
+  g_set_error_literal (error, NATTER_ERROR, NATTER_ERROR_BAD_REQUEST, text->str);
+  return FALSE;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Fields */
+
+static gsize
+value_size (ProtobufCType type)
+{
+  switch (type)
+    {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+      return sizeof (int32_t);
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+      return sizeof (int64_t);
+    case PROTOBUF_C_TYPE_FLOAT:
+      return sizeof (float);
+    case PROTOBUF_C_TYPE_DOUBLE:
+      return sizeof (double);
+    case PROTOBUF_C_TYPE_BOOL:
+      return sizeof (protobuf_c_boolean);
+    case PROTOBUF_C_TYPE_ENUM:
+      return sizeof (int);
+    case PROTOBUF_C_TYPE_STRING:
+      return sizeof (char *);
+    case PROTOBUF_C_TYPE_BYTES:
+      return sizeof (ProtobufCBinaryData);
+    case PROTOBUF_C_TYPE_MESSAGE:
+      return sizeof (ProtobufCMessage *);
+    default:
+      g_return_val_if_reached (0);
+    }
+}
+
+/* Whether a JSON number can fill the field (integers, floats, enums by number). */
+static gboolean
+type_is_numeric (ProtobufCType type)
+{
+  switch (type)
+    {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+    case PROTOBUF_C_TYPE_FLOAT:
+    case PROTOBUF_C_TYPE_DOUBLE:
+    case PROTOBUF_C_TYPE_ENUM:
+      return TRUE;
+    case PROTOBUF_C_TYPE_BOOL:
+    case PROTOBUF_C_TYPE_STRING:
+    case PROTOBUF_C_TYPE_BYTES:
+    case PROTOBUF_C_TYPE_MESSAGE:
+    default:
+      return FALSE;
+    }
+}
+
+/* Whether proto3's implicit presence counts the value as set. */
+static gboolean
+value_is_zero (const ProtobufCFieldDescriptor *field,
+               const void                     *member)
+{
+  switch (field->type)
+    {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+    case PROTOBUF_C_TYPE_ENUM:
+      return *(const int32_t *) member == 0;
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+      return *(const int64_t *) member == 0;
+    case PROTOBUF_C_TYPE_FLOAT:
+      return *(const float *) member == 0;
+    case PROTOBUF_C_TYPE_DOUBLE:
+      return *(const double *) member == 0;
+    case PROTOBUF_C_TYPE_BOOL:
+      return !*(const protobuf_c_boolean *) member;
+    case PROTOBUF_C_TYPE_STRING:
+      {
+        const char *str = *(const char * const *) member;
+        return str == NULL || *str == '\0';
+      }
+    case PROTOBUF_C_TYPE_BYTES:
+      return ((const ProtobufCBinaryData *) member)->len == 0;
+    case PROTOBUF_C_TYPE_MESSAGE:
+      return *(const ProtobufCMessage * const *) member == NULL;
+    default:
+      g_return_val_if_reached (TRUE);
+    }
+}
+
+/* Presence exactly as protobuf_c_message_pack() decides it, so both codecs carry the
+ * same fields. */
+static gboolean
+field_is_present (const ProtobufCMessage         *message,
+                  const ProtobufCFieldDescriptor *field)
+{
+  const void *member = G_STRUCT_MEMBER_P (message, field->offset);
+
+  if (field->label == PROTOBUF_C_LABEL_REPEATED)
+    return G_STRUCT_MEMBER (size_t, message, field->quantifier_offset) > 0;
+
+  if ((field->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) != 0 &&
+      G_STRUCT_MEMBER (uint32_t, message, field->quantifier_offset) != field->id)
+    return FALSE;
+
+  if (field->type == PROTOBUF_C_TYPE_STRING || field->type == PROTOBUF_C_TYPE_MESSAGE)
+    {
+      const void *ptr = *(const void * const *) member;
+
+      if (ptr == NULL)
+        return FALSE;
+      if (field->label == PROTOBUF_C_LABEL_OPTIONAL && ptr == field->default_value)
+        return FALSE;
+    }
+
+  if ((field->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) != 0)
+    return TRUE;
+
+  switch (field->label)
+    {
+    case PROTOBUF_C_LABEL_OPTIONAL:
+      if (field->type == PROTOBUF_C_TYPE_STRING || field->type == PROTOBUF_C_TYPE_MESSAGE)
+        return TRUE;
+      return G_STRUCT_MEMBER (protobuf_c_boolean, message, field->quantifier_offset);
+    case PROTOBUF_C_LABEL_NONE:
+      return !value_is_zero (field, member);
+    case PROTOBUF_C_LABEL_REQUIRED:
+    case PROTOBUF_C_LABEL_REPEATED:
+    default:
+      return TRUE;
+    }
+}
+
+static int
+compare_name (const char *field_name,
+              const char *name,
+              gsize       len)
+{
+  int cmp = strncmp (field_name, name, len);
+
+  if (cmp != 0)
+    return cmp;
+  return field_name[len] == '\0' ? 0 : 1;
+}
+
+/* Like protobuf_c_message_descriptor_get_field_by_name(), for a name that is not
+ * nul-terminated. */
+static const ProtobufCFieldDescriptor *
+lookup_field (const ProtobufCMessageDescriptor *descriptor,
+              const char                       *name,
+              gsize                             len)
+{
+  guint lo = 0;
+  guint hi = descriptor->n_fields;
+
+  while (lo < hi)
+    {
+      guint mid = lo + (hi - lo) / 2;
+      const ProtobufCFieldDescriptor *field =
+        &descriptor->fields[descriptor->fields_sorted_by_name[mid]];
+      int cmp = compare_name (field->name, name, len);
+
+      if (cmp == 0)
+        return field;
+      if (cmp < 0)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+  return NULL;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Encoding to text */
+
+static void
+append_uint64 (GString *out,
+               guint64  value)
+{
+  char buf[24];
+  char *p = buf + sizeof buf;
+
+  do
+    {
+      *--p = (char) ('0' + value % 10);
+      value /= 10;
+    }
+  while (value != 0);
+  g_string_append_len (out, p, buf + sizeof buf - p);
+}
+
+static void
+append_int64 (GString *out,
+              gint64   value)
+{
+  if (value < 0)
+    {
+      g_string_append_c (out, '-');
+      append_uint64 (out, 0 - (guint64) value);
+    }
+  else
+    {
+      append_uint64 (out, (guint64) value);
+    }
+}
+
+/* The shortest of two precisions that reads back as the same value, in the C locale. */
+static const char *
+format_double (char     buf[G_ASCII_DTOSTR_BUF_SIZE],
+               double   value,
+               gboolean is_float)
+{
+  /* "-0" would read back as the integer 0. */
+  if (value == 0 && signbit (value))
+    return "-0.0";
+  if (is_float)
+    {
+      g_ascii_formatd (buf, G_ASCII_DTOSTR_BUF_SIZE, "%.6g", value);
+      if ((float) g_ascii_strtod (buf, NULL) != (float) value)
+        g_ascii_formatd (buf, G_ASCII_DTOSTR_BUF_SIZE, "%.9g", value);
+    }
+  else
+    {
+      g_ascii_formatd (buf, G_ASCII_DTOSTR_BUF_SIZE, "%.15g", value);
+      if (g_ascii_strtod (buf, NULL) != value)
+        g_ascii_formatd (buf, G_ASCII_DTOSTR_BUF_SIZE, "%.17g", value);
+    }
+  return buf;
+}
+
+/* The mapping's names for values JSON numbers cannot hold; NULL for a finite value. */
+static const char *
+non_finite_name (double value)
+{
+  if (isnan (value))
+    return "NaN";
+  if (isinf (value))
+    return value > 0 ? "Infinity" : "-Infinity";
+  return NULL;
+}
+
+static void
+append_double (GString  *out,
+               double    value,
+               gboolean  is_float)
+{
+  char buf[G_ASCII_DTOSTR_BUF_SIZE];
+  const char *name = non_finite_name (value);
+
+  if (name != NULL)
+    g_string_append_printf (out, "\"%s\"", name);
+  else
+    g_string_append (out, format_double (buf, value, is_float));
+}
+
+/* Appends a JSON string. The text must be valid UTF-8; it is escaped only where JSON
+ * requires, which keeps the common case a few long appends. */
+static void
+append_escaped (GString    *out,
+                const char *str,
+                gsize       len)
+{
+  static const char hex[] = "0123456789abcdef";
+  const char *end = str + len;
+  const char *run = str;
+
+  g_string_append_c (out, '"');
+  for (const char *p = str; p < end; p++)
+    {
+      guchar c = (guchar) *p;
+
+      if (c >= 0x20 && c != '"' && c != '\\')
+        continue;
+
+      g_string_append_len (out, run, p - run);
+      run = p + 1;
+      switch (c)
+        {
+        case '"':
+          g_string_append (out, "\\\"");
+          break;
+        case '\\':
+          g_string_append (out, "\\\\");
+          break;
+        case '\n':
+          g_string_append (out, "\\n");
+          break;
+        case '\r':
+          g_string_append (out, "\\r");
+          break;
+        case '\t':
+          g_string_append (out, "\\t");
+          break;
+        case '\b':
+          g_string_append (out, "\\b");
+          break;
+        case '\f':
+          g_string_append (out, "\\f");
+          break;
+        default:
+          g_string_append (out, "\\u00");
+          g_string_append_c (out, hex[c >> 4]);
+          g_string_append_c (out, hex[c & 0xf]);
+          break;
+        }
+    }
+  g_string_append_len (out, run, end - run);
+  g_string_append_c (out, '"');
+}
+
+/* Strings of a message built here should be valid UTF-8; if one is not, its invalid
+ * bytes become U+FFFD so that the frame stays valid JSON. */
+static void
+append_string (GString    *out,
+               const char *str)
+{
+  gsize len = strlen (str);
+
+  if (G_LIKELY (g_utf8_validate_len (str, len, NULL)))
+    {
+      append_escaped (out, str, len);
+    }
+  else
+    {
+      g_autofree char *valid = g_utf8_make_valid (str, len);
+
+      append_escaped (out, valid, strlen (valid));
+    }
+}
+
+static void append_message (GString                *out,
+                            const ProtobufCMessage *message);
+
+static void
+append_value (GString                        *out,
+              const ProtobufCFieldDescriptor *field,
+              const void                     *member)
+{
+  switch (field->type)
+    {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+      append_int64 (out, *(const int32_t *) member);
+      break;
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+      append_uint64 (out, *(const uint32_t *) member);
+      break;
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+      append_int64 (out, *(const int64_t *) member);
+      break;
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+      append_uint64 (out, *(const uint64_t *) member);
+      break;
+    case PROTOBUF_C_TYPE_FLOAT:
+      append_double (out, *(const float *) member, TRUE);
+      break;
+    case PROTOBUF_C_TYPE_DOUBLE:
+      append_double (out, *(const double *) member, FALSE);
+      break;
+    case PROTOBUF_C_TYPE_BOOL:
+      g_string_append (out, *(const protobuf_c_boolean *) member ? "true" : "false");
+      break;
+    case PROTOBUF_C_TYPE_ENUM:
+      {
+        int value = *(const int *) member;
+        const ProtobufCEnumValue *enum_value =
+          protobuf_c_enum_descriptor_get_value (field->descriptor, value);
+
+        if (enum_value != NULL)
+          append_string (out, enum_value->name);
+        else
+          append_int64 (out, value);
+      }
+      break;
+    case PROTOBUF_C_TYPE_STRING:
+      append_string (out, *(const char * const *) member);
+      break;
+    case PROTOBUF_C_TYPE_BYTES:
+      {
+        const ProtobufCBinaryData *bytes = member;
+        g_autofree char *base64 = g_base64_encode (bytes->data, bytes->len);
+
+        g_string_append_c (out, '"');
+        g_string_append (out, base64);
+        g_string_append_c (out, '"');
+      }
+      break;
+    case PROTOBUF_C_TYPE_MESSAGE:
+      append_message (out, *(const ProtobufCMessage * const *) member);
+      break;
+    default:
+      g_return_if_reached ();
+    }
+}
+
+static void
+append_message (GString                *out,
+                const ProtobufCMessage *message)
+{
+  const ProtobufCMessageDescriptor *descriptor = message->descriptor;
+  gboolean first = TRUE;
+
+  g_string_append_c (out, '{');
+  for (guint i = 0; i < descriptor->n_fields; i++)
+    {
+      const ProtobufCFieldDescriptor *field = &descriptor->fields[i];
+
+      if (!field_is_present (message, field))
+        continue;
+
+      if (!first)
+        g_string_append_c (out, ',');
+      first = FALSE;
+      g_string_append_c (out, '"');
+      g_string_append (out, field->name);
+      g_string_append (out, "\":");
+
+      if (field->label == PROTOBUF_C_LABEL_REPEATED)
+        {
+          gsize n = G_STRUCT_MEMBER (size_t, message, field->quantifier_offset);
+          const char *elements = G_STRUCT_MEMBER (const char *, message, field->offset);
+          gsize size = value_size (field->type);
+
+          g_string_append_c (out, '[');
+          for (gsize j = 0; j < n; j++)
+            {
+              if (j > 0)
+                g_string_append_c (out, ',');
+              append_value (out, field, elements + j * size);
+            }
+          g_string_append_c (out, ']');
+        }
+      else
+        {
+          append_value (out, field, G_STRUCT_MEMBER_P (message, field->offset));
+        }
+    }
+  g_string_append_c (out, '}');
+}
+
+/**
+ * natter_json_encode:
+ * @message: any protobuf-c message
+ *
+ * Encodes @message in the JSON mapping: compact UTF-8 text, no trailing newline. Fields
+ * are written in field number order, only when present; integers, 64-bit ones included,
+ * are JSON numbers.
+ *
+ * Returns: (transfer full): the JSON text
+ */
+GBytes *
+natter_json_encode (const ProtobufCMessage *message)
+{
+  GString *out;
+
+  g_return_val_if_fail (message != NULL, NULL);
+
+  out = g_string_sized_new (128);
+  append_message (out, message);
+  return g_string_free_to_bytes (out);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Encoding to a JsonNode */
+
+static JsonObject *message_to_object (const ProtobufCMessage *message);
+
+static JsonNode *
+value_to_node (const ProtobufCFieldDescriptor *field,
+               const void                     *member)
+{
+  JsonNode *node = json_node_alloc ();
+
+  switch (field->type)
+    {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+      return json_node_init_int (node, *(const int32_t *) member);
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+      return json_node_init_int (node, *(const uint32_t *) member);
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+      return json_node_init_int (node, *(const int64_t *) member);
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+      {
+        guint64 value = *(const uint64_t *) member;
+        char buf[24];
+
+        if (value <= G_MAXINT64)
+          return json_node_init_int (node, (gint64) value);
+        /* A JsonNode holds a gint64: beyond it, the mapping's decimal string. */
+        g_snprintf (buf, sizeof buf, "%" G_GUINT64_FORMAT, value);
+        return json_node_init_string (node, buf);
+      }
+    case PROTOBUF_C_TYPE_FLOAT:
+    case PROTOBUF_C_TYPE_DOUBLE:
+      {
+        gboolean is_float = field->type == PROTOBUF_C_TYPE_FLOAT;
+        double value = is_float ? *(const float *) member : *(const double *) member;
+        const char *name = non_finite_name (value);
+        char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+        if (name != NULL)
+          return json_node_init_string (node, name);
+        /* Through the shortest text, so that a float's node reads 0.1, not 0.100000001. */
+        return json_node_init_double (node,
+                                      g_ascii_strtod (format_double (buf, value, is_float),
+                                                      NULL));
+      }
+    case PROTOBUF_C_TYPE_BOOL:
+      return json_node_init_boolean (node, *(const protobuf_c_boolean *) member != 0);
+    case PROTOBUF_C_TYPE_ENUM:
+      {
+        int value = *(const int *) member;
+        const ProtobufCEnumValue *enum_value =
+          protobuf_c_enum_descriptor_get_value (field->descriptor, value);
+
+        if (enum_value != NULL)
+          return json_node_init_string (node, enum_value->name);
+        return json_node_init_int (node, value);
+      }
+    case PROTOBUF_C_TYPE_STRING:
+      {
+        const char *str = *(const char * const *) member;
+        g_autofree char *valid = NULL;
+
+        if (!g_utf8_validate (str, -1, NULL))
+          str = valid = g_utf8_make_valid (str, -1);
+        return json_node_init_string (node, str);
+      }
+    case PROTOBUF_C_TYPE_BYTES:
+      {
+        const ProtobufCBinaryData *bytes = member;
+        g_autofree char *base64 = g_base64_encode (bytes->data, bytes->len);
+
+        return json_node_init_string (node, base64);
+      }
+    case PROTOBUF_C_TYPE_MESSAGE:
+      json_node_init (node, JSON_NODE_OBJECT);
+      json_node_take_object (node,
+                             message_to_object (*(const ProtobufCMessage * const *) member));
+      return node;
+    default:
+      g_return_val_if_reached (json_node_init_null (node));
+    }
+}
+
+static JsonObject *
+message_to_object (const ProtobufCMessage *message)
+{
+  const ProtobufCMessageDescriptor *descriptor = message->descriptor;
+  JsonObject *object = json_object_new ();
+
+  for (guint i = 0; i < descriptor->n_fields; i++)
+    {
+      const ProtobufCFieldDescriptor *field = &descriptor->fields[i];
+
+      if (!field_is_present (message, field))
+        continue;
+
+      if (field->label == PROTOBUF_C_LABEL_REPEATED)
+        {
+          gsize n = G_STRUCT_MEMBER (size_t, message, field->quantifier_offset);
+          const char *elements = G_STRUCT_MEMBER (const char *, message, field->offset);
+          gsize size = value_size (field->type);
+          JsonArray *array = json_array_sized_new (n);
+
+          for (gsize j = 0; j < n; j++)
+            json_array_add_element (array, value_to_node (field, elements + j * size));
+          json_object_set_array_member (object, field->name, array);
+        }
+      else
+        {
+          json_object_set_member (object, field->name,
+                                  value_to_node (field,
+                                                 G_STRUCT_MEMBER_P (message, field->offset)));
+        }
+    }
+  return object;
+}
+
+/**
+ * natter_json_from_message:
+ * @message: any protobuf-c message
+ *
+ * Maps @message to a JSON object, as natter_json_encode() does. A #JsonNode holds at most
+ * a gint64, so a 64-bit unsigned value above %G_MAXINT64 becomes a decimal string, which
+ * the mapping accepts as well.
+ *
+ * Returns: (transfer full): a node holding an object
+ */
+JsonNode *
+natter_json_from_message (const ProtobufCMessage *message)
+{
+  JsonNode *node;
+
+  g_return_val_if_fail (message != NULL, NULL);
+
+  node = json_node_new (JSON_NODE_OBJECT);
+  json_node_take_object (node, message_to_object (message));
+  return node;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Decoding from a JsonNode */
+
+static ProtobufCMessage *
+message_new (const ProtobufCMessageDescriptor *descriptor)
+{
+  /* g_malloc() is malloc(), so protobuf_c_message_free_unpacked() frees this. */
+  ProtobufCMessage *message = g_malloc0 (descriptor->sizeof_message);
+
+  protobuf_c_message_init (descriptor, message);
+  return message;
+}
+
+static GType
+node_value_type (JsonNode *node)
+{
+  if (!JSON_NODE_HOLDS_VALUE (node))
+    return G_TYPE_INVALID;
+  return json_node_get_value_type (node);
+}
+
+/* Parses `-?[0-9]+`, the decimal string form of an integer. */
+static gboolean
+parse_decimal (const char       *str,
+               gboolean         *out_negative,
+               guint64          *out_magnitude,
+               const NatterPath *path,
+               GError          **error)
+{
+  const char *p = str;
+  guint64 magnitude = 0;
+  gboolean overflow = FALSE;
+
+  *out_negative = *p == '-';
+  if (*p == '-')
+    p++;
+  if (*p == '\0')
+    return set_error (error, path, "expected an integer");
+
+  for (; *p != '\0'; p++)
+    {
+      guint digit;
+
+      if (!g_ascii_isdigit (*p))
+        return set_error (error, path, "expected an integer");
+      digit = (guint) (*p - '0');
+      if (magnitude > (G_MAXUINT64 - digit) / 10)
+        overflow = TRUE;
+      else
+        magnitude = magnitude * 10 + digit;
+    }
+  if (overflow)
+    return set_error (error, path, "out of range");
+  *out_magnitude = magnitude;
+  return TRUE;
+}
+
+/* Any integer the mapping accepts, as a sign and a magnitude below 2^64. */
+static gboolean
+node_to_integer (JsonNode         *node,
+                 gboolean         *out_negative,
+                 guint64          *out_magnitude,
+                 const NatterPath *path,
+                 GError          **error)
+{
+  GType type = node_value_type (node);
+
+  if (type == G_TYPE_INT64)
+    {
+      gint64 value = json_node_get_int (node);
+
+      *out_negative = value < 0;
+      *out_magnitude = value < 0 ? 0 - (guint64) value : (guint64) value;
+      return TRUE;
+    }
+  if (type == G_TYPE_DOUBLE)
+    {
+      double value = json_node_get_double (node);
+
+      if (!isfinite (value))
+        return set_error (error, path, "out of range");
+      if (value != floor (value))
+        return set_error (error, path, "expected an integer");
+      if (fabs (value) >= 18446744073709551616.0)
+        return set_error (error, path, "out of range");
+      *out_negative = value < 0;
+      *out_magnitude = (guint64) fabs (value);
+      return TRUE;
+    }
+  if (type == G_TYPE_STRING)
+    return parse_decimal (json_node_get_string (node), out_negative, out_magnitude, path, error);
+  return set_error (error, path, "expected an integer");
+}
+
+static gboolean
+node_to_signed (JsonNode         *node,
+                gint64            min,
+                gint64            max,
+                gint64           *out,
+                const NatterPath *path,
+                GError          **error)
+{
+  gboolean negative;
+  guint64 magnitude;
+
+  if (!node_to_integer (node, &negative, &magnitude, path, error))
+    return FALSE;
+  if (negative ? magnitude > (guint64) -(min + 1) + 1 : magnitude > (guint64) max)
+    return set_error (error, path, "out of range");
+  if (!negative)
+    *out = (gint64) magnitude;
+  else if (magnitude == (guint64) G_MAXINT64 + 1)
+    *out = G_MININT64;
+  else
+    *out = -(gint64) magnitude;
+  return TRUE;
+}
+
+static gboolean
+node_to_unsigned (JsonNode         *node,
+                  guint64           max,
+                  guint64          *out,
+                  const NatterPath *path,
+                  GError          **error)
+{
+  gboolean negative;
+  guint64 magnitude;
+
+  if (!node_to_integer (node, &negative, &magnitude, path, error))
+    return FALSE;
+  if ((negative && magnitude != 0) || magnitude > max)
+    return set_error (error, path, "out of range");
+  *out = magnitude;
+  return TRUE;
+}
+
+/* Matches a JSON number at the start of @text; returns its length, 0 if there is none. */
+static gsize
+match_number (const char *text,
+              gsize       len,
+              gboolean   *out_integer)
+{
+  gsize pos = 0;
+  gsize digits_start;
+
+  *out_integer = TRUE;
+  if (pos < len && text[pos] == '-')
+    pos++;
+  if (pos >= len || !g_ascii_isdigit (text[pos]))
+    return 0;
+  if (text[pos] == '0')
+    pos++;
+  else
+    while (pos < len && g_ascii_isdigit (text[pos]))
+      pos++;
+
+  if (pos < len && text[pos] == '.')
+    {
+      *out_integer = FALSE;
+      digits_start = ++pos;
+      while (pos < len && g_ascii_isdigit (text[pos]))
+        pos++;
+      if (pos == digits_start)
+        return 0;
+    }
+  if (pos < len && (text[pos] == 'e' || text[pos] == 'E'))
+    {
+      *out_integer = FALSE;
+      pos++;
+      if (pos < len && (text[pos] == '+' || text[pos] == '-'))
+        pos++;
+      digits_start = pos;
+      while (pos < len && g_ascii_isdigit (text[pos]))
+        pos++;
+      if (pos == digits_start)
+        return 0;
+    }
+  return pos;
+}
+
+static gboolean
+node_to_double (JsonNode         *node,
+                gboolean          is_float,
+                double           *out,
+                const NatterPath *path,
+                GError          **error)
+{
+  GType type = node_value_type (node);
+  double value;
+
+  if (type == G_TYPE_INT64)
+    {
+      value = (double) json_node_get_int (node);
+    }
+  else if (type == G_TYPE_DOUBLE)
+    {
+      value = json_node_get_double (node);
+      if (!isfinite (value))
+        return set_error (error, path, "out of range");
+    }
+  else if (type == G_TYPE_STRING)
+    {
+      const char *str = json_node_get_string (node);
+      gsize len = strlen (str);
+      gboolean integer;
+
+      if (g_str_equal (str, "NaN"))
+        {
+          *out = NAN;
+          return TRUE;
+        }
+      if (g_str_equal (str, "Infinity") || g_str_equal (str, "-Infinity"))
+        {
+          *out = str[0] == '-' ? -INFINITY : INFINITY;
+          return TRUE;
+        }
+      if (len == 0 || match_number (str, len, &integer) != len)
+        return set_error (error, path, "expected a number");
+      value = g_ascii_strtod (str, NULL);
+      if (!isfinite (value))
+        return set_error (error, path, "out of range");
+    }
+  else
+    {
+      return set_error (error, path, "expected a number");
+    }
+
+  if (is_float && fabs (value) > FLT_MAX)
+    return set_error (error, path, "out of range");
+  *out = value;
+  return TRUE;
+}
+
+/* Standard or URL-safe base64, padded or not, as the mapping accepts; nothing else. */
+static gboolean
+node_to_bytes (JsonNode            *node,
+               ProtobufCBinaryData *out,
+               const NatterPath    *path,
+               GError             **error)
+{
+  const char *str;
+  gsize len;
+  gsize data_len;
+  g_autofree char *standard = NULL;
+
+  if (node_value_type (node) != G_TYPE_STRING)
+    return set_error (error, path, "expected a base64 string");
+
+  str = json_node_get_string (node);
+  len = strlen (str);
+  data_len = len;
+  while (data_len > 0 && len - data_len < 2 && str[data_len - 1] == '=')
+    data_len--;
+  if (data_len % 4 == 1)
+    return set_error (error, path, "expected a base64 string");
+
+  standard = g_malloc (data_len + 4);
+  for (gsize i = 0; i < data_len; i++)
+    {
+      char c = str[i];
+
+      if (c == '-')
+        c = '+';
+      else if (c == '_')
+        c = '/';
+      else if (!g_ascii_isalnum (c) && c != '+' && c != '/')
+        return set_error (error, path, "expected a base64 string");
+      standard[i] = c;
+    }
+  for (len = data_len; len % 4 != 0; len++)
+    standard[len] = '=';
+  standard[len] = '\0';
+
+  if (data_len == 0)
+    {
+      out->data = NULL;
+      out->len = 0;
+    }
+  else
+    {
+      out->data = g_base64_decode (standard, &out->len);
+    }
+  return TRUE;
+}
+
+static gboolean
+node_to_enum (JsonNode                       *node,
+              const ProtobufCEnumDescriptor  *descriptor,
+              int                            *out,
+              const NatterPath               *path,
+              GError                        **error)
+{
+  const ProtobufCEnumValue *enum_value;
+  GType type = node_value_type (node);
+  gint64 number;
+
+  if (type != G_TYPE_STRING && type != G_TYPE_INT64 && type != G_TYPE_DOUBLE)
+    return set_error (error, path, "expected a value of %s", descriptor->name);
+
+  if (type == G_TYPE_STRING)
+    {
+      const char *name = json_node_get_string (node);
+
+      enum_value = protobuf_c_enum_descriptor_get_value_by_name (descriptor, name);
+      if (enum_value != NULL)
+        {
+          *out = enum_value->value;
+          return TRUE;
+        }
+      if (!g_ascii_isdigit (name[0]) && !(name[0] == '-' && g_ascii_isdigit (name[1])))
+        {
+          if (!g_utf8_validate (name, -1, NULL))
+            return set_error (error, path, "string is not valid UTF-8");
+          return set_error (error, path, "unknown value \"%s\" of %s", name, descriptor->name);
+        }
+    }
+
+  /* Any number, named or not: protobuf-c keeps unknown values from the wire too, and
+   * both codecs must accept the same messages. */
+  if (!node_to_signed (node, G_MININT32, G_MAXINT32, &number, path, error))
+    return FALSE;
+  *out = (int) number;
+  return TRUE;
+}
+
+/* Decodes a scalar into @member, the field's storage (or an array element's). A string
+ * or bytes value is allocated only on success. */
+static gboolean
+node_to_scalar (const ProtobufCFieldDescriptor *field,
+                JsonNode                       *node,
+                void                           *member,
+                const NatterPath               *path,
+                GError                        **error)
+{
+  gint64 s;
+  guint64 u;
+  double d;
+
+  switch (field->type)
+    {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+      if (!node_to_signed (node, G_MININT32, G_MAXINT32, &s, path, error))
+        return FALSE;
+      *(int32_t *) member = (int32_t) s;
+      return TRUE;
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+      if (!node_to_signed (node, G_MININT64, G_MAXINT64, &s, path, error))
+        return FALSE;
+      *(int64_t *) member = s;
+      return TRUE;
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+      if (!node_to_unsigned (node, G_MAXUINT32, &u, path, error))
+        return FALSE;
+      *(uint32_t *) member = (uint32_t) u;
+      return TRUE;
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+      if (!node_to_unsigned (node, G_MAXUINT64, &u, path, error))
+        return FALSE;
+      *(uint64_t *) member = u;
+      return TRUE;
+    case PROTOBUF_C_TYPE_FLOAT:
+      if (!node_to_double (node, TRUE, &d, path, error))
+        return FALSE;
+      *(float *) member = (float) d;
+      return TRUE;
+    case PROTOBUF_C_TYPE_DOUBLE:
+      if (!node_to_double (node, FALSE, &d, path, error))
+        return FALSE;
+      *(double *) member = d;
+      return TRUE;
+    case PROTOBUF_C_TYPE_BOOL:
+      if (node_value_type (node) != G_TYPE_BOOLEAN)
+        return set_error (error, path, "expected true or false");
+      *(protobuf_c_boolean *) member = json_node_get_boolean (node) ? TRUE : FALSE;
+      return TRUE;
+    case PROTOBUF_C_TYPE_ENUM:
+      return node_to_enum (node, field->descriptor, member, path, error);
+    case PROTOBUF_C_TYPE_STRING:
+      {
+        const char *str;
+
+        if (node_value_type (node) != G_TYPE_STRING)
+          return set_error (error, path, "expected a string");
+        str = json_node_get_string (node);
+        /* The text scanner has checked this already; a node built in code may not be. */
+        if (!g_utf8_validate (str, -1, NULL))
+          return set_error (error, path, "string is not valid UTF-8");
+        *(char **) member = g_strdup (str);
+        return TRUE;
+      }
+    case PROTOBUF_C_TYPE_BYTES:
+      return node_to_bytes (node, member, path, error);
+    case PROTOBUF_C_TYPE_MESSAGE:
+    default:
+      g_return_val_if_reached (FALSE);
+    }
+}
+
+static gboolean node_to_message (ProtobufCMessage  *message,
+                                 JsonNode          *node,
+                                 guint              depth,
+                                 const NatterPath  *path,
+                                 GError           **error);
+
+/* Allocates a submessage into @slot before filling it, so that on error the root's
+ * protobuf_c_message_free_unpacked() frees everything decoded so far. */
+static gboolean
+node_to_submessage (const ProtobufCFieldDescriptor  *field,
+                    JsonNode                        *node,
+                    ProtobufCMessage               **slot,
+                    guint                            depth,
+                    const NatterPath                *path,
+                    GError                         **error)
+{
+  if (!JSON_NODE_HOLDS_OBJECT (node))
+    return set_error (error, path, "expected an object");
+  *slot = message_new (field->descriptor);
+  return node_to_message (*slot, node, depth + 1, path, error);
+}
+
+static gboolean
+node_to_repeated (ProtobufCMessage               *message,
+                  const ProtobufCFieldDescriptor *field,
+                  JsonNode                       *node,
+                  guint                           depth,
+                  const NatterPath               *path,
+                  GError                        **error)
+{
+  JsonArray *array;
+  guint n;
+  gsize size;
+  char *elements;
+  size_t *count;
+
+  if (!JSON_NODE_HOLDS_ARRAY (node))
+    return set_error (error, path, "expected an array");
+
+  array = json_node_get_array (node);
+  n = json_array_get_length (array);
+  if (n == 0)
+    return TRUE;
+
+  /* The count grows with each element decoded, so that a partly decoded array frees
+   * cleanly. */
+  size = value_size (field->type);
+  elements = g_malloc0_n (n, size);
+  G_STRUCT_MEMBER (void *, message, field->offset) = elements;
+  count = &G_STRUCT_MEMBER (size_t, message, field->quantifier_offset);
+  *count = 0;
+
+  for (guint i = 0; i < n; i++)
+    {
+      JsonNode *element = json_array_get_element (array, i);
+      NatterPath element_path = { path, NULL, 0, i };
+      void *slot = elements + i * size;
+
+      if (JSON_NODE_HOLDS_NULL (element))
+        return set_error (error, &element_path, "null is not allowed in a list");
+
+      if (field->type == PROTOBUF_C_TYPE_MESSAGE)
+        {
+          *count = i + 1;
+          if (!node_to_submessage (field, element, slot, depth, &element_path, error))
+            return FALSE;
+        }
+      else
+        {
+          if (!node_to_scalar (field, element, slot, &element_path, error))
+            return FALSE;
+          *count = i + 1;
+        }
+    }
+  return TRUE;
+}
+
+static gboolean
+node_to_field (ProtobufCMessage               *message,
+               const ProtobufCFieldDescriptor *field,
+               JsonNode                       *node,
+               guint                           depth,
+               const NatterPath               *path,
+               GError                        **error)
+{
+  void *member = G_STRUCT_MEMBER_P (message, field->offset);
+
+  if (field->label == PROTOBUF_C_LABEL_REPEATED)
+    return node_to_repeated (message, field, node, depth, path, error);
+
+  if (field->type == PROTOBUF_C_TYPE_MESSAGE)
+    {
+      if (!JSON_NODE_HOLDS_OBJECT (node))
+        return set_error (error, path, "expected an object");
+    }
+  else if (!node_to_scalar (field, node, member, path, error))
+    {
+      return FALSE;
+    }
+
+  /* Present from here on, so that the message owns what the member points to. */
+  if ((field->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) != 0)
+    G_STRUCT_MEMBER (uint32_t, message, field->quantifier_offset) = field->id;
+  else if (field->label == PROTOBUF_C_LABEL_OPTIONAL &&
+           field->type != PROTOBUF_C_TYPE_STRING &&
+           field->type != PROTOBUF_C_TYPE_MESSAGE)
+    G_STRUCT_MEMBER (protobuf_c_boolean, message, field->quantifier_offset) = TRUE;
+
+  if (field->type == PROTOBUF_C_TYPE_MESSAGE)
+    return node_to_submessage (field, node, member, depth, path, error);
+  return TRUE;
+}
+
+static gboolean
+node_to_message (ProtobufCMessage  *message,
+                 JsonNode          *node,
+                 guint              depth,
+                 const NatterPath  *path,
+                 GError           **error)
+{
+  const ProtobufCMessageDescriptor *descriptor = message->descriptor;
+  JsonObject *object;
+  JsonObjectIter iter;
+  const char *key;
+  JsonNode *value;
+
+  if (depth > MAX_DEPTH)
+    return set_error (error, path, "nested too deeply (more than %d levels)", MAX_DEPTH);
+
+  object = json_node_get_object (node);
+  json_object_iter_init_ordered (&iter, object);
+  while (json_object_iter_next_ordered (&iter, &key, &value))
+    {
+      const ProtobufCFieldDescriptor *field = lookup_field (descriptor, key, strlen (key));
+      NatterPath field_path;
+
+      if (field == NULL)
+        {
+          g_autofree char *where = path_describe (path, descriptor);
+
+          if (!g_utf8_validate (key, -1, NULL))
+            return set_error (error, NULL, "a field name in %s is not valid UTF-8", where);
+          return set_error (error, NULL, "unknown field \"%s\" in %s", key, where);
+        }
+
+      /* null is the mapping's way to say "absent". */
+      if (JSON_NODE_HOLDS_NULL (value))
+        continue;
+
+      if ((field->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) != 0)
+        {
+          uint32_t oneof_case = G_STRUCT_MEMBER (uint32_t, message, field->quantifier_offset);
+
+          if (oneof_case != 0 && oneof_case != field->id)
+            {
+              const ProtobufCFieldDescriptor *other =
+                protobuf_c_message_descriptor_get_field (descriptor, oneof_case);
+
+              /* At the top of a frame, the oneof is the operation or the event. */
+              if (path == NULL)
+                return set_error (error, NULL, "more than one operation (%s, %s)",
+                                  other->name, field->name);
+              return set_error (error, path, "more than one of (%s, %s)",
+                                other->name, field->name);
+            }
+        }
+
+      field_path = (NatterPath) { path, field->name, strlen (field->name), 0 };
+      if (!node_to_field (message, field, value, depth, &field_path, error))
+        return FALSE;
+    }
+
+  for (guint i = 0; i < descriptor->n_fields; i++)
+    {
+      const ProtobufCFieldDescriptor *field = &descriptor->fields[i];
+      JsonNode *member;
+
+      if (field->label != PROTOBUF_C_LABEL_REQUIRED)
+        continue;
+      member = json_object_get_member (object, field->name);
+      if (member == NULL || JSON_NODE_HOLDS_NULL (member))
+        {
+          g_autofree char *where = path_describe (path, descriptor);
+
+          return set_error (error, NULL, "missing required field \"%s\" in %s",
+                            field->name, where);
+        }
+    }
+  return TRUE;
+}
+
+/**
+ * natter_json_to_message:
+ * @descriptor: the message type to decode
+ * @node: a JSON object in the mapping of @descriptor
+ * @error: return location for a #GError
+ *
+ * Decodes @node strictly: an unknown field, a value of the wrong type, an integer out of
+ * the field's range, a string that is not UTF-8 or two members of one oneof are a
+ * %NATTER_ERROR_BAD_REQUEST that names the field. A null value means the field is absent.
+ * Integers may be JSON numbers or decimal strings. An enum is a name of its type or any
+ * 32-bit number, as protobuf-c accepts on the wire.
+ *
+ * Everything is allocated with the system allocator, so the result is freed with
+ * `protobuf_c_message_free_unpacked (message, NULL)`.
+ *
+ * Returns: (transfer full): the message, or %NULL with @error set
+ */
+ProtobufCMessage *
+natter_json_to_message (const ProtobufCMessageDescriptor  *descriptor,
+                        JsonNode                          *node,
+                        GError                           **error)
+{
+  ProtobufCMessage *message;
+
+  g_return_val_if_fail (descriptor != NULL, NULL);
+  g_return_val_if_fail (node != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!JSON_NODE_HOLDS_OBJECT (node))
+    {
+      set_error (error, NULL, "frame is not a JSON object");
+      return NULL;
+    }
+
+  message = message_new (descriptor);
+  if (!node_to_message (message, node, 1, NULL, error))
+    {
+      protobuf_c_message_free_unpacked (message, NULL);
+      return NULL;
+    }
+  return message;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Decoding from text: the strict scanner */
+
+typedef struct
+{
+  const char *data;      /* (unowned) */
+  gsize       len;
+  gsize       pos;
+  GArray     *to_quote;  /* (owned) (nullable): gsize start, end pairs of integers to quote */
+} Scanner;
+
+static void
+scanner_clear (Scanner *s)
+{
+  g_clear_pointer (&s->to_quote, g_array_unref);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Scanner, scanner_clear)
+
+static gboolean
+syntax_error (Scanner  *s,
+              GError  **error)
+{
+  guchar c;
+
+  if (s->pos >= s->len)
+    return set_error (error, NULL, "frame is not valid JSON: unexpected end at byte %"
+                      G_GSIZE_FORMAT, s->pos);
+  c = (guchar) s->data[s->pos];
+  if (c > 0x20 && c < 0x7f)
+    return set_error (error, NULL, "frame is not valid JSON: unexpected '%c' at byte %"
+                      G_GSIZE_FORMAT, c, s->pos);
+  return set_error (error, NULL, "frame is not valid JSON: unexpected byte 0x%02x at byte %"
+                    G_GSIZE_FORMAT, c, s->pos);
+}
+
+static void
+skip_whitespace (Scanner *s)
+{
+  while (s->pos < s->len)
+    {
+      char c = s->data[s->pos];
+
+      if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+        break;
+      s->pos++;
+    }
+}
+
+static gboolean
+peek_is (Scanner *s,
+         char     c)
+{
+  return s->pos < s->len && s->data[s->pos] == c;
+}
+
+static gboolean
+read_hex4 (Scanner  *s,
+           gsize     at,
+           gunichar *out)
+{
+  gunichar value = 0;
+
+  if (at > s->len || s->len - at < 4)
+    return FALSE;
+  for (gsize i = at; i < at + 4; i++)
+    {
+      int digit = g_ascii_xdigit_value (s->data[i]);
+
+      if (digit < 0)
+        return FALSE;
+      value = value * 16 + (gunichar) digit;
+    }
+  *out = value;
+  return TRUE;
+}
+
+/* At the `u` of a `\u` escape; moves past the escape (two for a surrogate pair). @what
+ * names the string in errors. */
+static gboolean
+scan_unicode_escape (Scanner          *s,
+                     const NatterPath *path,
+                     const char       *what,
+                     GError          **error)
+{
+  gunichar unit;
+  gunichar low;
+
+  if (!read_hex4 (s, s->pos + 1, &unit))
+    return syntax_error (s, error);
+  s->pos += 5;
+
+  if (unit == 0)
+    return set_error (error, path, "%s contains a NUL character", what);
+  if (unit >= 0xdc00 && unit <= 0xdfff)
+    return set_error (error, path, "%s contains an unpaired surrogate escape", what);
+  if (unit >= 0xd800 && unit <= 0xdbff)
+    {
+      if (!peek_is (s, '\\') || s->pos + 1 >= s->len || s->data[s->pos + 1] != 'u' ||
+          !read_hex4 (s, s->pos + 2, &low) || low < 0xdc00 || low > 0xdfff)
+        return set_error (error, path, "%s contains an unpaired surrogate escape", what);
+      s->pos += 6;
+    }
+  return TRUE;
+}
+
+/* At the opening quote; moves past the closing one. A key's errors name the object
+ * that holds it, a value's the value. */
+static gboolean
+scan_string (Scanner          *s,
+             const NatterPath *path,
+             gboolean          is_key,
+             gboolean         *out_escaped,
+             GError          **error)
+{
+  const char *what = is_key ? "field name" : "string";
+  gsize start = ++s->pos;
+  gboolean escaped = FALSE;
+
+  while (s->pos < s->len)
+    {
+      guchar c = (guchar) s->data[s->pos];
+
+      if (c == '"')
+        {
+          if (!g_utf8_validate_len (s->data + start, s->pos - start, NULL))
+            return set_error (error, path, "%s is not valid UTF-8", what);
+          s->pos++;
+          if (out_escaped != NULL)
+            *out_escaped = escaped;
+          return TRUE;
+        }
+      if (c == '\\')
+        {
+          escaped = TRUE;
+          s->pos++;
+          if (s->pos >= s->len)
+            break;
+          switch (s->data[s->pos])
+            {
+            case '"':
+            case '\\':
+            case '/':
+            case 'b':
+            case 'f':
+            case 'n':
+            case 'r':
+            case 't':
+              s->pos++;
+              break;
+            case 'u':
+              if (!scan_unicode_escape (s, path, what, error))
+                return FALSE;
+              break;
+            default:
+              return syntax_error (s, error);
+            }
+          continue;
+        }
+      if (c == 0)
+        return set_error (error, path, "%s contains a NUL character", what);
+      if (c < 0x20)
+        return syntax_error (s, error);
+      s->pos++;
+    }
+  return syntax_error (s, error);
+}
+
+static gunichar
+hex4_value (const char *text)
+{
+  gunichar value = 0;
+
+  for (guint i = 0; i < 4; i++)
+    value = value * 16 + (gunichar) g_ascii_xdigit_value (text[i]);
+  return value;
+}
+
+/* Decodes the escapes of a string the scanner has accepted. */
+static char *
+unescape (const char *text,
+          gsize       len)
+{
+  GString *out = g_string_sized_new (len);
+  gsize i = 0;
+
+  while (i < len)
+    {
+      gunichar unit;
+
+      if (text[i] != '\\')
+        {
+          g_string_append_c (out, text[i++]);
+          continue;
+        }
+      switch (text[i + 1])
+        {
+        case 'b':
+          g_string_append_c (out, '\b');
+          break;
+        case 'f':
+          g_string_append_c (out, '\f');
+          break;
+        case 'n':
+          g_string_append_c (out, '\n');
+          break;
+        case 'r':
+          g_string_append_c (out, '\r');
+          break;
+        case 't':
+          g_string_append_c (out, '\t');
+          break;
+        case 'u':
+          unit = hex4_value (text + i + 2);
+          if (unit >= 0xd800 && unit <= 0xdbff)
+            {
+              gunichar low = hex4_value (text + i + 8);
+
+              unit = 0x10000 + ((unit - 0xd800) << 10) + (low - 0xdc00);
+              i += 6;
+            }
+          g_string_append_unichar (out, unit);
+          i += 4;
+          break;
+        default:
+          g_string_append_c (out, text[i + 1]);
+          break;
+        }
+      i += 2;
+    }
+  return g_string_free (out, FALSE);
+}
+
+static gboolean
+scan_literal (Scanner     *s,
+              const char  *literal,
+              GError     **error)
+{
+  gsize len = strlen (literal);
+
+  if (s->len - s->pos < len || memcmp (s->data + s->pos, literal, len) != 0)
+    return syntax_error (s, error);
+  s->pos += len;
+  return TRUE;
+}
+
+static gboolean
+fits_int64 (const char *text,
+            gsize       len)
+{
+  gboolean negative = text[0] == '-';
+  const char *digits = text + negative;
+  gsize n = len - negative;
+
+  if (n != 19)
+    return n < 19;
+  return memcmp (digits, negative ? "9223372036854775808" : "9223372036854775807", 19) <= 0;
+}
+
+static gboolean
+scan_number (Scanner   *s,
+             gboolean   numeric_field,
+             GError   **error)
+{
+  gsize start = s->pos;
+  gboolean integer;
+  gsize len = match_number (s->data + start, s->len - start, &integer);
+
+  if (len == 0)
+    return syntax_error (s, error);
+  s->pos += len;
+
+  /* json-glib would wrap this integer around: hand it over as a decimal string. */
+  if (integer && numeric_field && !fits_int64 (s->data + start, len))
+    {
+      gsize end = s->pos;
+
+      if (s->to_quote == NULL)
+        s->to_quote = g_array_new (FALSE, FALSE, sizeof (gsize));
+      g_array_append_val (s->to_quote, start);
+      g_array_append_val (s->to_quote, end);
+    }
+  return TRUE;
+}
+
+static gboolean scan_value (Scanner                          *s,
+                            const ProtobufCMessageDescriptor *descriptor,
+                            const ProtobufCFieldDescriptor   *field,
+                            gboolean                          element,
+                            guint                             depth,
+                            const NatterPath                 *path,
+                            GError                          **error);
+
+static gboolean
+check_depth (guint     depth,
+             GError  **error)
+{
+  if (depth > MAX_DEPTH)
+    return set_error (error, NULL, "frame is nested too deeply (more than %d levels)",
+                      MAX_DEPTH);
+  return TRUE;
+}
+
+/* @descriptor is the message the object maps to, if known: its fields type the values
+ * (for numbers to quote) and catch a key given twice, which json-glib would drop. */
+static gboolean
+scan_object (Scanner                          *s,
+             const ProtobufCMessageDescriptor *descriptor,
+             guint                             depth,
+             const NatterPath                 *path,
+             GError                          **error)
+{
+  g_autofree guint8 *seen = NULL;
+
+  if (!check_depth (depth, error))
+    return FALSE;
+
+  s->pos++;
+  skip_whitespace (s);
+  if (peek_is (s, '}'))
+    {
+      s->pos++;
+      return TRUE;
+    }
+
+  if (descriptor != NULL)
+    seen = g_malloc0 (descriptor->n_fields);
+
+  for (;;)
+    {
+      g_autofree char *unescaped = NULL;
+      const ProtobufCFieldDescriptor *field = NULL;
+      const char *key;
+      gsize key_len;
+      gboolean escaped;
+      NatterPath key_path;
+
+      skip_whitespace (s);
+      if (!peek_is (s, '"'))
+        return syntax_error (s, error);
+      key = s->data + s->pos + 1;
+      if (!scan_string (s, path, TRUE, &escaped, error))
+        return FALSE;
+      key_len = (gsize) (s->data + s->pos - 1 - key);
+      if (escaped)
+        {
+          key = unescaped = unescape (key, key_len);
+          key_len = strlen (unescaped);
+        }
+
+      if (descriptor != NULL)
+        {
+          field = lookup_field (descriptor, key, key_len);
+          if (field != NULL)
+            {
+              if (seen[field - descriptor->fields])
+                {
+                  g_autofree char *where = path_describe (path, descriptor);
+
+                  return set_error (error, NULL, "duplicate field \"%s\" in %s",
+                                    field->name, where);
+                }
+              seen[field - descriptor->fields] = TRUE;
+            }
+        }
+
+      skip_whitespace (s);
+      if (!peek_is (s, ':'))
+        return syntax_error (s, error);
+      s->pos++;
+
+      key_path = (NatterPath) { path, key, key_len, 0 };
+      if (!scan_value (s, NULL, field, FALSE, depth, &key_path, error))
+        return FALSE;
+
+      skip_whitespace (s);
+      if (peek_is (s, ','))
+        {
+          s->pos++;
+          continue;
+        }
+      if (peek_is (s, '}'))
+        {
+          s->pos++;
+          return TRUE;
+        }
+      return syntax_error (s, error);
+    }
+}
+
+/* @field is the repeated field the array fills, if known. */
+static gboolean
+scan_array (Scanner                        *s,
+            const ProtobufCFieldDescriptor *field,
+            guint                           depth,
+            const NatterPath               *path,
+            GError                        **error)
+{
+  if (!check_depth (depth, error))
+    return FALSE;
+
+  s->pos++;
+  skip_whitespace (s);
+  if (peek_is (s, ']'))
+    {
+      s->pos++;
+      return TRUE;
+    }
+
+  for (gsize i = 0;; i++)
+    {
+      NatterPath element_path = { path, NULL, 0, i };
+
+      if (!scan_value (s, NULL, field, TRUE, depth, &element_path, error))
+        return FALSE;
+
+      skip_whitespace (s);
+      if (peek_is (s, ','))
+        {
+          s->pos++;
+          continue;
+        }
+      if (peek_is (s, ']'))
+        {
+          s->pos++;
+          return TRUE;
+        }
+      return syntax_error (s, error);
+    }
+}
+
+/* @descriptor is set for the root object; otherwise @field (nullable) is the field the
+ * value fills, @element whether the value is an element of its list. */
+static gboolean
+scan_value (Scanner                          *s,
+            const ProtobufCMessageDescriptor *descriptor,
+            const ProtobufCFieldDescriptor   *field,
+            gboolean                          element,
+            guint                             depth,
+            const NatterPath                 *path,
+            GError                          **error)
+{
+  /* Whether the value is one value of the field rather than its list. */
+  gboolean single = field != NULL && (field->label != PROTOBUF_C_LABEL_REPEATED || element);
+
+  skip_whitespace (s);
+  if (s->pos >= s->len)
+    return syntax_error (s, error);
+
+  switch (s->data[s->pos])
+    {
+    case '{':
+      if (descriptor == NULL && single && field->type == PROTOBUF_C_TYPE_MESSAGE)
+        descriptor = field->descriptor;
+      return scan_object (s, descriptor, depth + 1, path, error);
+    case '[':
+      return scan_array (s, field != NULL && !single ? field : NULL, depth + 1, path, error);
+    case '"':
+      return scan_string (s, path, FALSE, NULL, error);
+    case 't':
+      return scan_literal (s, "true", error);
+    case 'f':
+      return scan_literal (s, "false", error);
+    case 'n':
+      return scan_literal (s, "null", error);
+    default:
+      return scan_number (s, single && type_is_numeric (field->type), error);
+    }
+}
+
+/* The input with the integers the scanner marked turned into strings. */
+static GString *
+quote_integers (const char *data,
+                gsize       len,
+                GArray     *to_quote)
+{
+  GString *out = g_string_sized_new (len + to_quote->len + 1);
+  gsize copied = 0;
+
+  for (guint i = 0; i < to_quote->len; i += 2)
+    {
+      gsize start = g_array_index (to_quote, gsize, i);
+      gsize end = g_array_index (to_quote, gsize, i + 1);
+
+      g_string_append_len (out, data + copied, start - copied);
+      g_string_append_c (out, '"');
+      g_string_append_len (out, data + start, end - start);
+      g_string_append_c (out, '"');
+      copied = end;
+    }
+  g_string_append_len (out, data + copied, len - copied);
+  return out;
+}
+
+/**
+ * natter_json_decode:
+ * @descriptor: the message type to decode
+ * @data: (array length=len): UTF-8 JSON text, not necessarily nul-terminated
+ * @len: length of @data in bytes
+ * @error: return location for a #GError
+ *
+ * Decodes one JSON object in the mapping of @descriptor. The text must be strict JSON
+ * (RFC 8259) nested at most 32 levels deep, with strings of valid UTF-8 without U+0000;
+ * the object is then decoded as natter_json_to_message() does. Every failure is a
+ * %NATTER_ERROR_BAD_REQUEST, naming the field where there is one.
+ *
+ * Returns: (transfer full): the message, to free with protobuf_c_message_free_unpacked(),
+ *   or %NULL with @error set
+ */
+ProtobufCMessage *
+natter_json_decode (const ProtobufCMessageDescriptor  *descriptor,
+                    const char                        *data,
+                    gsize                              len,
+                    GError                           **error)
+{
+  g_auto(Scanner) s = { data, len, 0, NULL };
+  g_autoptr(GString) quoted = NULL;
+  g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(GError) local_error = NULL;
+  gboolean is_object;
+
+  g_return_val_if_fail (descriptor != NULL, NULL);
+  g_return_val_if_fail (data != NULL || len == 0, NULL);
+  g_return_val_if_fail (len <= G_MAXSSIZE, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  skip_whitespace (&s);
+  is_object = peek_is (&s, '{');
+  if (!scan_value (&s, is_object ? descriptor : NULL, NULL, FALSE, 0, NULL, error))
+    return NULL;
+  skip_whitespace (&s);
+  if (s.pos < s.len)
+    {
+      syntax_error (&s, error);
+      return NULL;
+    }
+  if (!is_object)
+    {
+      set_error (error, NULL, "frame is not a JSON object");
+      return NULL;
+    }
+
+  if (s.to_quote != NULL)
+    {
+      quoted = quote_integers (data, len, s.to_quote);
+      data = quoted->str;
+      len = quoted->len;
+    }
+
+  parser = json_parser_new_immutable ();
+  if (!json_parser_load_from_data (parser, data, (gssize) len, &local_error))
+    {
+      set_error (error, NULL, "frame is not valid JSON: %s", local_error->message);
+      return NULL;
+    }
+  return natter_json_to_message (descriptor, json_parser_get_root (parser), error);
+}
