@@ -375,3 +375,129 @@ natter_server_frame_free (Natter__ServerFrame *frame)
   if (frame != NULL)
     protobuf_c_message_free_unpacked (&frame->base, NULL);
 }
+
+/* Finds the top-level field 1 (the frame id, a varint) of a protobuf frame. */
+static gboolean
+peek_proto_id (const guint8 *data,
+               gsize         len,
+               guint64      *out_id)
+{
+  gsize pos = 0;
+
+  while (pos < len)
+    {
+      guint64 key, value;
+
+      if (!read_varint (data, len, &pos, &key))
+        return FALSE;
+      switch (key & 7)
+        {
+        case 0:
+          if (!read_varint (data, len, &pos, &value))
+            return FALSE;
+          if (key >> 3 == 1)
+            {
+              *out_id = value;
+              return TRUE;
+            }
+          break;
+        case 1:
+          pos += 8;
+          break;
+        case 2:
+          if (!read_varint (data, len, &pos, &value) || value > len - MIN (pos, len))
+            return FALSE;
+          pos += value;
+          break;
+        case 5:
+          pos += 4;
+          break;
+        default:
+          return FALSE;
+        }
+    }
+  return FALSE;
+}
+
+/* Finds `"id": <digits>` among the top-level members of a JSON object, without
+ * parsing (the frame may be invalid anywhere else) and without recursion. */
+static gboolean
+peek_json_id (const guint8 *data,
+              gsize         len,
+              guint64      *out_id)
+{
+  guint depth = 0;
+  gsize i = 0;
+
+  while (i < len)
+    {
+      guint8 c = data[i];
+
+      if (c == '"')
+        {
+          gsize start = ++i;
+          gboolean is_key_id;
+
+          while (i < len && data[i] != '"')
+            i += data[i] == '\\' ? 2 : 1;
+          if (i >= len)
+            return FALSE;
+          is_key_id = depth == 1 && i - start == 2 && memcmp (data + start, "id", 2) == 0;
+          i++;
+          if (!is_key_id)
+            continue;
+          while (i < len && g_ascii_isspace (data[i]))
+            i++;
+          if (i >= len || data[i] != ':')
+            continue;
+          i++;
+          while (i < len && g_ascii_isspace (data[i]))
+            i++;
+          if (i < len && g_ascii_isdigit (data[i]))
+            {
+              guint64 value = 0;
+
+              for (; i < len && g_ascii_isdigit (data[i]); i++)
+                {
+                  if (value > (G_MAXUINT64 - 9) / 10)
+                    return FALSE;
+                  value = value * 10 + (data[i] - '0');
+                }
+              *out_id = value;
+              return TRUE;
+            }
+          continue;
+        }
+      if (c == '{' || c == '[')
+        depth++;
+      else if ((c == '}' || c == ']') && depth > 0)
+        depth--;
+      i++;
+    }
+  return FALSE;
+}
+
+/**
+ * natter_codec_peek_id:
+ * @codec: the codec of @data
+ * @data: (array length=len): a frame that may not decode
+ * @len: its length
+ * @out_id: (out): the frame's `id`
+ *
+ * Finds the request id of a frame that failed to decode, so that its error reply can
+ * still carry the id.
+ *
+ * Returns: %TRUE if an id was found
+ */
+gboolean
+natter_codec_peek_id (NatterCodec   codec,
+                      const guint8 *data,
+                      gsize         len,
+                      guint64      *out_id)
+{
+  g_return_val_if_fail (out_id != NULL, FALSE);
+
+  if (codec == NATTER_CODEC_PROTO)
+    return peek_proto_id (data, len, out_id);
+  return peek_json_id (data, len, out_id);
+}

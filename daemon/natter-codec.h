@@ -59,6 +59,11 @@ Natter__ServerFrame *natter_codec_decode_server_frame (NatterCodec    codec,
                                                        gsize          len,
                                                        GError       **error);
 
+gboolean natter_codec_peek_id (NatterCodec   codec,
+                               const guint8 *data,
+                               gsize         len,
+                               guint64      *out_id);
+
 void natter_client_frame_free (Natter__ClientFrame *frame);
 void natter_server_frame_free (Natter__ServerFrame *frame);
 

@@ -268,6 +268,9 @@ natter_server_new (NatterHub  *hub,
 
   soup_server_add_websocket_handler (self->server, "/ws", NULL, (char **) protocols,
                                      websocket_cb, self, NULL);
+  /* libsoup limits the compressed size of a frame only: permessage-deflate would let a
+   * 64 KiB frame inflate to any size. */
+  soup_server_remove_websocket_extension (self->server, SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
   soup_server_add_handler (self->server, "/healthz", healthz_cb, self, NULL);
   soup_server_add_handler (self->server, "/readyz", readyz_cb, self, NULL);
   soup_server_add_handler (self->server, "/metrics", metrics_cb, self, NULL);

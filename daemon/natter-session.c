@@ -9,6 +9,10 @@
 /* WebSocket close codes used by the protocol. */
 #define CLOSE_GOING_AWAY  1001
 #define CLOSE_POLICY      1008
+#define CLOSE_TOO_BIG     1009
+/* libsoup drops a connection without a close frame when a frame exceeds its limit, so
+ * its limit is only a backstop far above ours, which closes properly with 1009. */
+#define HARD_FRAME_FACTOR 16
 
 struct _NatterSession
 {
@@ -69,9 +73,14 @@ natter_session_close (NatterClient *client,
 
 static void
 bad_frame (NatterSession *self,
+           const guint8  *data,
+           gsize          len,
            const GError  *error)
 {
-  natter_hub_reply_error (self->hub, NATTER_CLIENT (self), 0, FALSE, error);
+  guint64 id = 0;
+  gboolean has_id = natter_codec_peek_id (self->codec, data, len, &id);
+
+  natter_hub_reply_error (self->hub, NATTER_CLIENT (self), id, has_id, error);
   if (++self->bad_frames >= natter_hub_get_config (self->hub)->bad_frame_limit)
     natter_session_close (NATTER_CLIENT (self), CLOSE_POLICY, "too many bad frames");
 }
@@ -90,20 +99,26 @@ on_message (SoupWebsocketConnection *connection,
 
   self->last_seen = g_get_monotonic_time ();
 
+  if (len > natter_hub_get_config (self->hub)->max_frame_bytes)
+    {
+      natter_session_close (NATTER_CLIENT (self), CLOSE_TOO_BIG, "frame too large");
+      return;
+    }
+
   if ((self->codec == NATTER_CODEC_JSON) != (type == SOUP_WEBSOCKET_DATA_TEXT))
     {
       g_set_error (&error, NATTER_ERROR, NATTER_ERROR_BAD_REQUEST,
                    self->codec == NATTER_CODEC_JSON
                      ? "binary frame on the natter.v1.json subprotocol: send text frames"
                      : "text frame on the natter.v1.proto subprotocol: send binary frames");
-      bad_frame (self, error);
+      bad_frame (self, data, len, error);
       return;
     }
 
   frame = natter_codec_decode_client_frame (self->codec, data, len, &error);
   if (frame == NULL)
     {
-      bad_frame (self, error);
+      bad_frame (self, data, len, error);
       return;
     }
   self->bad_frames = 0;
@@ -214,7 +229,9 @@ natter_session_new (NatterHub               *hub,
   self->last_seen = g_get_monotonic_time ();
   natter_client_set_peer (NATTER_CLIENT (self), peer);
 
-  soup_websocket_connection_set_max_incoming_payload_size (connection, config->max_frame_bytes);
+  soup_websocket_connection_set_max_incoming_payload_size (connection,
+                                                           (guint64) config->max_frame_bytes *
+                                                           HARD_FRAME_FACTOR);
   soup_websocket_connection_set_keepalive_interval (connection, config->ping_interval_s);
   g_signal_connect (connection, "message", G_CALLBACK (on_message), self);
   g_signal_connect (connection, "pong", G_CALLBACK (on_pong), self);
