@@ -13,6 +13,8 @@
 #define DEFAULT_SEARCH_LIMIT  20
 #define MAX_QUERY_CHARS       256
 #define MAX_CLIENT_MSG_ID     64
+/* The largest page the stores return at once. */
+#define MAX_PAGE              200
 #define MIN_PASSWORD_BYTES    8
 #define MAX_PASSWORD_BYTES    1024
 /* Requests a client may queue behind one that others wait for. */
@@ -122,12 +124,14 @@ typedef struct
   gboolean             admin;
   guint64              since_seq;
   gboolean             has_since;
+  guint64              resume_end;
   gboolean             barrier;
 } Request;
 
 static void deliver_room_message (NatterHub *self, Room *room, const Natter__Message *message);
 static void subscribe (NatterHub *self, ClientState *cs, Room *room, guint64 from_seq);
 static void login_failed (Request *req, const GError *error);
+static void resume_fetched_cb (GObject *source, GAsyncResult *result, gpointer user_data);
 static void pump (NatterHub *self, ClientState *cs);
 
 static gint64
@@ -1250,6 +1254,20 @@ send_joined (Request *req, Room *room, gboolean has_more)
   reply (req, &frame);
 }
 
+/* Pages through the store, up to 200 messages at a time, from req->since_seq up to
+ * req->resume_end. */
+static void
+resume_fetch (Request *req, Room *room)
+{
+  NatterHistoryQuery query = { 0, };
+
+  query.has_after = TRUE;
+  query.after_seq = req->since_seq;
+  query.limit = (guint) MIN (req->resume_end - req->since_seq, MAX_PAGE);
+  natter_store_history_async (req->hub->store, room->name, &query, NULL, resume_fetched_cb,
+                              request_ref (req));
+}
+
 static void
 resume_fetched_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -1261,7 +1279,6 @@ resume_fetched_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   ClientState *cs = lookup_client (self, req->client);
   Room *room = g_hash_table_lookup (self->rooms, req->room);
   Sub *sub;
-  guint cap = self->config->resume_cap;
 
   if (cs == NULL || room == NULL)
     return;
@@ -1270,22 +1287,24 @@ resume_fetched_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     return;
   if (page == NULL)
     {
-      hold_or_release (self, cs, sub);
+      /* The client has `joined`; it sees the error and pages with history. */
       reply_gerror (req, error);
+      hold_or_release (self, cs, sub);
       return;
     }
 
-  send_joined (req, room, page->messages->len > cap);
-  for (guint i = 0; i < MIN (page->messages->len, cap); i++)
+  for (guint i = 0; i < page->messages->len; i++)
     {
       Natter__Message *message = g_ptr_array_index (page->messages, i);
       Natter__ServerFrame frame = NATTER__SERVER_FRAME__INIT;
       g_autoptr(NatterEvent) event = NULL;
 
+      if (message->seq > req->resume_end)
+        break;
+      req->since_seq = message->seq;
       /* Skip what this session already got live. */
-      if (message->seq <= req->since_seq ||
-          (sub->first_live != 0 && message->seq >= sub->first_live &&
-           message->seq <= sub->delivered))
+      if (sub->first_live != 0 && message->seq >= sub->first_live &&
+          message->seq <= sub->delivered)
         continue;
       frame.event_case = NATTER__SERVER_FRAME__EVENT_MESSAGE;
       frame.message = message;
@@ -1293,16 +1312,23 @@ resume_fetched_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       deliver (self, cs, event);
       sub->delivered = MAX (sub->delivered, message->seq);
     }
+
+  if (page->messages->len > 0 && req->since_seq < req->resume_end)
+    {
+      resume_fetch (req, room);
+      return;
+    }
   hold_or_release (self, cs, sub);
 }
 
-/* Answers `joined` for a member, resuming from since_seq if given. */
+/* Answers `joined` for a member, then replays what came after since_seq, at most
+ * resume_cap messages; live messages that arrive meanwhile wait behind the replay. */
 static void
 join_member (Request *req, ClientState *cs, Room *room)
 {
   NatterHub *self = req->hub;
+  guint cap = self->config->resume_cap;
   Sub *sub;
-  NatterHistoryQuery query = { 0, };
 
   subscribe (self, cs, room, room->delivered_seq);
   sub = g_hash_table_lookup (cs->subs, room->name);
@@ -1317,15 +1343,14 @@ join_member (Request *req, ClientState *cs, Room *room)
       return;
     }
 
+  /* Seqs are gapless, so the size of the backlog is known before reading it. */
+  send_joined (req, room, room->delivered_seq - req->since_seq > cap);
   if (sub->first_live == 0)
     sub->delivered = req->since_seq;
   sub->catching_up = TRUE;
   req->room = g_strdup (room->name);
-  query.has_after = TRUE;
-  query.after_seq = req->since_seq;
-  query.limit = self->config->resume_cap + 1;
-  natter_store_history_async (self->store, room->name, &query, NULL, resume_fetched_cb,
-                              request_ref (req));
+  req->resume_end = MIN (room->delivered_seq, req->since_seq + cap);
+  resume_fetch (req, room);
 }
 
 static void
@@ -1484,10 +1509,11 @@ leave_removed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       mine = user_rooms (self, req->user, FALSE);
       if (mine != NULL)
         g_hash_table_remove (mine, room);
+      /* The account's own sessions (a browser, the D-Bus service) learn it too. */
+      send_member_event (self, room, req->user, FALSE);
       sessions = g_hash_table_lookup (self->online, req->user);
       for (guint i = 0; sessions != NULL && i < sessions->len; i++)
         unsubscribe (g_ptr_array_index (sessions, i), room);
-      send_member_event (self, room, req->user, FALSE);
     }
   reply_ok (req);
 }
