@@ -1,2 +1,1999 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* placeholder: being written */
+#define G_LOG_DOMAIN "natter-store-sqlite"
+
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <sodium.h>
+#include <sqlite3.h>
+
+#include "natter-error.h"
+#include "natter-store-sqlite.h"
+#include "natter-store-sqlite-private.h"
+
+/*
+ * The embedded store: one SQLite database in WAL mode.
+ *
+ * Every write goes to one writer thread through a queue. The writer takes whatever is
+ * queued (up to MAX_BATCH operations) and runs it in one transaction, each operation in
+ * its own savepoint, so a thousand concurrent sends cost one commit rather than a
+ * thousand, and one failing operation does not undo the others. Operations complete only
+ * after their transaction has committed.
+ *
+ * Reads run on a few reader threads, each with its own read-only connection. WAL lets them
+ * read while the writer writes, and since each read starts a fresh read transaction, it
+ * sees every write that completed before it was issued.
+ *
+ * Checkpoints, which copy the write-ahead log into the database file and wait for the disk,
+ * run on a thread of their own, so a commit of the writer only appends to the log.
+ *
+ * Finished operations are handed back to the main context of their caller, where their
+ * GTask is completed and released, so no store thread ever holds the last reference on
+ * the store.
+ */
+
+#define MAX_BATCH        256
+#define N_READERS        2
+#define BUSY_TIMEOUT_MS  5000
+#define HISTORY_MAX      200
+#define SEARCH_MAX       200
+#define SEARCH_MAX_WORDS 32
+/* Write-ahead log size, in pages, that asks for a checkpoint; at the hard limit the writer
+ * checkpoints itself, between two transactions, so that the log cannot grow without bound. */
+#define CHECKPOINT_PAGES     4000
+#define CHECKPOINT_PAGES_MAX (8 * CHECKPOINT_PAGES)
+
+/* Each entry moves the schema from version i to i + 1 in one transaction. Add new
+ * migrations at the end; never edit one that has shipped. */
+static const char * const migrations[] = {
+  /* 1: accounts, rooms and messages */
+  "CREATE TABLE meta ("
+  "  key   TEXT PRIMARY KEY,"
+  "  value TEXT NOT NULL"
+  ") WITHOUT ROWID;"
+  "CREATE TABLE users ("
+  "  name          TEXT PRIMARY KEY,"
+  "  password_hash TEXT NOT NULL,"
+  "  admin         INTEGER NOT NULL DEFAULT 0,"
+  "  created_at    INTEGER NOT NULL"
+  ") WITHOUT ROWID;"
+  "CREATE TABLE tokens ("
+  "  hash       TEXT PRIMARY KEY,"
+  "  user       TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,"
+  "  expires_at INTEGER NOT NULL"
+  ") WITHOUT ROWID;"
+  "CREATE INDEX tokens_user ON tokens (user);"
+  "CREATE TABLE rooms ("
+  "  name       TEXT PRIMARY KEY,"
+  "  kind       TEXT NOT NULL,"
+  "  topic      TEXT,"
+  "  last_seq   INTEGER NOT NULL DEFAULT 0,"
+  "  created_at INTEGER NOT NULL"
+  ") WITHOUT ROWID;"
+  "CREATE TABLE members ("
+  "  room     TEXT NOT NULL REFERENCES rooms (name) ON DELETE CASCADE,"
+  "  user     TEXT NOT NULL,"
+  "  read_seq INTEGER NOT NULL DEFAULT 0,"
+  "  PRIMARY KEY (room, user)"
+  ") WITHOUT ROWID;"
+  "CREATE INDEX members_user ON members (user);"
+  "CREATE TABLE messages ("
+  "  id            INTEGER PRIMARY KEY,"
+  "  room          TEXT NOT NULL REFERENCES rooms (name),"
+  "  seq           INTEGER NOT NULL,"
+  "  ts            INTEGER NOT NULL,"
+  "  sender        TEXT NOT NULL,"
+  "  body          TEXT NOT NULL,"
+  "  client_msg_id TEXT,"
+  "  kind          TEXT NOT NULL,"
+  "  UNIQUE (room, seq)"
+  ");"
+  "CREATE UNIQUE INDEX messages_client_msg_id ON messages (sender, client_msg_id)"
+  "  WHERE client_msg_id IS NOT NULL;",
+
+  /* 2: full-text search over message bodies, kept in sync by triggers so that the index
+   * changes in the transaction that changes the message; existing messages are indexed. */
+  "CREATE VIRTUAL TABLE messages_fts USING fts5 ("
+  "  body,"
+  "  content = 'messages',"
+  "  content_rowid = 'id',"
+  "  tokenize = 'unicode61 remove_diacritics 2'"
+  ");"
+  "CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN"
+  "  INSERT INTO messages_fts (rowid, body) VALUES (new.id, new.body);"
+  "END;"
+  "CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN"
+  "  INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.id, old.body);"
+  "END;"
+  "CREATE TRIGGER messages_fts_update AFTER UPDATE OF body ON messages BEGIN"
+  "  INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.id, old.body);"
+  "  INSERT INTO messages_fts (rowid, body) VALUES (new.id, new.body);"
+  "END;"
+  "INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');",
+};
+
+#define MESSAGE_COLUMNS "room, seq, ts, sender, body, client_msg_id, kind"
+
+typedef enum {
+  STMT_BEGIN_IMMEDIATE,
+  STMT_BEGIN,
+  STMT_COMMIT,
+  STMT_ROLLBACK,
+  STMT_SAVEPOINT,
+  STMT_RELEASE,
+  STMT_ROLLBACK_TO,
+  STMT_ENABLE_WAL,
+  STMT_GET_SCHEMA_VERSION,
+  STMT_INSERT_EPOCH,
+  STMT_SELECT_EPOCH,
+  STMT_DELETE_EXPIRED_TOKENS,
+  STMT_INSERT_USER,
+  STMT_SELECT_USER,
+  STMT_INSERT_TOKEN,
+  STMT_SELECT_TOKEN,
+  STMT_INSERT_ROOM,
+  STMT_SELECT_ROOM,
+  STMT_SELECT_ROOMS,
+  STMT_SELECT_MEMBERS,
+  STMT_SELECT_ALL_MEMBERS,
+  STMT_SELECT_MEMBER,
+  STMT_INSERT_MEMBER,
+  STMT_DELETE_MEMBER,
+  STMT_SET_READ,
+  STMT_ADVANCE_READ,
+  STMT_SELECT_BY_CLIENT_MSG_ID,
+  STMT_NEXT_SEQ,
+  STMT_INSERT_MESSAGE,
+  STMT_HISTORY_ASCENDING,
+  STMT_HISTORY_DESCENDING,
+  STMT_SEARCH,
+  N_STMTS
+} StmtId;
+
+static const char * const stmt_sql[N_STMTS] = {
+  [STMT_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
+  [STMT_BEGIN] = "BEGIN",
+  [STMT_COMMIT] = "COMMIT",
+  [STMT_ROLLBACK] = "ROLLBACK",
+  [STMT_SAVEPOINT] = "SAVEPOINT op",
+  [STMT_RELEASE] = "RELEASE op",
+  [STMT_ROLLBACK_TO] = "ROLLBACK TO op",
+  [STMT_ENABLE_WAL] = "PRAGMA journal_mode = WAL",
+  [STMT_GET_SCHEMA_VERSION] = "PRAGMA user_version",
+  [STMT_INSERT_EPOCH] =
+    "INSERT INTO meta (key, value) VALUES ('epoch', ?1) ON CONFLICT (key) DO NOTHING",
+  [STMT_SELECT_EPOCH] = "SELECT value FROM meta WHERE key = 'epoch'",
+  [STMT_DELETE_EXPIRED_TOKENS] = "DELETE FROM tokens WHERE expires_at <= ?1",
+  [STMT_INSERT_USER] =
+    "INSERT INTO users (name, password_hash, admin, created_at) VALUES (?1, ?2, ?3, ?4)"
+    " ON CONFLICT (name) DO NOTHING",
+  [STMT_SELECT_USER] = "SELECT name, password_hash, admin FROM users WHERE name = ?1",
+  [STMT_INSERT_TOKEN] = "INSERT INTO tokens (hash, user, expires_at) VALUES (?1, ?2, ?3)",
+  [STMT_SELECT_TOKEN] = "SELECT user FROM tokens WHERE hash = ?1 AND expires_at > ?2",
+  [STMT_INSERT_ROOM] =
+    "INSERT INTO rooms (name, kind, topic, last_seq, created_at) VALUES (?1, ?2, ?3, 0, ?4)"
+    " ON CONFLICT (name) DO NOTHING",
+  [STMT_SELECT_ROOM] = "SELECT name, kind, topic, last_seq FROM rooms WHERE name = ?1",
+  [STMT_SELECT_ROOMS] = "SELECT name, kind, topic, last_seq FROM rooms ORDER BY name",
+  [STMT_SELECT_MEMBERS] =
+    "SELECT user, read_seq FROM members WHERE room = ?1 ORDER BY user",
+  [STMT_SELECT_ALL_MEMBERS] =
+    "SELECT room, user, read_seq FROM members ORDER BY room, user",
+  [STMT_SELECT_MEMBER] = "SELECT 1 FROM members WHERE room = ?1 AND user = ?2",
+  [STMT_INSERT_MEMBER] =
+    "INSERT INTO members (room, user, read_seq) VALUES (?1, ?2, 0)"
+    " ON CONFLICT (room, user) DO NOTHING",
+  [STMT_DELETE_MEMBER] = "DELETE FROM members WHERE room = ?1 AND user = ?2",
+  /* Never past the room's last message, so a bogus seq cannot mark future ones read. */
+  [STMT_SET_READ] =
+    "UPDATE members SET read_seq = target.seq"
+    "  FROM (SELECT min (?3, last_seq) AS seq FROM rooms WHERE name = ?1) AS target"
+    " WHERE members.room = ?1 AND members.user = ?2 AND members.read_seq < target.seq",
+  [STMT_ADVANCE_READ] =
+    "UPDATE members SET read_seq = ?3 WHERE room = ?1 AND user = ?2 AND read_seq < ?3",
+  [STMT_SELECT_BY_CLIENT_MSG_ID] =
+    "SELECT " MESSAGE_COLUMNS " FROM messages WHERE sender = ?1 AND client_msg_id = ?2",
+  [STMT_NEXT_SEQ] =
+    "UPDATE rooms SET last_seq = last_seq + 1 WHERE name = ?1 RETURNING last_seq",
+  [STMT_INSERT_MESSAGE] =
+    "INSERT INTO messages (" MESSAGE_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+  [STMT_HISTORY_ASCENDING] =
+    "SELECT " MESSAGE_COLUMNS " FROM messages"
+    " WHERE room = ?1 AND seq > ?2 AND seq < ?3 ORDER BY seq ASC LIMIT ?4",
+  [STMT_HISTORY_DESCENDING] =
+    "SELECT " MESSAGE_COLUMNS " FROM messages"
+    " WHERE room = ?1 AND seq > ?2 AND seq < ?3 ORDER BY seq DESC LIMIT ?4",
+  [STMT_SEARCH] =
+    "SELECT m.room, m.seq, m.ts, m.sender, m.body, m.client_msg_id, m.kind"
+    "  FROM messages_fts JOIN messages AS m ON m.id = messages_fts.rowid"
+    " WHERE messages_fts MATCH ?1"
+    "   AND (m.room = ?3 OR m.room IN (SELECT room FROM members WHERE user = ?2))"
+    "   AND (?4 IS NULL OR m.room = ?4)"
+    " ORDER BY messages_fts.rowid DESC LIMIT ?5",
+};
+
+/* A connection with its cache of prepared statements. Used by one thread at a time. */
+typedef struct {
+  sqlite3      *db;               /* (owned) */
+  sqlite3_stmt *stmts[N_STMTS];   /* (owned) (nullable) each prepared on first use */
+} Conn;
+
+static void
+conn_free (Conn *conn)
+{
+  if (conn == NULL)
+    return;
+  for (guint i = 0; i < N_STMTS; i++)
+    sqlite3_finalize (conn->stmts[i]);
+  sqlite3_close (conn->db);
+  g_free (conn);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Conn, conn_free)
+
+/* A cached statement borrowed for one use: resetting it when it goes out of scope ends
+ * any implicit read transaction and lets the next user bind afresh. */
+typedef sqlite3_stmt BorrowedStmt;
+
+static void
+borrowed_stmt_release (BorrowedStmt *stmt)
+{
+  sqlite3_reset (stmt);
+  sqlite3_clear_bindings (stmt);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (BorrowedStmt, borrowed_stmt_release)
+
+static NatterError
+error_code_for_sqlite (int rc)
+{
+  switch (rc & 0xff)
+    {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+    case SQLITE_PROTOCOL:
+      return NATTER_ERROR_UNAVAILABLE;
+    case SQLITE_CONSTRAINT:
+      return NATTER_ERROR_CONFLICT;
+    default:
+      return NATTER_ERROR_INTERNAL;
+    }
+}
+
+static void
+set_db_error (GError **error, sqlite3 *db, int rc)
+{
+  g_set_error (error, NATTER_ERROR, error_code_for_sqlite (rc), "Database error: %s",
+               db != NULL ? sqlite3_errmsg (db) : sqlite3_errstr (rc));
+}
+
+static BorrowedStmt *
+conn_borrow (Conn *conn, StmtId id, GError **error)
+{
+  if (conn->stmts[id] == NULL)
+    {
+      int rc = sqlite3_prepare_v3 (conn->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+                                   &conn->stmts[id], NULL);
+      if (rc != SQLITE_OK)
+        {
+          set_db_error (error, conn->db, rc);
+          return NULL;
+        }
+    }
+  return conn->stmts[id];
+}
+
+/* Steps @stmt once. Returns SQLITE_ROW or SQLITE_DONE, or 0 with @error set. */
+static int
+stmt_step (Conn *conn, sqlite3_stmt *stmt, GError **error)
+{
+  int rc = sqlite3_step (stmt);
+
+  if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+    return rc;
+  set_db_error (error, conn->db, rc);
+  return 0;
+}
+
+/* Runs a statement without parameters, such as BEGIN or COMMIT. */
+static gboolean
+conn_exec (Conn *conn, StmtId id, GError **error)
+{
+  g_autoptr(BorrowedStmt) stmt = conn_borrow (conn, id, error);
+
+  return stmt != NULL && stmt_step (conn, stmt, error) != 0;
+}
+
+static void
+bind_text (sqlite3_stmt *stmt, int index, const char *text)
+{
+  if (text == NULL)
+    sqlite3_bind_null (stmt, index);
+  else
+    sqlite3_bind_text (stmt, index, text, -1, SQLITE_STATIC);
+}
+
+static const char *
+column_text (sqlite3_stmt *stmt, int column)
+{
+  return (const char *) sqlite3_column_text (stmt, column);
+}
+
+/* seq is unsigned on the wire and a signed 64-bit integer in SQL. */
+static sqlite3_int64
+seq_to_sql (guint64 seq)
+{
+  return (sqlite3_int64) MIN (seq, (guint64) G_MAXINT64);
+}
+
+static gint64
+now_ms (void)
+{
+  return g_get_real_time () / 1000;
+}
+
+static Natter__Message *
+message_from_row (sqlite3_stmt *stmt)
+{
+  return natter_message_new (column_text (stmt, 0), (guint64) sqlite3_column_int64 (stmt, 1),
+                             sqlite3_column_int64 (stmt, 2), column_text (stmt, 3),
+                             column_text (stmt, 4), column_text (stmt, 5),
+                             column_text (stmt, 6));
+}
+
+static NatterRoomRecord *
+room_from_row (sqlite3_stmt *stmt)
+{
+  return natter_room_record_new (column_text (stmt, 0), column_text (stmt, 1),
+                                 column_text (stmt, 2), (guint64) sqlite3_column_int64 (stmt, 3));
+}
+
+/* Readers beside the writer need WAL; SQLite silently keeps the old journal mode where it
+ * cannot have it (some network file systems), so check. */
+static gboolean
+enable_wal (Conn *conn, GError **error)
+{
+  g_autoptr(BorrowedStmt) stmt = conn_borrow (conn, STMT_ENABLE_WAL, error);
+
+  if (stmt == NULL)
+    return FALSE;
+  switch (stmt_step (conn, stmt, error))
+    {
+    case SQLITE_ROW:
+      if (g_ascii_strcasecmp (column_text (stmt, 0), "wal") == 0)
+        return TRUE;
+      g_set_error (error, NATTER_ERROR, NATTER_ERROR_UNAVAILABLE,
+                   "The database cannot use write-ahead logging (journal mode %s)",
+                   column_text (stmt, 0));
+      return FALSE;
+    case SQLITE_DONE:
+      g_set_error_literal (error, NATTER_ERROR, NATTER_ERROR_INTERNAL,
+                           "No journal mode reported");
+      return FALSE;
+    default:
+      return FALSE;
+    }
+}
+
+/* Constant settings, no outside input. */
+#define COMMON_PRAGMAS \
+  "PRAGMA foreign_keys = ON;" \
+  "PRAGMA temp_store = MEMORY;"
+#define READER_PRAGMAS COMMON_PRAGMAS "PRAGMA query_only = ON;"
+#define WRITER_PRAGMAS COMMON_PRAGMAS "PRAGMA journal_size_limit = 67108864;"
+
+static Conn *
+conn_open (const char *path, gboolean read_only, NatterDurability durability,
+           guint busy_timeout_ms, GError **error)
+{
+  g_autoptr(Conn) conn = g_new0 (Conn, 1);
+  const char *pragmas;
+  int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
+  int rc;
+
+  flags |= read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  rc = sqlite3_open_v2 (path, &conn->db, flags, NULL);
+  if (rc != SQLITE_OK)
+    {
+      g_set_error (error, NATTER_ERROR, NATTER_ERROR_UNAVAILABLE, "Cannot open %s: %s", path,
+                   conn->db != NULL ? sqlite3_errmsg (conn->db) : sqlite3_errstr (rc));
+      return NULL;
+    }
+
+  sqlite3_db_config (conn->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+  sqlite3_busy_timeout (conn->db, (int) busy_timeout_ms);
+
+  if (read_only)
+    pragmas = READER_PRAGMAS;
+  else if (durability == NATTER_DURABILITY_FULL)
+    pragmas = WRITER_PRAGMAS "PRAGMA synchronous = FULL;";
+  else
+    pragmas = WRITER_PRAGMAS "PRAGMA synchronous = NORMAL;";
+  rc = sqlite3_exec (conn->db, pragmas, NULL, NULL, NULL);
+  if (rc != SQLITE_OK)
+    set_db_error (error, conn->db, rc);
+  /* WAL is a property of the file: readers find it set. */
+  if (rc != SQLITE_OK || (!read_only && !enable_wal (conn, error)))
+    {
+      g_prefix_error (error, "Cannot set up %s: ", path);
+      return NULL;
+    }
+
+  return g_steal_pointer (&conn);
+}
+
+/* Schema migrations */
+
+static gboolean
+get_schema_version (Conn *conn, guint *out_version, GError **error)
+{
+  g_autoptr(BorrowedStmt) stmt = conn_borrow (conn, STMT_GET_SCHEMA_VERSION, error);
+
+  if (stmt == NULL)
+    return FALSE;
+  switch (stmt_step (conn, stmt, error))
+    {
+    case SQLITE_ROW:
+      *out_version = (guint) sqlite3_column_int (stmt, 0);
+      return TRUE;
+    case SQLITE_DONE:
+      g_set_error_literal (error, NATTER_ERROR, NATTER_ERROR_INTERNAL,
+                           "No schema version reported");
+      return FALSE;
+    default:
+      return FALSE;
+    }
+}
+
+/* Applies the migration after the current version, inside the caller's transaction. */
+static gboolean
+apply_next_migration (Conn *conn, guint target, gboolean *out_done, GError **error)
+{
+  g_autofree char *set_version = NULL;
+  guint version;
+  int rc;
+
+  if (!get_schema_version (conn, &version, error))
+    return FALSE;
+  if (version > G_N_ELEMENTS (migrations))
+    {
+      g_set_error (error, NATTER_ERROR, NATTER_ERROR_INTERNAL,
+                   "The database has schema version %u; this natterd knows up to %u",
+                   version, (guint) G_N_ELEMENTS (migrations));
+      return FALSE;
+    }
+  if (version >= target)
+    {
+      *out_done = TRUE;
+      return TRUE;
+    }
+
+  g_debug ("Migrating the database from schema version %u to %u", version, version + 1);
+  rc = sqlite3_exec (conn->db, migrations[version], NULL, NULL, NULL);
+  if (rc == SQLITE_OK)
+    {
+      set_version = g_strdup_printf ("PRAGMA user_version = %u", version + 1);
+      rc = sqlite3_exec (conn->db, set_version, NULL, NULL, NULL);
+    }
+  if (rc != SQLITE_OK)
+    {
+      set_db_error (error, conn->db, rc);
+      g_prefix_error (error, "Migration to schema version %u failed: ", version + 1);
+      return FALSE;
+    }
+
+  *out_done = FALSE;
+  return TRUE;
+}
+
+static void
+rollback_if_open (Conn *conn)
+{
+  if (!sqlite3_get_autocommit (conn->db))
+    conn_exec (conn, STMT_ROLLBACK, NULL);
+}
+
+/* One transaction per migration; the version is read inside it, so two processes opening
+ * the same file cannot both apply a step. */
+static gboolean
+migrate (Conn *conn, guint target, GError **error)
+{
+  gboolean done = FALSE;
+
+  while (!done)
+    {
+      if (!conn_exec (conn, STMT_BEGIN_IMMEDIATE, error))
+        return FALSE;
+      if (!apply_next_migration (conn, target, &done, error) ||
+          !conn_exec (conn, STMT_COMMIT, error))
+        {
+          rollback_if_open (conn);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+/* The epoch is made once, with the database, and never changes after. */
+static char *
+ensure_epoch (Conn *conn, GError **error)
+{
+  guchar bytes[16];
+  char hex[sizeof bytes * 2 + 1];
+  g_autoptr(BorrowedStmt) insert = NULL;
+  g_autoptr(BorrowedStmt) select = NULL;
+
+  randombytes_buf (bytes, sizeof bytes);
+  sodium_bin2hex (hex, sizeof hex, bytes, sizeof bytes);
+
+  insert = conn_borrow (conn, STMT_INSERT_EPOCH, error);
+  if (insert == NULL)
+    return NULL;
+  bind_text (insert, 1, hex);
+  if (stmt_step (conn, insert, error) == 0)
+    return NULL;
+
+  select = conn_borrow (conn, STMT_SELECT_EPOCH, error);
+  if (select == NULL)
+    return NULL;
+  switch (stmt_step (conn, select, error))
+    {
+    case SQLITE_ROW:
+      return g_strdup (column_text (select, 0));
+    case SQLITE_DONE:
+      g_set_error_literal (error, NATTER_ERROR, NATTER_ERROR_INTERNAL,
+                           "The database has no epoch");
+      return NULL;
+    default:
+      return NULL;
+    }
+}
+
+static gboolean
+delete_expired_tokens (Conn *conn, GError **error)
+{
+  g_autoptr(BorrowedStmt) stmt = conn_borrow (conn, STMT_DELETE_EXPIRED_TOKENS, error);
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, now_ms ());
+  return stmt_step (conn, stmt, error) != 0;
+}
+
+/* Operations */
+
+typedef struct _Op Op;
+
+/* Runs @op on @conn. On success it may set op->result; on failure it sets @error. */
+typedef gboolean (*OpFunc) (Conn *conn, Op *op, GError **error);
+
+struct _Op
+{
+  OpFunc              run;             /* NULL for the marker that stops a thread */
+  GTask              *task;            /* (owned) (nullable) */
+
+  /* Arguments, by operation */
+  char               *room;            /* (owned) (nullable) */
+  char               *user;            /* (owned) (nullable) user, or sender */
+  char               *text;            /* (owned) (nullable) body, topic, query or a hash */
+  gboolean            text_is_secret;  /* wipe text when done */
+  char               *client_msg_id;   /* (owned) (nullable) */
+  char               *kind;            /* (owned) (nullable) */
+  gint64              i64;             /* ts, expiry or now, in ms */
+  guint64             u64;             /* seq or limit */
+  gboolean            flag;            /* admin */
+  NatterHistoryQuery  history;
+
+  /* Outcome */
+  gpointer            result;          /* (owned) (nullable) */
+  GDestroyNotify      result_free;     /* NULL: the operation returns a boolean */
+  GError             *error;           /* (owned) (nullable) */
+};
+
+static void
+op_free (Op *op)
+{
+  if (op == NULL)
+    return;
+  if (op->text != NULL && op->text_is_secret)
+    sodium_memzero (op->text, strlen (op->text));
+  g_free (op->room);
+  g_free (op->user);
+  g_free (op->text);
+  g_free (op->client_msg_id);
+  g_free (op->kind);
+  if (op->result != NULL)
+    op->result_free (op->result);
+  g_clear_error (&op->error);
+  g_clear_object (&op->task);
+  g_free (op);
+}
+
+static void
+op_set_result (Op *op, gpointer result, GDestroyNotify result_free)
+{
+  op->result = result;
+  op->result_free = result_free;
+}
+
+static void
+op_fail (Op *op, const GError *error)
+{
+  if (op->result != NULL)
+    op->result_free (op->result);
+  op->result = NULL;
+  g_clear_error (&op->error);
+  op->error = g_error_copy (error);
+}
+
+static void
+op_return (Op *op)
+{
+  if (op->error != NULL)
+    g_task_return_error (op->task, g_steal_pointer (&op->error));
+  else if (op->result_free != NULL)
+    g_task_return_pointer (op->task, g_steal_pointer (&op->result), op->result_free);
+  else
+    g_task_return_boolean (op->task, TRUE);
+}
+
+static gboolean
+return_ops_cb (gpointer data)
+{
+  GPtrArray *ops = data;
+
+  for (guint i = 0; i < ops->len; i++)
+    op_return (g_ptr_array_index (ops, i));
+  return G_SOURCE_REMOVE;
+}
+
+/* Hands finished operations to the main contexts of their callers: one idle per context
+ * and batch, which completes the tasks there in order and releases them there. */
+static void
+complete_ops (GPtrArray *ops)
+{
+  g_autoptr(GPtrArray) pending = ops;
+
+  while (pending->len > 0)
+    {
+      GMainContext *context = g_task_get_context (((Op *) g_ptr_array_index (pending, 0))->task);
+      g_autoptr(GPtrArray) group = g_ptr_array_new_full (pending->len, (GDestroyNotify) op_free);
+      g_autoptr(GPtrArray) others = g_ptr_array_new_with_free_func ((GDestroyNotify) op_free);
+      g_autoptr(GSource) source = g_idle_source_new ();
+
+      for (guint i = 0; i < pending->len; i++)
+        {
+          Op *op = g_steal_pointer (&pending->pdata[i]);
+
+          g_ptr_array_add (g_task_get_context (op->task) == context ? group : others, op);
+        }
+
+      g_source_set_static_name (source, "[natter] store completion");
+      g_source_set_callback (source, return_ops_cb, g_steal_pointer (&group),
+                             (GDestroyNotify) g_ptr_array_unref);
+      g_source_attach (source, context);
+
+      g_clear_pointer (&pending, g_ptr_array_unref);
+      pending = g_steal_pointer (&others);
+    }
+}
+
+/* Writes, run by the writer thread inside a savepoint */
+
+static gboolean
+write_create_user (Conn *conn, Op *op, GError **error)
+{
+  g_autoptr(BorrowedStmt) stmt = conn_borrow (conn, STMT_INSERT_USER, error);
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, op->user);
+  bind_text (stmt, 2, op->text);
+  sqlite3_bind_int (stmt, 3, op->flag ? 1 : 0);
+  sqlite3_bind_int64 (stmt, 4, now_ms ());
+  if (stmt_step (conn, stmt, error) == 0)
+    return FALSE;
+  if (sqlite3_changes (conn->db) == 0)
+    {
+      g_set_error (error, NATTER_ERROR, NATTER_ERROR_CONFLICT, "The user name “%s” is taken",
+                   op->user);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+write_create_token (Conn *conn, Op *op, GError **error)
+{
+  g_autoptr(BorrowedStmt) stmt = conn_borrow (conn, STMT_INSERT_TOKEN, error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, op->text);
+  bind_text (stmt, 2, op->user);
+  sqlite3_bind_int64 (stmt, 3, op->i64);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+    {
+      g_set_error (error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND, "No user “%s”", op->user);
+      return FALSE;
+    }
+  if (rc != SQLITE_DONE)
+    {
+      set_db_error (error, conn->db, rc);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+write_create_room (Conn *conn, Op *op, GError **error)
+{
+  g_autoptr(BorrowedStmt) insert = conn_borrow (conn, STMT_INSERT_ROOM, error);
+  g_autoptr(BorrowedStmt) select = NULL;
+
+  if (insert == NULL)
+    return FALSE;
+  bind_text (insert, 1, op->room);
+  bind_text (insert, 2, op->kind);
+  bind_text (insert, 3, op->text);
+  sqlite3_bind_int64 (insert, 4, now_ms ());
+  if (stmt_step (conn, insert, error) == 0)
+    return FALSE;
+
+  select = conn_borrow (conn, STMT_SELECT_ROOM, error);
+  if (select == NULL)
+    return FALSE;
+  bind_text (select, 1, op->room);
+  switch (stmt_step (conn, select, error))
+    {
+    case SQLITE_ROW:
+      op_set_result (op, room_from_row (select), (GDestroyNotify) natter_room_record_free);
+      return TRUE;
+    case SQLITE_DONE:
+      g_set_error_literal (error, NATTER_ERROR, NATTER_ERROR_INTERNAL, "The room vanished");
+      return FALSE;
+    default:
+      return FALSE;
+    }
+}
+
+static gboolean
+write_add_member (Conn *conn, Op *op, GError **error)
+{
+  g_autoptr(BorrowedStmt) stmt = conn_borrow (conn, STMT_INSERT_MEMBER, error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, op->room);
+  bind_text (stmt, 2, op->user);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+    {
+      g_set_error (error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND, "No room “%s”", op->room);
+      return FALSE;
+    }
+  if (rc != SQLITE_DONE)
+    {
+      set_db_error (error, conn->db, rc);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+write_remove_member (Conn *conn, Op *op, GError **error)
+{
+  g_autoptr(BorrowedStmt) stmt = conn_borrow (conn, STMT_DELETE_MEMBER, error);
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, op->room);
+  bind_text (stmt, 2, op->user);
+  return stmt_step (conn, stmt, error) != 0;
+}
+
+static gboolean
+write_set_read (Conn *conn, Op *op, GError **error)
+{
+  g_autoptr(BorrowedStmt) update = conn_borrow (conn, STMT_SET_READ, error);
+  g_autoptr(BorrowedStmt) member = NULL;
+  int rc;
+
+  if (update == NULL)
+    return FALSE;
+  bind_text (update, 1, op->room);
+  bind_text (update, 2, op->user);
+  sqlite3_bind_int64 (update, 3, seq_to_sql (op->u64));
+  if (stmt_step (conn, update, error) == 0)
+    return FALSE;
+  if (sqlite3_changes (conn->db) > 0)
+    return TRUE;
+
+  /* Nothing moved: either the marker is already there, or there is no such member. */
+  member = conn_borrow (conn, STMT_SELECT_MEMBER, error);
+  if (member == NULL)
+    return FALSE;
+  bind_text (member, 1, op->room);
+  bind_text (member, 2, op->user);
+  rc = stmt_step (conn, member, error);
+  if (rc == SQLITE_DONE)
+    g_set_error (error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND, "“%s” is not a member of “%s”",
+                 op->user, op->room);
+  return rc == SQLITE_ROW;
+}
+
+static NatterAppendResult *
+append_result_new (Natter__Message *message, gboolean duplicate)
+{
+  NatterAppendResult *result = g_new0 (NatterAppendResult, 1);
+
+  result->message = message;
+  result->duplicate = duplicate;
+  return result;
+}
+
+/* Finds an earlier message of @sender with @client_msg_id; *out_message stays NULL if none. */
+static gboolean
+find_by_client_msg_id (Conn *conn, const char *sender, const char *client_msg_id,
+                       Natter__Message **out_message, GError **error)
+{
+  g_autoptr(BorrowedStmt) stmt = conn_borrow (conn, STMT_SELECT_BY_CLIENT_MSG_ID, error);
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, sender);
+  bind_text (stmt, 2, client_msg_id);
+  switch (stmt_step (conn, stmt, error))
+    {
+    case SQLITE_ROW:
+      *out_message = message_from_row (stmt);
+      return TRUE;
+    case SQLITE_DONE:
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
+static gboolean
+next_seq (Conn *conn, const char *room, gint64 *out_seq, GError **error)
+{
+  g_autoptr(BorrowedStmt) stmt = conn_borrow (conn, STMT_NEXT_SEQ, error);
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, room);
+  switch (stmt_step (conn, stmt, error))
+    {
+    case SQLITE_ROW:
+      *out_seq = sqlite3_column_int64 (stmt, 0);
+      return TRUE;
+    case SQLITE_DONE:
+      g_set_error (error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND, "No room “%s”", room);
+      return FALSE;
+    default:
+      return FALSE;
+    }
+}
+
+static gboolean
+write_append_message (Conn *conn, Op *op, GError **error)
+{
+  g_autoptr(BorrowedStmt) insert = NULL;
+  g_autoptr(BorrowedStmt) advance = NULL;
+  Natter__Message *original = NULL;
+  gint64 seq;
+
+  if (op->client_msg_id != NULL)
+    {
+      if (!find_by_client_msg_id (conn, op->user, op->client_msg_id, &original, error))
+        return FALSE;
+      if (original != NULL)
+        {
+          op_set_result (op, append_result_new (original, TRUE),
+                         (GDestroyNotify) natter_append_result_free);
+          return TRUE;
+        }
+    }
+
+  if (!next_seq (conn, op->room, &seq, error))
+    return FALSE;
+
+  /* The FTS row is added by a trigger, in this same transaction. */
+  insert = conn_borrow (conn, STMT_INSERT_MESSAGE, error);
+  if (insert == NULL)
+    return FALSE;
+  bind_text (insert, 1, op->room);
+  sqlite3_bind_int64 (insert, 2, seq);
+  sqlite3_bind_int64 (insert, 3, op->i64);
+  bind_text (insert, 4, op->user);
+  bind_text (insert, 5, op->text);
+  bind_text (insert, 6, op->client_msg_id);
+  bind_text (insert, 7, op->kind);
+  if (stmt_step (conn, insert, error) == 0)
+    return FALSE;
+
+  advance = conn_borrow (conn, STMT_ADVANCE_READ, error);
+  if (advance == NULL)
+    return FALSE;
+  bind_text (advance, 1, op->room);
+  bind_text (advance, 2, op->user);
+  sqlite3_bind_int64 (advance, 3, seq);
+  if (stmt_step (conn, advance, error) == 0)
+    return FALSE;
+
+  op_set_result (op,
+                 append_result_new (natter_message_new (op->room, (guint64) seq, op->i64,
+                                                        op->user, op->text,
+                                                        op->client_msg_id, op->kind),
+                                    FALSE),
+                 (GDestroyNotify) natter_append_result_free);
+  return TRUE;
+}
+
+/* Reads, run by a reader thread */
+
+static gboolean
+read_get_user (Conn *conn, Op *op, GError **error)
+{
+  g_autoptr(BorrowedStmt) stmt = conn_borrow (conn, STMT_SELECT_USER, error);
+  NatterUserRecord *record;
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, op->user);
+  switch (stmt_step (conn, stmt, error))
+    {
+    case SQLITE_ROW:
+      record = g_new0 (NatterUserRecord, 1);
+      record->name = g_strdup (column_text (stmt, 0));
+      record->password_hash = g_strdup (column_text (stmt, 1));
+      record->admin = sqlite3_column_int (stmt, 2) != 0;
+      op_set_result (op, record, (GDestroyNotify) natter_user_record_free);
+      return TRUE;
+    case SQLITE_DONE:
+      g_set_error (error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND, "No user “%s”", op->user);
+      return FALSE;
+    default:
+      return FALSE;
+    }
+}
+
+static gboolean
+read_lookup_token (Conn *conn, Op *op, GError **error)
+{
+  g_autoptr(BorrowedStmt) stmt = conn_borrow (conn, STMT_SELECT_TOKEN, error);
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, op->text);
+  sqlite3_bind_int64 (stmt, 2, op->i64);
+  switch (stmt_step (conn, stmt, error))
+    {
+    case SQLITE_ROW:
+      op_set_result (op, g_strdup (column_text (stmt, 0)), g_free);
+      return TRUE;
+    case SQLITE_DONE:
+      g_set_error_literal (error, NATTER_ERROR, NATTER_ERROR_UNAUTHORIZED,
+                           "The token is unknown or expired");
+      return FALSE;
+    default:
+      return FALSE;
+    }
+}
+
+static gboolean
+select_members (Conn *conn, NatterRoomRecord *room, GError **error)
+{
+  g_autoptr(BorrowedStmt) stmt = conn_borrow (conn, STMT_SELECT_MEMBERS, error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, room->name);
+  while ((rc = stmt_step (conn, stmt, error)) == SQLITE_ROW)
+    g_ptr_array_add (room->members,
+                     natter_member_record_new (column_text (stmt, 0),
+                                               (guint64) sqlite3_column_int64 (stmt, 1)));
+  return rc == SQLITE_DONE;
+}
+
+/* Looks up @name; *out_room stays NULL if there is no such room. */
+static gboolean
+select_room (Conn *conn, const char *name, NatterRoomRecord **out_room, GError **error)
+{
+  g_autoptr(BorrowedStmt) stmt = conn_borrow (conn, STMT_SELECT_ROOM, error);
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, name);
+  switch (stmt_step (conn, stmt, error))
+    {
+    case SQLITE_ROW:
+      *out_room = room_from_row (stmt);
+      return TRUE;
+    case SQLITE_DONE:
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
+/* Runs @func in one read transaction, so that what it reads with several statements is
+ * one consistent snapshot. */
+static gboolean
+read_in_transaction (Conn *conn, Op *op, OpFunc func, GError **error)
+{
+  gboolean ok;
+
+  if (!conn_exec (conn, STMT_BEGIN, error))
+    return FALSE;
+  ok = func (conn, op, error);
+  rollback_if_open (conn);
+  return ok;
+}
+
+static gboolean
+read_get_room_snapshot (Conn *conn, Op *op, GError **error)
+{
+  g_autoptr(NatterRoomRecord) room = NULL;
+
+  if (!select_room (conn, op->room, &room, error))
+    return FALSE;
+  if (room == NULL)
+    {
+      g_set_error (error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND, "No room “%s”", op->room);
+      return FALSE;
+    }
+  if (!select_members (conn, room, error))
+    return FALSE;
+  op_set_result (op, g_steal_pointer (&room), (GDestroyNotify) natter_room_record_free);
+  return TRUE;
+}
+
+static gboolean
+read_get_room (Conn *conn, Op *op, GError **error)
+{
+  return read_in_transaction (conn, op, read_get_room_snapshot, error);
+}
+
+static gboolean
+read_load_snapshot (Conn *conn, Op *op, GError **error)
+{
+  g_autoptr(NatterStoreSnapshot) snapshot = g_new0 (NatterStoreSnapshot, 1);
+  g_autoptr(GHashTable) by_name = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(BorrowedStmt) rooms = conn_borrow (conn, STMT_SELECT_ROOMS, error);
+  g_autoptr(BorrowedStmt) members = NULL;
+  int rc;
+
+  if (rooms == NULL)
+    return FALSE;
+  snapshot->rooms = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_room_record_free);
+  while ((rc = stmt_step (conn, rooms, error)) == SQLITE_ROW)
+    {
+      NatterRoomRecord *room = room_from_row (rooms);
+
+      g_ptr_array_add (snapshot->rooms, room);
+      g_hash_table_insert (by_name, room->name, room);
+    }
+  if (rc != SQLITE_DONE)
+    return FALSE;
+
+  members = conn_borrow (conn, STMT_SELECT_ALL_MEMBERS, error);
+  if (members == NULL)
+    return FALSE;
+  while ((rc = stmt_step (conn, members, error)) == SQLITE_ROW)
+    {
+      NatterRoomRecord *room = g_hash_table_lookup (by_name, column_text (members, 0));
+
+      /* Foreign keys make this always true. */
+      if (room != NULL)
+        g_ptr_array_add (room->members,
+                         natter_member_record_new (column_text (members, 1),
+                                                   (guint64) sqlite3_column_int64 (members, 2)));
+    }
+  if (rc != SQLITE_DONE)
+    return FALSE;
+
+  op_set_result (op, g_steal_pointer (&snapshot), (GDestroyNotify) natter_store_snapshot_free);
+  return TRUE;
+}
+
+static gboolean
+read_load (Conn *conn, Op *op, GError **error)
+{
+  return read_in_transaction (conn, op, read_load_snapshot, error);
+}
+
+static gboolean
+read_history (Conn *conn, Op *op, GError **error)
+{
+  const NatterHistoryQuery *query = &op->history;
+  guint limit = CLAMP (query->limit, 1, HISTORY_MAX);
+  /* Only after_seq pages forward from it; otherwise the page ends at the newest message
+   * (below before_seq, if given). */
+  gboolean descending = !query->has_after;
+  g_autoptr(NatterRoomRecord) room = NULL;
+  g_autoptr(BorrowedStmt) stmt = NULL;
+  g_autoptr(NatterHistoryResult) result = NULL;
+  int rc;
+
+  if (!select_room (conn, op->room, &room, error))
+    return FALSE;
+  if (room == NULL)
+    {
+      g_set_error (error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND, "No room “%s”", op->room);
+      return FALSE;
+    }
+
+  stmt = conn_borrow (conn, descending ? STMT_HISTORY_DESCENDING : STMT_HISTORY_ASCENDING,
+                      error);
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, op->room);
+  sqlite3_bind_int64 (stmt, 2, query->has_after ? seq_to_sql (query->after_seq) : 0);
+  sqlite3_bind_int64 (stmt, 3, query->has_before ? seq_to_sql (query->before_seq) : G_MAXINT64);
+  /* One more than asked tells whether there are more. */
+  sqlite3_bind_int (stmt, 4, (int) limit + 1);
+
+  result = g_new0 (NatterHistoryResult, 1);
+  result->messages = g_ptr_array_new_full (MIN (limit, room->last_seq) + 1,
+                                           (GDestroyNotify) natter_message_free);
+  while ((rc = stmt_step (conn, stmt, error)) == SQLITE_ROW)
+    {
+      if (result->messages->len == limit)
+        {
+          result->has_more = TRUE;
+          continue;
+        }
+      g_ptr_array_add (result->messages, message_from_row (stmt));
+    }
+  if (rc != SQLITE_DONE)
+    return FALSE;
+
+  /* Pages are always in ascending order. */
+  if (descending)
+    {
+      gpointer *pdata = result->messages->pdata;
+      guint n = result->messages->len;
+
+      for (guint i = 0; i < n / 2; i++)
+        {
+          gpointer tmp = pdata[i];
+
+          pdata[i] = pdata[n - 1 - i];
+          pdata[n - 1 - i] = tmp;
+        }
+    }
+
+  op_set_result (op, g_steal_pointer (&result), (GDestroyNotify) natter_history_result_free);
+  return TRUE;
+}
+
+/* Word characters as the unicode61 tokenizer sees them (letters, digits, private use),
+ * plus combining marks so that a decomposed accent stays in its word. */
+static gboolean
+is_word_char (gunichar c)
+{
+  return g_unichar_isalnum (c) || g_unichar_ismark (c) ||
+         g_unichar_type (c) == G_UNICODE_PRIVATE_USE;
+}
+
+/**
+ * fts_query_from_text:
+ * @text: what the user typed
+ *
+ * Turns plain text into an FTS5 query that cannot fail to parse and has no operators:
+ * every word becomes a quoted string, so quotes, `AND`/`OR`/`NOT`, parentheses, `*`,
+ * `^`, `NEAR` and column filters in @text are only text. Words must all match; the last
+ * one also matches as a prefix, for search as you type.
+ *
+ * Returns: (transfer full) (nullable): the query, or %NULL if @text holds no word
+ */
+static char *
+fts_query_from_text (const char *text)
+{
+  g_autofree char *valid = g_utf8_make_valid (text, -1);
+  g_autoptr(GString) query = g_string_new (NULL);
+  guint n_words = 0;
+
+  for (const char *p = valid; *p != '\0' && n_words < SEARCH_MAX_WORDS;)
+    {
+      const char *start = p;
+
+      while (*p != '\0' && is_word_char (g_utf8_get_char (p)))
+        p = g_utf8_next_char (p);
+      if (p == start)
+        {
+          p = g_utf8_next_char (p);
+          continue;
+        }
+
+      if (n_words++ > 0)
+        g_string_append_c (query, ' ');
+      g_string_append_c (query, '"');
+      for (const char *c = start; c < p; c++)
+        {
+          /* Word characters exclude '"', but a string in FTS5 escapes it by doubling. */
+          if (*c == '"')
+            g_string_append_c (query, '"');
+          g_string_append_c (query, *c);
+        }
+      g_string_append_c (query, '"');
+    }
+
+  if (n_words == 0)
+    return NULL;
+  g_string_append_c (query, '*');
+  return g_string_free (g_steal_pointer (&query), FALSE);
+}
+
+static gboolean
+read_search (Conn *conn, Op *op, GError **error)
+{
+  g_autofree char *match = fts_query_from_text (op->text);
+  g_autoptr(GPtrArray) messages = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_message_free);
+  g_autoptr(BorrowedStmt) stmt = NULL;
+  int rc;
+
+  /* Only separators, such as "*" or "((": nothing can match. */
+  if (match == NULL)
+    {
+      op_set_result (op, g_steal_pointer (&messages), (GDestroyNotify) g_ptr_array_unref);
+      return TRUE;
+    }
+
+  stmt = conn_borrow (conn, STMT_SEARCH, error);
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, match);
+  bind_text (stmt, 2, op->user);
+  bind_text (stmt, 3, NATTER_SYSTEM_ROOM);
+  bind_text (stmt, 4, op->room);
+  sqlite3_bind_int64 (stmt, 5, (sqlite3_int64) op->u64);
+  while ((rc = stmt_step (conn, stmt, error)) == SQLITE_ROW)
+    g_ptr_array_add (messages, message_from_row (stmt));
+  if (rc != SQLITE_DONE)
+    return FALSE;
+
+  op_set_result (op, g_steal_pointer (&messages), (GDestroyNotify) g_ptr_array_unref);
+  return TRUE;
+}
+
+/* The store */
+
+typedef struct {
+  NatterStoreSqlite *store;   /* (unowned) */
+  GThread           *thread;  /* (owned) (nullable) */
+  Conn              *conn;    /* (owned) (nullable) */
+} Reader;
+
+struct _NatterStoreSqlite
+{
+  GObject       parent_instance;
+
+  char         *epoch;          /* (owned) */
+
+  GMutex        lock;           /* guards closed, and pushing onto the queues */
+  gboolean      closed;
+  GAsyncQueue  *write_queue;    /* (owned) (element-type Op) */
+  GAsyncQueue  *read_queue;     /* (owned) (element-type Op) */
+
+  Conn         *writer_conn;    /* (owned) (nullable) used by the writer thread */
+  GThread      *writer;         /* (owned) (nullable) */
+  Reader        readers[N_READERS];
+
+  GMutex        checkpoint_lock;       /* guards the two flags below */
+  GCond         checkpoint_cond;
+  gboolean      checkpoint_requested;
+  gboolean      checkpoint_stop;
+  Conn         *checkpoint_conn;       /* (owned) (nullable) */
+  GThread      *checkpointer;          /* (owned) (nullable) */
+};
+
+static void natter_store_sqlite_iface_init (NatterStoreInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (NatterStoreSqlite, natter_store_sqlite, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (NATTER_TYPE_STORE,
+                                                      natter_store_sqlite_iface_init))
+
+/* Runs one batch of writes in one transaction, then completes them. If the transaction
+ * cannot commit, every write of the batch fails: nothing of it was stored, and since the
+ * room counters are only in the database, the next batch continues without a gap. */
+static void
+run_batch (NatterStoreSqlite *self, GPtrArray *batch)
+{
+  Conn *conn = self->writer_conn;
+  g_autoptr(GError) batch_error = NULL;
+
+  if (conn_exec (conn, STMT_BEGIN_IMMEDIATE, &batch_error))
+    {
+      for (guint i = 0; i < batch->len && batch_error == NULL; i++)
+        {
+          Op *op = g_ptr_array_index (batch, i);
+
+          if (g_cancellable_set_error_if_cancelled (g_task_get_cancellable (op->task),
+                                                    &op->error))
+            continue;
+          if (!conn_exec (conn, STMT_SAVEPOINT, &batch_error))
+            break;
+          if (op->run (conn, op, &op->error))
+            conn_exec (conn, STMT_RELEASE, &batch_error);
+          else if (conn_exec (conn, STMT_ROLLBACK_TO, &batch_error))
+            conn_exec (conn, STMT_RELEASE, &batch_error);
+
+          /* A severe error (disk full, I/O) can roll back the whole transaction. */
+          if (batch_error == NULL && sqlite3_get_autocommit (conn->db))
+            g_set_error_literal (&batch_error, NATTER_ERROR, NATTER_ERROR_UNAVAILABLE,
+                                 "The transaction was rolled back");
+        }
+      if (batch_error == NULL)
+        conn_exec (conn, STMT_COMMIT, &batch_error);
+      if (batch_error != NULL)
+        rollback_if_open (conn);
+    }
+
+  if (batch_error != NULL)
+    {
+      g_warning ("Could not store %u operations: %s", batch->len, batch_error->message);
+      for (guint i = 0; i < batch->len; i++)
+        op_fail (g_ptr_array_index (batch, i), batch_error);
+    }
+
+  complete_ops (batch);
+}
+
+static gpointer
+writer_thread (gpointer data)
+{
+  NatterStoreSqlite *self = data;
+  gboolean stop = FALSE;
+
+  while (!stop)
+    {
+      g_autoptr(GPtrArray) batch = g_ptr_array_new_full (64, (GDestroyNotify) op_free);
+      Op *op = g_async_queue_pop (self->write_queue);
+
+      /* Group commit: whatever queued up while the last batch committed goes together. */
+      while (op != NULL)
+        {
+          if (op->run == NULL)
+            {
+              op_free (op);
+              stop = TRUE;
+              break;
+            }
+          g_ptr_array_add (batch, op);
+          op = batch->len < MAX_BATCH ? g_async_queue_try_pop (self->write_queue) : NULL;
+        }
+
+      if (batch->len > 0)
+        run_batch (self, g_steal_pointer (&batch));
+    }
+
+  return NULL;
+}
+
+/* Called by SQLite on the writer thread after each commit. */
+static int
+wal_hook_cb (gpointer user_data, sqlite3 *db, const char *db_name, int n_pages)
+{
+  NatterStoreSqlite *self = user_data;
+
+  if (n_pages >= CHECKPOINT_PAGES_MAX)
+    {
+      sqlite3_wal_checkpoint_v2 (db, db_name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    }
+  else if (n_pages >= CHECKPOINT_PAGES)
+    {
+      g_mutex_lock (&self->checkpoint_lock);
+      self->checkpoint_requested = TRUE;
+      g_cond_signal (&self->checkpoint_cond);
+      g_mutex_unlock (&self->checkpoint_lock);
+    }
+  return SQLITE_OK;
+}
+
+static gpointer
+checkpointer_thread (gpointer data)
+{
+  NatterStoreSqlite *self = data;
+
+  g_mutex_lock (&self->checkpoint_lock);
+  for (;;)
+    {
+      int rc;
+
+      while (!self->checkpoint_requested && !self->checkpoint_stop)
+        g_cond_wait (&self->checkpoint_cond, &self->checkpoint_lock);
+      if (self->checkpoint_stop)
+        break;
+      self->checkpoint_requested = FALSE;
+      g_mutex_unlock (&self->checkpoint_lock);
+
+      /* PASSIVE never blocks the writer or the readers; BUSY only means another
+       * checkpoint is running. */
+      rc = sqlite3_wal_checkpoint_v2 (self->checkpoint_conn->db, NULL,
+                                      SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+      if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+        g_warning ("Checkpoint failed: %s", sqlite3_errmsg (self->checkpoint_conn->db));
+
+      g_mutex_lock (&self->checkpoint_lock);
+    }
+  g_mutex_unlock (&self->checkpoint_lock);
+
+  return NULL;
+}
+
+static gpointer
+reader_thread (gpointer data)
+{
+  Reader *reader = data;
+  NatterStoreSqlite *self = reader->store;
+
+  for (;;)
+    {
+      g_autoptr(GPtrArray) done = g_ptr_array_new_full (1, (GDestroyNotify) op_free);
+      Op *op = g_async_queue_pop (self->read_queue);
+
+      if (op->run == NULL)
+        {
+          op_free (op);
+          break;
+        }
+      if (!g_cancellable_set_error_if_cancelled (g_task_get_cancellable (op->task), &op->error))
+        op->run (reader->conn, op, &op->error);
+      g_ptr_array_add (done, op);
+      complete_ops (g_steal_pointer (&done));
+    }
+
+  return NULL;
+}
+
+static Op *
+op_new (NatterStoreSqlite *self, OpFunc run, gpointer source_tag, GCancellable *cancellable,
+        GAsyncReadyCallback callback, gpointer user_data)
+{
+  Op *op = g_new0 (Op, 1);
+
+  op->run = run;
+  op->task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (op->task, source_tag);
+  return op;
+}
+
+static void
+submit (NatterStoreSqlite *self, GAsyncQueue *queue, Op *op)
+{
+  g_mutex_lock (&self->lock);
+  if (self->closed)
+    {
+      g_mutex_unlock (&self->lock);
+      g_task_return_new_error (op->task, NATTER_ERROR, NATTER_ERROR_UNAVAILABLE,
+                               "The store is closed");
+      op_free (op);
+      return;
+    }
+  g_async_queue_push (queue, op);
+  g_mutex_unlock (&self->lock);
+}
+
+static void
+submit_write (NatterStoreSqlite *self, Op *op)
+{
+  /* Once queued, a write is done or not done: its result must say which, even if the
+   * caller cancelled meanwhile. Writes cancelled before their batch starts are skipped. */
+  g_task_set_check_cancellable (op->task, FALSE);
+  submit (self, self->write_queue, op);
+}
+
+static void
+submit_read (NatterStoreSqlite *self, Op *op)
+{
+  submit (self, self->read_queue, op);
+}
+
+static void
+push_stop (GAsyncQueue *queue)
+{
+  g_async_queue_push (queue, g_new0 (Op, 1));
+}
+
+static void
+natter_store_sqlite_close (NatterStore *store)
+{
+  NatterStoreSqlite *self = NATTER_STORE_SQLITE (store);
+  gboolean was_closed;
+
+  g_mutex_lock (&self->lock);
+  was_closed = self->closed;
+  self->closed = TRUE;
+  /* Behind everything already queued, so all of it still runs. */
+  if (!was_closed && self->writer != NULL)
+    push_stop (self->write_queue);
+  for (guint i = 0; !was_closed && i < N_READERS; i++)
+    if (self->readers[i].thread != NULL)
+      push_stop (self->read_queue);
+  g_mutex_unlock (&self->lock);
+
+  if (self->writer != NULL)
+    g_thread_join (g_steal_pointer (&self->writer));
+
+  g_mutex_lock (&self->checkpoint_lock);
+  self->checkpoint_stop = TRUE;
+  g_cond_signal (&self->checkpoint_cond);
+  g_mutex_unlock (&self->checkpoint_lock);
+  if (self->checkpointer != NULL)
+    g_thread_join (g_steal_pointer (&self->checkpointer));
+  g_clear_pointer (&self->checkpoint_conn, conn_free);
+
+  for (guint i = 0; i < N_READERS; i++)
+    {
+      if (self->readers[i].thread != NULL)
+        g_thread_join (g_steal_pointer (&self->readers[i].thread));
+      g_clear_pointer (&self->readers[i].conn, conn_free);
+    }
+  /* The last connection to close checkpoints the WAL into the database file. */
+  g_clear_pointer (&self->writer_conn, conn_free);
+}
+
+static const char *
+natter_store_sqlite_get_epoch (NatterStore *store)
+{
+  return NATTER_STORE_SQLITE (store)->epoch;
+}
+
+static void
+natter_store_sqlite_load_async (NatterStore *store, GCancellable *cancellable,
+                                GAsyncReadyCallback callback, gpointer user_data)
+{
+  NatterStoreSqlite *self = NATTER_STORE_SQLITE (store);
+
+  submit_read (self, op_new (self, read_load, natter_store_sqlite_load_async, cancellable,
+                             callback, user_data));
+}
+
+static void
+natter_store_sqlite_create_user_async (NatterStore *store, const char *name,
+                                       const char *password_hash, gboolean admin,
+                                       GCancellable *cancellable, GAsyncReadyCallback callback,
+                                       gpointer user_data)
+{
+  NatterStoreSqlite *self = NATTER_STORE_SQLITE (store);
+  Op *op;
+
+  g_return_if_fail (name != NULL);
+  g_return_if_fail (password_hash != NULL);
+
+  op = op_new (self, write_create_user, natter_store_sqlite_create_user_async, cancellable,
+               callback, user_data);
+  op->user = g_strdup (name);
+  op->text = g_strdup (password_hash);
+  op->text_is_secret = TRUE;
+  op->flag = admin;
+  submit_write (self, op);
+}
+
+static void
+natter_store_sqlite_get_user_async (NatterStore *store, const char *name,
+                                    GCancellable *cancellable, GAsyncReadyCallback callback,
+                                    gpointer user_data)
+{
+  NatterStoreSqlite *self = NATTER_STORE_SQLITE (store);
+  Op *op;
+
+  g_return_if_fail (name != NULL);
+
+  op = op_new (self, read_get_user, natter_store_sqlite_get_user_async, cancellable,
+               callback, user_data);
+  op->user = g_strdup (name);
+  submit_read (self, op);
+}
+
+static void
+natter_store_sqlite_create_token_async (NatterStore *store, const char *user,
+                                        const char *token_hash, gint64 expires_at_ms,
+                                        GCancellable *cancellable,
+                                        GAsyncReadyCallback callback, gpointer user_data)
+{
+  NatterStoreSqlite *self = NATTER_STORE_SQLITE (store);
+  Op *op;
+
+  g_return_if_fail (user != NULL);
+  g_return_if_fail (token_hash != NULL);
+
+  op = op_new (self, write_create_token, natter_store_sqlite_create_token_async, cancellable,
+               callback, user_data);
+  op->user = g_strdup (user);
+  op->text = g_strdup (token_hash);
+  op->text_is_secret = TRUE;
+  op->i64 = expires_at_ms;
+  submit_write (self, op);
+}
+
+static void
+natter_store_sqlite_lookup_token_async (NatterStore *store, const char *token_hash,
+                                        gint64 now, GCancellable *cancellable,
+                                        GAsyncReadyCallback callback, gpointer user_data)
+{
+  NatterStoreSqlite *self = NATTER_STORE_SQLITE (store);
+  Op *op;
+
+  g_return_if_fail (token_hash != NULL);
+
+  op = op_new (self, read_lookup_token, natter_store_sqlite_lookup_token_async, cancellable,
+               callback, user_data);
+  op->text = g_strdup (token_hash);
+  op->text_is_secret = TRUE;
+  op->i64 = now;
+  submit_read (self, op);
+}
+
+static void
+natter_store_sqlite_create_room_async (NatterStore *store, const char *name, const char *kind,
+                                       const char *topic, GCancellable *cancellable,
+                                       GAsyncReadyCallback callback, gpointer user_data)
+{
+  NatterStoreSqlite *self = NATTER_STORE_SQLITE (store);
+  Op *op;
+
+  g_return_if_fail (name != NULL);
+
+  op = op_new (self, write_create_room, natter_store_sqlite_create_room_async, cancellable,
+               callback, user_data);
+  op->room = g_strdup (name);
+  op->kind = g_strdup (kind != NULL ? kind : NATTER_ROOM_KIND_ROOM);
+  op->text = g_strdup (topic);
+  submit_write (self, op);
+}
+
+static void
+natter_store_sqlite_get_room_async (NatterStore *store, const char *name,
+                                    GCancellable *cancellable, GAsyncReadyCallback callback,
+                                    gpointer user_data)
+{
+  NatterStoreSqlite *self = NATTER_STORE_SQLITE (store);
+  Op *op;
+
+  g_return_if_fail (name != NULL);
+
+  op = op_new (self, read_get_room, natter_store_sqlite_get_room_async, cancellable,
+               callback, user_data);
+  op->room = g_strdup (name);
+  submit_read (self, op);
+}
+
+static void
+natter_store_sqlite_add_member_async (NatterStore *store, const char *room, const char *user,
+                                      GCancellable *cancellable, GAsyncReadyCallback callback,
+                                      gpointer user_data)
+{
+  NatterStoreSqlite *self = NATTER_STORE_SQLITE (store);
+  Op *op;
+
+  g_return_if_fail (room != NULL);
+  g_return_if_fail (user != NULL);
+
+  op = op_new (self, write_add_member, natter_store_sqlite_add_member_async, cancellable,
+               callback, user_data);
+  op->room = g_strdup (room);
+  op->user = g_strdup (user);
+  submit_write (self, op);
+}
+
+static void
+natter_store_sqlite_remove_member_async (NatterStore *store, const char *room,
+                                         const char *user, GCancellable *cancellable,
+                                         GAsyncReadyCallback callback, gpointer user_data)
+{
+  NatterStoreSqlite *self = NATTER_STORE_SQLITE (store);
+  Op *op;
+
+  g_return_if_fail (room != NULL);
+  g_return_if_fail (user != NULL);
+
+  op = op_new (self, write_remove_member, natter_store_sqlite_remove_member_async,
+               cancellable, callback, user_data);
+  op->room = g_strdup (room);
+  op->user = g_strdup (user);
+  submit_write (self, op);
+}
+
+static void
+natter_store_sqlite_append_message_async (NatterStore *store, const char *room,
+                                          const char *sender, const char *body,
+                                          const char *client_msg_id, const char *kind,
+                                          gint64 ts_ms, GCancellable *cancellable,
+                                          GAsyncReadyCallback callback, gpointer user_data)
+{
+  NatterStoreSqlite *self = NATTER_STORE_SQLITE (store);
+  Op *op;
+
+  g_return_if_fail (room != NULL);
+  g_return_if_fail (sender != NULL);
+  g_return_if_fail (body != NULL);
+
+  op = op_new (self, write_append_message, natter_store_sqlite_append_message_async,
+               cancellable, callback, user_data);
+  op->room = g_strdup (room);
+  op->user = g_strdup (sender);
+  op->text = g_strdup (body);
+  /* An empty id is no id: it must not make every later message a duplicate. */
+  op->client_msg_id = (client_msg_id != NULL && *client_msg_id != '\0') ? g_strdup (client_msg_id)
+                                                                         : NULL;
+  op->kind = g_strdup (kind != NULL ? kind : NATTER_MESSAGE_KIND_TEXT);
+  op->i64 = ts_ms;
+  submit_write (self, op);
+}
+
+static void
+natter_store_sqlite_history_async (NatterStore *store, const char *room,
+                                   const NatterHistoryQuery *query, GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data)
+{
+  NatterStoreSqlite *self = NATTER_STORE_SQLITE (store);
+  Op *op;
+
+  g_return_if_fail (room != NULL);
+
+  op = op_new (self, read_history, natter_store_sqlite_history_async, cancellable, callback,
+               user_data);
+  op->room = g_strdup (room);
+  op->history = *query;
+  submit_read (self, op);
+}
+
+static void
+natter_store_sqlite_set_read_async (NatterStore *store, const char *room, const char *user,
+                                    guint64 seq, GCancellable *cancellable,
+                                    GAsyncReadyCallback callback, gpointer user_data)
+{
+  NatterStoreSqlite *self = NATTER_STORE_SQLITE (store);
+  Op *op;
+
+  g_return_if_fail (room != NULL);
+  g_return_if_fail (user != NULL);
+
+  op = op_new (self, write_set_read, natter_store_sqlite_set_read_async, cancellable,
+               callback, user_data);
+  op->room = g_strdup (room);
+  op->user = g_strdup (user);
+  op->u64 = seq;
+  submit_write (self, op);
+}
+
+static gboolean
+is_blank (const char *text)
+{
+  if (text == NULL)
+    return TRUE;
+  for (const char *p = text; *p != '\0'; p = g_utf8_next_char (p))
+    if (!g_unichar_isspace (g_utf8_get_char (p)))
+      return FALSE;
+  return TRUE;
+}
+
+static void
+natter_store_sqlite_search_async (NatterStore *store, const char *user, const char *query,
+                                  const char *room, guint limit, GCancellable *cancellable,
+                                  GAsyncReadyCallback callback, gpointer user_data)
+{
+  NatterStoreSqlite *self = NATTER_STORE_SQLITE (store);
+  Op *op;
+
+  g_return_if_fail (user != NULL);
+
+  op = op_new (self, read_search, natter_store_sqlite_search_async, cancellable, callback,
+               user_data);
+  if (is_blank (query))
+    {
+      g_task_return_new_error (op->task, NATTER_ERROR, NATTER_ERROR_BAD_REQUEST,
+                               "The search query is empty");
+      op_free (op);
+      return;
+    }
+  op->user = g_strdup (user);
+  op->text = g_strdup (query);
+  op->room = g_strdup (room);
+  op->u64 = CLAMP (limit, 1, SEARCH_MAX);
+  submit_read (self, op);
+}
+
+static void
+natter_store_sqlite_iface_init (NatterStoreInterface *iface)
+{
+  iface->get_epoch = natter_store_sqlite_get_epoch;
+  iface->close = natter_store_sqlite_close;
+  iface->load_async = natter_store_sqlite_load_async;
+  iface->create_user_async = natter_store_sqlite_create_user_async;
+  iface->get_user_async = natter_store_sqlite_get_user_async;
+  iface->create_token_async = natter_store_sqlite_create_token_async;
+  iface->lookup_token_async = natter_store_sqlite_lookup_token_async;
+  iface->create_room_async = natter_store_sqlite_create_room_async;
+  iface->get_room_async = natter_store_sqlite_get_room_async;
+  iface->add_member_async = natter_store_sqlite_add_member_async;
+  iface->remove_member_async = natter_store_sqlite_remove_member_async;
+  iface->append_message_async = natter_store_sqlite_append_message_async;
+  iface->history_async = natter_store_sqlite_history_async;
+  iface->set_read_async = natter_store_sqlite_set_read_async;
+  iface->search_async = natter_store_sqlite_search_async;
+}
+
+static void
+natter_store_sqlite_finalize (GObject *object)
+{
+  NatterStoreSqlite *self = NATTER_STORE_SQLITE (object);
+
+  natter_store_sqlite_close (NATTER_STORE (self));
+  g_clear_pointer (&self->write_queue, g_async_queue_unref);
+  g_clear_pointer (&self->read_queue, g_async_queue_unref);
+  g_mutex_clear (&self->lock);
+  g_mutex_clear (&self->checkpoint_lock);
+  g_cond_clear (&self->checkpoint_cond);
+  g_free (self->epoch);
+
+  G_OBJECT_CLASS (natter_store_sqlite_parent_class)->finalize (object);
+}
+
+static void
+natter_store_sqlite_class_init (NatterStoreSqliteClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = natter_store_sqlite_finalize;
+}
+
+static void
+natter_store_sqlite_init (NatterStoreSqlite *self)
+{
+  g_mutex_init (&self->lock);
+  g_mutex_init (&self->checkpoint_lock);
+  g_cond_init (&self->checkpoint_cond);
+  self->write_queue = g_async_queue_new ();
+  self->read_queue = g_async_queue_new ();
+}
+
+/* Process-wide settings, which SQLite accepts only before its first use. */
+static void
+configure_sqlite_once (void)
+{
+  static gsize configured = 0;
+
+  if (g_once_init_enter (&configured))
+    {
+      /* Memory statistics take a global mutex on every allocation; nothing here reads them. */
+      sqlite3_config (SQLITE_CONFIG_MEMSTATUS, 0);
+      g_once_init_leave (&configured, 1);
+    }
+}
+
+static gboolean
+natter_store_sqlite_open (NatterStoreSqlite *self, const char *path,
+                          NatterDurability durability, guint schema_version,
+                          guint busy_timeout_ms, GError **error)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+
+  configure_sqlite_once ();
+  if (sodium_init () < 0)
+    {
+      g_set_error_literal (error, NATTER_ERROR, NATTER_ERROR_INTERNAL,
+                           "libsodium failed to initialise");
+      return FALSE;
+    }
+  if (g_mkdir_with_parents (dir, 0700) != 0)
+    {
+      int errsv = errno;
+
+      g_set_error (error, NATTER_ERROR, NATTER_ERROR_UNAVAILABLE, "Cannot create %s: %s", dir,
+                   g_strerror (errsv));
+      return FALSE;
+    }
+
+  self->writer_conn = conn_open (path, FALSE, durability, busy_timeout_ms, error);
+  if (self->writer_conn == NULL ||
+      !migrate (self->writer_conn, schema_version, error) ||
+      !delete_expired_tokens (self->writer_conn, error))
+    return FALSE;
+  self->epoch = ensure_epoch (self->writer_conn, error);
+  if (self->epoch == NULL)
+    return FALSE;
+
+  /* Readers open only now: the file is in WAL mode and at the current schema. */
+  for (guint i = 0; i < N_READERS; i++)
+    {
+      self->readers[i].conn = conn_open (path, TRUE, durability, busy_timeout_ms, error);
+      if (self->readers[i].conn == NULL)
+        return FALSE;
+    }
+
+  self->checkpoint_conn = conn_open (path, FALSE, durability, busy_timeout_ms, error);
+  if (self->checkpoint_conn == NULL)
+    return FALSE;
+  self->checkpointer = g_thread_try_new ("natter-store-c", checkpointer_thread, self, error);
+  if (self->checkpointer == NULL)
+    return FALSE;
+  /* Replaces SQLite's automatic checkpoints on the writer's connection. */
+  sqlite3_wal_hook (self->writer_conn->db, wal_hook_cb, self);
+
+  self->writer = g_thread_try_new ("natter-store-w", writer_thread, self, error);
+  if (self->writer == NULL)
+    return FALSE;
+  for (guint i = 0; i < N_READERS; i++)
+    {
+      self->readers[i].store = self;
+      self->readers[i].thread = g_thread_try_new ("natter-store-r", reader_thread,
+                                                  &self->readers[i], error);
+      if (self->readers[i].thread == NULL)
+        return FALSE;
+    }
+
+  return TRUE;
+}
+
+/**
+ * natter_store_sqlite_get_latest_schema_version:
+ *
+ * Returns: the schema version natter_store_sqlite_new() migrates a database to
+ */
+guint
+natter_store_sqlite_get_latest_schema_version (void)
+{
+  return G_N_ELEMENTS (migrations);
+}
+
+/**
+ * natter_store_sqlite_new_full:
+ * @path: the database file; created, with its directory, if missing
+ * @durability: how hard a commit syncs
+ * @schema_version: migrate up to this version; 0 for the latest
+ * @busy_timeout_ms: how long to wait for another process's lock
+ * @error: return location for a #GError
+ *
+ * Like natter_store_sqlite_new(), with the knobs the tests need.
+ *
+ * Returns: (transfer full): the store, or %NULL with @error set
+ */
+NatterStore *
+natter_store_sqlite_new_full (const char *path, NatterDurability durability,
+                              guint schema_version, guint busy_timeout_ms, GError **error)
+{
+  g_autoptr(NatterStoreSqlite) self = NULL;
+
+  g_return_val_if_fail (path != NULL, NULL);
+  g_return_val_if_fail (schema_version <= G_N_ELEMENTS (migrations), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  self = g_object_new (NATTER_TYPE_STORE_SQLITE, NULL);
+  if (!natter_store_sqlite_open (self, path, durability,
+                                 schema_version == 0 ? G_N_ELEMENTS (migrations) : schema_version,
+                                 busy_timeout_ms, error))
+    return NULL;
+  return NATTER_STORE (g_steal_pointer (&self));
+}
+
+/**
+ * natter_store_sqlite_new:
+ * @path: the database file; created, with its directory, if missing
+ * @durability: %NATTER_DURABILITY_NORMAL survives a killed process,
+ *   %NATTER_DURABILITY_FULL also a power loss
+ * @error: return location for a #GError
+ *
+ * Opens (or creates) the database, migrates it to the current schema and starts the
+ * writer and reader threads. This blocks, and is meant for start-up; every operation on
+ * the store after it is asynchronous.
+ *
+ * Returns: (transfer full): the store, or %NULL with @error set
+ */
+NatterStore *
+natter_store_sqlite_new (const char *path, NatterDurability durability, GError **error)
+{
+  return natter_store_sqlite_new_full (path, durability, 0, BUSY_TIMEOUT_MS, error);
+}

@@ -1,0 +1,1594 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "test-store"
+
+#include "config.h"
+
+#include <glib/gstdio.h>
+#include <libpq-fe.h>
+#include <sqlite3.h>
+
+#include "natter-error.h"
+#include "natter-store.h"
+#include "natter-store-postgres.h"
+#include "natter-store-sqlite.h"
+#include "natter-store-sqlite-private.h"
+
+/* The behaviour every NatterStore must have is tested through create_store(), so the same
+ * tests can run against another implementation; the /store/sqlite/ tests are about this
+ * implementation's file, schema and locking. */
+
+typedef struct {
+  char        *dir;    /* (owned) */
+  char        *path;   /* (owned) */
+  NatterStore *store;  /* (owned) (nullable) */
+} Fixture;
+
+/* With NATTER_TEST_POSTGRES=conninfo (tests/cluster), the same tests run against
+ * PostgreSQL: each fixture gets a database of its own, named after its directory, so
+ * reopening finds the same data. */
+static NatterStore *
+create_postgres_store (Fixture *fixture, const char *admin_conninfo, GError **error)
+{
+  g_autofree char *base = g_path_get_basename (fixture->dir);
+  g_autofree char *name = g_ascii_strdown (g_strdelimit (base, "-", '_'), -1);
+  g_autofree char *create = g_strdup_printf ("CREATE DATABASE %s", name);
+  g_autofree char *conninfo = g_strdup_printf ("%s dbname=%s", admin_conninfo, name);
+  const char * const values[] = { name };
+  PGconn *admin = PQconnectdb (admin_conninfo);
+  PGresult *res;
+
+  g_assert_cmpint (PQstatus (admin), ==, CONNECTION_OK);
+  res = PQexecParams (admin, "SELECT 1 FROM pg_database WHERE datname = $1", 1, NULL,
+                      values, NULL, NULL, 0);
+  g_assert_cmpint (PQresultStatus (res), ==, PGRES_TUPLES_OK);
+  if (PQntuples (res) == 0)
+    {
+      PQclear (res);
+      /* A name of [a-z0-9_] only: safe to spell out. */
+      res = PQexec (admin, create);
+      g_assert_cmpint (PQresultStatus (res), ==, PGRES_COMMAND_OK);
+    }
+  PQclear (res);
+  PQfinish (admin);
+
+  return natter_store_postgres_new (conninfo, error);
+}
+
+static NatterStore *
+create_store (Fixture *fixture)
+{
+  g_autoptr(GError) local_error = NULL;
+  const char *postgres = g_getenv ("NATTER_TEST_POSTGRES");
+  NatterStore *store = postgres != NULL
+                       ? create_postgres_store (fixture, postgres, &local_error)
+                       : natter_store_sqlite_new (fixture->path, NATTER_DURABILITY_NORMAL,
+                                                  &local_error);
+
+  g_assert_no_error (local_error);
+  g_assert_nonnull (store);
+  return store;
+}
+
+static gboolean
+set_true_cb (gpointer user_data)
+{
+  *(gboolean *) user_data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Iterates the main context until @cond holds; fails the test after a deadline. */
+#define WAIT_UNTIL(cond) \
+  G_STMT_START { \
+    gboolean timed_out_ = FALSE; \
+    guint timeout_id_ = g_timeout_add_seconds (60, set_true_cb, &timed_out_); \
+    while (!(cond) && !timed_out_) \
+      g_main_context_iteration (NULL, TRUE); \
+    if (timed_out_) \
+      g_error ("Timed out waiting for %s", #cond); \
+    g_source_remove (timeout_id_); \
+  } G_STMT_END
+
+/* Runs what is already pending in the main context, such as completions of a closed store. */
+static void
+drain_main_context (void)
+{
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+}
+
+static void
+remove_dir (const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  if (dir == NULL)
+    return;
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+
+      if (g_file_test (child, G_FILE_TEST_IS_DIR))
+        remove_dir (child);
+      else
+        g_assert_cmpint (g_unlink (child), ==, 0);
+    }
+  g_assert_cmpint (g_rmdir (path), ==, 0);
+}
+
+static void
+close_store (Fixture *fixture)
+{
+  if (fixture->store == NULL)
+    return;
+  natter_store_close (fixture->store);
+  drain_main_context ();
+  g_clear_object (&fixture->store);
+}
+
+static void
+reopen_store (Fixture *fixture)
+{
+  close_store (fixture);
+  fixture->store = create_store (fixture);
+}
+
+static void
+setup_paths (Fixture *fixture)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  fixture->dir = g_dir_make_tmp ("natter-store-XXXXXX", &local_error);
+  g_assert_no_error (local_error);
+  fixture->path = g_build_filename (fixture->dir, "natter.db", NULL);
+}
+
+static void
+setup (Fixture *fixture, gconstpointer user_data)
+{
+  setup_paths (fixture);
+  fixture->store = create_store (fixture);
+}
+
+/* For tests that open the database their own way. */
+static void
+setup_empty (Fixture *fixture, gconstpointer user_data)
+{
+  setup_paths (fixture);
+}
+
+static void
+teardown (Fixture *fixture, gconstpointer user_data)
+{
+  close_store (fixture);
+  remove_dir (fixture->dir);
+  g_free (fixture->dir);
+  g_free (fixture->path);
+}
+
+/* Synchronous wrappers: each issues one call and iterates the main context until it
+ * completes. */
+
+static void
+result_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GAsyncResult **out = user_data;
+
+  g_assert_null (*out);
+  *out = g_object_ref (result);
+}
+
+static gint64
+now_ms (void)
+{
+  return g_get_real_time () / 1000;
+}
+
+static gboolean
+create_user (Fixture *f, const char *name, const char *hash, gboolean admin, GError **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  natter_store_create_user_async (f->store, name, hash, admin, NULL, result_cb, &result);
+  WAIT_UNTIL (result != NULL);
+  return natter_store_create_user_finish (f->store, result, error);
+}
+
+static NatterUserRecord *
+get_user (Fixture *f, const char *name, GError **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  natter_store_get_user_async (f->store, name, NULL, result_cb, &result);
+  WAIT_UNTIL (result != NULL);
+  return natter_store_get_user_finish (f->store, result, error);
+}
+
+static gboolean
+create_token (Fixture *f, const char *user, const char *hash, gint64 expires_at,
+              GError **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  natter_store_create_token_async (f->store, user, hash, expires_at, NULL, result_cb, &result);
+  WAIT_UNTIL (result != NULL);
+  return natter_store_create_token_finish (f->store, result, error);
+}
+
+static char *
+lookup_token (Fixture *f, const char *hash, gint64 now, GError **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  natter_store_lookup_token_async (f->store, hash, now, NULL, result_cb, &result);
+  WAIT_UNTIL (result != NULL);
+  return natter_store_lookup_token_finish (f->store, result, error);
+}
+
+static NatterRoomRecord *
+create_room_full (Fixture *f, const char *name, const char *kind, const char *topic,
+                  GError **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  natter_store_create_room_async (f->store, name, kind, topic, NULL, result_cb, &result);
+  WAIT_UNTIL (result != NULL);
+  return natter_store_create_room_finish (f->store, result, error);
+}
+
+static void
+create_room_of_kind (Fixture *f, const char *name, const char *kind, const char *topic)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(NatterRoomRecord) room = create_room_full (f, name, kind, topic, &local_error);
+
+  g_assert_no_error (local_error);
+  g_assert_cmpstr (room->name, ==, name);
+}
+
+static void
+create_room (Fixture *f, const char *name)
+{
+  create_room_of_kind (f, name, NATTER_ROOM_KIND_ROOM, NULL);
+}
+
+static NatterRoomRecord *
+get_room (Fixture *f, const char *name, GError **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  natter_store_get_room_async (f->store, name, NULL, result_cb, &result);
+  WAIT_UNTIL (result != NULL);
+  return natter_store_get_room_finish (f->store, result, error);
+}
+
+static gboolean
+add_member (Fixture *f, const char *room, const char *user, GError **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  natter_store_add_member_async (f->store, room, user, NULL, result_cb, &result);
+  WAIT_UNTIL (result != NULL);
+  return natter_store_add_member_finish (f->store, result, error);
+}
+
+static gboolean
+remove_member (Fixture *f, const char *room, const char *user, GError **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  natter_store_remove_member_async (f->store, room, user, NULL, result_cb, &result);
+  WAIT_UNTIL (result != NULL);
+  return natter_store_remove_member_finish (f->store, result, error);
+}
+
+static NatterAppendResult *
+append (Fixture *f, const char *room, const char *sender, const char *body,
+        const char *client_msg_id, GError **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  natter_store_append_message_async (f->store, room, sender, body, client_msg_id,
+                                     NATTER_MESSAGE_KIND_TEXT, now_ms (), NULL, result_cb,
+                                     &result);
+  WAIT_UNTIL (result != NULL);
+  return natter_store_append_message_finish (f->store, result, error);
+}
+
+static guint64
+append_ok (Fixture *f, const char *room, const char *sender, const char *body)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(NatterAppendResult) result = append (f, room, sender, body, NULL, &local_error);
+
+  g_assert_no_error (local_error);
+  g_assert_false (result->duplicate);
+  return result->message->seq;
+}
+
+static NatterHistoryResult *
+history (Fixture *f, const char *room, gint64 after, gint64 before, guint limit,
+         GError **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  NatterHistoryQuery query = {
+    .has_after = after >= 0,
+    .after_seq = after >= 0 ? (guint64) after : 0,
+    .has_before = before >= 0,
+    .before_seq = before >= 0 ? (guint64) before : 0,
+    .limit = limit,
+  };
+
+  natter_store_history_async (f->store, room, &query, NULL, result_cb, &result);
+  WAIT_UNTIL (result != NULL);
+  return natter_store_history_finish (f->store, result, error);
+}
+
+static gboolean
+set_read (Fixture *f, const char *room, const char *user, guint64 seq, GError **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  natter_store_set_read_async (f->store, room, user, seq, NULL, result_cb, &result);
+  WAIT_UNTIL (result != NULL);
+  return natter_store_set_read_finish (f->store, result, error);
+}
+
+static GPtrArray *
+search (Fixture *f, const char *user, const char *query, const char *room, guint limit,
+        GError **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  natter_store_search_async (f->store, user, query, room, limit, NULL, result_cb, &result);
+  WAIT_UNTIL (result != NULL);
+  return natter_store_search_finish (f->store, result, error);
+}
+
+static NatterStoreSnapshot *
+load (Fixture *f, GError **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  natter_store_load_async (f->store, NULL, result_cb, &result);
+  WAIT_UNTIL (result != NULL);
+  return natter_store_load_finish (f->store, result, error);
+}
+
+static guint64
+read_seq_of (Fixture *f, const char *room, const char *user)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(NatterRoomRecord) record = get_room (f, room, &local_error);
+
+  g_assert_no_error (local_error);
+  for (guint i = 0; i < record->members->len; i++)
+    {
+      NatterMemberRecord *member = g_ptr_array_index (record->members, i);
+
+      if (g_str_equal (member->user, user))
+        return member->read_seq;
+    }
+  g_assert_not_reached ();
+}
+
+/* Asserts that @page holds exactly the seqs first..last, in order. */
+static void
+assert_page (NatterHistoryResult *page, guint64 first, guint64 last, gboolean has_more)
+{
+  g_assert_cmpuint (page->messages->len, ==, last >= first ? last - first + 1 : 0);
+  for (guint i = 0; i < page->messages->len; i++)
+    {
+      Natter__Message *message = g_ptr_array_index (page->messages, i);
+
+      g_assert_cmpuint (message->seq, ==, first + i);
+    }
+  g_assert_cmpint (page->has_more, ==, has_more);
+}
+
+/* Tests */
+
+static void
+test_epoch (Fixture *fixture, gconstpointer user_data)
+{
+  g_autofree char *epoch = g_strdup (natter_store_get_epoch (fixture->store));
+  Fixture other = { NULL, };
+
+  g_assert_cmpuint (strlen (epoch), ==, 32);
+  for (const char *p = epoch; *p != '\0'; p++)
+    g_assert_true (g_ascii_isxdigit (*p));
+
+  reopen_store (fixture);
+  g_assert_cmpstr (natter_store_get_epoch (fixture->store), ==, epoch);
+
+  /* A new store is a new epoch. */
+  setup (&other, NULL);
+  g_assert_cmpstr (natter_store_get_epoch (other.store), !=, epoch);
+  teardown (&other, NULL);
+}
+
+static void
+test_users (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(NatterUserRecord) alice = NULL;
+  g_autoptr(NatterUserRecord) root = NULL;
+  g_autoptr(NatterUserRecord) missing = NULL;
+
+  g_assert_true (create_user (fixture, "alice", "$argon2id$alice", FALSE, &local_error));
+  g_assert_no_error (local_error);
+  g_assert_true (create_user (fixture, "root", "$argon2id$root", TRUE, &local_error));
+  g_assert_no_error (local_error);
+
+  g_assert_false (create_user (fixture, "alice", "$argon2id$other", TRUE, &local_error));
+  g_assert_error (local_error, NATTER_ERROR, NATTER_ERROR_CONFLICT);
+  g_clear_error (&local_error);
+
+  alice = get_user (fixture, "alice", &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpstr (alice->name, ==, "alice");
+  g_assert_cmpstr (alice->password_hash, ==, "$argon2id$alice");
+  g_assert_false (alice->admin);
+
+  root = get_user (fixture, "root", &local_error);
+  g_assert_no_error (local_error);
+  g_assert_true (root->admin);
+
+  missing = get_user (fixture, "nobody", &local_error);
+  g_assert_error (local_error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND);
+  g_assert_null (missing);
+}
+
+static void
+test_tokens (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr(GError) local_error = NULL;
+  gint64 now = now_ms ();
+  g_autofree char *user = NULL;
+  g_autofree char *expired = NULL;
+  g_autofree char *unknown = NULL;
+
+  g_assert_true (create_user (fixture, "alice", "hash", FALSE, &local_error));
+  g_assert_true (create_token (fixture, "alice", "token-hash-1", now + 3600000, &local_error));
+  g_assert_no_error (local_error);
+
+  user = lookup_token (fixture, "token-hash-1", now, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpstr (user, ==, "alice");
+
+  expired = lookup_token (fixture, "token-hash-1", now + 3600000, &local_error);
+  g_assert_error (local_error, NATTER_ERROR, NATTER_ERROR_UNAUTHORIZED);
+  g_assert_null (expired);
+  g_clear_error (&local_error);
+
+  unknown = lookup_token (fixture, "token-hash-2", now, &local_error);
+  g_assert_error (local_error, NATTER_ERROR, NATTER_ERROR_UNAUTHORIZED);
+  g_assert_null (unknown);
+}
+
+static void
+test_rooms (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(NatterRoomRecord) created = NULL;
+  g_autoptr(NatterRoomRecord) again = NULL;
+  g_autoptr(NatterRoomRecord) room = NULL;
+  g_autoptr(NatterRoomRecord) after_remove = NULL;
+  g_autoptr(NatterRoomRecord) missing = NULL;
+
+  created = create_room_full (fixture, "general", NATTER_ROOM_KIND_ROOM, "Anything goes",
+                              &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpstr (created->name, ==, "general");
+  g_assert_cmpstr (created->kind, ==, NATTER_ROOM_KIND_ROOM);
+  g_assert_cmpstr (created->topic, ==, "Anything goes");
+  g_assert_cmpuint (created->last_seq, ==, 0);
+
+  append_ok (fixture, "general", "alice", "hello");
+
+  /* Creating it again returns the stored room, untouched. */
+  again = create_room_full (fixture, "general", NATTER_ROOM_KIND_DM, "Other", &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpstr (again->kind, ==, NATTER_ROOM_KIND_ROOM);
+  g_assert_cmpstr (again->topic, ==, "Anything goes");
+  g_assert_cmpuint (again->last_seq, ==, 1);
+
+  g_assert_true (add_member (fixture, "general", "alice", &local_error));
+  g_assert_true (add_member (fixture, "general", "alice", &local_error));
+  g_assert_true (add_member (fixture, "general", "bob", &local_error));
+  g_assert_no_error (local_error);
+
+  room = get_room (fixture, "general", &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (room->last_seq, ==, 1);
+  g_assert_cmpuint (room->members->len, ==, 2);
+  g_assert_cmpstr (((NatterMemberRecord *) g_ptr_array_index (room->members, 0))->user, ==,
+                   "alice");
+  g_assert_cmpstr (((NatterMemberRecord *) g_ptr_array_index (room->members, 1))->user, ==,
+                   "bob");
+
+  g_assert_true (remove_member (fixture, "general", "bob", &local_error));
+  g_assert_true (remove_member (fixture, "general", "bob", &local_error));
+  g_assert_no_error (local_error);
+  after_remove = get_room (fixture, "general", &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (after_remove->members->len, ==, 1);
+
+  missing = get_room (fixture, "nowhere", &local_error);
+  g_assert_error (local_error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND);
+  g_assert_null (missing);
+  g_clear_error (&local_error);
+
+  g_assert_false (add_member (fixture, "nowhere", "alice", &local_error));
+  g_assert_error (local_error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND);
+}
+
+static void
+test_append (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(NatterAppendResult) missing = NULL;
+  g_autoptr(NatterAppendResult) first = NULL;
+  g_autoptr(NatterAppendResult) broadcast = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(NatterHistoryResult) page = NULL;
+  Natter__Message *message;
+
+  missing = append (fixture, "nowhere", "alice", "hello", "c-1", &local_error);
+  g_assert_error (local_error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND);
+  g_assert_null (missing);
+  g_clear_error (&local_error);
+
+  create_room (fixture, "general");
+  natter_store_append_message_async (fixture->store, "general", "alice", "héllo wörld", "c-1",
+                                     NATTER_MESSAGE_KIND_TEXT, 1700000000123, NULL, result_cb,
+                                     &result);
+  WAIT_UNTIL (result != NULL);
+  first = natter_store_append_message_finish (fixture->store, result, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_false (first->duplicate);
+  g_assert_cmpstr (first->message->room, ==, "general");
+  g_assert_cmpuint (first->message->seq, ==, 1);
+  g_assert_cmpint (first->message->ts, ==, 1700000000123);
+  g_assert_cmpstr (first->message->sender, ==, "alice");
+  g_assert_cmpstr (first->message->body, ==, "héllo wörld");
+  g_assert_cmpstr (first->message->client_msg_id, ==, "c-1");
+  g_assert_cmpstr (first->message->kind, ==, NATTER_MESSAGE_KIND_TEXT);
+
+  /* Messages without an id are never duplicates of each other. */
+  g_assert_cmpuint (append_ok (fixture, "general", "alice", "again"), ==, 2);
+  g_assert_cmpuint (append_ok (fixture, "general", "alice", "again"), ==, 3);
+
+  g_clear_object (&result);
+  create_room_of_kind (fixture, NATTER_SYSTEM_ROOM, NATTER_ROOM_KIND_SYSTEM, NULL);
+  natter_store_append_message_async (fixture->store, NATTER_SYSTEM_ROOM, "root", "maintenance",
+                                     NULL, NATTER_MESSAGE_KIND_BROADCAST, now_ms (), NULL,
+                                     result_cb, &result);
+  WAIT_UNTIL (result != NULL);
+  broadcast = natter_store_append_message_finish (fixture->store, result, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (broadcast->message->seq, ==, 1);
+
+  page = history (fixture, "general", -1, -1, 10, &local_error);
+  g_assert_no_error (local_error);
+  assert_page (page, 1, 3, FALSE);
+  message = g_ptr_array_index (page->messages, 0);
+  g_assert_cmpstr (message->body, ==, "héllo wörld");
+  g_assert_cmpint (message->ts, ==, 1700000000123);
+  g_assert_cmpstr (message->client_msg_id, ==, "c-1");
+  g_assert_null (((Natter__Message *) g_ptr_array_index (page->messages, 1))->client_msg_id);
+}
+
+typedef struct {
+  guint      pending;
+  GPtrArray *results;  /* (owned) (element-type NatterAppendResult) */
+  GPtrArray *errors;   /* (owned) (element-type GError) */
+} AppendBatch;
+
+static void
+append_batch_init (AppendBatch *batch)
+{
+  batch->results = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_append_result_free);
+  batch->errors = g_ptr_array_new_with_free_func ((GDestroyNotify) g_error_free);
+}
+
+static void
+append_batch_clear (AppendBatch *batch)
+{
+  g_clear_pointer (&batch->results, g_ptr_array_unref);
+  g_clear_pointer (&batch->errors, g_ptr_array_unref);
+}
+
+static void
+append_batch_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  AppendBatch *batch = user_data;
+  GError *error = NULL;
+  NatterAppendResult *appended = natter_store_append_message_finish (NATTER_STORE (source),
+                                                                     result, &error);
+
+  if (appended != NULL)
+    g_ptr_array_add (batch->results, appended);
+  else
+    g_ptr_array_add (batch->errors, error);
+  batch->pending--;
+}
+
+static void
+append_batch_send (Fixture *f, AppendBatch *batch, const char *room, const char *sender,
+                   const char *body, const char *client_msg_id)
+{
+  batch->pending++;
+  natter_store_append_message_async (f->store, room, sender, body, client_msg_id,
+                                     NATTER_MESSAGE_KIND_TEXT, now_ms (), NULL,
+                                     append_batch_cb, batch);
+}
+
+static int
+compare_uint64 (gconstpointer a, gconstpointer b)
+{
+  guint64 x = *(const guint64 *) a;
+  guint64 y = *(const guint64 *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+static void
+test_append_concurrent (Fixture *fixture, gconstpointer user_data)
+{
+  const char *rooms[] = { "r0", "r1", "r2", "r3", "r4" };
+  const guint n_messages = 2000;
+  AppendBatch batch = { 0, };
+  g_autoptr(GHashTable) seqs = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                                      (GDestroyNotify) g_array_unref);
+
+  for (guint i = 0; i < G_N_ELEMENTS (rooms); i++)
+    {
+      create_room (fixture, rooms[i]);
+      g_hash_table_insert (seqs, (gpointer) rooms[i], g_array_new (FALSE, FALSE, sizeof (guint64)));
+    }
+
+  /* Everything in flight at once, including sends to a room that does not exist, which
+   * share transactions with the others and must not disturb them. */
+  append_batch_init (&batch);
+  for (guint i = 0; i < n_messages; i++)
+    {
+      g_autofree char *sender = g_strdup_printf ("user%u", i % 100);
+      g_autofree char *body = g_strdup_printf ("message %u", i);
+      g_autofree char *client_msg_id = g_strdup_printf ("c-%u", i);
+
+      append_batch_send (fixture, &batch, rooms[i % G_N_ELEMENTS (rooms)], sender, body,
+                         client_msg_id);
+      if (i % 100 == 50)
+        append_batch_send (fixture, &batch, "nowhere", sender, body, NULL);
+    }
+  WAIT_UNTIL (batch.pending == 0);
+
+  g_assert_cmpuint (batch.results->len, ==, n_messages);
+  g_assert_cmpuint (batch.errors->len, ==, n_messages / 100);
+  for (guint i = 0; i < batch.errors->len; i++)
+    g_assert_error ((GError *) g_ptr_array_index (batch.errors, i), NATTER_ERROR, NATTER_ERROR_NOT_FOUND);
+
+  for (guint i = 0; i < batch.results->len; i++)
+    {
+      NatterAppendResult *result = g_ptr_array_index (batch.results, i);
+
+      g_assert_false (result->duplicate);
+      g_array_append_val (g_hash_table_lookup (seqs, result->message->room),
+                          result->message->seq);
+    }
+
+  /* Per room: exactly 1..n, each seq once, and the stored history agrees. */
+  for (guint r = 0; r < G_N_ELEMENTS (rooms); r++)
+    {
+      GArray *room_seqs = g_hash_table_lookup (seqs, rooms[r]);
+      g_autoptr(GError) local_error = NULL;
+      g_autoptr(NatterRoomRecord) room = get_room (fixture, rooms[r], &local_error);
+      guint64 after = 0;
+      guint n_paged = 0;
+
+      g_assert_no_error (local_error);
+      g_array_sort (room_seqs, compare_uint64);
+      g_assert_cmpuint (room_seqs->len, ==, n_messages / G_N_ELEMENTS (rooms));
+      for (guint i = 0; i < room_seqs->len; i++)
+        g_assert_cmpuint (g_array_index (room_seqs, guint64, i), ==, i + 1);
+      g_assert_cmpuint (room->last_seq, ==, room_seqs->len);
+
+      for (;;)
+        {
+          g_autoptr(NatterHistoryResult) page = history (fixture, rooms[r], (gint64) after, -1,
+                                                         200, &local_error);
+
+          g_assert_no_error (local_error);
+          for (guint i = 0; i < page->messages->len; i++)
+            {
+              Natter__Message *message = g_ptr_array_index (page->messages, i);
+              g_autofree char *expected_id = NULL;
+
+              g_assert_cmpuint (message->seq, ==, after + 1);
+              after = message->seq;
+              n_paged++;
+              /* The body and id were stored with the seq they were acked with. */
+              g_assert_true (g_str_has_prefix (message->client_msg_id, "c-"));
+              expected_id = g_strdup_printf ("c-%s", message->body + strlen ("message "));
+              g_assert_cmpstr (message->client_msg_id, ==, expected_id);
+            }
+          if (!page->has_more)
+            break;
+        }
+      g_assert_cmpuint (n_paged, ==, room_seqs->len);
+    }
+
+  append_batch_clear (&batch);
+}
+
+static void
+test_idempotency (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(NatterAppendResult) first = NULL;
+  g_autoptr(NatterAppendResult) retry = NULL;
+  g_autoptr(NatterAppendResult) other_sender = NULL;
+  g_autoptr(NatterRoomRecord) room = NULL;
+  g_autoptr(NatterHistoryResult) page = NULL;
+  AppendBatch batch = { 0, };
+  guint64 concurrent_seq = 0;
+  guint n_original = 0;
+
+  create_room (fixture, "general");
+
+  first = append (fixture, "general", "alice", "hello", "c-17", &local_error);
+  g_assert_no_error (local_error);
+  g_assert_false (first->duplicate);
+  g_assert_cmpuint (first->message->seq, ==, 1);
+
+  /* A retry, even with another body, returns the original message. */
+  retry = append (fixture, "general", "alice", "hello (retry)", "c-17", &local_error);
+  g_assert_no_error (local_error);
+  g_assert_true (retry->duplicate);
+  g_assert_cmpuint (retry->message->seq, ==, 1);
+  g_assert_cmpstr (retry->message->body, ==, "hello");
+  g_assert_cmpint (retry->message->ts, ==, first->message->ts);
+
+  /* The id is the sender's own: someone else's c-17 is a new message. */
+  other_sender = append (fixture, "general", "bob", "hi", "c-17", &local_error);
+  g_assert_no_error (local_error);
+  g_assert_false (other_sender->duplicate);
+  g_assert_cmpuint (other_sender->message->seq, ==, 2);
+
+  /* Retries racing each other: exactly one is stored. */
+  append_batch_init (&batch);
+  for (guint i = 0; i < 20; i++)
+    append_batch_send (fixture, &batch, "general", "carol", "once", "c-race");
+  WAIT_UNTIL (batch.pending == 0);
+  g_assert_cmpuint (batch.errors->len, ==, 0);
+  for (guint i = 0; i < batch.results->len; i++)
+    {
+      NatterAppendResult *result = g_ptr_array_index (batch.results, i);
+
+      if (!result->duplicate)
+        n_original++;
+      if (concurrent_seq == 0)
+        concurrent_seq = result->message->seq;
+      g_assert_cmpuint (result->message->seq, ==, concurrent_seq);
+    }
+  g_assert_cmpuint (n_original, ==, 1);
+  g_assert_cmpuint (concurrent_seq, ==, 3);
+  append_batch_clear (&batch);
+
+  room = get_room (fixture, "general", &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (room->last_seq, ==, 3);
+  page = history (fixture, "general", -1, -1, 200, &local_error);
+  g_assert_no_error (local_error);
+  assert_page (page, 1, 3, FALSE);
+}
+
+static void
+test_history (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr(GError) local_error = NULL;
+  struct {
+    gint64   after;
+    gint64   before;
+    guint    limit;
+    guint64  first;
+    guint64  last;     /* first > last: an empty page */
+    gboolean has_more;
+  } cases[] = {
+    /* The newest page, then backwards */
+    { -1, -1, 10, 16, 25, TRUE },
+    { -1, 16, 10, 6, 15, TRUE },
+    { -1, 6, 10, 1, 5, FALSE },
+    { -1, 1, 10, 1, 0, FALSE },
+    { -1, 100, 10, 16, 25, TRUE },
+    /* Forwards */
+    { 0, -1, 10, 1, 10, TRUE },
+    { 10, -1, 10, 11, 20, TRUE },
+    { 20, -1, 10, 21, 25, FALSE },
+    { 15, -1, 10, 16, 25, FALSE },
+    { 25, -1, 10, 1, 0, FALSE },
+    { 1000, -1, 10, 1, 0, FALSE },
+    /* A limit beyond the room */
+    { -1, -1, 200, 1, 25, FALSE },
+    { 0, -1, 200, 1, 25, FALSE },
+    /* A range */
+    { 5, 11, 3, 6, 8, TRUE },
+    { 5, 11, 10, 6, 10, FALSE },
+    { 5, 6, 10, 1, 0, FALSE },
+    /* One at a time */
+    { -1, -1, 1, 25, 25, TRUE },
+    { 24, -1, 1, 25, 25, FALSE },
+  };
+
+  create_room (fixture, "empty");
+  for (gint64 after = -1; after <= 0; after++)
+    {
+      g_autoptr(NatterHistoryResult) page = history (fixture, "empty", after, -1, 50, &local_error);
+
+      g_assert_no_error (local_error);
+      assert_page (page, 1, 0, FALSE);
+    }
+
+  create_room (fixture, "general");
+  create_room (fixture, "other");
+  for (guint i = 1; i <= 25; i++)
+    {
+      g_autofree char *body = g_strdup_printf ("message %u", i);
+
+      g_assert_cmpuint (append_ok (fixture, "general", "alice", body), ==, i);
+      /* Interleaved so that the room's messages are not contiguous in the table. */
+      append_ok (fixture, "other", "bob", body);
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(NatterHistoryResult) page = NULL;
+
+      g_test_message ("history after=%" G_GINT64_FORMAT " before=%" G_GINT64_FORMAT
+                      " limit=%u", cases[i].after, cases[i].before, cases[i].limit);
+      page = history (fixture, "general", cases[i].after, cases[i].before, cases[i].limit,
+                      &local_error);
+      g_assert_no_error (local_error);
+      assert_page (page, cases[i].first, cases[i].last, cases[i].has_more);
+      for (guint j = 0; j < page->messages->len; j++)
+        g_assert_cmpstr (((Natter__Message *) g_ptr_array_index (page->messages, j))->room, ==,
+                         "general");
+    }
+}
+
+static void
+test_read_markers (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  create_room (fixture, "general");
+  g_assert_true (add_member (fixture, "general", "alice", &local_error));
+  g_assert_true (add_member (fixture, "general", "bob", &local_error));
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (read_seq_of (fixture, "general", "alice"), ==, 0);
+
+  /* Sending moves the sender's own marker, and only theirs. */
+  append_ok (fixture, "general", "alice", "one");
+  append_ok (fixture, "general", "alice", "two");
+  append_ok (fixture, "general", "carol", "not a member");
+  g_assert_cmpuint (read_seq_of (fixture, "general", "alice"), ==, 2);
+  g_assert_cmpuint (read_seq_of (fixture, "general", "bob"), ==, 0);
+
+  g_assert_true (set_read (fixture, "general", "bob", 2, &local_error));
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (read_seq_of (fixture, "general", "bob"), ==, 2);
+
+  /* Never backwards. */
+  g_assert_true (set_read (fixture, "general", "bob", 1, &local_error));
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (read_seq_of (fixture, "general", "bob"), ==, 2);
+  g_assert_true (set_read (fixture, "general", "alice", 0, &local_error));
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (read_seq_of (fixture, "general", "alice"), ==, 2);
+
+  g_assert_true (set_read (fixture, "general", "bob", 3, &local_error));
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (read_seq_of (fixture, "general", "bob"), ==, 3);
+
+  /* A send never moves a marker back either. */
+  append_ok (fixture, "general", "bob", "three");
+  g_assert_cmpuint (read_seq_of (fixture, "general", "bob"), ==, 4);
+}
+
+static void
+add_message_fixture (Fixture *f)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  create_room (f, "cats");
+  create_room (f, "dogs");
+  create_room_of_kind (f, NATTER_SYSTEM_ROOM, NATTER_ROOM_KIND_SYSTEM, NULL);
+  g_assert_true (add_member (f, "cats", "alice", &local_error));
+  g_assert_true (add_member (f, "cats", "bob", &local_error));
+  g_assert_true (add_member (f, "dogs", "bob", &local_error));
+  g_assert_no_error (local_error);
+
+  append_ok (f, "cats", "alice", "My cat sat in the café");
+  append_ok (f, "dogs", "bob", "The dog plan is secret, do not tell the cat people");
+  append_ok (f, "cats", "bob", "Cats AND dogs: \"truce\" (maybe) NOT likely");
+  append_ok (f, NATTER_SYSTEM_ROOM, "root", "Announcement: cat pictures are allowed");
+}
+
+static guint
+count_in_room (GPtrArray *messages, const char *room)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < messages->len; i++)
+    if (g_str_equal (((Natter__Message *) g_ptr_array_index (messages, i))->room, room))
+      n++;
+  return n;
+}
+
+static void
+test_search (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GPtrArray) alice = NULL;
+  g_autoptr(GPtrArray) bob = NULL;
+  g_autoptr(GPtrArray) carol = NULL;
+  g_autoptr(GPtrArray) filtered = NULL;
+  g_autoptr(GPtrArray) forbidden = NULL;
+  g_autoptr(GPtrArray) limited = NULL;
+  Natter__Message *message;
+
+  add_message_fixture (fixture);
+
+  /* alice reads cats and system, never dogs; newest first. */
+  alice = search (fixture, "alice", "cat", NULL, 50, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (alice->len, ==, 3);
+  g_assert_cmpuint (count_in_room (alice, "dogs"), ==, 0);
+  message = g_ptr_array_index (alice, 0);
+  g_assert_cmpstr (message->room, ==, NATTER_SYSTEM_ROOM);
+  g_assert_cmpstr (message->sender, ==, "root");
+  g_assert_cmpuint (message->seq, ==, 1);
+  message = g_ptr_array_index (alice, 2);
+  g_assert_cmpstr (message->room, ==, "cats");
+  g_assert_cmpstr (message->body, ==, "My cat sat in the café");
+  g_assert_cmpuint (message->seq, ==, 1);
+
+  bob = search (fixture, "bob", "cat", NULL, 50, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (bob->len, ==, 4);
+  g_assert_cmpuint (count_in_room (bob, "dogs"), ==, 1);
+
+  /* Not a member of anything: only the system room. */
+  carol = search (fixture, "carol", "cat", NULL, 50, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (carol->len, ==, 1);
+  g_assert_cmpuint (count_in_room (carol, NATTER_SYSTEM_ROOM), ==, 1);
+
+  filtered = search (fixture, "alice", "cat", "cats", 50, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (filtered->len, ==, 2);
+  g_assert_cmpuint (count_in_room (filtered, "cats"), ==, 2);
+
+  /* Naming a room does not open it. */
+  forbidden = search (fixture, "alice", "dog", "dogs", 50, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (forbidden->len, ==, 0);
+
+  limited = search (fixture, "bob", "cat", NULL, 1, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (limited->len, ==, 1);
+  g_assert_cmpstr (((Natter__Message *) g_ptr_array_index (limited, 0))->room, ==,
+                   NATTER_SYSTEM_ROOM);
+}
+
+static void
+test_search_text (Fixture *fixture, gconstpointer user_data)
+{
+  struct {
+    const char *query;
+    guint       n_results;
+  } cases[] = {
+    { "cafe", 1 },          /* diacritics do not matter */
+    { "CAFÉ", 1 },          /* nor case */
+    { "announ", 1 },        /* the last word is a prefix */
+    { "cat sat", 1 },       /* every word must match */
+    { "sat cat", 1 },
+    { "cat dog", 0 },       /* alice cannot read the dog plan */
+    { "truce", 1 },
+    { "\"truce\"", 1 },
+    { "AND", 1 },           /* operators are words */
+    { "NOT likely", 1 },
+    { "body:truce", 0 },    /* "body" "truce": no message has both */
+    { "truce maybe", 1 },
+  };
+  const char *hostile[] = {
+    "\"", "\"\"", "\"cat", "cat\"", "AND OR NOT (", ")", "(", "*", "cat*", "**", "^cat",
+    "NEAR(cat dog)", "NEAR", "body:x", "body : x", "{body}: cat", "-cat", "+cat", "cat -",
+    "'; DROP TABLE messages; --", "' OR 1=1 --", "\" OR \"\"=\"", "%", "_", "\\", "\\\"",
+    "cat AND", "OR", "NOT", "a", "é", "😺", "猫", "\x01\x02", "rowid:1", "messages_fts:cat",
+    "cat OR 1", "\xff\xfe invalid utf-8",
+  };
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GPtrArray) empty = NULL;
+  g_autoptr(GPtrArray) blank = NULL;
+
+  add_message_fixture (fixture);
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GPtrArray) results = NULL;
+
+      g_test_message ("search '%s'", cases[i].query);
+      results = search (fixture, "alice", cases[i].query, NULL, 50, &local_error);
+      g_assert_no_error (local_error);
+      g_assert_cmpuint (results->len, ==, cases[i].n_results);
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (hostile); i++)
+    {
+      g_autoptr(GPtrArray) results = NULL;
+      g_autofree char *escaped = g_strescape (hostile[i], NULL);
+
+      g_test_message ("search '%s'", escaped);
+      results = search (fixture, "alice", hostile[i], NULL, 50, &local_error);
+      g_assert_no_error (local_error);
+      g_assert_nonnull (results);
+      g_assert_cmpuint (count_in_room (results, "dogs"), ==, 0);
+    }
+
+  empty = search (fixture, "alice", "", NULL, 50, &local_error);
+  g_assert_error (local_error, NATTER_ERROR, NATTER_ERROR_BAD_REQUEST);
+  g_assert_null (empty);
+  g_clear_error (&local_error);
+
+  blank = search (fixture, "alice", " \t\n", NULL, 50, &local_error);
+  g_assert_error (local_error, NATTER_ERROR, NATTER_ERROR_BAD_REQUEST);
+  g_assert_null (blank);
+
+  /* The store still works. */
+  g_assert_cmpuint (append_ok (fixture, "cats", "alice", "still here"), ==, 3);
+}
+
+static NatterRoomRecord *
+find_room (NatterStoreSnapshot *snapshot, const char *name)
+{
+  for (guint i = 0; i < snapshot->rooms->len; i++)
+    {
+      NatterRoomRecord *room = g_ptr_array_index (snapshot->rooms, i);
+
+      if (g_str_equal (room->name, name))
+        return room;
+    }
+  return NULL;
+}
+
+static void
+test_load (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(NatterStoreSnapshot) empty = NULL;
+  g_autoptr(NatterStoreSnapshot) snapshot = NULL;
+  g_autoptr(NatterRoomRecord) dm = NULL;
+  NatterRoomRecord *room;
+  NatterMemberRecord *member;
+
+  empty = load (fixture, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (empty->rooms->len, ==, 0);
+
+  create_room (fixture, "general");
+  dm = create_room_full (fixture, "dm:alice:bob", NATTER_ROOM_KIND_DM, NULL, &local_error);
+  g_assert_no_error (local_error);
+  create_room_of_kind (fixture, "topical", NATTER_ROOM_KIND_ROOM, "A topic");
+  g_assert_true (add_member (fixture, "dm:alice:bob", "alice", &local_error));
+  g_assert_true (add_member (fixture, "dm:alice:bob", "bob", &local_error));
+  g_assert_no_error (local_error);
+  append_ok (fixture, "dm:alice:bob", "alice", "hi");
+  append_ok (fixture, "dm:alice:bob", "bob", "hello");
+  append_ok (fixture, "dm:alice:bob", "alice", "how are you?");
+
+  snapshot = load (fixture, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (snapshot->rooms->len, ==, 3);
+
+  room = find_room (snapshot, "general");
+  g_assert_nonnull (room);
+  g_assert_cmpstr (room->kind, ==, NATTER_ROOM_KIND_ROOM);
+  g_assert_cmpuint (room->last_seq, ==, 0);
+  g_assert_cmpuint (room->members->len, ==, 0);
+
+  room = find_room (snapshot, "topical");
+  g_assert_cmpstr (room->topic, ==, "A topic");
+
+  room = find_room (snapshot, "dm:alice:bob");
+  g_assert_cmpstr (room->kind, ==, NATTER_ROOM_KIND_DM);
+  g_assert_null (room->topic);
+  g_assert_cmpuint (room->last_seq, ==, 3);
+  g_assert_cmpuint (room->members->len, ==, 2);
+  member = g_ptr_array_index (room->members, 0);
+  g_assert_cmpstr (member->user, ==, "alice");
+  g_assert_cmpuint (member->read_seq, ==, 3);
+  member = g_ptr_array_index (room->members, 1);
+  g_assert_cmpstr (member->user, ==, "bob");
+  g_assert_cmpuint (member->read_seq, ==, 2);
+}
+
+static void
+test_persistence (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *epoch = g_strdup (natter_store_get_epoch (fixture->store));
+  g_autoptr(NatterHistoryResult) page = NULL;
+  g_autoptr(NatterUserRecord) user = NULL;
+  g_autoptr(NatterAppendResult) retry = NULL;
+  g_autofree char *token_user = NULL;
+  AppendBatch batch = { 0, };
+
+  g_assert_true (create_user (fixture, "alice", "hash", FALSE, &local_error));
+  g_assert_true (create_token (fixture, "alice", "token", now_ms () + 60000, &local_error));
+  g_assert_no_error (local_error);
+  create_room (fixture, "general");
+  g_assert_true (add_member (fixture, "general", "alice", &local_error));
+  append_ok (fixture, "general", "alice", "before");
+
+  /* Closing waits for what is queued: these are committed, and then complete. */
+  append_batch_init (&batch);
+  for (guint i = 0; i < 100; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("late-%u", i);
+
+      append_batch_send (fixture, &batch, "general", "alice", id, id);
+    }
+  natter_store_close (fixture->store);
+  WAIT_UNTIL (batch.pending == 0);
+  g_assert_cmpuint (batch.errors->len, ==, 0);
+  g_assert_cmpuint (batch.results->len, ==, 100);
+  append_batch_clear (&batch);
+
+  reopen_store (fixture);
+  g_assert_cmpstr (natter_store_get_epoch (fixture->store), ==, epoch);
+
+  page = history (fixture, "general", 0, -1, 200, &local_error);
+  g_assert_no_error (local_error);
+  assert_page (page, 1, 101, FALSE);
+  g_assert_cmpstr (((Natter__Message *) g_ptr_array_index (page->messages, 0))->body, ==,
+                   "before");
+  g_assert_cmpuint (read_seq_of (fixture, "general", "alice"), ==, 101);
+
+  user = get_user (fixture, "alice", &local_error);
+  g_assert_no_error (local_error);
+  token_user = lookup_token (fixture, "token", now_ms (), &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpstr (token_user, ==, "alice");
+
+  /* Idempotency holds across a restart. */
+  retry = append (fixture, "general", "alice", "late-42", "late-42", &local_error);
+  g_assert_no_error (local_error);
+  g_assert_true (retry->duplicate);
+  g_assert_cmpuint (retry->message->seq, ==, 44);
+  g_assert_cmpuint (append_ok (fixture, "general", "alice", "after"), ==, 102);
+}
+
+static void
+test_closed (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(NatterAppendResult) appended = NULL;
+  g_autoptr(NatterHistoryResult) page = NULL;
+
+  create_room (fixture, "general");
+  natter_store_close (fixture->store);
+  /* A second close is harmless. */
+  natter_store_close (fixture->store);
+
+  appended = append (fixture, "general", "alice", "too late", NULL, &local_error);
+  g_assert_error (local_error, NATTER_ERROR, NATTER_ERROR_UNAVAILABLE);
+  g_assert_null (appended);
+  g_clear_error (&local_error);
+
+  page = history (fixture, "general", -1, -1, 10, &local_error);
+  g_assert_error (local_error, NATTER_ERROR, NATTER_ERROR_UNAVAILABLE);
+  g_assert_null (page);
+}
+
+static void
+test_finalize_without_close (Fixture *fixture, gconstpointer user_data)
+{
+  AppendBatch batch = { 0, };
+
+  create_room (fixture, "general");
+  append_batch_init (&batch);
+  for (guint i = 0; i < 10; i++)
+    append_batch_send (fixture, &batch, "general", "alice", "hi", NULL);
+  /* The queued operations keep the store alive until they complete. */
+  g_clear_object (&fixture->store);
+  WAIT_UNTIL (batch.pending == 0);
+  g_assert_cmpuint (batch.results->len, ==, 10);
+  append_batch_clear (&batch);
+  drain_main_context ();
+
+  fixture->store = create_store (fixture);
+  g_assert_cmpuint (append_ok (fixture, "general", "alice", "again"), ==, 11);
+}
+
+/* SQLite specific */
+
+static sqlite3 *
+open_raw (const char *path)
+{
+  sqlite3 *db = NULL;
+
+  g_assert_cmpint (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE, NULL), ==, SQLITE_OK);
+  return db;
+}
+
+static void
+exec_raw (sqlite3 *db, const char *sql)
+{
+  char *message = NULL;
+
+  if (sqlite3_exec (db, sql, NULL, NULL, &message) != SQLITE_OK)
+    g_error ("%s: %s", sql, message);
+}
+
+static gint64
+query_int_raw (sqlite3 *db, const char *sql)
+{
+  sqlite3_stmt *stmt = NULL;
+  gint64 value;
+
+  g_assert_cmpint (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  value = sqlite3_column_int64 (stmt, 0);
+  sqlite3_finalize (stmt);
+  return value;
+}
+
+static void
+test_sqlite_file (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr(GError) local_error = NULL;
+  sqlite3 *db;
+  sqlite3_stmt *stmt = NULL;
+
+  /* The same, syncing every commit. */
+  close_store (fixture);
+  fixture->store = natter_store_sqlite_new (fixture->path, NATTER_DURABILITY_FULL,
+                                            &local_error);
+  g_assert_no_error (local_error);
+  create_room (fixture, "general");
+  append_ok (fixture, "general", "alice", "hello");
+
+  db = open_raw (fixture->path);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, "PRAGMA journal_mode", -1, &stmt, NULL), ==,
+                   SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  g_assert_cmpstr ((const char *) sqlite3_column_text (stmt, 0), ==, "wal");
+  sqlite3_finalize (stmt);
+  g_assert_cmpint (query_int_raw (db, "PRAGMA user_version"), ==,
+                   natter_store_sqlite_get_latest_schema_version ());
+  /* The index has the message, written in the same transaction. */
+  g_assert_cmpint (query_int_raw (db, "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'hello'"),
+                   ==, 1);
+  g_assert_cmpint (query_int_raw (db, "SELECT count(*) FROM meta WHERE key = 'epoch'"), ==, 1);
+  sqlite3_close (db);
+}
+
+static void
+test_sqlite_migration (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *epoch = NULL;
+  g_autoptr(GPtrArray) found = NULL;
+  g_autoptr(NatterHistoryResult) page = NULL;
+  g_autoptr(NatterUserRecord) user = NULL;
+  sqlite3 *db;
+
+  g_assert_cmpuint (natter_store_sqlite_get_latest_schema_version (), >, 1);
+
+  /* A database as the first schema made it, with data in it. */
+  fixture->store = natter_store_sqlite_new_full (fixture->path, NATTER_DURABILITY_NORMAL, 1,
+                                                 5000, &local_error);
+  g_assert_no_error (local_error);
+  epoch = g_strdup (natter_store_get_epoch (fixture->store));
+  g_assert_true (create_user (fixture, "alice", "hash", FALSE, &local_error));
+  g_assert_no_error (local_error);
+  create_room (fixture, "general");
+  g_assert_true (add_member (fixture, "general", "alice", &local_error));
+  append_ok (fixture, "general", "alice", "written before the search index existed");
+  append_ok (fixture, "general", "alice", "second message");
+  close_store (fixture);
+
+  db = open_raw (fixture->path);
+  g_assert_cmpint (query_int_raw (db, "PRAGMA user_version"), ==, 1);
+  sqlite3_close (db);
+
+  /* Opening migrates it, keeping everything. */
+  fixture->store = create_store (fixture);
+  g_assert_cmpstr (natter_store_get_epoch (fixture->store), ==, epoch);
+  user = get_user (fixture, "alice", &local_error);
+  g_assert_no_error (local_error);
+  page = history (fixture, "general", -1, -1, 10, &local_error);
+  g_assert_no_error (local_error);
+  assert_page (page, 1, 2, FALSE);
+  g_assert_cmpuint (read_seq_of (fixture, "general", "alice"), ==, 2);
+
+  /* The migration indexed the old messages. */
+  found = search (fixture, "alice", "index", NULL, 10, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (found->len, ==, 1);
+  g_assert_cmpuint (append_ok (fixture, "general", "alice", "third"), ==, 3);
+
+  db = open_raw (fixture->path);
+  g_assert_cmpint (query_int_raw (db, "PRAGMA user_version"), ==,
+                   natter_store_sqlite_get_latest_schema_version ());
+  sqlite3_close (db);
+}
+
+static void
+test_sqlite_newer_schema (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(NatterStore) store = NULL;
+  sqlite3 *db;
+
+  fixture->store = create_store (fixture);
+  close_store (fixture);
+
+  db = open_raw (fixture->path);
+  exec_raw (db, "PRAGMA user_version = 999");
+  sqlite3_close (db);
+
+  store = natter_store_sqlite_new (fixture->path, NATTER_DURABILITY_NORMAL, &local_error);
+  g_assert_error (local_error, NATTER_ERROR, NATTER_ERROR_INTERNAL);
+  g_assert_null (store);
+}
+
+static void
+test_sqlite_expired_tokens (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr(GError) local_error = NULL;
+  sqlite3 *db;
+
+  g_assert_true (create_user (fixture, "alice", "hash", FALSE, &local_error));
+  g_assert_true (create_token (fixture, "alice", "old", now_ms () - 1, &local_error));
+  g_assert_true (create_token (fixture, "alice", "new", now_ms () + 60000, &local_error));
+  g_assert_no_error (local_error);
+  g_assert_false (create_token (fixture, "nobody", "orphan", now_ms () + 60000, &local_error));
+  g_assert_error (local_error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND);
+
+  /* Expired tokens are dropped when the store opens. */
+  reopen_store (fixture);
+  db = open_raw (fixture->path);
+  g_assert_cmpint (query_int_raw (db, "SELECT count(*) FROM tokens"), ==, 1);
+  sqlite3_close (db);
+}
+
+static void
+test_sqlite_set_read_bounds (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  create_room (fixture, "general");
+  g_assert_true (add_member (fixture, "general", "alice", &local_error));
+  append_ok (fixture, "general", "bob", "one");
+  append_ok (fixture, "general", "bob", "two");
+
+  /* A marker beyond the last message would hide the next ones: it stops at the last. */
+  g_assert_true (set_read (fixture, "general", "alice", G_MAXUINT64, &local_error));
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (read_seq_of (fixture, "general", "alice"), ==, 2);
+  append_ok (fixture, "general", "bob", "three");
+  g_assert_cmpuint (read_seq_of (fixture, "general", "alice"), ==, 2);
+
+  g_assert_false (set_read (fixture, "general", "carol", 1, &local_error));
+  g_assert_error (local_error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND);
+}
+
+static void
+test_sqlite_history_bounds (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(NatterHistoryResult) zero = NULL;
+  g_autoptr(NatterHistoryResult) huge = NULL;
+  g_autoptr(NatterHistoryResult) missing = NULL;
+  AppendBatch batch = { 0, };
+
+  create_room (fixture, "general");
+  append_batch_init (&batch);
+  for (guint i = 0; i < 250; i++)
+    append_batch_send (fixture, &batch, "general", "alice", "hi", NULL);
+  WAIT_UNTIL (batch.pending == 0);
+  append_batch_clear (&batch);
+
+  zero = history (fixture, "general", -1, -1, 0, &local_error);
+  g_assert_no_error (local_error);
+  assert_page (zero, 250, 250, TRUE);
+
+  huge = history (fixture, "general", 0, -1, G_MAXUINT, &local_error);
+  g_assert_no_error (local_error);
+  assert_page (huge, 1, 200, TRUE);
+
+  missing = history (fixture, "nowhere", -1, -1, 10, &local_error);
+  g_assert_error (local_error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND);
+  g_assert_null (missing);
+}
+
+/* Another process holds the write lock: the batch fails as a whole, reads go on (WAL),
+ * and once the lock is gone seqs continue without a gap. */
+static void
+test_sqlite_locked (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(NatterHistoryResult) during = NULL;
+  AppendBatch batch = { 0, };
+  GLogLevelFlags fatal_mask;
+  sqlite3 *db;
+
+  fixture->store = natter_store_sqlite_new_full (fixture->path, NATTER_DURABILITY_NORMAL, 0,
+                                                 50, &local_error);
+  g_assert_no_error (local_error);
+  create_room (fixture, "general");
+  append_ok (fixture, "general", "alice", "one");
+  append_ok (fixture, "general", "alice", "two");
+
+  db = open_raw (fixture->path);
+  exec_raw (db, "BEGIN IMMEDIATE");
+
+  /* The store warns about the failed batch; that is expected here. */
+  fatal_mask = g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+  append_batch_init (&batch);
+  for (guint i = 0; i < 5; i++)
+    append_batch_send (fixture, &batch, "general", "alice", "blocked", NULL);
+  WAIT_UNTIL (batch.pending == 0);
+  g_log_set_always_fatal (fatal_mask);
+
+  g_assert_cmpuint (batch.errors->len, ==, 5);
+  for (guint i = 0; i < batch.errors->len; i++)
+    g_assert_error ((GError *) g_ptr_array_index (batch.errors, i), NATTER_ERROR,
+                    NATTER_ERROR_UNAVAILABLE);
+  append_batch_clear (&batch);
+
+  during = history (fixture, "general", -1, -1, 10, &local_error);
+  g_assert_no_error (local_error);
+  assert_page (during, 1, 2, FALSE);
+
+  exec_raw (db, "ROLLBACK");
+  sqlite3_close (db);
+
+  g_assert_cmpuint (append_ok (fixture, "general", "alice", "three"), ==, 3);
+}
+
+typedef struct {
+  Fixture *fixture;
+  guint    sent;
+  guint    acked;
+  guint    target;
+  guint    failed;
+} Load;
+
+typedef struct {
+  Load *load;
+  char *room;   /* (owned) */
+  char *name;   /* (owned) */
+  guint n;
+} Sender;
+
+static void send_next (Sender *sender);
+
+static void
+throughput_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Sender *sender = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterAppendResult) appended = NULL;
+
+  appended = natter_store_append_message_finish (NATTER_STORE (source), result, &error);
+  if (appended == NULL)
+    sender->load->failed++;
+  sender->load->acked++;
+  send_next (sender);
+}
+
+static void
+send_next (Sender *sender)
+{
+  g_autofree char *id = NULL;
+
+  if (sender->load->sent >= sender->load->target)
+    return;
+  sender->load->sent++;
+  id = g_strdup_printf ("%s-%u", sender->name, sender->n++);
+  natter_store_append_message_async (sender->load->fixture->store, sender->room, sender->name,
+                                     "The quick brown fox jumps over the lazy dog", id,
+                                     NATTER_MESSAGE_KIND_TEXT, now_ms (), NULL,
+                                     throughput_cb, sender);
+}
+
+/* `test-store -m perf`: 100 senders, each with one send in flight, as chat clients do. */
+static void
+test_sqlite_throughput (Fixture *fixture, gconstpointer user_data)
+{
+  const guint n_senders = 100;
+  const guint n_rooms = 10;
+  Load load = { fixture, 0, 0, 200000, 0 };
+  g_autofree Sender *senders = g_new0 (Sender, n_senders);
+  gint64 start;
+  double seconds;
+
+  for (guint i = 0; i < n_rooms; i++)
+    {
+      g_autofree char *room = g_strdup_printf ("room%u", i);
+
+      create_room (fixture, room);
+    }
+
+  start = g_get_monotonic_time ();
+  for (guint i = 0; i < n_senders; i++)
+    {
+      senders[i].load = &load;
+      senders[i].room = g_strdup_printf ("room%u", i % n_rooms);
+      senders[i].name = g_strdup_printf ("user%u", i);
+      send_next (&senders[i]);
+    }
+  WAIT_UNTIL (load.acked == load.target);
+  seconds = (g_get_monotonic_time () - start) / (double) G_USEC_PER_SEC;
+
+  g_assert_cmpuint (load.failed, ==, 0);
+  g_test_maximized_result (load.acked / seconds, "%.0f acked appends/s", load.acked / seconds);
+  g_test_message ("%u appends from %u senders in %.2f s: %.0f/s", load.acked, n_senders,
+                  seconds, load.acked / seconds);
+
+  for (guint i = 0; i < n_senders; i++)
+    {
+      g_free (senders[i].room);
+      g_free (senders[i].name);
+    }
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, func) \
+  g_test_add (path, Fixture, NULL, setup, func, teardown)
+#define ADD_EMPTY(path, func) \
+  g_test_add (path, Fixture, NULL, setup_empty, func, teardown)
+
+  ADD ("/store/epoch", test_epoch);
+  ADD ("/store/users", test_users);
+  ADD ("/store/tokens", test_tokens);
+  ADD ("/store/rooms", test_rooms);
+  ADD ("/store/append", test_append);
+  ADD ("/store/append-concurrent", test_append_concurrent);
+  ADD ("/store/idempotency", test_idempotency);
+  ADD ("/store/history", test_history);
+  ADD ("/store/read-markers", test_read_markers);
+  ADD ("/store/search/scope", test_search);
+  ADD ("/store/search/text", test_search_text);
+  ADD ("/store/load", test_load);
+  ADD ("/store/persistence", test_persistence);
+  ADD ("/store/closed", test_closed);
+  ADD ("/store/finalize-without-close", test_finalize_without_close);
+
+  /* The rest is about the SQLite file; tests/cluster runs the above on PostgreSQL. */
+  if (g_getenv ("NATTER_TEST_POSTGRES") != NULL)
+    return g_test_run ();
+
+  ADD ("/store/sqlite/file", test_sqlite_file);
+  ADD_EMPTY ("/store/sqlite/migration", test_sqlite_migration);
+  ADD_EMPTY ("/store/sqlite/newer-schema", test_sqlite_newer_schema);
+  ADD ("/store/sqlite/expired-tokens", test_sqlite_expired_tokens);
+  ADD ("/store/sqlite/set-read-bounds", test_sqlite_set_read_bounds);
+  ADD ("/store/sqlite/history-bounds", test_sqlite_history_bounds);
+  ADD_EMPTY ("/store/sqlite/locked", test_sqlite_locked);
+  if (g_test_perf ())
+    ADD ("/store/sqlite/throughput", test_sqlite_throughput);
+
+#undef ADD
+#undef ADD_EMPTY
+
+  return g_test_run ();
+}
