@@ -8,11 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 #include <glib-unix.h>
 
 #include "natter-auth.h"
 #include "natter-config.h"
+#include "natter-dbus-service.h"
 #include "natter-error.h"
 #include "natter-hub.h"
 #include "natter-server.h"
@@ -25,6 +27,10 @@ typedef struct
   NatterStore  *store;    /* (owned) */
   NatterHub    *hub;      /* (owned) */
   NatterServer *server;   /* (owned) (nullable) */
+  NatterDBusService *dbus; /* (owned) (nullable) */
+  guint         bus_owner_id;
+  gboolean      name_owned;
+  gboolean      replace;
   int           exit_status;
   gboolean      stopping;
   gint64        close_deadline;
@@ -72,17 +78,134 @@ drained_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_timeout_add (20, sessions_closed_cb, daemon);
 }
 
-static gboolean
-signal_cb (gpointer user_data)
+static void
+begin_shutdown (Daemon *daemon, int status)
 {
-  Daemon *daemon = user_data;
-
+  if (status != 0)
+    daemon->exit_status = status;
   if (daemon->stopping)
-    return G_SOURCE_CONTINUE;
+    return;
   daemon->stopping = TRUE;
   g_message ("Shutting down");
   natter_hub_drain_async (daemon->hub, NULL, drained_cb, daemon);
+}
+
+static gboolean
+signal_cb (gpointer user_data)
+{
+  begin_shutdown (user_data, 0);
   return G_SOURCE_CONTINUE;
+}
+
+/* D-Bus: the objects are exported as soon as the bus is there, before the name is
+ * owned, so a caller that sees the name finds them. */
+static void
+bus_acquired_cb (GDBusConnection *connection, const char *name, gpointer user_data)
+{
+  Daemon *daemon = user_data;
+  g_autoptr(GError) error = NULL;
+
+  daemon->dbus = natter_dbus_service_new (daemon->hub, connection, daemon->config, &error);
+  if (daemon->dbus == NULL)
+    {
+      g_printerr ("natterd: cannot export the D-Bus service: %s\n", error->message);
+      begin_shutdown (daemon, 1);
+      return;
+    }
+  natter_dbus_service_set_window_size (daemon->dbus, daemon->config->dbus_window);
+}
+
+static void
+name_acquired_cb (GDBusConnection *connection, const char *name, gpointer user_data)
+{
+  Daemon *daemon = user_data;
+
+  daemon->name_owned = TRUE;
+  g_message ("Owning %s on the session bus, as account %s", name, daemon->config->owner);
+}
+
+static void
+name_lost_cb (GDBusConnection *connection, const char *name, gpointer user_data)
+{
+  Daemon *daemon = user_data;
+
+  if (connection == NULL && daemon->dbus == NULL)
+    {
+      /* No session bus at all (a server, a container): serve without D-Bus. */
+      g_message ("No session bus: serving without D-Bus");
+      g_clear_handle_id (&daemon->bus_owner_id, g_bus_unown_name);
+      return;
+    }
+  if (daemon->name_owned)
+    {
+      /* Replaced (natterd --replace) or the bus went away: hand over cleanly. */
+      g_message ("Lost %s; shutting down", name);
+      begin_shutdown (daemon, 0);
+    }
+  else
+    {
+      g_printerr ("natterd: %s is owned by another process (use --replace to take it over)\n",
+                  name);
+      begin_shutdown (daemon, 1);
+    }
+}
+
+static void
+own_bus_name (Daemon *daemon)
+{
+  GBusNameOwnerFlags flags = G_BUS_NAME_OWNER_FLAGS_ALLOW_REPLACEMENT;
+
+  if (daemon->stopping)
+    return;
+  if (daemon->replace)
+    flags |= G_BUS_NAME_OWNER_FLAGS_REPLACE;
+  daemon->bus_owner_id = g_bus_own_name (G_BUS_TYPE_SESSION, NATTER_DAEMON_BUS_NAME, flags,
+                                         bus_acquired_cb, name_acquired_cb, name_lost_cb,
+                                         daemon, NULL);
+}
+
+static void
+owner_created_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Daemon *daemon = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (natter_hub_create_user_finish (NATTER_HUB (source), result, &error))
+    g_message ("Created the owner account %s (an administrator)", daemon->config->owner);
+  else if (!g_error_matches (error, NATTER_ERROR, NATTER_ERROR_CONFLICT))
+    {
+      g_printerr ("natterd: cannot create the owner account %s: %s\n",
+                  daemon->config->owner, error->message);
+      begin_shutdown (daemon, 1);
+      return;
+    }
+  own_bus_name (daemon);
+}
+
+static void
+owner_checked_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Daemon *daemon = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterUserRecord) owner = natter_store_get_user_finish (NATTER_STORE (source),
+                                                                    result, &error);
+
+  if (owner == NULL && g_error_matches (error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND))
+    {
+      /* D-Bus callers act as the owner without a password; nobody knows this one. */
+      g_autofree char *password = natter_auth_new_token ();
+
+      natter_hub_create_user_async (daemon->hub, daemon->config->owner, password, TRUE, NULL,
+                                    owner_created_cb, daemon);
+      return;
+    }
+  if (owner == NULL)
+    {
+      g_printerr ("natterd: cannot look up the owner account: %s\n", error->message);
+      begin_shutdown (daemon, 1);
+      return;
+    }
+  own_bus_name (daemon);
 }
 
 static gboolean
@@ -124,7 +247,12 @@ hub_started_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       g_printerr ("natterd: cannot write the ready file: %s\n", error->message);
       daemon_quit (daemon, 1);
+      return;
     }
+
+  if (!daemon->config->no_dbus)
+    natter_store_get_user_async (daemon->store, daemon->config->owner, NULL, owner_checked_cb,
+                                 daemon);
 }
 
 static void
@@ -162,8 +290,8 @@ read_password_from_stdin (GError **error)
 }
 
 static gboolean
-parse_options (NatterConfig *config, char **create_admin, int *argc, char ***argv,
-               GError **error)
+parse_options (NatterConfig *config, char **create_admin, gboolean *replace, int *argc,
+               char ***argv, GError **error)
 {
   g_autofree char *config_file = NULL;
   g_autofree char *listen = NULL;
@@ -175,7 +303,7 @@ parse_options (NatterConfig *config, char **create_admin, int *argc, char ***arg
   g_autofree char *owner = NULL;
   g_autofree char *node_id = NULL;
   gint ping_interval = -1, ping_timeout = -1, max_frame = -1, max_body = -1;
-  gint resume_cap = -1, rate_burst = -1;
+  gint resume_cap = -1, rate_burst = -1, dbus_window = -1;
   gdouble rate = -1;
   gboolean no_dbus = FALSE;
   gboolean version = FALSE;
@@ -209,6 +337,10 @@ parse_options (NatterConfig *config, char **create_admin, int *argc, char ***arg
       "The account D-Bus callers act as (default: the login name)", "USER" },
     { "node-id", 0, 0, G_OPTION_ARG_STRING, &node_id, "This node's name (default: the host name)", "ID" },
     { "no-dbus", 0, 0, G_OPTION_ARG_NONE, &no_dbus, "Do not export the D-Bus service", NULL },
+    { "replace", 'r', 0, G_OPTION_ARG_NONE, replace,
+      "Take io.github.natter.Natter.Daemon over from a running natterd", NULL },
+    { "dbus-window", 0, 0, G_OPTION_ARG_INT, &dbus_window,
+      "Recent messages per room exported as D-Bus objects (default 50)", "N" },
     { "ready-file", 0, 0, G_OPTION_ARG_FILENAME, &ready_file,
       "Write the bound port to FILE once serving", "FILE" },
     { "create-admin", 0, 0, G_OPTION_ARG_STRING, create_admin,
@@ -267,6 +399,7 @@ parse_options (NatterConfig *config, char **create_admin, int *argc, char ***arg
   TAKE_UINT (max_body_bytes, max_body, 1);
   TAKE_UINT (resume_cap, resume_cap, 1);
   TAKE_UINT (rate_burst, rate_burst, 1);
+  TAKE_UINT (dbus_window, dbus_window, 0);
 #undef TAKE_UINT
   if (rate != -1)
     {
@@ -291,8 +424,11 @@ main (int argc, char **argv)
   Daemon daemon = { 0, };
 
   setlocale (LC_ALL, "");
+  /* Notification titles are translated (GETTEXT_PACKAGE, as the app). */
+  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   daemon.config = natter_config_new_defaults ();
-  if (!parse_options (daemon.config, &create_admin, &argc, &argv, &error))
+  if (!parse_options (daemon.config, &create_admin, &daemon.replace, &argc, &argv, &error))
     {
       g_printerr ("natterd: %s\n", error->message);
       natter_config_free (daemon.config);
@@ -342,7 +478,10 @@ main (int argc, char **argv)
       g_main_loop_run (daemon.loop);
     }
 
-  /* Sessions first (they hold the hub), then the hub, then flush and close the store. */
+  /* D-Bus and sessions first (they hold the hub), then the hub, then flush and close
+   * the store. */
+  g_clear_handle_id (&daemon.bus_owner_id, g_bus_unown_name);
+  g_clear_object (&daemon.dbus);
   g_clear_object (&daemon.server);
   g_clear_object (&daemon.hub);
   natter_store_close (daemon.store);

@@ -39,6 +39,7 @@ natter_config_new_defaults (void)
   config->max_members_per_room = 10000;
   config->max_queue_frames = 4096;
   config->max_queue_bytes = 4 * 1024 * 1024;
+  config->dbus_window = 50;
   /* An account name must match the protocol's user syntax. */
   config->owner = g_ascii_strdown (user != NULL && *user != '\0' ? user : "owner", -1);
   return config;
@@ -142,7 +143,8 @@ natter_config_load_keyfile (NatterConfig  *config,
       !read_uint (kf, "max-members-per-room", &config->max_members_per_room, 2, 10000000, error) ||
       !read_uint (kf, "max-queue-frames", &config->max_queue_frames, 16, 10000000, error) ||
       !read_uint (kf, "max-queue-bytes", &config->max_queue_bytes, 65536, G_MAXINT, error) ||
-      !read_uint (kf, "token-ttl", &config->token_ttl_s, 60, G_MAXINT, error))
+      !read_uint (kf, "token-ttl", &config->token_ttl_s, 60, G_MAXINT, error) ||
+      !read_uint (kf, "dbus-window", &config->dbus_window, 0, 10000, error))
     return FALSE;
 
   if (g_key_file_has_key (kf, "natterd", "rate", NULL))

@@ -46,6 +46,7 @@ typedef struct {
   /* The account D-Bus callers act as; created as an admin on first start if missing. */
   char            *owner;              /* (owned) default $USER, or "owner" */
   gboolean         no_dbus;
+  guint            dbus_window;        /* 50: recent messages per room as D-Bus objects */
   char            *ready_file;         /* (owned) (nullable) written with the port when ready */
 } NatterConfig;
 

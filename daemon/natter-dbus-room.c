@@ -1,0 +1,968 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "natter-dbus"
+
+#include "config.h"
+
+#include "natter-dbus-room.h"
+#include "natter-error.h"
+#include "natter-store.h"
+
+#define NATTER_DBUS_ROOMS_PATH "/io/github/natter/Chat/rooms/"
+/* The hub's page limit (protocol: history limit ≤ 200). */
+#define HISTORY_PAGE_MAX 200
+
+typedef struct
+{
+  Natter__Message          *message;  /* (owned) */
+  NatterDBusObjectSkeleton *object;   /* (owned) */
+} WindowEntry;
+
+struct _NatterDBusRoom
+{
+  NatterDBusChatRoomSkeleton parent_instance;
+
+  NatterDBusClient         *client;       /* (owned) */
+  GDBusObjectManagerServer *manager;      /* (owned) */
+  NatterDBusObjectSkeleton *object;       /* (owned) */
+  char                     *name;         /* (owned) */
+  char                     *path;         /* (owned) */
+  char                     *account;      /* (owned) */
+  guint                     window_size;
+  GQueue                    window;       /* (owned) WindowEntry *, ascending seq */
+  GHashTable               *members;      /* (owned) set of user names */
+  GHashTable               *online;       /* (owned) set of user names */
+  GHashTable               *viewers;      /* (owned) unique bus name → name watch id */
+  GCancellable             *cancellable;  /* (owned) cancelled on unexport */
+  gboolean                  filling;
+  guint64                   announced_seq; /* the last seq signalled by MessageReceived */
+};
+
+static void natter_dbus_room_iface_init (NatterDBusChatRoomIface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (NatterDBusRoom, natter_dbus_room,
+                               NATTER_DBUS_TYPE_CHAT_ROOM_SKELETON,
+                               G_IMPLEMENT_INTERFACE (NATTER_DBUS_TYPE_CHAT_ROOM,
+                                                      natter_dbus_room_iface_init))
+
+enum {
+  SIGNAL_LEFT,
+  SIGNAL_VIEWED_CHANGED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+/* ---------------------------------------------------------------------------------- */
+/* Object paths */
+
+/**
+ * natter_dbus_room_path_for_name:
+ * @name: a room name
+ *
+ * Room names may hold `.`, `-`, `:`, which object paths may not: bytes other than
+ * `[a-zA-Z0-9]` become `_` and two hex digits, as g_dbus_escape_object_path() does.
+ *
+ * Returns: (transfer full): the object path of the room @name
+ */
+char *
+natter_dbus_room_path_for_name (const char *name)
+{
+  g_autofree char *escaped = g_dbus_escape_object_path (name);
+
+  return g_strconcat (NATTER_DBUS_ROOMS_PATH, escaped, NULL);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Calls in flight */
+
+typedef struct
+{
+  NatterDBusRoom        *room;        /* (owned) */
+  GDBusMethodInvocation *invocation;  /* (owned) */
+  guint64                seq;
+} Call;
+
+static Call *
+call_new (NatterDBusRoom        *room,
+          GDBusMethodInvocation *invocation)
+{
+  Call *call = g_new0 (Call, 1);
+
+  call->room = g_object_ref (room);
+  call->invocation = g_object_ref (invocation);
+  return call;
+}
+
+static void
+call_free (Call *call)
+{
+  g_clear_object (&call->room);
+  g_clear_object (&call->invocation);
+  g_free (call);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Call, call_free)
+
+/* Finishes a request; on failure returns the error to the caller and NULL. */
+static NatterEvent *
+finish_request (Call                           *call,
+                GObject                        *source,
+                GAsyncResult                   *result,
+                Natter__ServerFrame__EventCase  expected)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterEvent) event = natter_dbus_client_request_finish (NATTER_DBUS_CLIENT (source),
+                                                                    result, &error);
+
+  if (event == NULL)
+    {
+      g_dbus_method_invocation_return_gerror (call->invocation, error);
+      return NULL;
+    }
+  if (natter_event_get_frame (event)->event_case != expected)
+    {
+      g_dbus_method_invocation_return_error (call->invocation, NATTER_ERROR,
+                                             NATTER_ERROR_INTERNAL, "unexpected reply");
+      return NULL;
+    }
+  return g_steal_pointer (&event);
+}
+
+static Natter__ClientFrame *
+client_frame_new (void)
+{
+  Natter__ClientFrame *frame = g_new0 (Natter__ClientFrame, 1);
+
+  natter__client_frame__init (frame);
+  return frame;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Properties */
+
+static int
+compare_strings (gconstpointer a,
+                 gconstpointer b)
+{
+  return g_strcmp0 (*(const char * const *) a, *(const char * const *) b);
+}
+
+static GStrv
+sorted_names (GHashTable *set)
+{
+  g_autoptr(GPtrArray) names = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer key;
+
+  g_hash_table_iter_init (&iter, set);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    g_ptr_array_add (names, g_strdup (key));
+  g_ptr_array_sort (names, compare_strings);
+  g_ptr_array_add (names, NULL);
+  return (GStrv) g_ptr_array_free (g_steal_pointer (&names), FALSE);
+}
+
+static gboolean
+strv_equal (const char * const *a,
+            const char * const *b)
+{
+  if (a == NULL || b == NULL)
+    return a == b;
+  return g_strv_equal (a, b);
+}
+
+static void
+sync_members (NatterDBusRoom *self)
+{
+  g_auto(GStrv) members = sorted_names (self->members);
+  g_auto(GStrv) online = sorted_names (self->online);
+  NatterDBusChatRoom *iface = NATTER_DBUS_CHAT_ROOM (self);
+
+  if (!strv_equal ((const char * const *) members, natter_dbus_chat_room_get_members (iface)))
+    natter_dbus_chat_room_set_members (iface, (const char * const *) members);
+  if (!strv_equal ((const char * const *) online, natter_dbus_chat_room_get_online (iface)))
+    natter_dbus_chat_room_set_online (iface, (const char * const *) online);
+}
+
+static void
+set_positions (NatterDBusRoom *self,
+               guint64         last_seq,
+               guint64         read_seq)
+{
+  NatterDBusChatRoom *iface = NATTER_DBUS_CHAT_ROOM (self);
+  guint64 unread = last_seq > read_seq ? last_seq - read_seq : 0;
+
+  /* The generated setters notify only on change. */
+  natter_dbus_chat_room_set_last_seq (iface, last_seq);
+  natter_dbus_chat_room_set_read_seq (iface, read_seq);
+  natter_dbus_chat_room_set_unread_count (iface, unread);
+}
+
+static void
+move_last_seq (NatterDBusRoom *self,
+               guint64         seq)
+{
+  NatterDBusChatRoom *iface = NATTER_DBUS_CHAT_ROOM (self);
+
+  set_positions (self, MAX (natter_dbus_chat_room_get_last_seq (iface), seq),
+                 natter_dbus_chat_room_get_read_seq (iface));
+}
+
+static void
+move_read_seq (NatterDBusRoom *self,
+               guint64         seq)
+{
+  NatterDBusChatRoom *iface = NATTER_DBUS_CHAT_ROOM (self);
+  guint64 last_seq = natter_dbus_chat_room_get_last_seq (iface);
+
+  set_positions (self, MAX (last_seq, seq),
+                 MAX (natter_dbus_chat_room_get_read_seq (iface), seq));
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* The window of recent messages */
+
+static void
+window_entry_free (WindowEntry *entry)
+{
+  g_clear_pointer (&entry->message, natter_message_free);
+  g_clear_object (&entry->object);
+  g_free (entry);
+}
+
+static void
+drop_oldest (NatterDBusRoom *self)
+{
+  WindowEntry *entry = g_queue_pop_head (&self->window);
+  const char *path = g_dbus_object_get_object_path (G_DBUS_OBJECT (entry->object));
+
+  g_dbus_object_manager_server_unexport (self->manager, path);
+  window_entry_free (entry);
+}
+
+static char *
+message_path (NatterDBusRoom *self,
+              guint64         seq)
+{
+  return g_strdup_printf ("%s/%" G_GUINT64_FORMAT, self->path, seq);
+}
+
+static WindowEntry *
+window_entry_new (NatterDBusRoom        *self,
+                  const Natter__Message *message)
+{
+  WindowEntry *entry = g_new0 (WindowEntry, 1);
+  g_autofree char *path = message_path (self, message->seq);
+  g_autoptr(NatterDBusChatMessage) iface = natter_dbus_chat_message_skeleton_new ();
+
+  entry->message = natter_message_copy (message);
+  natter_dbus_chat_message_set_room (iface, self->name);
+  natter_dbus_chat_message_set_seq (iface, message->seq);
+  natter_dbus_chat_message_set_sender (iface, message->sender != NULL ? message->sender : "");
+  natter_dbus_chat_message_set_body (iface, message->body != NULL ? message->body : "");
+  natter_dbus_chat_message_set_timestamp (iface, message->ts);
+  natter_dbus_chat_message_set_kind (iface, message->kind != NULL ? message->kind
+                                                                  : NATTER_MESSAGE_KIND_TEXT);
+  entry->object = natter_dbus_object_skeleton_new (path);
+  natter_dbus_object_skeleton_set_chat_message (entry->object, iface);
+  return entry;
+}
+
+/* Puts @message into the window, in seq order, unless it is there already or older than
+ * a full window; the oldest message drops out when the window is full. */
+static gboolean
+window_insert (NatterDBusRoom        *self,
+               const Natter__Message *message)
+{
+  WindowEntry *entry;
+  GList *link;
+
+  if (self->window_size == 0 || self->manager == NULL)
+    return FALSE;
+
+  /* Messages almost always come in order: search from the newest. */
+  for (link = self->window.tail; link != NULL; link = link->prev)
+    {
+      WindowEntry *other = link->data;
+
+      if (other->message->seq == message->seq)
+        return FALSE;
+      if (other->message->seq < message->seq)
+        break;
+    }
+  if (link == NULL && self->window.length >= self->window_size)
+    return FALSE;
+
+  entry = window_entry_new (self, message);
+  if (link == NULL)
+    g_queue_push_head (&self->window, entry);
+  else
+    g_queue_insert_after (&self->window, link, entry);
+  g_dbus_object_manager_server_export (self->manager, G_DBUS_OBJECT_SKELETON (entry->object));
+  while (self->window.length > self->window_size)
+    drop_oldest (self);
+  return TRUE;
+}
+
+/**
+ * natter_dbus_room_add_message:
+ * @self: a #NatterDBusRoom
+ * @message: a message of this room
+ * @live: whether the hub pushed @message as it happened (rather than from history)
+ *
+ * Puts @message into the window of recent messages and moves the room's positions. A
+ * live message is also announced with MessageReceived; the hub pushes those in seq
+ * order, once each, so a seq not above the last one announced is a repeat.
+ *
+ * Returns: whether @message was new: announced if @live, added to the window if not
+ */
+gboolean
+natter_dbus_room_add_message (NatterDBusRoom        *self,
+                              const Natter__Message *message,
+                              gboolean               live)
+{
+  g_autofree char *path = NULL;
+  gboolean inserted;
+
+  g_return_val_if_fail (NATTER_IS_DBUS_ROOM (self), FALSE);
+
+  move_last_seq (self, message->seq);
+  /* The hub moves a sender's read marker to their own message (not in `system`). */
+  if (g_strcmp0 (message->sender, self->account) == 0 &&
+      g_strcmp0 (natter_dbus_chat_room_get_kind (NATTER_DBUS_CHAT_ROOM (self)),
+                 NATTER_ROOM_KIND_SYSTEM) != 0)
+    move_read_seq (self, message->seq);
+
+  inserted = window_insert (self, message);
+  if (!live)
+    return inserted;
+  if (message->seq <= self->announced_seq)
+    return FALSE;
+  self->announced_seq = message->seq;
+
+  /* The object exists while the message is in the window. */
+  path = message_path (self, message->seq);
+  natter_dbus_chat_room_emit_message_received (NATTER_DBUS_CHAT_ROOM (self),
+                                               message->seq, message->ts,
+                                               message->sender != NULL ? message->sender : "",
+                                               message->body != NULL ? message->body : "",
+                                               message->kind != NULL ? message->kind
+                                                                     : NATTER_MESSAGE_KIND_TEXT,
+                                               path);
+  return TRUE;
+}
+
+/**
+ * natter_dbus_room_set_window_size:
+ *
+ * Changes how many recent messages are objects; a smaller window drops the oldest now.
+ */
+void
+natter_dbus_room_set_window_size (NatterDBusRoom *self,
+                                  guint           window_size)
+{
+  g_return_if_fail (NATTER_IS_DBUS_ROOM (self));
+
+  self->window_size = window_size;
+  while (self->window.length > self->window_size)
+    drop_oldest (self);
+}
+
+static void request_window_page (NatterDBusRoom *self,
+                                 guint64         before_seq);
+
+static void
+window_page_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(NatterDBusRoom) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterEvent) event = natter_dbus_client_request_finish (NATTER_DBUS_CLIENT (source),
+                                                                    result, &error);
+  const Natter__HistoryPage *page;
+  guint64 oldest = 0;
+
+  self->filling = FALSE;
+  if (event == NULL)
+    {
+      /* A room left meanwhile, or a daemon shutting down: the window stays as it is. */
+      g_debug ("Could not load the recent messages of %s: %s", self->name, error->message);
+      return;
+    }
+  if (self->manager == NULL)
+    return;
+  if (natter_event_get_frame (event)->event_case != NATTER__SERVER_FRAME__EVENT_HISTORY)
+    return;
+
+  page = natter_event_get_frame (event)->history;
+  for (gsize i = 0; i < page->n_messages; i++)
+    {
+      natter_dbus_room_add_message (self, page->messages[i], FALSE);
+      oldest = oldest == 0 ? page->messages[i]->seq : MIN (oldest, page->messages[i]->seq);
+    }
+  if (page->has_more && oldest > 1 && self->window.length < self->window_size)
+    request_window_page (self, oldest);
+}
+
+static void
+request_window_page (NatterDBusRoom *self,
+                     guint64         before_seq)
+{
+  Natter__ClientFrame *frame = client_frame_new ();
+  guint missing = self->window_size - MIN (self->window_size, self->window.length);
+
+  frame->op_case = NATTER__CLIENT_FRAME__OP_HISTORY;
+  frame->history = g_new0 (Natter__History, 1);
+  natter__history__init (frame->history);
+  frame->history->room = g_strdup (self->name);
+  frame->history->has_limit = TRUE;
+  frame->history->limit = CLAMP (missing, 1, HISTORY_PAGE_MAX);
+  if (before_seq > 0)
+    {
+      frame->history->has_before_seq = TRUE;
+      frame->history->before_seq = before_seq;
+    }
+  self->filling = TRUE;
+  natter_dbus_client_request_async (self->client, frame, self->cancellable, window_page_cb,
+                                    g_object_ref (self));
+}
+
+/**
+ * natter_dbus_room_fill_window:
+ *
+ * Loads the room's most recent messages into the window (once a room object appears).
+ */
+void
+natter_dbus_room_fill_window (NatterDBusRoom *self)
+{
+  WindowEntry *oldest;
+
+  g_return_if_fail (NATTER_IS_DBUS_ROOM (self));
+
+  if (self->filling || self->manager == NULL ||
+      self->window.length >= self->window_size ||
+      natter_dbus_chat_room_get_last_seq (NATTER_DBUS_CHAT_ROOM (self)) == 0)
+    return;
+  /* Messages pushed since the room appeared are in already: load what came before. */
+  oldest = g_queue_peek_head (&self->window);
+  if (oldest == NULL)
+    request_window_page (self, 0);
+  else if (oldest->message->seq > 1)
+    request_window_page (self, oldest->message->seq);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* What the hub pushes */
+
+void
+natter_dbus_room_update_info (NatterDBusRoom         *self,
+                              const Natter__RoomInfo *info)
+{
+  NatterDBusChatRoom *iface = NATTER_DBUS_CHAT_ROOM (self);
+  guint64 read_seq;
+
+  g_return_if_fail (NATTER_IS_DBUS_ROOM (self));
+
+  if (info->kind != NULL)
+    natter_dbus_chat_room_set_kind (iface, info->kind);
+  natter_dbus_chat_room_set_topic (iface, info->topic != NULL ? info->topic : "");
+  if (info->has_read_seq)
+    read_seq = info->read_seq;
+  else
+    read_seq = info->last_seq > info->unread ? info->last_seq - info->unread : 0;
+  /* Positions only move forward: a list may be older than a message pushed since. */
+  set_positions (self, MAX (info->last_seq, natter_dbus_chat_room_get_last_seq (iface)),
+                 MAX (read_seq, natter_dbus_chat_room_get_read_seq (iface)));
+}
+
+void
+natter_dbus_room_update_joined (NatterDBusRoom       *self,
+                                const Natter__Joined *joined)
+{
+  NatterDBusChatRoom *iface = NATTER_DBUS_CHAT_ROOM (self);
+
+  g_return_if_fail (NATTER_IS_DBUS_ROOM (self));
+
+  if (joined->kind != NULL)
+    natter_dbus_chat_room_set_kind (iface, joined->kind);
+  natter_dbus_chat_room_set_topic (iface, joined->topic != NULL ? joined->topic : "");
+  move_last_seq (self, joined->last_seq);
+
+  g_hash_table_remove_all (self->members);
+  for (gsize i = 0; i < joined->n_members; i++)
+    g_hash_table_add (self->members, g_strdup (joined->members[i]));
+  g_hash_table_remove_all (self->online);
+  for (gsize i = 0; i < joined->n_online; i++)
+    g_hash_table_add (self->online, g_strdup (joined->online[i]));
+  sync_members (self);
+}
+
+void
+natter_dbus_room_member_changed (NatterDBusRoom *self,
+                                 const char     *user,
+                                 gboolean        joined)
+{
+  g_return_if_fail (NATTER_IS_DBUS_ROOM (self));
+
+  if (joined)
+    g_hash_table_add (self->members, g_strdup (user));
+  else
+    {
+      g_hash_table_remove (self->members, user);
+      g_hash_table_remove (self->online, user);
+    }
+  sync_members (self);
+}
+
+void
+natter_dbus_room_presence_changed (NatterDBusRoom *self,
+                                   const char     *user,
+                                   gboolean        online)
+{
+  g_return_if_fail (NATTER_IS_DBUS_ROOM (self));
+
+  if (!g_hash_table_contains (self->members, user))
+    return;
+  if (online)
+    g_hash_table_add (self->online, g_strdup (user));
+  else
+    g_hash_table_remove (self->online, user);
+  sync_members (self);
+  natter_dbus_chat_room_emit_presence (NATTER_DBUS_CHAT_ROOM (self), user, online);
+}
+
+void
+natter_dbus_room_typing (NatterDBusRoom *self,
+                         const char     *user,
+                         gboolean        active)
+{
+  g_return_if_fail (NATTER_IS_DBUS_ROOM (self));
+  natter_dbus_chat_room_emit_typing (NATTER_DBUS_CHAT_ROOM (self), user, active);
+}
+
+void
+natter_dbus_room_receipt (NatterDBusRoom *self,
+                          const char     *user,
+                          guint64         seq)
+{
+  g_return_if_fail (NATTER_IS_DBUS_ROOM (self));
+
+  /* The account's other sessions (a browser) move the shared marker too. */
+  if (g_strcmp0 (user, self->account) == 0)
+    move_read_seq (self, seq);
+  natter_dbus_chat_room_emit_receipt (NATTER_DBUS_CHAT_ROOM (self), user, seq);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Viewers */
+
+gboolean
+natter_dbus_room_is_viewed (NatterDBusRoom *self)
+{
+  g_return_val_if_fail (NATTER_IS_DBUS_ROOM (self), FALSE);
+  return g_hash_table_size (self->viewers) > 0;
+}
+
+static void
+viewer_vanished_cb (GDBusConnection *connection,
+                    const char      *name,
+                    gpointer         user_data)
+{
+  NatterDBusRoom *self = user_data;
+
+  if (g_hash_table_remove (self->viewers, name))
+    g_signal_emit (self, signals[SIGNAL_VIEWED_CHANGED], 0);
+}
+
+static void
+unwatch (gpointer watch_id)
+{
+  g_bus_unwatch_name (GPOINTER_TO_UINT (watch_id));
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Methods */
+
+static void
+send_cb (GObject      *source,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  g_autoptr(Call) call = user_data;
+  g_autoptr(NatterEvent) event = finish_request (call, source, result,
+                                                 NATTER__SERVER_FRAME__EVENT_SENT);
+
+  if (event == NULL)
+    return;
+  natter_dbus_chat_room_complete_send (NATTER_DBUS_CHAT_ROOM (call->room), call->invocation,
+                                       natter_event_get_frame (event)->sent->seq);
+}
+
+static gboolean
+natter_dbus_room_handle_send (NatterDBusChatRoom    *iface,
+                              GDBusMethodInvocation *invocation,
+                              const char            *body)
+{
+  NatterDBusRoom *self = NATTER_DBUS_ROOM (iface);
+  Natter__ClientFrame *frame = client_frame_new ();
+  g_autofree char *uuid = g_uuid_string_random ();
+
+  frame->op_case = NATTER__CLIENT_FRAME__OP_SEND;
+  frame->send = g_new0 (Natter__Send, 1);
+  natter__send__init (frame->send);
+  frame->send->room = g_strdup (self->name);
+  frame->send->body = g_strdup (body);
+  frame->send->client_msg_id = g_strconcat ("dbus-", uuid, NULL);
+  natter_dbus_client_request_async (self->client, frame, NULL, send_cb,
+                                    call_new (self, invocation));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+history_cb (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  g_autoptr(Call) call = user_data;
+  g_autoptr(NatterEvent) event = finish_request (call, source, result,
+                                                 NATTER__SERVER_FRAME__EVENT_HISTORY);
+  const Natter__HistoryPage *page;
+  GVariantBuilder builder;
+
+  if (event == NULL)
+    return;
+  page = natter_event_get_frame (event)->history;
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(txsss)"));
+  for (gsize i = 0; i < page->n_messages; i++)
+    {
+      const Natter__Message *m = page->messages[i];
+
+      g_variant_builder_add (&builder, "(txsss)", m->seq, m->ts,
+                             m->sender != NULL ? m->sender : "",
+                             m->body != NULL ? m->body : "",
+                             m->kind != NULL ? m->kind : NATTER_MESSAGE_KIND_TEXT);
+    }
+  natter_dbus_chat_room_complete_history (NATTER_DBUS_CHAT_ROOM (call->room), call->invocation,
+                                          g_variant_builder_end (&builder), page->has_more);
+}
+
+static gboolean
+natter_dbus_room_handle_history (NatterDBusChatRoom    *iface,
+                                 GDBusMethodInvocation *invocation,
+                                 guint64                before_seq,
+                                 guint                  limit)
+{
+  NatterDBusRoom *self = NATTER_DBUS_ROOM (iface);
+  Natter__ClientFrame *frame = client_frame_new ();
+
+  frame->op_case = NATTER__CLIENT_FRAME__OP_HISTORY;
+  frame->history = g_new0 (Natter__History, 1);
+  natter__history__init (frame->history);
+  frame->history->room = g_strdup (self->name);
+  /* 0 means "the newest" and "the server's default", as documented. */
+  frame->history->has_before_seq = before_seq > 0;
+  frame->history->before_seq = before_seq;
+  frame->history->has_limit = limit > 0;
+  frame->history->limit = limit;
+  natter_dbus_client_request_async (self->client, frame, NULL, history_cb,
+                                    call_new (self, invocation));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+mark_read_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(Call) call = user_data;
+  g_autoptr(NatterEvent) event = finish_request (call, source, result,
+                                                 NATTER__SERVER_FRAME__EVENT_OK);
+
+  if (event == NULL)
+    return;
+  move_read_seq (call->room, call->seq);
+  natter_dbus_chat_room_complete_mark_read (NATTER_DBUS_CHAT_ROOM (call->room),
+                                            call->invocation);
+}
+
+static gboolean
+natter_dbus_room_handle_mark_read (NatterDBusChatRoom    *iface,
+                                   GDBusMethodInvocation *invocation,
+                                   guint64                seq)
+{
+  NatterDBusRoom *self = NATTER_DBUS_ROOM (iface);
+  Natter__ClientFrame *frame;
+  Call *call;
+
+  if (seq == 0)
+    seq = natter_dbus_chat_room_get_last_seq (iface);
+  if (seq == 0)
+    {
+      /* An empty room: nothing to mark. */
+      natter_dbus_chat_room_complete_mark_read (iface, invocation);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+
+  frame = client_frame_new ();
+  frame->op_case = NATTER__CLIENT_FRAME__OP_READ;
+  frame->read = g_new0 (Natter__Read, 1);
+  natter__read__init (frame->read);
+  frame->read->room = g_strdup (self->name);
+  frame->read->has_seq = TRUE;
+  frame->read->seq = seq;
+  call = call_new (self, invocation);
+  call->seq = seq;
+  natter_dbus_client_request_async (self->client, frame, NULL, mark_read_cb, call);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+leave_cb (GObject      *source,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  g_autoptr(Call) call = user_data;
+  g_autoptr(NatterEvent) event = finish_request (call, source, result,
+                                                 NATTER__SERVER_FRAME__EVENT_OK);
+
+  if (event == NULL)
+    return;
+  /* Answer first: the object goes away with the signal. */
+  natter_dbus_chat_room_complete_leave (NATTER_DBUS_CHAT_ROOM (call->room), call->invocation);
+  g_signal_emit (call->room, signals[SIGNAL_LEFT], 0);
+}
+
+static gboolean
+natter_dbus_room_handle_leave (NatterDBusChatRoom    *iface,
+                               GDBusMethodInvocation *invocation)
+{
+  NatterDBusRoom *self = NATTER_DBUS_ROOM (iface);
+  Natter__ClientFrame *frame = client_frame_new ();
+
+  frame->op_case = NATTER__CLIENT_FRAME__OP_LEAVE;
+  frame->leave = g_new0 (Natter__Leave, 1);
+  natter__leave__init (frame->leave);
+  frame->leave->room = g_strdup (self->name);
+  natter_dbus_client_request_async (self->client, frame, NULL, leave_cb,
+                                    call_new (self, invocation));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+natter_dbus_room_handle_set_typing (NatterDBusChatRoom    *iface,
+                                    GDBusMethodInvocation *invocation,
+                                    gboolean               active)
+{
+  NatterDBusRoom *self = NATTER_DBUS_ROOM (iface);
+  Natter__ClientFrame *frame;
+
+  if (g_strcmp0 (natter_dbus_chat_room_get_kind (iface), NATTER_ROOM_KIND_SYSTEM) == 0)
+    {
+      g_dbus_method_invocation_return_error_literal (invocation, NATTER_ERROR,
+                                                     NATTER_ERROR_FORBIDDEN,
+                                                     "nobody types in the system room");
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+
+  /* Typing has no reply on success (protocol): answer the caller right away. */
+  frame = client_frame_new ();
+  frame->op_case = NATTER__CLIENT_FRAME__OP_TYPING;
+  frame->typing = g_new0 (Natter__Typing, 1);
+  natter__typing__init (frame->typing);
+  frame->typing->room = g_strdup (self->name);
+  frame->typing->has_active = TRUE;
+  frame->typing->active = active;
+  natter_dbus_client_send (self->client, frame);
+  natter_dbus_chat_room_complete_set_typing (iface, invocation);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+natter_dbus_room_handle_set_viewed (NatterDBusChatRoom    *iface,
+                                    GDBusMethodInvocation *invocation,
+                                    gboolean               viewed)
+{
+  NatterDBusRoom *self = NATTER_DBUS_ROOM (iface);
+  const char *sender = g_dbus_method_invocation_get_sender (invocation);
+  gboolean was_viewed = natter_dbus_room_is_viewed (self);
+
+  /* A peer-to-peer caller has no name to watch; it views nothing. */
+  if (sender != NULL)
+    {
+      if (!viewed)
+        g_hash_table_remove (self->viewers, sender);
+      else if (!g_hash_table_contains (self->viewers, sender))
+        {
+          GDBusConnection *connection = g_dbus_method_invocation_get_connection (invocation);
+          guint id = g_bus_watch_name_on_connection (connection, sender,
+                                                     G_BUS_NAME_WATCHER_FLAGS_NONE,
+                                                     NULL, viewer_vanished_cb, self, NULL);
+
+          g_hash_table_insert (self->viewers, g_strdup (sender), GUINT_TO_POINTER (id));
+        }
+    }
+  natter_dbus_chat_room_complete_set_viewed (iface, invocation);
+  if (was_viewed != natter_dbus_room_is_viewed (self))
+    g_signal_emit (self, signals[SIGNAL_VIEWED_CHANGED], 0);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+natter_dbus_room_iface_init (NatterDBusChatRoomIface *iface)
+{
+  iface->handle_send = natter_dbus_room_handle_send;
+  iface->handle_history = natter_dbus_room_handle_history;
+  iface->handle_mark_read = natter_dbus_room_handle_mark_read;
+  iface->handle_leave = natter_dbus_room_handle_leave;
+  iface->handle_set_typing = natter_dbus_room_handle_set_typing;
+  iface->handle_set_viewed = natter_dbus_room_handle_set_viewed;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Lifetime */
+
+/**
+ * natter_dbus_room_unexport:
+ *
+ * Removes the room and its message objects from the bus. Requests in flight still
+ * answer their callers.
+ */
+void
+natter_dbus_room_unexport (NatterDBusRoom *self)
+{
+  g_return_if_fail (NATTER_IS_DBUS_ROOM (self));
+
+  if (self->manager == NULL)
+    return;
+  g_cancellable_cancel (self->cancellable);
+  while (!g_queue_is_empty (&self->window))
+    drop_oldest (self);
+  g_dbus_object_manager_server_unexport (self->manager, self->path);
+  g_clear_object (&self->manager);
+  /* The object skeleton holds a reference on its interface, which is us. */
+  natter_dbus_object_skeleton_set_chat_room (self->object, NULL);
+  g_clear_object (&self->object);
+  /* Removing the watches drops their callbacks, which point at us. */
+  g_hash_table_remove_all (self->viewers);
+}
+
+static void
+natter_dbus_room_dispose (GObject *object)
+{
+  NatterDBusRoom *self = NATTER_DBUS_ROOM (object);
+
+  natter_dbus_room_unexport (self);
+  g_clear_object (&self->client);
+
+  G_OBJECT_CLASS (natter_dbus_room_parent_class)->dispose (object);
+}
+
+static void
+natter_dbus_room_finalize (GObject *object)
+{
+  NatterDBusRoom *self = NATTER_DBUS_ROOM (object);
+
+  g_clear_pointer (&self->name, g_free);
+  g_clear_pointer (&self->path, g_free);
+  g_clear_pointer (&self->account, g_free);
+  g_clear_pointer (&self->members, g_hash_table_unref);
+  g_clear_pointer (&self->online, g_hash_table_unref);
+  g_clear_pointer (&self->viewers, g_hash_table_unref);
+  g_clear_object (&self->cancellable);
+
+  G_OBJECT_CLASS (natter_dbus_room_parent_class)->finalize (object);
+}
+
+static void
+natter_dbus_room_class_init (NatterDBusRoomClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = natter_dbus_room_dispose;
+  object_class->finalize = natter_dbus_room_finalize;
+
+  signals[SIGNAL_LEFT] =
+    g_signal_new ("left", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 0);
+  signals[SIGNAL_VIEWED_CHANGED] =
+    g_signal_new ("viewed-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 0);
+}
+
+static void
+natter_dbus_room_init (NatterDBusRoom *self)
+{
+  g_queue_init (&self->window);
+  self->members = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->online = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->viewers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, unwatch);
+  self->cancellable = g_cancellable_new ();
+}
+
+/**
+ * natter_dbus_room_new:
+ * @client: the D-Bus front end's client, for the room's requests
+ * @manager: the object manager to export the room and its messages on
+ * @name: the room name
+ * @account: the local account
+ * @window_size: how many recent messages are objects
+ *
+ * Creates the room object and exports it on @manager, with empty properties until
+ * natter_dbus_room_update_info() or natter_dbus_room_update_joined() fill them in.
+ *
+ * Returns: (transfer full): a new #NatterDBusRoom
+ */
+NatterDBusRoom *
+natter_dbus_room_new (NatterDBusClient         *client,
+                      GDBusObjectManagerServer *manager,
+                      const char               *name,
+                      const char               *account,
+                      guint                     window_size)
+{
+  NatterDBusRoom *self;
+  NatterDBusChatRoom *iface;
+  const char *kind = NATTER_ROOM_KIND_ROOM;
+
+  g_return_val_if_fail (NATTER_IS_DBUS_CLIENT (client), NULL);
+  g_return_val_if_fail (G_IS_DBUS_OBJECT_MANAGER_SERVER (manager), NULL);
+  g_return_val_if_fail (name != NULL, NULL);
+
+  self = g_object_new (NATTER_TYPE_DBUS_ROOM, NULL);
+  iface = NATTER_DBUS_CHAT_ROOM (self);
+  self->client = g_object_ref (client);
+  self->manager = g_object_ref (manager);
+  self->name = g_strdup (name);
+  self->path = natter_dbus_room_path_for_name (name);
+  self->account = g_strdup (account);
+  self->window_size = window_size;
+
+  /* Until the hub tells: the kind follows from the name. */
+  if (g_str_equal (name, NATTER_SYSTEM_ROOM))
+    kind = NATTER_ROOM_KIND_SYSTEM;
+  else if (g_str_has_prefix (name, "dm:"))
+    kind = NATTER_ROOM_KIND_DM;
+  natter_dbus_chat_room_set_name (iface, name);
+  natter_dbus_chat_room_set_kind (iface, kind);
+  natter_dbus_chat_room_set_topic (iface, "");
+  sync_members (self);
+
+  self->object = natter_dbus_object_skeleton_new (self->path);
+  natter_dbus_object_skeleton_set_chat_room (self->object, iface);
+  g_dbus_object_manager_server_export (manager, G_DBUS_OBJECT_SKELETON (self->object));
+  return self;
+}
+
+const char *
+natter_dbus_room_get_object_path (NatterDBusRoom *self)
+{
+  g_return_val_if_fail (NATTER_IS_DBUS_ROOM (self), NULL);
+  return self->path;
+}
+
+const char *
+natter_dbus_room_get_room_name (NatterDBusRoom *self)
+{
+  g_return_val_if_fail (NATTER_IS_DBUS_ROOM (self), NULL);
+  return self->name;
+}

@@ -1,0 +1,809 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "natter-dbus"
+
+#include "config.h"
+
+#include "natter-dbus-client.h"
+#include "natter-dbus-room.h"
+#include "natter-dbus-service.h"
+#include "natter-error.h"
+#include "natter-notifier.h"
+#include "natter-search-provider.h"
+#include "natter-store.h"
+
+struct _NatterDBusService
+{
+  NatterDBusChatSkeleton    parent_instance;
+
+  NatterHub                *hub;              /* (owned) */
+  GDBusConnection          *connection;       /* (owned) */
+  GDBusObjectManagerServer *manager;          /* (owned) */
+  NatterDBusClient         *client;           /* (owned) */
+  NatterSearchProvider     *search_provider;  /* (owned) */
+  NatterNotifier           *notifier;         /* (owned) */
+  GHashTable               *rooms;            /* (owned) room name → NatterDBusRoom * (owned) */
+  GHashTable               *handlers;         /* (owned) unique name → name watch id: callers
+                                               * that show notifications themselves */
+  char                     *account;          /* (owned) */
+  guint                     window_size;
+};
+
+static void natter_dbus_service_iface_init (NatterDBusChatIface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (NatterDBusService, natter_dbus_service,
+                               NATTER_DBUS_TYPE_CHAT_SKELETON,
+                               G_IMPLEMENT_INTERFACE (NATTER_DBUS_TYPE_CHAT,
+                                                      natter_dbus_service_iface_init))
+
+/* ---------------------------------------------------------------------------------- */
+/* Errors: one D-Bus name per protocol code, over the project's one error domain */
+
+static const GDBusErrorEntry natter_dbus_error_entries[] = {
+  { NATTER_ERROR_BAD_REQUEST,  "io.github.natter.Chat.Error.BadRequest" },
+  { NATTER_ERROR_UNAUTHORIZED, "io.github.natter.Chat.Error.Unauthorized" },
+  { NATTER_ERROR_FORBIDDEN,    "io.github.natter.Chat.Error.Forbidden" },
+  { NATTER_ERROR_NOT_FOUND,    "io.github.natter.Chat.Error.NotFound" },
+  { NATTER_ERROR_CONFLICT,     "io.github.natter.Chat.Error.Conflict" },
+  { NATTER_ERROR_TOO_LARGE,    "io.github.natter.Chat.Error.TooLarge" },
+  { NATTER_ERROR_RATE_LIMITED, "io.github.natter.Chat.Error.RateLimited" },
+  { NATTER_ERROR_UNAVAILABLE,  "io.github.natter.Chat.Error.Unavailable" },
+  { NATTER_ERROR_INTERNAL,     "io.github.natter.Chat.Error.Internal" },
+};
+
+G_STATIC_ASSERT (G_N_ELEMENTS (natter_dbus_error_entries) == NATTER_ERROR_N_CODES);
+
+static void
+register_error_domain (void)
+{
+  static gsize quark = 0;
+
+  /* The quark's name is the one G_DEFINE_QUARK gave NATTER_ERROR, so the entries map
+   * that very domain. */
+  g_dbus_error_register_error_domain ("natter-error-quark", &quark, natter_dbus_error_entries,
+                                      G_N_ELEMENTS (natter_dbus_error_entries));
+  g_assert ((GQuark) quark == NATTER_ERROR);
+}
+
+static Natter__ClientFrame *
+client_frame_new (void)
+{
+  Natter__ClientFrame *frame = g_new0 (Natter__ClientFrame, 1);
+
+  natter__client_frame__init (frame);
+  return frame;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Rooms */
+
+static void drop_room (NatterDBusService *self, const char *name);
+
+static void
+room_left_cb (NatterDBusRoom    *room,
+              NatterDBusService *self)
+{
+  drop_room (self, natter_dbus_room_get_room_name (room));
+}
+
+static void
+room_read_cb (NatterDBusRoom    *room,
+              GParamSpec        *pspec,
+              NatterDBusService *self)
+{
+  if (natter_dbus_chat_room_get_unread_count (NATTER_DBUS_CHAT_ROOM (room)) == 0)
+    natter_notifier_withdraw (self->notifier, natter_dbus_room_get_room_name (room));
+}
+
+static void
+room_viewed_cb (NatterDBusRoom    *room,
+                NatterDBusService *self)
+{
+  if (natter_dbus_room_is_viewed (room))
+    natter_notifier_withdraw (self->notifier, natter_dbus_room_get_room_name (room));
+}
+
+static void
+unexport_room (gpointer data)
+{
+  NatterDBusRoom *room = data;
+
+  natter_dbus_room_unexport (room);
+  g_object_unref (room);
+}
+
+static void
+drop_room (NatterDBusService *self,
+           const char        *name)
+{
+  g_autofree char *room_name = g_strdup (name);
+
+  if (g_hash_table_remove (self->rooms, room_name))
+    natter_notifier_withdraw (self->notifier, room_name);
+}
+
+static NatterDBusRoom *
+ensure_room (NatterDBusService *self,
+             const char        *name,
+             gboolean          *out_created)
+{
+  NatterDBusRoom *room = g_hash_table_lookup (self->rooms, name);
+
+  *out_created = room == NULL;
+  if (room != NULL)
+    return room;
+
+  room = natter_dbus_room_new (self->client, self->manager, name, self->account,
+                               self->window_size);
+  g_signal_connect_object (room, "left", G_CALLBACK (room_left_cb), self, 0);
+  g_signal_connect_object (room, "notify::unread-count", G_CALLBACK (room_read_cb), self, 0);
+  g_signal_connect_object (room, "viewed-changed", G_CALLBACK (room_viewed_cb), self, 0);
+  g_hash_table_insert (self->rooms, g_strdup (name), room);
+  return room;
+}
+
+static void
+room_joined_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(NatterDBusService) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterEvent) event = natter_dbus_client_request_finish (NATTER_DBUS_CLIENT (source),
+                                                                    result, &error);
+  const Natter__ServerFrame *frame;
+  NatterDBusRoom *room;
+
+  if (event == NULL)
+    {
+      g_debug ("Could not load a room: %s", error->message);
+      return;
+    }
+  frame = natter_event_get_frame (event);
+  if (frame->event_case != NATTER__SERVER_FRAME__EVENT_JOINED || frame->joined->room == NULL)
+    return;
+  room = g_hash_table_lookup (self->rooms, frame->joined->room);
+  if (room == NULL)
+    return;
+  natter_dbus_room_update_joined (room, frame->joined);
+  natter_dbus_room_fill_window (room);
+}
+
+/* A room of the account the service has no object for yet: `join` is idempotent for a
+ * member and tells the members, then the window is loaded. */
+static void
+load_room (NatterDBusService *self,
+           const char        *name)
+{
+  Natter__ClientFrame *frame = client_frame_new ();
+
+  frame->op_case = NATTER__CLIENT_FRAME__OP_JOIN;
+  frame->join = g_new0 (Natter__Join, 1);
+  natter__join__init (frame->join);
+  frame->join->room = g_strdup (name);
+  natter_dbus_client_request_async (self->client, frame, NULL, room_joined_cb,
+                                    g_object_ref (self));
+}
+
+static void
+apply_room_infos (NatterDBusService        *self,
+                  Natter__RoomInfo * const *infos,
+                  gsize                     n_infos)
+{
+  for (gsize i = 0; i < n_infos; i++)
+    {
+      gboolean created;
+      NatterDBusRoom *room;
+
+      if (infos[i]->name == NULL)
+        continue;
+      room = ensure_room (self, infos[i]->name, &created);
+      natter_dbus_room_update_info (room, infos[i]);
+      if (created)
+        load_room (self, infos[i]->name);
+    }
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Events pushed by the hub */
+
+static gboolean
+notifications_wanted (NatterDBusService     *self,
+                      NatterDBusRoom        *room,
+                      const Natter__Message *message)
+{
+  return g_hash_table_size (self->handlers) == 0 &&
+         g_strcmp0 (message->sender, self->account) != 0 &&
+         !natter_dbus_room_is_viewed (room);
+}
+
+static void
+on_message (NatterDBusService     *self,
+            const Natter__Message *message)
+{
+  NatterDBusRoom *room;
+  gboolean created;
+
+  if (message->room == NULL)
+    return;
+  room = ensure_room (self, message->room, &created);
+  /* A direct message someone else started, or a room joined from another session. */
+  if (created)
+    load_room (self, message->room);
+  if (natter_dbus_room_add_message (room, message, TRUE) &&
+      notifications_wanted (self, room, message))
+    natter_notifier_show (self->notifier, message);
+}
+
+static void
+on_member (NatterDBusService      *self,
+           const Natter__Member   *member)
+{
+  NatterDBusRoom *room;
+  gboolean created;
+
+  if (member->room == NULL || member->user == NULL)
+    return;
+  if (g_strcmp0 (member->user, self->account) == 0)
+    {
+      if (!member->joined)
+        {
+          drop_room (self, member->room);
+          return;
+        }
+      room = ensure_room (self, member->room, &created);
+      if (created)
+        load_room (self, member->room);
+    }
+  room = g_hash_table_lookup (self->rooms, member->room);
+  if (room == NULL)
+    return;
+  natter_dbus_room_member_changed (room, member->user, member->joined);
+  /* Whether the newcomer is online is the hub's to say: ask it for the room again. */
+  if (member->joined && g_strcmp0 (member->user, self->account) != 0)
+    load_room (self, member->room);
+}
+
+static void
+on_presence (NatterDBusService       *self,
+             const Natter__Presence  *presence)
+{
+  GHashTableIter iter;
+  gpointer room;
+
+  if (presence->user == NULL)
+    return;
+  g_hash_table_iter_init (&iter, self->rooms);
+  while (g_hash_table_iter_next (&iter, NULL, &room))
+    natter_dbus_room_presence_changed (room, presence->user, presence->online);
+}
+
+static void
+on_welcome (NatterDBusService      *self,
+            const Natter__Welcome  *welcome)
+{
+  NatterDBusChat *iface = NATTER_DBUS_CHAT (self);
+
+  if (welcome->user != NULL)
+    {
+      g_free (self->account);
+      self->account = g_strdup (welcome->user);
+      natter_dbus_chat_set_account (iface, welcome->user);
+    }
+  natter_dbus_chat_set_admin (iface, welcome->admin);
+  if (welcome->epoch != NULL)
+    natter_dbus_chat_set_epoch (iface, welcome->epoch);
+  if (welcome->node != NULL)
+    natter_dbus_chat_set_node (iface, welcome->node);
+  apply_room_infos (self, (Natter__RoomInfo * const *) welcome->rooms, welcome->n_rooms);
+}
+
+static void
+on_client_event (NatterDBusClient  *client,
+                 NatterEvent       *event,
+                 NatterDBusService *self)
+{
+  const Natter__ServerFrame *frame = natter_event_get_frame (event);
+  NatterDBusRoom *room;
+
+  switch ((int) frame->event_case)
+    {
+    case NATTER__SERVER_FRAME__EVENT_WELCOME:
+      on_welcome (self, frame->welcome);
+      break;
+    case NATTER__SERVER_FRAME__EVENT_MESSAGE:
+      on_message (self, frame->message);
+      break;
+    case NATTER__SERVER_FRAME__EVENT_MEMBER:
+      on_member (self, frame->member);
+      break;
+    case NATTER__SERVER_FRAME__EVENT_PRESENCE:
+      on_presence (self, frame->presence);
+      break;
+    case NATTER__SERVER_FRAME__EVENT_TYPING:
+      room = frame->typing->room != NULL ? g_hash_table_lookup (self->rooms, frame->typing->room)
+                                         : NULL;
+      if (room != NULL && frame->typing->user != NULL)
+        natter_dbus_room_typing (room, frame->typing->user, frame->typing->active);
+      break;
+    case NATTER__SERVER_FRAME__EVENT_RECEIPT:
+      room = frame->receipt->room != NULL ? g_hash_table_lookup (self->rooms, frame->receipt->room)
+                                          : NULL;
+      if (room != NULL && frame->receipt->user != NULL)
+        natter_dbus_room_receipt (room, frame->receipt->user, frame->receipt->seq);
+      break;
+    case NATTER__SERVER_FRAME__EVENT_ERROR:
+      /* The answer to a request sent without an id (typing). */
+      g_debug ("The hub refused a request of the D-Bus front end: %s: %s",
+               frame->error->code, frame->error->message);
+      break;
+    default:
+      g_debug ("Ignoring a frame of kind %d from the hub", (int) frame->event_case);
+      break;
+    }
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Methods */
+
+typedef struct
+{
+  NatterDBusService     *self;        /* (owned) */
+  GDBusMethodInvocation *invocation;  /* (owned) */
+} Call;
+
+static Call *
+call_new (NatterDBusService     *self,
+          GDBusMethodInvocation *invocation)
+{
+  Call *call = g_new0 (Call, 1);
+
+  call->self = g_object_ref (self);
+  call->invocation = g_object_ref (invocation);
+  return call;
+}
+
+static void
+call_free (Call *call)
+{
+  g_clear_object (&call->self);
+  g_clear_object (&call->invocation);
+  g_free (call);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Call, call_free)
+
+static NatterEvent *
+finish_request (Call                           *call,
+                GObject                        *source,
+                GAsyncResult                   *result,
+                Natter__ServerFrame__EventCase  expected)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterEvent) event = natter_dbus_client_request_finish (NATTER_DBUS_CLIENT (source),
+                                                                    result, &error);
+
+  if (event == NULL)
+    {
+      g_dbus_method_invocation_return_gerror (call->invocation, error);
+      return NULL;
+    }
+  if (natter_event_get_frame (event)->event_case != expected)
+    {
+      g_dbus_method_invocation_return_error (call->invocation, NATTER_ERROR,
+                                             NATTER_ERROR_INTERNAL, "unexpected reply");
+      return NULL;
+    }
+  return g_steal_pointer (&event);
+}
+
+static void
+join_room_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(Call) call = user_data;
+  NatterDBusService *self = call->self;
+  g_autoptr(NatterEvent) event = finish_request (call, source, result,
+                                                 NATTER__SERVER_FRAME__EVENT_JOINED);
+  const Natter__Joined *joined;
+  NatterDBusRoom *room;
+  gboolean created;
+
+  if (event == NULL)
+    return;
+  joined = natter_event_get_frame (event)->joined;
+  room = ensure_room (self, joined->room, &created);
+  natter_dbus_room_update_joined (room, joined);
+  natter_dbus_room_fill_window (room);
+  natter_dbus_chat_complete_join_room (NATTER_DBUS_CHAT (self), call->invocation,
+                                       natter_dbus_room_get_object_path (room));
+}
+
+static gboolean
+natter_dbus_service_handle_join_room (NatterDBusChat        *iface,
+                                      GDBusMethodInvocation *invocation,
+                                      const char            *name)
+{
+  NatterDBusService *self = NATTER_DBUS_SERVICE (iface);
+  Natter__ClientFrame *frame = client_frame_new ();
+
+  frame->op_case = NATTER__CLIENT_FRAME__OP_JOIN;
+  frame->join = g_new0 (Natter__Join, 1);
+  natter__join__init (frame->join);
+  frame->join->room = g_strdup (name);
+  natter_dbus_client_request_async (self->client, frame, NULL, join_room_cb,
+                                    call_new (self, invocation));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+sent_cb (GObject      *source,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  g_autoptr(Call) call = user_data;
+  g_autoptr(NatterEvent) event = finish_request (call, source, result,
+                                                 NATTER__SERVER_FRAME__EVENT_SENT);
+  guint64 seq;
+
+  if (event == NULL)
+    return;
+  /* SendDirect and Broadcast have the same reply: (t seq). */
+  seq = natter_event_get_frame (event)->sent->seq;
+  g_dbus_method_invocation_return_value (call->invocation, g_variant_new ("(t)", seq));
+}
+
+static char *
+new_client_msg_id (void)
+{
+  g_autofree char *uuid = g_uuid_string_random ();
+
+  return g_strconcat ("dbus-", uuid, NULL);
+}
+
+static gboolean
+natter_dbus_service_handle_send_direct (NatterDBusChat        *iface,
+                                        GDBusMethodInvocation *invocation,
+                                        const char            *to,
+                                        const char            *body)
+{
+  NatterDBusService *self = NATTER_DBUS_SERVICE (iface);
+  Natter__ClientFrame *frame = client_frame_new ();
+
+  frame->op_case = NATTER__CLIENT_FRAME__OP_SEND;
+  frame->send = g_new0 (Natter__Send, 1);
+  natter__send__init (frame->send);
+  frame->send->to = g_strdup (to);
+  frame->send->body = g_strdup (body);
+  frame->send->client_msg_id = new_client_msg_id ();
+  natter_dbus_client_request_async (self->client, frame, NULL, sent_cb,
+                                    call_new (self, invocation));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+natter_dbus_service_handle_broadcast (NatterDBusChat        *iface,
+                                      GDBusMethodInvocation *invocation,
+                                      const char            *body)
+{
+  NatterDBusService *self = NATTER_DBUS_SERVICE (iface);
+  Natter__ClientFrame *frame = client_frame_new ();
+
+  frame->op_case = NATTER__CLIENT_FRAME__OP_BROADCAST;
+  frame->broadcast = g_new0 (Natter__Broadcast, 1);
+  natter__broadcast__init (frame->broadcast);
+  frame->broadcast->body = g_strdup (body);
+  frame->broadcast->client_msg_id = new_client_msg_id ();
+  natter_dbus_client_request_async (self->client, frame, NULL, sent_cb,
+                                    call_new (self, invocation));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+search_cb (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  g_autoptr(Call) call = user_data;
+  g_autoptr(NatterEvent) event = finish_request (call, source, result,
+                                                 NATTER__SERVER_FRAME__EVENT_SEARCH_RESULTS);
+  const Natter__SearchResults *results;
+  GVariantBuilder builder;
+
+  if (event == NULL)
+    return;
+  results = natter_event_get_frame (event)->search_results;
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(stxss)"));
+  for (gsize i = 0; i < results->n_messages; i++)
+    {
+      const Natter__Message *m = results->messages[i];
+
+      g_variant_builder_add (&builder, "(stxss)",
+                             m->room != NULL ? m->room : "", m->seq, m->ts,
+                             m->sender != NULL ? m->sender : "",
+                             m->body != NULL ? m->body : "");
+    }
+  natter_dbus_chat_complete_search (NATTER_DBUS_CHAT (call->self), call->invocation,
+                                    g_variant_builder_end (&builder));
+}
+
+static gboolean
+natter_dbus_service_handle_search (NatterDBusChat        *iface,
+                                   GDBusMethodInvocation *invocation,
+                                   const char            *query,
+                                   const char            *room,
+                                   guint                  limit)
+{
+  NatterDBusService *self = NATTER_DBUS_SERVICE (iface);
+  Natter__ClientFrame *frame = client_frame_new ();
+
+  frame->op_case = NATTER__CLIENT_FRAME__OP_SEARCH;
+  frame->search = g_new0 (Natter__Search, 1);
+  natter__search__init (frame->search);
+  frame->search->query = g_strdup (query);
+  /* "" and 0 mean "every room" and "the server's default", as documented. */
+  frame->search->room = *room != '\0' ? g_strdup (room) : NULL;
+  frame->search->has_limit = limit > 0;
+  frame->search->limit = limit;
+  natter_dbus_client_request_async (self->client, frame, NULL, search_cb,
+                                    call_new (self, invocation));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+handler_vanished_cb (GDBusConnection *connection,
+                     const char      *name,
+                     gpointer         user_data)
+{
+  NatterDBusService *self = user_data;
+
+  g_hash_table_remove (self->handlers, name);
+}
+
+static void
+unwatch (gpointer watch_id)
+{
+  g_bus_unwatch_name (GPOINTER_TO_UINT (watch_id));
+}
+
+static gboolean
+natter_dbus_service_handle_set_notifications_handled (NatterDBusChat        *iface,
+                                                      GDBusMethodInvocation *invocation,
+                                                      gboolean               handled)
+{
+  NatterDBusService *self = NATTER_DBUS_SERVICE (iface);
+  const char *sender = g_dbus_method_invocation_get_sender (invocation);
+
+  if (sender != NULL)
+    {
+      if (!handled)
+        g_hash_table_remove (self->handlers, sender);
+      else if (!g_hash_table_contains (self->handlers, sender))
+        {
+          GDBusConnection *connection = g_dbus_method_invocation_get_connection (invocation);
+          guint id = g_bus_watch_name_on_connection (connection, sender,
+                                                     G_BUS_NAME_WATCHER_FLAGS_NONE,
+                                                     NULL, handler_vanished_cb, self, NULL);
+
+          g_hash_table_insert (self->handlers, g_strdup (sender), GUINT_TO_POINTER (id));
+        }
+    }
+  natter_dbus_chat_complete_set_notifications_handled (iface, invocation);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+natter_dbus_service_iface_init (NatterDBusChatIface *iface)
+{
+  iface->handle_join_room = natter_dbus_service_handle_join_room;
+  iface->handle_send_direct = natter_dbus_service_handle_send_direct;
+  iface->handle_broadcast = natter_dbus_service_handle_broadcast;
+  iface->handle_search = natter_dbus_service_handle_search;
+  iface->handle_set_notifications_handled = natter_dbus_service_handle_set_notifications_handled;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Lifetime */
+
+static void
+natter_dbus_service_dispose (GObject *object)
+{
+  NatterDBusService *self = NATTER_DBUS_SERVICE (object);
+
+  if (self->connection != NULL)
+    {
+      GDBusInterfaceSkeleton *root = G_DBUS_INTERFACE_SKELETON (self);
+      GDBusInterfaceSkeleton *search = G_DBUS_INTERFACE_SKELETON (self->search_provider);
+
+      if (g_dbus_interface_skeleton_has_connection (root, self->connection))
+        g_dbus_interface_skeleton_unexport (root);
+      if (search != NULL && g_dbus_interface_skeleton_has_connection (search, self->connection))
+        g_dbus_interface_skeleton_unexport (search);
+    }
+  if (self->rooms != NULL)
+    g_hash_table_remove_all (self->rooms);
+  if (self->manager != NULL)
+    g_dbus_object_manager_server_set_connection (self->manager, NULL);
+  if (self->client != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->client, self);
+      natter_hub_remove_client (self->hub, NATTER_CLIENT (self->client));
+    }
+  /* Watches hold callbacks that point at us. */
+  if (self->handlers != NULL)
+    g_hash_table_remove_all (self->handlers);
+
+  g_clear_object (&self->search_provider);
+  g_clear_object (&self->notifier);
+  g_clear_object (&self->manager);
+  g_clear_object (&self->client);
+  g_clear_object (&self->connection);
+  g_clear_object (&self->hub);
+
+  G_OBJECT_CLASS (natter_dbus_service_parent_class)->dispose (object);
+}
+
+static void
+natter_dbus_service_finalize (GObject *object)
+{
+  NatterDBusService *self = NATTER_DBUS_SERVICE (object);
+
+  g_clear_pointer (&self->rooms, g_hash_table_unref);
+  g_clear_pointer (&self->handlers, g_hash_table_unref);
+  g_clear_pointer (&self->account, g_free);
+
+  G_OBJECT_CLASS (natter_dbus_service_parent_class)->finalize (object);
+}
+
+static void
+natter_dbus_service_class_init (NatterDBusServiceClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = natter_dbus_service_dispose;
+  object_class->finalize = natter_dbus_service_finalize;
+}
+
+static void
+natter_dbus_service_init (NatterDBusService *self)
+{
+  self->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, unexport_room);
+  self->handlers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, unwatch);
+  self->window_size = NATTER_DBUS_DEFAULT_WINDOW;
+}
+
+/**
+ * natter_dbus_service_new:
+ * @hub: the started hub (natter_hub_start_finish() succeeded)
+ * @connection: the session bus, on which natterd owns (or is about to own)
+ *   `io.github.natter.Natter.Daemon`
+ * @config: natterd's settings: `owner` is the account D-Bus callers act as (it must
+ *   exist), `node_id` the Node property
+ * @error: return location for a #GError
+ *
+ * Logs the owner account in to @hub as a local client and exports the D-Bus API on
+ * @connection: `io.github.natter.Chat` and the object manager at %NATTER_DBUS_PATH, the
+ * room and message objects below it (loaded from the hub right after), and the GNOME
+ * Shell search provider. Call it from the `bus_acquired` callback of g_bus_own_name(),
+ * so the objects are there before the name is. Drop the last reference to unexport
+ * everything and detach from the hub.
+ *
+ * Returns: (transfer full): the service, or %NULL if exporting failed
+ */
+NatterDBusService *
+natter_dbus_service_new (NatterHub           *hub,
+                         GDBusConnection     *connection,
+                         const NatterConfig  *config,
+                         GError             **error)
+{
+  g_autoptr(NatterDBusService) self = NULL;
+  NatterDBusChat *iface;
+  NatterStore *store;
+
+  g_return_val_if_fail (NATTER_IS_HUB (hub), NULL);
+  g_return_val_if_fail (G_IS_DBUS_CONNECTION (connection), NULL);
+  g_return_val_if_fail (config != NULL && config->owner != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  register_error_domain ();
+
+  self = g_object_new (NATTER_TYPE_DBUS_SERVICE, NULL);
+  iface = NATTER_DBUS_CHAT (self);
+  self->hub = g_object_ref (hub);
+  self->connection = g_object_ref (connection);
+  self->account = g_strdup (config->owner);
+
+  store = natter_hub_get_store (hub);
+  natter_dbus_chat_set_mode (iface, "host");
+  natter_dbus_chat_set_account (iface, config->owner);
+  natter_dbus_chat_set_admin (iface, TRUE);
+  natter_dbus_chat_set_connected (iface, TRUE);
+  natter_dbus_chat_set_status (iface, "connected");
+  natter_dbus_chat_set_node (iface, config->node_id != NULL ? config->node_id : "");
+  natter_dbus_chat_set_epoch (iface, store != NULL ? natter_store_get_epoch (store) : "");
+  natter_dbus_chat_set_version (iface, PACKAGE_VERSION);
+
+  if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (self), connection,
+                                         NATTER_DBUS_PATH, error))
+    return NULL;
+  self->manager = g_dbus_object_manager_server_new (NATTER_DBUS_PATH);
+  g_dbus_object_manager_server_set_connection (self->manager, connection);
+
+  self->client = natter_dbus_client_new (hub);
+  g_signal_connect_object (self->client, "event", G_CALLBACK (on_client_event), self, 0);
+
+  self->search_provider = natter_search_provider_new (self->client);
+  if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (self->search_provider),
+                                         connection, NATTER_SEARCH_PROVIDER_PATH, error))
+    return NULL;
+
+  self->notifier = natter_notifier_new (connection);
+
+  /* The welcome, with the account's rooms, arrives as an event during this call. */
+  natter_hub_add_client (hub, NATTER_CLIENT (self->client));
+  natter_hub_attach_local (hub, NATTER_CLIENT (self->client), config->owner, TRUE);
+
+  return g_steal_pointer (&self);
+}
+
+/**
+ * natter_dbus_service_set_window_size:
+ * @self: a #NatterDBusService
+ * @window_size: how many recent messages of each room are D-Bus objects
+ *
+ * Sets the window (default %NATTER_DBUS_DEFAULT_WINDOW); rooms drop their oldest
+ * message objects at once when it shrinks and load older ones when it grows.
+ */
+void
+natter_dbus_service_set_window_size (NatterDBusService *self,
+                                     guint              window_size)
+{
+  GHashTableIter iter;
+  gpointer room;
+
+  g_return_if_fail (NATTER_IS_DBUS_SERVICE (self));
+
+  self->window_size = window_size;
+  g_hash_table_iter_init (&iter, self->rooms);
+  while (g_hash_table_iter_next (&iter, NULL, &room))
+    {
+      natter_dbus_room_set_window_size (room, window_size);
+      natter_dbus_room_fill_window (room);
+    }
+}
+
+/**
+ * natter_dbus_service_set_mode:
+ * @self: a #NatterDBusService
+ * @mode: "host" (the default), "upstream" or "cluster"
+ *
+ * Sets the Mode property.
+ */
+void
+natter_dbus_service_set_mode (NatterDBusService *self,
+                              const char        *mode)
+{
+  g_return_if_fail (NATTER_IS_DBUS_SERVICE (self));
+  g_return_if_fail (mode != NULL);
+
+  natter_dbus_chat_set_mode (NATTER_DBUS_CHAT (self), mode);
+}
+
+/**
+ * natter_dbus_service_set_status:
+ * @self: a #NatterDBusService
+ * @status: "connected" (the default), "connecting", "reconnecting", "offline" or
+ *   "auth-failed"
+ *
+ * Sets the Status property, and Connected to whether @status is "connected".
+ */
+void
+natter_dbus_service_set_status (NatterDBusService *self,
+                                const char        *status)
+{
+  g_return_if_fail (NATTER_IS_DBUS_SERVICE (self));
+  g_return_if_fail (status != NULL);
+
+  natter_dbus_chat_set_status (NATTER_DBUS_CHAT (self), status);
+  natter_dbus_chat_set_connected (NATTER_DBUS_CHAT (self), g_str_equal (status, "connected"));
+}

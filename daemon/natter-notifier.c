@@ -1,0 +1,464 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "natter-dbus"
+
+#include "config.h"
+
+#include <glib/gi18n-lib.h>
+
+#include "natter-notifier.h"
+#include "natter-store.h"
+
+#define NOTIFICATIONS_NAME  "org.freedesktop.Notifications"
+#define NOTIFICATIONS_PATH  "/org/freedesktop/Notifications"
+#define NOTIFICATIONS_IFACE "org.freedesktop.Notifications"
+#define MAX_BODY_CHARS      200
+
+/* One notification per room: shown, or being shown with a newer message waiting. */
+typedef struct
+{
+  guint32          id;         /* 0 when none is shown */
+  gboolean         in_flight;  /* a Notify call is on its way */
+  gboolean         withdrawn;  /* withdrawn while in flight: close it when it arrives */
+  Natter__Message *queued;     /* (owned) (nullable) the next message to show */
+} RoomNote;
+
+struct _NatterNotifier
+{
+  GObject          parent_instance;
+
+  GDBusConnection *connection;   /* (owned) */
+  guint            watch_id;
+  char            *server;       /* (owned) (nullable) unique name of the server */
+  gboolean         body_markup;
+  guint            action_subscription;
+  guint            closed_subscription;
+  GHashTable      *rooms;        /* (owned) room name → RoomNote * (owned) */
+  GCancellable    *cancellable;  /* (owned) */
+};
+
+G_DEFINE_FINAL_TYPE (NatterNotifier, natter_notifier, G_TYPE_OBJECT)
+
+static void
+room_note_free (RoomNote *note)
+{
+  g_clear_pointer (&note->queued, natter_message_free);
+  g_free (note);
+}
+
+/**
+ * natter_notifier_activate_app:
+ * @connection: the session bus
+ * @action: an application action of the GTK app, such as `open-room`
+ * @parameter: (nullable) (transfer floating): its parameter
+ *
+ * Activates the app (D-Bus-activating it if needed) and runs @action in it.
+ */
+void
+natter_notifier_activate_app (GDBusConnection *connection,
+                              const char      *action,
+                              GVariant        *parameter)
+{
+  g_autofree char *path = g_strdelimit (g_strconcat ("/", APP_ID, NULL), ".", '/');
+  GVariantBuilder params;
+
+  g_return_if_fail (G_IS_DBUS_CONNECTION (connection));
+
+  g_variant_builder_init (&params, G_VARIANT_TYPE ("av"));
+  if (parameter != NULL)
+    g_variant_builder_add (&params, "v", parameter);
+  g_dbus_connection_call (connection, APP_ID, path, "org.freedesktop.Application",
+                          "ActivateAction",
+                          g_variant_new ("(sava{sv})", action, &params, NULL),
+                          NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL, NULL);
+}
+
+static RoomNote *
+lookup_note_by_id (NatterNotifier  *self,
+                   guint32          id,
+                   const char     **out_room)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_hash_table_iter_init (&iter, self->rooms);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      RoomNote *note = value;
+
+      if (note->id == id)
+        {
+          *out_room = key;
+          return note;
+        }
+    }
+  return NULL;
+}
+
+static void
+close_notification (NatterNotifier *self,
+                    guint32         id)
+{
+  g_dbus_connection_call (self->connection, NOTIFICATIONS_NAME, NOTIFICATIONS_PATH,
+                          NOTIFICATIONS_IFACE, "CloseNotification", g_variant_new ("(u)", id),
+                          NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, NULL, NULL);
+}
+
+/**
+ * natter_notifier_title_for:
+ * @message: a message
+ *
+ * A title for @message, for a notification or a search result: who wrote it, and
+ * where (the name of a direct-message room is `dm:A:B`, the broadcast room's `system`).
+ *
+ * Returns: (transfer full): the title
+ */
+char *
+natter_notifier_title_for (const Natter__Message *message)
+{
+  const char *sender = message->sender != NULL ? message->sender : "";
+  const char *room = message->room != NULL ? message->room : "";
+
+  if (g_str_has_prefix (room, "dm:"))
+    return g_strdup (sender);
+  if (g_str_equal (room, NATTER_SYSTEM_ROOM))
+    /* Translators: the title of a notification or search result; %s is a user name. */
+    return g_strdup_printf (_("Announcement from %s"), sender);
+  /* Translators: the title of a notification or search result: a user name, then a
+   * room name. */
+  return g_strdup_printf (_("%s in #%s"), sender, room);
+}
+
+static char *
+body_for (NatterNotifier        *self,
+          const Natter__Message *message)
+{
+  const char *body = message->body != NULL ? message->body : "";
+  g_autofree char *text = NULL;
+
+  if (g_utf8_strlen (body, -1) > MAX_BODY_CHARS)
+    {
+      g_autofree char *start = g_utf8_substring (body, 0, MAX_BODY_CHARS);
+      text = g_strconcat (start, "…", NULL);
+    }
+  else
+    text = g_strdup (body);
+  /* A server that renders markup would render a chat message's `<b>` too. */
+  if (self->body_markup)
+    return g_markup_escape_text (text, -1);
+  return g_steal_pointer (&text);
+}
+
+static void send_notify (NatterNotifier *self, const char *room, RoomNote *note,
+                         const Natter__Message *message);
+
+typedef struct
+{
+  NatterNotifier *self;  /* (owned) */
+  char           *room;  /* (owned) */
+} NotifyCall;
+
+static void
+notify_cb (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  NotifyCall *call = user_data;
+  g_autoptr(NatterNotifier) self = call->self;
+  g_autofree char *room = call->room;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source),
+                                                             result, &error);
+  RoomNote *note = g_hash_table_lookup (self->rooms, room);
+
+  g_free (call);
+  if (note == NULL)
+    return;
+  note->in_flight = FALSE;
+  if (reply == NULL)
+    {
+      g_debug ("Could not show a notification: %s", error->message);
+      g_hash_table_remove (self->rooms, room);
+      return;
+    }
+  g_variant_get (reply, "(u)", &note->id);
+  if (note->withdrawn)
+    {
+      close_notification (self, note->id);
+      g_hash_table_remove (self->rooms, room);
+      return;
+    }
+  if (note->queued != NULL)
+    {
+      g_autoptr(Natter__Message) next = g_steal_pointer (&note->queued);
+
+      send_notify (self, room, note, next);
+    }
+}
+
+static void
+send_notify (NatterNotifier        *self,
+             const char            *room,
+             RoomNote              *note,
+             const Natter__Message *message)
+{
+  g_autofree char *summary = natter_notifier_title_for (message);
+  g_autofree char *body = body_for (self, message);
+  const char *actions[] = { "default", _("Open"), NULL };
+  GVariantBuilder hints;
+  NotifyCall *call;
+
+  g_variant_builder_init (&hints, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&hints, "{sv}", "desktop-entry", g_variant_new_string (APP_ID));
+  g_variant_builder_add (&hints, "{sv}", "category", g_variant_new_string ("im.received"));
+
+  call = g_new0 (NotifyCall, 1);
+  call->self = g_object_ref (self);
+  call->room = g_strdup (room);
+  note->in_flight = TRUE;
+  g_dbus_connection_call (self->connection, NOTIFICATIONS_NAME, NOTIFICATIONS_PATH,
+                          NOTIFICATIONS_IFACE, "Notify",
+                          g_variant_new ("(susss^asa{sv}i)", _("Natter"), note->id, APP_ID,
+                                         summary, body, actions, &hints, -1),
+                          G_VARIANT_TYPE ("(u)"), G_DBUS_CALL_FLAGS_NO_AUTO_START, -1,
+                          self->cancellable, notify_cb, call);
+}
+
+/**
+ * natter_notifier_show:
+ * @self: a #NatterNotifier
+ * @message: a new message
+ *
+ * Shows @message, replacing the room's previous notification, if a notification
+ * server is running.
+ */
+void
+natter_notifier_show (NatterNotifier        *self,
+                      const Natter__Message *message)
+{
+  RoomNote *note;
+
+  g_return_if_fail (NATTER_IS_NOTIFIER (self));
+  g_return_if_fail (message != NULL && message->room != NULL);
+
+  if (self->server == NULL)
+    return;
+
+  note = g_hash_table_lookup (self->rooms, message->room);
+  if (note == NULL)
+    {
+      note = g_new0 (RoomNote, 1);
+      g_hash_table_insert (self->rooms, g_strdup (message->room), note);
+    }
+  note->withdrawn = FALSE;
+  if (note->in_flight)
+    {
+      g_clear_pointer (&note->queued, natter_message_free);
+      note->queued = natter_message_copy (message);
+      return;
+    }
+  send_notify (self, message->room, note, message);
+}
+
+/**
+ * natter_notifier_withdraw:
+ * @self: a #NatterNotifier
+ * @room: a room name
+ *
+ * Closes the room's notification, if one is shown: the user read the room or has it
+ * on screen.
+ */
+void
+natter_notifier_withdraw (NatterNotifier *self,
+                          const char     *room)
+{
+  RoomNote *note;
+
+  g_return_if_fail (NATTER_IS_NOTIFIER (self));
+
+  note = g_hash_table_lookup (self->rooms, room);
+  if (note == NULL)
+    return;
+  if (note->in_flight)
+    {
+      note->withdrawn = TRUE;
+      g_clear_pointer (&note->queued, natter_message_free);
+      return;
+    }
+  if (note->id != 0)
+    close_notification (self, note->id);
+  g_hash_table_remove (self->rooms, room);
+}
+
+static void
+action_invoked_cb (GDBusConnection *connection,
+                   const char      *sender,
+                   const char      *path,
+                   const char      *iface,
+                   const char      *signal,
+                   GVariant        *parameters,
+                   gpointer         user_data)
+{
+  NatterNotifier *self = user_data;
+  const char *action, *room = NULL;
+  guint32 id;
+
+  if (!g_variant_is_of_type (parameters, G_VARIANT_TYPE ("(us)")))
+    return;
+  g_variant_get (parameters, "(u&s)", &id, &action);
+  if (g_strcmp0 (sender, self->server) != 0 || lookup_note_by_id (self, id, &room) == NULL)
+    return;
+  natter_notifier_activate_app (self->connection, "open-room", g_variant_new_string (room));
+}
+
+static void
+notification_closed_cb (GDBusConnection *connection,
+                        const char      *sender,
+                        const char      *path,
+                        const char      *iface,
+                        const char      *signal,
+                        GVariant        *parameters,
+                        gpointer         user_data)
+{
+  NatterNotifier *self = user_data;
+  const char *room = NULL;
+  RoomNote *note;
+  guint32 id, reason;
+
+  if (!g_variant_is_of_type (parameters, G_VARIANT_TYPE ("(uu)")))
+    return;
+  g_variant_get (parameters, "(uu)", &id, &reason);
+  if (g_strcmp0 (sender, self->server) != 0)
+    return;
+  note = lookup_note_by_id (self, id, &room);
+  if (note != NULL && !note->in_flight)
+    g_hash_table_remove (self->rooms, room);
+}
+
+static void
+capabilities_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(NatterNotifier) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source),
+                                                             result, &error);
+  g_autofree const char **caps = NULL;
+
+  if (reply == NULL)
+    {
+      g_debug ("The notification server has no capabilities: %s", error->message);
+      return;
+    }
+  g_variant_get (reply, "(^a&s)", &caps);
+  self->body_markup = g_strv_contains (caps, "body-markup");
+}
+
+static void
+server_appeared_cb (GDBusConnection *connection,
+                    const char      *name,
+                    const char      *owner,
+                    gpointer         user_data)
+{
+  NatterNotifier *self = user_data;
+
+  g_free (self->server);
+  self->server = g_strdup (owner);
+  self->body_markup = FALSE;
+  g_dbus_connection_call (connection, NOTIFICATIONS_NAME, NOTIFICATIONS_PATH,
+                          NOTIFICATIONS_IFACE, "GetCapabilities", NULL, G_VARIANT_TYPE ("(as)"),
+                          G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, self->cancellable,
+                          capabilities_cb, g_object_ref (self));
+}
+
+static void
+server_vanished_cb (GDBusConnection *connection,
+                    const char      *name,
+                    gpointer         user_data)
+{
+  NatterNotifier *self = user_data;
+
+  g_clear_pointer (&self->server, g_free);
+  /* Its notifications went with it. */
+  g_hash_table_remove_all (self->rooms);
+}
+
+static void
+natter_notifier_dispose (GObject *object)
+{
+  NatterNotifier *self = NATTER_NOTIFIER (object);
+
+  g_cancellable_cancel (self->cancellable);
+  g_clear_handle_id (&self->watch_id, g_bus_unwatch_name);
+  if (self->connection != NULL)
+    {
+      if (self->action_subscription != 0)
+        g_dbus_connection_signal_unsubscribe (self->connection, self->action_subscription);
+      if (self->closed_subscription != 0)
+        g_dbus_connection_signal_unsubscribe (self->connection, self->closed_subscription);
+      self->action_subscription = self->closed_subscription = 0;
+    }
+  g_clear_object (&self->connection);
+
+  G_OBJECT_CLASS (natter_notifier_parent_class)->dispose (object);
+}
+
+static void
+natter_notifier_finalize (GObject *object)
+{
+  NatterNotifier *self = NATTER_NOTIFIER (object);
+
+  g_clear_pointer (&self->server, g_free);
+  g_clear_pointer (&self->rooms, g_hash_table_unref);
+  g_clear_object (&self->cancellable);
+
+  G_OBJECT_CLASS (natter_notifier_parent_class)->finalize (object);
+}
+
+static void
+natter_notifier_class_init (NatterNotifierClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = natter_notifier_dispose;
+  object_class->finalize = natter_notifier_finalize;
+}
+
+static void
+natter_notifier_init (NatterNotifier *self)
+{
+  self->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                       (GDestroyNotify) room_note_free);
+  self->cancellable = g_cancellable_new ();
+}
+
+/**
+ * natter_notifier_new:
+ * @connection: the session bus
+ *
+ * Returns: (transfer full): a new #NatterNotifier
+ */
+NatterNotifier *
+natter_notifier_new (GDBusConnection *connection)
+{
+  NatterNotifier *self;
+
+  g_return_val_if_fail (G_IS_DBUS_CONNECTION (connection), NULL);
+
+  self = g_object_new (NATTER_TYPE_NOTIFIER, NULL);
+  self->connection = g_object_ref (connection);
+  self->action_subscription =
+    g_dbus_connection_signal_subscribe (connection, NOTIFICATIONS_NAME, NOTIFICATIONS_IFACE,
+                                        "ActionInvoked", NOTIFICATIONS_PATH, NULL,
+                                        G_DBUS_SIGNAL_FLAGS_NONE, action_invoked_cb, self, NULL);
+  self->closed_subscription =
+    g_dbus_connection_signal_subscribe (connection, NOTIFICATIONS_NAME, NOTIFICATIONS_IFACE,
+                                        "NotificationClosed", NOTIFICATIONS_PATH, NULL,
+                                        G_DBUS_SIGNAL_FLAGS_NONE, notification_closed_cb, self,
+                                        NULL);
+  self->watch_id = g_bus_watch_name_on_connection (connection, NOTIFICATIONS_NAME,
+                                                   G_BUS_NAME_WATCHER_FLAGS_NONE,
+                                                   server_appeared_cb, server_vanished_cb,
+                                                   self, NULL);
+  return self;
+}
