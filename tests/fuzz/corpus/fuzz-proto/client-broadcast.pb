@@ -1,0 +1,2 @@
+	:
+maintenance at noonb-1

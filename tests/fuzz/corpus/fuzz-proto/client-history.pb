@@ -1,0 +1,3 @@
+
+B
+generald 2

@@ -1,0 +1,2 @@
+
+alicecorrect horse

@@ -1,0 +1,2 @@
+b
+hello worldgeneral

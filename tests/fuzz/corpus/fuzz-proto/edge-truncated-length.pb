@@ -1,0 +1,2 @@
+2d
+generalhi"c-1

@@ -1,0 +1,2 @@
+B
+rate_limited	slow downú

@@ -1,0 +1,2 @@
+'
+general*alicebob *bob2room:t

@@ -1,0 +1,6 @@
+27
+!
+general
+all things* *room0'
+
+dm:alice:bob*dm

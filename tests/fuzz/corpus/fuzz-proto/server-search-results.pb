@@ -1,0 +1,3 @@
+r+
+)
+general*€¨ð”¬3"alice*hi2c-17:text
