@@ -304,6 +304,7 @@ parse_options (NatterConfig *config, char **create_admin, gboolean *replace, int
   g_autofree char *node_id = NULL;
   gint ping_interval = -1, ping_timeout = -1, max_frame = -1, max_body = -1;
   gint resume_cap = -1, rate_burst = -1, dbus_window = -1;
+  gint max_queue_bytes = -1, max_queue_frames = -1;
   gdouble rate = -1;
   gboolean no_dbus = FALSE;
   gboolean version = FALSE;
@@ -325,6 +326,10 @@ parse_options (NatterConfig *config, char **create_admin, gboolean *replace, int
       "Largest incoming frame in bytes; larger ones close with 1009 (default 65536)", "BYTES" },
     { "max-body", 0, 0, G_OPTION_ARG_INT, &max_body,
       "Largest message body in bytes (default 16384)", "BYTES" },
+    { "max-queue-bytes", 0, 0, G_OPTION_ARG_INT, &max_queue_bytes,
+      "Bytes waiting for a client before it is closed as too slow with 1013 (default 4194304)", "BYTES" },
+    { "max-queue-frames", 0, 0, G_OPTION_ARG_INT, &max_queue_frames,
+      "Frames waiting for a client before it is closed as too slow (default 4096)", "N" },
     { "resume-cap", 0, 0, G_OPTION_ARG_INT, &resume_cap,
       "Most messages replayed by one join with since_seq (default 1000)", "N" },
     { "rate", 0, 0, G_OPTION_ARG_DOUBLE, &rate,
@@ -398,6 +403,8 @@ parse_options (NatterConfig *config, char **create_admin, gboolean *replace, int
   TAKE_UINT (max_frame_bytes, max_frame, 1024);
   TAKE_UINT (max_body_bytes, max_body, 1);
   TAKE_UINT (resume_cap, resume_cap, 1);
+  TAKE_UINT (max_queue_bytes, max_queue_bytes, 4096);
+  TAKE_UINT (max_queue_frames, max_queue_frames, 16);
   TAKE_UINT (rate_burst, rate_burst, 1);
   TAKE_UINT (dbus_window, dbus_window, 0);
 #undef TAKE_UINT

@@ -47,34 +47,64 @@ peer_address (SoupServerMessage *msg)
   return g_strdup (host != NULL ? host : "unknown");
 }
 
+static const char *protocols[] = { NATTER_SUBPROTOCOL_JSON, NATTER_SUBPROTOCOL_PROTO, NULL };
+
+/* The 101 response is out: the connection is ours from here on. */
 static void
-websocket_cb (SoupServer              *server,
-              SoupServerMessage       *msg,
-              const char              *path,
-              SoupWebsocketConnection *connection,
-              gpointer                 user_data)
+upgraded_cb (SoupServerMessage *msg,
+             gpointer           user_data)
 {
   NatterServer *self = user_data;
-  const char *protocol = soup_websocket_connection_get_protocol (connection);
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+  const char *protocol = soup_message_headers_get_one (headers, "Sec-WebSocket-Protocol");
   g_autofree char *peer = peer_address (msg);
+  g_autoptr(GIOStream) stream = NULL;
   NatterCodec codec = NATTER_CODEC_JSON;
   NatterSession *session;
 
-  if (self->shutting_down)
-    {
-      soup_websocket_connection_close (connection, 1001, "server shutting down");
-      return;
-    }
-  /* libsoup only accepts a subprotocol we offered; none offered means JSON. */
-  if (protocol != NULL && !natter_codec_from_subprotocol (protocol, &codec))
-    {
-      soup_websocket_connection_close (connection, 1002, "unknown subprotocol");
-      return;
-    }
+  g_signal_handlers_disconnect_by_func (msg, upgraded_cb, self);
+  stream = soup_server_message_steal_connection (msg);
+  /* The handshake accepted only our subprotocols; none offered means JSON. */
+  if (protocol != NULL)
+    natter_codec_from_subprotocol (protocol, &codec);
 
-  session = natter_session_new (self->hub, connection, codec, peer);
+  session = natter_session_new (self->hub, stream, codec, peer);
   g_signal_connect_object (session, "closed", G_CALLBACK (on_session_closed), self, 0);
   g_hash_table_add (self->sessions, session);
+}
+
+static void
+respond_text (SoupServerMessage *msg,
+              guint              status,
+              const char        *content_type,
+              const char        *text);
+
+static void
+websocket_cb (SoupServer        *server,
+              SoupServerMessage *msg,
+              const char        *path,
+              GHashTable        *query,
+              gpointer           user_data)
+{
+  NatterServer *self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (self->shutting_down)
+    {
+      respond_text (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "text/plain", "shutting down\n");
+      return;
+    }
+  /* No extensions: permessage-deflate would let a small frame inflate without bound. */
+  if (!soup_websocket_server_check_handshake (msg, NULL, (char **) protocols, NULL, &error))
+    {
+      g_autofree char *text = g_strdup_printf ("%s\n", error->message);
+
+      respond_text (msg, SOUP_STATUS_BAD_REQUEST, "text/plain", text);
+      return;
+    }
+  if (!soup_websocket_server_process_handshake (msg, NULL, (char **) protocols, NULL, NULL))
+    return;
+  g_signal_connect_object (msg, "wrote-informational", G_CALLBACK (upgraded_cb), self, 0);
 }
 
 static void
@@ -245,8 +275,6 @@ natter_server_new (NatterHub  *hub,
 {
   const NatterConfig *config = natter_hub_get_config (hub);
   g_autoptr(NatterServer) self = g_object_new (NATTER_TYPE_SERVER, NULL);
-  const char *protocols[] = { NATTER_SUBPROTOCOL_JSON, NATTER_SUBPROTOCOL_PROTO, NULL };
-
   self->hub = g_object_ref (hub);
   self->server = soup_server_new ("server-header", "natterd/" PACKAGE_VERSION " ", NULL);
 
@@ -266,11 +294,7 @@ natter_server_new (NatterHub  *hub,
       soup_server_set_tls_certificate (self->server, certificate);
     }
 
-  soup_server_add_websocket_handler (self->server, "/ws", NULL, (char **) protocols,
-                                     websocket_cb, self, NULL);
-  /* libsoup limits the compressed size of a frame only: permessage-deflate would let a
-   * 64 KiB frame inflate to any size. */
-  soup_server_remove_websocket_extension (self->server, SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
+  soup_server_add_handler (self->server, "/ws", websocket_cb, self, NULL);
   soup_server_add_handler (self->server, "/healthz", healthz_cb, self, NULL);
   soup_server_add_handler (self->server, "/readyz", readyz_cb, self, NULL);
   soup_server_add_handler (self->server, "/metrics", metrics_cb, self, NULL);

@@ -5,23 +5,17 @@
 
 #include "natter-error.h"
 #include "natter-session.h"
-
-/* WebSocket close codes used by the protocol. */
-#define CLOSE_GOING_AWAY  1001
-#define CLOSE_POLICY      1008
-#define CLOSE_TOO_BIG     1009
-/* libsoup drops a connection without a close frame when a frame exceeds its limit, so
- * its limit is only a backstop far above ours, which closes properly with 1009. */
-#define HARD_FRAME_FACTOR 16
+#include "natter-websocket.h"
 
 struct _NatterSession
 {
   NatterClient             parent_instance;
 
   NatterHub               *hub;         /* (owned) */
-  SoupWebsocketConnection *connection;  /* (owned) */
+  NatterWebsocket         *ws;          /* (owned) */
   NatterCodec              codec;
   gint64                   last_seen;   /* monotonic µs of the last frame or pong */
+  gint64                   last_ping;   /* monotonic µs of our last ping */
   guint                    heartbeat_source;
   guint                    bad_frames;  /* bad frames in a row */
   gboolean                 closed;
@@ -39,8 +33,7 @@ static guint signals[N_SIGNALS];
 static gboolean
 is_open (NatterSession *self)
 {
-  return !self->closed &&
-         soup_websocket_connection_get_state (self->connection) == SOUP_WEBSOCKET_STATE_OPEN;
+  return !self->closed && natter_websocket_is_open (self->ws);
 }
 
 static void
@@ -53,11 +46,7 @@ natter_session_deliver (NatterClient *client,
   if (!is_open (self))
     return;
   bytes = natter_event_get_bytes (event, self->codec);
-  soup_websocket_connection_send_message (self->connection,
-                                          self->codec == NATTER_CODEC_JSON
-                                            ? SOUP_WEBSOCKET_DATA_TEXT
-                                            : SOUP_WEBSOCKET_DATA_BINARY,
-                                          bytes);
+  natter_websocket_send (self->ws, self->codec == NATTER_CODEC_JSON, bytes);
 }
 
 static void
@@ -68,7 +57,7 @@ natter_session_close (NatterClient *client,
   NatterSession *self = NATTER_SESSION (client);
 
   if (is_open (self))
-    soup_websocket_connection_close (self->connection, code, reason);
+    natter_websocket_close (self->ws, code, reason);
 }
 
 static void
@@ -82,14 +71,14 @@ bad_frame (NatterSession *self,
 
   natter_hub_reply_error (self->hub, NATTER_CLIENT (self), id, has_id, error);
   if (++self->bad_frames >= natter_hub_get_config (self->hub)->bad_frame_limit)
-    natter_session_close (NATTER_CLIENT (self), CLOSE_POLICY, "too many bad frames");
+    natter_session_close (NATTER_CLIENT (self), NATTER_CLOSE_POLICY, "too many bad frames");
 }
 
 static void
-on_message (SoupWebsocketConnection *connection,
-            gint                     type,
-            GBytes                  *message,
-            gpointer                 user_data)
+on_message (NatterWebsocket *ws,
+            gboolean         is_text,
+            GBytes          *message,
+            gpointer         user_data)
 {
   NatterSession *self = user_data;
   g_autoptr(GError) error = NULL;
@@ -99,13 +88,7 @@ on_message (SoupWebsocketConnection *connection,
 
   self->last_seen = g_get_monotonic_time ();
 
-  if (len > natter_hub_get_config (self->hub)->max_frame_bytes)
-    {
-      natter_session_close (NATTER_CLIENT (self), CLOSE_TOO_BIG, "frame too large");
-      return;
-    }
-
-  if ((self->codec == NATTER_CODEC_JSON) != (type == SOUP_WEBSOCKET_DATA_TEXT))
+  if ((self->codec == NATTER_CODEC_JSON) != is_text)
     {
       g_set_error (&error, NATTER_ERROR, NATTER_ERROR_BAD_REQUEST,
                    self->codec == NATTER_CODEC_JSON
@@ -126,9 +109,8 @@ on_message (SoupWebsocketConnection *connection,
 }
 
 static void
-on_pong (SoupWebsocketConnection *connection,
-         GBytes                  *message,
-         gpointer                 user_data)
+on_pong (NatterWebsocket *ws,
+         gpointer         user_data)
 {
   NatterSession *self = user_data;
 
@@ -136,8 +118,8 @@ on_pong (SoupWebsocketConnection *connection,
 }
 
 static void
-on_closed (SoupWebsocketConnection *connection,
-           gpointer                 user_data)
+on_closed (NatterWebsocket *ws,
+           gpointer         user_data)
 {
   NatterSession *self = user_data;
   g_autoptr(NatterSession) hold = g_object_ref (self);
@@ -147,26 +129,34 @@ on_closed (SoupWebsocketConnection *connection,
   self->closed = TRUE;
   g_clear_handle_id (&self->heartbeat_source, g_source_remove);
   g_debug ("Session of %s closed (%u)", natter_client_get_peer (NATTER_CLIENT (self)),
-           soup_websocket_connection_get_close_code (connection));
+           natter_websocket_get_close_code (ws));
   natter_hub_remove_client (self->hub, NATTER_CLIENT (self));
   g_signal_emit (self, signals[SIGNAL_CLOSED], 0);
 }
 
-/* libsoup 3.2 sends pings but has no pong timeout: drop peers silent for too long. */
+/* Pings every ping interval and drops a peer from which nothing (no frame, no pong)
+ * came for the ping timeout. Runs at half the interval so a timeout is not overshot by
+ * more than that. */
 static gboolean
 heartbeat_cb (gpointer user_data)
 {
   NatterSession *self = user_data;
   const NatterConfig *config = natter_hub_get_config (self->hub);
-  gint64 silent = g_get_monotonic_time () - self->last_seen;
+  gint64 now = g_get_monotonic_time ();
+  gint64 silent = now - self->last_seen;
 
   if (silent >= (gint64) config->ping_timeout_s * G_USEC_PER_SEC)
     {
       g_debug ("Dropping %s: silent for %" G_GINT64_FORMAT " ms",
                natter_client_get_peer (NATTER_CLIENT (self)), silent / 1000);
-      natter_session_close (NATTER_CLIENT (self), CLOSE_GOING_AWAY, "idle timeout");
+      natter_session_close (NATTER_CLIENT (self), NATTER_CLOSE_GOING_AWAY, "idle timeout");
       self->heartbeat_source = 0;
       return G_SOURCE_REMOVE;
+    }
+  if (now - self->last_ping >= (gint64) config->ping_interval_s * G_USEC_PER_SEC - G_USEC_PER_SEC / 10)
+    {
+      self->last_ping = now;
+      natter_websocket_ping (self->ws);
     }
   return G_SOURCE_CONTINUE;
 }
@@ -177,9 +167,9 @@ natter_session_dispose (GObject *object)
   NatterSession *self = NATTER_SESSION (object);
 
   g_clear_handle_id (&self->heartbeat_source, g_source_remove);
-  if (self->connection != NULL)
-    g_signal_handlers_disconnect_by_data (self->connection, self);
-  g_clear_object (&self->connection);
+  if (self->ws != NULL)
+    g_signal_handlers_disconnect_by_data (self->ws, self);
+  g_clear_object (&self->ws);
   g_clear_object (&self->hub);
 
   G_OBJECT_CLASS (natter_session_parent_class)->dispose (object);
@@ -208,34 +198,35 @@ natter_session_init (NatterSession *self)
 /**
  * natter_session_new:
  * @hub: the hub
- * @connection: an open WebSocket connection; the session takes its own reference
+ * @stream: the connection, right after the WebSocket handshake
  * @codec: the negotiated codec
  * @peer: the remote address, for logs and per-IP limits
  *
  * Returns: (transfer full): a session already registered with @hub
  */
 NatterSession *
-natter_session_new (NatterHub               *hub,
-                    SoupWebsocketConnection *connection,
-                    NatterCodec              codec,
-                    const char              *peer)
+natter_session_new (NatterHub   *hub,
+                    GIOStream   *stream,
+                    NatterCodec  codec,
+                    const char  *peer)
 {
   const NatterConfig *config = natter_hub_get_config (hub);
   NatterSession *self = g_object_new (NATTER_TYPE_SESSION, NULL);
+  NatterWebsocketLimits limits = {
+    .max_message = config->max_frame_bytes,
+    .max_queue_bytes = config->max_queue_bytes,
+    .max_queue_frames = config->max_queue_frames,
+  };
 
   self->hub = g_object_ref (hub);
-  self->connection = g_object_ref (connection);
   self->codec = codec;
-  self->last_seen = g_get_monotonic_time ();
+  self->last_seen = self->last_ping = g_get_monotonic_time ();
   natter_client_set_peer (NATTER_CLIENT (self), peer);
 
-  soup_websocket_connection_set_max_incoming_payload_size (connection,
-                                                           (guint64) config->max_frame_bytes *
-                                                           HARD_FRAME_FACTOR);
-  soup_websocket_connection_set_keepalive_interval (connection, config->ping_interval_s);
-  g_signal_connect (connection, "message", G_CALLBACK (on_message), self);
-  g_signal_connect (connection, "pong", G_CALLBACK (on_pong), self);
-  g_signal_connect (connection, "closed", G_CALLBACK (on_closed), self);
+  self->ws = natter_websocket_new (stream, &limits);
+  g_signal_connect (self->ws, "message", G_CALLBACK (on_message), self);
+  g_signal_connect (self->ws, "pong", G_CALLBACK (on_pong), self);
+  g_signal_connect (self->ws, "closed", G_CALLBACK (on_closed), self);
   self->heartbeat_source = g_timeout_add_seconds (MAX (1, config->ping_interval_s / 2),
                                                   heartbeat_cb, self);
 
@@ -254,5 +245,5 @@ void
 natter_session_shutdown (NatterSession *self)
 {
   g_return_if_fail (NATTER_IS_SESSION (self));
-  natter_session_close (NATTER_CLIENT (self), CLOSE_GOING_AWAY, "server shutting down");
+  natter_session_close (NATTER_CLIENT (self), NATTER_CLOSE_GOING_AWAY, "server shutting down");
 }

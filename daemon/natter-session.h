@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-#include <libsoup/soup.h>
+#include <gio/gio.h>
 
 #include "natter-client.h"
 #include "natter-hub.h"
@@ -19,7 +19,7 @@ G_DECLARE_FINAL_TYPE (NatterSession, natter_session, NATTER, SESSION, NatterClie
  * connection is gone.
  */
 NatterSession *natter_session_new       (NatterHub               *hub,
-                                         SoupWebsocketConnection *connection,
+                                         GIOStream               *stream,
                                          NatterCodec              codec,
                                          const char              *peer);
 NatterCodec    natter_session_get_codec (NatterSession           *self);

@@ -1,0 +1,798 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "natter-websocket"
+
+#include "config.h"
+
+#include <string.h>
+
+#include "natter-websocket.h"
+
+#define OPCODE_CONTINUATION 0x0
+#define OPCODE_TEXT         0x1
+#define OPCODE_BINARY       0x2
+#define OPCODE_CLOSE        0x8
+#define OPCODE_PING         0x9
+#define OPCODE_PONG         0xA
+
+/* Reads per wake-up, so one busy peer cannot starve the others. */
+#define MAX_READS_PER_WAKEUP 8
+#define READ_CHUNK           (16 * 1024)
+/* Frames per writev(): two vectors each, under IOV_MAX. */
+#define MAX_FRAMES_PER_WRITE 64
+/* How long a close handshake may take before the connection is dropped. */
+#define CLOSE_TIMEOUT_MS     5000
+
+typedef enum {
+  STATE_OPEN,
+  STATE_CLOSING,
+  STATE_CLOSED,
+} State;
+
+typedef struct
+{
+  guint8  header[10];
+  guint8  header_len;
+  GBytes *payload;    /* (owned) (nullable) */
+  gsize   size;       /* header_len + payload size */
+  gsize   written;
+} OutFrame;
+
+struct _NatterWebsocket
+{
+  GObject                parent_instance;
+
+  GIOStream             *stream;        /* (owned) */
+  GPollableInputStream  *input;         /* (unowned) of stream */
+  GPollableOutputStream *output;        /* (unowned) of stream */
+  GSource               *read_source;   /* (owned) (nullable) */
+  GSource               *write_source;  /* (owned) (nullable) */
+  NatterWebsocketLimits  limits;
+
+  GByteArray            *inbuf;         /* (owned) received, not yet parsed */
+  GByteArray            *message;       /* (owned) fragments of the message being received */
+  gboolean               in_message;
+  gboolean               message_is_text;
+
+  GQueue                 outq;          /* (owned) OutFrame * */
+  gsize                  queued_bytes;
+  gboolean               flush_pending;
+
+  State                  state;
+  gboolean               close_sent;
+  gboolean               close_received;
+  gboolean               discard_input;  /* after a protocol error nothing more is parsed */
+  gushort                close_code;
+  guint                  close_timeout;
+};
+
+G_DEFINE_FINAL_TYPE (NatterWebsocket, natter_websocket, G_TYPE_OBJECT)
+
+enum {
+  SIGNAL_MESSAGE,
+  SIGNAL_PONG,
+  SIGNAL_CLOSED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+static void start_flush (NatterWebsocket *self);
+static void shutdown_stream (NatterWebsocket *self);
+
+/* ---------------------------------------------------------------------------------- */
+/* Writing */
+
+static void
+out_frame_free (OutFrame *frame)
+{
+  g_clear_pointer (&frame->payload, g_bytes_unref);
+  g_free (frame);
+}
+
+static void
+enqueue (NatterWebsocket *self, guint8 opcode, GBytes *payload)
+{
+  OutFrame *frame = g_new0 (OutFrame, 1);
+  gsize len = payload != NULL ? g_bytes_get_size (payload) : 0;
+
+  frame->header[0] = 0x80 | opcode;
+  if (len < 126)
+    {
+      frame->header[1] = (guint8) len;
+      frame->header_len = 2;
+    }
+  else if (len <= G_MAXUINT16)
+    {
+      frame->header[1] = 126;
+      frame->header[2] = (guint8) (len >> 8);
+      frame->header[3] = (guint8) len;
+      frame->header_len = 4;
+    }
+  else
+    {
+      frame->header[1] = 127;
+      for (guint i = 0; i < 8; i++)
+        frame->header[2 + i] = (guint8) ((guint64) len >> (56 - 8 * i));
+      frame->header_len = 10;
+    }
+  frame->payload = len > 0 ? g_bytes_ref (payload) : NULL;
+  frame->size = frame->header_len + len;
+
+  g_queue_push_tail (&self->outq, frame);
+  self->queued_bytes += frame->size;
+  start_flush (self);
+}
+
+static gboolean
+on_writable (GObject *stream, gpointer user_data);
+
+/* Writes as much of the queue as the socket takes, many frames per writev(). */
+static void
+flush (NatterWebsocket *self)
+{
+  while (!g_queue_is_empty (&self->outq) && self->state != STATE_CLOSED)
+    {
+      GOutputVector vectors[MAX_FRAMES_PER_WRITE * 2];
+      guint n = 0;
+      gsize written = 0;
+      g_autoptr(GError) error = NULL;
+      GPollableReturn ret;
+
+      for (GList *l = self->outq.head; l != NULL && n + 2 <= G_N_ELEMENTS (vectors); l = l->next)
+        {
+          OutFrame *frame = l->data;
+          gsize done = frame->written;
+
+          if (done < frame->header_len)
+            {
+              vectors[n].buffer = frame->header + done;
+              vectors[n].size = frame->header_len - done;
+              n++;
+              done = 0;
+            }
+          else
+            done -= frame->header_len;
+          if (frame->payload != NULL)
+            {
+              gsize size;
+              const guint8 *data = g_bytes_get_data (frame->payload, &size);
+
+              vectors[n].buffer = data + done;
+              vectors[n].size = size - done;
+              n++;
+            }
+        }
+
+      ret = g_pollable_output_stream_writev_nonblocking (self->output, vectors, n, &written,
+                                                         NULL, &error);
+      if (ret == G_POLLABLE_RETURN_WOULD_BLOCK)
+        break;
+      if (ret == G_POLLABLE_RETURN_FAILED)
+        {
+          g_debug ("Write failed: %s", error->message);
+          shutdown_stream (self);
+          return;
+        }
+
+      while (written > 0)
+        {
+          OutFrame *frame = g_queue_peek_head (&self->outq);
+          gsize left = frame->size - frame->written;
+
+          if (written < left)
+            {
+              frame->written += written;
+              break;
+            }
+          written -= left;
+          self->queued_bytes -= frame->size;
+          out_frame_free (g_queue_pop_head (&self->outq));
+        }
+    }
+
+  if (self->state == STATE_CLOSED)
+    return;
+  if (!g_queue_is_empty (&self->outq))
+    {
+      if (self->write_source == NULL)
+        {
+          self->write_source = g_pollable_output_stream_create_source (self->output, NULL);
+          g_source_set_callback (self->write_source, G_SOURCE_FUNC (on_writable), self, NULL);
+          g_source_attach (self->write_source, g_main_context_get_thread_default ());
+        }
+      return;
+    }
+  /* Everything is out. After both close frames, the TCP connection goes too. */
+  if (self->close_sent && self->close_received)
+    shutdown_stream (self);
+}
+
+static gboolean
+on_writable (GObject *stream, gpointer user_data)
+{
+  NatterWebsocket *self = user_data;
+  g_autoptr(NatterWebsocket) hold = g_object_ref (self);
+
+  g_clear_pointer (&self->write_source, g_source_unref);
+  flush (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* Frames queued while the main loop runs one dispatch go out together: every connection
+ * with something queued is flushed once, from one idle callback. */
+static GPtrArray *pending_flushes;  /* (owned) NatterWebsocket * (owned) */
+static guint flush_idle;
+
+static gboolean
+flush_all_cb (gpointer user_data)
+{
+  g_autoptr(GPtrArray) list = g_steal_pointer (&pending_flushes);
+
+  flush_idle = 0;
+  for (guint i = 0; list != NULL && i < list->len; i++)
+    {
+      NatterWebsocket *self = g_ptr_array_index (list, i);
+
+      self->flush_pending = FALSE;
+      if (self->write_source == NULL)
+        flush (self);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+start_flush (NatterWebsocket *self)
+{
+  if (self->flush_pending || self->write_source != NULL || self->state == STATE_CLOSED)
+    return;
+  self->flush_pending = TRUE;
+  if (pending_flushes == NULL)
+    pending_flushes = g_ptr_array_new_with_free_func (g_object_unref);
+  g_ptr_array_add (pending_flushes, g_object_ref (self));
+  if (flush_idle == 0)
+    flush_idle = g_idle_add_full (G_PRIORITY_DEFAULT, flush_all_cb, NULL, NULL);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Closing */
+
+static void
+stream_closed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_io_stream_close_finish (G_IO_STREAM (source), result, NULL);
+}
+
+static void
+shutdown_stream (NatterWebsocket *self)
+{
+  g_autoptr(NatterWebsocket) hold = g_object_ref (self);
+
+  if (self->state == STATE_CLOSED)
+    return;
+  self->state = STATE_CLOSED;
+  if (!self->close_received && !self->close_sent)
+    self->close_code = NATTER_CLOSE_ABNORMAL;
+  g_clear_handle_id (&self->close_timeout, g_source_remove);
+  if (self->read_source != NULL)
+    {
+      g_source_destroy (self->read_source);
+      g_clear_pointer (&self->read_source, g_source_unref);
+    }
+  if (self->write_source != NULL)
+    {
+      g_source_destroy (self->write_source);
+      g_clear_pointer (&self->write_source, g_source_unref);
+    }
+  g_queue_clear_full (&self->outq, (GDestroyNotify) out_frame_free);
+  self->queued_bytes = 0;
+  g_io_stream_close_async (self->stream, G_PRIORITY_DEFAULT, NULL, stream_closed_cb, NULL);
+  g_signal_emit (self, signals[SIGNAL_CLOSED], 0);
+}
+
+static gboolean
+close_timeout_cb (gpointer user_data)
+{
+  NatterWebsocket *self = user_data;
+
+  self->close_timeout = 0;
+  g_debug ("Close handshake timed out");
+  shutdown_stream (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+send_close_frame (NatterWebsocket *self, gushort code, const char *reason)
+{
+  guint8 buffer[125];
+  gsize len = 0;
+
+  if (code != 0)
+    {
+      const char *end = NULL;
+      gsize reason_len = reason != NULL ? strlen (reason) : 0;
+
+      /* A control frame carries at most 125 bytes: cut the reason at a character. */
+      if (reason_len > sizeof buffer - 2)
+        {
+          g_utf8_validate (reason, sizeof buffer - 2, &end);
+          reason_len = end - reason;
+        }
+      buffer[0] = code >> 8;
+      buffer[1] = code & 0xff;
+      if (reason_len > 0)
+        memcpy (buffer + 2, reason, reason_len);
+      len = 2 + reason_len;
+    }
+  self->close_sent = TRUE;
+  if (len > 0)
+    {
+      g_autoptr(GBytes) payload = g_bytes_new (buffer, len);
+      enqueue (self, OPCODE_CLOSE, payload);
+    }
+  else
+    enqueue (self, OPCODE_CLOSE, NULL);
+}
+
+/**
+ * natter_websocket_close:
+ * @code: the close code
+ * @reason: (nullable): a short reason for the peer
+ *
+ * Starts the close handshake. For %NATTER_CLOSE_TRY_LATER (a peer too slow to read what
+ * it is sent), what is still queued is dropped first: that is the point of closing it.
+ */
+void
+natter_websocket_close (NatterWebsocket *self,
+                        gushort          code,
+                        const char      *reason)
+{
+  g_return_if_fail (NATTER_IS_WEBSOCKET (self));
+
+  if (self->state != STATE_OPEN)
+    return;
+  self->state = STATE_CLOSING;
+  self->close_code = code;
+
+  if (code == NATTER_CLOSE_TRY_LATER)
+    {
+      /* Keep only a frame that is half written, or the stream would not parse. */
+      OutFrame *head = g_queue_peek_head (&self->outq);
+      gboolean keep_head = head != NULL && head->written > 0;
+
+      if (keep_head)
+        g_queue_pop_head (&self->outq);
+      g_queue_clear_full (&self->outq, (GDestroyNotify) out_frame_free);
+      self->queued_bytes = 0;
+      if (keep_head)
+        {
+          g_queue_push_head (&self->outq, head);
+          self->queued_bytes = head->size;
+        }
+    }
+  send_close_frame (self, code, reason);
+  self->close_timeout = g_timeout_add (CLOSE_TIMEOUT_MS, close_timeout_cb, self);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Reading */
+
+/* Closes over a broken peer: what it sends from here on is not parsed. */
+static void
+fail (NatterWebsocket *self, gushort code, const char *reason)
+{
+  self->discard_input = TRUE;
+  natter_websocket_close (self, code, reason);
+}
+
+static gboolean
+valid_close_code (gushort code)
+{
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) ||
+         code == 1012 || code == 1013 || code == 1014 || (code >= 3000 && code <= 4999);
+}
+
+static void
+handle_close (NatterWebsocket *self, const guint8 *data, gsize len)
+{
+  gushort code = 1005;  /* no status received */
+
+  if (len == 1)
+    {
+      fail (self, NATTER_CLOSE_PROTOCOL_ERROR, "truncated close frame");
+      return;
+    }
+  if (len >= 2)
+    {
+      code = (data[0] << 8) | data[1];
+      if (!valid_close_code (code))
+        {
+          fail (self, NATTER_CLOSE_PROTOCOL_ERROR, "invalid close code");
+          return;
+        }
+      if (!g_utf8_validate_len ((const char *) data + 2, len - 2, NULL))
+        {
+          fail (self, NATTER_CLOSE_BAD_DATA, "close reason is not UTF-8");
+          return;
+        }
+    }
+
+  self->close_received = TRUE;
+  if (self->close_sent)
+    {
+      /* The answer to our close: done once our frames are out. */
+      if (g_queue_is_empty (&self->outq))
+        shutdown_stream (self);
+      return;
+    }
+  /* The peer closes: answer with its code, then hang up. */
+  self->state = STATE_CLOSING;
+  self->close_code = code;
+  send_close_frame (self, code == 1005 ? 0 : code, NULL);
+  self->close_timeout = g_timeout_add (CLOSE_TIMEOUT_MS, close_timeout_cb, self);
+}
+
+static void
+deliver_message (NatterWebsocket *self, gboolean is_text, GBytes *payload)
+{
+  gsize len;
+  const char *data = g_bytes_get_data (payload, &len);
+
+  if (is_text && !g_utf8_validate_len (data, len, NULL))
+    {
+      fail (self, NATTER_CLOSE_BAD_DATA, "text message is not valid UTF-8");
+      return;
+    }
+  g_signal_emit (self, signals[SIGNAL_MESSAGE], 0, is_text, payload);
+}
+
+/* Parses whole frames off inbuf. Returns the number of bytes consumed. */
+static gsize
+process_frames (NatterWebsocket *self)
+{
+  gsize pos = 0;
+
+  while (self->state != STATE_CLOSED && !self->discard_input &&
+         !(self->state == STATE_CLOSING && self->close_received))
+    {
+      const guint8 *data = self->inbuf->data + pos;
+      gsize avail = self->inbuf->len - pos;
+      gboolean fin, masked;
+      guint8 opcode, len7;
+      gsize header_len = 2;
+      guint64 len;
+      guint8 mask[4];
+      guint8 *payload;
+
+      if (avail < 2)
+        break;
+      fin = (data[0] & 0x80) != 0;
+      opcode = data[0] & 0x0f;
+      masked = (data[1] & 0x80) != 0;
+      len7 = data[1] & 0x7f;
+      header_len += len7 == 126 ? 2 : len7 == 127 ? 8 : 0;
+      header_len += masked ? 4 : 0;
+      if (avail < header_len)
+        break;
+
+      if (len7 == 126)
+        len = ((guint64) data[2] << 8) | data[3];
+      else if (len7 == 127)
+        {
+          len = 0;
+          for (guint i = 0; i < 8; i++)
+            len = (len << 8) | data[2 + i];
+        }
+      else
+        len = len7;
+
+      if ((data[0] & 0x70) != 0)
+        {
+          fail (self, NATTER_CLOSE_PROTOCOL_ERROR, "reserved bits set");
+          break;
+        }
+      if (!masked)
+        {
+          fail (self, NATTER_CLOSE_PROTOCOL_ERROR, "client frames must be masked");
+          break;
+        }
+      if (opcode >= OPCODE_CLOSE)
+        {
+          if (opcode > OPCODE_PONG)
+            {
+              fail (self, NATTER_CLOSE_PROTOCOL_ERROR, "unknown opcode");
+              break;
+            }
+          if (!fin || len > 125)
+            {
+              fail (self, NATTER_CLOSE_PROTOCOL_ERROR, "invalid control frame");
+              break;
+            }
+        }
+      else if (opcode > OPCODE_BINARY)
+        {
+          fail (self, NATTER_CLOSE_PROTOCOL_ERROR, "unknown opcode");
+          break;
+        }
+      else if (len > self->limits.max_message ||
+               (self->in_message && self->message->len + len > self->limits.max_message))
+        {
+          /* Refused from the header alone: the payload is never buffered. */
+          fail (self, NATTER_CLOSE_TOO_BIG, "message too large");
+          break;
+        }
+      if (avail - header_len < len)
+        break;
+
+      memcpy (mask, data + header_len - 4, 4);
+      payload = (guint8 *) data + header_len;
+      for (gsize i = 0; i < len; i++)
+        payload[i] ^= mask[i & 3];
+      pos += header_len + len;
+
+      switch (opcode)
+        {
+        case OPCODE_TEXT:
+        case OPCODE_BINARY:
+          if (self->in_message)
+            {
+              fail (self, NATTER_CLOSE_PROTOCOL_ERROR,
+                                      "new message inside a fragmented one");
+              break;
+            }
+          if (self->state != STATE_OPEN)
+            break;
+          if (fin)
+            {
+              g_autoptr(GBytes) bytes = g_bytes_new (payload, len);
+              deliver_message (self, opcode == OPCODE_TEXT, bytes);
+            }
+          else
+            {
+              self->in_message = TRUE;
+              self->message_is_text = opcode == OPCODE_TEXT;
+              g_byte_array_append (self->message, payload, len);
+            }
+          break;
+
+        case OPCODE_CONTINUATION:
+          if (!self->in_message)
+            {
+              fail (self, NATTER_CLOSE_PROTOCOL_ERROR,
+                                      "continuation without a message");
+              break;
+            }
+          g_byte_array_append (self->message, payload, len);
+          if (fin)
+            {
+              g_autoptr(GBytes) bytes = NULL;
+
+              self->in_message = FALSE;
+              bytes = g_byte_array_free_to_bytes (g_steal_pointer (&self->message));
+              self->message = g_byte_array_new ();
+              if (self->state == STATE_OPEN)
+                deliver_message (self, self->message_is_text, bytes);
+            }
+          break;
+
+        case OPCODE_CLOSE:
+          handle_close (self, payload, len);
+          break;
+
+        case OPCODE_PING:
+          if (self->state == STATE_OPEN)
+            {
+              g_autoptr(GBytes) bytes = g_bytes_new (payload, len);
+              enqueue (self, OPCODE_PONG, bytes);
+            }
+          break;
+
+        case OPCODE_PONG:
+          g_signal_emit (self, signals[SIGNAL_PONG], 0);
+          break;
+
+        default:
+          g_assert_not_reached ();
+        }
+    }
+  return pos;
+}
+
+static gboolean
+on_readable (GObject *stream, gpointer user_data)
+{
+  NatterWebsocket *self = user_data;
+  g_autoptr(NatterWebsocket) hold = g_object_ref (self);
+
+  for (guint i = 0; i < MAX_READS_PER_WAKEUP && self->state != STATE_CLOSED; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      gssize n;
+      gsize consumed;
+      guint old_len = self->inbuf->len;
+
+      g_byte_array_set_size (self->inbuf, old_len + READ_CHUNK);
+      n = g_pollable_input_stream_read_nonblocking (self->input, self->inbuf->data + old_len,
+                                                    READ_CHUNK, NULL, &error);
+      g_byte_array_set_size (self->inbuf, old_len + MAX (n, 0));
+      if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        break;
+      if (n <= 0)
+        {
+          if (n < 0)
+            g_debug ("Read failed: %s", error->message);
+          shutdown_stream (self);
+          break;
+        }
+
+      consumed = process_frames (self);
+      if (self->state == STATE_CLOSED)
+        break;
+      if (self->discard_input)
+        g_byte_array_set_size (self->inbuf, 0);
+      else if (consumed > 0)
+        g_byte_array_remove_range (self->inbuf, 0, consumed);
+    }
+
+  if (self->state == STATE_CLOSED)
+    {
+      g_clear_pointer (&self->read_source, g_source_unref);
+      return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+/* ---------------------------------------------------------------------------------- */
+
+/**
+ * natter_websocket_send:
+ * @is_text: a text message (@payload is UTF-8) or a binary one
+ * @payload: the message; shared, not copied
+ *
+ * Queues one unfragmented message. When what waits for the peer passes the limits, the
+ * peer is too slow to read: the connection is closed with 1013.
+ */
+void
+natter_websocket_send (NatterWebsocket *self,
+                       gboolean         is_text,
+                       GBytes          *payload)
+{
+  g_return_if_fail (NATTER_IS_WEBSOCKET (self));
+
+  if (self->state != STATE_OPEN)
+    return;
+  enqueue (self, is_text ? OPCODE_TEXT : OPCODE_BINARY, payload);
+  if (self->queued_bytes > self->limits.max_queue_bytes ||
+      g_queue_get_length (&self->outq) > self->limits.max_queue_frames)
+    {
+      g_autofree char *reason = g_strdup_printf ("too slow: %" G_GSIZE_FORMAT " bytes waiting",
+                                                 self->queued_bytes);
+
+      g_debug ("Closing a slow consumer: %s", reason);
+      natter_websocket_close (self, NATTER_CLOSE_TRY_LATER, reason);
+    }
+}
+
+void
+natter_websocket_ping (NatterWebsocket *self)
+{
+  g_return_if_fail (NATTER_IS_WEBSOCKET (self));
+
+  if (self->state == STATE_OPEN)
+    enqueue (self, OPCODE_PING, NULL);
+}
+
+gboolean
+natter_websocket_is_open (NatterWebsocket *self)
+{
+  g_return_val_if_fail (NATTER_IS_WEBSOCKET (self), FALSE);
+  return self->state == STATE_OPEN;
+}
+
+gushort
+natter_websocket_get_close_code (NatterWebsocket *self)
+{
+  g_return_val_if_fail (NATTER_IS_WEBSOCKET (self), 0);
+  return self->close_code;
+}
+
+gsize
+natter_websocket_get_queued_bytes (NatterWebsocket *self)
+{
+  g_return_val_if_fail (NATTER_IS_WEBSOCKET (self), 0);
+  return self->queued_bytes;
+}
+
+static void
+natter_websocket_dispose (GObject *object)
+{
+  NatterWebsocket *self = NATTER_WEBSOCKET (object);
+
+  if (self->state != STATE_CLOSED && self->stream != NULL)
+    {
+      /* Dropped while open: hang up without a handshake. */
+      self->state = STATE_CLOSED;
+      g_io_stream_close_async (self->stream, G_PRIORITY_DEFAULT, NULL, stream_closed_cb, NULL);
+    }
+  g_clear_handle_id (&self->close_timeout, g_source_remove);
+  if (self->read_source != NULL)
+    {
+      g_source_destroy (self->read_source);
+      g_clear_pointer (&self->read_source, g_source_unref);
+    }
+  if (self->write_source != NULL)
+    {
+      g_source_destroy (self->write_source);
+      g_clear_pointer (&self->write_source, g_source_unref);
+    }
+  g_queue_clear_full (&self->outq, (GDestroyNotify) out_frame_free);
+  g_clear_object (&self->stream);
+
+  G_OBJECT_CLASS (natter_websocket_parent_class)->dispose (object);
+}
+
+static void
+natter_websocket_finalize (GObject *object)
+{
+  NatterWebsocket *self = NATTER_WEBSOCKET (object);
+
+  g_byte_array_unref (self->inbuf);
+  g_byte_array_unref (self->message);
+
+  G_OBJECT_CLASS (natter_websocket_parent_class)->finalize (object);
+}
+
+static void
+natter_websocket_class_init (NatterWebsocketClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = natter_websocket_dispose;
+  object_class->finalize = natter_websocket_finalize;
+
+  signals[SIGNAL_MESSAGE] =
+    g_signal_new ("message", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 2, G_TYPE_BOOLEAN, G_TYPE_BYTES);
+  signals[SIGNAL_PONG] =
+    g_signal_new ("pong", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 0);
+  signals[SIGNAL_CLOSED] =
+    g_signal_new ("closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 0);
+}
+
+static void
+natter_websocket_init (NatterWebsocket *self)
+{
+  self->inbuf = g_byte_array_new ();
+  self->message = g_byte_array_new ();
+  g_queue_init (&self->outq);
+}
+
+/**
+ * natter_websocket_new:
+ * @stream: the connection after a successful handshake, with pollable streams
+ * @limits: incoming and outgoing bounds
+ *
+ * Returns: (transfer full): a connection that is reading already
+ */
+NatterWebsocket *
+natter_websocket_new (GIOStream                   *stream,
+                      const NatterWebsocketLimits *limits)
+{
+  NatterWebsocket *self;
+
+  g_return_val_if_fail (G_IS_IO_STREAM (stream), NULL);
+  g_return_val_if_fail (G_IS_POLLABLE_INPUT_STREAM (g_io_stream_get_input_stream (stream)), NULL);
+  g_return_val_if_fail (G_IS_POLLABLE_OUTPUT_STREAM (g_io_stream_get_output_stream (stream)), NULL);
+
+  self = g_object_new (NATTER_TYPE_WEBSOCKET, NULL);
+  self->stream = g_object_ref (stream);
+  self->input = G_POLLABLE_INPUT_STREAM (g_io_stream_get_input_stream (stream));
+  self->output = G_POLLABLE_OUTPUT_STREAM (g_io_stream_get_output_stream (stream));
+  self->limits = *limits;
+
+  self->read_source = g_pollable_input_stream_create_source (self->input, NULL);
+  g_source_set_callback (self->read_source, G_SOURCE_FUNC (on_readable), self, NULL);
+  g_source_attach (self->read_source, g_main_context_get_thread_default ());
+  return self;
+}
