@@ -7,7 +7,8 @@
 
 #include "natter-auth.h"
 #include "natter-error.h"
-#include "natter-hub.h"
+#include "natter-hub-private.h"
+#include "natter-store-postgres.h"
 
 #define DEFAULT_HISTORY_LIMIT 50
 #define DEFAULT_SEARCH_LIMIT  20
@@ -22,83 +23,8 @@
 /* How long a later seq is held while an earlier one is missing, before back-filling it
  * from the store (only happens when several nodes commit into one room). */
 #define GAP_HOLD_MS           50
-
-typedef struct _Room Room;
-typedef struct _Sub Sub;
-typedef struct _ClientState ClientState;
-
-struct _Room
-{
-  char       *name;           /* (owned) */
-  char       *kind;           /* (owned) */
-  char       *topic;          /* (owned) (nullable) */
-  guint64     last_seq;       /* highest seq known committed */
-  guint64     delivered_seq;  /* highest seq delivered to local clients, in order */
-  GHashTable *members;        /* (owned) user name → read seq (guint64 *) */
-  GHashTable *subs;           /* (owned) ClientState * → Sub * (unowned, owned by the client) */
-  GTree      *pending;        /* (owned) seq → Natter__Message *: later seqs held for a gap */
-  guint       gap_source;
-  gboolean    backfilling;
-};
-
-struct _Sub
-{
-  Room    *room;              /* (unowned) */
-  guint64  delivered;         /* highest seq sent to this client */
-  guint64  first_live;        /* first seq delivered live, 0 if none yet */
-  gboolean catching_up;       /* a resume is in flight: live messages are held */
-  GQueue   held;              /* (owned) NatterEvent * with seq in held_seqs */
-  GArray  *held_seqs;         /* (owned) guint64 */
-};
-
-struct _ClientState
-{
-  NatterClient *client;       /* (owned) */
-  char         *user;         /* (owned) (nullable) until logged in */
-  gboolean      admin;
-  gboolean      logging_in;
-  /* Requests run in the order they came, except that sends, reads and typing may overlap
-   * one another: anything else (login, join, history, …) waits for what came before it,
-   * and what comes after waits for it. So a pipelined join-then-send or send-then-history
-   * does what it says. */
-  GQueue        waiting;      /* (owned) Natter__ClientFrame * not started yet */
-  guint         running;      /* requests started and not answered */
-  gboolean      barrier;      /* the running request is one that others wait for */
-  gboolean      pumping;
-  GHashTable   *subs;         /* (owned) room name → Sub * (owned) */
-  double        tokens;       /* connection rate bucket */
-  gint64        tokens_at;
-};
-
-typedef struct
-{
-  double tokens;
-  gint64 at;
-} Bucket;
-
-struct _NatterHub
-{
-  GObject       parent_instance;
-
-  NatterStore  *store;        /* (owned) */
-  NatterConfig *config;       /* (unowned) outlives the hub */
-  GHashTable   *rooms;        /* (owned) name → Room * (owned) */
-  GHashTable   *user_rooms;   /* (owned) user → GHashTable set of Room * (unowned) */
-  GHashTable   *clients;      /* (owned) NatterClient * → ClientState * (owned) */
-  GHashTable   *online;       /* (owned) user → GPtrArray of ClientState * (unowned) */
-  GHashTable   *user_buckets; /* (owned) user → Bucket * */
-  Room         *system;       /* (unowned) */
-
-  gboolean      started;
-  gboolean      draining;
-  guint         in_flight;
-  GTask        *drain_task;   /* (owned) (nullable) */
-
-  guint64       n_messages;
-  guint64       n_deliveries;
-  guint64       n_requests;
-  guint64       n_errors[NATTER_ERROR_N_CODES];
-};
+/* How long a back-fill that failed (the store is unreachable) waits before trying again. */
+#define GAP_RETRY_MS          1000
 
 G_DEFINE_FINAL_TYPE (NatterHub, natter_hub, G_TYPE_OBJECT)
 
@@ -126,6 +52,9 @@ typedef struct
   gboolean             has_since;
   guint64              resume_end;
   gboolean             barrier;
+  /* Cluster: the room was read again from the shared store, and the request rerun. */
+  gboolean             refreshed;
+  guint64              refresh_gen;
 } Request;
 
 static void deliver_room_message (NatterHub *self, Room *room, const Natter__Message *message);
@@ -277,8 +206,8 @@ room_read_seq (Room *room, const char *user)
   return seq != NULL ? *seq : 0;
 }
 
-static void
-room_set_read_seq (Room *room, const char *user, guint64 seq)
+void
+natter_hub_room_set_read_seq (Room *room, const char *user, guint64 seq)
 {
   guint64 *stored = g_hash_table_lookup (room->members, user);
 
@@ -303,17 +232,19 @@ user_rooms (NatterHub *self, const char *user, gboolean create)
   return set;
 }
 
-static void
-add_member (NatterHub *self, Room *room, const char *user, guint64 read_seq)
+void
+natter_hub_add_member (NatterHub *self, Room *room, const char *user, guint64 read_seq)
 {
-  room_set_read_seq (room, user, read_seq);
+  if (!g_hash_table_contains (room->members, user))
+    room->membership_gen = ++self->membership_gen;
+  natter_hub_room_set_read_seq (room, user, read_seq);
   if (!g_str_equal (room->kind, NATTER_ROOM_KIND_SYSTEM))
     g_hash_table_add (user_rooms (self, user, TRUE), room);
 }
 
-static Room *
-add_room (NatterHub *self, const char *name, const char *kind, const char *topic,
-          guint64 last_seq)
+Room *
+natter_hub_add_room (NatterHub *self, const char *name, const char *kind, const char *topic,
+                     guint64 last_seq)
 {
   Room *room = g_hash_table_lookup (self->rooms, name);
 
@@ -389,18 +320,21 @@ subscribe (NatterHub *self, ClientState *cs, Room *room, guint64 from_seq)
     return;
   g_hash_table_insert (cs->subs, g_strdup (room->name), sub_new (room, from_seq));
   g_hash_table_insert (room->subs, cs, g_hash_table_lookup (cs->subs, room->name));
+  if (g_hash_table_size (room->subs) == 1)
+    natter_hub_cluster_room_watched (self, room);
 }
 
 static void
-unsubscribe (ClientState *cs, Room *room)
+unsubscribe (NatterHub *self, ClientState *cs, Room *room)
 {
-  g_hash_table_remove (room->subs, cs);
+  if (g_hash_table_remove (room->subs, cs) && g_hash_table_size (room->subs) == 0)
+    natter_hub_cluster_room_unwatched (self, room);
   g_hash_table_remove (cs->subs, room->name);
 }
 
 /* Subscribes every logged-in session of @user to @room, from @from_seq. */
-static void
-subscribe_user (NatterHub *self, const char *user, Room *room, guint64 from_seq)
+void
+natter_hub_subscribe_user (NatterHub *self, const char *user, Room *room, guint64 from_seq)
 {
   GPtrArray *sessions = g_hash_table_lookup (self->online, user);
 
@@ -408,9 +342,30 @@ subscribe_user (NatterHub *self, const char *user, Room *room, guint64 from_seq)
     subscribe (self, g_ptr_array_index (sessions, i), room, from_seq);
 }
 
+/* @user left @room: the room's sessions (the user's own included) hear it, then the
+ * user's sessions stop receiving the room. */
+void
+natter_hub_remove_member (NatterHub *self, Room *room, const char *user)
+{
+  g_autofree char *name = g_strdup (user);
+  GHashTable *mine;
+  GPtrArray *sessions;
+
+  if (!g_hash_table_remove (room->members, name))
+    return;
+  room->membership_gen = ++self->membership_gen;
+  mine = user_rooms (self, name, FALSE);
+  if (mine != NULL)
+    g_hash_table_remove (mine, room);
+  natter_hub_send_member_event (self, room, name, FALSE);
+  sessions = g_hash_table_lookup (self->online, name);
+  for (guint i = 0; sessions != NULL && i < sessions->len; i++)
+    unsubscribe (self, g_ptr_array_index (sessions, i), room);
+}
+
 /* Sends @event to every subscriber of @room except @except. */
-static void
-deliver_to_room (NatterHub *self, Room *room, NatterEvent *event, ClientState *except)
+void
+natter_hub_deliver_to_room (NatterHub *self, Room *room, NatterEvent *event, ClientState *except)
 {
   GHashTableIter iter;
   gpointer key;
@@ -566,8 +521,8 @@ reply_ok (Request *req)
 /* ---------------------------------------------------------------------------------- */
 /* Presence */
 
-static void
-send_presence (NatterHub *self, const char *user, gboolean online)
+void
+natter_hub_send_presence (NatterHub *self, const char *user, gboolean online)
 {
   Natter__ServerFrame frame = NATTER__SERVER_FRAME__INIT;
   Natter__Presence presence = NATTER__PRESENCE__INIT;
@@ -611,7 +566,8 @@ user_online (NatterHub *self, const char *user)
 {
   GPtrArray *sessions = g_hash_table_lookup (self->online, user);
 
-  return sessions != NULL && sessions->len > 0;
+  return (sessions != NULL && sessions->len > 0) ||
+         natter_hub_cluster_online_elsewhere (self, user);
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -744,11 +700,17 @@ complete_login (Request *req, const char *user, gboolean admin, const char *toke
   if (cs == NULL)
     return;
   cs->logging_in = FALSE;
+  sessions = g_hash_table_lookup (self->online, user);
+  if (sessions != NULL && sessions->len >= self->config->max_sessions_per_user)
+    {
+      send_error (self, req->client, req->has_id, req->id, NATTER_ERROR_RATE_LIMITED,
+                  "too many sessions for this account; close one first", 10000);
+      return;
+    }
   cs->user = g_strdup (user);
   cs->admin = admin;
   natter_client_set_account (cs->client, user, admin);
 
-  sessions = g_hash_table_lookup (self->online, user);
   if (sessions == NULL)
     {
       sessions = g_ptr_array_new ();
@@ -780,7 +742,71 @@ complete_login (Request *req, const char *user, gboolean admin, const char *toke
   reply (req, &frame);
 
   if (first)
-    send_presence (self, user, TRUE);
+    {
+      natter_hub_cluster_publish_presence (self, user, TRUE);
+      if (!natter_hub_cluster_online_elsewhere (self, user))
+        natter_hub_send_presence (self, user, TRUE);
+    }
+}
+
+static void
+login_refreshed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(Request) req = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GHashTable) seqs = NULL;
+
+  seqs = natter_store_postgres_get_last_seqs_finish (NATTER_STORE_POSTGRES (source), result,
+                                                     &error);
+  if (seqs == NULL)
+    {
+      login_failed (req, error);
+      return;
+    }
+  natter_hub_cluster_apply_last_seqs (req->hub, seqs);
+  complete_login (req, req->user, req->admin, req->token);
+}
+
+/* Logs the client in. In a cluster, rooms that no local session reads may be behind the
+ * shared store: their last seq is read first, so that "live from now" means now. */
+static void
+finish_login (Request *req, const char *user, gboolean admin)
+{
+  NatterHub *self = req->hub;
+  g_autoptr(GPtrArray) rooms = NULL;
+  g_autoptr(GPtrArray) names = NULL;
+
+  if (req->user != user)
+    {
+      g_free (req->user);
+      req->user = g_strdup (user);
+    }
+  req->admin = admin;
+  if (!self->clustered)
+    {
+      complete_login (req, req->user, req->admin, req->token);
+      return;
+    }
+
+  rooms = rooms_of (self, req->user);
+  g_ptr_array_add (rooms, self->system);
+  names = g_ptr_array_new ();
+  for (guint i = 0; i < rooms->len; i++)
+    {
+      Room *room = g_ptr_array_index (rooms, i);
+
+      if (g_hash_table_size (room->subs) == 0)
+        g_ptr_array_add (names, room->name);
+    }
+  if (names->len == 0)
+    {
+      complete_login (req, req->user, req->admin, req->token);
+      return;
+    }
+  g_ptr_array_add (names, NULL);
+  natter_store_postgres_get_last_seqs_async (NATTER_STORE_POSTGRES (self->store),
+                                             (const char * const *) names->pdata, NULL,
+                                             login_refreshed_cb, request_ref (req));
 }
 
 static void
@@ -794,7 +820,7 @@ token_created_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       login_failed (req, error);
       return;
     }
-  complete_login (req, req->user, req->admin, req->token);
+  finish_login (req, req->user, req->admin);
 }
 
 /* Issues a new session token for @req->user, then welcomes the client. */
@@ -898,9 +924,11 @@ login_verified_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (!natter_auth_verify_password_finish (result, &error))
     {
+      natter_throttle_failure (req->hub->login_throttle, req->user);
       login_failed (req, error);
       return;
     }
+  natter_throttle_success (req->hub->login_throttle, req->user);
   issue_token (req);
 }
 
@@ -940,7 +968,7 @@ token_user_cb (GObject *source, GAsyncResult *result, gpointer user_data)
                            ? unauthorized : error);
       return;
     }
-  complete_login (req, record->name, record->admin, req->token);
+  finish_login (req, record->name, record->admin);
 }
 
 static void
@@ -971,6 +999,7 @@ static void
 handle_login (Request *req, ClientState *cs)
 {
   Natter__Login *op = req->frame->login;
+  guint retry_after_ms = 0;
 
   if (op->token != NULL && op->password == NULL)
     {
@@ -1007,6 +1036,12 @@ handle_login (Request *req, ClientState *cs)
   if (!natter_validate_user_name (op->user) || strlen (op->password) > MAX_PASSWORD_BYTES)
     {
       reply_error (req, NATTER_ERROR_UNAUTHORIZED, "invalid user name or password");
+      return;
+    }
+  if (!natter_throttle_check (req->hub->login_throttle, op->user, &retry_after_ms))
+    {
+      send_error (req->hub, req->client, req->has_id, req->id, NATTER_ERROR_RATE_LIMITED,
+                  "too many failed logins for this account; retry later", retry_after_ms);
       return;
     }
   cs->logging_in = TRUE;
@@ -1055,12 +1090,13 @@ deliver_room_message (NatterHub *self, Room *room, const Natter__Message *messag
 }
 
 static void backfill_gap (NatterHub *self, Room *room);
+static gboolean gap_timeout_cb (gpointer user_data);
 
 /* Delivers messages of @room strictly in seq order. A later seq that arrives before an
  * earlier one (several nodes commit into one room) is held briefly, then the gap is
  * back-filled from the store. */
-static void
-room_committed (NatterHub *self, Room *room, const Natter__Message *message)
+void
+natter_hub_room_committed (NatterHub *self, Room *room, const Natter__Message *message)
 {
   room->last_seq = MAX (room->last_seq, message->seq);
 
@@ -1105,28 +1141,87 @@ typedef struct
   char      *room;  /* (owned) */
 } GapFill;
 
-static void
-gap_fill_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+static GapFill *
+gap_fill_new (NatterHub *self, Room *room)
 {
-  GapFill *fill = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(NatterHistoryResult) page = natter_store_history_finish (NATTER_STORE (source),
-                                                                     result, &error);
-  Room *room = g_hash_table_lookup (fill->hub->rooms, fill->room);
+  GapFill *fill = g_new0 (GapFill, 1);
 
-  if (room != NULL)
-    {
-      room->backfilling = FALSE;
-      if (page == NULL)
-        g_warning ("Could not back-fill room %s: %s", fill->room, error->message);
-      for (guint i = 0; page != NULL && i < page->messages->len; i++)
-        room_committed (fill->hub, room, g_ptr_array_index (page->messages, i));
-      if (g_tree_nnodes (room->pending) > 0)
-        backfill_gap (fill->hub, room);
-    }
+  fill->hub = g_object_ref (self);
+  fill->room = g_strdup (room->name);
+  return fill;
+}
+
+static void
+gap_fill_free (GapFill *fill)
+{
   g_object_unref (fill->hub);
   g_free (fill->room);
   g_free (fill);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GapFill, gap_fill_free)
+
+static void fetch_gap (NatterHub *self, Room *room);
+
+static void
+schedule_gap (NatterHub *self, Room *room, guint delay_ms)
+{
+  if (room->gap_source != 0 || room->backfilling)
+    return;
+  room->gap_source = g_timeout_add_full (G_PRIORITY_DEFAULT, delay_ms, gap_timeout_cb,
+                                         gap_fill_new (self, room),
+                                         (GDestroyNotify) gap_fill_free);
+}
+
+static void
+gap_fill_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GapFill) fill = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterHistoryResult) page = natter_store_history_finish (NATTER_STORE (source),
+                                                                     result, &error);
+  NatterHub *self = fill->hub;
+  Room *room = g_hash_table_lookup (self->rooms, fill->room);
+  guint64 before;
+
+  if (room == NULL)
+    return;
+  room->backfilling = FALSE;
+  if (page == NULL)
+    {
+      /* Expected while the database is away: try again a little later. */
+      if (g_error_matches (error, NATTER_ERROR, NATTER_ERROR_UNAVAILABLE))
+        g_debug ("Could not back-fill room %s: %s", fill->room, error->message);
+      else
+        g_warning ("Could not back-fill room %s: %s", fill->room, error->message);
+      if (room->last_seq > room->delivered_seq || g_tree_nnodes (room->pending) > 0)
+        schedule_gap (self, room, GAP_RETRY_MS);
+      return;
+    }
+
+  before = room->delivered_seq;
+  for (guint i = 0; i < page->messages->len; i++)
+    natter_hub_room_committed (self, room, g_ptr_array_index (page->messages, i));
+  self->n_catch_ups += room->delivered_seq - before;
+
+  /* A node that missed many messages (Redis was away) pages until it has them all. */
+  if (room->delivered_seq > before && room->last_seq > room->delivered_seq)
+    fetch_gap (self, room);
+  else if (g_tree_nnodes (room->pending) > 0)
+    schedule_gap (self, room, GAP_HOLD_MS);
+}
+
+static void
+fetch_gap (NatterHub *self, Room *room)
+{
+  NatterHistoryQuery query = { 0, };
+
+  room->backfilling = TRUE;
+  query.has_after = TRUE;
+  query.after_seq = room->delivered_seq;
+  query.limit = MAX_PAGE;
+  natter_store_history_async (self->store, room->name, &query, NULL, gap_fill_cb,
+                              gap_fill_new (self, room));
 }
 
 static gboolean
@@ -1134,34 +1229,92 @@ gap_timeout_cb (gpointer user_data)
 {
   GapFill *fill = user_data;
   Room *room = g_hash_table_lookup (fill->hub->rooms, fill->room);
-  NatterHistoryQuery query = { 0, };
 
   room->gap_source = 0;
-  room->backfilling = TRUE;
-  query.has_after = TRUE;
-  query.after_seq = room->delivered_seq;
-  query.limit = 200;
-  natter_store_history_async (fill->hub->store, room->name, &query, NULL, gap_fill_cb, fill);
+  fetch_gap (fill->hub, room);
   return G_SOURCE_REMOVE;
 }
 
 static void
 backfill_gap (NatterHub *self, Room *room)
 {
-  GapFill *fill;
+  schedule_gap (self, room, GAP_HOLD_MS);
+}
 
-  if (room->gap_source != 0 || room->backfilling)
+/* Fetches what the store has after the room's delivered seq now, without waiting for
+ * a held message's gap to fill by itself: the store is known to be ahead. */
+void
+natter_hub_room_backfill (NatterHub *self, Room *room)
+{
+  if (room->backfilling)
     return;
-  fill = g_new0 (GapFill, 1);
-  fill->hub = g_object_ref (self);
-  fill->room = g_strdup (room->name);
-  room->gap_source = g_timeout_add (GAP_HOLD_MS, gap_timeout_cb, fill);
+  g_clear_handle_id (&room->gap_source, g_source_remove);
+  fetch_gap (self, room);
 }
 
 /* ---------------------------------------------------------------------------------- */
 /* Rooms: access */
 
-/* Finds @name for reading by @user: not_found, or forbidden when not a member. */
+static void handle_request (Request *req, ClientState *cs);
+
+static void
+room_refreshed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(Request) req = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterRoomRecord) record = natter_store_get_room_finish (NATTER_STORE (source),
+                                                                    result, &error);
+  ClientState *cs;
+
+  if (record == NULL && !g_error_matches (error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND))
+    {
+      reply_gerror (req, error);
+      return;
+    }
+  if (record != NULL)
+    natter_hub_cluster_merge_room (req->hub, record, req->refresh_gen);
+  cs = lookup_client (req->hub, req->client);
+  if (cs == NULL)
+    return;
+  /* The handler runs again from the start. */
+  g_clear_pointer (&req->user, g_free);
+  g_clear_pointer (&req->room, g_free);
+  g_clear_pointer (&req->token, g_free);
+  handle_request (req, cs);
+}
+
+/* Cluster: @name, or @user's membership of it, may come from another node, and this
+ * node's copy of a room no local session reads may be behind. Reads the room from the
+ * shared store, then runs the request again, which answers from what the store said.
+ * Returns FALSE, doing nothing, on a single node or when the request ran again already. */
+static gboolean
+refresh_and_retry (Request *req, const char *name)
+{
+  NatterHub *self = req->hub;
+
+  if (!self->clustered || req->refreshed)
+    return FALSE;
+  req->refreshed = TRUE;
+  req->refresh_gen = self->membership_gen;
+  natter_store_get_room_async (self->store, name, NULL, room_refreshed_cb, request_ref (req));
+  return TRUE;
+}
+
+/* Whether the store may know @name as a room @user may read: a room name, or a DM
+ * of @user. */
+static gboolean
+may_read_name (const char *name, const char *user)
+{
+  g_autofree char *a = NULL, *b = NULL;
+
+  if (parse_dm_name (name, &a, &b))
+    return g_str_equal (a, user) || g_str_equal (b, user);
+  return natter_validate_room_name (name);
+}
+
+/* Finds @name for reading by @user: not_found, or forbidden when not a member. Returns
+ * NULL when it answered, or when the request runs again once the room was read from
+ * the store (in a cluster). */
 static Room *
 room_for_reading (Request *req, const char *user, const char *name)
 {
@@ -1173,6 +1326,9 @@ room_for_reading (Request *req, const char *user, const char *name)
       return NULL;
     }
   room = g_hash_table_lookup (req->hub->rooms, name);
+  if ((room == NULL || !room_is_member (room, user)) && may_read_name (name, user) &&
+      refresh_and_retry (req, name))
+    return NULL;
   if (room == NULL)
     {
       g_autofree char *a = NULL, *b = NULL;
@@ -1353,8 +1509,8 @@ join_member (Request *req, ClientState *cs, Room *room)
   resume_fetch (req, room);
 }
 
-static void
-send_member_event (NatterHub *self, Room *room, const char *user, gboolean joined)
+void
+natter_hub_send_member_event (NatterHub *self, Room *room, const char *user, gboolean joined)
 {
   Natter__ServerFrame frame = NATTER__SERVER_FRAME__INIT;
   Natter__Member member = NATTER__MEMBER__INIT;
@@ -1367,7 +1523,7 @@ send_member_event (NatterHub *self, Room *room, const char *user, gboolean joine
   frame.event_case = NATTER__SERVER_FRAME__EVENT_MEMBER;
   frame.member = &member;
   event = natter_event_new (&frame);
-  deliver_to_room (self, room, event, NULL);
+  natter_hub_deliver_to_room (self, room, event, NULL);
 }
 
 static void
@@ -1390,10 +1546,11 @@ join_member_added_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     return;
   if (!room_is_member (room, cs->user))
     {
-      add_member (self, room, cs->user, 0);
+      natter_hub_add_member (self, room, cs->user, 0);
       /* The account's other sessions see the room from its start. */
-      subscribe_user (self, cs->user, room, 0);
-      send_member_event (self, room, cs->user, TRUE);
+      natter_hub_subscribe_user (self, cs->user, room, 0);
+      natter_hub_send_member_event (self, room, cs->user, TRUE);
+      natter_hub_cluster_publish_joined (self, room, cs->user);
     }
   join_member (req, cs, room);
 }
@@ -1411,7 +1568,7 @@ join_room_created_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       reply_gerror (req, error);
       return;
     }
-  add_room (req->hub, record->name, record->kind, record->topic, record->last_seq);
+  natter_hub_add_room (req->hub, record->name, record->kind, record->topic, record->last_seq);
   natter_store_add_member_async (req->hub->store, record->name, req->user, NULL,
                                  join_member_added_cb, request_ref (req));
 }
@@ -1434,6 +1591,11 @@ handle_join (Request *req, ClientState *cs)
   req->since_seq = op->since_seq;
 
   room = g_hash_table_lookup (self->rooms, op->room);
+  /* A cluster reads what the store knows first, unless a local session reads the room
+   * already (then this node is up to date with it). */
+  if ((room == NULL || !room_is_member (room, cs->user) || g_hash_table_size (room->subs) == 0) &&
+      may_read_name (op->room, cs->user) && refresh_and_retry (req, op->room))
+    return;
   if (room != NULL && room_is_member (room, cs->user))
     {
       join_member (req, cs, room);
@@ -1495,8 +1657,6 @@ leave_removed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(GError) error = NULL;
   NatterHub *self = req->hub;
   Room *room;
-  GPtrArray *sessions;
-  GHashTable *mine;
 
   if (!natter_store_remove_member_finish (NATTER_STORE (source), result, &error))
     {
@@ -1504,16 +1664,11 @@ leave_removed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   room = g_hash_table_lookup (self->rooms, req->room);
-  if (room != NULL && g_hash_table_remove (room->members, req->user))
+  if (room != NULL && g_hash_table_contains (room->members, req->user))
     {
-      mine = user_rooms (self, req->user, FALSE);
-      if (mine != NULL)
-        g_hash_table_remove (mine, room);
       /* The account's own sessions (a browser, the D-Bus service) learn it too. */
-      send_member_event (self, room, req->user, FALSE);
-      sessions = g_hash_table_lookup (self->online, req->user);
-      for (guint i = 0; sessions != NULL && i < sessions->len; i++)
-        unsubscribe (g_ptr_array_index (sessions, i), room);
+      natter_hub_remove_member (self, room, req->user);
+      natter_hub_cluster_publish_left (self, room, req->user);
     }
   reply_ok (req);
 }
@@ -1575,8 +1730,9 @@ send_appended_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       self->n_messages++;
       if (!g_str_equal (room->kind, NATTER_ROOM_KIND_SYSTEM))
-        room_set_read_seq (room, message->sender, message->seq);
-      room_committed (self, room, message);
+        natter_hub_room_set_read_seq (room, message->sender, message->seq);
+      natter_hub_room_committed (self, room, message);
+      natter_hub_cluster_publish_message (self, message);
     }
 }
 
@@ -1608,13 +1764,15 @@ dm_member_added_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   /* Both parties' sessions see the conversation from its first message. */
   if (!room_is_member (room, req->user))
     {
-      add_member (self, room, req->user, 0);
-      subscribe_user (self, req->user, room, 0);
+      natter_hub_add_member (self, room, req->user, 0);
+      natter_hub_subscribe_user (self, req->user, room, 0);
+      natter_hub_cluster_publish_joined (self, room, req->user);
     }
   if (!room_is_member (room, req->token))
     {
-      add_member (self, room, req->token, 0);
-      subscribe_user (self, req->token, room, 0);
+      natter_hub_add_member (self, room, req->token, 0);
+      natter_hub_subscribe_user (self, req->token, room, 0);
+      natter_hub_cluster_publish_joined (self, room, req->token);
     }
   append (req, room, req->frame->send->body,
           req->frame->send->client_msg_id, NATTER_MESSAGE_KIND_TEXT);
@@ -1649,7 +1807,7 @@ dm_room_created_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       reply_gerror (req, error);
       return;
     }
-  add_room (req->hub, record->name, record->kind, record->topic, record->last_seq);
+  natter_hub_add_room (req->hub, record->name, record->kind, record->topic, record->last_seq);
   natter_store_add_member_async (req->hub->store, record->name, req->user, NULL,
                                  dm_first_member_added_cb, request_ref (req));
 }
@@ -1748,11 +1906,13 @@ handle_send (Request *req, ClientState *cs)
           reply_error (req, NATTER_ERROR_BAD_REQUEST, "cannot send a direct message to yourself");
           return;
         }
+      name = natter_dm_room_name (cs->user, op->to);
+      room = g_hash_table_lookup (self->rooms, name);
+      if (room != NULL && g_hash_table_size (room->subs) == 0 && refresh_and_retry (req, name))
+        return;
       if (!check_rate (req, cs))
         return;
-      name = natter_dm_room_name (cs->user, op->to);
       req->user = g_strdup (cs->user);
-      room = g_hash_table_lookup (self->rooms, name);
       if (room != NULL && room_is_member (room, cs->user) && room_is_member (room, op->to))
         {
           append (req, room, op->body, op->client_msg_id, NATTER_MESSAGE_KIND_TEXT);
@@ -1919,6 +2079,8 @@ handle_read (Request *req, ClientState *cs)
 
   if (room == NULL)
     return;
+  if (op->has_seq && op->seq > room->last_seq && refresh_and_retry (req, room->name))
+    return;
   if (!op->has_seq || op->seq > room->last_seq)
     {
       reply_error (req, NATTER_ERROR_BAD_REQUEST, "read.seq must be a seq of the room (1 to %"
@@ -1926,7 +2088,7 @@ handle_read (Request *req, ClientState *cs)
       return;
     }
   had_marker = g_hash_table_contains (room->members, cs->user);
-  room_set_read_seq (room, cs->user, op->seq);
+  natter_hub_room_set_read_seq (room, cs->user, op->seq);
   req->user = g_strdup (cs->user);
   req->room = g_strdup (room->name);
   req->since_seq = op->seq;
@@ -1944,7 +2106,8 @@ handle_read (Request *req, ClientState *cs)
       frame.event_case = NATTER__SERVER_FRAME__EVENT_RECEIPT;
       frame.receipt = &receipt;
       event = natter_event_new (&frame);
-      deliver_to_room (self, room, event, cs);
+      natter_hub_deliver_to_room (self, room, event, cs);
+      natter_hub_cluster_publish_frame (self, room->name, &frame);
     }
 
   /* The system room has no membership rows until someone keeps a marker in it. */
@@ -1979,7 +2142,8 @@ handle_typing (Request *req, ClientState *cs)
   frame.event_case = NATTER__SERVER_FRAME__EVENT_TYPING;
   frame.typing = &typing;
   event = natter_event_new (&frame);
-  deliver_to_room (req->hub, room, event, cs);
+  natter_hub_deliver_to_room (req->hub, room, event, cs);
+  natter_hub_cluster_publish_frame (req->hub, room->name, &frame);
   /* Typing has no reply on success. */
 }
 
@@ -2110,6 +2274,48 @@ natter_hub_dispatch (NatterHub           *self,
   pump (self, cs);
 }
 
+/* Runs a logged-in client's request (again, after a cluster refresh). */
+static void
+handle_request (Request     *req,
+                ClientState *cs)
+{
+  switch ((int) req->frame->op_case)
+    {
+    case NATTER__CLIENT_FRAME__OP_JOIN:
+      handle_join (req, cs);
+      break;
+    case NATTER__CLIENT_FRAME__OP_LEAVE:
+      handle_leave (req, cs);
+      break;
+    case NATTER__CLIENT_FRAME__OP_SEND:
+      handle_send (req, cs);
+      break;
+    case NATTER__CLIENT_FRAME__OP_BROADCAST:
+      handle_broadcast (req, cs);
+      break;
+    case NATTER__CLIENT_FRAME__OP_HISTORY:
+      handle_history (req, cs);
+      break;
+    case NATTER__CLIENT_FRAME__OP_ROOMS:
+      handle_rooms (req, cs);
+      break;
+    case NATTER__CLIENT_FRAME__OP_READ:
+      handle_read (req, cs);
+      break;
+    case NATTER__CLIENT_FRAME__OP_TYPING:
+      handle_typing (req, cs);
+      break;
+    case NATTER__CLIENT_FRAME__OP_SEARCH:
+      handle_search (req, cs);
+      break;
+    case NATTER__CLIENT_FRAME__OP_REGISTER:
+    case NATTER__CLIENT_FRAME__OP_LOGIN:
+    case NATTER__CLIENT_FRAME__OP__NOT_SET:
+    default:
+      g_assert_not_reached ();
+    }
+}
+
 static void
 start_request (NatterHub           *self,
                ClientState         *cs,
@@ -2166,41 +2372,7 @@ start_request (NatterHub           *self,
       return;
     }
 
-  switch ((int) frame->op_case)
-    {
-    case NATTER__CLIENT_FRAME__OP_JOIN:
-      handle_join (req, cs);
-      break;
-    case NATTER__CLIENT_FRAME__OP_LEAVE:
-      handle_leave (req, cs);
-      break;
-    case NATTER__CLIENT_FRAME__OP_SEND:
-      handle_send (req, cs);
-      break;
-    case NATTER__CLIENT_FRAME__OP_BROADCAST:
-      handle_broadcast (req, cs);
-      break;
-    case NATTER__CLIENT_FRAME__OP_HISTORY:
-      handle_history (req, cs);
-      break;
-    case NATTER__CLIENT_FRAME__OP_ROOMS:
-      handle_rooms (req, cs);
-      break;
-    case NATTER__CLIENT_FRAME__OP_READ:
-      handle_read (req, cs);
-      break;
-    case NATTER__CLIENT_FRAME__OP_TYPING:
-      handle_typing (req, cs);
-      break;
-    case NATTER__CLIENT_FRAME__OP_SEARCH:
-      handle_search (req, cs);
-      break;
-    case NATTER__CLIENT_FRAME__OP_REGISTER:
-    case NATTER__CLIENT_FRAME__OP_LOGIN:
-    case NATTER__CLIENT_FRAME__OP__NOT_SET:
-    default:
-      g_assert_not_reached ();
-    }
+  handle_request (req, cs);
   request_unref (req);
 }
 
@@ -2245,7 +2417,12 @@ natter_hub_remove_client (NatterHub    *self,
 
   g_hash_table_iter_init (&iter, cs->subs);
   while (g_hash_table_iter_next (&iter, NULL, &value))
-    g_hash_table_remove (((Sub *) value)->room->subs, cs);
+    {
+      Room *room = ((Sub *) value)->room;
+
+      if (g_hash_table_remove (room->subs, cs) && g_hash_table_size (room->subs) == 0)
+        natter_hub_cluster_room_unwatched (self, room);
+    }
 
   if (cs->user != NULL)
     {
@@ -2256,7 +2433,9 @@ natter_hub_remove_client (NatterHub    *self,
         {
           g_hash_table_remove (self->online, user);
           g_hash_table_steal (self->clients, client);
-          send_presence (self, user, FALSE);
+          natter_hub_cluster_publish_presence (self, user, FALSE);
+          if (!natter_hub_cluster_online_elsewhere (self, user))
+            natter_hub_send_presence (self, user, FALSE);
           client_state_free (cs);
           return;
         }
@@ -2291,7 +2470,7 @@ natter_hub_attach_local (NatterHub    *self,
   req->ref_count = 1;
   req->hub = g_object_ref (self);
   req->client = g_object_ref (client);
-  complete_login (req, user, admin, NULL);
+  finish_login (req, user, admin);
   request_unref (req);
 }
 
@@ -2419,8 +2598,10 @@ system_room_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       g_task_return_error (task, error);
       return;
     }
-  add_room (self, record->name, NATTER_ROOM_KIND_SYSTEM, record->topic, record->last_seq);
+  natter_hub_add_room (self, record->name, NATTER_ROOM_KIND_SYSTEM, record->topic,
+                       record->last_seq);
   self->started = TRUE;
+  natter_hub_cluster_start (self);
   g_task_return_boolean (task, TRUE);
 }
 
@@ -2442,12 +2623,13 @@ load_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   for (guint i = 0; i < snapshot->rooms->len; i++)
     {
       NatterRoomRecord *record = g_ptr_array_index (snapshot->rooms, i);
-      Room *room = add_room (self, record->name, record->kind, record->topic, record->last_seq);
+      Room *room = natter_hub_add_room (self, record->name, record->kind, record->topic,
+                                        record->last_seq);
 
       for (guint j = 0; j < record->members->len; j++)
         {
           NatterMemberRecord *member = g_ptr_array_index (record->members, j);
-          add_member (self, room, member->user, member->read_seq);
+          natter_hub_add_member (self, room, member->user, member->read_seq);
         }
     }
   g_debug ("Loaded %u rooms", snapshot->rooms->len);
@@ -2559,6 +2741,7 @@ natter_hub_append_metrics (NatterHub *self,
   for (guint i = 0; i < NATTER_ERROR_N_CODES; i++)
     g_string_append_printf (out, "natter_errors_total{code=\"%s\"} %" G_GUINT64_FORMAT "\n",
                             natter_error_code_to_string (i), self->n_errors[i]);
+  natter_hub_cluster_append_metrics (self, out);
 }
 
 NatterStore *
@@ -2582,11 +2765,14 @@ natter_hub_finalize (GObject *object)
 {
   NatterHub *self = NATTER_HUB (object);
 
+  natter_hub_cluster_stop (self);
+  g_clear_pointer (&self->remote_presence, g_hash_table_unref);
   g_clear_pointer (&self->clients, g_hash_table_unref);
   g_clear_pointer (&self->online, g_hash_table_unref);
   g_clear_pointer (&self->user_rooms, g_hash_table_unref);
   g_clear_pointer (&self->rooms, g_hash_table_unref);
   g_clear_pointer (&self->user_buckets, g_hash_table_unref);
+  g_clear_pointer (&self->login_throttle, natter_throttle_free);
   g_clear_object (&self->drain_task);
   g_clear_object (&self->store);
 
@@ -2642,5 +2828,8 @@ natter_hub_new (NatterStore        *store,
   self = g_object_new (NATTER_TYPE_HUB, NULL);
   self->store = g_object_ref (store);
   self->config = (NatterConfig *) config;
+  self->login_throttle = natter_throttle_new (config->login_failures, config->login_throttle_s);
+  /* Other nodes write to a PostgreSQL store too: see natter-hub-cluster.c. */
+  self->clustered = NATTER_IS_STORE_POSTGRES (store);
   return self;
 }

@@ -5,6 +5,7 @@
 
 #include "natter-client.h"
 #include "natter-config.h"
+#include "natter-redis.h"
 #include "natter-store.h"
 
 G_BEGIN_DECLS
@@ -20,6 +21,9 @@ G_DECLARE_FINAL_TYPE (NatterHub, natter_hub, NATTER, HUB, GObject)
  * #NatterClient that hands #Natter__ClientFrame requests to natter_hub_dispatch() and gets
  * replies and events through natter_client_deliver().
  *
+ * On a PostgreSQL store the hub is a node of a cluster (natter-hub-cluster.c): it catches
+ * up from the shared store and, given natter_hub_set_redis(), fans out through Redis.
+ *
  * Signals:
  * - `message-committed` (Natter__Message *message): after a message is durable and
  *   delivered locally; for observers such as the D-Bus service and the metrics.
@@ -29,6 +33,10 @@ NatterHub   *natter_hub_new              (NatterStore          *store,
                                           const NatterConfig   *config);
 NatterStore *natter_hub_get_store        (NatterHub            *self);
 const NatterConfig *natter_hub_get_config (NatterHub           *self);
+
+/* A cluster node: live fan-out to and from the other nodes (before start). */
+void         natter_hub_set_redis        (NatterHub            *self,
+                                          NatterRedis          *redis);
 
 /* Loads rooms and memberships and makes sure the `system` room exists. */
 void         natter_hub_start_async      (NatterHub            *self,

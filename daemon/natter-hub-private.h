@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The hub's internals, shared by natter-hub.c (the rules) and natter-hub-cluster.c (what
+ * a node of a cluster adds: fan-out over Redis and catching up from the shared store).
+ * Nothing outside these two files includes this header. */
+
+#include "natter-error.h"
+#include "natter-hub.h"
+#include "natter-throttle.h"
+#include "natter-redis.h"
+
+G_BEGIN_DECLS
+
+typedef struct _Room Room;
+typedef struct _Sub Sub;
+typedef struct _ClientState ClientState;
+
+struct _Room
+{
+  char       *name;           /* (owned) */
+  char       *kind;           /* (owned) */
+  char       *topic;          /* (owned) (nullable) */
+  guint64     last_seq;       /* highest seq known committed */
+  guint64     delivered_seq;  /* highest seq delivered to local clients, in order */
+  GHashTable *members;        /* (owned) user name → read seq (guint64 *) */
+  GHashTable *subs;           /* (owned) ClientState * → Sub * (unowned, owned by the client) */
+  GTree      *pending;        /* (owned) seq → Natter__Message *: later seqs held for a gap */
+  guint       gap_source;
+  gboolean    backfilling;
+  /* The hub's membership_gen when this room's members last changed (cluster only). */
+  guint64     membership_gen;
+};
+
+struct _Sub
+{
+  Room    *room;              /* (unowned) */
+  guint64  delivered;         /* highest seq sent to this client */
+  guint64  first_live;        /* first seq delivered live, 0 if none yet */
+  gboolean catching_up;       /* a resume is in flight: live messages are held */
+  GQueue   held;              /* (owned) NatterEvent * with seq in held_seqs */
+  GArray  *held_seqs;         /* (owned) guint64 */
+};
+
+struct _ClientState
+{
+  NatterClient *client;       /* (owned) */
+  char         *user;         /* (owned) (nullable) until logged in */
+  gboolean      admin;
+  gboolean      logging_in;
+  /* Requests run in the order they came, except that sends, reads and typing may overlap
+   * one another: anything else (login, join, history, …) waits for what came before it,
+   * and what comes after waits for it. So a pipelined join-then-send or send-then-history
+   * does what it says. */
+  GQueue        waiting;      /* (owned) Natter__ClientFrame * not started yet */
+  guint         running;      /* requests started and not answered */
+  gboolean      barrier;      /* the running request is one that others wait for */
+  gboolean      pumping;
+  GHashTable   *subs;         /* (owned) room name → Sub * (owned) */
+  double        tokens;       /* connection rate bucket */
+  gint64        tokens_at;
+};
+
+typedef struct
+{
+  double tokens;
+  gint64 at;
+} Bucket;
+
+struct _NatterHub
+{
+  GObject       parent_instance;
+
+  NatterStore  *store;        /* (owned) */
+  NatterConfig *config;       /* (unowned) outlives the hub */
+  GHashTable   *rooms;        /* (owned) name → Room * (owned) */
+  GHashTable   *user_rooms;   /* (owned) user → GHashTable set of Room * (unowned) */
+  GHashTable   *clients;      /* (owned) NatterClient * → ClientState * (owned) */
+  GHashTable   *online;       /* (owned) user → GPtrArray of ClientState * (unowned) */
+  GHashTable   *user_buckets; /* (owned) user → Bucket * */
+  NatterThrottle *login_throttle; /* (owned) failed password logins per account */
+  Room         *system;       /* (unowned) */
+
+  gboolean      started;
+  gboolean      draining;
+  guint         in_flight;
+  GTask        *drain_task;   /* (owned) (nullable) */
+
+  guint64       n_messages;
+  guint64       n_deliveries;
+  guint64       n_requests;
+  guint64       n_errors[NATTER_ERROR_N_CODES];
+
+  /* Cluster (natter-hub-cluster.c): set when the store is shared with other nodes. */
+  gboolean      clustered;
+  NatterRedis  *redis;             /* (owned) (nullable) */
+  /* Accounts with sessions on other nodes: user → GHashTable of node id → gint64 *
+   * (the monotonic time, in µs, when that node's word expires). */
+  GHashTable   *remote_presence;   /* (owned) (nullable) */
+  guint         catch_up_source;
+  guint         check_soon_source;
+  guint         presence_source;
+  guint         presence_ticks;
+  gboolean      checking_seqs;     /* a last-seqs query is in flight */
+  gboolean      resyncing;         /* a full membership resync is in flight */
+  gint64        resynced_at;       /* monotonic time of the last one */
+  guint64       membership_gen;    /* bumped at every membership change */
+  guint64       n_catch_ups;       /* messages delivered by back-filling from the store */
+};
+
+/* natter-hub.c */
+void  natter_hub_room_set_read_seq  (Room                  *room,
+                                     const char            *user,
+                                     guint64                seq);
+void  natter_hub_add_member         (NatterHub             *self,
+                                     Room                  *room,
+                                     const char            *user,
+                                     guint64                read_seq);
+void  natter_hub_remove_member      (NatterHub             *self,
+                                     Room                  *room,
+                                     const char            *user);
+Room *natter_hub_add_room           (NatterHub             *self,
+                                     const char            *name,
+                                     const char            *kind,
+                                     const char            *topic,
+                                     guint64                last_seq);
+void  natter_hub_subscribe_user     (NatterHub             *self,
+                                     const char            *user,
+                                     Room                  *room,
+                                     guint64                from_seq);
+void  natter_hub_deliver_to_room    (NatterHub             *self,
+                                     Room                  *room,
+                                     NatterEvent           *event,
+                                     ClientState           *except);
+void  natter_hub_send_presence      (NatterHub             *self,
+                                     const char            *user,
+                                     gboolean               online);
+void  natter_hub_send_member_event  (NatterHub             *self,
+                                     Room                  *room,
+                                     const char            *user,
+                                     gboolean               joined);
+void  natter_hub_room_committed     (NatterHub             *self,
+                                     Room                  *room,
+                                     const Natter__Message *message);
+void  natter_hub_room_backfill      (NatterHub             *self,
+                                     Room                  *room);
+
+/* natter-hub-cluster.c; every function is a no-op on a single node. */
+void     natter_hub_cluster_start          (NatterHub             *self);
+void     natter_hub_cluster_stop           (NatterHub             *self);
+void     natter_hub_cluster_room_watched   (NatterHub             *self,
+                                            Room                  *room);
+void     natter_hub_cluster_room_unwatched (NatterHub             *self,
+                                            Room                  *room);
+void     natter_hub_cluster_merge_room     (NatterHub             *self,
+                                            const NatterRoomRecord *record,
+                                            guint64                since_gen);
+void     natter_hub_cluster_apply_last_seqs (NatterHub            *self,
+                                             GHashTable           *seqs);
+gboolean natter_hub_cluster_online_elsewhere (NatterHub           *self,
+                                              const char          *user);
+void     natter_hub_cluster_publish_message (NatterHub            *self,
+                                             const Natter__Message *message);
+void     natter_hub_cluster_publish_frame   (NatterHub            *self,
+                                             const char           *room,
+                                             const Natter__ServerFrame *frame);
+void     natter_hub_cluster_publish_joined  (NatterHub            *self,
+                                             Room                 *room,
+                                             const char           *user);
+void     natter_hub_cluster_publish_left    (NatterHub            *self,
+                                             Room                 *room,
+                                             const char           *user);
+void     natter_hub_cluster_publish_presence (NatterHub           *self,
+                                              const char          *user,
+                                              gboolean             online);
+void     natter_hub_cluster_append_metrics  (NatterHub            *self,
+                                             GString              *out);
+
+G_END_DECLS

@@ -1,0 +1,698 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# A whole cluster on loopback, as docs/cluster.md deploys it: PostgreSQL (initdb in a temp
+# dir, as the unprivileged `postgres` user), Redis, three natterd nodes and HAProxy in
+# front with active health checks on /readyz. Clients are Python `websockets`, connected
+# through HAProxy unless a test says otherwise. Each test case gets its own cluster; run
+# one with
+#   NATTERD=… NATTER_PROTO=… /usr/bin/python3 test_cluster.py ClusterTest.test_kill_node
+
+import asyncio
+import csv
+import io
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import unittest
+import urllib.error
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+
+import websockets  # noqa: E402
+
+import servers  # noqa: E402
+from natter_fixture import (JSON_PROTOCOL, JsonClient, UnexpectedClose, eventually,  # noqa: E402
+                            natterd_path, open_ws, password_for, wait_for)
+
+START_TIMEOUT = 30.0
+ADMIN = ("root", "root-password-0123")
+# HAProxy checks /readyz this often and needs this many answers to change its mind.
+CHECK_INTER_MS = 300
+
+
+# --------------------------------------------------------------------------------------
+# A TCP proxy in front of PostgreSQL's unix socket, for one node: cutting it is that
+# node losing its database link while the others keep theirs.
+
+class DatabaseLink:
+    def __init__(self, unix_path):
+        self.unix_path = unix_path
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.port = self.listener.getsockname()[1]
+        self.lock = threading.Lock()
+        self.up = True
+        self.pairs = []
+        self.closing = False
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while not self.closing:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            with self.lock:
+                if not self.up:
+                    client.close()
+                    continue
+                try:
+                    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                    server.connect(self.unix_path)
+                except OSError:
+                    client.close()
+                    continue
+                self.pairs.append((client, server))
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cut(self):
+        """Drops every connection and refuses new ones, like a broken network link."""
+        with self.lock:
+            self.up = False
+            pairs, self.pairs = self.pairs, []
+        for pair in pairs:
+            for s in pair:
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                s.close()
+
+    def restore(self):
+        with self.lock:
+            self.up = True
+
+    def close(self):
+        self.closing = True
+        self.cut()
+        self.listener.close()
+
+
+# --------------------------------------------------------------------------------------
+# natterd nodes and HAProxy
+
+def http_get(port, path, timeout=2.0):
+    """Returns (status, body) of GET http://127.0.0.1:port/path; status None when the
+    connection fails."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+    except (OSError, urllib.error.URLError):
+        return None, ""
+
+
+def metric(text, name):
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"no metric {name} in:\n{text}")
+
+
+class Node:
+    def __init__(self, workdir, node_id, conninfo, redis_uri):
+        self.workdir = workdir
+        self.node_id = node_id
+        self.conninfo = conninfo
+        self.redis_uri = redis_uri
+        self.log_path = os.path.join(workdir, f"{node_id}.log")
+        self.proc = None
+        self.port = None
+
+    def start(self):
+        ready = os.path.join(self.workdir, f"{self.node_id}.ready")
+        if os.path.exists(ready):
+            os.unlink(ready)
+        args = [natterd_path(), "--postgres", self.conninfo, "--redis", self.redis_uri,
+                "--node-id", self.node_id, "--listen", "127.0.0.1:0", "--ready-file", ready,
+                "--no-dbus", "--rate", "10000", "--rate-burst", "10000"]
+        with open(self.log_path, "ab") as log:
+            log.write(f"\n===== start: {' '.join(args)}\n".encode())
+            self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=log)
+
+        def ready_or_dead():
+            if self.proc.poll() is not None:
+                return True
+            try:
+                with open(ready) as f:
+                    return f.read().endswith("\n")
+            except FileNotFoundError:
+                return False
+
+        wait_for(ready_or_dead, START_TIMEOUT, message=f"{self.node_id} did not start")
+        if self.proc.poll() is not None:
+            raise AssertionError(f"{self.node_id} exited with {self.proc.returncode}")
+        with open(ready) as f:
+            self.port = int(f.read())
+
+    @property
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self):
+        if self.running:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError(f"{self.node_id} did not exit on SIGTERM")
+            return self.proc.returncode
+        return None
+
+    def readyz(self):
+        return http_get(self.port, "/readyz")
+
+    def metrics(self):
+        status, body = http_get(self.port, "/metrics")
+        assert status == 200, (status, body)
+        return body
+
+    def url(self):
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def log_text(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+
+HAPROXY_CONFIG = """\
+global
+    maxconn 1000
+    stats socket {stats} mode 600 level admin
+
+defaults
+    mode http
+    option http-server-close
+    timeout connect 2s
+    timeout client  60s
+    timeout server  60s
+    timeout tunnel  1h
+    timeout client-fin 5s
+
+frontend natter
+    bind 127.0.0.1:{port}
+    default_backend natterd
+
+backend natterd
+    balance roundrobin
+    option httpchk GET /readyz
+    http-check expect status 200
+    default-server check inter {inter}ms fall 2 rise 2 on-marked-down shutdown-sessions
+{servers}
+"""
+
+
+class HAProxy:
+    def __init__(self, workdir, nodes):
+        self.workdir = workdir
+        self.config = os.path.join(workdir, "haproxy.cfg")
+        self.stats = os.path.join(workdir, "haproxy.sock")
+        self.log_path = os.path.join(workdir, "haproxy.log")
+        self.port = servers.free_port()
+        with open(self.config, "w") as f:
+            f.write(HAPROXY_CONFIG.format(
+                stats=self.stats, port=self.port, inter=CHECK_INTER_MS,
+                servers="\n".join(f"    server {n.node_id} 127.0.0.1:{n.port}" for n in nodes)))
+        if shutil.which("haproxy") is None:
+            raise AssertionError("haproxy is not installed: apt-get install haproxy")
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(["haproxy", "-db", "-f", self.config],
+                                         stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        wait_for(lambda: self.proc.poll() is not None or os.path.exists(self.stats),
+                 START_TIMEOUT, message="HAProxy did not start")
+        if self.proc.poll() is not None:
+            raise AssertionError(f"HAProxy exited: {self.log_text()}")
+
+    def status(self):
+        """Server name → HAProxy's status (UP, DOWN, …) in backend natterd."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(5)
+            s.connect(self.stats)
+            s.sendall(b"show stat\n")
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        rows = csv.reader(io.StringIO(data.decode().lstrip("# ")))
+        header = next(rows)
+        return {row[1]: row[header.index("status")] for row in rows
+                if row and row[0] == "natterd" and row[1] not in ("BACKEND", "FRONTEND")}
+
+    def url(self):
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def log_text(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+
+# --------------------------------------------------------------------------------------
+# The test case base
+
+class ClusterTestCase(unittest.IsolatedAsyncioTestCase):
+
+    # Node ids whose database link goes through a DatabaseLink the test can cut.
+    linked_nodes = ()
+
+    def run(self, result=None):
+        if result is None:
+            result = self.defaultTestResult()
+        self.workdir = servers.make_workdir("natter-cluster-")
+        self.pg = self.redis = self.haproxy = None
+        self.nodes = []
+        self.links = {}
+        n_before = len(result.failures) + len(result.errors)
+        try:
+            return super().run(result)
+        finally:
+            failed = len(result.failures) + len(result.errors) > n_before
+            self._teardown_servers(failed)
+
+    def _teardown_servers(self, failed):
+        if self.haproxy is not None:
+            self.haproxy.stop()
+        for node in self.nodes:
+            if node.running:
+                node.proc.kill()
+                node.proc.wait()
+        for link in self.links.values():
+            link.close()
+        if failed:
+            for node in self.nodes:
+                sys.stderr.write(f"\n----- {node.node_id} log -----\n{node.log_text()}")
+            if self.haproxy is not None:
+                sys.stderr.write(f"\n----- haproxy log -----\n{self.haproxy.log_text()}")
+            for server in (self.pg, self.redis):
+                if server is not None:
+                    sys.stderr.write(f"\n----- {server.logfile} -----\n"
+                                     f"{servers.tail(server.logfile)}")
+            sys.stderr.write("\n----- end of logs -----\n")
+            sys.stderr.flush()
+        for server in (self.pg, self.redis):
+            if server is not None:
+                server.cleanup()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    async def asyncSetUp(self):
+        await asyncio.to_thread(self._start_cluster)
+        self.clients = []
+
+    def _start_cluster(self):
+        self.pg = servers.Postgres().start()
+        self.redis = servers.Redis().start()
+        conninfo = self.pg.create_database("natter")
+
+        # The first administrator, created once from any node's command line.
+        result = subprocess.run([natterd_path(), "--postgres", conninfo, "--create-admin",
+                                 ADMIN[0]], input=(ADMIN[1] + "\n").encode(),
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        assert result.returncode == 0, result.stdout.decode(errors="replace")
+
+        for i in (1, 2, 3):
+            node_id = f"n{i}"
+            node_conninfo = conninfo
+            if node_id in self.linked_nodes:
+                link = DatabaseLink(os.path.join(self.pg.workdir, ".s.PGSQL.5432"))
+                self.links[node_id] = link
+                node_conninfo = (f"host=127.0.0.1 port={link.port} user={self.pg.USER} "
+                                 "dbname=natter connect_timeout=2")
+            node = Node(self.workdir, node_id, node_conninfo, self.redis.uri)
+            self.nodes.append(node)
+            node.start()
+        for node in self.nodes:
+            wait_for(lambda: node.readyz()[0] == 200, START_TIMEOUT,
+                     message=f"{node.node_id} never became ready: {node.readyz()}")
+        self.haproxy = HAProxy(self.workdir, self.nodes)
+        wait_for(lambda: set(self.haproxy.status().values()) == {"UP"}, START_TIMEOUT,
+                 message="HAProxy does not see every node up")
+
+    async def asyncTearDown(self):
+        for client in self.clients:
+            try:
+                await asyncio.wait_for(client.close(), 5)
+            except Exception:
+                pass
+        self.haproxy.stop()
+        for node in self.nodes:
+            if node.running:
+                rc = await asyncio.to_thread(node.stop)
+                self.assertEqual(rc, 0, f"{node.node_id} did not exit cleanly")
+        # Expected trouble (a database or Redis away) is logged as messages, never as
+        # warnings.
+        for node in self.nodes:
+            warnings = [line for line in node.log_text().splitlines()
+                        if "-WARNING **" in line or "-CRITICAL **" in line]
+            self.assertEqual(warnings, [], f"{node.node_id} logged warnings")
+
+    # Helpers ---------------------------------------------------------------------------
+
+    def node(self, node_id):
+        return next(n for n in self.nodes if n.node_id == node_id)
+
+    async def connect(self, label, url=None):
+        ws = await open_ws(url or self.haproxy.url(), [JSON_PROTOCOL])
+        client = JsonClient(ws, label)
+        self.clients.append(client)
+        return client
+
+    async def user(self, name, url=None):
+        client = await self.connect(name, url)
+        await client.register(name, password_for(name))
+        return client
+
+    async def spread_users(self, names):
+        """One client per name, through HAProxy, each on a different node."""
+        clients = [await self.user(name) for name in names]
+        nodes = [c.welcome["node"] for c in clients]
+        self.assertEqual(len(set(nodes)), len(names), f"clients did not spread: {nodes}")
+        return clients
+
+    async def send(self, client, room, body, cmid):
+        return await client.call("send", {"room": room, "body": body, "client_msg_id": cmid},
+                                 "sent")
+
+    async def collect(self, client, room, count, timeout=15.0):
+        """The next @count messages of @room that @client receives, in order."""
+        return [await client.next_event("message", timeout=timeout, room=room)
+                for _ in range(count)]
+
+    def assertGapless(self, messages, first=1):
+        seqs = [m["seq"] for m in messages]
+        self.assertEqual(seqs, list(range(first, first + len(seqs))),
+                         f"not in order, gapless and unique: {seqs}")
+
+    async def wait_haproxy(self, node_id, status, timeout=15.0):
+        await eventually(lambda: self.haproxy.status().get(node_id) == status, timeout,
+                         message=f"HAProxy never saw {node_id} {status}: "
+                                 f"{self.haproxy.status()}")
+
+
+def view(messages):
+    return [(m["seq"], m["sender"], m["body"]) for m in messages]
+
+
+# --------------------------------------------------------------------------------------
+
+class ClusterTest(ClusterTestCase):
+
+    async def test_clients_spread_and_see_the_same(self):
+        alice, bob, carol = await self.spread_users(["alice", "bob", "carol"])
+
+        await alice.call("join", {"room": "lobby"}, "joined")
+        joined = await bob.call("join", {"room": "lobby"}, "joined")
+        self.assertEqual(sorted(joined["members"]), ["alice", "bob"])
+        self.assertIn("alice", joined.get("online", []))
+        # A join on one node is announced on the others.
+        await alice.next_event("member", room="lobby", user="bob", joined=True)
+        joined = await carol.call("join", {"room": "lobby"}, "joined")
+        self.assertEqual(sorted(joined["members"]), ["alice", "bob", "carol"])
+        await alice.next_event("member", room="lobby", user="carol", joined=True)
+        await bob.next_event("member", room="lobby", user="carol", joined=True)
+
+        for i, client in enumerate([alice, bob, carol, alice, carol, bob]):
+            await self.send(client, "lobby", f"hello {i}", f"m{i}")
+        views = [view(await self.collect(c, "lobby", 6)) for c in (alice, bob, carol)]
+        self.assertEqual(views[0], views[1])
+        self.assertEqual(views[0], views[2])
+        self.assertEqual([v[0] for v in views[0]], list(range(1, 7)))
+        self.assertEqual([v[2] for v in views[0]], [f"hello {i}" for i in range(6)])
+
+        # History and search read the shared store from any node.
+        page = await carol.call("history", {"room": "lobby", "limit": 10}, "history")
+        self.assertEqual(view(page["messages"]), views[0])
+
+        # Typing and receipts cross nodes too.
+        await alice.send_frame({"typing": {"room": "lobby", "active": True}})
+        await carol.next_event("typing", room="lobby", user="alice", active=True)
+        await bob.call("read", {"room": "lobby", "seq": 6}, "ok")
+        await alice.next_event("receipt", room="lobby", user="bob", seq=6)
+
+        # A DM from one node to another, started by the first message, and answered.
+        sent = await alice.call("send", {"to": "carol", "body": "psst", "client_msg_id": "d1"},
+                                "sent")
+        self.assertEqual((sent["room"], sent["seq"]), ("dm:alice:carol", 1))
+        msg = await carol.next_event("message", room="dm:alice:carol")
+        self.assertEqual((msg["seq"], msg["sender"], msg["body"]), (1, "alice", "psst"))
+        await alice.next_event("message", room="dm:alice:carol", seq=1)
+        await carol.call("send", {"to": "alice", "body": "yes?", "client_msg_id": "d2"}, "sent")
+        msg = await alice.next_event("message", room="dm:alice:carol", seq=2)
+        self.assertEqual(msg["body"], "yes?")
+        # Nobody else reads it, on any node.
+        error = (await bob.request("history", {"room": "dm:alice:carol"},
+                                   expect_error=True))["error"]
+        self.assertEqual(error["code"], "forbidden")
+
+        # A broadcast reaches every session, whichever node it is on.
+        admin = await self.connect("admin")
+        await admin.login(*ADMIN)
+        sent = await admin.call("broadcast", {"body": "maintenance at noon"}, "sent")
+        for client in (alice, bob, carol):
+            msg = await client.next_event("message", room="system", seq=sent["seq"])
+            self.assertEqual((msg["kind"], msg["body"]), ("broadcast", "maintenance at noon"))
+
+        # Presence: alice's last session closes on her node; the others hear it.
+        await alice.close()
+        self.clients.remove(alice)
+        await bob.next_event("presence", user="alice", online=False)
+        await carol.next_event("presence", user="alice", online=False)
+
+        # Every node counts its own traffic.
+        for node in self.nodes:
+            text = node.metrics()
+            self.assertIn(f'natter_node_info{{node="{node.node_id}"}} 1', text)
+            self.assertEqual(metric(text, "natter_postgres_up"), 1)
+            self.assertEqual(metric(text, "natter_redis_up"), 1)
+            self.assertGreater(metric(text, "natter_redis_received_total"), 0)
+
+    async def test_concurrent_senders_agree(self):
+        clients = await self.spread_users(["s1", "s2", "s3"])
+        for client in clients:
+            await client.call("join", {"room": "busy"}, "joined")
+        # A reader per node on top of the senders.
+        readers = await self.spread_users(["r1", "r2", "r3"])
+        for reader in readers:
+            await reader.call("join", {"room": "busy"}, "joined")
+
+        per_sender = 40
+
+        async def burst(client):
+            for i in range(per_sender):
+                await self.send(client, "busy", f"{client.label}-{i}", f"{client.label}-{i}")
+
+        await asyncio.gather(*(burst(c) for c in clients))
+        total = per_sender * len(clients)
+        views = [await self.collect(c, "busy", total) for c in clients + readers]
+        for v in views:
+            self.assertGapless(v)
+            self.assertEqual(view(v), view(views[0]))
+        # Each sender's messages keep the order they were sent in.
+        for client in clients:
+            own = [m["body"] for m in views[0] if m["sender"] == client.label]
+            self.assertEqual(own, [f"{client.label}-{i}" for i in range(per_sender)])
+
+    async def test_kill_node_clients_resume(self):
+        alice, bob, carol = await self.spread_users(["alice", "bob", "carol"])
+        for client in (alice, bob, carol):
+            await client.call("join", {"room": "ops"}, "joined")
+        for i in range(5):
+            await self.send(alice, "ops", f"before {i}", f"b{i}")
+        seen = await self.collect(bob, "ops", 5)
+        await self.collect(carol, "ops", 5)
+        last_seq = seen[-1]["seq"]
+
+        victim = self.node(bob.welcome["node"])
+        await asyncio.to_thread(victim.kill)
+        await self.wait_haproxy(victim.node_id, "DOWN")
+        with self.assertRaises(UnexpectedClose):
+            await bob.next_event("message", room="ops", timeout=10)
+
+        # Messages sent while bob is away, from the nodes that are left.
+        for i in range(5):
+            await self.send(carol if i % 2 else alice, "ops", f"while {i}", f"w{i}")
+
+        # Bob's app reconnects through the balancer, which sends it elsewhere.
+        again = await self.connect("bob again")
+        welcome = await again.login(token=bob.welcome["token"])
+        self.assertNotEqual(welcome["node"], victim.node_id)
+        self.assertEqual(welcome["epoch"], bob.welcome["epoch"])
+        await again.call("join", {"room": "ops", "since_seq": last_seq}, "joined")
+        missed = await self.collect(again, "ops", 5)
+        self.assertGapless(missed, last_seq + 1)
+        self.assertEqual([m["body"] for m in missed], [f"while {i}" for i in range(5)])
+
+        # Live again, and a retried send lands once, with its original seq.
+        sent = await self.send(alice, "ops", "after", "a1")
+        msg = await again.next_event("message", room="ops")
+        self.assertEqual((msg["seq"], msg["body"]), (sent["seq"], "after"))
+        retry = await self.send(again, "ops", "from bob", "bob-1")
+        self.assertEqual(await self.send(again, "ops", "from bob", "bob-1"), retry)
+        for client in (again, alice, carol):
+            msg = await client.next_event("message", room="ops", seq=retry["seq"])
+            self.assertEqual(msg["body"], "from bob")
+        self.assertEqual(again.take_pending("message"), [])
+
+        # New connections avoid the dead node.
+        for i in range(4):
+            client = await self.user(f"late{i}")
+            self.assertNotEqual(client.welcome["node"], victim.node_id)
+
+    async def test_redis_away_catch_up(self):
+        # With Redis in /readyz, the balancer takes every node out while Redis is away;
+        # clients connected to the nodes directly stay and are still served.
+        names = ["alice", "bob", "carol"]
+        clients = [await self.user(name, node.url()) for name, node in zip(names, self.nodes)]
+        alice, bob, carol = clients
+        for client in clients:
+            await client.call("join", {"room": "ops"}, "joined")
+        await self.send(alice, "ops", "before", "b0")
+        for client in clients:
+            await client.next_event("message", room="ops", seq=1)
+
+        await asyncio.to_thread(self.redis.stop)
+        for node in self.nodes:
+            await eventually(lambda: "Redis" in node.readyz()[1], 15,
+                             message=f"{node.node_id} still ready without Redis")
+            self.assertEqual(node.readyz()[0], 503)
+        for node in self.nodes:
+            await self.wait_haproxy(node.node_id, "DOWN")
+        with self.assertRaises(websockets.InvalidStatusCode) as raised:
+            await self.connect("refused")
+        self.assertEqual(raised.exception.status_code, 503)
+
+        # Messages still reach every node, through the store.
+        for i in range(6):
+            await self.send(clients[i % 3], "ops", f"no redis {i}", f"n{i}")
+        await alice.call("send", {"to": "bob", "body": "dm without redis",
+                                  "client_msg_id": "dm1"}, "sent")
+        for client in clients:
+            got = await self.collect(client, "ops", 6, timeout=20)
+            self.assertGapless(got, 2)
+            self.assertEqual([m["body"] for m in got], [f"no redis {i}" for i in range(6)])
+        # A DM started while Redis is away: bob's node learns of it from the store.
+        msg = await bob.next_event("message", room="dm:alice:bob", timeout=30)
+        self.assertEqual(msg["body"], "dm without redis")
+        caught_up = sum(metric(n.metrics(), "natter_catch_up_messages_total")
+                        for n in self.nodes)
+        self.assertGreater(caught_up, 0)
+
+        # Redis returns: nodes reconnect, are ready again, and fan-out is live again.
+        await asyncio.to_thread(self.redis.start)
+        for node in self.nodes:
+            await eventually(lambda: node.readyz()[0] == 200, 20,
+                             message=f"{node.node_id} not ready after Redis returned")
+            await self.wait_haproxy(node.node_id, "UP")
+        before = [metric(n.metrics(), "natter_catch_up_messages_total") for n in self.nodes]
+        for i in range(3):
+            await self.send(clients[i], "ops", f"live {i}", f"l{i}")
+        for client in clients:
+            got = await self.collect(client, "ops", 3)
+            self.assertGapless(got, 8)
+        # Six deliveries crossed nodes; the periodic check may, rarely, win a race
+        # against Redis for one of them, never for all.
+        after = [metric(n.metrics(), "natter_catch_up_messages_total") for n in self.nodes]
+        self.assertLessEqual(sum(after) - sum(before), 1,
+                             "messages came through the catch-up path, not Redis")
+        late = await self.user("late")
+        self.assertIn(late.welcome["node"], {"n1", "n2", "n3"})
+
+
+class DatabaseLinkTest(ClusterTestCase):
+
+    linked_nodes = ("n3",)
+
+    async def test_node_without_database_is_unready(self):
+        n3 = self.node("n3")
+        clients = await self.spread_users(["w1", "w2", "w3"])
+        watcher = next(c for c in clients if c.welcome["node"] == "n3")
+        sender = next(c for c in clients if c.welcome["node"] != "n3")
+        for client in (watcher, sender):
+            await client.call("join", {"room": "ops"}, "joined")
+
+        self.links["n3"].cut()
+        await eventually(lambda: n3.readyz()[0] == 503, 15,
+                         message="n3 still ready without its database")
+        self.assertIn("database", n3.readyz()[1])
+        await self.wait_haproxy("n3", "DOWN")
+        for node in self.nodes[:2]:
+            self.assertEqual(node.readyz()[0], 200)
+        # The balancer closed the sessions it had sent to n3 (shutdown-sessions), so
+        # their clients come back through it to a node that works.
+        await watcher.wait_closed(timeout=10)
+
+        # New connections go to the other nodes only.
+        for i in range(4):
+            client = await self.user(f"new{i}")
+            self.assertIn(client.welcome["node"], {"n1", "n2"})
+        again = await self.connect("w again")
+        await again.login(token=watcher.welcome["token"])
+        self.assertIn(again.welcome["node"], {"n1", "n2"})
+        await again.call("join", {"room": "ops", "since_seq": 0}, "joined")
+        sent = await self.send(sender, "ops", "while n3 was cut off", "c1")
+        msg = await again.next_event("message", room="ops", seq=sent["seq"])
+        self.assertEqual(msg["body"], "while n3 was cut off")
+
+        # Back: n3 reconnects by itself, is ready again, and serves what was written
+        # meanwhile.
+        self.links["n3"].restore()
+        await eventually(lambda: n3.readyz()[0] == 200, 20,
+                         message="n3 not ready after its database returned")
+        await self.wait_haproxy("n3", "UP")
+        direct = await self.connect("direct", n3.url())
+        await direct.login(token=watcher.welcome["token"])
+        await direct.call("join", {"room": "ops", "since_seq": 0}, "joined")
+        msg = await direct.next_event("message", room="ops", seq=sent["seq"])
+        self.assertEqual(msg["body"], "while n3 was cut off")
+
+
+if __name__ == "__main__":
+    unittest.main()
