@@ -10,6 +10,8 @@
 #include "natter-session.h"
 
 #define WEB_RESOURCE_PREFIX "/io/github/natter/Natter/web"
+/* libsoup 3.2 has no name for it. */
+#define HTTP_TOO_MANY_REQUESTS 429
 
 typedef struct
 {
@@ -24,18 +26,31 @@ struct _NatterServer
   NatterHub  *hub;       /* (owned) */
   SoupServer *server;    /* (owned) */
   GHashTable *sessions;  /* (owned) NatterSession * (owned) set */
+  GHashTable *per_peer;  /* (owned) peer address → number of sessions */
   GArray     *ready_checks; /* (owned) ReadyCheck */
   gboolean    shutting_down;
 };
 
 G_DEFINE_FINAL_TYPE (NatterServer, natter_server, G_TYPE_OBJECT)
 
+static guint
+peer_count (NatterServer *self, const char *peer)
+{
+  return GPOINTER_TO_UINT (g_hash_table_lookup (self->per_peer, peer));
+}
+
 static void
 on_session_closed (NatterSession *session,
                    gpointer       user_data)
 {
   NatterServer *self = user_data;
+  const char *peer = natter_client_get_peer (NATTER_CLIENT (session));
+  guint n = peer_count (self, peer);
 
+  if (n <= 1)
+    g_hash_table_remove (self->per_peer, peer);
+  else
+    g_hash_table_insert (self->per_peer, g_strdup (peer), GUINT_TO_POINTER (n - 1));
   g_hash_table_remove (self->sessions, session);
 }
 
@@ -71,6 +86,8 @@ upgraded_cb (SoupServerMessage *msg,
   session = natter_session_new (self->hub, stream, codec, peer);
   g_signal_connect_object (session, "closed", G_CALLBACK (on_session_closed), self, 0);
   g_hash_table_add (self->sessions, session);
+  g_hash_table_insert (self->per_peer, g_strdup (peer),
+                       GUINT_TO_POINTER (peer_count (self, peer) + 1));
 }
 
 static void
@@ -87,11 +104,21 @@ websocket_cb (SoupServer        *server,
               gpointer           user_data)
 {
   NatterServer *self = user_data;
+  const NatterConfig *config = natter_hub_get_config (self->hub);
   g_autoptr(GError) error = NULL;
+  g_autofree char *peer = peer_address (msg);
 
   if (self->shutting_down)
     {
       respond_text (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "text/plain", "shutting down\n");
+      return;
+    }
+  if (peer_count (self, peer) >= config->max_connections_per_ip)
+    {
+      soup_message_headers_append (soup_server_message_get_response_headers (msg),
+                                   "Retry-After", "10");
+      respond_text (msg, HTTP_TOO_MANY_REQUESTS, "text/plain",
+                    "too many connections from this address\n");
       return;
     }
   /* No extensions: permessage-deflate would let a small frame inflate without bound. */
@@ -239,6 +266,7 @@ natter_server_finalize (GObject *object)
   NatterServer *self = NATTER_SERVER (object);
 
   g_clear_pointer (&self->sessions, g_hash_table_unref);
+  g_clear_pointer (&self->per_peer, g_hash_table_unref);
   if (self->server != NULL)
     soup_server_disconnect (self->server);
   g_clear_object (&self->server);
@@ -260,6 +288,7 @@ static void
 natter_server_init (NatterServer *self)
 {
   self->sessions = g_hash_table_new_full (NULL, NULL, g_object_unref, NULL);
+  self->per_peer = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->ready_checks = g_array_new (FALSE, FALSE, sizeof (ReadyCheck));
 }
 

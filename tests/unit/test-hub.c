@@ -354,6 +354,87 @@ test_limits (Fixture *fx, gconstpointer data)
   natter_hub_remove_client (fx->hub, NATTER_CLIENT (alice));
 }
 
+static const Natter__ServerFrame *
+login (Fixture *fx, TestClient *client, const char *user, const char *password)
+{
+  Natter__ClientFrame frame = NATTER__CLIENT_FRAME__INIT;
+  Natter__Login op = NATTER__LOGIN__INIT;
+
+  op.user = (char *) user;
+  op.password = (char *) password;
+  frame.op_case = NATTER__CLIENT_FRAME__OP_LOGIN;
+  frame.login = &op;
+  return request (fx, client, &frame);
+}
+
+static TestClient *
+new_client (Fixture *fx)
+{
+  TestClient *client = g_object_new (TEST_TYPE_CLIENT, NULL);
+
+  natter_hub_add_client (fx->hub, NATTER_CLIENT (client));
+  return client;
+}
+
+static void
+test_login_throttle (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(TestClient) alice = new_user (fx, "alice");
+  g_autoptr(TestClient) bob = new_user (fx, "bob");
+  g_autoptr(TestClient) guesser = new_client (fx);
+  g_autoptr(TestClient) owner = new_client (fx);
+  g_autoptr(TestClient) other = new_client (fx);
+  const Natter__ServerFrame *reply;
+
+  for (guint i = 0; i < fx->config->login_failures; i++)
+    assert_error (login (fx, guesser, "alice", "wrong guess"), NATTER_ERROR_UNAUTHORIZED);
+
+  /* The account is throttled, even for the right password... */
+  reply = login (fx, guesser, "alice", "another guess");
+  assert_error (reply, NATTER_ERROR_RATE_LIMITED);
+  g_assert_cmpuint (reply->error->retry_after_ms, >, 0);
+  assert_error (login (fx, owner, "alice", "correct horse"), NATTER_ERROR_RATE_LIMITED);
+
+  /* ...but no other account is. */
+  reply = login (fx, other, "bob", "correct horse");
+  g_assert_cmpint (reply->event_case, ==, NATTER__SERVER_FRAME__EVENT_WELCOME);
+
+  natter_hub_remove_client (fx->hub, NATTER_CLIENT (alice));
+  natter_hub_remove_client (fx->hub, NATTER_CLIENT (bob));
+  natter_hub_remove_client (fx->hub, NATTER_CLIENT (guesser));
+  natter_hub_remove_client (fx->hub, NATTER_CLIENT (owner));
+  natter_hub_remove_client (fx->hub, NATTER_CLIENT (other));
+}
+
+static void
+test_session_cap (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GPtrArray) clients = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(TestClient) extra = new_client (fx);
+
+  fx->config->max_sessions_per_user = 3;
+  g_ptr_array_add (clients, new_user (fx, "alice"));
+  for (guint i = 1; i < 3; i++)
+    {
+      TestClient *client = new_client (fx);
+
+      g_ptr_array_add (clients, client);
+      g_assert_cmpint (login (fx, client, "alice", "correct horse")->event_case, ==,
+                       NATTER__SERVER_FRAME__EVENT_WELCOME);
+    }
+  assert_error (login (fx, extra, "alice", "correct horse"), NATTER_ERROR_RATE_LIMITED);
+  /* Not logged in: it may not do anything. */
+  assert_error (join (fx, extra, "general"), NATTER_ERROR_UNAUTHORIZED);
+
+  natter_hub_remove_client (fx->hub, g_ptr_array_index (clients, 0));
+  g_assert_cmpint (login (fx, extra, "alice", "correct horse")->event_case, ==,
+                   NATTER__SERVER_FRAME__EVENT_WELCOME);
+
+  for (guint i = 1; i < clients->len; i++)
+    natter_hub_remove_client (fx->hub, g_ptr_array_index (clients, i));
+  natter_hub_remove_client (fx->hub, NATTER_CLIENT (extra));
+}
+
 static void
 test_names (void)
 {
@@ -382,5 +463,7 @@ main (int argc, char **argv)
   g_test_add ("/hub/room-membership", Fixture, NULL, fixture_setup, test_room_membership, fixture_teardown);
   g_test_add ("/hub/direct-messages", Fixture, NULL, fixture_setup, test_direct_messages, fixture_teardown);
   g_test_add ("/hub/limits", Fixture, NULL, fixture_setup, test_limits, fixture_teardown);
+  g_test_add ("/hub/login-throttle", Fixture, NULL, fixture_setup, test_login_throttle, fixture_teardown);
+  g_test_add ("/hub/session-cap", Fixture, NULL, fixture_setup, test_session_cap, fixture_teardown);
   return g_test_run ();
 }
