@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <locale.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,17 +18,22 @@
 #include "natter-dbus-service.h"
 #include "natter-error.h"
 #include "natter-hub.h"
+#include "natter-redis.h"
 #include "natter-server.h"
+#include "natter-store-postgres.h"
 #include "natter-store-sqlite.h"
+#include "natter-upstream.h"
 
 typedef struct
 {
   NatterConfig *config;   /* (owned) */
   GMainLoop    *loop;     /* (owned) */
   NatterStore  *store;    /* (owned) */
+  NatterRedis  *redis;    /* (owned) (nullable) a cluster node's fan-out */
   NatterHub    *hub;      /* (owned) */
   NatterServer *server;   /* (owned) (nullable) */
   NatterDBusService *dbus; /* (owned) (nullable) */
+  NatterUpstream *upstream; /* (owned) (nullable) upstream mode: no store, hub or server */
   guint         bus_owner_id;
   gboolean      name_owned;
   gboolean      replace;
@@ -79,6 +85,14 @@ drained_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void
+upstream_stopped_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  natter_upstream_shutdown_finish (NATTER_UPSTREAM (source), result, NULL);
+  g_message ("Stopped");
+  daemon_quit (user_data, 0);
+}
+
+static void
 begin_shutdown (Daemon *daemon, int status)
 {
   if (status != 0)
@@ -87,6 +101,11 @@ begin_shutdown (Daemon *daemon, int status)
     return;
   daemon->stopping = TRUE;
   g_message ("Shutting down");
+  if (daemon->upstream != NULL)
+    {
+      natter_upstream_shutdown_async (daemon->upstream, NULL, upstream_stopped_cb, daemon);
+      return;
+    }
   natter_hub_drain_async (daemon->hub, NULL, drained_cb, daemon);
 }
 
@@ -105,7 +124,11 @@ bus_acquired_cb (GDBusConnection *connection, const char *name, gpointer user_da
   Daemon *daemon = user_data;
   g_autoptr(GError) error = NULL;
 
-  daemon->dbus = natter_dbus_service_new (daemon->hub, connection, daemon->config, &error);
+  if (daemon->upstream != NULL)
+    daemon->dbus = natter_dbus_service_new_for_upstream (daemon->upstream, connection,
+                                                         daemon->config, &error);
+  else
+    daemon->dbus = natter_dbus_service_new (daemon->hub, connection, daemon->config, &error);
   if (daemon->dbus == NULL)
     {
       g_printerr ("natterd: cannot export the D-Bus service: %s\n", error->message);
@@ -113,6 +136,10 @@ bus_acquired_cb (GDBusConnection *connection, const char *name, gpointer user_da
       return;
     }
   natter_dbus_service_set_window_size (daemon->dbus, daemon->config->dbus_window);
+  if (daemon->upstream != NULL)
+    natter_upstream_start (daemon->upstream);
+  if (daemon->config->postgres != NULL)
+    natter_dbus_service_set_mode (daemon->dbus, "cluster");
 }
 
 static void
@@ -121,7 +148,10 @@ name_acquired_cb (GDBusConnection *connection, const char *name, gpointer user_d
   Daemon *daemon = user_data;
 
   daemon->name_owned = TRUE;
-  g_message ("Owning %s on the session bus, as account %s", name, daemon->config->owner);
+  if (daemon->upstream != NULL)
+    g_message ("Owning %s on the session bus, mirroring %s", name, daemon->config->upstream_url);
+  else
+    g_message ("Owning %s on the session bus, as account %s", name, daemon->config->owner);
 }
 
 static void
@@ -129,6 +159,12 @@ name_lost_cb (GDBusConnection *connection, const char *name, gpointer user_data)
 {
   Daemon *daemon = user_data;
 
+  if (connection == NULL && daemon->dbus == NULL && daemon->upstream != NULL)
+    {
+      g_printerr ("natterd: upstream mode needs a session bus: D-Bus is its only front end\n");
+      begin_shutdown (daemon, 1);
+      return;
+    }
   if (connection == NULL && daemon->dbus == NULL)
     {
       /* No session bus at all (a server, a container): serve without D-Bus. */
@@ -216,6 +252,27 @@ write_ready_file (const char *path, guint16 port, GError **error)
   return g_file_set_contents (path, contents, -1, error);
 }
 
+/* A node that cannot commit cannot serve. */
+static gboolean
+database_ready (gpointer user_data, GString *why_not)
+{
+  if (natter_store_postgres_get_ready (NATTER_STORE_POSTGRES (user_data)))
+    return TRUE;
+  g_string_append (why_not, "database unreachable\n");
+  return FALSE;
+}
+
+/* As the cluster issue asks: without Redis a node serves, but its clients see other
+ * nodes' messages seconds late (docs/cluster.md weighs this). */
+static gboolean
+redis_ready (gpointer user_data, GString *why_not)
+{
+  if (natter_redis_get_connected (NATTER_REDIS (user_data)))
+    return TRUE;
+  g_string_append (why_not, "Redis unreachable\n");
+  return FALSE;
+}
+
 static void
 hub_started_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -238,9 +295,19 @@ hub_started_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       daemon_quit (daemon, 1);
       return;
     }
-  g_message ("Serving on %s://%s:%u/ (data in %s)",
-             daemon->config->tls_cert != NULL ? "https" : "http",
-             daemon->config->listen_address, port, daemon->config->data_dir);
+  if (daemon->config->postgres != NULL)
+    {
+      natter_server_add_ready_check (daemon->server, database_ready, daemon->store);
+      if (daemon->redis != NULL)
+        natter_server_add_ready_check (daemon->server, redis_ready, daemon->redis);
+      g_message ("Serving on %s://%s:%u/ as cluster node %s",
+                 daemon->config->tls_cert != NULL ? "https" : "http",
+                 daemon->config->listen_address, port, daemon->config->node_id);
+    }
+  else
+    g_message ("Serving on %s://%s:%u/ (data in %s)",
+               daemon->config->tls_cert != NULL ? "https" : "http",
+               daemon->config->listen_address, port, daemon->config->data_dir);
 
   if (daemon->config->ready_file != NULL &&
       !write_ready_file (daemon->config->ready_file, port, &error))
@@ -302,9 +369,17 @@ parse_options (NatterConfig *config, char **create_admin, gboolean *replace, int
   g_autofree char *tls_key = NULL;
   g_autofree char *owner = NULL;
   g_autofree char *node_id = NULL;
+  g_autofree char *upstream = NULL;
+  g_autofree char *upstream_user = NULL;
+  g_autofree char *ca_file = NULL;
+  g_autofree char *postgres = NULL;
+  g_autofree char *redis = NULL;
+  g_autofree char *search_language = NULL;
   gint ping_interval = -1, ping_timeout = -1, max_frame = -1, max_body = -1;
   gint resume_cap = -1, rate_burst = -1, dbus_window = -1;
   gint max_queue_bytes = -1, max_queue_frames = -1;
+  gint max_connections_per_ip = -1, max_sessions_per_user = -1;
+  gint login_failures = -1, login_throttle = -1;
   gdouble rate = -1;
   gboolean no_dbus = FALSE;
   gboolean version = FALSE;
@@ -330,6 +405,14 @@ parse_options (NatterConfig *config, char **create_admin, gboolean *replace, int
       "Bytes waiting for a client before it is closed as too slow with 1013 (default 4194304)", "BYTES" },
     { "max-queue-frames", 0, 0, G_OPTION_ARG_INT, &max_queue_frames,
       "Frames waiting for a client before it is closed as too slow (default 4096)", "N" },
+    { "max-connections-per-ip", 0, 0, G_OPTION_ARG_INT, &max_connections_per_ip,
+      "WebSocket connections one address may hold (default 1024)", "N" },
+    { "max-sessions-per-user", 0, 0, G_OPTION_ARG_INT, &max_sessions_per_user,
+      "Sessions one account may hold at once (default 64)", "N" },
+    { "login-failures", 0, 0, G_OPTION_ARG_INT, &login_failures,
+      "Failed logins of an account before its logins are throttled (default 5)", "N" },
+    { "login-throttle", 0, 0, G_OPTION_ARG_INT, &login_throttle,
+      "Seconds a throttled account waits between login attempts (default 60)", "S" },
     { "resume-cap", 0, 0, G_OPTION_ARG_INT, &resume_cap,
       "Most messages replayed by one join with since_seq (default 1000)", "N" },
     { "rate", 0, 0, G_OPTION_ARG_DOUBLE, &rate,
@@ -341,6 +424,19 @@ parse_options (NatterConfig *config, char **create_admin, gboolean *replace, int
     { "owner", 0, 0, G_OPTION_ARG_STRING, &owner,
       "The account D-Bus callers act as (default: the login name)", "USER" },
     { "node-id", 0, 0, G_OPTION_ARG_STRING, &node_id, "This node's name (default: the host name)", "ID" },
+    { "postgres", 0, 0, G_OPTION_ARG_STRING, &postgres,
+      "Keep history in this PostgreSQL database instead of SQLite (a cluster node)", "URI" },
+    { "redis", 0, 0, G_OPTION_ARG_STRING, &redis,
+      "Fan messages out to the other nodes through this Redis (needs --postgres)", "URI" },
+    { "search-language", 0, 0, G_OPTION_ARG_STRING, &search_language,
+      "PostgreSQL text search configuration for search (default simple)", "CFG" },
+    { "upstream", 0, 0, G_OPTION_ARG_STRING, &upstream,
+      "Host nothing: mirror an account of the natterd at URL onto D-Bus (upstream mode)",
+      "wss://HOST[:PORT]/ws" },
+    { "user", 0, 0, G_OPTION_ARG_STRING, &upstream_user,
+      "The account on the --upstream server (default: the one in the Secret Service)", "NAME" },
+    { "ca-file", 0, 0, G_OPTION_ARG_FILENAME, &ca_file,
+      "Also trust the certificate authorities in this PEM file for --upstream", "PEM" },
     { "no-dbus", 0, 0, G_OPTION_ARG_NONE, &no_dbus, "Do not export the D-Bus service", NULL },
     { "replace", 'r', 0, G_OPTION_ARG_NONE, replace,
       "Take io.github.natter.Natter.Daemon over from a running natterd", NULL },
@@ -389,6 +485,12 @@ parse_options (NatterConfig *config, char **create_admin, gboolean *replace, int
   TAKE_STRING (tls_key, tls_key);
   TAKE_STRING (owner, owner);
   TAKE_STRING (node_id, node_id);
+  TAKE_STRING (upstream_url, upstream);
+  TAKE_STRING (upstream_user, upstream_user);
+  TAKE_STRING (ca_file, ca_file);
+  TAKE_STRING (postgres, postgres);
+  TAKE_STRING (redis, redis);
+  TAKE_STRING (search_language, search_language);
 #undef TAKE_STRING
 #define TAKE_UINT(field, value, min) \
   if (value != -1) { \
@@ -405,6 +507,10 @@ parse_options (NatterConfig *config, char **create_admin, gboolean *replace, int
   TAKE_UINT (resume_cap, resume_cap, 1);
   TAKE_UINT (max_queue_bytes, max_queue_bytes, 4096);
   TAKE_UINT (max_queue_frames, max_queue_frames, 16);
+  TAKE_UINT (max_connections_per_ip, max_connections_per_ip, 1);
+  TAKE_UINT (max_sessions_per_user, max_sessions_per_user, 1);
+  TAKE_UINT (login_failures, login_failures, 1);
+  TAKE_UINT (login_throttle_s, login_throttle, 1);
   TAKE_UINT (rate_burst, rate_burst, 1);
   TAKE_UINT (dbus_window, dbus_window, 0);
 #undef TAKE_UINT
@@ -419,7 +525,41 @@ parse_options (NatterConfig *config, char **create_admin, gboolean *replace, int
     }
   if (no_dbus)
     config->no_dbus = TRUE;
+  if (config->upstream_url != NULL && config->no_dbus)
+    {
+      g_set_error (error, NATTER_ERROR, NATTER_ERROR_BAD_REQUEST,
+                   "--upstream needs the D-Bus service: it is upstream mode's only front end");
+      return FALSE;
+    }
   return natter_config_validate (config, error);
+}
+
+/* Upstream mode: no store, hub or server of our own; the D-Bus service mirrors an
+ * account of the remote server through the upstream link. */
+static int
+run_upstream (Daemon *daemon)
+{
+  g_autoptr(GError) error = NULL;
+
+  daemon->upstream = natter_upstream_new (daemon->config, &error);
+  if (daemon->upstream == NULL)
+    {
+      g_printerr ("natterd: %s\n", error->message);
+      natter_config_free (daemon->config);
+      return 2;
+    }
+  daemon->loop = g_main_loop_new (NULL, FALSE);
+  g_unix_signal_add (SIGINT, signal_cb, daemon);
+  g_unix_signal_add (SIGTERM, signal_cb, daemon);
+  own_bus_name (daemon);
+  g_main_loop_run (daemon->loop);
+
+  g_clear_handle_id (&daemon->bus_owner_id, g_bus_unown_name);
+  g_clear_object (&daemon->dbus);
+  g_clear_object (&daemon->upstream);
+  g_main_loop_unref (daemon->loop);
+  natter_config_free (daemon->config);
+  return daemon->exit_status;
 }
 
 int
@@ -430,6 +570,8 @@ main (int argc, char **argv)
   g_autofree char *db_path = NULL;
   Daemon daemon = { 0, };
 
+  /* A peer that vanished must not end the daemon; writes report EPIPE instead. */
+  signal (SIGPIPE, SIG_IGN);
   setlocale (LC_ALL, "");
   /* Notification titles are translated (GETTEXT_PACKAGE, as the app). */
   bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
@@ -441,24 +583,60 @@ main (int argc, char **argv)
       natter_config_free (daemon.config);
       return 2;
     }
+  if (daemon.config->upstream_url != NULL && create_admin == NULL)
+    return run_upstream (&daemon);
 
-  if (g_mkdir_with_parents (daemon.config->data_dir, 0700) != 0)
+  if (daemon.config->postgres != NULL)
     {
-      g_printerr ("natterd: cannot create %s: %s\n", daemon.config->data_dir, g_strerror (errno));
-      natter_config_free (daemon.config);
-      return 1;
+      /* Blocks until the schema is up to date: the loop does not run yet. */
+      daemon.store = natter_store_postgres_new_full (daemon.config->postgres,
+                                                     daemon.config->search_language, 0,
+                                                     &error);
+      if (daemon.store == NULL)
+        {
+          g_printerr ("natterd: cannot open the PostgreSQL database: %s\n", error->message);
+          natter_config_free (daemon.config);
+          return 1;
+        }
     }
-  db_path = g_build_filename (daemon.config->data_dir, "natter.db", NULL);
-  daemon.store = natter_store_sqlite_new (db_path, daemon.config->durability, &error);
-  if (daemon.store == NULL)
+  else
     {
-      g_printerr ("natterd: cannot open %s: %s\n", db_path, error->message);
-      natter_config_free (daemon.config);
-      return 1;
+      if (g_mkdir_with_parents (daemon.config->data_dir, 0700) != 0)
+        {
+          g_printerr ("natterd: cannot create %s: %s\n", daemon.config->data_dir,
+                      g_strerror (errno));
+          natter_config_free (daemon.config);
+          return 1;
+        }
+      db_path = g_build_filename (daemon.config->data_dir, "natter.db", NULL);
+      daemon.store = natter_store_sqlite_new (db_path, daemon.config->durability, &error);
+      if (daemon.store == NULL)
+        {
+          g_printerr ("natterd: cannot open %s: %s\n", db_path, error->message);
+          natter_config_free (daemon.config);
+          return 1;
+        }
     }
 
   daemon.loop = g_main_loop_new (NULL, FALSE);
   daemon.hub = natter_hub_new (daemon.store, daemon.config);
+
+  /* Redis may be down at start-up: the node connects when it comes. */
+  if (daemon.config->redis != NULL && create_admin == NULL)
+    {
+      daemon.redis = natter_redis_new (daemon.config->redis, daemon.config->node_id, &error);
+      if (daemon.redis == NULL)
+        {
+          g_printerr ("natterd: %s\n", error->message);
+          g_clear_object (&daemon.hub);
+          natter_store_close (daemon.store);
+          g_clear_object (&daemon.store);
+          g_main_loop_unref (daemon.loop);
+          natter_config_free (daemon.config);
+          return 2;
+        }
+      natter_hub_set_redis (daemon.hub, daemon.redis);
+    }
 
   if (create_admin != NULL)
     {
@@ -485,11 +663,14 @@ main (int argc, char **argv)
       g_main_loop_run (daemon.loop);
     }
 
-  /* D-Bus and sessions first (they hold the hub), then the hub, then flush and close
-   * the store. */
+  /* D-Bus and sessions first (they hold the hub), then the fan-out to other nodes, then
+   * the hub, then flush and close the store. */
   g_clear_handle_id (&daemon.bus_owner_id, g_bus_unown_name);
   g_clear_object (&daemon.dbus);
   g_clear_object (&daemon.server);
+  if (daemon.redis != NULL)
+    natter_hub_set_redis (daemon.hub, NULL);
+  g_clear_object (&daemon.redis);
   g_clear_object (&daemon.hub);
   natter_store_close (daemon.store);
   g_clear_object (&daemon.store);

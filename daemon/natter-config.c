@@ -24,6 +24,7 @@ natter_config_new_defaults (void)
   config->data_dir = g_build_filename (g_get_user_data_dir (), "natter", NULL);
   config->durability = NATTER_DURABILITY_NORMAL;
   config->node_id = g_strdup (g_get_host_name ());
+  config->search_language = g_strdup ("simple");
   config->ping_interval_s = 15;
   config->ping_timeout_s = 30;
   config->max_frame_bytes = 64 * 1024;
@@ -39,6 +40,10 @@ natter_config_new_defaults (void)
   config->max_members_per_room = 10000;
   config->max_queue_frames = 4096;
   config->max_queue_bytes = 4 * 1024 * 1024;
+  config->max_connections_per_ip = 1024;
+  config->max_sessions_per_user = 64;
+  config->login_failures = 5;
+  config->login_throttle_s = 60;
   config->dbus_window = 50;
   /* An account name must match the protocol's user syntax. */
   config->owner = g_ascii_strdown (user != NULL && *user != '\0' ? user : "owner", -1);
@@ -55,8 +60,14 @@ natter_config_free (NatterConfig *config)
   g_free (config->tls_cert);
   g_free (config->tls_key);
   g_free (config->node_id);
+  g_free (config->postgres);
+  g_free (config->redis);
+  g_free (config->search_language);
   g_free (config->owner);
   g_free (config->ready_file);
+  g_free (config->upstream_url);
+  g_free (config->upstream_user);
+  g_free (config->ca_file);
   g_free (config);
 }
 
@@ -127,7 +138,13 @@ natter_config_load_keyfile (NatterConfig  *config,
   read_string (kf, "tls-cert", &config->tls_cert);
   read_string (kf, "tls-key", &config->tls_key);
   read_string (kf, "node-id", &config->node_id);
+  read_string (kf, "postgres", &config->postgres);
+  read_string (kf, "redis", &config->redis);
+  read_string (kf, "search-language", &config->search_language);
   read_string (kf, "owner", &config->owner);
+  read_string (kf, "upstream", &config->upstream_url);
+  read_string (kf, "user", &config->upstream_user);
+  read_string (kf, "ca-file", &config->ca_file);
 
   durability = g_key_file_get_string (kf, "natterd", "durability", NULL);
   if (durability != NULL && !natter_config_parse_durability (durability, &config->durability, error))
@@ -217,6 +234,12 @@ natter_config_validate (NatterConfig  *config,
       g_set_error (error, NATTER_ERROR, NATTER_ERROR_BAD_REQUEST,
                    "ping-timeout (%u s) must be longer than ping-interval (%u s)",
                    config->ping_timeout_s, config->ping_interval_s);
+      return FALSE;
+    }
+  if (config->redis != NULL && config->postgres == NULL)
+    {
+      g_set_error_literal (error, NATTER_ERROR, NATTER_ERROR_BAD_REQUEST,
+                           "redis needs postgres: the nodes of a cluster share a database");
       return FALSE;
     }
   if (config->max_body_bytes >= config->max_frame_bytes)

@@ -25,6 +25,11 @@ typedef struct {
   NatterDurability durability;
   char            *node_id;            /* (owned) default the host name */
 
+  /* Cluster node: PostgreSQL instead of SQLite, and Redis fan-out to the other nodes. */
+  char            *postgres;           /* (owned) (nullable) a libpq conninfo or URI */
+  char            *redis;              /* (owned) (nullable) redis:// or unix:// URI */
+  char            *search_language;    /* (owned) PostgreSQL text search config, "simple" */
+
   guint            ping_interval_s;    /* 15 */
   guint            ping_timeout_s;     /* 30 */
   guint            max_frame_bytes;    /* 64 KiB */
@@ -41,6 +46,10 @@ typedef struct {
   guint            max_rooms_per_user;
   guint            max_members_per_room;
   guint            max_queue_frames;   /* outgoing queue per session */
+  guint            max_connections_per_ip;  /* 1024 */
+  guint            max_sessions_per_user;   /* 64 */
+  guint            login_failures;     /* failed logins of an account before throttling: 5 */
+  guint            login_throttle_s;   /* how long throttled logins wait: 60 */
   guint            max_queue_bytes;
 
   /* The account D-Bus callers act as; created as an admin on first start if missing. */
@@ -48,6 +57,11 @@ typedef struct {
   gboolean         no_dbus;
   guint            dbus_window;        /* 50: recent messages per room as D-Bus objects */
   char            *ready_file;         /* (owned) (nullable) written with the port when ready */
+
+  /* Upstream mode: mirror an account of a remote natterd instead of hosting one. */
+  char            *upstream_url;       /* (owned) (nullable) --upstream wss://HOST[:PORT]/ws */
+  char            *upstream_user;      /* (owned) (nullable) --user: the account */
+  char            *ca_file;            /* (owned) (nullable) --ca-file: a CA to trust too */
 } NatterConfig;
 
 NatterConfig *natter_config_new_defaults (void);

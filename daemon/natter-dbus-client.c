@@ -5,12 +5,14 @@
 
 #include "natter-dbus-client.h"
 #include "natter-error.h"
+#include "natter-upstream.h"
 
 struct _NatterDBusClient
 {
   NatterClient  parent_instance;
 
-  NatterHub    *hub;      /* (owned) */
+  NatterHub    *hub;      /* (owned) (nullable) host mode */
+  NatterUpstream *upstream; /* (owned) (nullable) upstream mode: the remote server instead */
   GHashTable   *pending;  /* (owned) request id → GTask * (owned) */
   guint64       next_id;
 
@@ -44,6 +46,17 @@ fail_pending (NatterDBusClient *self,
     g_task_return_new_error (task, NATTER_ERROR, NATTER_ERROR_UNAVAILABLE, "%s", reason);
 }
 
+/* Both speak the same frames and answer through natter_client_deliver(). */
+static void
+dispatch_now (NatterDBusClient    *self,
+              Natter__ClientFrame *frame)
+{
+  if (self->upstream != NULL)
+    natter_upstream_dispatch (self->upstream, NATTER_CLIENT (self), frame);
+  else
+    natter_hub_dispatch (self->hub, NATTER_CLIENT (self), frame);
+}
+
 static gboolean
 flush_outbox_cb (gpointer user_data)
 {
@@ -52,7 +65,7 @@ flush_outbox_cb (gpointer user_data)
 
   self->flush_source = 0;
   while ((frame = g_queue_pop_head (&self->outbox)) != NULL)
-    natter_hub_dispatch (self->hub, NATTER_CLIENT (self), frame);
+    dispatch_now (self, frame);
   return G_SOURCE_REMOVE;
 }
 
@@ -62,7 +75,7 @@ dispatch (NatterDBusClient    *self,
 {
   if (self->delivering == 0 && g_queue_is_empty (&self->outbox))
     {
-      natter_hub_dispatch (self->hub, NATTER_CLIENT (self), frame);
+      dispatch_now (self, frame);
       return;
     }
   g_queue_push_tail (&self->outbox, frame);
@@ -136,6 +149,7 @@ natter_dbus_client_dispose (GObject *object)
   if (self->pending != NULL)
     fail_pending (self, "the D-Bus service is shutting down");
   g_clear_object (&self->hub);
+  g_clear_object (&self->upstream);
 
   G_OBJECT_CLASS (natter_dbus_client_parent_class)->dispose (object);
 }
@@ -202,6 +216,29 @@ natter_dbus_client_new (NatterHub *hub)
 }
 
 /**
+ * natter_dbus_client_new_for_upstream:
+ * @upstream: the link to the remote server (upstream mode)
+ *
+ * Creates a client whose requests go to @upstream instead of a hub: the D-Bus objects
+ * built on it mirror the account on the remote server. The caller adds it to @upstream
+ * with natter_upstream_add_client().
+ *
+ * Returns: (transfer full): a new #NatterDBusClient
+ */
+NatterDBusClient *
+natter_dbus_client_new_for_upstream (NatterUpstream *upstream)
+{
+  NatterDBusClient *self;
+
+  g_return_val_if_fail (NATTER_IS_UPSTREAM (upstream), NULL);
+
+  self = g_object_new (NATTER_TYPE_DBUS_CLIENT, NULL);
+  self->upstream = g_object_ref (upstream);
+  natter_client_set_peer (NATTER_CLIENT (self), "dbus");
+  return self;
+}
+
+/**
  * natter_dbus_client_request_async:
  * @self: a #NatterDBusClient
  * @frame: (transfer full): the request; its id is set here
@@ -209,7 +246,8 @@ natter_dbus_client_new (NatterHub *hub)
  * @callback: called with the reply
  * @user_data: data for @callback
  *
- * Hands @frame to the hub and completes when the reply with its id arrives.
+ * Hands @frame to the hub (or the upstream link) and completes when the reply with its
+ * id arrives.
  */
 void
 natter_dbus_client_request_async (NatterDBusClient    *self,

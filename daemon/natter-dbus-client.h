@@ -5,6 +5,7 @@
 
 #include "natter-client.h"
 #include "natter-hub.h"
+#include "natter-upstream.h"
 
 G_BEGIN_DECLS
 
@@ -19,11 +20,15 @@ G_DECLARE_FINAL_TYPE (NatterDBusClient, natter_dbus_client, NATTER, DBUS_CLIENT,
  * by id and completed as #GTask<!-- -->s; pushed events (messages, presence, members,
  * typing, receipts, the welcome) are emitted as #NatterDBusClient::event.
  *
+ * In upstream mode the same client talks to a #NatterUpstream instead of the hub: it
+ * speaks the same frames, to the remote server the account lives on.
+ *
  * Signals:
  * - `event` (NatterEvent *event): a frame that answers no request of this client.
  */
 
-NatterDBusClient *natter_dbus_client_new            (NatterHub            *hub);
+NatterDBusClient *natter_dbus_client_new              (NatterHub            *hub);
+NatterDBusClient *natter_dbus_client_new_for_upstream (NatterUpstream       *upstream);
 
 void              natter_dbus_client_request_async  (NatterDBusClient     *self,
                                                      Natter__ClientFrame  *frame,

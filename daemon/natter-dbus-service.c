@@ -10,12 +10,14 @@
 #include "natter-notifier.h"
 #include "natter-search-provider.h"
 #include "natter-store.h"
+#include "natter-upstream.h"
 
 struct _NatterDBusService
 {
   NatterDBusChatSkeleton    parent_instance;
 
-  NatterHub                *hub;              /* (owned) */
+  NatterHub                *hub;              /* (owned) (nullable) host mode */
+  NatterUpstream           *upstream;         /* (owned) (nullable) upstream mode */
   GDBusConnection          *connection;       /* (owned) */
   GDBusObjectManagerServer *manager;          /* (owned) */
   NatterDBusClient         *client;           /* (owned) */
@@ -592,6 +594,94 @@ natter_dbus_service_handle_set_notifications_handled (NatterDBusChat        *ifa
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+static gboolean
+require_upstream (NatterDBusService     *self,
+                  GDBusMethodInvocation *invocation)
+{
+  if (self->upstream != NULL)
+    return TRUE;
+  g_dbus_method_invocation_return_error_literal (invocation, NATTER_ERROR,
+                                                 NATTER_ERROR_BAD_REQUEST,
+                                                 "natterd hosts the account itself: Connect(), "
+                                                 "Disconnect() and ForgetAccount() are for "
+                                                 "upstream mode (natterd --upstream URL)");
+  return FALSE;
+}
+
+static void
+connected_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(Call) call = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!natter_upstream_connect_finish (NATTER_UPSTREAM (source), result, &error))
+    {
+      g_dbus_method_invocation_return_gerror (call->invocation, error);
+      return;
+    }
+  natter_dbus_chat_complete_connect (NATTER_DBUS_CHAT (call->self), call->invocation);
+}
+
+static gboolean
+natter_dbus_service_handle_connect (NatterDBusChat        *iface,
+                                    GDBusMethodInvocation *invocation,
+                                    const char            *url,
+                                    const char            *user,
+                                    const char            *password,
+                                    gboolean               remember)
+{
+  NatterDBusService *self = NATTER_DBUS_SERVICE (iface);
+
+  if (require_upstream (self, invocation))
+    natter_upstream_connect_async (self->upstream, url, user, password, remember, NULL,
+                                   connected_cb, call_new (self, invocation));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+natter_dbus_service_handle_disconnect (NatterDBusChat        *iface,
+                                       GDBusMethodInvocation *invocation)
+{
+  NatterDBusService *self = NATTER_DBUS_SERVICE (iface);
+
+  if (require_upstream (self, invocation))
+    {
+      natter_upstream_disconnect (self->upstream);
+      natter_dbus_chat_complete_disconnect (iface, invocation);
+    }
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+forgotten_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(Call) call = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!natter_upstream_forget_account_finish (NATTER_UPSTREAM (source), result, &error))
+    {
+      g_dbus_method_invocation_return_gerror (call->invocation, error);
+      return;
+    }
+  natter_dbus_chat_complete_forget_account (NATTER_DBUS_CHAT (call->self), call->invocation);
+}
+
+static gboolean
+natter_dbus_service_handle_forget_account (NatterDBusChat        *iface,
+                                           GDBusMethodInvocation *invocation)
+{
+  NatterDBusService *self = NATTER_DBUS_SERVICE (iface);
+
+  if (require_upstream (self, invocation))
+    natter_upstream_forget_account_async (self->upstream, NULL, forgotten_cb,
+                                          call_new (self, invocation));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
 static void
 natter_dbus_service_iface_init (NatterDBusChatIface *iface)
 {
@@ -600,6 +690,9 @@ natter_dbus_service_iface_init (NatterDBusChatIface *iface)
   iface->handle_broadcast = natter_dbus_service_handle_broadcast;
   iface->handle_search = natter_dbus_service_handle_search;
   iface->handle_set_notifications_handled = natter_dbus_service_handle_set_notifications_handled;
+  iface->handle_connect = natter_dbus_service_handle_connect;
+  iface->handle_disconnect = natter_dbus_service_handle_disconnect;
+  iface->handle_forget_account = natter_dbus_service_handle_forget_account;
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -627,7 +720,10 @@ natter_dbus_service_dispose (GObject *object)
   if (self->client != NULL)
     {
       g_signal_handlers_disconnect_by_data (self->client, self);
-      natter_hub_remove_client (self->hub, NATTER_CLIENT (self->client));
+      if (self->hub != NULL)
+        natter_hub_remove_client (self->hub, NATTER_CLIENT (self->client));
+      if (self->upstream != NULL)
+        natter_upstream_remove_client (self->upstream, NATTER_CLIENT (self->client));
     }
   /* Watches hold callbacks that point at us. */
   if (self->handlers != NULL)
@@ -639,6 +735,7 @@ natter_dbus_service_dispose (GObject *object)
   g_clear_object (&self->client);
   g_clear_object (&self->connection);
   g_clear_object (&self->hub);
+  g_clear_object (&self->upstream);
 
   G_OBJECT_CLASS (natter_dbus_service_parent_class)->dispose (object);
 }
@@ -670,6 +767,30 @@ natter_dbus_service_init (NatterDBusService *self)
   self->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, unexport_room);
   self->handlers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, unwatch);
   self->window_size = NATTER_DBUS_DEFAULT_WINDOW;
+}
+
+/* What both modes share: the root interface and the object manager, GNOME Shell's
+ * search provider and notifications, all over self->client. */
+static gboolean
+export_service (NatterDBusService  *self,
+                GDBusConnection    *connection,
+                GError            **error)
+{
+  if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (self), connection,
+                                         NATTER_DBUS_PATH, error))
+    return FALSE;
+  self->manager = g_dbus_object_manager_server_new (NATTER_DBUS_PATH);
+  g_dbus_object_manager_server_set_connection (self->manager, connection);
+
+  g_signal_connect_object (self->client, "event", G_CALLBACK (on_client_event), self, 0);
+
+  self->search_provider = natter_search_provider_new (self->client);
+  if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (self->search_provider),
+                                         connection, NATTER_SEARCH_PROVIDER_PATH, error))
+    return FALSE;
+
+  self->notifier = natter_notifier_new (connection);
+  return TRUE;
 }
 
 /**
@@ -721,27 +842,105 @@ natter_dbus_service_new (NatterHub           *hub,
   natter_dbus_chat_set_status (iface, "connected");
   natter_dbus_chat_set_node (iface, config->node_id != NULL ? config->node_id : "");
   natter_dbus_chat_set_epoch (iface, store != NULL ? natter_store_get_epoch (store) : "");
+  natter_dbus_chat_set_status_message (iface, "");
   natter_dbus_chat_set_version (iface, PACKAGE_VERSION);
 
-  if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (self), connection,
-                                         NATTER_DBUS_PATH, error))
-    return NULL;
-  self->manager = g_dbus_object_manager_server_new (NATTER_DBUS_PATH);
-  g_dbus_object_manager_server_set_connection (self->manager, connection);
-
   self->client = natter_dbus_client_new (hub);
-  g_signal_connect_object (self->client, "event", G_CALLBACK (on_client_event), self, 0);
-
-  self->search_provider = natter_search_provider_new (self->client);
-  if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (self->search_provider),
-                                         connection, NATTER_SEARCH_PROVIDER_PATH, error))
+  if (!export_service (self, connection, error))
     return NULL;
-
-  self->notifier = natter_notifier_new (connection);
 
   /* The welcome, with the account's rooms, arrives as an event during this call. */
   natter_hub_add_client (hub, NATTER_CLIENT (self->client));
   natter_hub_attach_local (hub, NATTER_CLIENT (self->client), config->owner, TRUE);
+
+  return g_steal_pointer (&self);
+}
+
+static void
+upstream_status_cb (NatterUpstream    *upstream,
+                    GParamSpec        *pspec,
+                    NatterDBusService *self)
+{
+  NatterDBusChat *iface = NATTER_DBUS_CHAT (self);
+  gboolean was_connected = natter_dbus_chat_get_connected (iface);
+  GHashTableIter iter;
+  gpointer name;
+
+  natter_dbus_chat_set_status_message (iface, natter_upstream_get_status_message (upstream));
+  natter_dbus_service_set_status (self, natter_upstream_get_status (upstream));
+  if (was_connected || !natter_dbus_chat_get_connected (iface))
+    return;
+  /* Members, and who is online, may have changed while the link was down. */
+  g_hash_table_iter_init (&iter, self->rooms);
+  while (g_hash_table_iter_next (&iter, &name, NULL))
+    load_room (self, name);
+}
+
+static void
+upstream_user_cb (NatterUpstream    *upstream,
+                  GParamSpec        *pspec,
+                  NatterDBusService *self)
+{
+  const char *user = natter_upstream_get_user (upstream);
+
+  g_free (self->account);
+  self->account = g_strdup (user != NULL ? user : "");
+  natter_dbus_chat_set_account (NATTER_DBUS_CHAT (self), self->account);
+}
+
+/**
+ * natter_dbus_service_new_for_upstream:
+ * @upstream: the link to the remote server (not started yet)
+ * @connection: the session bus, as for natter_dbus_service_new()
+ * @config: natterd's settings
+ * @error: return location for a #GError
+ *
+ * Exports the same D-Bus API as natter_dbus_service_new(), in upstream mode: every
+ * request goes to @upstream, the rooms are the remote account's (and, until the link is
+ * up, those of its local copy), and the root interface's Status, StatusMessage and
+ * Connected follow the link. Connect(), Disconnect() and ForgetAccount() work only here.
+ *
+ * Returns: (transfer full): the service, or %NULL if exporting failed
+ */
+NatterDBusService *
+natter_dbus_service_new_for_upstream (NatterUpstream      *upstream,
+                                      GDBusConnection     *connection,
+                                      const NatterConfig  *config,
+                                      GError             **error)
+{
+  g_autoptr(NatterDBusService) self = NULL;
+  NatterDBusChat *iface;
+
+  g_return_val_if_fail (NATTER_IS_UPSTREAM (upstream), NULL);
+  g_return_val_if_fail (G_IS_DBUS_CONNECTION (connection), NULL);
+  g_return_val_if_fail (config != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  register_error_domain ();
+
+  self = g_object_new (NATTER_TYPE_DBUS_SERVICE, NULL);
+  iface = NATTER_DBUS_CHAT (self);
+  self->upstream = g_object_ref (upstream);
+  self->connection = g_object_ref (connection);
+
+  natter_dbus_chat_set_mode (iface, "upstream");
+  natter_dbus_chat_set_admin (iface, FALSE);
+  natter_dbus_chat_set_node (iface, "");
+  natter_dbus_chat_set_epoch (iface, "");
+  natter_dbus_chat_set_version (iface, PACKAGE_VERSION);
+  upstream_user_cb (upstream, NULL, self);
+  upstream_status_cb (upstream, NULL, self);
+
+  self->client = natter_dbus_client_new_for_upstream (upstream);
+  if (!export_service (self, connection, error))
+    return NULL;
+
+  g_signal_connect_object (upstream, "notify::status", G_CALLBACK (upstream_status_cb), self, 0);
+  g_signal_connect_object (upstream, "notify::status-message", G_CALLBACK (upstream_status_cb),
+                           self, 0);
+  g_signal_connect_object (upstream, "notify::user", G_CALLBACK (upstream_user_cb), self, 0);
+  /* The rooms of the local copy arrive as a welcome, now or once it is open. */
+  natter_upstream_add_client (upstream, NATTER_CLIENT (self->client));
 
   return g_steal_pointer (&self);
 }

@@ -6,6 +6,7 @@
 #include "natter-config.h"
 #include "natter-dbus-generated.h"
 #include "natter-hub.h"
+#include "natter-upstream.h"
 
 G_BEGIN_DECLS
 
@@ -27,10 +28,16 @@ G_DECLARE_FINAL_TYPE (NatterDBusService, natter_dbus_service, NATTER, DBUS_SERVI
  *
  * It is a front end of the hub like a WebSocket session: it logs in as the owner
  * account and every D-Bus call becomes a request to the hub, so a message sent over
- * D-Bus is the same message, with the same seq, that WebSocket clients see.
+ * D-Bus is the same message, with the same seq, that WebSocket clients see. In upstream
+ * mode the requests go to a #NatterUpstream instead, and the objects mirror an account
+ * of a remote server.
  */
 
 NatterDBusService *natter_dbus_service_new             (NatterHub          *hub,
+                                                        GDBusConnection    *connection,
+                                                        const NatterConfig *config,
+                                                        GError            **error);
+NatterDBusService *natter_dbus_service_new_for_upstream (NatterUpstream    *upstream,
                                                         GDBusConnection    *connection,
                                                         const NatterConfig *config,
                                                         GError            **error);
