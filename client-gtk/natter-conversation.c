@@ -1,0 +1,883 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "natter-conversation"
+
+#include "config.h"
+
+#include <adwaita.h>
+#include <glib/gi18n.h>
+
+#include "natter-conversation.h"
+#include "natter-message-row.h"
+
+/* Scrolled this close to the top, the previous page of history is loaded. */
+#define LOAD_OLDER_THRESHOLD 400.0
+/* Scrolled this close to the bottom, the view follows new messages. */
+#define BOTTOM_THRESHOLD 48.0
+/* SetTyping(true) is repeated at most this often while typing goes on… */
+#define TYPING_REPEAT_US (4 * G_USEC_PER_SEC)
+/* …and SetTyping(false) follows this long after the last key. */
+#define TYPING_IDLE_SECONDS 5
+
+/* The conversation of one room: its messages with scroll-back through History(), the
+ * read marker, who is typing, who has seen the last message, and the composer. */
+struct _NatterConversation
+{
+  GtkWidget      parent_instance;
+
+  NatterService *service;          /* (owned) (nullable) */
+  NatterRoom    *room;             /* (owned) (nullable) */
+  GSettings     *settings;         /* (owned) */
+  GCancellable  *cancellable;      /* (owned): calls for the current room */
+  char          *typing_text;      /* (owned) (nullable) */
+  char          *seen_text;        /* (owned) (nullable) */
+  guint64        marker_seq;       /* messages after it are new; G_MAXUINT64: no marker */
+  double         distance_from_bottom;
+  guint          typing_idle_id;
+  gint64         typing_sent_at;
+  gboolean       typing_sent;
+  gboolean       stick_to_bottom;
+  gboolean       keep_distance;
+  gboolean       adjusting;
+  gboolean       on_screen;
+  gboolean       inserting;
+
+  GtkScrolledWindow *scroller;
+  GtkStack          *history_stack;
+  GtkSpinner        *history_spinner;
+  GtkLabel          *start_label;
+  GtkListBox        *message_list;
+  GtkLabel          *seen_label;
+  GtkRevealer       *typing_revealer;
+  GtkLabel          *typing_label;
+  GtkStack          *composer_stack;
+  GtkTextView       *composer;
+  GtkLabel          *placeholder;
+  GtkButton         *send_button;
+};
+
+G_DEFINE_FINAL_TYPE (NatterConversation, natter_conversation, GTK_TYPE_WIDGET)
+
+enum {
+  SHOW_ERROR,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+static void stop_typing (NatterConversation *self);
+
+static GtkAdjustment *
+vadjustment (NatterConversation *self)
+{
+  return gtk_scrolled_window_get_vadjustment (self->scroller);
+}
+
+static void
+scroll_to (NatterConversation *self,
+           double              value)
+{
+  self->adjusting = TRUE;
+  gtk_adjustment_set_value (vadjustment (self), value);
+  self->adjusting = FALSE;
+}
+
+static gboolean
+at_bottom (NatterConversation *self)
+{
+  GtkAdjustment *adj = vadjustment (self);
+
+  return gtk_adjustment_get_value (adj) + gtk_adjustment_get_page_size (adj) >=
+         gtk_adjustment_get_upper (adj) - BOTTOM_THRESHOLD;
+}
+
+/* Read marker ---------------------------------------------------------------------- */
+
+static void
+maybe_mark_read (NatterConversation *self)
+{
+  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
+
+  if (self->room == NULL || !self->on_screen || !at_bottom (self))
+    return;
+  if (root == NULL || !gtk_window_is_active (GTK_WINDOW (root)))
+    return;
+  natter_room_mark_read (self->room);
+}
+
+/* History -------------------------------------------------------------------------- */
+
+static void
+update_history_state (NatterConversation *self)
+{
+  gboolean loading = self->room != NULL && natter_room_get_loading (self->room);
+  gboolean has_more = self->room != NULL && natter_room_get_has_more (self->room);
+
+  gtk_spinner_set_spinning (self->history_spinner, loading);
+  gtk_widget_set_visible (GTK_WIDGET (self->history_spinner), loading || has_more);
+  gtk_stack_set_visible_child_name (self->history_stack, loading || has_more ? "more" : "start");
+}
+
+static void
+maybe_load_older (NatterConversation *self)
+{
+  GtkAdjustment *adj = vadjustment (self);
+
+  if (self->room == NULL || natter_room_get_loading (self->room) || !natter_room_get_has_more (self->room))
+    return;
+  if (gtk_adjustment_get_value (adj) > LOAD_OLDER_THRESHOLD)
+    return;
+  /* Keep the messages on screen where they are while the page goes in above them. */
+  self->keep_distance = TRUE;
+  self->distance_from_bottom = gtk_adjustment_get_upper (adj) - gtk_adjustment_get_value (adj);
+  natter_room_load_older (self->room);
+}
+
+static void
+room_loading_cb (NatterConversation *self)
+{
+  update_history_state (self);
+  /* A page that does not fill the view cannot be scrolled to ask for the next one. */
+  if (self->room != NULL && !natter_room_get_loading (self->room))
+    maybe_load_older (self);
+}
+
+static void
+value_changed_cb (NatterConversation *self)
+{
+  if (!self->adjusting)
+    {
+      self->keep_distance = FALSE;
+      self->stick_to_bottom = at_bottom (self);
+    }
+  maybe_load_older (self);
+  maybe_mark_read (self);
+}
+
+static void
+upper_changed_cb (NatterConversation *self)
+{
+  GtkAdjustment *adj = vadjustment (self);
+
+  if (self->stick_to_bottom)
+    scroll_to (self, gtk_adjustment_get_upper (adj) - gtk_adjustment_get_page_size (adj));
+  else if (self->keep_distance)
+    scroll_to (self, gtk_adjustment_get_upper (adj) - self->distance_from_bottom);
+  maybe_mark_read (self);
+}
+
+/* Rows and their headers ----------------------------------------------------------- */
+
+static GtkWidget *
+create_row (gpointer item,
+            gpointer user_data)
+{
+  return natter_message_row_new (NATTER_MESSAGE (item));
+}
+
+static GtkWidget *
+separator_box (const char *text,
+               const char *css_class)
+{
+  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);
+  GtkWidget *label = gtk_label_new (text);
+
+  gtk_widget_add_css_class (box, css_class);
+  gtk_widget_add_css_class (label, "caption-heading");
+  gtk_widget_set_valign (label, GTK_ALIGN_CENTER);
+  gtk_box_append (GTK_BOX (box), gtk_separator_new (GTK_ORIENTATION_HORIZONTAL));
+  gtk_box_append (GTK_BOX (box), label);
+  gtk_box_append (GTK_BOX (box), gtk_separator_new (GTK_ORIENTATION_HORIZONTAL));
+  gtk_widget_set_hexpand (gtk_widget_get_first_child (box), TRUE);
+  gtk_widget_set_valign (gtk_widget_get_first_child (box), GTK_ALIGN_CENTER);
+  gtk_widget_set_hexpand (gtk_widget_get_last_child (box), TRUE);
+  gtk_widget_set_valign (gtk_widget_get_last_child (box), GTK_ALIGN_CENTER);
+  return box;
+}
+
+static char *
+format_day (NatterMessage *message)
+{
+  g_autoptr(GDateTime) time = natter_message_dup_datetime (message);
+  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
+  g_autoptr(GDateTime) today = g_date_time_new_local (g_date_time_get_year (now),
+                                                      g_date_time_get_month (now),
+                                                      g_date_time_get_day_of_month (now), 0, 0, 0);
+  GTimeSpan before_today = g_date_time_difference (today, time);
+
+  if (before_today <= 0)
+    return g_strdup (_("Today"));
+  if (before_today <= G_TIME_SPAN_DAY)
+    return g_strdup (_("Yesterday"));
+  if (g_date_time_get_year (time) == g_date_time_get_year (now))
+    /* Translators: a day in this year, in the format of g_date_time_format().
+     * xgettext:no-c-format */
+    return g_date_time_format (time, _("%A, %B %-d"));
+  /* Translators: a day in another year, in the format of g_date_time_format().
+   * xgettext:no-c-format */
+  return g_date_time_format (time, _("%B %-d, %Y"));
+}
+
+static void
+update_header (GtkListBoxRow *row,
+               GtkListBoxRow *before,
+               gpointer       user_data)
+{
+  NatterConversation *self = user_data;
+  NatterMessage *message = natter_message_row_get_message (NATTER_MESSAGE_ROW (row));
+  NatterMessage *previous = before != NULL ? natter_message_row_get_message (NATTER_MESSAGE_ROW (before)) : NULL;
+  gboolean new_day = previous == NULL || !natter_message_same_day (previous, message);
+  gboolean marker = natter_message_get_seq (message) > self->marker_seq &&
+                    !natter_message_get_own (message) &&
+                    (previous == NULL || natter_message_get_seq (previous) <= self->marker_seq);
+  GtkWidget *header;
+
+  if (!new_day && !marker)
+    {
+      gtk_list_box_row_set_header (row, NULL);
+      return;
+    }
+
+  header = gtk_box_new (GTK_ORIENTATION_VERTICAL, 0);
+  gtk_widget_add_css_class (header, "message-header");
+  if (new_day)
+    {
+      g_autofree char *day = format_day (message);
+      gtk_box_append (GTK_BOX (header), separator_box (day, "day-separator"));
+    }
+  if (marker)
+    gtk_box_append (GTK_BOX (header), separator_box (_("New Messages"), "unread-marker"));
+  gtk_list_box_row_set_header (row, header);
+}
+
+/* Typing and receipts -------------------------------------------------------------- */
+
+static void
+room_typing_cb (NatterConversation *self)
+{
+  g_auto(GStrv) users = self->room != NULL ? natter_room_dup_typing (self->room) : NULL;
+  guint n = users != NULL ? g_strv_length (users) : 0;
+
+  g_clear_pointer (&self->typing_text, g_free);
+  if (n == 1)
+    self->typing_text = g_strdup_printf (_("%s is typing…"), users[0]);
+  else if (n == 2)
+    self->typing_text = g_strdup_printf (_("%s and %s are typing…"), users[0], users[1]);
+  else if (n > 2)
+    self->typing_text = g_strdup (_("Several people are typing…"));
+
+  if (self->typing_text != NULL)
+    gtk_label_set_label (self->typing_label, self->typing_text);
+  gtk_revealer_set_reveal_child (self->typing_revealer, self->typing_text != NULL);
+}
+
+static void
+update_seen (NatterConversation *self)
+{
+  NatterMessage *last = self->room != NULL ? natter_room_get_last_message (self->room) : NULL;
+  g_auto(GStrv) readers = NULL;
+
+  g_clear_pointer (&self->seen_text, g_free);
+  if (last != NULL && natter_message_get_own (last))
+    readers = natter_room_dup_readers (self->room, natter_message_get_seq (last));
+  if (readers != NULL && readers[0] != NULL)
+    {
+      if (g_str_equal (natter_room_get_kind (self->room), "dm"))
+        {
+          self->seen_text = g_strdup (_("Seen"));
+        }
+      else
+        {
+          /* Translators: the separator of the names in “Seen by alice, bob” */
+          g_autofree char *names = g_strjoinv (_(", "), readers);
+          self->seen_text = g_strdup_printf (_("Seen by %s"), names);
+        }
+      gtk_label_set_label (self->seen_label, self->seen_text);
+    }
+  gtk_widget_set_visible (GTK_WIDGET (self->seen_label), self->seen_text != NULL);
+}
+
+/* The composer --------------------------------------------------------------------- */
+
+static void
+update_composer (NatterConversation *self)
+{
+  GtkTextBuffer *buffer = gtk_text_view_get_buffer (self->composer);
+  gboolean empty = gtk_text_buffer_get_char_count (buffer) == 0;
+  gboolean can_post = TRUE;
+  g_autofree char *placeholder = NULL;
+
+  if (self->room != NULL && g_str_equal (natter_room_get_kind (self->room), "system"))
+    {
+      can_post = self->service != NULL && natter_service_get_admin (self->service);
+      placeholder = g_strdup (_("Announce to everyone"));
+    }
+  else if (self->room != NULL)
+    {
+      /* Translators: the placeholder of the composer; %s is a room or a person */
+      placeholder = g_strdup_printf (_("Message %s"), natter_room_get_display_name (self->room));
+    }
+
+  gtk_stack_set_visible_child_name (self->composer_stack, can_post ? "composer" : "read-only");
+  gtk_label_set_label (self->placeholder, placeholder != NULL ? placeholder : "");
+  gtk_widget_set_visible (GTK_WIDGET (self->placeholder), empty);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "conversation.send",
+                                 !empty && self->room != NULL && natter_room_is_attached (self->room));
+}
+
+static void
+send_typing (NatterConversation *self,
+             gboolean            typing)
+{
+  if (self->room == NULL)
+    return;
+  natter_room_set_typing (self->room, typing);
+  self->typing_sent = typing;
+  self->typing_sent_at = typing ? g_get_monotonic_time () : 0;
+}
+
+static gboolean
+typing_idle_cb (gpointer user_data)
+{
+  NatterConversation *self = user_data;
+
+  self->typing_idle_id = 0;
+  stop_typing (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+stop_typing (NatterConversation *self)
+{
+  g_clear_handle_id (&self->typing_idle_id, g_source_remove);
+  if (self->typing_sent)
+    send_typing (self, FALSE);
+}
+
+static void
+buffer_changed_cb (NatterConversation *self)
+{
+  GtkTextBuffer *buffer = gtk_text_view_get_buffer (self->composer);
+  gboolean empty = gtk_text_buffer_get_char_count (buffer) == 0;
+
+  update_composer (self);
+
+  if (self->inserting || self->room == NULL)
+    return;
+  if (empty || !g_settings_get_boolean (self->settings, "send-typing"))
+    {
+      stop_typing (self);
+      return;
+    }
+  if (!self->typing_sent || g_get_monotonic_time () - self->typing_sent_at > TYPING_REPEAT_US)
+    send_typing (self, TRUE);
+  g_clear_handle_id (&self->typing_idle_id, g_source_remove);
+  self->typing_idle_id = g_timeout_add_seconds (TYPING_IDLE_SECONDS, typing_idle_cb, self);
+}
+
+typedef struct
+{
+  NatterConversation *self;  /* (owned) */
+  NatterRoom         *room;  /* (owned) */
+  char               *body;  /* (owned) */
+} SendData;
+
+static void
+send_data_free (SendData *data)
+{
+  g_object_unref (data->self);
+  g_object_unref (data->room);
+  g_free (data->body);
+  g_free (data);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SendData, send_data_free)
+
+static void
+sent (SendData *data,
+      GError   *error)
+{
+  NatterConversation *self = data->self;
+  GtkTextBuffer *buffer;
+
+  if (error == NULL || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+
+  g_signal_emit (self, signals[SHOW_ERROR], 0, error->message);
+  /* Give the text back, unless something else was typed since. */
+  buffer = gtk_text_view_get_buffer (self->composer);
+  if (self->room == data->room && gtk_text_buffer_get_char_count (buffer) == 0)
+    {
+      self->inserting = TRUE;
+      gtk_text_buffer_set_text (buffer, data->body, -1);
+      self->inserting = FALSE;
+    }
+}
+
+static void
+room_send_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(SendData) data = user_data;
+  g_autoptr(GError) error = NULL;
+
+  natter_room_send_finish (NATTER_ROOM (source), result, NULL, &error);
+  sent (data, error);
+}
+
+static void
+broadcast_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(SendData) data = user_data;
+  g_autoptr(GError) error = NULL;
+
+  natter_service_broadcast_finish (NATTER_SERVICE (source), result, &error);
+  sent (data, error);
+}
+
+static void
+send_message (NatterConversation *self)
+{
+  GtkTextBuffer *buffer = gtk_text_view_get_buffer (self->composer);
+  GtkTextIter start;
+  GtkTextIter end;
+  g_autofree char *text = NULL;
+  SendData *data;
+
+  if (self->room == NULL)
+    return;
+
+  gtk_text_buffer_get_bounds (buffer, &start, &end);
+  text = g_strstrip (gtk_text_buffer_get_text (buffer, &start, &end, FALSE));
+  if (*text == '\0')
+    return;
+
+  self->inserting = TRUE;
+  gtk_text_buffer_set_text (buffer, "", 0);
+  self->inserting = FALSE;
+  stop_typing (self);
+
+  /* Once the user has answered, the marker has done its job. */
+  if (self->marker_seq != G_MAXUINT64)
+    {
+      self->marker_seq = G_MAXUINT64;
+      gtk_list_box_invalidate_headers (self->message_list);
+    }
+  self->stick_to_bottom = TRUE;
+
+  data = g_new0 (SendData, 1);
+  data->self = g_object_ref (self);
+  data->room = g_object_ref (self->room);
+  data->body = g_strdup (text);
+  if (g_str_equal (natter_room_get_kind (self->room), "system"))
+    natter_service_broadcast_async (self->service, text, self->cancellable, broadcast_cb, data);
+  else
+    natter_room_send_async (self->room, text, self->cancellable, room_send_cb, data);
+}
+
+static void
+send_action_cb (GtkWidget  *widget,
+                const char *action_name,
+                GVariant   *parameter)
+{
+  send_message (NATTER_CONVERSATION (widget));
+}
+
+/**
+ * natter_conversation_handle_key:
+ * @self: a conversation
+ * @keyval: a key pressed in the composer
+ * @state: the modifiers held
+ *
+ * The composer's keys: Enter sends, Shift+Enter (or Ctrl+Enter) is left to the text
+ * view, which starts a new line.
+ *
+ * Returns: whether the key was handled
+ */
+gboolean
+natter_conversation_handle_key (NatterConversation *self,
+                                guint               keyval,
+                                GdkModifierType     state)
+{
+  g_return_val_if_fail (NATTER_IS_CONVERSATION (self), FALSE);
+
+  if (keyval != GDK_KEY_Return && keyval != GDK_KEY_KP_Enter && keyval != GDK_KEY_ISO_Enter)
+    return FALSE;
+  if ((state & (GDK_SHIFT_MASK | GDK_CONTROL_MASK | GDK_ALT_MASK)) != 0)
+    return FALSE;
+  send_message (self);
+  return TRUE;
+}
+
+static gboolean
+composer_key_pressed_cb (NatterConversation    *self,
+                         guint                  keyval,
+                         guint                  keycode,
+                         GdkModifierType        state,
+                         GtkEventControllerKey *controller)
+{
+  return natter_conversation_handle_key (self, keyval, state);
+}
+
+/* The room ------------------------------------------------------------------------- */
+
+static void
+room_state_cb (NatterConversation *self)
+{
+  update_composer (self);
+  maybe_mark_read (self);
+}
+
+static void
+messages_changed_cb (NatterConversation *self)
+{
+  update_seen (self);
+}
+
+/**
+ * natter_conversation_set_room:
+ * @self: a conversation
+ * @room: (nullable): the room to show
+ */
+void
+natter_conversation_set_room (NatterConversation *self,
+                              NatterRoom         *room)
+{
+  g_autofree char *start = NULL;
+
+  g_return_if_fail (NATTER_IS_CONVERSATION (self));
+  g_return_if_fail (room == NULL || NATTER_IS_ROOM (room));
+
+  if (self->room == room)
+    return;
+
+  if (self->room != NULL)
+    {
+      stop_typing (self);
+      natter_room_set_viewed (self->room, FALSE);
+      g_signal_handlers_disconnect_by_data (self->room, self);
+      g_signal_handlers_disconnect_by_data (natter_room_get_messages (self->room), self);
+    }
+  g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  self->cancellable = g_cancellable_new ();
+  g_set_object (&self->room, room);
+
+  self->inserting = TRUE;
+  gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->composer), "", 0);
+  self->inserting = FALSE;
+  self->stick_to_bottom = TRUE;
+  self->keep_distance = FALSE;
+
+  if (room == NULL)
+    {
+      gtk_list_box_bind_model (self->message_list, NULL, NULL, NULL, NULL);
+      room_typing_cb (self);
+      update_seen (self);
+      update_composer (self);
+      return;
+    }
+
+  /* The marker sits after the last message read, if anything came after it. */
+  self->marker_seq = natter_room_get_unread_count (room) > 0 ? natter_room_get_read_seq (room) : G_MAXUINT64;
+
+  g_signal_connect_object (room, "notify::loading", G_CALLBACK (room_loading_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (room, "notify::has-more", G_CALLBACK (room_loading_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (room, "notify::typing", G_CALLBACK (room_typing_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (room, "notify::unread-count", G_CALLBACK (room_state_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (room, "notify::attached", G_CALLBACK (room_state_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (room, "receipts-changed", G_CALLBACK (update_seen), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (natter_room_get_messages (room), "items-changed",
+                           G_CALLBACK (messages_changed_cb), self, G_CONNECT_SWAPPED);
+
+  gtk_list_box_bind_model (self->message_list, natter_room_get_messages (room), create_row, NULL, NULL);
+
+  if (g_str_equal (natter_room_get_kind (room), "dm"))
+    /* Translators: at the top of a direct conversation; %s is the other person */
+    start = g_strdup_printf (_("This is the beginning of your conversation with %s"),
+                             natter_room_get_display_name (room));
+  else if (g_str_equal (natter_room_get_kind (room), "system"))
+    start = g_strdup (_("This is the beginning of the announcements"));
+  else
+    /* Translators: at the top of a room; %s is the room's name */
+    start = g_strdup_printf (_("This is the beginning of %s"), natter_room_get_display_name (room));
+  gtk_label_set_label (self->start_label, start);
+
+  natter_room_set_viewed (room, self->on_screen);
+  natter_room_load_recent (room);
+  update_history_state (self);
+  room_typing_cb (self);
+  update_seen (self);
+  update_composer (self);
+}
+
+NatterRoom *
+natter_conversation_get_room (NatterConversation *self)
+{
+  g_return_val_if_fail (NATTER_IS_CONVERSATION (self), NULL);
+  return self->room;
+}
+
+/**
+ * natter_conversation_set_on_screen:
+ * @self: a conversation
+ * @on_screen: whether the user can see the conversation
+ *
+ * Tells natterd whether the room is viewed, and marks it read when it is.
+ */
+void
+natter_conversation_set_on_screen (NatterConversation *self,
+                                   gboolean            on_screen)
+{
+  g_return_if_fail (NATTER_IS_CONVERSATION (self));
+
+  self->on_screen = !!on_screen;
+  if (self->room != NULL)
+    natter_room_set_viewed (self->room, self->on_screen);
+  maybe_mark_read (self);
+}
+
+void
+natter_conversation_set_service (NatterConversation *self,
+                                 NatterService      *service)
+{
+  g_return_if_fail (NATTER_IS_CONVERSATION (self));
+
+  g_set_object (&self->service, service);
+  g_signal_connect_object (service, "notify::admin", G_CALLBACK (update_composer), self, G_CONNECT_SWAPPED);
+}
+
+void
+natter_conversation_focus_composer (NatterConversation *self)
+{
+  g_return_if_fail (NATTER_IS_CONVERSATION (self));
+  gtk_widget_grab_focus (GTK_WIDGET (self->composer));
+}
+
+/**
+ * natter_conversation_insert_text:
+ * @self: a conversation
+ * @text: text
+ *
+ * Inserts @text in the composer at the cursor, as typing it would.
+ */
+void
+natter_conversation_insert_text (NatterConversation *self,
+                                 const char         *text)
+{
+  g_return_if_fail (NATTER_IS_CONVERSATION (self));
+  gtk_text_buffer_insert_at_cursor (gtk_text_view_get_buffer (self->composer), text, -1);
+}
+
+/**
+ * natter_conversation_dup_composer_text:
+ * @self: a conversation
+ *
+ * Returns: (transfer full): the text in the composer
+ */
+char *
+natter_conversation_dup_composer_text (NatterConversation *self)
+{
+  GtkTextBuffer *buffer;
+  GtkTextIter start;
+  GtkTextIter end;
+
+  g_return_val_if_fail (NATTER_IS_CONVERSATION (self), NULL);
+
+  buffer = gtk_text_view_get_buffer (self->composer);
+  gtk_text_buffer_get_bounds (buffer, &start, &end);
+  return gtk_text_buffer_get_text (buffer, &start, &end, FALSE);
+}
+
+GtkListBox *
+natter_conversation_get_message_list (NatterConversation *self)
+{
+  g_return_val_if_fail (NATTER_IS_CONVERSATION (self), NULL);
+  return self->message_list;
+}
+
+/**
+ * natter_conversation_get_typing_text:
+ * @self: a conversation
+ *
+ * Returns: (nullable): the typing indicator's text, or %NULL when nobody types
+ */
+const char *
+natter_conversation_get_typing_text (NatterConversation *self)
+{
+  g_return_val_if_fail (NATTER_IS_CONVERSATION (self), NULL);
+  return gtk_revealer_get_child_revealed (self->typing_revealer) ? gtk_label_get_label (self->typing_label) : NULL;
+}
+
+/**
+ * natter_conversation_get_seen_text:
+ * @self: a conversation
+ *
+ * Returns: (nullable): who has seen the last message, as shown under it
+ */
+const char *
+natter_conversation_get_seen_text (NatterConversation *self)
+{
+  g_return_val_if_fail (NATTER_IS_CONVERSATION (self), NULL);
+  return gtk_widget_get_visible (GTK_WIDGET (self->seen_label)) ? gtk_label_get_label (self->seen_label) : NULL;
+}
+
+const char *
+natter_conversation_get_placeholder (NatterConversation *self)
+{
+  g_return_val_if_fail (NATTER_IS_CONVERSATION (self), NULL);
+  return gtk_label_get_label (self->placeholder);
+}
+
+/**
+ * natter_conversation_get_at_start:
+ * @self: a conversation
+ *
+ * Returns: whether the whole history is loaded and its beginning is shown
+ */
+gboolean
+natter_conversation_get_at_start (NatterConversation *self)
+{
+  g_return_val_if_fail (NATTER_IS_CONVERSATION (self), FALSE);
+  return g_strcmp0 (gtk_stack_get_visible_child_name (self->history_stack), "start") == 0;
+}
+
+/**
+ * natter_conversation_scroll:
+ * @self: a conversation
+ * @scroll: %GTK_SCROLL_START, %GTK_SCROLL_END, %GTK_SCROLL_PAGE_UP…
+ *
+ * Scrolls the messages as the scrolled window's keys (Ctrl+Home, Page Up…) do.
+ */
+void
+natter_conversation_scroll (NatterConversation *self,
+                            GtkScrollType       scroll)
+{
+  gboolean handled = FALSE;
+
+  g_return_if_fail (NATTER_IS_CONVERSATION (self));
+  g_signal_emit_by_name (self->scroller, "scroll-child", scroll, FALSE, &handled);
+}
+
+/* GObject -------------------------------------------------------------------------- */
+
+static void
+active_changed_cb (NatterConversation *self)
+{
+  maybe_mark_read (self);
+}
+
+static void
+natter_conversation_root (GtkWidget *widget)
+{
+  NatterConversation *self = NATTER_CONVERSATION (widget);
+
+  GTK_WIDGET_CLASS (natter_conversation_parent_class)->root (widget);
+  g_signal_connect_object (gtk_widget_get_root (widget), "notify::is-active",
+                           G_CALLBACK (active_changed_cb), self, G_CONNECT_SWAPPED);
+}
+
+static void
+natter_conversation_unroot (GtkWidget *widget)
+{
+  g_signal_handlers_disconnect_by_func (gtk_widget_get_root (widget), active_changed_cb, widget);
+  GTK_WIDGET_CLASS (natter_conversation_parent_class)->unroot (widget);
+}
+
+static void
+natter_conversation_dispose (GObject *object)
+{
+  NatterConversation *self = NATTER_CONVERSATION (object);
+
+  natter_conversation_set_room (self, NULL);
+  g_clear_handle_id (&self->typing_idle_id, g_source_remove);
+  gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_CONVERSATION);
+  g_clear_object (&self->service);
+
+  G_OBJECT_CLASS (natter_conversation_parent_class)->dispose (object);
+}
+
+static void
+natter_conversation_finalize (GObject *object)
+{
+  NatterConversation *self = NATTER_CONVERSATION (object);
+
+  g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  g_clear_object (&self->settings);
+  g_clear_pointer (&self->typing_text, g_free);
+  g_clear_pointer (&self->seen_text, g_free);
+
+  G_OBJECT_CLASS (natter_conversation_parent_class)->finalize (object);
+}
+
+static void
+natter_conversation_class_init (NatterConversationClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = natter_conversation_dispose;
+  object_class->finalize = natter_conversation_finalize;
+  widget_class->root = natter_conversation_root;
+  widget_class->unroot = natter_conversation_unroot;
+
+  /**
+   * NatterConversation::show-error:
+   * @self: the conversation
+   * @message: what went wrong, for the user
+   */
+  signals[SHOW_ERROR] =
+    g_signal_new ("show-error", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+
+  gtk_widget_class_set_template_from_resource (widget_class, "/io/github/natter/Natter/natter-conversation.ui");
+  gtk_widget_class_bind_template_child (widget_class, NatterConversation, scroller);
+  gtk_widget_class_bind_template_child (widget_class, NatterConversation, history_stack);
+  gtk_widget_class_bind_template_child (widget_class, NatterConversation, history_spinner);
+  gtk_widget_class_bind_template_child (widget_class, NatterConversation, start_label);
+  gtk_widget_class_bind_template_child (widget_class, NatterConversation, message_list);
+  gtk_widget_class_bind_template_child (widget_class, NatterConversation, seen_label);
+  gtk_widget_class_bind_template_child (widget_class, NatterConversation, typing_revealer);
+  gtk_widget_class_bind_template_child (widget_class, NatterConversation, typing_label);
+  gtk_widget_class_bind_template_child (widget_class, NatterConversation, composer_stack);
+  gtk_widget_class_bind_template_child (widget_class, NatterConversation, composer);
+  gtk_widget_class_bind_template_child (widget_class, NatterConversation, placeholder);
+  gtk_widget_class_bind_template_child (widget_class, NatterConversation, send_button);
+
+  gtk_widget_class_install_action (widget_class, "conversation.send", NULL, send_action_cb);
+}
+
+static void
+natter_conversation_init (NatterConversation *self)
+{
+  GtkEventController *keys;
+  GtkAdjustment *adj;
+
+  gtk_widget_init_template (GTK_WIDGET (self));
+
+  self->settings = g_settings_new ("io.github.natter.Natter");
+  self->cancellable = g_cancellable_new ();
+  self->marker_seq = G_MAXUINT64;
+  self->stick_to_bottom = TRUE;
+
+  gtk_list_box_set_header_func (self->message_list, update_header, self, NULL);
+
+  adj = vadjustment (self);
+  g_signal_connect_object (adj, "value-changed", G_CALLBACK (value_changed_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (adj, "notify::upper", G_CALLBACK (upper_changed_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (adj, "notify::page-size", G_CALLBACK (upper_changed_cb), self, G_CONNECT_SWAPPED);
+
+  /* In the capture phase, before the text view inserts a new line for Enter. */
+  keys = gtk_event_controller_key_new ();
+  gtk_event_controller_set_propagation_phase (keys, GTK_PHASE_CAPTURE);
+  g_signal_connect_object (keys, "key-pressed", G_CALLBACK (composer_key_pressed_cb), self, G_CONNECT_SWAPPED);
+  gtk_widget_add_controller (GTK_WIDGET (self->composer), keys);
+
+  g_signal_connect_object (gtk_text_view_get_buffer (self->composer), "changed",
+                           G_CALLBACK (buffer_changed_cb), self, G_CONNECT_SWAPPED);
+  update_composer (self);
+  update_history_state (self);
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "natter-dbus-generated.h"
+#include "natter-message.h"
+
+G_BEGIN_DECLS
+
+#define NATTER_TYPE_ROOM (natter_room_get_type ())
+
+G_DECLARE_FINAL_TYPE (NatterRoom, natter_room, NATTER, ROOM, GObject)
+
+/* How many messages one History() call asks for. */
+#define NATTER_ROOM_PAGE_SIZE 50
+
+NatterRoom         *natter_room_new                (const char          *name,
+                                                    const char          *account);
+void                natter_room_attach             (NatterRoom          *self,
+                                                    NatterDBusChatRoom  *proxy);
+void                natter_room_detach             (NatterRoom          *self);
+gboolean            natter_room_is_attached        (NatterRoom          *self);
+void                natter_room_set_account        (NatterRoom          *self,
+                                                    const char          *account);
+void                natter_room_reset              (NatterRoom          *self);
+const char         *natter_room_get_name           (NatterRoom          *self);
+const char         *natter_room_get_display_name   (NatterRoom          *self);
+const char         *natter_room_get_icon_name      (NatterRoom          *self);
+const char         *natter_room_get_kind           (NatterRoom          *self);
+const char         *natter_room_get_topic          (NatterRoom          *self);
+char               *natter_room_dup_subtitle       (NatterRoom          *self);
+guint64             natter_room_get_unread_count   (NatterRoom          *self);
+guint64             natter_room_get_last_seq       (NatterRoom          *self);
+guint64             natter_room_get_read_seq       (NatterRoom          *self);
+const char * const *natter_room_get_members        (NatterRoom          *self);
+const char * const *natter_room_get_online         (NatterRoom          *self);
+GStrv               natter_room_dup_typing         (NatterRoom          *self);
+GStrv               natter_room_dup_readers        (NatterRoom          *self,
+                                                    guint64              seq);
+GListModel         *natter_room_get_messages       (NatterRoom          *self);
+NatterMessage      *natter_room_get_last_message   (NatterRoom          *self);
+gboolean            natter_room_get_has_more       (NatterRoom          *self);
+gboolean            natter_room_get_loading        (NatterRoom          *self);
+gboolean            natter_room_add_message        (NatterRoom          *self,
+                                                    NatterMessage       *message);
+void                natter_room_load_recent        (NatterRoom          *self);
+void                natter_room_load_older         (NatterRoom          *self);
+void                natter_room_send_async         (NatterRoom          *self,
+                                                    const char          *body,
+                                                    GCancellable        *cancellable,
+                                                    GAsyncReadyCallback  callback,
+                                                    gpointer             user_data);
+gboolean            natter_room_send_finish        (NatterRoom          *self,
+                                                    GAsyncResult        *result,
+                                                    guint64             *out_seq,
+                                                    GError             **error);
+void                natter_room_leave_async        (NatterRoom          *self,
+                                                    GCancellable        *cancellable,
+                                                    GAsyncReadyCallback  callback,
+                                                    gpointer             user_data);
+gboolean            natter_room_leave_finish       (NatterRoom          *self,
+                                                    GAsyncResult        *result,
+                                                    GError             **error);
+void                natter_room_mark_read          (NatterRoom          *self);
+void                natter_room_set_typing         (NatterRoom          *self,
+                                                    gboolean             typing);
+void                natter_room_set_viewed         (NatterRoom          *self,
+                                                    gboolean             viewed);
+
+G_END_DECLS

@@ -1,0 +1,930 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "natter-window"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "natter-application-private.h"
+#include "natter-message-row.h"
+#include "natter-room-row.h"
+#include "natter-welcome-dialog.h"
+#include "natter-window-private.h"
+
+G_DEFINE_FINAL_TYPE (NatterWindow, natter_window, ADW_TYPE_APPLICATION_WINDOW)
+
+enum {
+  PROP_0,
+  PROP_SERVICE,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static void show_room (NatterWindow *self, NatterRoom *room);
+
+/* Rooms in the sidebar ------------------------------------------------------------- */
+
+static int
+kind_rank (NatterRoom *room)
+{
+  const char *kind = natter_room_get_kind (room);
+
+  if (g_str_equal (kind, "dm"))
+    return 1;
+  if (g_str_equal (kind, "system"))
+    return 2;
+  return 0;
+}
+
+static int
+compare_rooms (gconstpointer a,
+               gconstpointer b,
+               gpointer      user_data)
+{
+  NatterRoom *room_a = NATTER_ROOM ((gpointer) a);
+  NatterRoom *room_b = NATTER_ROOM ((gpointer) b);
+  int rank = kind_rank (room_a) - kind_rank (room_b);
+
+  if (rank != 0)
+    return rank;
+  return g_utf8_collate (natter_room_get_display_name (room_a), natter_room_get_display_name (room_b));
+}
+
+static GtkWidget *
+create_room_row (gpointer item,
+                 gpointer user_data)
+{
+  return natter_room_row_new (NATTER_ROOM (item));
+}
+
+static const char *
+section_title (NatterRoom *room)
+{
+  switch (kind_rank (room))
+    {
+    case 1:
+      return _("Direct Messages");
+    case 2:
+      return _("Announcements");
+    default:
+      return _("Rooms");
+    }
+}
+
+static void
+update_room_header (GtkListBoxRow *row,
+                    GtkListBoxRow *before,
+                    gpointer       user_data)
+{
+  NatterRoom *room = natter_room_row_get_room (NATTER_ROOM_ROW (row));
+  GtkWidget *label;
+
+  if (before != NULL && kind_rank (natter_room_row_get_room (NATTER_ROOM_ROW (before))) == kind_rank (room))
+    {
+      gtk_list_box_row_set_header (row, NULL);
+      return;
+    }
+  label = gtk_label_new (section_title (room));
+  gtk_label_set_xalign (GTK_LABEL (label), 0);
+  gtk_widget_add_css_class (label, "heading");
+  gtk_widget_add_css_class (label, "dim-label");
+  gtk_widget_add_css_class (label, "room-section");
+  gtk_list_box_row_set_header (row, label);
+}
+
+static NatterRoomRow *
+find_room_row (NatterWindow *self,
+               NatterRoom   *room)
+{
+  GtkListBoxRow *row;
+
+  for (int i = 0; (row = gtk_list_box_get_row_at_index (self->room_list, i)) != NULL; i++)
+    if (natter_room_row_get_room (NATTER_ROOM_ROW (row)) == room)
+      return NATTER_ROOM_ROW (row);
+  return NULL;
+}
+
+static void
+update_sidebar_page (NatterWindow *self)
+{
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->sorted_rooms));
+
+  if (gtk_search_bar_get_search_mode (self->search_bar) &&
+      *gtk_editable_get_text (GTK_EDITABLE (self->search_entry)) != '\0')
+    return;
+  if (n == 0 && natter_service_get_ready (self->service))
+    gtk_stack_set_visible_child_name (self->sidebar_stack, "no-rooms");
+  else
+    gtk_stack_set_visible_child_name (self->sidebar_stack, "rooms");
+}
+
+/* What is on screen ---------------------------------------------------------------- */
+
+static gboolean
+content_visible (NatterWindow *self)
+{
+  return !adw_leaflet_get_folded (self->leaflet) ||
+         adw_leaflet_get_visible_child (self->leaflet) == self->content;
+}
+
+static void
+update_on_screen (NatterWindow *self)
+{
+  gboolean on_screen = natter_conversation_get_room (self->conversation) != NULL &&
+                       gtk_widget_get_mapped (GTK_WIDGET (self)) &&
+                       content_visible (self);
+
+  natter_conversation_set_on_screen (self->conversation, on_screen);
+}
+
+static gboolean
+relayout_cb (gpointer user_data)
+{
+  g_autoptr(NatterWindow) self = user_data;
+
+  if (self->leaflet != NULL)
+    gtk_widget_queue_resize (GTK_WIDGET (self->leaflet));
+  return G_SOURCE_REMOVE;
+}
+
+static void
+leaflet_changed_cb (NatterWindow *self)
+{
+  update_on_screen (self);
+  /* The title buttons come and go with folding, during the leaflet's own allocation,
+   * when a new size request would be lost: the sidebar would keep the width it needed
+   * for them. Ask again once that is over. */
+  g_idle_add (relayout_cb, g_object_ref (self));
+}
+
+/**
+ * natter_window_get_visible_room:
+ * @self: a window
+ *
+ * Returns: (transfer none) (nullable): the room whose conversation the user sees
+ */
+NatterRoom *
+natter_window_get_visible_room (NatterWindow *self)
+{
+  g_return_val_if_fail (NATTER_IS_WINDOW (self), NULL);
+
+  if (!gtk_widget_get_mapped (GTK_WIDGET (self)) || !content_visible (self))
+    return NULL;
+  return natter_conversation_get_room (self->conversation);
+}
+
+void
+natter_window_show_toast (NatterWindow *self,
+                          const char   *text)
+{
+  AdwToast *toast;
+
+  g_return_if_fail (NATTER_IS_WINDOW (self));
+
+  toast = adw_toast_new (text);
+  adw_toast_set_timeout (toast, 5);
+  adw_toast_overlay_add_toast (self->toast_overlay, toast);
+}
+
+static void
+conversation_error_cb (NatterWindow *self,
+                       const char   *message)
+{
+  natter_window_show_toast (self, message);
+}
+
+/* The room on screen --------------------------------------------------------------- */
+
+static void
+update_room_title (NatterWindow *self)
+{
+  NatterRoom *room = natter_conversation_get_room (self->conversation);
+  g_autofree char *subtitle = NULL;
+
+  if (room == NULL)
+    {
+      adw_window_title_set_title (self->room_title, "");
+      adw_window_title_set_subtitle (self->room_title, "");
+      return;
+    }
+  subtitle = natter_room_dup_subtitle (room);
+  adw_window_title_set_title (self->room_title, natter_room_get_display_name (room));
+  adw_window_title_set_subtitle (self->room_title, subtitle);
+}
+
+static void
+show_room (NatterWindow *self,
+           NatterRoom   *room)
+{
+  NatterRoom *previous = natter_conversation_get_room (self->conversation);
+  NatterRoomRow *row;
+
+  g_clear_pointer (&self->pending_room, g_free);
+
+  if (previous != NULL)
+    g_signal_handlers_disconnect_by_func (previous, update_room_title, self);
+
+  natter_conversation_set_room (self->conversation, room);
+  gtk_stack_set_visible_child_name (self->content_stack, room != NULL ? "conversation" : "empty");
+  gtk_widget_set_visible (GTK_WIDGET (self->room_menu_button), room != NULL);
+
+  if (room != NULL)
+    {
+      g_signal_connect_object (room, "notify", G_CALLBACK (update_room_title), self, G_CONNECT_SWAPPED);
+      row = find_room_row (self, room);
+      if (row != NULL)
+        gtk_list_box_select_row (self->room_list, GTK_LIST_BOX_ROW (row));
+      adw_leaflet_set_visible_child (self->leaflet, self->content);
+      g_settings_set_string (self->settings, "last-room", natter_room_get_name (room));
+      natter_conversation_focus_composer (self->conversation);
+    }
+  else
+    {
+      gtk_list_box_unselect_all (self->room_list);
+      adw_leaflet_set_visible_child (self->leaflet, self->sidebar);
+    }
+
+  update_room_title (self);
+  update_on_screen (self);
+  _natter_window_actions_update (self);
+}
+
+static void
+room_activated_cb (NatterWindow  *self,
+                   GtkListBoxRow *row)
+{
+  show_room (self, natter_room_row_get_room (NATTER_ROOM_ROW (row)));
+}
+
+void
+_natter_window_go_back (NatterWindow *self)
+{
+  adw_leaflet_navigate (self->leaflet, ADW_NAVIGATION_DIRECTION_BACK);
+}
+
+static void
+join_cb (GObject      *source,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  g_autoptr(NatterWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!natter_service_join_room_finish (NATTER_SERVICE (source), result, &error))
+    {
+      g_autofree char *text = g_strdup_printf (_("Cannot open the conversation: %s"), error->message);
+
+      g_clear_pointer (&self->pending_room, g_free);
+      natter_window_show_toast (self, text);
+    }
+}
+
+static void
+resolve_pending_room (NatterWindow *self)
+{
+  NatterRoom *room;
+
+  if (self->pending_room == NULL)
+    return;
+  room = natter_service_lookup_room (self->service, self->pending_room);
+  g_debug ("Waiting for room %s: %s", self->pending_room, room != NULL ? "there" : "not yet");
+  if (room != NULL)
+    {
+      show_room (self, room);
+      return;
+    }
+  if (!natter_service_get_ready (self->service))
+    return;
+  switch (self->pending)
+    {
+    case NATTER_PENDING_OPEN:
+      g_clear_pointer (&self->pending_room, g_free);
+      return;
+    case NATTER_PENDING_JOINING:
+      return;
+    case NATTER_PENDING_JOIN:
+    default:
+      break;
+    }
+  /* Joining is idempotent: the room appears when natterd has it. */
+  self->pending = NATTER_PENDING_JOINING;
+  natter_service_join_room_async (self->service, self->pending_room, NULL, join_cb, g_object_ref (self));
+}
+
+/**
+ * natter_window_open_room:
+ * @self: a window
+ * @name: a room name
+ *
+ * Shows the conversation of room @name, joining it first if the account is not a member
+ * yet (and waiting for natterd if it is not there yet).
+ */
+void
+natter_window_open_room (NatterWindow *self,
+                         const char   *name)
+{
+  g_return_if_fail (NATTER_IS_WINDOW (self));
+  g_return_if_fail (name != NULL);
+
+  g_free (self->pending_room);
+  self->pending_room = g_strdup (name);
+  self->pending = NATTER_PENDING_JOIN;
+  resolve_pending_room (self);
+}
+
+static void
+rooms_changed_cb (NatterWindow *self)
+{
+  NatterRoom *current = natter_conversation_get_room (self->conversation);
+  NatterRoomRow *row;
+
+  /* The room on screen was left. */
+  if (current != NULL && natter_service_lookup_room (self->service, natter_room_get_name (current)) != current)
+    show_room (self, NULL);
+
+  resolve_pending_room (self);
+  update_sidebar_page (self);
+
+  current = natter_conversation_get_room (self->conversation);
+  if (current != NULL && (row = find_room_row (self, current)) != NULL)
+    gtk_list_box_select_row (self->room_list, GTK_LIST_BOX_ROW (row));
+}
+
+static void
+service_changed_cb (NatterWindow *self)
+{
+  const char *account = natter_service_get_account (self->service);
+
+  adw_window_title_set_subtitle (self->sidebar_title, account);
+  resolve_pending_room (self);
+  update_sidebar_page (self);
+
+  /* First run: natterd has no account yet, so ask where the user chats. */
+  if (natter_service_get_ready (self->service) && *account == '\0' && !self->welcome_shown)
+    {
+      GtkWindow *welcome = natter_welcome_dialog_new (GTK_WINDOW (self), self->service, FALSE);
+
+      self->welcome_shown = TRUE;
+      gtk_window_present (welcome);
+    }
+}
+
+/* Search --------------------------------------------------------------------------- */
+
+static GtkWidget *
+create_search_row (NatterService *service,
+                   NatterMessage *message)
+{
+  NatterRoom *room = natter_service_lookup_room (service, natter_message_get_room (message));
+  g_autoptr(GDateTime) time = natter_message_dup_datetime (message);
+  /* Translators: the date of a search result, in the format of g_date_time_format().
+   * xgettext:no-c-format */
+  g_autofree char *date = g_date_time_format (time, _("%b %-d, %H:%M"));
+  g_autofree char *title = NULL;
+  GtkWidget *row = gtk_list_box_row_new ();
+  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 3);
+  GtkWidget *top = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
+  GtkWidget *title_label;
+  GtkWidget *date_label;
+  GtkWidget *body_label;
+
+  if (room != NULL && g_str_equal (natter_room_get_kind (room), "room"))
+    /* Translators: a search result: “sender in room” */
+    title = g_strdup_printf (_("%s in %s"), natter_message_get_sender (message),
+                             natter_room_get_display_name (room));
+  else
+    title = g_strdup (natter_message_get_sender (message));
+
+  title_label = gtk_label_new (title);
+  gtk_label_set_xalign (GTK_LABEL (title_label), 0);
+  gtk_label_set_ellipsize (GTK_LABEL (title_label), PANGO_ELLIPSIZE_END);
+  gtk_widget_set_hexpand (title_label, TRUE);
+  gtk_widget_add_css_class (title_label, "heading");
+  date_label = gtk_label_new (date);
+  gtk_widget_add_css_class (date_label, "caption");
+  gtk_widget_add_css_class (date_label, "dim-label");
+  body_label = gtk_label_new (natter_message_get_body (message));
+  gtk_label_set_xalign (GTK_LABEL (body_label), 0);
+  gtk_label_set_wrap (GTK_LABEL (body_label), TRUE);
+  gtk_label_set_wrap_mode (GTK_LABEL (body_label), PANGO_WRAP_WORD_CHAR);
+  gtk_label_set_lines (GTK_LABEL (body_label), 3);
+  gtk_label_set_ellipsize (GTK_LABEL (body_label), PANGO_ELLIPSIZE_END);
+
+  gtk_box_append (GTK_BOX (top), title_label);
+  gtk_box_append (GTK_BOX (top), date_label);
+  gtk_box_append (GTK_BOX (box), top);
+  gtk_box_append (GTK_BOX (box), body_label);
+  gtk_widget_set_margin_top (box, 6);
+  gtk_widget_set_margin_bottom (box, 6);
+  gtk_list_box_row_set_child (GTK_LIST_BOX_ROW (row), box);
+  gtk_widget_add_css_class (row, "search-result");
+  g_object_set_data_full (G_OBJECT (row), "natter-room", g_strdup (natter_message_get_room (message)), g_free);
+  return row;
+}
+
+static void
+search_cb (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  g_autoptr(NatterWindow) self = user_data;
+  g_autoptr(GListModel) results = NULL;
+  g_autoptr(GError) error = NULL;
+  GtkWidget *child;
+  guint n;
+
+  results = natter_service_search_finish (NATTER_SERVICE (source), result, &error);
+  if (results == NULL)
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        natter_window_show_toast (self, error->message);
+      return;
+    }
+
+  while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->search_list))) != NULL)
+    gtk_list_box_remove (self->search_list, child);
+  n = g_list_model_get_n_items (results);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(NatterMessage) message = g_list_model_get_item (results, i);
+      gtk_list_box_append (self->search_list, create_search_row (self->service, message));
+    }
+  gtk_stack_set_visible_child_name (self->sidebar_stack, n > 0 ? "search" : "no-results");
+}
+
+static void
+run_search (NatterWindow *self)
+{
+  g_autofree char *query = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->search_entry))));
+
+  if (self->search_cancellable != NULL)
+    g_cancellable_cancel (self->search_cancellable);
+  g_clear_object (&self->search_cancellable);
+
+  if (*query == '\0')
+    {
+      update_sidebar_page (self);
+      return;
+    }
+  self->search_cancellable = g_cancellable_new ();
+  natter_service_search_async (self->service, query, self->search_cancellable, search_cb, g_object_ref (self));
+}
+
+static void
+search_changed_cb (NatterWindow *self)
+{
+  run_search (self);
+}
+
+static void
+search_activate_cb (NatterWindow *self)
+{
+  GtkListBoxRow *first = gtk_list_box_get_row_at_index (self->search_list, 0);
+
+  if (first != NULL && g_strcmp0 (gtk_stack_get_visible_child_name (self->sidebar_stack), "search") == 0)
+    g_signal_emit_by_name (self->search_list, "row-activated", first);
+}
+
+static void
+search_mode_cb (NatterWindow *self)
+{
+  if (!gtk_search_bar_get_search_mode (self->search_bar))
+    {
+      gtk_editable_set_text (GTK_EDITABLE (self->search_entry), "");
+      update_sidebar_page (self);
+    }
+}
+
+static void
+search_result_activated_cb (NatterWindow  *self,
+                            GtkListBoxRow *row)
+{
+  const char *room = g_object_get_data (G_OBJECT (row), "natter-room");
+
+  if (room != NULL)
+    natter_window_open_room (self, room);
+}
+
+/**
+ * natter_window_search:
+ * @self: a window
+ * @terms: (nullable): words to search for
+ *
+ * Opens the search with @terms (GNOME Shell's “search in the app”).
+ */
+void
+natter_window_search (NatterWindow *self,
+                      const char   *terms)
+{
+  g_return_if_fail (NATTER_IS_WINDOW (self));
+
+  gtk_search_bar_set_search_mode (self->search_bar, TRUE);
+  adw_leaflet_set_visible_child (self->leaflet, self->sidebar);
+  if (terms != NULL)
+    {
+      gtk_editable_set_text (GTK_EDITABLE (self->search_entry), terms);
+      run_search (self);
+    }
+  gtk_widget_grab_focus (GTK_WIDGET (self->search_entry));
+}
+
+/* GObject and GtkWidget ------------------------------------------------------------ */
+
+static void
+natter_window_map (GtkWidget *widget)
+{
+  GTK_WIDGET_CLASS (natter_window_parent_class)->map (widget);
+  update_on_screen (NATTER_WINDOW (widget));
+}
+
+static void
+natter_window_unmap (GtkWidget *widget)
+{
+  GTK_WIDGET_CLASS (natter_window_parent_class)->unmap (widget);
+  update_on_screen (NATTER_WINDOW (widget));
+}
+
+static gboolean
+natter_window_close_request (GtkWindow *window)
+{
+  NatterWindow *self = NATTER_WINDOW (window);
+  int width;
+  int height;
+
+  gtk_window_get_default_size (window, &width, &height);
+  g_settings_set_int (self->settings, "window-width", width);
+  g_settings_set_int (self->settings, "window-height", height);
+  g_settings_set_boolean (self->settings, "window-maximized", gtk_window_is_maximized (window));
+  natter_conversation_set_room (self->conversation, NULL);
+
+  return GTK_WINDOW_CLASS (natter_window_parent_class)->close_request (window);
+}
+
+static void
+natter_window_constructed (GObject *object)
+{
+  NatterWindow *self = NATTER_WINDOW (object);
+  GtkCustomSorter *sorter;
+  g_autofree char *last_room = NULL;
+
+  G_OBJECT_CLASS (natter_window_parent_class)->constructed (object);
+
+  gtk_window_set_default_size (GTK_WINDOW (self),
+                               g_settings_get_int (self->settings, "window-width"),
+                               g_settings_get_int (self->settings, "window-height"));
+  if (g_settings_get_boolean (self->settings, "window-maximized"))
+    gtk_window_maximize (GTK_WINDOW (self));
+
+  sorter = gtk_custom_sorter_new (compare_rooms, NULL, NULL);
+  self->sorted_rooms = gtk_sort_list_model_new (g_object_ref (natter_service_get_rooms (self->service)),
+                                                GTK_SORTER (sorter));
+  gtk_list_box_bind_model (self->room_list, G_LIST_MODEL (self->sorted_rooms), create_room_row, NULL, NULL);
+  gtk_list_box_set_header_func (self->room_list, update_room_header, NULL, NULL);
+  g_signal_connect_object (self->sorted_rooms, "items-changed", G_CALLBACK (rooms_changed_cb), self, G_CONNECT_SWAPPED);
+
+  natter_banner_set_service (self->sidebar_banner, self->service);
+  natter_banner_set_service (self->content_banner, self->service);
+  natter_conversation_set_service (self->conversation, self->service);
+  gtk_search_bar_set_key_capture_widget (self->search_bar, GTK_WIDGET (self->room_list));
+
+  g_signal_connect_object (self->service, "notify", G_CALLBACK (service_changed_cb), self, G_CONNECT_SWAPPED);
+
+  /* Back where the user left off, once the room is there. */
+  last_room = g_settings_get_string (self->settings, "last-room");
+  if (*last_room != '\0')
+    {
+      self->pending_room = g_steal_pointer (&last_room);
+      self->pending = NATTER_PENDING_OPEN;
+    }
+
+  show_room (self, NULL);
+  service_changed_cb (self);
+  rooms_changed_cb (self);
+}
+
+static void
+natter_window_dispose (GObject *object)
+{
+  NatterWindow *self = NATTER_WINDOW (object);
+
+  if (self->search_cancellable != NULL)
+    g_cancellable_cancel (self->search_cancellable);
+  g_clear_object (&self->search_cancellable);
+  if (self->room_list != NULL)
+    gtk_list_box_bind_model (self->room_list, NULL, NULL, NULL, NULL);
+  gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_WINDOW);
+  g_clear_object (&self->sorted_rooms);
+
+  G_OBJECT_CLASS (natter_window_parent_class)->dispose (object);
+}
+
+static void
+natter_window_finalize (GObject *object)
+{
+  NatterWindow *self = NATTER_WINDOW (object);
+
+  g_clear_object (&self->service);
+  g_clear_object (&self->settings);
+  g_clear_pointer (&self->pending_room, g_free);
+
+  G_OBJECT_CLASS (natter_window_parent_class)->finalize (object);
+}
+
+static void
+natter_window_set_property (GObject      *object,
+                            guint         prop_id,
+                            const GValue *value,
+                            GParamSpec   *pspec)
+{
+  NatterWindow *self = NATTER_WINDOW (object);
+
+  switch (prop_id)
+    {
+    case PROP_SERVICE:
+      self->service = g_value_dup_object (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+natter_window_class_init (NatterWindowClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+  GtkWindowClass *window_class = GTK_WINDOW_CLASS (klass);
+
+  object_class->constructed = natter_window_constructed;
+  object_class->dispose = natter_window_dispose;
+  object_class->finalize = natter_window_finalize;
+  object_class->set_property = natter_window_set_property;
+  widget_class->map = natter_window_map;
+  widget_class->unmap = natter_window_unmap;
+  window_class->close_request = natter_window_close_request;
+
+  properties[PROP_SERVICE] =
+    g_param_spec_object ("service", NULL, NULL, NATTER_TYPE_SERVICE,
+                         G_PARAM_WRITABLE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  g_type_ensure (NATTER_TYPE_BANNER);
+  g_type_ensure (NATTER_TYPE_CONVERSATION);
+
+  gtk_widget_class_set_template_from_resource (widget_class, "/io/github/natter/Natter/natter-window.ui");
+  gtk_widget_class_bind_template_child (widget_class, NatterWindow, toast_overlay);
+  gtk_widget_class_bind_template_child (widget_class, NatterWindow, leaflet);
+  gtk_widget_class_bind_template_child (widget_class, NatterWindow, sidebar);
+  gtk_widget_class_bind_template_child (widget_class, NatterWindow, sidebar_title);
+  gtk_widget_class_bind_template_child (widget_class, NatterWindow, search_button);
+  gtk_widget_class_bind_template_child (widget_class, NatterWindow, search_bar);
+  gtk_widget_class_bind_template_child (widget_class, NatterWindow, search_entry);
+  gtk_widget_class_bind_template_child (widget_class, NatterWindow, sidebar_banner);
+  gtk_widget_class_bind_template_child (widget_class, NatterWindow, sidebar_stack);
+  gtk_widget_class_bind_template_child (widget_class, NatterWindow, room_list);
+  gtk_widget_class_bind_template_child (widget_class, NatterWindow, search_list);
+  gtk_widget_class_bind_template_child (widget_class, NatterWindow, content);
+  gtk_widget_class_bind_template_child (widget_class, NatterWindow, room_title);
+  gtk_widget_class_bind_template_child (widget_class, NatterWindow, room_menu_button);
+  gtk_widget_class_bind_template_child (widget_class, NatterWindow, content_banner);
+  gtk_widget_class_bind_template_child (widget_class, NatterWindow, content_stack);
+  gtk_widget_class_bind_template_child (widget_class, NatterWindow, conversation);
+  gtk_widget_class_bind_template_callback (widget_class, leaflet_changed_cb);
+  gtk_widget_class_bind_template_callback (widget_class, room_activated_cb);
+  gtk_widget_class_bind_template_callback (widget_class, search_changed_cb);
+  gtk_widget_class_bind_template_callback (widget_class, search_activate_cb);
+  gtk_widget_class_bind_template_callback (widget_class, search_mode_cb);
+  gtk_widget_class_bind_template_callback (widget_class, search_result_activated_cb);
+  gtk_widget_class_bind_template_callback (widget_class, conversation_error_cb);
+}
+
+static void
+natter_window_init (NatterWindow *self)
+{
+  self->settings = g_settings_new ("io.github.natter.Natter");
+  gtk_widget_init_template (GTK_WIDGET (self));
+  _natter_window_actions_init (self);
+}
+
+/**
+ * natter_window_new:
+ * @application: the app
+ *
+ * Returns: (transfer full): a new main window
+ */
+NatterWindow *
+natter_window_new (NatterApplication *application)
+{
+  return g_object_new (NATTER_TYPE_WINDOW,
+                       "application", application,
+                       "service", _natter_application_get_service (application),
+                       NULL);
+}
+
+/* For the GUI tests ---------------------------------------------------------------- */
+
+static void
+collect_labels (GtkWidget       *widget,
+                GVariantBuilder *labels)
+{
+  if (!gtk_widget_get_mapped (widget))
+    return;
+  if (GTK_IS_LABEL (widget) && *gtk_label_get_text (GTK_LABEL (widget)) != '\0')
+    g_variant_builder_add (labels, "s", gtk_label_get_text (GTK_LABEL (widget)));
+  if (gtk_widget_get_tooltip_text (widget) != NULL)
+    g_variant_builder_add (labels, "s", gtk_widget_get_tooltip_text (widget));
+  if (GTK_IS_SEARCH_ENTRY (widget))
+    {
+      g_autofree char *placeholder = NULL;
+
+      g_object_get (widget, "placeholder-text", &placeholder, NULL);
+      if (placeholder != NULL)
+        g_variant_builder_add (labels, "s", placeholder);
+    }
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    collect_labels (child, labels);
+}
+
+static void
+collect_header_texts (GtkWidget       *header,
+                      GVariantBuilder *days,
+                      gboolean        *marker)
+{
+  for (GtkWidget *child = gtk_widget_get_first_child (header); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *label = gtk_widget_get_next_sibling (gtk_widget_get_first_child (child));
+
+      if (gtk_widget_has_css_class (child, "unread-marker"))
+        *marker = TRUE;
+      else if (label != NULL && GTK_IS_LABEL (label))
+        g_variant_builder_add (days, "s", gtk_label_get_text (GTK_LABEL (label)));
+    }
+}
+
+static const char *
+nonnull (const char *s)
+{
+  return s != NULL ? s : "";
+}
+
+/*
+ * _natter_window_describe:
+ * @self: a window
+ *
+ * What the window shows, read back from its widgets (not from the model behind them),
+ * for the GUI tests through the app's test-describe action.
+ *
+ * Returns: (transfer floating): an `a{sv}`
+ */
+GVariant *
+_natter_window_describe (NatterWindow *self)
+{
+  GVariantBuilder builder;
+  GVariantBuilder rooms;
+  GVariantBuilder sections;
+  GVariantBuilder messages;
+  GVariantBuilder days;
+  GVariantBuilder results;
+  GVariantBuilder labels;
+  GVariantBuilder windows;
+  GtkListBox *list = natter_conversation_get_message_list (self->conversation);
+  NatterRoom *room = natter_conversation_get_room (self->conversation);
+  GtkListBoxRow *row;
+  gboolean marker = FALSE;
+  g_autofree char *composer = natter_conversation_dup_composer_text (self->conversation);
+  g_autoptr(GList) toplevels = NULL;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
+
+  g_variant_builder_init (&rooms, G_VARIANT_TYPE ("a(sssb)"));
+  g_variant_builder_init (&sections, G_VARIANT_TYPE_STRING_ARRAY);
+  for (int i = 0; (row = gtk_list_box_get_row_at_index (self->room_list, i)) != NULL; i++)
+    {
+      NatterRoomRow *room_row = NATTER_ROOM_ROW (row);
+      GtkWidget *header = gtk_list_box_row_get_header (row);
+
+      if (header != NULL && GTK_IS_LABEL (header))
+        g_variant_builder_add (&sections, "s", gtk_label_get_text (GTK_LABEL (header)));
+      g_variant_builder_add (&rooms, "(sssb)",
+                             natter_room_get_name (natter_room_row_get_room (room_row)),
+                             natter_room_row_get_title (room_row),
+                             natter_room_row_get_badge (room_row),
+                             gtk_list_box_row_is_selected (row));
+    }
+
+  g_variant_builder_init (&messages, G_VARIANT_TYPE ("a(tsssb)"));
+  g_variant_builder_init (&days, G_VARIANT_TYPE_STRING_ARRAY);
+  for (int i = 0; (row = gtk_list_box_get_row_at_index (list, i)) != NULL; i++)
+    {
+      NatterMessageRow *message_row = NATTER_MESSAGE_ROW (row);
+
+      if (gtk_list_box_row_get_header (row) != NULL)
+        collect_header_texts (gtk_list_box_row_get_header (row), &days, &marker);
+      g_variant_builder_add (&messages, "(tsssb)",
+                             natter_message_get_seq (natter_message_row_get_message (message_row)),
+                             natter_message_row_get_sender (message_row),
+                             natter_message_row_get_time (message_row),
+                             natter_message_row_get_body (message_row),
+                             natter_message_row_get_header_visible (message_row));
+    }
+
+  g_variant_builder_init (&results, G_VARIANT_TYPE_STRING_ARRAY);
+  for (int i = 0; (row = gtk_list_box_get_row_at_index (self->search_list, i)) != NULL; i++)
+    g_variant_builder_add (&results, "s", nonnull (g_object_get_data (G_OBJECT (row), "natter-room")));
+
+  g_variant_builder_init (&labels, G_VARIANT_TYPE_STRING_ARRAY);
+  collect_labels (GTK_WIDGET (self), &labels);
+
+  g_variant_builder_init (&windows, G_VARIANT_TYPE_STRING_ARRAY);
+  toplevels = gtk_window_list_toplevels ();
+  for (GList *l = toplevels; l != NULL; l = l->next)
+    if (l->data != self && gtk_widget_get_visible (l->data) &&
+        gtk_window_get_transient_for (l->data) == GTK_WINDOW (self))
+      {
+        g_variant_builder_add (&windows, "s", nonnull (gtk_window_get_title (l->data)));
+        collect_labels (l->data, &labels);
+      }
+
+  g_variant_builder_add (&builder, "{sv}", "title", g_variant_new_string (nonnull (gtk_window_get_title (GTK_WINDOW (self)))));
+  g_variant_builder_add (&builder, "{sv}", "width", g_variant_new_int32 (gtk_widget_get_width (GTK_WIDGET (self))));
+  g_variant_builder_add (&builder, "{sv}", "height", g_variant_new_int32 (gtk_widget_get_height (GTK_WIDGET (self))));
+  g_variant_builder_add (&builder, "{sv}", "folded", g_variant_new_boolean (adw_leaflet_get_folded (self->leaflet)));
+  g_variant_builder_add (&builder, "{sv}", "pane",
+                         g_variant_new_string (adw_leaflet_get_visible_child (self->leaflet) == self->content ? "content" : "sidebar"));
+  g_variant_builder_add (&builder, "{sv}", "dark",
+                         g_variant_new_boolean (adw_style_manager_get_dark (adw_style_manager_get_default ())));
+  g_variant_builder_add (&builder, "{sv}", "status", g_variant_new_string (natter_service_get_status (self->service)));
+  g_variant_builder_add (&builder, "{sv}", "ready", g_variant_new_boolean (natter_service_get_ready (self->service)));
+  g_variant_builder_add (&builder, "{sv}", "banner",
+                         g_variant_new_string (natter_banner_get_revealed (self->sidebar_banner) ?
+                                               natter_banner_get_title (self->sidebar_banner) : ""));
+  g_variant_builder_add (&builder, "{sv}", "account", g_variant_new_string (adw_window_title_get_subtitle (self->sidebar_title)));
+  g_variant_builder_add (&builder, "{sv}", "rooms", g_variant_builder_end (&rooms));
+  g_variant_builder_add (&builder, "{sv}", "sections", g_variant_builder_end (&sections));
+  g_variant_builder_add (&builder, "{sv}", "sidebar", g_variant_new_string (nonnull (gtk_stack_get_visible_child_name (self->sidebar_stack))));
+  g_variant_builder_add (&builder, "{sv}", "room", g_variant_new_string (room != NULL ? natter_room_get_name (room) : ""));
+  g_variant_builder_add (&builder, "{sv}", "room-title", g_variant_new_string (adw_window_title_get_title (self->room_title)));
+  g_variant_builder_add (&builder, "{sv}", "room-subtitle", g_variant_new_string (adw_window_title_get_subtitle (self->room_title)));
+  g_variant_builder_add (&builder, "{sv}", "messages", g_variant_builder_end (&messages));
+  g_variant_builder_add (&builder, "{sv}", "days", g_variant_builder_end (&days));
+  g_variant_builder_add (&builder, "{sv}", "marker", g_variant_new_boolean (marker));
+  g_variant_builder_add (&builder, "{sv}", "at-start", g_variant_new_boolean (natter_conversation_get_at_start (self->conversation)));
+  g_variant_builder_add (&builder, "{sv}", "typing", g_variant_new_string (nonnull (natter_conversation_get_typing_text (self->conversation))));
+  g_variant_builder_add (&builder, "{sv}", "seen", g_variant_new_string (nonnull (natter_conversation_get_seen_text (self->conversation))));
+  g_variant_builder_add (&builder, "{sv}", "placeholder", g_variant_new_string (natter_conversation_get_placeholder (self->conversation)));
+  g_variant_builder_add (&builder, "{sv}", "composer", g_variant_new_string (composer));
+  g_variant_builder_add (&builder, "{sv}", "search-results", g_variant_builder_end (&results));
+  g_variant_builder_add (&builder, "{sv}", "windows", g_variant_builder_end (&windows));
+  g_variant_builder_add (&builder, "{sv}", "labels", g_variant_builder_end (&labels));
+
+  return g_variant_builder_end (&builder);
+}
+
+/*
+ * _natter_window_save_png:
+ * @self: a window
+ * @path: where to save
+ * @error: return location for an error
+ *
+ * Renders the window with its own renderer and saves it as PNG (the screenshots of the
+ * GUI tests, the same with or without a compositor).
+ */
+gboolean
+_natter_window_save_png (NatterWindow  *self,
+                         const char    *path,
+                         GError       **error)
+{
+  GskRenderer *renderer = gtk_native_get_renderer (GTK_NATIVE (self));
+  int width = gtk_widget_get_width (GTK_WIDGET (self));
+  int height = gtk_widget_get_height (GTK_WIDGET (self));
+  g_autoptr(GdkPaintable) paintable = NULL;
+  GtkSnapshot *snapshot;
+  g_autoptr(GskRenderNode) node = NULL;
+  g_autoptr(GdkTexture) texture = NULL;
+
+  if (renderer == NULL || width <= 0 || height <= 0)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_INITIALIZED, "the window is not shown");
+      return FALSE;
+    }
+
+  paintable = gtk_widget_paintable_new (GTK_WIDGET (self));
+  snapshot = gtk_snapshot_new ();
+  gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot), width, height);
+  node = gtk_snapshot_free_to_node (snapshot);
+  if (node == NULL)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, "nothing was drawn");
+      return FALSE;
+    }
+  texture = gsk_renderer_render_texture (renderer, node, &GRAPHENE_RECT_INIT (0, 0, width, height));
+  if (!gdk_texture_save_to_png (texture, path))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot write %s", path);
+      return FALSE;
+    }
+  return TRUE;
+}

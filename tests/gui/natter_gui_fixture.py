@@ -1,0 +1,288 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Harness for the GUI tests: each test gets an X server of its own (Xvfb), a private
+# session bus with the built natterd on it, and the built app, started as a user starts
+# it. Tests drive the app from outside, through the GActions it exports on the bus
+# (`gdbus call … org.gtk.Actions.Activate`), as natterd's notifications and GNOME
+# Shell do; with NATTER_TEST_HOOKS=1 the app also exports test-* actions that report
+# what its widgets show, type into the composer, scroll and take screenshots. The other
+# side of each conversation is a Python `websockets` client.
+#
+# Environment (set by tests/gui/meson.build): NATTERD, the built daemon; NATTER_APP, the
+# built app; NATTER_SCHEMA_DIR, its compiled GSettings schema; NATTER_LOCALEDIR, the
+# build tree's translations; NATTER_ARTIFACTS_DIR, where screenshots go.
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import gi
+gi.require_version("Gio", "2.0")
+from gi.repository import GLib  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "dbus"))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+from natter_dbus_fixture import (BUS_NAME, OWNER, DBusTestCase, eventually,  # noqa: E402
+                                 no_daemon, required_env, room_path)
+from natter_fixture import JSON_PROTOCOL, JsonClient, open_ws, password_for  # noqa: E402
+
+APP_ID = "io.github.natter.Natter"
+APP_PATH = "/io/github/natter/Natter"
+APP_TIMEOUT = 30.0
+
+__all__ = ["APP_ID", "BUS_NAME", "OWNER", "GuiTestCase", "eventually", "no_daemon", "required_env",
+           "room_path"]
+
+
+class Xvfb:
+    """An X server of our own; -displayfd picks a free display number."""
+
+    def __init__(self, workdir, width=1280, height=800):
+        self.workdir = workdir
+        self.size = f"{width}x{height}x24"
+        self.proc = None
+        self.display = None
+
+    def start(self):
+        read_fd, write_fd = os.pipe()
+        with open(os.path.join(self.workdir, "xvfb.log"), "wb") as log:
+            self.proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0",
+                                          self.size, "-nolisten", "tcp", "-noreset"],
+                                         pass_fds=(write_fd,), stdout=subprocess.DEVNULL,
+                                         stderr=log)
+        os.close(write_fd)
+        with os.fdopen(read_fd) as f:
+            number = f.readline().strip()
+        if not number:
+            raise AssertionError("Xvfb did not start (see xvfb.log)")
+        self.display = ":" + number
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+class App:
+    """The built app on the private bus and X server."""
+
+    def __init__(self, workdir, env):
+        self.workdir = workdir
+        self.env = env
+        self.log_path = os.path.join(workdir, "natter.log")
+        self.proc = None
+        self.n_describes = 0
+
+    def start(self):
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen([required_env("NATTER_APP")], stdin=subprocess.DEVNULL,
+                                         stdout=log, stderr=subprocess.STDOUT, env=self.env)
+
+    @property
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        if self.running:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode if self.proc is not None else None
+
+    def log_text(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+
+def gvariant_text(value, type_string):
+    return GLib.Variant(type_string, value).print_(True)
+
+
+class GuiTestCase(DBusTestCase):
+    """A private bus with natterd (from the D-Bus tests' fixture), plus Xvfb and the app.
+    On failure the app's log is printed too."""
+
+    app_env = {}
+
+    async def asyncSetUp(self):
+        self.xvfb = Xvfb(self.app_dir)
+        self.xvfb.start()
+        await super().asyncSetUp()
+
+    def app_environment(self, **extra):
+        env = dict(self.env)
+        runtime_dir = os.path.join(self.app_dir, "runtime")
+        home = os.path.join(self.app_dir, "home")
+        config = os.path.join(self.app_dir, "config")
+        os.makedirs(runtime_dir, mode=0o700, exist_ok=True)
+        os.makedirs(home, exist_ok=True)
+        # No animations: a screenshot or a check never catches a transition half-way.
+        os.makedirs(os.path.join(config, "gtk-4.0"), exist_ok=True)
+        with open(os.path.join(config, "gtk-4.0", "settings.ini"), "w") as f:
+            f.write("[Settings]\ngtk-enable-animations=false\n")
+        env.update({
+            "DISPLAY": self.xvfb.display,
+            "GDK_BACKEND": "x11",
+            "GSK_RENDERER": "cairo",
+            "GTK_A11Y": "none",
+            "NO_AT_BRIDGE": "1",
+            "GSETTINGS_BACKEND": "memory",
+            "GSETTINGS_SCHEMA_DIR": required_env("NATTER_SCHEMA_DIR"),
+            "NATTER_LOCALEDIR": required_env("NATTER_LOCALEDIR"),
+            "NATTER_TEST_HOOKS": "1",
+            "XDG_RUNTIME_DIR": runtime_dir,
+            "XDG_CONFIG_HOME": config,
+            "HOME": home,
+            "LANG": "C.UTF-8",
+            "LC_ALL": "",
+            "LANGUAGE": "",
+            "G_DEBUG": "fatal-criticals",
+            "G_MESSAGES_DEBUG": "",
+        })
+        env.update(self.app_env)
+        env.update(extra)
+        return env
+
+    async def start_app(self, **extra_env):
+        self.app = App(self.app_dir, self.app_environment(**extra_env))
+        self.app.start()
+        await eventually(lambda: not self.app.running or self.watcher.name_owner(APP_ID),
+                         APP_TIMEOUT, message=f"the app did not take {APP_ID}")
+        self.assertTrue(self.app.running, "the app exited")
+        # The window is up once it can describe itself.
+        await eventually(self._window_described, APP_TIMEOUT, message="the app shows no window")
+
+    async def _window_described(self):
+        try:
+            return await self.describe() is not None
+        except AssertionError:
+            return False
+
+    async def asyncTearDown(self):
+        if self.app is not None and self.app.running:
+            self.assertEqual(self.app.stop(), 0, "the app did not exit cleanly on SIGTERM")
+        await super().asyncTearDown()
+        if self.app is not None:
+            warnings = [line for line in self.app.log_text().splitlines()
+                        if "-WARNING **" in line or "-CRITICAL **" in line]
+            self.assertEqual(warnings, [], "the app logged warnings")
+
+    def run(self, result=None):
+        if result is None:
+            result = self.defaultTestResult()
+        n_before = len(result.failures) + len(result.errors)
+        self.app_dir = tempfile.mkdtemp(prefix="natter-gui-")
+        self.app = None
+        self.xvfb = None
+        try:
+            return super().run(result)
+        finally:
+            if self.app is not None and self.app.running:
+                self.app.proc.kill()
+                self.app.proc.wait()
+            if self.xvfb is not None:
+                self.xvfb.stop()
+            if len(result.failures) + len(result.errors) > n_before and self.app is not None:
+                sys.stderr.write(f"\n----- natter log ({self._testMethodName}) -----\n")
+                sys.stderr.write(self.app.log_text())
+                sys.stderr.write("\n----- end of natter log -----\n")
+                sys.stderr.flush()
+            shutil.rmtree(self.app_dir, ignore_errors=True)
+
+    # Actions ---------------------------------------------------------------------------
+
+    async def activate(self, action, parameter=None, path=APP_PATH):
+        """Activates an exported action with `gdbus call … org.gtk.Actions.Activate`."""
+        params = "[]" if parameter is None else f"[<{parameter}>]"
+        await self.gdbus("call", "--session", "--dest", APP_ID, "--object-path", path,
+                         "--method", "org.gtk.Actions.Activate", action, params, "{}")
+
+    async def action_string(self, action, value):
+        await self.activate(action, gvariant_text(value, "s"))
+
+    async def set_action_state(self, action, value):
+        """Changes a stateful action with `gdbus call … org.gtk.Actions.SetState`."""
+        await self.gdbus("call", "--session", "--dest", APP_ID, "--object-path", APP_PATH,
+                         "--method", "org.gtk.Actions.SetState", action, f"<{value}>", "{}")
+
+    async def describe(self):
+        """What the window shows, read from its widgets by the app's test-describe."""
+        self.app.n_describes += 1
+        path = os.path.join(self.app_dir, f"describe-{self.app.n_describes}.txt")
+        await self.action_string("test-describe", path)
+        try:
+            with open(path) as f:
+                text = f.read()
+        except FileNotFoundError:
+            raise AssertionError("test-describe wrote nothing") from None
+        os.unlink(path)
+        return GLib.Variant.parse(None, text, None, None).unpack()
+
+    async def eventually_shows(self, predicate, message, timeout=15.0):
+        """Waits until predicate(description) holds; returns that description."""
+        seen = {}
+
+        async def check():
+            seen["last"] = await self.describe()
+            return predicate(seen["last"])
+
+        try:
+            await eventually(check, timeout, message=message)
+        except AssertionError:
+            raise AssertionError(f"{message}; the window showed: {seen.get('last')!r}") from None
+        return seen["last"]
+
+    async def open_room(self, name):
+        await self.action_string("open-room", name)
+        return await self.eventually_shows(lambda d: d["room"] == name,
+                                           f"room {name} is not on screen")
+
+    async def resize(self, width, height):
+        """Resizes the window (test-resize), again until the window manager-less X
+        server has applied it; returns the description at the new size."""
+        async def resized():
+            await self.activate("test-resize", f"({width}, {height})")
+            shown = await self.describe()
+            return abs(shown["width"] - width) <= 20 and abs(shown["height"] - height) <= 20
+
+        await eventually(resized, 20, message=f"the window did not take {width}×{height}")
+        return await self.describe()
+
+    async def type_text(self, text):
+        await self.action_string("test-type", text)
+
+    async def press(self, accelerator):
+        await self.action_string("test-key", accelerator)
+
+    async def screenshot(self, name):
+        directory = required_env("NATTER_ARTIFACTS_DIR")
+        os.makedirs(directory, exist_ok=True)
+        path = os.path.join(directory, name)
+        if os.path.exists(path):
+            os.unlink(path)
+
+        # A window with a redraw pending has nothing to render yet: ask again.
+        async def saved():
+            await self.action_string("test-screenshot", path)
+            return os.path.exists(path) and os.path.getsize(path) > 0
+
+        await eventually(saved, message=f"no screenshot {name}")
+        return path
+
+    # WebSocket clients ------------------------------------------------------------------
+
+    async def ws_user(self, name):
+        ws = await open_ws(self.daemon.url(), [JSON_PROTOCOL])
+        client = JsonClient(ws, name)
+        self.clients.append(client)
+        await client.register(name, password_for(name))
+        return client

@@ -1,0 +1,334 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# The GTK app under Xvfb on a private bus with the built natterd, driven through its
+# exported actions, with Python `websockets` clients on the other side. Each test case
+# is its own meson test; run one with
+#   NATTERD=… NATTER_APP=… NATTER_SCHEMA_DIR=… NATTER_LOCALEDIR=… NATTER_ARTIFACTS_DIR=… \
+#     NATTER_DESKTOP_FILE=… /usr/bin/python3 test_gui.py GuiTest.test_send_and_receive
+
+import asyncio
+import configparser
+import unittest
+
+from gi.repository import GLib
+
+from natter_gui_fixture import (BUS_NAME, OWNER, GuiTestCase, eventually, no_daemon,
+                                required_env, room_path)
+# After natter_gui_fixture, which puts tests/integration on the path.
+from natter_fixture import JSON_PROTOCOL, JsonClient, open_ws, password_for  # noqa: E402
+
+NOTIFICATIONS = ("org.freedesktop.Notifications", "/org/freedesktop/Notifications")
+
+
+def bodies(description):
+    return [m[3] for m in description["messages"]]
+
+
+def room_row(description, name):
+    rows = [r for r in description["rooms"] if r[0] == name]
+    return rows[0] if rows else None
+
+
+class GuiTest(GuiTestCase):
+
+    async def test_send_and_receive(self):
+        """A message typed in the app reaches a WebSocket client; the client's message,
+        and its typing, show up in the app."""
+        alice = await self.ws_user("alice")
+        await alice.call("join", {"room": "general"}, "joined")
+        await self.start_app()
+        await self.open_room("general")
+
+        await self.type_text("hello from the app")
+        await self.press("Return")
+        message = await alice.next_event("message", room="general", body="hello from the app")
+        self.assertEqual(message["sender"], OWNER)
+        shown = await self.eventually_shows(lambda d: "hello from the app" in bodies(d),
+                                            "the sent message is not shown")
+        self.assertEqual(shown["composer"], "")
+
+        await alice.send_frame({"typing": {"room": "general", "active": True}})
+        await self.eventually_shows(lambda d: d["typing"] == "alice is typing…",
+                                    "the typing indicator does not show alice")
+
+        sent = await alice.call("send", {"room": "general", "body": "hi from the browser",
+                                         "client_msg_id": "a-1"}, "sent")
+        shown = await self.eventually_shows(lambda d: "hi from the browser" in bodies(d),
+                                            "the WebSocket message is not shown")
+        row = [m for m in shown["messages"] if m[3] == "hi from the browser"][0]
+        self.assertEqual((row[0], row[1]), (sent["seq"], "alice"))
+        self.assertTrue(row[4], "the first message of alice's group has no header")
+        self.assertEqual(shown["typing"], "", "a message ends its sender's typing")
+
+    async def test_typing_reaches_others(self):
+        """Typing in the composer tells the other members; sending ends it."""
+        alice = await self.ws_user("alice")
+        await alice.call("join", {"room": "general"}, "joined")
+        await self.start_app()
+        await self.open_room("general")
+
+        await self.type_text("hel")
+        event = await alice.next_event("typing", room="general", user=OWNER)
+        self.assertIs(event.get("active", True), True)
+        await self.type_text("lo")
+        await self.press("Return")
+        await alice.next_event("message", room="general", body="hello")
+        event = await alice.next_event("typing", room="general", user=OWNER)
+        self.assertIs(event.get("active", False), False)
+
+    async def test_shift_enter_starts_a_new_line(self):
+        """Shift+Enter puts a new line in the message; Enter sends it whole."""
+        alice = await self.ws_user("alice")
+        await alice.call("join", {"room": "general"}, "joined")
+        await self.start_app()
+        await self.open_room("general")
+
+        await self.type_text("first line")
+        await self.press("<Shift>Return")
+        await self.type_text("second line")
+        shown = await self.describe()
+        self.assertEqual(shown["composer"], "first line\nsecond line")
+        await self.press("Return")
+        message = await alice.next_event("message", room="general")
+        self.assertEqual(message["body"], "first line\nsecond line")
+
+    async def test_history_scroll_back(self):
+        """Scrolling up pages through History() back to the first message; a sender's
+        run of messages is one group with one header."""
+        alice = await self.ws_user("alice")
+        await alice.call("join", {"room": "busy"}, "joined")
+        await self.join("busy")
+        for i in range(1, 131):
+            await alice.call("send", {"room": "busy", "body": f"message {i}",
+                                      "client_msg_id": f"m{i}"}, "sent")
+        await self.start_app()
+        await self.open_room("busy")
+        shown = await self.eventually_shows(lambda d: "message 130" in bodies(d),
+                                            "the newest messages are not shown")
+        self.assertFalse(shown["at-start"])
+        self.assertLess(len(shown["messages"]), 130)
+
+        async def scrolled_to_start():
+            await self.action_string("test-scroll", "top")
+            return (await self.describe())["at-start"]
+
+        await eventually(scrolled_to_start, 30, message="scrolling up never reached the start")
+        shown = await self.describe()
+        self.assertEqual([m[0] for m in shown["messages"]], list(range(1, 131)))
+        self.assertEqual(bodies(shown), [f"message {i}" for i in range(1, 131)])
+        self.assertEqual([m[1] for m in shown["messages"] if m[4]], ["alice"],
+                         "one group, one header")
+        self.assertEqual(shown["days"], ["Today"])
+
+    async def test_rooms_grouped_with_unread_badges(self):
+        """Rooms, direct messages and announcements are grouped; unread counts are badges,
+        and the read marker shows where the new messages start."""
+        alice = await self.ws_user("alice")
+        for room in ("general", "random"):
+            await self.join(room)
+            await alice.call("join", {"room": room}, "joined")
+        await self.send("random", "an old message")
+        for i in range(3):
+            await alice.call("send", {"room": "random", "body": f"news {i}",
+                                      "client_msg_id": f"r{i}"}, "sent")
+        await alice.call("send", {"to": OWNER, "body": "psst", "client_msg_id": "d"}, "sent")
+        dm = f"dm:alice:{OWNER}" if "alice" < OWNER else f"dm:{OWNER}:alice"
+
+        await self.start_app()
+        await self.open_room("general")
+        shown = await self.eventually_shows(
+            lambda d: [r[0] for r in d["rooms"]] == ["general", "random", dm, "system"],
+            "the rooms are not all listed, in their groups")
+        self.assertEqual(shown["sections"], ["Rooms", "Direct Messages", "Announcements"])
+        self.assertEqual([r[1] for r in shown["rooms"]], ["general", "random", "alice", "Announcements"])
+        self.assertEqual(room_row(shown, "random")[2], "3")
+        self.assertEqual(room_row(shown, dm)[2], "1")
+        self.assertEqual(room_row(shown, "general")[2], "")
+
+        shown = await self.open_room("random")
+        shown = await self.eventually_shows(lambda d: len(d["messages"]) == 4, "random's messages")
+        self.assertTrue(shown["marker"], "no read marker before the unread messages")
+        await self.activate("mark-read", path="/io/github/natter/Natter/window/1")
+        await self.eventually_shows(lambda d: room_row(d, "random")[2] == "",
+                                    "the badge stays after Mark as Read")
+        props = await self.room_props("random")
+        self.assertEqual(props["UnreadCount"], 0)
+
+    async def test_search(self):
+        """The app's search action (GNOME Shell's “search in the app”) shows results."""
+        alice = await self.ws_user("alice")
+        await alice.call("join", {"room": "general"}, "joined")
+        await self.join("general")
+        await alice.call("send", {"room": "general", "body": "the pineapple has landed",
+                                  "client_msg_id": "p"}, "sent")
+        await self.start_app()
+        await self.action_string("search", "pineapple")
+        shown = await self.eventually_shows(lambda d: d["search-results"] == ["general"],
+                                            "no search result")
+        self.assertEqual(shown["sidebar"], "search")
+        self.assertIn("the pineapple has landed", shown["labels"])
+
+    async def test_daemon_restart(self):
+        """When natterd goes away the banner says so; when it is back the conversation
+        goes on where it was."""
+        alice = await self.ws_user("alice")
+        await alice.call("join", {"room": "general"}, "joined")
+        await self.join("general")
+        await self.send("general", "before the restart")
+        await self.start_app()
+        await self.open_room("general")
+        await self.eventually_shows(lambda d: bodies(d) == ["before the restart"], "no message")
+
+        self.assertEqual(await asyncio.to_thread(self.daemon.stop), 0)
+        shown = await self.eventually_shows(lambda d: d["status"] == "unavailable",
+                                            "the app did not notice natterd is gone")
+        self.assertEqual(shown["banner"], "The chat service is not running")
+        self.assertEqual(bodies(shown), ["before the restart"])
+
+        await self.start_daemon()
+        shown = await self.eventually_shows(lambda d: d["banner"] == "" and d["room"] == "general",
+                                            "the banner stays after natterd is back")
+        alice = await self.ws_user_login("alice")
+        await self.type_text("after the restart")
+        await self.press("Return")
+        await alice.next_event("message", room="general", body="after the restart")
+        shown = await self.eventually_shows(lambda d: bodies(d) == ["before the restart", "after the restart"],
+                                            "the conversation did not go on")
+
+    async def test_notifications(self):
+        """A message in a room not on screen raises one notification (the app's, natterd
+        stays silent), whose action opens the room."""
+        await self.start_mock("-t", "notification_daemon")
+        alice = await self.ws_user("alice")
+        for room in ("general", "random"):
+            await self.join(room)
+            await alice.call("join", {"room": room}, "joined")
+        await self.start_app()
+        await self.open_room("general")
+        await self.eventually_shows(lambda d: room_row(d, "random") is not None, "no random")
+
+        await alice.call("send", {"room": "random", "body": "look here", "client_msg_id": "n"}, "sent")
+
+        async def notifies():
+            return [args for (method, args) in await self.mock_calls(*NOTIFICATIONS) if method == "Notify"]
+
+        await eventually(notifies, message="no notification")
+        (args,) = await notifies()
+        self.assertEqual((args[3], args[4]), ("alice in #random", "look here"))
+        await self.watcher.call(NOTIFICATIONS[0], NOTIFICATIONS[1], "org.freedesktop.DBus.Mock",
+                                "EmitSignal", GLib.Variant("(sssav)", (
+                                    "org.freedesktop.Notifications", "ActionInvoked", "us",
+                                    [GLib.Variant("u", 1), GLib.Variant("s", "default")])))
+        await self.eventually_shows(lambda d: d["room"] == "random",
+                                    "the notification's action did not open the room")
+        self.assertEqual(len(await notifies()), 1, "natterd notified as well")
+
+    async def test_screenshots(self):
+        """The main window, wide, narrow and dark, saved as test artifacts."""
+        alice = await self.ws_user("alice")
+        bob = await self.ws_user("bob")
+        for room in ("general", "design", "releases"):
+            await self.join(room)
+            await alice.call("join", {"room": room}, "joined")
+            await bob.call("join", {"room": room}, "joined")
+        await self.gdbus_call("/io/github/natter/Chat", "io.github.natter.Chat.Broadcast",
+                              "The server restarts tonight at 22:00 for an upgrade.")
+        await bob.call("send", {"to": OWNER, "body": "Lunch at noon?", "client_msg_id": "b0"}, "sent")
+        await alice.call("send", {"room": "design", "body": "New mockups are up",
+                                  "client_msg_id": "d0"}, "sent")
+        conversation = [
+            (alice, "Good morning! Did the new build pass?"),
+            (alice, "The release notes are in the shared folder."),
+            (None, "It did, every suite is green."),
+            (bob, "Great. I will tag 0.1.0 after lunch."),
+            (bob, "Does anyone want to review the changelog first?"),
+            (None, "I can take a look.\nSend me the link?"),
+            (alice, "Here it is: https://example.org/changelog"),
+        ]
+        for i, (who, text) in enumerate(conversation):
+            if who is None:
+                await self.send("general", text)
+            else:
+                await who.call("send", {"room": "general", "body": text,
+                                        "client_msg_id": f"c{i}"}, "sent")
+
+        for room in ("general", "system"):
+            await self.gdbus_call(room_path(room), "io.github.natter.Chat.Room.MarkRead", "0")
+        await self.start_app()
+        await self.resize(1040, 680)
+        await self.open_room("general")
+
+        async def typing_shown():
+            await bob.send_frame({"typing": {"room": "general", "active": True}})
+            shown = await self.describe()
+            return shown["typing"] == "bob is typing…" and len(shown["messages"]) == len(conversation)
+
+        await eventually(typing_shown, message="the conversation is not all there")
+        await self.screenshot("main.png")
+
+        shown = await self.resize(360, 720)
+        self.assertTrue(shown["folded"], "the window did not fold when narrow")
+        self.assertEqual(shown["pane"], "content")
+        await self.screenshot("narrow.png")
+        await self.activate("go-back", path="/io/github/natter/Natter/window/1")
+        await self.eventually_shows(lambda d: d["pane"] == "sidebar", "no way back to the rooms")
+        await self.screenshot("narrow-rooms.png")
+
+        await self.resize(1040, 680)
+        await self.open_room("general")
+        await self.set_action_state("color-scheme", "'dark'")
+        await self.eventually_shows(lambda d: d["dark"] and not d["folded"],
+                                    "the dark style did not apply")
+        await eventually(typing_shown, message="bob's typing is not shown")
+        await self.screenshot("dark.png")
+
+    async def test_translated(self):
+        """Under LANGUAGE=zh_CN the app, and its desktop file, speak Chinese."""
+        await self.start_app(LANGUAGE="zh_CN")
+        shown = await self.eventually_shows(lambda d: d["rooms"] != [], "no rooms")
+        labels = set(shown["labels"])
+        for english in ("No Conversation Selected", "Search Messages", "Main Menu",
+                        "Announcements", "New Conversation"):
+            self.assertNotIn(english, labels)
+        for chinese in ("未选择对话", "搜索消息", "主菜单", "公告", "新对话"):
+            self.assertIn(chinese, labels)
+        self.assertEqual(shown["sections"], ["公告"])
+
+        desktop = configparser.ConfigParser(interpolation=None)
+        desktop.optionxform = str
+        desktop.read(required_env("NATTER_DESKTOP_FILE"), encoding="utf-8")
+        entry = desktop["Desktop Entry"]
+        self.assertEqual(entry["Comment[zh_CN]"], "在聊天室和私信中聊天")
+        self.assertIn("聊天", entry["GenericName[zh_CN]"])
+
+    @no_daemon
+    async def test_first_run_asks_where_to_chat(self):
+        """With natterd in upstream mode and no account yet, the app asks whether to host
+        here or connect to a server, and the banner says the chat is offline."""
+        # Upstream mode hosts nothing, so there is no port to report: wait for the name.
+        self.daemon.proc = self.daemon.spawn("--upstream", "ws://127.0.0.1:9/ws")
+        await eventually(lambda: self.watcher.name_owner(BUS_NAME), 20,
+                         message=f"natterd did not take {BUS_NAME}")
+        await self.start_app()
+        shown = await self.eventually_shows(lambda d: d["windows"] == ["Welcome to Natter"],
+                                            "no welcome dialog")
+        self.assertEqual(shown["account"], "")
+        self.assertIn("Where do you want to chat?", shown["labels"])
+        self.assertIn("On a Server", shown["labels"])
+        self.assertNotEqual(shown["banner"], "", "no connection banner")
+
+    # Helpers ----------------------------------------------------------------------------
+
+    async def ws_user_login(self, name):
+        """A WebSocket client for a user registered before (natterd restarted)."""
+        ws = await open_ws(self.daemon.url(), [JSON_PROTOCOL])
+        client = JsonClient(ws, name)
+        self.clients.append(client)
+        await client.login(name, password_for(name))
+        await client.call("join", {"room": "general"}, "joined")
+        return client
+
+
+if __name__ == "__main__":
+    unittest.main()
