@@ -52,6 +52,7 @@ typedef struct
   gboolean             has_since;
   guint64              resume_end;
   gboolean             barrier;
+  GAsyncReadyCallback  then;    /* where a multi-step request continues */
   /* Cluster: the room was read again from the shared store, and the request rerun. */
   gboolean             refreshed;
   guint64              refresh_gen;
@@ -1555,8 +1556,9 @@ join_member_added_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   join_member (req, cs, room);
 }
 
+/* A room was created for req->user: make them a member, then continue with req->then. */
 static void
-join_room_created_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+room_created_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(Request) req = user_data;
   g_autoptr(GError) error = NULL;
@@ -1569,8 +1571,8 @@ join_room_created_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   natter_hub_add_room (req->hub, record->name, record->kind, record->topic, record->last_seq);
-  natter_store_add_member_async (req->hub->store, record->name, req->user, NULL,
-                                 join_member_added_cb, request_ref (req));
+  natter_store_add_member_async (req->hub->store, record->name, req->user, NULL, req->then,
+                                 request_ref (req));
 }
 
 static void
@@ -1640,8 +1642,11 @@ handle_join (Request *req, ClientState *cs)
   req->user = g_strdup (cs->user);
   req->room = g_strdup (op->room);
   if (room == NULL)
-    natter_store_create_room_async (self->store, op->room, NATTER_ROOM_KIND_ROOM, NULL, NULL,
-                                    join_room_created_cb, request_ref (req));
+    {
+      req->then = join_member_added_cb;
+      natter_store_create_room_async (self->store, op->room, NATTER_ROOM_KIND_ROOM, NULL, NULL,
+                                      room_created_cb, request_ref (req));
+    }
   else
     natter_store_add_member_async (self->store, room->name, cs->user, NULL,
                                    join_member_added_cb, request_ref (req));
@@ -1795,24 +1800,6 @@ dm_first_member_added_cb (GObject *source, GAsyncResult *result, gpointer user_d
 }
 
 static void
-dm_room_created_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr(Request) req = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(NatterRoomRecord) record = natter_store_create_room_finish (NATTER_STORE (source),
-                                                                       result, &error);
-
-  if (record == NULL)
-    {
-      reply_gerror (req, error);
-      return;
-    }
-  natter_hub_add_room (req->hub, record->name, record->kind, record->topic, record->last_seq);
-  natter_store_add_member_async (req->hub->store, record->name, req->user, NULL,
-                                 dm_first_member_added_cb, request_ref (req));
-}
-
-static void
 dm_peer_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(Request) req = user_data;
@@ -1828,8 +1815,9 @@ dm_peer_cb (GObject *source, GAsyncResult *result, gpointer user_data)
         reply_gerror (req, error);
       return;
     }
+  req->then = dm_first_member_added_cb;
   natter_store_create_room_async (req->hub->store, req->room, NATTER_ROOM_KIND_DM, NULL, NULL,
-                                  dm_room_created_cb, request_ref (req));
+                                  room_created_cb, request_ref (req));
 }
 
 static gboolean
