@@ -373,6 +373,21 @@ natter_websocket_close (NatterWebsocket *self,
   self->close_timeout = g_timeout_add (CLOSE_TIMEOUT_MS, close_timeout_cb, self);
 }
 
+/* A peer that does not read what it is sent (messages, or pongs to its own pings) is
+ * too slow to follow: past the limits it is closed with 1013. */
+static void
+check_backlog (NatterWebsocket *self)
+{
+  g_autofree char *reason = NULL;
+
+  if (self->queued_bytes <= self->limits.max_queue_bytes &&
+      g_queue_get_length (&self->outq) <= self->limits.max_queue_frames)
+    return;
+  reason = g_strdup_printf ("too slow: %" G_GSIZE_FORMAT " bytes waiting", self->queued_bytes);
+  g_debug ("Closing a slow consumer: %s", reason);
+  natter_websocket_close (self, NATTER_CLOSE_TRY_LATER, reason);
+}
+
 /* ---------------------------------------------------------------------------------- */
 /* Reading */
 
@@ -583,6 +598,7 @@ process_frames (NatterWebsocket *self)
             {
               g_autoptr(GBytes) bytes = g_bytes_new (payload, len);
               enqueue (self, OPCODE_PONG, bytes);
+              check_backlog (self);
             }
           break;
 
@@ -661,15 +677,7 @@ natter_websocket_send (NatterWebsocket *self,
   if (self->state != STATE_OPEN)
     return;
   enqueue (self, is_text ? OPCODE_TEXT : OPCODE_BINARY, payload);
-  if (self->queued_bytes > self->limits.max_queue_bytes ||
-      g_queue_get_length (&self->outq) > self->limits.max_queue_frames)
-    {
-      g_autofree char *reason = g_strdup_printf ("too slow: %" G_GSIZE_FORMAT " bytes waiting",
-                                                 self->queued_bytes);
-
-      g_debug ("Closing a slow consumer: %s", reason);
-      natter_websocket_close (self, NATTER_CLOSE_TRY_LATER, reason);
-    }
+  check_backlog (self);
 }
 
 void
