@@ -737,6 +737,22 @@ check_running (NatterService *self,
   return FALSE;
 }
 
+/* A task for a call on the root, or NULL (the task answered) if natterd is not running. */
+static GTask *
+root_call_task_new (NatterService       *self,
+                    gpointer             source_tag,
+                    GCancellable        *cancellable,
+                    GAsyncReadyCallback  callback,
+                    gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, source_tag);
+  if (!check_running (self, task))
+    return NULL;
+  return g_steal_pointer (&task);
+}
+
 static void
 return_dbus_error (GTask  *task,
                    GError *error)
@@ -782,9 +798,8 @@ natter_service_join_room_async (NatterService       *self,
   g_return_if_fail (NATTER_IS_SERVICE (self));
   g_return_if_fail (name != NULL);
 
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, natter_service_join_room_async);
-  if (!check_running (self, task))
+  task = root_call_task_new (self, natter_service_join_room_async, cancellable, callback, user_data);
+  if (task == NULL)
     return;
   natter_dbus_chat_call_join_room (self->root, name, cancellable, join_room_cb, g_steal_pointer (&task));
 }
@@ -847,11 +862,10 @@ natter_service_send_direct_async (NatterService       *self,
   g_return_if_fail (to != NULL);
   g_return_if_fail (body != NULL);
 
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, natter_service_send_direct_async);
-  g_task_set_task_data (task, g_strdup (to), g_free);
-  if (!check_running (self, task))
+  task = root_call_task_new (self, natter_service_send_direct_async, cancellable, callback, user_data);
+  if (task == NULL)
     return;
+  g_task_set_task_data (task, g_strdup (to), g_free);
   natter_dbus_chat_call_send_direct (self->root, to, body, cancellable, send_direct_cb,
                                      g_steal_pointer (&task));
 }
@@ -910,9 +924,8 @@ natter_service_broadcast_async (NatterService       *self,
   g_return_if_fail (NATTER_IS_SERVICE (self));
   g_return_if_fail (body != NULL);
 
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, natter_service_broadcast_async);
-  if (!check_running (self, task))
+  task = root_call_task_new (self, natter_service_broadcast_async, cancellable, callback, user_data);
+  if (task == NULL)
     return;
   natter_dbus_chat_call_broadcast (self->root, body, cancellable, broadcast_cb, g_steal_pointer (&task));
 }
@@ -980,9 +993,8 @@ natter_service_search_async (NatterService       *self,
   g_return_if_fail (NATTER_IS_SERVICE (self));
   g_return_if_fail (query != NULL);
 
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, natter_service_search_async);
-  if (!check_running (self, task))
+  task = root_call_task_new (self, natter_service_search_async, cancellable, callback, user_data);
+  if (task == NULL)
     return;
   natter_dbus_chat_call_search (self->root, query, "", 50, cancellable, search_cb,
                                 g_steal_pointer (&task));

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "natter-dbus-room.h"
+#include "natter-dbus-util.h"
 #include "natter-error.h"
 #include "natter-store.h"
 
@@ -70,71 +71,6 @@ natter_dbus_room_path_for_name (const char *name)
   g_autofree char *escaped = g_dbus_escape_object_path (name);
 
   return g_strconcat (NATTER_DBUS_ROOMS_PATH, escaped, NULL);
-}
-
-/* ---------------------------------------------------------------------------------- */
-/* Calls in flight */
-
-typedef struct
-{
-  NatterDBusRoom        *room;        /* (owned) */
-  GDBusMethodInvocation *invocation;  /* (owned) */
-  guint64                seq;
-} Call;
-
-static Call *
-call_new (NatterDBusRoom        *room,
-          GDBusMethodInvocation *invocation)
-{
-  Call *call = g_new0 (Call, 1);
-
-  call->room = g_object_ref (room);
-  call->invocation = g_object_ref (invocation);
-  return call;
-}
-
-static void
-call_free (Call *call)
-{
-  g_clear_object (&call->room);
-  g_clear_object (&call->invocation);
-  g_free (call);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Call, call_free)
-
-/* Finishes a request; on failure returns the error to the caller and NULL. */
-static NatterEvent *
-finish_request (Call                           *call,
-                GObject                        *source,
-                GAsyncResult                   *result,
-                Natter__ServerFrame__EventCase  expected)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(NatterEvent) event = natter_dbus_client_request_finish (NATTER_DBUS_CLIENT (source),
-                                                                    result, &error);
-
-  if (event == NULL)
-    {
-      g_dbus_method_invocation_return_gerror (call->invocation, error);
-      return NULL;
-    }
-  if (natter_event_get_frame (event)->event_case != expected)
-    {
-      g_dbus_method_invocation_return_error (call->invocation, NATTER_ERROR,
-                                             NATTER_ERROR_INTERNAL, "unexpected reply");
-      return NULL;
-    }
-  return g_steal_pointer (&event);
-}
-
-static Natter__ClientFrame *
-client_frame_new (void)
-{
-  Natter__ClientFrame *frame = g_new0 (Natter__ClientFrame, 1);
-
-  natter__client_frame__init (frame);
-  return frame;
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -409,7 +345,7 @@ static void
 request_window_page (NatterDBusRoom *self,
                      guint64         before_seq)
 {
-  Natter__ClientFrame *frame = client_frame_new ();
+  Natter__ClientFrame *frame = natter_dbus_client_frame_new ();
   guint missing = self->window_size - MIN (self->window_size, self->window.length);
 
   frame->op_case = NATTER__CLIENT_FRAME__OP_HISTORY;
@@ -575,12 +511,6 @@ viewer_vanished_cb (GDBusConnection *connection,
     g_signal_emit (self, signals[SIGNAL_VIEWED_CHANGED], 0);
 }
 
-static void
-unwatch (gpointer watch_id)
-{
-  g_bus_unwatch_name (GPOINTER_TO_UINT (watch_id));
-}
-
 /* ---------------------------------------------------------------------------------- */
 /* Methods */
 
@@ -589,13 +519,13 @@ send_cb (GObject      *source,
          GAsyncResult *result,
          gpointer      user_data)
 {
-  g_autoptr(Call) call = user_data;
-  g_autoptr(NatterEvent) event = finish_request (call, source, result,
-                                                 NATTER__SERVER_FRAME__EVENT_SENT);
+  g_autoptr(NatterDBusCall) call = user_data;
+  g_autoptr(NatterEvent) event = natter_dbus_call_finish_request (call, source, result,
+                                                                  NATTER__SERVER_FRAME__EVENT_SENT);
 
   if (event == NULL)
     return;
-  natter_dbus_chat_room_complete_send (NATTER_DBUS_CHAT_ROOM (call->room), call->invocation,
+  natter_dbus_chat_room_complete_send (NATTER_DBUS_CHAT_ROOM (call->self), call->invocation,
                                        natter_event_get_frame (event)->sent->seq);
 }
 
@@ -605,17 +535,16 @@ natter_dbus_room_handle_send (NatterDBusChatRoom    *iface,
                               const char            *body)
 {
   NatterDBusRoom *self = NATTER_DBUS_ROOM (iface);
-  Natter__ClientFrame *frame = client_frame_new ();
-  g_autofree char *uuid = g_uuid_string_random ();
+  Natter__ClientFrame *frame = natter_dbus_client_frame_new ();
 
   frame->op_case = NATTER__CLIENT_FRAME__OP_SEND;
   frame->send = g_new0 (Natter__Send, 1);
   natter__send__init (frame->send);
   frame->send->room = g_strdup (self->name);
   frame->send->body = g_strdup (body);
-  frame->send->client_msg_id = g_strconcat ("dbus-", uuid, NULL);
+  frame->send->client_msg_id = natter_dbus_new_client_msg_id ();
   natter_dbus_client_request_async (self->client, frame, NULL, send_cb,
-                                    call_new (self, invocation));
+                                    natter_dbus_call_new (self, invocation));
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -624,9 +553,9 @@ history_cb (GObject      *source,
             GAsyncResult *result,
             gpointer      user_data)
 {
-  g_autoptr(Call) call = user_data;
-  g_autoptr(NatterEvent) event = finish_request (call, source, result,
-                                                 NATTER__SERVER_FRAME__EVENT_HISTORY);
+  g_autoptr(NatterDBusCall) call = user_data;
+  g_autoptr(NatterEvent) event = natter_dbus_call_finish_request (call, source, result,
+                                                                  NATTER__SERVER_FRAME__EVENT_HISTORY);
   const Natter__HistoryPage *page;
   GVariantBuilder builder;
 
@@ -643,7 +572,7 @@ history_cb (GObject      *source,
                              m->body != NULL ? m->body : "",
                              m->kind != NULL ? m->kind : NATTER_MESSAGE_KIND_TEXT);
     }
-  natter_dbus_chat_room_complete_history (NATTER_DBUS_CHAT_ROOM (call->room), call->invocation,
+  natter_dbus_chat_room_complete_history (NATTER_DBUS_CHAT_ROOM (call->self), call->invocation,
                                           g_variant_builder_end (&builder), page->has_more);
 }
 
@@ -654,7 +583,7 @@ natter_dbus_room_handle_history (NatterDBusChatRoom    *iface,
                                  guint                  limit)
 {
   NatterDBusRoom *self = NATTER_DBUS_ROOM (iface);
-  Natter__ClientFrame *frame = client_frame_new ();
+  Natter__ClientFrame *frame = natter_dbus_client_frame_new ();
 
   frame->op_case = NATTER__CLIENT_FRAME__OP_HISTORY;
   frame->history = g_new0 (Natter__History, 1);
@@ -666,7 +595,7 @@ natter_dbus_room_handle_history (NatterDBusChatRoom    *iface,
   frame->history->has_limit = limit > 0;
   frame->history->limit = limit;
   natter_dbus_client_request_async (self->client, frame, NULL, history_cb,
-                                    call_new (self, invocation));
+                                    natter_dbus_call_new (self, invocation));
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -675,14 +604,14 @@ mark_read_cb (GObject      *source,
               GAsyncResult *result,
               gpointer      user_data)
 {
-  g_autoptr(Call) call = user_data;
-  g_autoptr(NatterEvent) event = finish_request (call, source, result,
-                                                 NATTER__SERVER_FRAME__EVENT_OK);
+  g_autoptr(NatterDBusCall) call = user_data;
+  g_autoptr(NatterEvent) event = natter_dbus_call_finish_request (call, source, result,
+                                                                  NATTER__SERVER_FRAME__EVENT_OK);
 
   if (event == NULL)
     return;
-  move_read_seq (call->room, call->seq);
-  natter_dbus_chat_room_complete_mark_read (NATTER_DBUS_CHAT_ROOM (call->room),
+  move_read_seq (call->self, call->seq);
+  natter_dbus_chat_room_complete_mark_read (NATTER_DBUS_CHAT_ROOM (call->self),
                                             call->invocation);
 }
 
@@ -693,7 +622,7 @@ natter_dbus_room_handle_mark_read (NatterDBusChatRoom    *iface,
 {
   NatterDBusRoom *self = NATTER_DBUS_ROOM (iface);
   Natter__ClientFrame *frame;
-  Call *call;
+  NatterDBusCall *call;
 
   if (seq == 0)
     seq = natter_dbus_chat_room_get_last_seq (iface);
@@ -704,14 +633,14 @@ natter_dbus_room_handle_mark_read (NatterDBusChatRoom    *iface,
       return G_DBUS_METHOD_INVOCATION_HANDLED;
     }
 
-  frame = client_frame_new ();
+  frame = natter_dbus_client_frame_new ();
   frame->op_case = NATTER__CLIENT_FRAME__OP_READ;
   frame->read = g_new0 (Natter__Read, 1);
   natter__read__init (frame->read);
   frame->read->room = g_strdup (self->name);
   frame->read->has_seq = TRUE;
   frame->read->seq = seq;
-  call = call_new (self, invocation);
+  call = natter_dbus_call_new (self, invocation);
   call->seq = seq;
   natter_dbus_client_request_async (self->client, frame, NULL, mark_read_cb, call);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
@@ -722,15 +651,15 @@ leave_cb (GObject      *source,
           GAsyncResult *result,
           gpointer      user_data)
 {
-  g_autoptr(Call) call = user_data;
-  g_autoptr(NatterEvent) event = finish_request (call, source, result,
-                                                 NATTER__SERVER_FRAME__EVENT_OK);
+  g_autoptr(NatterDBusCall) call = user_data;
+  g_autoptr(NatterEvent) event = natter_dbus_call_finish_request (call, source, result,
+                                                                  NATTER__SERVER_FRAME__EVENT_OK);
 
   if (event == NULL)
     return;
   /* Answer first: the object goes away with the signal. */
-  natter_dbus_chat_room_complete_leave (NATTER_DBUS_CHAT_ROOM (call->room), call->invocation);
-  g_signal_emit (call->room, signals[SIGNAL_LEFT], 0);
+  natter_dbus_chat_room_complete_leave (NATTER_DBUS_CHAT_ROOM (call->self), call->invocation);
+  g_signal_emit (call->self, signals[SIGNAL_LEFT], 0);
 }
 
 static gboolean
@@ -738,14 +667,14 @@ natter_dbus_room_handle_leave (NatterDBusChatRoom    *iface,
                                GDBusMethodInvocation *invocation)
 {
   NatterDBusRoom *self = NATTER_DBUS_ROOM (iface);
-  Natter__ClientFrame *frame = client_frame_new ();
+  Natter__ClientFrame *frame = natter_dbus_client_frame_new ();
 
   frame->op_case = NATTER__CLIENT_FRAME__OP_LEAVE;
   frame->leave = g_new0 (Natter__Leave, 1);
   natter__leave__init (frame->leave);
   frame->leave->room = g_strdup (self->name);
   natter_dbus_client_request_async (self->client, frame, NULL, leave_cb,
-                                    call_new (self, invocation));
+                                    natter_dbus_call_new (self, invocation));
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -766,7 +695,7 @@ natter_dbus_room_handle_set_typing (NatterDBusChatRoom    *iface,
     }
 
   /* Typing has no reply on success (protocol): answer the caller right away. */
-  frame = client_frame_new ();
+  frame = natter_dbus_client_frame_new ();
   frame->op_case = NATTER__CLIENT_FRAME__OP_TYPING;
   frame->typing = g_new0 (Natter__Typing, 1);
   natter__typing__init (frame->typing);
@@ -784,24 +713,10 @@ natter_dbus_room_handle_set_viewed (NatterDBusChatRoom    *iface,
                                     gboolean               viewed)
 {
   NatterDBusRoom *self = NATTER_DBUS_ROOM (iface);
-  const char *sender = g_dbus_method_invocation_get_sender (invocation);
   gboolean was_viewed = natter_dbus_room_is_viewed (self);
 
   /* A peer-to-peer caller has no name to watch; it views nothing. */
-  if (sender != NULL)
-    {
-      if (!viewed)
-        g_hash_table_remove (self->viewers, sender);
-      else if (!g_hash_table_contains (self->viewers, sender))
-        {
-          GDBusConnection *connection = g_dbus_method_invocation_get_connection (invocation);
-          guint id = g_bus_watch_name_on_connection (connection, sender,
-                                                     G_BUS_NAME_WATCHER_FLAGS_NONE,
-                                                     NULL, viewer_vanished_cb, self, NULL);
-
-          g_hash_table_insert (self->viewers, g_strdup (sender), GUINT_TO_POINTER (id));
-        }
-    }
+  natter_dbus_watch_caller (self->viewers, invocation, viewed, viewer_vanished_cb, self);
   natter_dbus_chat_room_complete_set_viewed (iface, invocation);
   if (was_viewed != natter_dbus_room_is_viewed (self))
     g_signal_emit (self, signals[SIGNAL_VIEWED_CHANGED], 0);
@@ -896,7 +811,7 @@ natter_dbus_room_init (NatterDBusRoom *self)
   g_queue_init (&self->window);
   self->members = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->online = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  self->viewers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, unwatch);
+  self->viewers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, natter_dbus_unwatch);
   self->cancellable = g_cancellable_new ();
 }
 

@@ -6,6 +6,7 @@
 #include "natter-dbus-client.h"
 #include "natter-dbus-room.h"
 #include "natter-dbus-service.h"
+#include "natter-dbus-util.h"
 #include "natter-error.h"
 #include "natter-notifier.h"
 #include "natter-search-provider.h"
@@ -64,15 +65,6 @@ register_error_domain (void)
   g_dbus_error_register_error_domain ("natter-error-quark", &quark, natter_dbus_error_entries,
                                       G_N_ELEMENTS (natter_dbus_error_entries));
   g_assert ((GQuark) quark == NATTER_ERROR);
-}
-
-static Natter__ClientFrame *
-client_frame_new (void)
-{
-  Natter__ClientFrame *frame = g_new0 (Natter__ClientFrame, 1);
-
-  natter__client_frame__init (frame);
-  return frame;
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -172,17 +164,23 @@ room_joined_cb (GObject      *source,
 
 /* A room of the account the service has no object for yet: `join` is idempotent for a
  * member and tells the members, then the window is loaded. */
-static void
-load_room (NatterDBusService *self,
-           const char        *name)
+static Natter__ClientFrame *
+join_frame_new (const char *room)
 {
-  Natter__ClientFrame *frame = client_frame_new ();
+  Natter__ClientFrame *frame = natter_dbus_client_frame_new ();
 
   frame->op_case = NATTER__CLIENT_FRAME__OP_JOIN;
   frame->join = g_new0 (Natter__Join, 1);
   natter__join__init (frame->join);
-  frame->join->room = g_strdup (name);
-  natter_dbus_client_request_async (self->client, frame, NULL, room_joined_cb,
+  frame->join->room = g_strdup (room);
+  return frame;
+}
+
+static void
+load_room (NatterDBusService *self,
+           const char        *name)
+{
+  natter_dbus_client_request_async (self->client, join_frame_new (name), NULL, room_joined_cb,
                                     g_object_ref (self));
 }
 
@@ -347,66 +345,15 @@ on_client_event (NatterDBusClient  *client,
 /* ---------------------------------------------------------------------------------- */
 /* Methods */
 
-typedef struct
-{
-  NatterDBusService     *self;        /* (owned) */
-  GDBusMethodInvocation *invocation;  /* (owned) */
-} Call;
-
-static Call *
-call_new (NatterDBusService     *self,
-          GDBusMethodInvocation *invocation)
-{
-  Call *call = g_new0 (Call, 1);
-
-  call->self = g_object_ref (self);
-  call->invocation = g_object_ref (invocation);
-  return call;
-}
-
-static void
-call_free (Call *call)
-{
-  g_clear_object (&call->self);
-  g_clear_object (&call->invocation);
-  g_free (call);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Call, call_free)
-
-static NatterEvent *
-finish_request (Call                           *call,
-                GObject                        *source,
-                GAsyncResult                   *result,
-                Natter__ServerFrame__EventCase  expected)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(NatterEvent) event = natter_dbus_client_request_finish (NATTER_DBUS_CLIENT (source),
-                                                                    result, &error);
-
-  if (event == NULL)
-    {
-      g_dbus_method_invocation_return_gerror (call->invocation, error);
-      return NULL;
-    }
-  if (natter_event_get_frame (event)->event_case != expected)
-    {
-      g_dbus_method_invocation_return_error (call->invocation, NATTER_ERROR,
-                                             NATTER_ERROR_INTERNAL, "unexpected reply");
-      return NULL;
-    }
-  return g_steal_pointer (&event);
-}
-
 static void
 join_room_cb (GObject      *source,
               GAsyncResult *result,
               gpointer      user_data)
 {
-  g_autoptr(Call) call = user_data;
+  g_autoptr(NatterDBusCall) call = user_data;
   NatterDBusService *self = call->self;
-  g_autoptr(NatterEvent) event = finish_request (call, source, result,
-                                                 NATTER__SERVER_FRAME__EVENT_JOINED);
+  g_autoptr(NatterEvent) event = natter_dbus_call_finish_request (call, source, result,
+                                                                  NATTER__SERVER_FRAME__EVENT_JOINED);
   const Natter__Joined *joined;
   NatterDBusRoom *room;
   gboolean created;
@@ -427,14 +374,9 @@ natter_dbus_service_handle_join_room (NatterDBusChat        *iface,
                                       const char            *name)
 {
   NatterDBusService *self = NATTER_DBUS_SERVICE (iface);
-  Natter__ClientFrame *frame = client_frame_new ();
 
-  frame->op_case = NATTER__CLIENT_FRAME__OP_JOIN;
-  frame->join = g_new0 (Natter__Join, 1);
-  natter__join__init (frame->join);
-  frame->join->room = g_strdup (name);
-  natter_dbus_client_request_async (self->client, frame, NULL, join_room_cb,
-                                    call_new (self, invocation));
+  natter_dbus_client_request_async (self->client, join_frame_new (name), NULL, join_room_cb,
+                                    natter_dbus_call_new (self, invocation));
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -443,9 +385,9 @@ sent_cb (GObject      *source,
          GAsyncResult *result,
          gpointer      user_data)
 {
-  g_autoptr(Call) call = user_data;
-  g_autoptr(NatterEvent) event = finish_request (call, source, result,
-                                                 NATTER__SERVER_FRAME__EVENT_SENT);
+  g_autoptr(NatterDBusCall) call = user_data;
+  g_autoptr(NatterEvent) event = natter_dbus_call_finish_request (call, source, result,
+                                                                  NATTER__SERVER_FRAME__EVENT_SENT);
   guint64 seq;
 
   if (event == NULL)
@@ -455,14 +397,6 @@ sent_cb (GObject      *source,
   g_dbus_method_invocation_return_value (call->invocation, g_variant_new ("(t)", seq));
 }
 
-static char *
-new_client_msg_id (void)
-{
-  g_autofree char *uuid = g_uuid_string_random ();
-
-  return g_strconcat ("dbus-", uuid, NULL);
-}
-
 static gboolean
 natter_dbus_service_handle_send_direct (NatterDBusChat        *iface,
                                         GDBusMethodInvocation *invocation,
@@ -470,16 +404,16 @@ natter_dbus_service_handle_send_direct (NatterDBusChat        *iface,
                                         const char            *body)
 {
   NatterDBusService *self = NATTER_DBUS_SERVICE (iface);
-  Natter__ClientFrame *frame = client_frame_new ();
+  Natter__ClientFrame *frame = natter_dbus_client_frame_new ();
 
   frame->op_case = NATTER__CLIENT_FRAME__OP_SEND;
   frame->send = g_new0 (Natter__Send, 1);
   natter__send__init (frame->send);
   frame->send->to = g_strdup (to);
   frame->send->body = g_strdup (body);
-  frame->send->client_msg_id = new_client_msg_id ();
+  frame->send->client_msg_id = natter_dbus_new_client_msg_id ();
   natter_dbus_client_request_async (self->client, frame, NULL, sent_cb,
-                                    call_new (self, invocation));
+                                    natter_dbus_call_new (self, invocation));
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -489,15 +423,15 @@ natter_dbus_service_handle_broadcast (NatterDBusChat        *iface,
                                       const char            *body)
 {
   NatterDBusService *self = NATTER_DBUS_SERVICE (iface);
-  Natter__ClientFrame *frame = client_frame_new ();
+  Natter__ClientFrame *frame = natter_dbus_client_frame_new ();
 
   frame->op_case = NATTER__CLIENT_FRAME__OP_BROADCAST;
   frame->broadcast = g_new0 (Natter__Broadcast, 1);
   natter__broadcast__init (frame->broadcast);
   frame->broadcast->body = g_strdup (body);
-  frame->broadcast->client_msg_id = new_client_msg_id ();
+  frame->broadcast->client_msg_id = natter_dbus_new_client_msg_id ();
   natter_dbus_client_request_async (self->client, frame, NULL, sent_cb,
-                                    call_new (self, invocation));
+                                    natter_dbus_call_new (self, invocation));
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -506,9 +440,9 @@ search_cb (GObject      *source,
            GAsyncResult *result,
            gpointer      user_data)
 {
-  g_autoptr(Call) call = user_data;
-  g_autoptr(NatterEvent) event = finish_request (call, source, result,
-                                                 NATTER__SERVER_FRAME__EVENT_SEARCH_RESULTS);
+  g_autoptr(NatterDBusCall) call = user_data;
+  g_autoptr(NatterEvent) event = natter_dbus_call_finish_request (call, source, result,
+                                                                  NATTER__SERVER_FRAME__EVENT_SEARCH_RESULTS);
   const Natter__SearchResults *results;
   GVariantBuilder builder;
 
@@ -537,7 +471,7 @@ natter_dbus_service_handle_search (NatterDBusChat        *iface,
                                    guint                  limit)
 {
   NatterDBusService *self = NATTER_DBUS_SERVICE (iface);
-  Natter__ClientFrame *frame = client_frame_new ();
+  Natter__ClientFrame *frame = natter_dbus_client_frame_new ();
 
   frame->op_case = NATTER__CLIENT_FRAME__OP_SEARCH;
   frame->search = g_new0 (Natter__Search, 1);
@@ -548,7 +482,7 @@ natter_dbus_service_handle_search (NatterDBusChat        *iface,
   frame->search->has_limit = limit > 0;
   frame->search->limit = limit;
   natter_dbus_client_request_async (self->client, frame, NULL, search_cb,
-                                    call_new (self, invocation));
+                                    natter_dbus_call_new (self, invocation));
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -562,34 +496,14 @@ handler_vanished_cb (GDBusConnection *connection,
   g_hash_table_remove (self->handlers, name);
 }
 
-static void
-unwatch (gpointer watch_id)
-{
-  g_bus_unwatch_name (GPOINTER_TO_UINT (watch_id));
-}
-
 static gboolean
 natter_dbus_service_handle_set_notifications_handled (NatterDBusChat        *iface,
                                                       GDBusMethodInvocation *invocation,
                                                       gboolean               handled)
 {
   NatterDBusService *self = NATTER_DBUS_SERVICE (iface);
-  const char *sender = g_dbus_method_invocation_get_sender (invocation);
 
-  if (sender != NULL)
-    {
-      if (!handled)
-        g_hash_table_remove (self->handlers, sender);
-      else if (!g_hash_table_contains (self->handlers, sender))
-        {
-          GDBusConnection *connection = g_dbus_method_invocation_get_connection (invocation);
-          guint id = g_bus_watch_name_on_connection (connection, sender,
-                                                     G_BUS_NAME_WATCHER_FLAGS_NONE,
-                                                     NULL, handler_vanished_cb, self, NULL);
-
-          g_hash_table_insert (self->handlers, g_strdup (sender), GUINT_TO_POINTER (id));
-        }
-    }
+  natter_dbus_watch_caller (self->handlers, invocation, handled, handler_vanished_cb, self);
   natter_dbus_chat_complete_set_notifications_handled (iface, invocation);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
@@ -613,7 +527,7 @@ connected_cb (GObject      *source,
               GAsyncResult *result,
               gpointer      user_data)
 {
-  g_autoptr(Call) call = user_data;
+  g_autoptr(NatterDBusCall) call = user_data;
   g_autoptr(GError) error = NULL;
 
   if (!natter_upstream_connect_finish (NATTER_UPSTREAM (source), result, &error))
@@ -636,7 +550,7 @@ natter_dbus_service_handle_connect (NatterDBusChat        *iface,
 
   if (require_upstream (self, invocation))
     natter_upstream_connect_async (self->upstream, url, user, password, remember, NULL,
-                                   connected_cb, call_new (self, invocation));
+                                   connected_cb, natter_dbus_call_new (self, invocation));
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -659,7 +573,7 @@ forgotten_cb (GObject      *source,
               GAsyncResult *result,
               gpointer      user_data)
 {
-  g_autoptr(Call) call = user_data;
+  g_autoptr(NatterDBusCall) call = user_data;
   g_autoptr(GError) error = NULL;
 
   if (!natter_upstream_forget_account_finish (NATTER_UPSTREAM (source), result, &error))
@@ -678,7 +592,7 @@ natter_dbus_service_handle_forget_account (NatterDBusChat        *iface,
 
   if (require_upstream (self, invocation))
     natter_upstream_forget_account_async (self->upstream, NULL, forgotten_cb,
-                                          call_new (self, invocation));
+                                          natter_dbus_call_new (self, invocation));
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -765,7 +679,7 @@ static void
 natter_dbus_service_init (NatterDBusService *self)
 {
   self->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, unexport_room);
-  self->handlers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, unwatch);
+  self->handlers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, natter_dbus_unwatch);
   self->window_size = NATTER_DBUS_DEFAULT_WINDOW;
 }
 

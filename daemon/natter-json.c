@@ -1668,6 +1668,36 @@ check_depth (guint     depth,
   return TRUE;
 }
 
+/* Steps over the opening bracket of an object or array; returns whether the container
+ * is empty, having stepped over @close too if so. */
+static gboolean
+scan_open (Scanner *s,
+           char     close)
+{
+  s->pos++;
+  skip_whitespace (s);
+  if (!peek_is (s, close))
+    return FALSE;
+  s->pos++;
+  return TRUE;
+}
+
+/* After a member or element: steps over the `,` (*out_more set) or @close (unset) that
+ * must follow. */
+static gboolean
+scan_separator (Scanner   *s,
+                char       close,
+                gboolean  *out_more,
+                GError   **error)
+{
+  skip_whitespace (s);
+  *out_more = peek_is (s, ',');
+  if (!*out_more && !peek_is (s, close))
+    return syntax_error (s, error);
+  s->pos++;
+  return TRUE;
+}
+
 /* @descriptor is the message the object maps to, if known: its fields type the values
  * (for numbers to quote) and catch a key given twice, which json-glib would drop. */
 static gboolean
@@ -1678,22 +1708,16 @@ scan_object (Scanner                          *s,
              GError                          **error)
 {
   g_autofree guint8 *seen = NULL;
+  gboolean more;
 
   if (!check_depth (depth, error))
     return FALSE;
 
-  s->pos++;
-  skip_whitespace (s);
-  if (peek_is (s, '}'))
-    {
-      s->pos++;
-      return TRUE;
-    }
-
-  if (descriptor != NULL)
+  more = !scan_open (s, '}');
+  if (more && descriptor != NULL)
     seen = g_malloc0 (descriptor->n_fields);
 
-  for (;;)
+  while (more)
     {
       g_autofree char *unescaped = NULL;
       const ProtobufCFieldDescriptor *field = NULL;
@@ -1737,22 +1761,11 @@ scan_object (Scanner                          *s,
       s->pos++;
 
       key_path = (NatterPath) { path, key, key_len, 0 };
-      if (!scan_value (s, NULL, field, FALSE, depth, &key_path, error))
+      if (!scan_value (s, NULL, field, FALSE, depth, &key_path, error) ||
+          !scan_separator (s, '}', &more, error))
         return FALSE;
-
-      skip_whitespace (s);
-      if (peek_is (s, ','))
-        {
-          s->pos++;
-          continue;
-        }
-      if (peek_is (s, '}'))
-        {
-          s->pos++;
-          return TRUE;
-        }
-      return syntax_error (s, error);
     }
+  return TRUE;
 }
 
 /* @field is the repeated field the array fills, if known. */
@@ -1763,37 +1776,21 @@ scan_array (Scanner                        *s,
             const NatterPath               *path,
             GError                        **error)
 {
+  gboolean more;
+
   if (!check_depth (depth, error))
     return FALSE;
 
-  s->pos++;
-  skip_whitespace (s);
-  if (peek_is (s, ']'))
-    {
-      s->pos++;
-      return TRUE;
-    }
-
-  for (gsize i = 0;; i++)
+  more = !scan_open (s, ']');
+  for (gsize i = 0; more; i++)
     {
       NatterPath element_path = { path, NULL, 0, i };
 
-      if (!scan_value (s, NULL, field, TRUE, depth, &element_path, error))
+      if (!scan_value (s, NULL, field, TRUE, depth, &element_path, error) ||
+          !scan_separator (s, ']', &more, error))
         return FALSE;
-
-      skip_whitespace (s);
-      if (peek_is (s, ','))
-        {
-          s->pos++;
-          continue;
-        }
-      if (peek_is (s, ']'))
-        {
-          s->pos++;
-          return TRUE;
-        }
-      return syntax_error (s, error);
     }
+  return TRUE;
 }
 
 /* @descriptor is set for the root object; otherwise @field (nullable) is the field the

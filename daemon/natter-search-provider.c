@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "natter-dbus-util.h"
 #include "natter-error.h"
 #include "natter-notifier.h"
 #include "natter-search-provider.h"
@@ -48,28 +49,12 @@ room_of_result (const char *id)
   return g_strndup (id, hash - id);
 }
 
-typedef struct
-{
-  NatterSearchProvider  *self;        /* (owned) */
-  GDBusMethodInvocation *invocation;  /* (owned) */
-} Call;
-
-static void
-call_free (Call *call)
-{
-  g_clear_object (&call->self);
-  g_clear_object (&call->invocation);
-  g_free (call);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Call, call_free)
-
 static void
 search_cb (GObject      *source,
            GAsyncResult *result,
            gpointer      user_data)
 {
-  g_autoptr(Call) call = user_data;
+  g_autoptr(NatterDBusCall) call = user_data;
   NatterSearchProvider *self = call->self;
   g_autoptr(GError) error = NULL;
   g_autoptr(NatterEvent) event = natter_dbus_client_request_finish (NATTER_DBUS_CLIENT (source),
@@ -115,7 +100,6 @@ search (NatterSearchProvider  *self,
 {
   g_autofree char *query = g_strstrip (g_strjoinv (" ", (char **) terms));
   Natter__ClientFrame *frame;
-  Call *call;
 
   if (*query == '\0')
     {
@@ -125,8 +109,7 @@ search (NatterSearchProvider  *self,
       return;
     }
 
-  frame = g_new0 (Natter__ClientFrame, 1);
-  natter__client_frame__init (frame);
+  frame = natter_dbus_client_frame_new ();
   frame->op_case = NATTER__CLIENT_FRAME__OP_SEARCH;
   frame->search = g_new0 (Natter__Search, 1);
   natter__search__init (frame->search);
@@ -134,11 +117,8 @@ search (NatterSearchProvider  *self,
   frame->search->query = g_steal_pointer (&query);
   frame->search->has_limit = TRUE;
   frame->search->limit = SEARCH_LIMIT;
-
-  call = g_new0 (Call, 1);
-  call->self = g_object_ref (self);
-  call->invocation = g_object_ref (invocation);
-  natter_dbus_client_request_async (self->client, frame, NULL, search_cb, call);
+  natter_dbus_client_request_async (self->client, frame, NULL, search_cb,
+                                    natter_dbus_call_new (self, invocation));
 }
 
 static gboolean

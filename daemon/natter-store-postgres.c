@@ -1637,19 +1637,29 @@ natter_store_postgres_create_user_async (NatterStore *store, const char *name,
   queue_job (self, name, job);
 }
 
+/* Reading a user and reading a room take the same arguments. */
+static void
+queue_get_job (NatterStore *store, JobFunc run, gpointer source_tag, GDestroyNotify result_free,
+               const char *name, GCancellable *cancellable,
+               GAsyncReadyCallback callback, gpointer user_data)
+{
+  NatterStorePostgres *self = NATTER_STORE_POSTGRES (store);
+  Job *job = job_new (self, run, source_tag, cancellable, callback, user_data);
+
+  job->repeatable = TRUE;
+  job->result_free = result_free;
+  job->name = g_strdup (name);
+  queue_job (self, name, job);
+}
+
 static void
 natter_store_postgres_get_user_async (NatterStore *store, const char *name,
                                       GCancellable *cancellable,
                                       GAsyncReadyCallback callback, gpointer user_data)
 {
-  NatterStorePostgres *self = NATTER_STORE_POSTGRES (store);
-  Job *job = job_new (self, run_get_user, natter_store_postgres_get_user_async,
-                      cancellable, callback, user_data);
-
-  job->repeatable = TRUE;
-  job->result_free = (GDestroyNotify) natter_user_record_free;
-  job->name = g_strdup (name);
-  queue_job (self, name, job);
+  queue_get_job (store, run_get_user, natter_store_postgres_get_user_async,
+                 (GDestroyNotify) natter_user_record_free, name, cancellable, callback,
+                 user_data);
 }
 
 static void
@@ -1709,14 +1719,25 @@ natter_store_postgres_get_room_async (NatterStore *store, const char *name,
                                       GCancellable *cancellable,
                                       GAsyncReadyCallback callback, gpointer user_data)
 {
+  queue_get_job (store, run_get_room, natter_store_postgres_get_room_async,
+                 (GDestroyNotify) natter_room_record_free, name, cancellable, callback,
+                 user_data);
+}
+
+/* Adding and removing a member take the same arguments, and both are idempotent. */
+static void
+queue_member_job (NatterStore *store, JobFunc run, gpointer source_tag, const char *room,
+                  const char *user, GCancellable *cancellable,
+                  GAsyncReadyCallback callback, gpointer user_data)
+{
   NatterStorePostgres *self = NATTER_STORE_POSTGRES (store);
-  Job *job = job_new (self, run_get_room, natter_store_postgres_get_room_async,
-                      cancellable, callback, user_data);
+  Job *job = job_new (self, run, source_tag, cancellable, callback, user_data);
 
   job->repeatable = TRUE;
-  job->result_free = (GDestroyNotify) natter_room_record_free;
-  job->name = g_strdup (name);
-  queue_job (self, name, job);
+  job->boolean_result = TRUE;
+  job->name = g_strdup (room);
+  job->user = g_strdup (user);
+  queue_job (self, room, job);
 }
 
 static void
@@ -1724,15 +1745,8 @@ natter_store_postgres_add_member_async (NatterStore *store, const char *room,
                                         const char *user, GCancellable *cancellable,
                                         GAsyncReadyCallback callback, gpointer user_data)
 {
-  NatterStorePostgres *self = NATTER_STORE_POSTGRES (store);
-  Job *job = job_new (self, run_add_member, natter_store_postgres_add_member_async,
-                      cancellable, callback, user_data);
-
-  job->repeatable = TRUE;  /* idempotent */
-  job->boolean_result = TRUE;
-  job->name = g_strdup (room);
-  job->user = g_strdup (user);
-  queue_job (self, room, job);
+  queue_member_job (store, run_add_member, natter_store_postgres_add_member_async, room, user,
+                    cancellable, callback, user_data);
 }
 
 static void
@@ -1740,15 +1754,8 @@ natter_store_postgres_remove_member_async (NatterStore *store, const char *room,
                                            const char *user, GCancellable *cancellable,
                                            GAsyncReadyCallback callback, gpointer user_data)
 {
-  NatterStorePostgres *self = NATTER_STORE_POSTGRES (store);
-  Job *job = job_new (self, run_remove_member, natter_store_postgres_remove_member_async,
-                      cancellable, callback, user_data);
-
-  job->repeatable = TRUE;  /* idempotent */
-  job->boolean_result = TRUE;
-  job->name = g_strdup (room);
-  job->user = g_strdup (user);
-  queue_job (self, room, job);
+  queue_member_job (store, run_remove_member, natter_store_postgres_remove_member_async, room,
+                    user, cancellable, callback, user_data);
 }
 
 static void

@@ -708,21 +708,17 @@ write_create_user (Conn *conn, Op *op, GError **error)
   return TRUE;
 }
 
+/* Runs an insert whose row refers to @name (a @what): a broken foreign key means there
+ * is no such @what. */
 static gboolean
-write_create_token (Conn *conn, Op *op, GError **error)
+step_insert_referencing (Conn *conn, sqlite3_stmt *stmt, const char *what, const char *name,
+                         GError **error)
 {
-  g_autoptr(BorrowedStmt) stmt = conn_borrow (conn, STMT_INSERT_TOKEN, error);
-  int rc;
+  int rc = sqlite3_step (stmt);
 
-  if (stmt == NULL)
-    return FALSE;
-  bind_text (stmt, 1, op->text);
-  bind_text (stmt, 2, op->user);
-  sqlite3_bind_int64 (stmt, 3, op->i64);
-  rc = sqlite3_step (stmt);
   if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
     {
-      g_set_error (error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND, "No user “%s”", op->user);
+      g_set_error (error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND, "No %s “%s”", what, name);
       return FALSE;
     }
   if (rc != SQLITE_DONE)
@@ -734,10 +730,44 @@ write_create_token (Conn *conn, Op *op, GError **error)
 }
 
 static gboolean
+write_create_token (Conn *conn, Op *op, GError **error)
+{
+  g_autoptr(BorrowedStmt) stmt = conn_borrow (conn, STMT_INSERT_TOKEN, error);
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, op->text);
+  bind_text (stmt, 2, op->user);
+  sqlite3_bind_int64 (stmt, 3, op->i64);
+  return step_insert_referencing (conn, stmt, "user", op->user, error);
+}
+
+/* Looks up @name; *out_room stays NULL if there is no such room. */
+static gboolean
+select_room (Conn *conn, const char *name, NatterRoomRecord **out_room, GError **error)
+{
+  g_autoptr(BorrowedStmt) stmt = conn_borrow (conn, STMT_SELECT_ROOM, error);
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, name);
+  switch (stmt_step (conn, stmt, error))
+    {
+    case SQLITE_ROW:
+      *out_room = room_from_row (stmt);
+      return TRUE;
+    case SQLITE_DONE:
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
+static gboolean
 write_create_room (Conn *conn, Op *op, GError **error)
 {
   g_autoptr(BorrowedStmt) insert = conn_borrow (conn, STMT_INSERT_ROOM, error);
-  g_autoptr(BorrowedStmt) select = NULL;
+  g_autoptr(NatterRoomRecord) room = NULL;
 
   if (insert == NULL)
     return FALSE;
@@ -748,45 +778,27 @@ write_create_room (Conn *conn, Op *op, GError **error)
   if (stmt_step (conn, insert, error) == 0)
     return FALSE;
 
-  select = conn_borrow (conn, STMT_SELECT_ROOM, error);
-  if (select == NULL)
+  if (!select_room (conn, op->room, &room, error))
     return FALSE;
-  bind_text (select, 1, op->room);
-  switch (stmt_step (conn, select, error))
+  if (room == NULL)
     {
-    case SQLITE_ROW:
-      op_set_result (op, room_from_row (select), (GDestroyNotify) natter_room_record_free);
-      return TRUE;
-    case SQLITE_DONE:
       g_set_error_literal (error, NATTER_ERROR, NATTER_ERROR_INTERNAL, "The room vanished");
       return FALSE;
-    default:
-      return FALSE;
     }
+  op_set_result (op, g_steal_pointer (&room), (GDestroyNotify) natter_room_record_free);
+  return TRUE;
 }
 
 static gboolean
 write_add_member (Conn *conn, Op *op, GError **error)
 {
   g_autoptr(BorrowedStmt) stmt = conn_borrow (conn, STMT_INSERT_MEMBER, error);
-  int rc;
 
   if (stmt == NULL)
     return FALSE;
   bind_text (stmt, 1, op->room);
   bind_text (stmt, 2, op->user);
-  rc = sqlite3_step (stmt);
-  if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
-    {
-      g_set_error (error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND, "No room “%s”", op->room);
-      return FALSE;
-    }
-  if (rc != SQLITE_DONE)
-    {
-      set_db_error (error, conn->db, rc);
-      return FALSE;
-    }
-  return TRUE;
+  return step_insert_referencing (conn, stmt, "room", op->room, error);
 }
 
 static gboolean
@@ -1005,27 +1017,6 @@ select_members (Conn *conn, NatterRoomRecord *room, GError **error)
                      natter_member_record_new (column_text (stmt, 0),
                                                (guint64) sqlite3_column_int64 (stmt, 1)));
   return rc == SQLITE_DONE;
-}
-
-/* Looks up @name; *out_room stays NULL if there is no such room. */
-static gboolean
-select_room (Conn *conn, const char *name, NatterRoomRecord **out_room, GError **error)
-{
-  g_autoptr(BorrowedStmt) stmt = conn_borrow (conn, STMT_SELECT_ROOM, error);
-
-  if (stmt == NULL)
-    return FALSE;
-  bind_text (stmt, 1, name);
-  switch (stmt_step (conn, stmt, error))
-    {
-    case SQLITE_ROW:
-      *out_room = room_from_row (stmt);
-      return TRUE;
-    case SQLITE_DONE:
-      return TRUE;
-    default:
-      return FALSE;
-    }
 }
 
 /* Runs @func in one read transaction, so that what it reads with several statements is
@@ -1672,10 +1663,11 @@ natter_store_sqlite_get_room_async (NatterStore *store, const char *name,
   submit_read (self, op);
 }
 
+/* Adding and removing a member take the same arguments. */
 static void
-natter_store_sqlite_add_member_async (NatterStore *store, const char *room, const char *user,
-                                      GCancellable *cancellable, GAsyncReadyCallback callback,
-                                      gpointer user_data)
+submit_member_write (NatterStore *store, OpFunc run, gpointer source_tag, const char *room,
+                     const char *user, GCancellable *cancellable, GAsyncReadyCallback callback,
+                     gpointer user_data)
 {
   NatterStoreSqlite *self = NATTER_STORE_SQLITE (store);
   Op *op;
@@ -1683,11 +1675,19 @@ natter_store_sqlite_add_member_async (NatterStore *store, const char *room, cons
   g_return_if_fail (room != NULL);
   g_return_if_fail (user != NULL);
 
-  op = op_new (self, write_add_member, natter_store_sqlite_add_member_async, cancellable,
-               callback, user_data);
+  op = op_new (self, run, source_tag, cancellable, callback, user_data);
   op->room = g_strdup (room);
   op->user = g_strdup (user);
   submit_write (self, op);
+}
+
+static void
+natter_store_sqlite_add_member_async (NatterStore *store, const char *room, const char *user,
+                                      GCancellable *cancellable, GAsyncReadyCallback callback,
+                                      gpointer user_data)
+{
+  submit_member_write (store, write_add_member, natter_store_sqlite_add_member_async, room, user,
+                       cancellable, callback, user_data);
 }
 
 static void
@@ -1695,17 +1695,8 @@ natter_store_sqlite_remove_member_async (NatterStore *store, const char *room,
                                          const char *user, GCancellable *cancellable,
                                          GAsyncReadyCallback callback, gpointer user_data)
 {
-  NatterStoreSqlite *self = NATTER_STORE_SQLITE (store);
-  Op *op;
-
-  g_return_if_fail (room != NULL);
-  g_return_if_fail (user != NULL);
-
-  op = op_new (self, write_remove_member, natter_store_sqlite_remove_member_async,
-               cancellable, callback, user_data);
-  op->room = g_strdup (room);
-  op->user = g_strdup (user);
-  submit_write (self, op);
+  submit_member_write (store, write_remove_member, natter_store_sqlite_remove_member_async,
+                       room, user, cancellable, callback, user_data);
 }
 
 static void
