@@ -463,6 +463,9 @@ peek_json_id (const guint8 *data,
                     return FALSE;
                   value = value * 10 + (data[i] - '0');
                 }
+              /* 1.5 or 1e400 is no id: only an integer that ends there is. */
+              if (i < len && (data[i] == '.' || data[i] == 'e' || data[i] == 'E'))
+                return FALSE;
               *out_id = value;
               return TRUE;
             }

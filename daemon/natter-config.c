@@ -102,6 +102,44 @@ read_string (GKeyFile *kf, const char *key, char **out)
     }
 }
 
+/* Every key the [natterd] group may hold: a typo is an error, not a silent default. */
+static const char * const known_keys[] = {
+  "listen", "data-dir", "tls-cert", "tls-key", "node-id", "postgres", "redis",
+  "search-language", "owner", "upstream", "user", "ca-file", "durability",
+  "ping-interval", "ping-timeout", "max-frame", "max-body", "resume-cap", "rate",
+  "rate-burst", "max-rooms-per-user", "max-members-per-room", "max-queue-frames",
+  "max-queue-bytes", "token-ttl", "dbus-window", "max-connections-per-ip",
+  "max-sessions-per-user", "login-failures", "login-throttle", NULL
+};
+
+static gboolean
+check_keys (GKeyFile *kf, GError **error)
+{
+  g_auto(GStrv) groups = g_key_file_get_groups (kf, NULL);
+  g_auto(GStrv) keys = NULL;
+
+  for (guint i = 0; groups[i] != NULL; i++)
+    {
+      if (!g_str_equal (groups[i], "natterd"))
+        {
+          g_set_error (error, NATTER_ERROR, NATTER_ERROR_BAD_REQUEST,
+                       "unknown config group [%s]: settings go in [natterd]", groups[i]);
+          return FALSE;
+        }
+    }
+  keys = g_key_file_get_keys (kf, "natterd", NULL, NULL);
+  for (guint i = 0; keys != NULL && keys[i] != NULL; i++)
+    {
+      if (!g_strv_contains (known_keys, keys[i]))
+        {
+          g_set_error (error, NATTER_ERROR, NATTER_ERROR_BAD_REQUEST,
+                       "unknown config key “%s” in [natterd]", keys[i]);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
 /**
  * natter_config_load_keyfile:
  * @config: settings to update
@@ -119,6 +157,8 @@ natter_config_load_keyfile (NatterConfig  *config,
   g_autofree char *durability = NULL;
 
   if (!g_key_file_load_from_file (kf, path, G_KEY_FILE_NONE, error))
+    return FALSE;
+  if (!check_keys (kf, error))
     return FALSE;
 
   listen = g_key_file_get_string (kf, "natterd", "listen", NULL);
@@ -161,7 +201,11 @@ natter_config_load_keyfile (NatterConfig  *config,
       !read_uint (kf, "max-queue-frames", &config->max_queue_frames, 16, 10000000, error) ||
       !read_uint (kf, "max-queue-bytes", &config->max_queue_bytes, 65536, G_MAXINT, error) ||
       !read_uint (kf, "token-ttl", &config->token_ttl_s, 60, G_MAXINT, error) ||
-      !read_uint (kf, "dbus-window", &config->dbus_window, 0, 10000, error))
+      !read_uint (kf, "dbus-window", &config->dbus_window, 0, 10000, error) ||
+      !read_uint (kf, "max-connections-per-ip", &config->max_connections_per_ip, 1, G_MAXINT, error) ||
+      !read_uint (kf, "max-sessions-per-user", &config->max_sessions_per_user, 1, G_MAXINT, error) ||
+      !read_uint (kf, "login-failures", &config->login_failures, 1, G_MAXINT, error) ||
+      !read_uint (kf, "login-throttle", &config->login_throttle_s, 1, 86400, error))
     return FALSE;
 
   if (g_key_file_has_key (kf, "natterd", "rate", NULL))

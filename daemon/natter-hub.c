@@ -925,7 +925,6 @@ login_verified_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (!natter_auth_verify_password_finish (result, &error))
     {
-      natter_throttle_failure (req->hub->login_throttle, req->user);
       login_failed (req, error);
       return;
     }
@@ -1045,6 +1044,8 @@ handle_login (Request *req, ClientState *cs)
                   "too many failed logins for this account; retry later", retry_after_ms);
       return;
     }
+  /* Counted as failed until it succeeds, so guesses made in parallel count too. */
+  natter_throttle_failure (req->hub->login_throttle, op->user);
   cs->logging_in = TRUE;
   req->user = g_strdup (op->user);
   natter_store_get_user_async (req->hub->store, op->user, NULL, login_user_cb, request_ref (req));
@@ -1505,6 +1506,7 @@ join_member (Request *req, ClientState *cs, Room *room)
   if (sub->first_live == 0)
     sub->delivered = req->since_seq;
   sub->catching_up = TRUE;
+  g_free (req->room);
   req->room = g_strdup (room->name);
   req->resume_end = MIN (room->delivered_seq, req->since_seq + cap);
   resume_fetch (req, room);
@@ -1575,6 +1577,21 @@ room_created_cb (GObject *source, GAsyncResult *result, gpointer user_data)
                                  request_ref (req));
 }
 
+/* Rooms joined by choice: DMs that others start are not the account's doing. */
+static guint
+count_public_rooms (GHashTable *rooms)
+{
+  GHashTableIter iter;
+  gpointer key;
+  guint n = 0;
+
+  g_hash_table_iter_init (&iter, rooms);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    if (g_str_equal (((Room *) key)->kind, NATTER_ROOM_KIND_ROOM))
+      n++;
+  return n;
+}
+
 static void
 handle_join (Request *req, ClientState *cs)
 {
@@ -1627,7 +1644,7 @@ handle_join (Request *req, ClientState *cs)
       return;
     }
   mine = user_rooms (self, cs->user, FALSE);
-  if (mine != NULL && g_hash_table_size (mine) >= self->config->max_rooms_per_user)
+  if (mine != NULL && count_public_rooms (mine) >= self->config->max_rooms_per_user)
     {
       reply_error (req, NATTER_ERROR_FORBIDDEN, "room limit reached (%u rooms)",
                    self->config->max_rooms_per_user);

@@ -117,6 +117,9 @@ websocket_cb (SoupServer        *server,
     {
       soup_message_headers_append (soup_server_message_get_response_headers (msg),
                                    "Retry-After", "10");
+      /* Hang up: the address already holds enough connections. */
+      soup_message_headers_append (soup_server_message_get_response_headers (msg),
+                                   "Connection", "close");
       respond_text (msg, HTTP_TOO_MANY_REQUESTS, "text/plain",
                     "too many connections from this address\n");
       return;

@@ -122,7 +122,7 @@ on_closed (NatterWebsocket *ws,
            gpointer         user_data)
 {
   NatterSession *self = user_data;
-  g_autoptr(NatterSession) hold = g_object_ref (self);
+  g_autoptr(NatterSession) hold G_GNUC_UNUSED = g_object_ref (self);
 
   if (self->closed)
     return;

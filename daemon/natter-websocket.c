@@ -21,6 +21,10 @@
 #define MAX_FRAMES_PER_WRITE 64
 /* How long a close handshake may take before the connection is dropped. */
 #define CLOSE_TIMEOUT_MS     5000
+/* How far past its limits a queue may grow between two flushes, and for how long a queue
+ * may stay past them. */
+#define BACKLOG_BURST_FACTOR 4
+#define BACKLOG_GRACE_MS     2000
 
 typedef enum {
   STATE_OPEN,
@@ -63,6 +67,7 @@ struct _NatterWebsocket
   gboolean               discard_input;  /* after a protocol error nothing more is parsed */
   gushort                close_code;
   guint                  close_timeout;
+  guint                  backlog_timeout;
 };
 
 G_DEFINE_FINAL_TYPE (NatterWebsocket, natter_websocket, G_TYPE_OBJECT)
@@ -125,6 +130,54 @@ enqueue (NatterWebsocket *self, guint8 opcode, GBytes *payload)
 
 static gboolean
 on_writable (GObject *stream, gpointer user_data);
+
+static gboolean backlog_timeout_cb (gpointer user_data);
+
+/* A peer that does not read what it is sent (messages, or pongs to its own pings) is
+ * too slow to follow. What the kernel took does not count: the queue is judged after a
+ * flush. A reader that keeps up may still fall behind for a moment during a burst, so the
+ * queue may stay over its limits for BACKLOG_GRACE_MS; past that, or past @factor times
+ * the limits (which bounds memory within one turn of the main loop), the peer is closed
+ * with 1013. */
+static gboolean
+check_backlog (NatterWebsocket *self, guint factor)
+{
+  g_autofree char *reason = NULL;
+  gboolean over = self->queued_bytes > self->limits.max_queue_bytes ||
+                  g_queue_get_length (&self->outq) > self->limits.max_queue_frames;
+  gboolean far_over = self->queued_bytes > (gsize) self->limits.max_queue_bytes * factor ||
+                      g_queue_get_length (&self->outq) > self->limits.max_queue_frames * factor;
+
+  if (self->state != STATE_OPEN)
+    return TRUE;
+  if (!over)
+    {
+      g_clear_handle_id (&self->backlog_timeout, g_source_remove);
+      return TRUE;
+    }
+  if (!far_over)
+    {
+      if (self->backlog_timeout == 0)
+        self->backlog_timeout = g_timeout_add (BACKLOG_GRACE_MS, backlog_timeout_cb, self);
+      return TRUE;
+    }
+  g_clear_handle_id (&self->backlog_timeout, g_source_remove);
+  reason = g_strdup_printf ("too slow: %" G_GSIZE_FORMAT " bytes waiting", self->queued_bytes);
+  g_debug ("Closing a slow consumer: %s", reason);
+  natter_websocket_close (self, NATTER_CLOSE_TRY_LATER, reason);
+  return FALSE;
+}
+
+static gboolean
+backlog_timeout_cb (gpointer user_data)
+{
+  NatterWebsocket *self = user_data;
+
+  self->backlog_timeout = 0;
+  /* Still over the limits after the grace period: judged as if far over. */
+  check_backlog (self, 0);
+  return G_SOURCE_REMOVE;
+}
 
 /* Writes as much of the queue as the socket takes, many frames per writev(). */
 static void
@@ -192,6 +245,8 @@ flush (NatterWebsocket *self)
 
   if (self->state == STATE_CLOSED)
     return;
+  if (!check_backlog (self, BACKLOG_BURST_FACTOR))
+    return;
   if (!g_queue_is_empty (&self->outq))
     {
       if (self->write_source == NULL)
@@ -202,8 +257,9 @@ flush (NatterWebsocket *self)
         }
       return;
     }
-  /* Everything is out. After both close frames, the TCP connection goes too. */
-  if (self->close_sent && self->close_received)
+  /* Everything is out. After both close frames the TCP connection goes too, and at once
+   * after a protocol error: the peer's answer could not be parsed anyway. */
+  if (self->close_sent && (self->close_received || self->discard_input))
     shutdown_stream (self);
 }
 
@@ -211,7 +267,7 @@ static gboolean
 on_writable (GObject *stream, gpointer user_data)
 {
   NatterWebsocket *self = user_data;
-  g_autoptr(NatterWebsocket) hold = g_object_ref (self);
+  g_autoptr(NatterWebsocket) hold G_GNUC_UNUSED = g_object_ref (self);
 
   g_clear_pointer (&self->write_source, g_source_unref);
   flush (self);
@@ -265,7 +321,7 @@ stream_closed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 shutdown_stream (NatterWebsocket *self)
 {
-  g_autoptr(NatterWebsocket) hold = g_object_ref (self);
+  g_autoptr(NatterWebsocket) hold G_GNUC_UNUSED = g_object_ref (self);
 
   if (self->state == STATE_CLOSED)
     return;
@@ -273,6 +329,7 @@ shutdown_stream (NatterWebsocket *self)
   if (!self->close_received && !self->close_sent)
     self->close_code = NATTER_CLOSE_ABNORMAL;
   g_clear_handle_id (&self->close_timeout, g_source_remove);
+  g_clear_handle_id (&self->backlog_timeout, g_source_remove);
   if (self->read_source != NULL)
     {
       g_source_destroy (self->read_source);
@@ -352,6 +409,7 @@ natter_websocket_close (NatterWebsocket *self,
     return;
   self->state = STATE_CLOSING;
   self->close_code = code;
+  g_clear_handle_id (&self->backlog_timeout, g_source_remove);
 
   if (code == NATTER_CLOSE_TRY_LATER)
     {
@@ -371,21 +429,6 @@ natter_websocket_close (NatterWebsocket *self,
     }
   send_close_frame (self, code, reason);
   self->close_timeout = g_timeout_add (CLOSE_TIMEOUT_MS, close_timeout_cb, self);
-}
-
-/* A peer that does not read what it is sent (messages, or pongs to its own pings) is
- * too slow to follow: past the limits it is closed with 1013. */
-static void
-check_backlog (NatterWebsocket *self)
-{
-  g_autofree char *reason = NULL;
-
-  if (self->queued_bytes <= self->limits.max_queue_bytes &&
-      g_queue_get_length (&self->outq) <= self->limits.max_queue_frames)
-    return;
-  reason = g_strdup_printf ("too slow: %" G_GSIZE_FORMAT " bytes waiting", self->queued_bytes);
-  g_debug ("Closing a slow consumer: %s", reason);
-  natter_websocket_close (self, NATTER_CLOSE_TRY_LATER, reason);
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -598,7 +641,7 @@ process_frames (NatterWebsocket *self)
             {
               g_autoptr(GBytes) bytes = g_bytes_new (payload, len);
               enqueue (self, OPCODE_PONG, bytes);
-              check_backlog (self);
+              check_backlog (self, BACKLOG_BURST_FACTOR);
             }
           break;
 
@@ -617,7 +660,7 @@ static gboolean
 on_readable (GObject *stream, gpointer user_data)
 {
   NatterWebsocket *self = user_data;
-  g_autoptr(NatterWebsocket) hold = g_object_ref (self);
+  g_autoptr(NatterWebsocket) hold G_GNUC_UNUSED = g_object_ref (self);
 
   for (guint i = 0; i < MAX_READS_PER_WAKEUP && self->state != STATE_CLOSED; i++)
     {
@@ -677,7 +720,7 @@ natter_websocket_send (NatterWebsocket *self,
   if (self->state != STATE_OPEN)
     return;
   enqueue (self, is_text ? OPCODE_TEXT : OPCODE_BINARY, payload);
-  check_backlog (self);
+  check_backlog (self, BACKLOG_BURST_FACTOR);
 }
 
 void
@@ -722,6 +765,7 @@ natter_websocket_dispose (GObject *object)
       g_io_stream_close_async (self->stream, G_PRIORITY_DEFAULT, NULL, stream_closed_cb, NULL);
     }
   g_clear_handle_id (&self->close_timeout, g_source_remove);
+  g_clear_handle_id (&self->backlog_timeout, g_source_remove);
   if (self->read_source != NULL)
     {
       g_source_destroy (self->read_source);
