@@ -3,7 +3,6 @@
 
 #include "config.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include <glib/gstdio.h>
@@ -31,13 +30,14 @@
  * With NATTER_FUZZ_TRACE set, every frame a client receives is printed, to follow what a
  * reproducer does.
  *
- * The hub and the store live across inputs (setting them up costs more than most
- * inputs), and are replaced every RESET_EVERY inputs so that the database stays small.
+ * Every input gets a new hub over a new database, torn down before the input ends: an
+ * input does what it does whatever ran before it, so a reproducer reproduces, and what
+ * one input allocates it frees, so that libFuzzer's leak check runs only when something
+ * leaked (it scans the whole heap, which costs more than the input).
  */
 
 #define N_CLIENTS    3
 #define MAX_FRAMES   64
-#define RESET_EVERY  256
 /* Requests are answered in milliseconds; this is for a hub that forgot one. */
 #define DEADLINE_S   20
 /* The sentinel's id; a request of the input that has it is moved one below. */
@@ -131,10 +131,7 @@ typedef struct
   NatterConfig *config;  /* (owned) */
   NatterStore  *store;   /* (owned) */
   NatterHub    *hub;     /* (owned) */
-  guint         runs;    /* inputs since the last reset */
 } World;
-
-static World world;
 
 static void
 started_cb (GObject      *source,
@@ -160,70 +157,78 @@ admin_created_cb (GObject      *source,
   *(gboolean *) user_data = TRUE;
 }
 
-static void
-world_stop (void)
+/* On tmpfs when there is one: SQLite's fsync()s on a disk cost more than the rest of an
+ * input, and durability is not what this target is about. */
+static char *
+make_world_dir (GError **error)
 {
-  g_autoptr(GDir) dir = NULL;
-  const char *name;
+  g_autofree char *shm = g_strdup ("/dev/shm/natter-fuzz-XXXXXX");
 
-  if (world.hub == NULL)
-    return;
-
-  g_clear_object (&world.hub);
-  natter_store_close (world.store);
-  g_clear_object (&world.store);
-  g_clear_pointer (&world.config, natter_config_free);
-  /* Whatever finished after the last reply (presence, timers) runs now. */
-  while (g_main_context_iteration (NULL, FALSE))
-    ;
-
-  /* The database and its journals: the directory holds nothing else. */
-  dir = g_dir_open (world.dir, 0, NULL);
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *path = g_build_filename (world.dir, name, NULL);
-
-      g_unlink (path);
-    }
-  g_rmdir (world.dir);
-  g_clear_pointer (&world.dir, g_free);
+  if (g_mkdtemp (shm) != NULL)
+    return g_steal_pointer (&shm);
+  return g_dir_make_tmp ("natter-fuzz-XXXXXX", error);
 }
 
 static void
-world_start (void)
+world_start (World *world)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *path = NULL;
   gboolean started = FALSE;
   gboolean admin_created = FALSE;
 
-  world.dir = g_dir_make_tmp ("natter-fuzz-XXXXXX", &error);
-  if (world.dir == NULL)
+  world->dir = make_world_dir (&error);
+  if (world->dir == NULL)
     g_error ("no temporary directory: %s", error->message);
-  path = g_build_filename (world.dir, "natter.db", NULL);
+  path = g_build_filename (world->dir, "natter.db", NULL);
 
-  world.config = natter_config_new_defaults ();
+  world->config = natter_config_new_defaults ();
   /* Limits small enough that a short input reaches them. */
-  world.config->resume_cap = 4;
-  world.config->max_rooms_per_user = 4;
-  world.config->max_members_per_room = 3;
+  world->config->resume_cap = 4;
+  world->config->max_rooms_per_user = 4;
+  world->config->max_members_per_room = 3;
 
-  world.store = natter_store_sqlite_new (path, NATTER_DURABILITY_NORMAL, &error);
-  if (world.store == NULL)
+  world->store = natter_store_sqlite_new (path, NATTER_DURABILITY_NORMAL, &error);
+  if (world->store == NULL)
     g_error ("no store: %s", error->message);
-  world.hub = natter_hub_new (world.store, world.config);
-  natter_hub_start_async (world.hub, NULL, started_cb, &started);
+  world->hub = natter_hub_new (world->store, world->config);
+  natter_hub_start_async (world->hub, NULL, started_cb, &started);
   while (!started)
     g_main_context_iteration (NULL, TRUE);
-  natter_hub_create_user_async (world.hub, ADMIN_USER, ADMIN_PASSWORD, TRUE, NULL,
+  natter_hub_create_user_async (world->hub, ADMIN_USER, ADMIN_PASSWORD, TRUE, NULL,
                                 admin_created_cb, &admin_created);
   while (!admin_created)
     g_main_context_iteration (NULL, TRUE);
-  world.runs = 0;
 }
 
 static void
-world_init (void)
+world_stop (World *world)
+{
+  g_autoptr(GDir) dir = NULL;
+  const char *name;
+
+  g_clear_object (&world->hub);
+  natter_store_close (world->store);
+  g_clear_object (&world->store);
+  g_clear_pointer (&world->config, natter_config_free);
+  /* Whatever finished after the last reply (presence, timers) runs now. */
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+
+  /* The database and its journals: the directory holds nothing else. */
+  dir = g_dir_open (world->dir, 0, NULL);
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (world->dir, name, NULL);
+
+      g_unlink (path);
+    }
+  g_rmdir (world->dir);
+  g_clear_pointer (&world->dir, g_free);
+}
+
+static void
+dispatch_init (void)
 {
   static gsize initialized = 0;
 
@@ -232,8 +237,6 @@ world_init (void)
       natter_fuzz_init ();
       /* Password hashing is not what this target is about: make it cheap. */
       natter_auth_set_cost (1, 8192);
-      /* Removes the temporary directory when the fuzzer or the replay test exits. */
-      atexit (world_stop);
       g_once_init_leave (&initialized, 1);
     }
 }
@@ -243,7 +246,8 @@ world_init (void)
 
 /* Handles one frame as NatterSession handles a text frame. */
 static void
-dispatch_line (FuzzClient   *client,
+dispatch_line (NatterHub    *hub,
+               FuzzClient   *client,
                const guint8 *line,
                gsize         len)
 {
@@ -260,16 +264,17 @@ dispatch_line (FuzzClient   *client,
 
       if (id == SENTINEL_ID)
         id--;
-      natter_hub_reply_error (world.hub, NATTER_CLIENT (client), id, has_id, error);
+      natter_hub_reply_error (hub, NATTER_CLIENT (client), id, has_id, error);
       return;
     }
   if (frame->has_id && frame->id == SENTINEL_ID)
     frame->id--;
-  natter_hub_dispatch (world.hub, NATTER_CLIENT (client), frame);
+  natter_hub_dispatch (hub, NATTER_CLIENT (client), frame);
 }
 
 static void
-send_sentinel (FuzzClient *client)
+send_sentinel (NatterHub  *hub,
+               FuzzClient *client)
 {
   /* Allocated as protobuf-c does, since the hub frees it as an unpacked frame. */
   Natter__ClientFrame *frame = g_new0 (Natter__ClientFrame, 1);
@@ -278,7 +283,7 @@ send_sentinel (FuzzClient *client)
   frame->has_id = TRUE;
   frame->id = SENTINEL_ID;
   /* Without an operation: a barrier that is answered with an error at once. */
-  natter_hub_dispatch (world.hub, NATTER_CLIENT (client), frame);
+  natter_hub_dispatch (hub, NATTER_CLIENT (client), frame);
 }
 
 static gboolean
@@ -299,7 +304,8 @@ deadline_cb (gpointer user_data)
 
 /* Waits until every request the clients sent so far was answered. */
 static void
-wait_for_replies (FuzzClient **clients)
+wait_for_replies (NatterHub   *hub,
+                  FuzzClient **clients)
 {
   gboolean expired = FALSE;
   guint deadline_id;
@@ -308,7 +314,7 @@ wait_for_replies (FuzzClient **clients)
     {
       clients[i]->answered = FALSE;
       if (!clients[i]->closed)
-        send_sentinel (clients[i]);
+        send_sentinel (hub, clients[i]);
     }
 
   deadline_id = g_timeout_add_seconds (DEADLINE_S, deadline_cb, &expired);
@@ -333,16 +339,13 @@ void
 natter_fuzz_dispatch_one (const guint8 *data,
                           gsize         len)
 {
+  World world = { NULL, };
   FuzzClient *clients[N_CLIENTS];
   gsize pos = 0;
   guint n_frames = 0;
 
-  world_init ();
-  if (world.hub != NULL && world.runs >= RESET_EVERY)
-    world_stop ();
-  if (world.hub == NULL)
-    world_start ();
-  world.runs++;
+  dispatch_init ();
+  world_start (&world);
 
   for (guint i = 0; i < N_CLIENTS; i++)
     {
@@ -370,18 +373,17 @@ natter_fuzz_dispatch_one (const guint8 *data,
         }
       /* Empty frames are the codec targets' business; here an empty line is a wait. */
       if (line_len == 0)
-        wait_for_replies (clients);
+        wait_for_replies (world.hub, clients);
       else if (!clients[which]->closed)
-        dispatch_line (clients[which], line, line_len);
+        dispatch_line (world.hub, clients[which], line, line_len);
       n_frames++;
     }
-  wait_for_replies (clients);
+  wait_for_replies (world.hub, clients);
 
   for (guint i = 0; i < N_CLIENTS; i++)
     {
       natter_hub_remove_client (world.hub, NATTER_CLIENT (clients[i]));
       g_object_unref (clients[i]);
     }
-  while (g_main_context_iteration (NULL, FALSE))
-    ;
+  world_stop (&world);
 }

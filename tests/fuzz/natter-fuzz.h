@@ -13,12 +13,14 @@ G_BEGIN_DECLS
  * same code in every build. A body aborts on anything wrong: a crash, a GLib critical, a
  * frame that does not survive a round trip, a request the hub never answers.
  */
-void natter_fuzz_json_one     (const guint8 *data,
-                               gsize         len);
-void natter_fuzz_proto_one    (const guint8 *data,
-                               gsize         len);
-void natter_fuzz_dispatch_one (const guint8 *data,
-                               gsize         len);
+void natter_fuzz_json_one      (const guint8 *data,
+                                gsize         len);
+void natter_fuzz_proto_one     (const guint8 *data,
+                                gsize         len);
+void natter_fuzz_dispatch_one  (const guint8 *data,
+                                gsize         len);
+void natter_fuzz_websocket_one (const guint8 *data,
+                                gsize         len);
 
 /* Shared by the bodies (fuzz-common.c). */
 void natter_fuzz_init             (void);

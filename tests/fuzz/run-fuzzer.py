@@ -62,7 +62,7 @@ def main():
                        if os.path.getmtime(os.path.join(args.artifacts, name)) >= started)
         print(f'{os.path.basename(args.fuzzer)} failed (status {status}); reproducers:',
               *(os.path.join(args.artifacts, name) for name in found), sep='\n  ')
-        print(f'Replay one with: {args.fuzzer} FILE', file=sys.stderr)
+        print(f'Replay one with: {os.path.abspath(args.fuzzer)} FILE', file=sys.stderr)
         sys.exit(1)
 
 
