@@ -28,10 +28,29 @@ struct _NatterServer
   GHashTable *sessions;  /* (owned) NatterSession * (owned) set */
   GHashTable *per_peer;  /* (owned) peer address → number of sessions */
   GArray     *ready_checks; /* (owned) ReadyCheck */
+  guint       heartbeat_source;
   gboolean    shutting_down;
 };
 
 G_DEFINE_FINAL_TYPE (NatterServer, natter_server, G_TYPE_OBJECT)
+
+/* One timer for every session's heartbeat, rather than one per session. */
+static gboolean
+heartbeat_cb (gpointer user_data)
+{
+  NatterServer *self = user_data;
+  g_autoptr(GPtrArray) sessions = g_ptr_array_new_with_free_func (g_object_unref);
+  gint64 now = g_get_monotonic_time ();
+  GHashTableIter iter;
+  gpointer key;
+
+  g_hash_table_iter_init (&iter, self->sessions);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    g_ptr_array_add (sessions, g_object_ref (key));
+  for (guint i = 0; i < sessions->len; i++)
+    natter_session_heartbeat (g_ptr_array_index (sessions, i), now);
+  return G_SOURCE_CONTINUE;
+}
 
 static guint
 peer_count (NatterServer *self, const char *peer)
@@ -74,16 +93,20 @@ upgraded_cb (SoupServerMessage *msg,
   const char *protocol = soup_message_headers_get_one (headers, "Sec-WebSocket-Protocol");
   g_autofree char *peer = peer_address (msg);
   g_autoptr(GIOStream) stream = NULL;
+  g_autoptr(GSocket) socket = NULL;
   NatterCodec codec = NATTER_CODEC_JSON;
   NatterSession *session;
 
   g_signal_handlers_disconnect_by_func (msg, upgraded_cb, self);
+  /* Plain TCP reads and writes the socket directly; TLS buffers inside its stream. */
+  if (natter_hub_get_config (self->hub)->tls_cert == NULL)
+    socket = g_object_ref (soup_server_message_get_socket (msg));
   stream = soup_server_message_steal_connection (msg);
   /* The handshake accepted only our subprotocols; none offered means JSON. */
   if (protocol != NULL)
     natter_codec_from_subprotocol (protocol, &codec);
 
-  session = natter_session_new (self->hub, stream, codec, peer);
+  session = natter_session_new (self->hub, stream, socket, codec, peer);
   g_signal_connect_object (session, "closed", G_CALLBACK (on_session_closed), self, 0);
   g_hash_table_add (self->sessions, session);
   g_hash_table_insert (self->per_peer, g_strdup (peer),
@@ -268,6 +291,7 @@ natter_server_finalize (GObject *object)
 {
   NatterServer *self = NATTER_SERVER (object);
 
+  g_clear_handle_id (&self->heartbeat_source, g_source_remove);
   g_clear_pointer (&self->sessions, g_hash_table_unref);
   g_clear_pointer (&self->per_peer, g_hash_table_unref);
   if (self->server != NULL)
@@ -327,6 +351,8 @@ natter_server_new (NatterHub  *hub,
     }
 
   soup_server_add_handler (self->server, "/ws", websocket_cb, self, NULL);
+  self->heartbeat_source = g_timeout_add (MAX (500, config->ping_interval_s * 1000 / 2),
+                                          heartbeat_cb, self);
   soup_server_add_handler (self->server, "/healthz", healthz_cb, self, NULL);
   soup_server_add_handler (self->server, "/readyz", readyz_cb, self, NULL);
   soup_server_add_handler (self->server, "/metrics", metrics_cb, self, NULL);

@@ -16,7 +16,6 @@ struct _NatterSession
   NatterCodec              codec;
   gint64                   last_seen;   /* monotonic µs of the last frame or pong */
   gint64                   last_ping;   /* monotonic µs of our last ping */
-  guint                    heartbeat_source;
   guint                    bad_frames;  /* bad frames in a row */
   gboolean                 closed;
 };
@@ -127,38 +126,41 @@ on_closed (NatterWebsocket *ws,
   if (self->closed)
     return;
   self->closed = TRUE;
-  g_clear_handle_id (&self->heartbeat_source, g_source_remove);
   g_debug ("Session of %s closed (%u)", natter_client_get_peer (NATTER_CLIENT (self)),
            natter_websocket_get_close_code (ws));
   natter_hub_remove_client (self->hub, NATTER_CLIENT (self));
   g_signal_emit (self, signals[SIGNAL_CLOSED], 0);
 }
 
-/* Pings every ping interval and drops a peer from which nothing (no frame, no pong)
- * came for the ping timeout. Runs at half the interval so a timeout is not overshot by
- * more than that. */
-static gboolean
-heartbeat_cb (gpointer user_data)
+/**
+ * natter_session_heartbeat:
+ * @now: the monotonic time
+ *
+ * Pings every ping interval and drops a peer from which nothing (no frame, no pong) came
+ * for the ping timeout. The server calls it for every session from one timer, at half the
+ * ping interval, so a timeout is not overshot by more than that.
+ */
+void
+natter_session_heartbeat (NatterSession *self,
+                          gint64         now)
 {
-  NatterSession *self = user_data;
   const NatterConfig *config = natter_hub_get_config (self->hub);
-  gint64 now = g_get_monotonic_time ();
   gint64 silent = now - self->last_seen;
 
+  if (!is_open (self))
+    return;
   if (silent >= (gint64) config->ping_timeout_s * G_USEC_PER_SEC)
     {
       g_debug ("Dropping %s: silent for %" G_GINT64_FORMAT " ms",
                natter_client_get_peer (NATTER_CLIENT (self)), silent / 1000);
       natter_session_close (NATTER_CLIENT (self), NATTER_CLOSE_GOING_AWAY, "idle timeout");
-      self->heartbeat_source = 0;
-      return G_SOURCE_REMOVE;
+      return;
     }
   if (now - self->last_ping >= (gint64) config->ping_interval_s * G_USEC_PER_SEC - G_USEC_PER_SEC / 10)
     {
       self->last_ping = now;
       natter_websocket_ping (self->ws);
     }
-  return G_SOURCE_CONTINUE;
 }
 
 static void
@@ -166,7 +168,6 @@ natter_session_dispose (GObject *object)
 {
   NatterSession *self = NATTER_SESSION (object);
 
-  g_clear_handle_id (&self->heartbeat_source, g_source_remove);
   if (self->ws != NULL)
     g_signal_handlers_disconnect_by_data (self->ws, self);
   g_clear_object (&self->ws);
@@ -199,6 +200,7 @@ natter_session_init (NatterSession *self)
  * natter_session_new:
  * @hub: the hub
  * @stream: the connection, right after the WebSocket handshake
+ * @socket: (nullable): its socket, for plain TCP (see natter_websocket_new())
  * @codec: the negotiated codec
  * @peer: the remote address, for logs and per-IP limits
  *
@@ -207,6 +209,7 @@ natter_session_init (NatterSession *self)
 NatterSession *
 natter_session_new (NatterHub   *hub,
                     GIOStream   *stream,
+                    GSocket     *socket,
                     NatterCodec  codec,
                     const char  *peer)
 {
@@ -223,12 +226,10 @@ natter_session_new (NatterHub   *hub,
   self->last_seen = self->last_ping = g_get_monotonic_time ();
   natter_client_set_peer (NATTER_CLIENT (self), peer);
 
-  self->ws = natter_websocket_new (stream, &limits);
+  self->ws = natter_websocket_new (stream, socket, &limits);
   g_signal_connect (self->ws, "message", G_CALLBACK (on_message), self);
   g_signal_connect (self->ws, "pong", G_CALLBACK (on_pong), self);
   g_signal_connect (self->ws, "closed", G_CALLBACK (on_closed), self);
-  self->heartbeat_source = g_timeout_add_seconds (MAX (1, config->ping_interval_s / 2),
-                                                  heartbeat_cb, self);
 
   natter_hub_add_client (hub, NATTER_CLIENT (self));
   return self;

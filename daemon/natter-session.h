@@ -20,8 +20,11 @@ G_DECLARE_FINAL_TYPE (NatterSession, natter_session, NATTER, SESSION, NatterClie
  */
 NatterSession *natter_session_new       (NatterHub               *hub,
                                          GIOStream               *stream,
+                                         GSocket                 *socket,
                                          NatterCodec              codec,
                                          const char              *peer);
+void           natter_session_heartbeat (NatterSession           *self,
+                                         gint64                   now);
 NatterCodec    natter_session_get_codec (NatterSession           *self);
 /* Closes the connection with 1001 (going away), for shutdown. */
 void           natter_session_shutdown  (NatterSession           *self);

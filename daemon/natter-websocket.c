@@ -3,7 +3,10 @@
 
 #include "config.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #include "natter-websocket.h"
 
@@ -48,6 +51,10 @@ struct _NatterWebsocket
   GIOStream             *stream;        /* (owned) */
   GPollableInputStream  *input;         /* (unowned) of stream */
   GPollableOutputStream *output;        /* (unowned) of stream */
+  /* Plain TCP: the socket's fd sits in the process-wide epoll set (see "The poller").
+   * Otherwise (TLS, which buffers inside): a pollable GSource per direction. */
+  int                    fd;            /* (unowned) -1 when not polled by fd */
+  gboolean               want_write;    /* fd mode: waiting for the socket to take more */
   GSource               *read_source;   /* (owned) (nullable) */
   GSource               *write_source;  /* (owned) (nullable) */
   NatterWebsocketLimits  limits;
@@ -83,6 +90,154 @@ static guint signals[N_SIGNALS];
 
 static void start_flush (NatterWebsocket *self);
 static void shutdown_stream (NatterWebsocket *self);
+
+/* ---------------------------------------------------------------------------------- */
+/* The poller
+ *
+ * GLib's main loop walks every GSource and polls every fd on each iteration, so with one
+ * source per connection an iteration costs O(connections) even when one of them is
+ * busy. Plain TCP connections therefore share one epoll set, watched by a single GSource
+ * whose dispatch handles only the connections that are ready. */
+
+typedef struct
+{
+  GSource source;
+  int     epfd;
+} PollerSource;
+
+static PollerSource *poller;  /* (owned) attached to the main context for good */
+
+static gboolean on_readable (GObject *stream, gpointer user_data);
+static gboolean on_writable (GObject *stream, gpointer user_data);
+
+#define POLLER_BATCH 256
+
+static gboolean
+poller_dispatch (GSource     *source,
+                 GSourceFunc  callback,
+                 gpointer     user_data)
+{
+  PollerSource *ps = (PollerSource *) source;
+  struct epoll_event events[POLLER_BATCH];
+  NatterWebsocket *ready[POLLER_BATCH];
+  int n = epoll_wait (ps->epfd, events, POLLER_BATCH, 0);
+
+  /* Hold every ready connection first: handling one may close another. */
+  for (int i = 0; i < n; i++)
+    ready[i] = g_object_ref (events[i].data.ptr);
+  for (int i = 0; i < n; i++)
+    {
+      NatterWebsocket *self = ready[i];
+
+      if (self->fd >= 0 && (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+        on_readable (NULL, self);
+      if (self->fd >= 0 && self->want_write && (events[i].events & (EPOLLOUT | EPOLLERR)))
+        on_writable (NULL, self);
+      g_object_unref (self);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+poller_finalize (GSource *source)
+{
+  close (((PollerSource *) source)->epfd);
+}
+
+static GSourceFuncs poller_funcs = {
+  .dispatch = poller_dispatch,
+  .finalize = poller_finalize,
+};
+
+static int
+poller_fd (void)
+{
+  if (poller == NULL)
+    {
+      int epfd = epoll_create1 (EPOLL_CLOEXEC);
+
+      if (epfd < 0)
+        return -1;
+      poller = (PollerSource *) g_source_new (&poller_funcs, sizeof (PollerSource));
+      poller->epfd = epfd;
+      g_source_set_name ((GSource *) poller, "natter websocket poller");
+      g_source_add_unix_fd ((GSource *) poller, epfd, G_IO_IN);
+      g_source_attach ((GSource *) poller, g_main_context_get_thread_default ());
+    }
+  return poller->epfd;
+}
+
+static void
+poller_update (NatterWebsocket *self, int op)
+{
+  struct epoll_event event = { 0, };
+
+  event.events = EPOLLIN | (self->want_write ? EPOLLOUT : 0);
+  event.data.ptr = self;
+  if (epoll_ctl (poller->epfd, op, self->fd, &event) != 0)
+    g_warning ("epoll_ctl failed: %s", g_strerror (errno));
+}
+
+/* Starts or stops waiting for the socket to take more. */
+static void
+watch_writable (NatterWebsocket *self, gboolean on)
+{
+  if (self->fd >= 0)
+    {
+      if (self->want_write != on)
+        {
+          self->want_write = on;
+          poller_update (self, EPOLL_CTL_MOD);
+        }
+      return;
+    }
+  if (on && self->write_source == NULL)
+    {
+      self->write_source = g_pollable_output_stream_create_source (self->output, NULL);
+      g_source_set_callback (self->write_source, G_SOURCE_FUNC (on_writable), self, NULL);
+      g_source_attach (self->write_source, g_main_context_get_thread_default ());
+    }
+  else if (!on && self->write_source != NULL)
+    {
+      g_source_destroy (self->write_source);
+      g_clear_pointer (&self->write_source, g_source_unref);
+    }
+}
+
+static gboolean
+waiting_to_write (NatterWebsocket *self)
+{
+  return self->fd >= 0 ? self->want_write : self->write_source != NULL;
+}
+
+static void
+unwatch (NatterWebsocket *self)
+{
+  if (self->fd >= 0)
+    {
+      epoll_ctl (poller->epfd, EPOLL_CTL_DEL, self->fd, NULL);
+      self->fd = -1;
+      self->want_write = FALSE;
+    }
+  if (self->read_source != NULL)
+    {
+      g_source_destroy (self->read_source);
+      g_clear_pointer (&self->read_source, g_source_unref);
+    }
+  watch_writable (self, FALSE);
+}
+
+/* Reads whatever libsoup had already buffered beyond the handshake, once the caller
+ * has connected its signals. */
+static gboolean
+first_read_cb (gpointer user_data)
+{
+  NatterWebsocket *self = user_data;
+
+  if (self->fd >= 0)
+    on_readable (NULL, self);
+  return G_SOURCE_REMOVE;
+}
 
 /* ---------------------------------------------------------------------------------- */
 /* Writing */
@@ -127,9 +282,6 @@ enqueue (NatterWebsocket *self, guint8 opcode, GBytes *payload)
   self->queued_bytes += frame->size;
   start_flush (self);
 }
-
-static gboolean
-on_writable (GObject *stream, gpointer user_data);
 
 static gboolean backlog_timeout_cb (gpointer user_data);
 
@@ -249,14 +401,10 @@ flush (NatterWebsocket *self)
     return;
   if (!g_queue_is_empty (&self->outq))
     {
-      if (self->write_source == NULL)
-        {
-          self->write_source = g_pollable_output_stream_create_source (self->output, NULL);
-          g_source_set_callback (self->write_source, G_SOURCE_FUNC (on_writable), self, NULL);
-          g_source_attach (self->write_source, g_main_context_get_thread_default ());
-        }
+      watch_writable (self, TRUE);
       return;
     }
+  watch_writable (self, FALSE);
   /* Everything is out. After both close frames the TCP connection goes too, and at once
    * after a protocol error: the peer's answer could not be parsed anyway. */
   if (self->close_sent && (self->close_received || self->discard_input))
@@ -269,7 +417,8 @@ on_writable (GObject *stream, gpointer user_data)
   NatterWebsocket *self = user_data;
   g_autoptr(NatterWebsocket) hold G_GNUC_UNUSED = g_object_ref (self);
 
-  g_clear_pointer (&self->write_source, g_source_unref);
+  if (self->write_source != NULL)
+    g_clear_pointer (&self->write_source, g_source_unref);
   flush (self);
   return G_SOURCE_REMOVE;
 }
@@ -290,7 +439,7 @@ flush_all_cb (gpointer user_data)
       NatterWebsocket *self = g_ptr_array_index (list, i);
 
       self->flush_pending = FALSE;
-      if (self->write_source == NULL)
+      if (!waiting_to_write (self))
         flush (self);
     }
   return G_SOURCE_REMOVE;
@@ -299,7 +448,7 @@ flush_all_cb (gpointer user_data)
 static void
 start_flush (NatterWebsocket *self)
 {
-  if (self->flush_pending || self->write_source != NULL || self->state == STATE_CLOSED)
+  if (self->flush_pending || waiting_to_write (self) || self->state == STATE_CLOSED)
     return;
   self->flush_pending = TRUE;
   if (pending_flushes == NULL)
@@ -330,16 +479,7 @@ shutdown_stream (NatterWebsocket *self)
     self->close_code = NATTER_CLOSE_ABNORMAL;
   g_clear_handle_id (&self->close_timeout, g_source_remove);
   g_clear_handle_id (&self->backlog_timeout, g_source_remove);
-  if (self->read_source != NULL)
-    {
-      g_source_destroy (self->read_source);
-      g_clear_pointer (&self->read_source, g_source_unref);
-    }
-  if (self->write_source != NULL)
-    {
-      g_source_destroy (self->write_source);
-      g_clear_pointer (&self->write_source, g_source_unref);
-    }
+  unwatch (self);
   g_queue_clear_full (&self->outq, (GDestroyNotify) out_frame_free);
   self->queued_bytes = 0;
   g_io_stream_close_async (self->stream, G_PRIORITY_DEFAULT, NULL, stream_closed_cb, NULL);
@@ -693,10 +833,7 @@ on_readable (GObject *stream, gpointer user_data)
     }
 
   if (self->state == STATE_CLOSED)
-    {
-      g_clear_pointer (&self->read_source, g_source_unref);
-      return G_SOURCE_REMOVE;
-    }
+    return G_SOURCE_REMOVE;
   return G_SOURCE_CONTINUE;
 }
 
@@ -766,16 +903,7 @@ natter_websocket_dispose (GObject *object)
     }
   g_clear_handle_id (&self->close_timeout, g_source_remove);
   g_clear_handle_id (&self->backlog_timeout, g_source_remove);
-  if (self->read_source != NULL)
-    {
-      g_source_destroy (self->read_source);
-      g_clear_pointer (&self->read_source, g_source_unref);
-    }
-  if (self->write_source != NULL)
-    {
-      g_source_destroy (self->write_source);
-      g_clear_pointer (&self->write_source, g_source_unref);
-    }
+  unwatch (self);
   g_queue_clear_full (&self->outq, (GDestroyNotify) out_frame_free);
   g_clear_object (&self->stream);
 
@@ -815,6 +943,7 @@ natter_websocket_class_init (NatterWebsocketClass *klass)
 static void
 natter_websocket_init (NatterWebsocket *self)
 {
+  self->fd = -1;
   self->inbuf = g_byte_array_new ();
   self->message = g_byte_array_new ();
   g_queue_init (&self->outq);
@@ -823,12 +952,15 @@ natter_websocket_init (NatterWebsocket *self)
 /**
  * natter_websocket_new:
  * @stream: the connection after a successful handshake, with pollable streams
+ * @socket: (nullable): its socket when @stream reads and writes it directly (plain TCP),
+ *   so that it can join the shared epoll set; %NULL for TLS
  * @limits: incoming and outgoing bounds
  *
- * Returns: (transfer full): a connection that is reading already
+ * Returns: (transfer full): a connection that starts reading once the main loop runs
  */
 NatterWebsocket *
 natter_websocket_new (GIOStream                   *stream,
+                      GSocket                     *socket,
                       const NatterWebsocketLimits *limits)
 {
   NatterWebsocket *self;
@@ -843,8 +975,18 @@ natter_websocket_new (GIOStream                   *stream,
   self->output = G_POLLABLE_OUTPUT_STREAM (g_io_stream_get_output_stream (stream));
   self->limits = *limits;
 
-  self->read_source = g_pollable_input_stream_create_source (self->input, NULL);
-  g_source_set_callback (self->read_source, G_SOURCE_FUNC (on_readable), self, NULL);
-  g_source_attach (self->read_source, g_main_context_get_thread_default ());
+  if (socket != NULL && poller_fd () >= 0)
+    {
+      self->fd = g_socket_get_fd (socket);
+      poller_update (self, EPOLL_CTL_ADD);
+      /* libsoup may hold the first frames already: epoll will not announce those. */
+      g_idle_add_full (G_PRIORITY_DEFAULT, first_read_cb, g_object_ref (self), g_object_unref);
+    }
+  else
+    {
+      self->read_source = g_pollable_input_stream_create_source (self->input, NULL);
+      g_source_set_callback (self->read_source, G_SOURCE_FUNC (on_readable), self, NULL);
+      g_source_attach (self->read_source, g_main_context_get_thread_default ());
+    }
   return self;
 }

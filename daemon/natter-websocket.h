@@ -41,6 +41,7 @@ G_DECLARE_FINAL_TYPE (NatterWebsocket, natter_websocket, NATTER, WEBSOCKET, GObj
  * - `closed` (): the connection is gone; emitted once.
  */
 NatterWebsocket *natter_websocket_new              (GIOStream                   *stream,
+                                                    GSocket                     *socket,
                                                     const NatterWebsocketLimits *limits);
 void             natter_websocket_send             (NatterWebsocket             *self,
                                                     gboolean                     is_text,

@@ -110,7 +110,7 @@ natter_fuzz_websocket_one (const guint8 *data,
   if (server_socket == NULL)
     g_error ("g_socket_new_from_fd: %s", error->message);
   connection = g_socket_connection_factory_create_connection (server_socket);
-  websocket = natter_websocket_new (G_IO_STREAM (connection), &limits);
+  websocket = natter_websocket_new (G_IO_STREAM (connection), server_socket, &limits);
   g_signal_connect (websocket, "message", G_CALLBACK (on_message), NULL);
   g_signal_connect (websocket, "closed", G_CALLBACK (on_closed), &closed);
 
