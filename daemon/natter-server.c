@@ -10,6 +10,7 @@
 #include "natter-session.h"
 
 #define WEB_RESOURCE_PREFIX "/io/github/natter/Natter/web"
+#define LISTEN_BACKLOG 4096
 /* libsoup 3.2 has no name for it. */
 #define HTTP_TOO_MANY_REQUESTS 429
 
@@ -371,6 +372,7 @@ natter_server_listen (NatterServer  *self,
   g_autoptr(GSocketAddress) socket_address = NULL;
   GSList *listeners;
   SoupServerListenOptions options = 0;
+  g_autoptr(GSocket) listen_socket = NULL;
 
   address = g_inet_address_new_from_string (config->listen_address);
   if (address == NULL)
@@ -382,7 +384,17 @@ natter_server_listen (NatterServer  *self,
   socket_address = g_inet_socket_address_new (address, config->port);
   if (config->tls_cert != NULL)
     options |= SOUP_SERVER_LISTEN_HTTPS;
-  if (!soup_server_listen (self->server, socket_address, options, error))
+
+  /* Our own socket, for a backlog that survives a burst of connects (GLib's default is
+   * 10: a thousand clients arriving at once would see timeouts). */
+  listen_socket = g_socket_new (g_inet_address_get_family (address), G_SOCKET_TYPE_STREAM,
+                                G_SOCKET_PROTOCOL_TCP, error);
+  if (listen_socket == NULL)
+    return FALSE;
+  g_socket_set_listen_backlog (listen_socket, LISTEN_BACKLOG);
+  if (!g_socket_bind (listen_socket, socket_address, TRUE, error) ||
+      !g_socket_listen (listen_socket, error) ||
+      !soup_server_listen_socket (self->server, listen_socket, options, error))
     return FALSE;
 
   listeners = soup_server_get_listeners (self->server);
