@@ -19,8 +19,9 @@
  * Every write goes to one writer thread through a queue. The writer takes whatever is
  * queued (up to MAX_BATCH operations) and runs it in one transaction, each operation in
  * its own savepoint, so a thousand concurrent sends cost one commit rather than a
- * thousand, and one failing operation does not undo the others. Operations complete only
- * after their transaction has committed.
+ * thousand, and one failing operation does not undo the others. The messages a batch
+ * appends enter the full-text index together, just before the commit. Operations complete
+ * only after their transaction has committed.
  *
  * Reads run on a few reader threads, each with its own read-only connection. WAL lets them
  * read while the writer writes, and since each read starts a fresh read transaction, it
@@ -112,6 +113,11 @@ static const char * const migrations[] = {
   "  INSERT INTO messages_fts (rowid, body) VALUES (new.id, new.body);"
   "END;"
   "INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');",
+
+  /* 3: new messages are indexed once per write transaction, by index_new_messages(), not
+   * row by row: a per-row index write inside each operation's savepoint made FTS5 flush
+   * its pending terms for every message. Deletes and body updates keep their triggers. */
+  "DROP TRIGGER messages_fts_insert;",
 };
 
 #define MESSAGE_COLUMNS "room, seq, ts, sender, body, client_msg_id, kind"
@@ -149,6 +155,7 @@ typedef enum {
   STMT_HISTORY_ASCENDING,
   STMT_HISTORY_DESCENDING,
   STMT_SEARCH,
+  STMT_INDEX_NEW_MESSAGES,
   N_STMTS
 } StmtId;
 
@@ -212,12 +219,19 @@ static const char * const stmt_sql[N_STMTS] = {
     "   AND (m.room = ?3 OR m.room IN (SELECT room FROM members WHERE user = ?2))"
     "   AND (?4 IS NULL OR m.room = ?4)"
     " ORDER BY messages_fts.rowid DESC LIMIT ?5",
+  [STMT_INDEX_NEW_MESSAGES] =
+    "INSERT INTO messages_fts (rowid, body) SELECT id, body FROM messages WHERE id >= ?1",
 };
 
 /* A connection with its cache of prepared statements. Used by one thread at a time. */
 typedef struct {
   sqlite3      *db;               /* (owned) */
   sqlite3_stmt *stmts[N_STMTS];   /* (owned) (nullable) each prepared on first use */
+  /* Writer only: the lowest id of the messages appended in the open transaction and not
+   * yet in the search index, or 0 if there are none. */
+  sqlite3_int64 unindexed_from;
+  /* Writer only: whether index_new_messages() indexes them, as the schema expects. */
+  gboolean      index_on_commit;
 } Conn;
 
 static void
@@ -385,7 +399,12 @@ enable_wal (Conn *conn, GError **error)
 #define COMMON_PRAGMAS \
   "PRAGMA foreign_keys = ON;" \
   "PRAGMA temp_store = MEMORY;"
-#define READER_PRAGMAS COMMON_PRAGMAS "PRAGMA query_only = ON;"
+/* History pages read rows scattered over the whole table: map the file instead of a
+ * pread() per page, and keep more of it cached (the cache grows only as it is used). */
+#define READER_PRAGMAS COMMON_PRAGMAS \
+  "PRAGMA query_only = ON;" \
+  "PRAGMA mmap_size = 268435456;" \
+  "PRAGMA cache_size = -32768;"
 #define WRITER_PRAGMAS COMMON_PRAGMAS "PRAGMA journal_size_limit = 67108864;"
 
 static Conn *
@@ -920,7 +939,8 @@ write_append_message (Conn *conn, Op *op, GError **error)
   if (!next_seq (conn, op->room, &seq, error))
     return FALSE;
 
-  /* The FTS row is added by a trigger, in this same transaction. */
+  /* The search index gets the row before this transaction commits: see
+   * index_new_messages(). */
   insert = conn_borrow (conn, STMT_INSERT_MESSAGE, error);
   if (insert == NULL)
     return FALSE;
@@ -933,6 +953,11 @@ write_append_message (Conn *conn, Op *op, GError **error)
   bind_text (insert, 7, op->kind);
   if (stmt_step (conn, insert, error) == 0)
     return FALSE;
+  /* Ids only grow (the table has no deletes), so every message appended from here on in
+   * this transaction has an id at least this one. If this operation's savepoint is rolled
+   * back, the row goes away and the index never sees it. */
+  if (conn->unindexed_from == 0)
+    conn->unindexed_from = sqlite3_last_insert_rowid (conn->db);
 
   advance = conn_borrow (conn, STMT_ADVANCE_READ, error);
   if (advance == NULL)
@@ -1297,6 +1322,29 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (NatterStoreSqlite, natter_store_sqlite, G_TYPE_OB
                                G_IMPLEMENT_INTERFACE (NATTER_TYPE_STORE,
                                                       natter_store_sqlite_iface_init))
 
+/* Adds the messages appended in the open transaction to the search index, with one
+ * statement: FTS5 then writes one segment for the whole batch, where a row-by-row index
+ * update inside each operation's savepoint made it flush once per message. It runs after
+ * the savepoints are released and before COMMIT, so the index commits with the rows.
+ * No write deletes or edits a message; one that did would have to call this first, since
+ * the delete and update triggers expect the old row to be indexed. */
+static gboolean
+index_new_messages (Conn *conn, GError **error)
+{
+  g_autoptr(BorrowedStmt) stmt = NULL;
+
+  if (conn->unindexed_from == 0 || !conn->index_on_commit)
+    return TRUE;
+  stmt = conn_borrow (conn, STMT_INDEX_NEW_MESSAGES, error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, conn->unindexed_from);
+  if (stmt_step (conn, stmt, error) == 0)
+    return FALSE;
+  conn->unindexed_from = 0;
+  return TRUE;
+}
+
 /* Runs one batch of writes in one transaction, then completes them. If the transaction
  * cannot commit, every write of the batch fails: nothing of it was stored, and since the
  * room counters are only in the database, the next batch continues without a gap. */
@@ -1306,6 +1354,7 @@ run_batch (NatterStoreSqlite *self, GPtrArray *batch)
   Conn *conn = self->writer_conn;
   g_autoptr(GError) batch_error = NULL;
 
+  conn->unindexed_from = 0;
   if (conn_exec (conn, STMT_BEGIN_IMMEDIATE, &batch_error))
     {
       for (guint i = 0; i < batch->len && batch_error == NULL; i++)
@@ -1327,10 +1376,11 @@ run_batch (NatterStoreSqlite *self, GPtrArray *batch)
             g_set_error_literal (&batch_error, NATTER_ERROR, NATTER_ERROR_UNAVAILABLE,
                                  "The transaction was rolled back");
         }
-      if (batch_error == NULL)
+      if (batch_error == NULL && index_new_messages (conn, &batch_error))
         conn_exec (conn, STMT_COMMIT, &batch_error);
       if (batch_error != NULL)
         rollback_if_open (conn);
+      conn->unindexed_from = 0;
     }
 
   if (batch_error != NULL)
@@ -1893,6 +1943,8 @@ natter_store_sqlite_open (NatterStoreSqlite *self, const char *path,
       !migrate (self->writer_conn, schema_version, error) ||
       !delete_expired_tokens (self->writer_conn, error))
     return FALSE;
+  /* Before migration 3 a trigger indexed each row (and before 2 there is no index). */
+  self->writer_conn->index_on_commit = schema_version >= 3;
   self->epoch = ensure_epoch (self->writer_conn, error);
   if (self->epoch == NULL)
     return FALSE;

@@ -1275,6 +1275,111 @@ test_sqlite_file (Fixture *fixture, gconstpointer user_data)
   sqlite3_close (db);
 }
 
+/* Messages enter the full-text index once per write transaction, not row by row: what a
+ * batch appends is all indexed, what a failed or deduplicated send did not store is not,
+ * and the external-content index matches the table. */
+static void
+test_sqlite_fts_batched (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GPtrArray) found = NULL;
+  AppendBatch batch = { 0, };
+  const guint n_messages = 600;
+  sqlite3 *db;
+
+  create_room (fixture, "general");
+  g_assert_true (create_user (fixture, "alice", "hash", FALSE, &local_error));
+  g_assert_no_error (local_error);
+  g_assert_true (add_member (fixture, "general", "alice", &local_error));
+  g_assert_no_error (local_error);
+
+  append_batch_init (&batch);
+  for (guint i = 0; i < n_messages; i++)
+    {
+      g_autofree char *body = g_strdup_printf ("batched word%u%s", i, i % 7 == 0 ? " zebra" : "");
+      g_autofree char *client_msg_id = g_strdup_printf ("b-%u", i % (n_messages / 2));
+
+      /* The second half repeats the first half's ids: duplicates, not stored again. */
+      append_batch_send (fixture, &batch, "general", "alice", body, client_msg_id);
+      if (i % 50 == 10)
+        append_batch_send (fixture, &batch, "nowhere", "alice", "zebra lost", NULL);
+    }
+  WAIT_UNTIL (batch.pending == 0);
+  g_assert_cmpuint (batch.results->len, ==, n_messages);
+  g_assert_cmpuint (batch.errors->len, ==, n_messages / 50);
+  append_batch_clear (&batch);
+
+  found = search (fixture, "alice", "batched", NULL, 200, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (found->len, ==, 200);
+  g_clear_pointer (&found, g_ptr_array_unref);
+  found = search (fixture, "alice", "word299", NULL, 10, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (found->len, ==, 1);
+  g_clear_pointer (&found, g_ptr_array_unref);
+  found = search (fixture, "alice", "word300", NULL, 10, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (found->len, ==, 0);
+  g_clear_pointer (&found, g_ptr_array_unref);
+
+  /* One more, alone in its transaction. */
+  append_ok (fixture, "general", "alice", "single zebra");
+
+  db = open_raw (fixture->path);
+  g_assert_cmpint (query_int_raw (db, "SELECT count(*) FROM messages"), ==, n_messages / 2 + 1);
+  g_assert_cmpint (query_int_raw (db, "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'batched'"),
+                   ==, n_messages / 2);
+  g_assert_cmpint (query_int_raw (db, "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'zebra'"),
+                   ==, query_int_raw (db, "SELECT count(*) FROM messages WHERE body LIKE '%zebra%'"));
+  exec_raw (db, "INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)");
+  sqlite3_close (db);
+}
+
+/* A database of schema version 2 indexed each message by a trigger; migrating drops it and
+ * the index stays complete, old messages and new. */
+static void
+test_sqlite_migration_fts_trigger (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GPtrArray) found = NULL;
+  sqlite3 *db;
+
+  g_assert_cmpuint (natter_store_sqlite_get_latest_schema_version (), >=, 3);
+  fixture->store = natter_store_sqlite_new_full (fixture->path, NATTER_DURABILITY_NORMAL, 2,
+                                                 5000, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_true (create_user (fixture, "alice", "hash", FALSE, &local_error));
+  g_assert_no_error (local_error);
+  create_room (fixture, "general");
+  g_assert_true (add_member (fixture, "general", "alice", &local_error));
+  g_assert_no_error (local_error);
+  close_store (fixture);
+  /* Written as that schema's code wrote it: the trigger indexes the row. */
+  db = open_raw (fixture->path);
+  exec_raw (db, "UPDATE rooms SET last_seq = 1 WHERE name = 'general';"
+                "INSERT INTO messages (room, seq, ts, sender, body, kind)"
+                "  VALUES ('general', 1, 0, 'alice', 'indexed by the old trigger', 'text');");
+  g_assert_cmpint (query_int_raw (db, "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'trigger'"),
+                   ==, 1);
+  sqlite3_close (db);
+
+  fixture->store = create_store (fixture);
+  append_ok (fixture, "general", "alice", "indexed with its batch");
+
+  found = search (fixture, "alice", "indexed", NULL, 10, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (found->len, ==, 2);
+
+  db = open_raw (fixture->path);
+  g_assert_cmpint (query_int_raw (db, "PRAGMA user_version"), ==,
+                   natter_store_sqlite_get_latest_schema_version ());
+  g_assert_cmpint (query_int_raw (db, "SELECT count(*) FROM sqlite_schema"
+                                      " WHERE type = 'trigger' AND name = 'messages_fts_insert'"),
+                   ==, 0);
+  exec_raw (db, "INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)");
+  sqlite3_close (db);
+}
+
 static void
 test_sqlite_migration (Fixture *fixture, gconstpointer user_data)
 {
@@ -1578,7 +1683,9 @@ main (int argc, char **argv)
     return g_test_run ();
 
   ADD ("/store/sqlite/file", test_sqlite_file);
+  ADD ("/store/sqlite/fts-batched", test_sqlite_fts_batched);
   ADD_EMPTY ("/store/sqlite/migration", test_sqlite_migration);
+  ADD_EMPTY ("/store/sqlite/migration-fts-trigger", test_sqlite_migration_fts_trigger);
   ADD_EMPTY ("/store/sqlite/newer-schema", test_sqlite_newer_schema);
   ADD ("/store/sqlite/expired-tokens", test_sqlite_expired_tokens);
   ADD ("/store/sqlite/set-read-bounds", test_sqlite_set_read_bounds);
