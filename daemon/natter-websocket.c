@@ -643,17 +643,18 @@ deliver_message (NatterWebsocket *self, gboolean is_text, GBytes *payload)
   g_signal_emit (self, signals[SIGNAL_MESSAGE], 0, is_text, payload);
 }
 
-/* Parses whole frames off inbuf. Returns the number of bytes consumed. */
+/* Parses the whole frames at the start of @buf (unmasking them in place). Returns the
+ * number of bytes consumed. */
 static gsize
-process_frames (NatterWebsocket *self)
+process_frames (NatterWebsocket *self, guint8 *buf, gsize buf_len)
 {
   gsize pos = 0;
 
   while (self->state != STATE_CLOSED && !self->discard_input &&
          !(self->state == STATE_CLOSING && self->close_received))
     {
-      const guint8 *data = self->inbuf->data + pos;
-      gsize avail = self->inbuf->len - pos;
+      const guint8 *data = buf + pos;
+      gsize avail = buf_len - pos;
       gboolean fin, masked;
       guint8 opcode, len7;
       gsize header_len = 2;
@@ -804,15 +805,15 @@ on_readable (GObject *stream, gpointer user_data)
 
   for (guint i = 0; i < MAX_READS_PER_WAKEUP && self->state != STATE_CLOSED; i++)
     {
+      /* One buffer for every connection: a connection keeps only the bytes of a frame
+       * that has not fully arrived, so an idle one holds no read buffer at all. */
+      static guint8 scratch[READ_CHUNK];
       g_autoptr(GError) error = NULL;
       gssize n;
       gsize consumed;
-      guint old_len = self->inbuf->len;
 
-      g_byte_array_set_size (self->inbuf, old_len + READ_CHUNK);
-      n = g_pollable_input_stream_read_nonblocking (self->input, self->inbuf->data + old_len,
-                                                    READ_CHUNK, NULL, &error);
-      g_byte_array_set_size (self->inbuf, old_len + MAX (n, 0));
+      n = g_pollable_input_stream_read_nonblocking (self->input, scratch, sizeof scratch,
+                                                    NULL, &error);
       if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
         break;
       if (n <= 0)
@@ -823,11 +824,26 @@ on_readable (GObject *stream, gpointer user_data)
           break;
         }
 
-      consumed = process_frames (self);
+      if (self->inbuf->len == 0)
+        {
+          consumed = process_frames (self, scratch, n);
+          if (self->state == STATE_CLOSED)
+            break;
+          if (!self->discard_input && consumed < (gsize) n)
+            g_byte_array_append (self->inbuf, scratch + consumed, n - consumed);
+          continue;
+        }
+
+      g_byte_array_append (self->inbuf, scratch, n);
+      consumed = process_frames (self, self->inbuf->data, self->inbuf->len);
       if (self->state == STATE_CLOSED)
         break;
-      if (self->discard_input)
-        g_byte_array_set_size (self->inbuf, 0);
+      if (self->discard_input || consumed == self->inbuf->len)
+        {
+          /* Give the storage back, not just the length. */
+          g_byte_array_unref (self->inbuf);
+          self->inbuf = g_byte_array_new ();
+        }
       else if (consumed > 0)
         g_byte_array_remove_range (self->inbuf, 0, consumed);
     }
