@@ -138,15 +138,21 @@ def wait_quiet(args, label):
     return busy
 
 
+# natterd accepts at most 1,024 connections from one client address by default
+# (max-connections-per-ip); the load generator's connections come from this many loopback
+# source addresses (127.0.0.2 …), so 32,768 of them fit under that default.
+SRC_ADDRS = 32
+
+
 def loadgen(args, server, label, opts, timeout_extra=120, quiet_check=True):
     busy_before = wait_quiet(args, label) if quiet_check else 0.0
     procs = int(dict(zip(opts[::2], opts[1::2])).get("--procs", 1))
-    # Connections being set up at once, over all load generator processes: natterd listens
-    # with a backlog of 10 (see docs/benchmarks.md), and a SYN dropped from a full queue is
-    # retried only after 1, 2, 4 … s.
+    # Connections being set up at once, over all load generator processes: a SYN dropped
+    # from a server's full accept queue is retried only after 1, 2, 4 … s.
     setup = max(1, args.setup_concurrency // procs)
     cmd = [os.path.join(args.build, "bench", "natter-loadgen"), "--port", str(server.port),
            "--server-pid", str(server.pid), "--label", label, "--quiet",
+           "--src-addrs", str(SRC_ADDRS),
            "--setup-concurrency", str(setup)] + [str(o) for o in opts]
     log(f"{label}: {' '.join(shlex.quote(c) for c in cmd[1:])}")
     limit = timeout_extra + sum(float(opts[i + 1]) for i, o in enumerate(opts)
@@ -307,7 +313,8 @@ def idle_with_probe(args, server, kind, seeded, conns, procs):
             "--setup-concurrency", max(1, args.setup_concurrency // procs),
             "--setup-timeout", 1500, "--room-prefix", "idle"] + token_opts(kind, seeded)
     cmd = [os.path.join(args.build, "bench", "natter-loadgen"), "--port", str(server.port),
-           "--server-pid", str(server.pid), "--label", label] + [str(o) for o in opts]
+           "--server-pid", str(server.pid), "--label", label,
+           "--src-addrs", str(SRC_ADDRS)] + [str(o) for o in opts]
     log(f"{label}: {' '.join(shlex.quote(c) for c in cmd[1:])}")
     err_path = os.path.join(args.run_dir, "idle-loadgen.err")
     with open(err_path, "w") as err:
