@@ -2479,13 +2479,6 @@ natter_hub_attach_local (NatterHub    *self,
   request_unref (req);
 }
 
-guint
-natter_hub_get_n_clients (NatterHub *self)
-{
-  g_return_val_if_fail (NATTER_IS_HUB (self), 0);
-  return g_hash_table_size (self->clients);
-}
-
 /* ---------------------------------------------------------------------------------- */
 /* Accounts */
 

@@ -86,7 +86,6 @@ gboolean     natter_hub_create_user_finish (NatterHub          *self,
 /* Counters for /metrics. */
 void         natter_hub_append_metrics   (NatterHub            *self,
                                           GString              *out);
-guint        natter_hub_get_n_clients    (NatterHub            *self);
 
 /* Refuses new requests with `unavailable`; the callback runs once every request in
  * flight was answered. */

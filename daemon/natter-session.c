@@ -235,13 +235,6 @@ natter_session_new (NatterHub   *hub,
   return self;
 }
 
-NatterCodec
-natter_session_get_codec (NatterSession *self)
-{
-  g_return_val_if_fail (NATTER_IS_SESSION (self), NATTER_CODEC_JSON);
-  return self->codec;
-}
-
 void
 natter_session_shutdown (NatterSession *self)
 {

@@ -25,7 +25,6 @@ NatterSession *natter_session_new       (NatterHub               *hub,
                                          const char              *peer);
 void           natter_session_heartbeat (NatterSession           *self,
                                          gint64                   now);
-NatterCodec    natter_session_get_codec (NatterSession           *self);
 /* Closes the connection with 1001 (going away), for shutdown. */
 void           natter_session_shutdown  (NatterSession           *self);
 
