@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "natter-websocket.h"
@@ -44,6 +46,8 @@ typedef struct
   gsize   written;
 } OutFrame;
 
+typedef struct _WriteJob WriteJob;
+
 struct _NatterWebsocket
 {
   GObject                parent_instance;
@@ -55,6 +59,11 @@ struct _NatterWebsocket
    * Otherwise (TLS, which buffers inside): a pollable GSource per direction. */
   int                    fd;            /* (unowned) -1 when not polled by fd */
   gboolean               want_write;    /* fd mode: waiting for the socket to take more */
+  /* Plain TCP: the sender thread writes this fd (see "The sender"); -1 otherwise. */
+  int                    write_fd;      /* (unowned) */
+  WriteJob              *job;           /* (unowned) frames with the sender, or %NULL */
+  gboolean               close_after_job;  /* closed while the sender had its frames */
+  gboolean               drop_after_job;   /* closed as too slow while it had them */
   GSource               *read_source;   /* (owned) (nullable) */
   GSource               *write_source;  /* (owned) (nullable) */
   NatterWebsocketLimits  limits;
@@ -90,6 +99,7 @@ static guint signals[N_SIGNALS];
 
 static void start_flush (NatterWebsocket *self);
 static void shutdown_stream (NatterWebsocket *self);
+static void stream_closed_cb (GObject *source, GAsyncResult *result, gpointer user_data);
 
 /* ---------------------------------------------------------------------------------- */
 /* The poller
@@ -207,6 +217,8 @@ watch_writable (NatterWebsocket *self, gboolean on)
 static gboolean
 waiting_to_write (NatterWebsocket *self)
 {
+  if (self->job != NULL)
+    return TRUE;
   return self->fd >= 0 ? self->want_write : self->write_source != NULL;
 }
 
@@ -284,6 +296,7 @@ enqueue (NatterWebsocket *self, guint8 opcode, GBytes *payload)
 }
 
 static gboolean backlog_timeout_cb (gpointer user_data);
+static guint queued_frames (NatterWebsocket *self);
 
 /* A peer that does not read what it is sent (messages, or pongs to its own pings) is
  * too slow to follow. What the kernel took does not count: the queue is judged after a
@@ -295,10 +308,11 @@ static gboolean
 check_backlog (NatterWebsocket *self, guint factor)
 {
   g_autofree char *reason = NULL;
+  guint frames = queued_frames (self);
   gboolean over = self->queued_bytes > self->limits.max_queue_bytes ||
-                  g_queue_get_length (&self->outq) > self->limits.max_queue_frames;
+                  frames > self->limits.max_queue_frames;
   gboolean far_over = self->queued_bytes > (gsize) self->limits.max_queue_bytes * factor ||
-                      g_queue_get_length (&self->outq) > self->limits.max_queue_frames * factor;
+                      frames > self->limits.max_queue_frames * factor;
 
   if (self->state != STATE_OPEN)
     return TRUE;
@@ -331,7 +345,265 @@ backlog_timeout_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* Writes as much of the queue as the socket takes, many frames per writev(). */
+/* After a write: judges the backlog, waits for the socket or writes again if frames are
+ * left (@socket_full: the socket took less than it was offered), and hangs up once the
+ * close handshake is done and everything is out. */
+static void
+after_write (NatterWebsocket *self, gboolean socket_full)
+{
+  if (!check_backlog (self, BACKLOG_BURST_FACTOR))
+    return;
+  if (!g_queue_is_empty (&self->outq))
+    {
+      if (socket_full)
+        watch_writable (self, TRUE);
+      else
+        start_flush (self);
+      return;
+    }
+  watch_writable (self, FALSE);
+  /* Everything is out. After both close frames the TCP connection goes too, and at once
+   * after a protocol error: the peer's answer could not be parsed anyway. */
+  if (self->close_sent && (self->close_received || self->discard_input))
+    shutdown_stream (self);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* The sender
+ *
+ * On loopback and fast links most of a delivery's cost is the kernel's: each write runs
+ * the TCP send path and, for local peers, their receive path and wake-up too. Plain TCP
+ * connections therefore hand their frames to one sender thread, as GDBus hands its
+ * messages to its worker thread: the main loop moves up to MAX_FRAMES_PER_WRITE frames
+ * from a connection's queue into a job, gives the sender every job of one flush at once,
+ * and goes back to reading and routing while the sender writes them. The sender only
+ * calls sendmsg(); what was written comes back to the main loop, which keeps all the
+ * state: the queues, the limits, the close handshake. While a job is out the main loop
+ * does not touch its frames, and does not close the fd. */
+
+struct _WriteJob
+{
+  NatterWebsocket *ws;                              /* (owned) */
+  int              fd;
+  guint            n_frames;
+  OutFrame        *frames[MAX_FRAMES_PER_WRITE];    /* (owned) (nullable) each */
+  /* Set by the sender */
+  gsize            written;
+  int              error;                           /* errno of a failed write, or 0 */
+  gboolean         socket_full;                     /* the socket took less than offered */
+};
+
+static GAsyncQueue  *sender_queue;    /* (owned) GPtrArray * of WriteJob * */
+static GMainContext *sender_context;  /* (owned) where finished jobs come back */
+
+static void
+write_job_free (WriteJob *job)
+{
+  for (guint i = 0; i < job->n_frames; i++)
+    if (job->frames[i] != NULL)
+      out_frame_free (job->frames[i]);
+  g_object_unref (job->ws);
+  g_free (job);
+}
+
+/* Runs on the sender thread: one sendmsg() for the whole job. */
+static void
+write_job_run (WriteJob *job)
+{
+  struct iovec iov[MAX_FRAMES_PER_WRITE * 2];
+  struct msghdr msg = { 0, };
+  gsize total = 0;
+  guint n = 0;
+  gssize r;
+
+  for (guint i = 0; i < job->n_frames; i++)
+    {
+      OutFrame *frame = job->frames[i];
+      gsize done = frame->written;
+
+      if (done < frame->header_len)
+        {
+          iov[n].iov_base = frame->header + done;
+          iov[n].iov_len = frame->header_len - done;
+          total += iov[n++].iov_len;
+          done = 0;
+        }
+      else
+        done -= frame->header_len;
+      if (frame->payload != NULL)
+        {
+          gsize size;
+          const guint8 *data = g_bytes_get_data (frame->payload, &size);
+
+          iov[n].iov_base = (guint8 *) data + done;
+          iov[n].iov_len = size - done;
+          total += iov[n++].iov_len;
+        }
+    }
+  msg.msg_iov = iov;
+  msg.msg_iovlen = n;
+
+  do
+    r = sendmsg (job->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+  while (r < 0 && errno == EINTR);
+
+  if (r >= 0)
+    {
+      job->written = r;
+      job->socket_full = (gsize) r < total;
+    }
+  else if (errno == EAGAIN)
+    job->socket_full = TRUE;
+  else
+    job->error = errno;
+}
+
+/* Back on the main loop: what was written leaves the queue, the rest goes back to its
+ * head, in order. */
+static void
+write_job_finish (WriteJob *job)
+{
+  NatterWebsocket *self = job->ws;
+  gsize written = job->written;
+  guint first_left = 0;
+
+  g_assert (self->job == job);
+  self->job = NULL;
+
+  if (self->state == STATE_CLOSED)
+    {
+      /* Closed meanwhile: the frames go with the job; the fd can go now. */
+      if (self->close_after_job)
+        {
+          self->close_after_job = FALSE;
+          g_io_stream_close_async (self->stream, G_PRIORITY_DEFAULT, NULL,
+                                   stream_closed_cb, NULL);
+        }
+      return;
+    }
+
+  for (; first_left < job->n_frames && written > 0; first_left++)
+    {
+      OutFrame *frame = job->frames[first_left];
+      gsize left = frame->size - frame->written;
+
+      if (written < left)
+        {
+          frame->written += written;
+          break;
+        }
+      written -= left;
+      self->queued_bytes -= frame->size;
+    }
+  for (guint i = job->n_frames; i > first_left; i--)
+    {
+      OutFrame *frame = g_steal_pointer (&job->frames[i - 1]);
+
+      /* Closed as too slow meanwhile: only a frame already begun must be finished. */
+      if (self->drop_after_job && frame->written == 0)
+        {
+          self->queued_bytes -= frame->size;
+          out_frame_free (frame);
+          continue;
+        }
+      g_queue_push_head (&self->outq, frame);
+    }
+  self->drop_after_job = FALSE;
+
+  if (job->error != 0)
+    {
+      g_debug ("Write failed: %s", g_strerror (job->error));
+      shutdown_stream (self);
+      return;
+    }
+  after_write (self, job->socket_full);
+}
+
+static gboolean
+write_jobs_done_cb (gpointer data)
+{
+  GPtrArray *jobs = data;
+
+  for (guint i = 0; i < jobs->len; i++)
+    write_job_finish (g_ptr_array_index (jobs, i));
+  return G_SOURCE_REMOVE;
+}
+
+static gpointer
+sender_thread (gpointer data)
+{
+  for (;;)
+    {
+      GPtrArray *jobs = g_async_queue_pop (sender_queue);
+      g_autoptr(GSource) source = g_idle_source_new ();
+
+      for (guint i = 0; i < jobs->len; i++)
+        write_job_run (g_ptr_array_index (jobs, i));
+
+      g_source_set_priority (source, G_PRIORITY_DEFAULT);
+      g_source_set_static_name (source, "[natter] websocket writes");
+      g_source_set_callback (source, write_jobs_done_cb, jobs,
+                             (GDestroyNotify) g_ptr_array_unref);
+      g_source_attach (source, sender_context);
+    }
+  return NULL;
+}
+
+/* Starts the sender with the poller, on the first plain TCP connection. */
+static gboolean
+sender_start (void)
+{
+  g_autoptr(GError) error = NULL;
+  GThread *thread;
+
+  if (sender_queue != NULL)
+    return TRUE;
+  sender_queue = g_async_queue_new ();
+  sender_context = g_main_context_ref_thread_default ();
+  thread = g_thread_try_new ("natter-ws-send", sender_thread, NULL, &error);
+  if (thread == NULL)
+    {
+      g_warning ("Cannot start the sender thread, writing from the main loop: %s",
+                 error->message);
+      g_clear_pointer (&sender_queue, g_async_queue_unref);
+      g_clear_pointer (&sender_context, g_main_context_unref);
+      return FALSE;
+    }
+  g_thread_unref (thread);
+  return TRUE;
+}
+
+/* Moves the head of the queue into a job for the sender. */
+static WriteJob *
+write_job_take (NatterWebsocket *self)
+{
+  WriteJob *job = g_new0 (WriteJob, 1);
+
+  job->ws = g_object_ref (self);
+  job->fd = self->write_fd;
+  while (job->n_frames < MAX_FRAMES_PER_WRITE && !g_queue_is_empty (&self->outq))
+    job->frames[job->n_frames++] = g_queue_pop_head (&self->outq);
+  self->job = job;
+  return job;
+}
+
+static guint
+queued_frames (NatterWebsocket *self)
+{
+  return g_queue_get_length (&self->outq) + (self->job != NULL ? self->job->n_frames : 0);
+}
+
+/* Nothing left to write: neither queued nor with the sender. */
+static gboolean
+output_drained (NatterWebsocket *self)
+{
+  return g_queue_is_empty (&self->outq) && self->job == NULL;
+}
+
+/* ---------------------------------------------------------------------------------- */
+
+/* Writes as much of the queue as the socket takes, many frames per writev(), from the
+ * main loop: for TLS, whose stream must not be used from two threads. */
 static void
 flush (NatterWebsocket *self)
 {
@@ -395,20 +667,8 @@ flush (NatterWebsocket *self)
         }
     }
 
-  if (self->state == STATE_CLOSED)
-    return;
-  if (!check_backlog (self, BACKLOG_BURST_FACTOR))
-    return;
-  if (!g_queue_is_empty (&self->outq))
-    {
-      watch_writable (self, TRUE);
-      return;
-    }
-  watch_writable (self, FALSE);
-  /* Everything is out. After both close frames the TCP connection goes too, and at once
-   * after a protocol error: the peer's answer could not be parsed anyway. */
-  if (self->close_sent && (self->close_received || self->discard_input))
-    shutdown_stream (self);
+  if (self->state != STATE_CLOSED)
+    after_write (self, TRUE);
 }
 
 static gboolean
@@ -417,6 +677,12 @@ on_writable (GObject *stream, gpointer user_data)
   NatterWebsocket *self = user_data;
   g_autoptr(NatterWebsocket) hold G_GNUC_UNUSED = g_object_ref (self);
 
+  if (self->write_fd >= 0)
+    {
+      watch_writable (self, FALSE);
+      start_flush (self);
+      return G_SOURCE_REMOVE;
+    }
   if (self->write_source != NULL)
     g_clear_pointer (&self->write_source, g_source_unref);
   flush (self);
@@ -432,6 +698,7 @@ static gboolean
 flush_all_cb (gpointer user_data)
 {
   g_autoptr(GPtrArray) list = g_steal_pointer (&pending_flushes);
+  g_autoptr(GPtrArray) jobs = NULL;
 
   flush_idle = 0;
   for (guint i = 0; list != NULL && i < list->len; i++)
@@ -439,9 +706,21 @@ flush_all_cb (gpointer user_data)
       NatterWebsocket *self = g_ptr_array_index (list, i);
 
       self->flush_pending = FALSE;
-      if (!waiting_to_write (self))
+      if (waiting_to_write (self) || self->state == STATE_CLOSED)
+        continue;
+      if (self->write_fd < 0)
         flush (self);
+      else if (g_queue_is_empty (&self->outq))
+        after_write (self, FALSE);
+      else
+        {
+          if (jobs == NULL)
+            jobs = g_ptr_array_new_with_free_func ((GDestroyNotify) write_job_free);
+          g_ptr_array_add (jobs, write_job_take (self));
+        }
     }
+  if (jobs != NULL)
+    g_async_queue_push (sender_queue, g_steal_pointer (&jobs));
   return G_SOURCE_REMOVE;
 }
 
@@ -482,7 +761,12 @@ shutdown_stream (NatterWebsocket *self)
   unwatch (self);
   g_queue_clear_full (&self->outq, (GDestroyNotify) out_frame_free);
   self->queued_bytes = 0;
-  g_io_stream_close_async (self->stream, G_PRIORITY_DEFAULT, NULL, stream_closed_cb, NULL);
+  /* The sender may still be writing to the fd: it must not be closed, and so reused,
+   * before the job is back. */
+  if (self->job != NULL)
+    self->close_after_job = TRUE;
+  else
+    g_io_stream_close_async (self->stream, G_PRIORITY_DEFAULT, NULL, stream_closed_cb, NULL);
   g_signal_emit (self, signals[SIGNAL_CLOSED], 0);
 }
 
@@ -553,19 +837,23 @@ natter_websocket_close (NatterWebsocket *self,
 
   if (code == NATTER_CLOSE_TRY_LATER)
     {
-      /* Keep only a frame that is half written, or the stream would not parse. */
+      /* Keep only a frame that is half written, or the stream would not parse. With a
+       * job out, that frame is in the job, and the job's other frames go when it is back. */
       OutFrame *head = g_queue_peek_head (&self->outq);
       gboolean keep_head = head != NULL && head->written > 0;
 
       if (keep_head)
         g_queue_pop_head (&self->outq);
-      g_queue_clear_full (&self->outq, (GDestroyNotify) out_frame_free);
-      self->queued_bytes = 0;
-      if (keep_head)
+      while (!g_queue_is_empty (&self->outq))
         {
-          g_queue_push_head (&self->outq, head);
-          self->queued_bytes = head->size;
+          OutFrame *frame = g_queue_pop_head (&self->outq);
+
+          self->queued_bytes -= frame->size;
+          out_frame_free (frame);
         }
+      if (keep_head)
+        g_queue_push_head (&self->outq, head);
+      self->drop_after_job = self->job != NULL;
     }
   send_close_frame (self, code, reason);
   self->close_timeout = g_timeout_add (CLOSE_TIMEOUT_MS, close_timeout_cb, self);
@@ -618,7 +906,7 @@ handle_close (NatterWebsocket *self, const guint8 *data, gsize len)
   if (self->close_sent)
     {
       /* The answer to our close: done once our frames are out. */
-      if (g_queue_is_empty (&self->outq))
+      if (output_drained (self))
         shutdown_stream (self);
       return;
     }
@@ -906,6 +1194,20 @@ natter_websocket_get_queued_bytes (NatterWebsocket *self)
   return self->queued_bytes;
 }
 
+/**
+ * natter_websocket_is_writing:
+ *
+ * Returns: whether the sender thread has frames of this connection right now; their
+ *   bytes still count in natter_websocket_get_queued_bytes() until the main loop learns
+ *   how much of them the socket took
+ */
+gboolean
+natter_websocket_is_writing (NatterWebsocket *self)
+{
+  g_return_val_if_fail (NATTER_IS_WEBSOCKET (self), FALSE);
+  return self->job != NULL;
+}
+
 static void
 natter_websocket_dispose (GObject *object)
 {
@@ -960,6 +1262,7 @@ static void
 natter_websocket_init (NatterWebsocket *self)
 {
   self->fd = -1;
+  self->write_fd = -1;
   self->inbuf = g_byte_array_new ();
   self->message = g_byte_array_new ();
   g_queue_init (&self->outq);
@@ -994,6 +1297,8 @@ natter_websocket_new (GIOStream                   *stream,
   if (socket != NULL && poller_fd () >= 0)
     {
       self->fd = g_socket_get_fd (socket);
+      if (sender_start ())
+        self->write_fd = self->fd;
       poller_update (self, EPOLL_CTL_ADD);
       /* libsoup may hold the first frames already: epoll will not announce those. */
       g_idle_add_full (G_PRIORITY_DEFAULT, first_read_cb, g_object_ref (self), g_object_unref);

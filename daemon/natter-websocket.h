@@ -53,5 +53,6 @@ void             natter_websocket_close            (NatterWebsocket             
 gboolean         natter_websocket_is_open          (NatterWebsocket             *self);
 gushort          natter_websocket_get_close_code   (NatterWebsocket             *self);
 gsize            natter_websocket_get_queued_bytes (NatterWebsocket             *self);
+gboolean         natter_websocket_is_writing       (NatterWebsocket             *self);
 
 G_END_DECLS

@@ -77,6 +77,22 @@ check_queue (NatterWebsocket *websocket)
              "limit of %u", queued, MAX_QUEUE_BYTES);
 }
 
+/* Runs the main loop until nothing is pending, including frames that the sender thread
+ * is writing (what it wrote is accounted for only once the main loop hears back). */
+static void
+settle (NatterWebsocket *websocket,
+        gboolean        *closed)
+{
+  while (closed == NULL || !*closed)
+    {
+      if (g_main_context_iteration (NULL, FALSE))
+        continue;
+      if (!natter_websocket_is_writing (websocket))
+        break;
+      g_main_context_iteration (NULL, TRUE);
+    }
+}
+
 /**
  * natter_fuzz_websocket_one:
  * @data: (array length=len): what a client sends after the handshake
@@ -128,8 +144,7 @@ natter_fuzz_websocket_one (const guint8 *data,
   /* Everything is taken in and what can be written is written before the end of the
    * stream, which ends the connection: this is where a client that never reads leaves
    * the server. (While it processes what it read, the queue may be longer.) */
-  while (!closed && g_main_context_iteration (NULL, FALSE))
-    ;
+  settle (websocket, &closed);
   if (!closed)
     check_queue (websocket);
   shutdown (fds[1], SHUT_WR);
@@ -147,6 +162,7 @@ natter_fuzz_websocket_one (const guint8 *data,
   close (fds[1]);
   /* A flush may still hold the connection: nothing may reach this frame's variables. */
   g_signal_handlers_disconnect_by_data (websocket, &closed);
+  settle (websocket, NULL);
   g_clear_object (&websocket);
   /* The asynchronous close of the stream. */
   while (g_main_context_iteration (NULL, FALSE))
