@@ -45,6 +45,14 @@
  * checkpoints itself, between two transactions, so that the log cannot grow without bound. */
 #define CHECKPOINT_PAGES     4000
 #define CHECKPOINT_PAGES_MAX (8 * CHECKPOINT_PAGES)
+/* New messages enter the search index this long after their commit at the latest, or
+ * once this many wait; a search waits for the index to have what was committed before it. */
+#define INDEX_DELAY_US       (50 * G_TIME_SPAN_MILLISECOND)
+#define INDEX_MAX_PENDING    2048
+#define INDEX_RETRY_US       G_TIME_SPAN_SECOND
+/* Under load (the last batch had more than one write) the writer waits this long after
+ * a batch's first write for more to join it: fewer, larger transactions. */
+#define GATHER_US            500
 
 /* Each entry moves the schema from version i to i + 1 in one transaction. Add new
  * migrations at the end; never edit one that has shipped. */
@@ -118,6 +126,13 @@ static const char * const migrations[] = {
    * row by row: a per-row index write inside each operation's savepoint made FTS5 flush
    * its pending terms for every message. Deletes and body updates keep their triggers. */
   "DROP TRIGGER messages_fts_insert;",
+
+  /* 4: new messages are indexed shortly after their commit, in transactions of their own
+   * (see index_pending()); this row says up to which message id the index is complete,
+   * so that what was committed but not yet indexed when natterd stopped is indexed when
+   * it starts. Everything is indexed at this point. */
+  "INSERT INTO meta (key, value)"
+  "  SELECT 'search_indexed_id', coalesce (max (id), 0) FROM messages;",
 };
 
 #define MESSAGE_COLUMNS "room, seq, ts, sender, body, client_msg_id, kind"
@@ -156,6 +171,8 @@ typedef enum {
   STMT_HISTORY_DESCENDING,
   STMT_SEARCH,
   STMT_INDEX_NEW_MESSAGES,
+  STMT_SELECT_UNINDEXED,
+  STMT_SET_INDEXED_ID,
   N_STMTS
 } StmtId;
 
@@ -221,18 +238,29 @@ static const char * const stmt_sql[N_STMTS] = {
     " ORDER BY messages_fts.rowid DESC LIMIT ?5",
   [STMT_INDEX_NEW_MESSAGES] =
     "INSERT INTO messages_fts (rowid, body) SELECT id, body FROM messages WHERE id >= ?1",
+  [STMT_SELECT_UNINDEXED] =
+    "SELECT min (id) FROM messages WHERE id >"
+    "  (SELECT CAST (value AS INTEGER) FROM meta WHERE key = 'search_indexed_id')",
+  [STMT_SET_INDEXED_ID] =
+    "UPDATE meta SET value = (SELECT coalesce (max (id), 0) FROM messages)"
+    " WHERE key = 'search_indexed_id'",
 };
 
 /* A connection with its cache of prepared statements. Used by one thread at a time. */
 typedef struct {
   sqlite3      *db;               /* (owned) */
   sqlite3_stmt *stmts[N_STMTS];   /* (owned) (nullable) each prepared on first use */
-  /* Writer only: the lowest id of the messages appended in the open transaction and not
-   * yet in the search index, or 0 if there are none. */
+  /* Writer only: the lowest id of the messages appended and not yet in the search index,
+   * or 0 if there are none. */
   sqlite3_int64 unindexed_from;
-  /* Writer only: whether index_new_messages() indexes them, as the schema expects. */
-  gboolean      index_on_commit;
 } Conn;
+
+/* How the writer keeps the search index, by schema version. */
+typedef enum {
+  INDEX_BY_TRIGGER,   /* schema 2: a trigger per row (and schema 1 has no index) */
+  INDEX_ON_COMMIT,    /* schema 3: once per write transaction, before its COMMIT */
+  INDEX_DEFERRED,     /* schema 4: shortly after, in a transaction of its own */
+} IndexMode;
 
 static void
 conn_free (Conn *conn)
@@ -596,6 +624,7 @@ struct _Op
 {
   OpFunc              run;             /* NULL for the marker that stops a thread */
   GTask              *task;            /* (owned) (nullable) */
+  gboolean            after_index;     /* a read that goes through the writer first */
 
   /* Arguments, by operation */
   char               *room;            /* (owned) (nullable) */
@@ -1306,6 +1335,13 @@ struct _NatterStoreSqlite
 
   Conn         *writer_conn;    /* (owned) (nullable) used by the writer thread */
   GThread      *writer;         /* (owned) (nullable) */
+  IndexMode     index_mode;
+  gint64        index_due;      /* writer only: when to index what waits, 0 if nothing does */
+  guint         last_batch_len; /* writer only */
+  /* Set by the writer while committed messages wait for the search index, before their
+   * results go out: a search submitted after seeing a result finds it set, or finds them
+   * indexed. */
+  gint          index_pending;  /* (atomic) */
   Reader        readers[N_READERS];
 
   GMutex        checkpoint_lock;       /* guards the two flags below */
@@ -1322,26 +1358,63 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (NatterStoreSqlite, natter_store_sqlite, G_TYPE_OB
                                G_IMPLEMENT_INTERFACE (NATTER_TYPE_STORE,
                                                       natter_store_sqlite_iface_init))
 
-/* Adds the messages appended in the open transaction to the search index, with one
- * statement: FTS5 then writes one segment for the whole batch, where a row-by-row index
- * update inside each operation's savepoint made it flush once per message. It runs after
- * the savepoints are released and before COMMIT, so the index commits with the rows.
- * No write deletes or edits a message; one that did would have to call this first, since
- * the delete and update triggers expect the old row to be indexed. */
+/* Adds the messages from conn->unindexed_from on to the search index, in the open
+ * transaction, with one statement: FTS5 then writes one segment for all of them, where a
+ * row-by-row index update inside each operation's savepoint made it flush once per
+ * message. No write deletes or edits a message; one that did would have to index what
+ * waits first, since the delete and update triggers expect the old row to be indexed. */
 static gboolean
 index_new_messages (Conn *conn, GError **error)
 {
   g_autoptr(BorrowedStmt) stmt = NULL;
 
-  if (conn->unindexed_from == 0 || !conn->index_on_commit)
+  if (conn->unindexed_from == 0)
     return TRUE;
   stmt = conn_borrow (conn, STMT_INDEX_NEW_MESSAGES, error);
   if (stmt == NULL)
     return FALSE;
   sqlite3_bind_int64 (stmt, 1, conn->unindexed_from);
-  if (stmt_step (conn, stmt, error) == 0)
+  return stmt_step (conn, stmt, error) != 0;
+}
+
+/* Schema 4: indexes the messages that wait, in a transaction of their own that also
+ * records how far the index goes. Batching them over INDEX_DELAY_US makes the index
+ * segments larger and fewer, and keeps this work out of the sends' commits. If it fails
+ * the messages stay where they are (stored, acknowledged) and it is tried again later. */
+static void
+index_pending (NatterStoreSqlite *self)
+{
+  Conn *conn = self->writer_conn;
+  g_autoptr(GError) error = NULL;
+
+  if (conn->unindexed_from != 0)
+    {
+      if (!conn_exec (conn, STMT_BEGIN_IMMEDIATE, &error) ||
+          !index_new_messages (conn, &error) ||
+          !conn_exec (conn, STMT_SET_INDEXED_ID, &error) ||
+          !conn_exec (conn, STMT_COMMIT, &error))
+        {
+          rollback_if_open (conn);
+          g_warning ("Could not index new messages for search, trying again later: %s",
+                     error->message);
+          self->index_due = g_get_monotonic_time () + INDEX_RETRY_US;
+          return;
+        }
+      conn->unindexed_from = 0;
+    }
+  self->index_due = 0;
+  g_atomic_int_set (&self->index_pending, FALSE);
+}
+
+/* Finds the first message that the search index does not have yet (schema 4). */
+static gboolean
+find_unindexed (Conn *conn, GError **error)
+{
+  g_autoptr(BorrowedStmt) stmt = conn_borrow (conn, STMT_SELECT_UNINDEXED, error);
+
+  if (stmt == NULL || stmt_step (conn, stmt, error) != SQLITE_ROW)
     return FALSE;
-  conn->unindexed_from = 0;
+  conn->unindexed_from = sqlite3_column_int64 (stmt, 0);
   return TRUE;
 }
 
@@ -1353,8 +1426,9 @@ run_batch (NatterStoreSqlite *self, GPtrArray *batch)
 {
   Conn *conn = self->writer_conn;
   g_autoptr(GError) batch_error = NULL;
+  sqlite3_int64 unindexed_before = conn->unindexed_from;
 
-  conn->unindexed_from = 0;
+  self->last_batch_len = batch->len;
   if (conn_exec (conn, STMT_BEGIN_IMMEDIATE, &batch_error))
     {
       for (guint i = 0; i < batch->len && batch_error == NULL; i++)
@@ -1376,11 +1450,20 @@ run_batch (NatterStoreSqlite *self, GPtrArray *batch)
             g_set_error_literal (&batch_error, NATTER_ERROR, NATTER_ERROR_UNAVAILABLE,
                                  "The transaction was rolled back");
         }
-      if (batch_error == NULL && index_new_messages (conn, &batch_error))
+      if (batch_error == NULL &&
+          (self->index_mode != INDEX_ON_COMMIT || index_new_messages (conn, &batch_error)))
         conn_exec (conn, STMT_COMMIT, &batch_error);
       if (batch_error != NULL)
         rollback_if_open (conn);
-      conn->unindexed_from = 0;
+    }
+
+  if (batch_error != NULL || self->index_mode != INDEX_DEFERRED)
+    conn->unindexed_from = unindexed_before;
+  else if (conn->unindexed_from != 0 && self->index_due == 0)
+    {
+      /* Before the results go out: see index_pending. */
+      g_atomic_int_set (&self->index_pending, TRUE);
+      self->index_due = g_get_monotonic_time () + INDEX_DELAY_US;
     }
 
   if (batch_error != NULL)
@@ -1393,6 +1476,45 @@ run_batch (NatterStoreSqlite *self, GPtrArray *batch)
   complete_ops (batch);
 }
 
+static gboolean
+index_is_due (NatterStoreSqlite *self)
+{
+  Conn *conn = self->writer_conn;
+
+  return self->index_due != 0 &&
+         (g_get_monotonic_time () >= self->index_due ||
+          sqlite3_last_insert_rowid (conn->db) - conn->unindexed_from >= INDEX_MAX_PENDING);
+}
+
+/* The next write, or NULL once the search index is due. */
+static Op *
+next_write (NatterStoreSqlite *self)
+{
+  gint64 wait;
+
+  if (self->index_due == 0)
+    return g_async_queue_pop (self->write_queue);
+  wait = self->index_due - g_get_monotonic_time ();
+  return wait > 0 ? g_async_queue_timeout_pop (self->write_queue, wait) : NULL;
+}
+
+/* More writes for a batch that has @n_ops so far: what queued up while the last batch
+ * committed and, under load, what arrives within GATHER_US of its first one. */
+static Op *
+more_writes (NatterStoreSqlite *self, guint n_ops, gint64 first_at)
+{
+  Op *op;
+  gint64 wait;
+
+  if (n_ops >= MAX_BATCH)
+    return NULL;
+  op = g_async_queue_try_pop (self->write_queue);
+  if (op != NULL || self->last_batch_len <= 1)
+    return op;
+  wait = first_at + GATHER_US - g_get_monotonic_time ();
+  return wait > 0 ? g_async_queue_timeout_pop (self->write_queue, wait) : NULL;
+}
+
 static gpointer
 writer_thread (gpointer data)
 {
@@ -1402,9 +1524,16 @@ writer_thread (gpointer data)
   while (!stop)
     {
       g_autoptr(GPtrArray) batch = g_ptr_array_new_full (64, (GDestroyNotify) op_free);
-      Op *op = g_async_queue_pop (self->write_queue);
+      Op *after_index = NULL;
+      gint64 first_at;
+      Op *op;
 
-      /* Group commit: whatever queued up while the last batch committed goes together. */
+      if (index_is_due (self))
+        index_pending (self);
+      op = next_write (self);
+      first_at = g_get_monotonic_time ();
+
+      /* Group commit: the writes that queue up go together. */
       while (op != NULL)
         {
           if (op->run == NULL)
@@ -1413,14 +1542,27 @@ writer_thread (gpointer data)
               stop = TRUE;
               break;
             }
+          if (op->after_index)
+            {
+              after_index = op;
+              break;
+            }
           g_ptr_array_add (batch, op);
-          op = batch->len < MAX_BATCH ? g_async_queue_try_pop (self->write_queue) : NULL;
+          op = more_writes (self, batch->len, first_at);
         }
 
       if (batch->len > 0)
         run_batch (self, g_steal_pointer (&batch));
+      /* A search queued behind writes: it goes to a reader once they are indexed. */
+      if (after_index != NULL)
+        {
+          index_pending (self);
+          g_async_queue_push (self->read_queue, after_index);
+        }
     }
 
+  /* What is stored is all in the index when the store closes. */
+  index_pending (self);
   return NULL;
 }
 
@@ -1561,13 +1703,14 @@ natter_store_sqlite_close (NatterStore *store)
   /* Behind everything already queued, so all of it still runs. */
   if (!was_closed && self->writer != NULL)
     push_stop (self->write_queue);
+  g_mutex_unlock (&self->lock);
+
+  /* The writer first: it may still hand searches to the readers. */
+  if (self->writer != NULL)
+    g_thread_join (g_steal_pointer (&self->writer));
   for (guint i = 0; !was_closed && i < N_READERS; i++)
     if (self->readers[i].thread != NULL)
       push_stop (self->read_queue);
-  g_mutex_unlock (&self->lock);
-
-  if (self->writer != NULL)
-    g_thread_join (g_steal_pointer (&self->writer));
 
   g_mutex_lock (&self->checkpoint_lock);
   self->checkpoint_stop = TRUE;
@@ -1846,7 +1989,10 @@ natter_store_sqlite_search_async (NatterStore *store, const char *user, const ch
   op->text = g_strdup (query);
   op->room = g_strdup (room);
   op->u64 = CLAMP (limit, 1, SEARCH_MAX);
-  submit_read (self, op);
+  /* Messages whose results are out but that are not in the index yet: the search
+   * queues behind the writes, which index them first. */
+  op->after_index = g_atomic_int_get (&self->index_pending);
+  submit (self, op->after_index ? self->write_queue : self->read_queue, op);
 }
 
 static void
@@ -1944,7 +2090,20 @@ natter_store_sqlite_open (NatterStoreSqlite *self, const char *path,
       !delete_expired_tokens (self->writer_conn, error))
     return FALSE;
   /* Before migration 3 a trigger indexed each row (and before 2 there is no index). */
-  self->writer_conn->index_on_commit = schema_version >= 3;
+  if (schema_version >= 4)
+    {
+      self->index_mode = INDEX_DEFERRED;
+      if (!find_unindexed (self->writer_conn, error))
+        return FALSE;
+      if (self->writer_conn->unindexed_from != 0)
+        {
+          /* Committed, not indexed when natterd stopped: the writer starts with them. */
+          self->index_pending = TRUE;
+          self->index_due = g_get_monotonic_time ();
+        }
+    }
+  else
+    self->index_mode = schema_version == 3 ? INDEX_ON_COMMIT : INDEX_BY_TRIGGER;
   self->epoch = ensure_epoch (self->writer_conn, error);
   if (self->epoch == NULL)
     return FALSE;

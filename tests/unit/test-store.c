@@ -1268,16 +1268,113 @@ test_sqlite_file (Fixture *fixture, gconstpointer user_data)
   sqlite3_finalize (stmt);
   g_assert_cmpint (query_int_raw (db, "PRAGMA user_version"), ==,
                    natter_store_sqlite_get_latest_schema_version ());
-  /* The index has the message, written in the same transaction. */
+  g_assert_cmpint (query_int_raw (db, "SELECT count(*) FROM meta WHERE key = 'epoch'"), ==, 1);
+  sqlite3_close (db);
+
+  /* Closing indexes what waits for the search index. */
+  close_store (fixture);
+  db = open_raw (fixture->path);
   g_assert_cmpint (query_int_raw (db, "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'hello'"),
                    ==, 1);
-  g_assert_cmpint (query_int_raw (db, "SELECT count(*) FROM meta WHERE key = 'epoch'"), ==, 1);
+  g_assert_cmpint (query_int_raw (db, "SELECT CAST (value AS INTEGER) FROM meta"
+                                      " WHERE key = 'search_indexed_id'"),
+                   ==, query_int_raw (db, "SELECT max (id) FROM messages"));
   sqlite3_close (db);
 }
 
-/* Messages enter the full-text index once per write transaction, not row by row: what a
- * batch appends is all indexed, what a failed or deduplicated send did not store is not,
- * and the external-content index matches the table. */
+static gboolean
+wake_cb (gpointer user_data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+static gint64
+count_indexed_raw (const char *path, const char *word)
+{
+  g_autofree char *sql = g_strdup_printf ("SELECT count(*) FROM messages_fts"
+                                          " WHERE messages_fts MATCH '%s'", word);
+  sqlite3 *db = open_raw (path);
+  gint64 n = query_int_raw (db, sql);
+
+  sqlite3_close (db);
+  return n;
+}
+
+/* New messages enter the search index in transactions of their own, shortly after their
+ * commit; a search right after a send still finds it, since it waits for the index. */
+static void
+test_sqlite_fts_deferred (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GPtrArray) found = NULL;
+  guint wake_id;
+
+  create_room (fixture, "general");
+  g_assert_true (create_user (fixture, "alice", "hash", FALSE, &local_error));
+  g_assert_no_error (local_error);
+  g_assert_true (add_member (fixture, "general", "alice", &local_error));
+  g_assert_no_error (local_error);
+
+  append_ok (fixture, "general", "alice", "first aardvark");
+  found = search (fixture, "alice", "aardvark", NULL, 10, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (found->len, ==, 1);
+  g_clear_pointer (&found, g_ptr_array_unref);
+
+  /* With no search to wait for it, the index catches up by itself. */
+  append_ok (fixture, "general", "alice", "second aardvark");
+  wake_id = g_timeout_add (10, wake_cb, NULL);
+  WAIT_UNTIL (count_indexed_raw (fixture->path, "aardvark") == 2);
+  g_source_remove (wake_id);
+
+  found = search (fixture, "alice", "second", NULL, 10, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (found->len, ==, 1);
+}
+
+/* Messages committed but not yet indexed when natterd stopped (it was killed) are indexed
+ * when the store opens again. */
+static void
+test_sqlite_fts_recovery (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GPtrArray) found = NULL;
+  sqlite3 *db;
+
+  create_room (fixture, "general");
+  g_assert_true (create_user (fixture, "alice", "hash", FALSE, &local_error));
+  g_assert_no_error (local_error);
+  g_assert_true (add_member (fixture, "general", "alice", &local_error));
+  g_assert_no_error (local_error);
+  append_ok (fixture, "general", "alice", "indexed before the crash");
+  close_store (fixture);
+
+  /* As a kill between the commit and the index leaves it: stored, not indexed. */
+  db = open_raw (fixture->path);
+  exec_raw (db, "UPDATE rooms SET last_seq = 2 WHERE name = 'general';"
+                "INSERT INTO messages (room, seq, ts, sender, body, kind)"
+                "  VALUES ('general', 2, 0, 'alice', 'stored before the crash', 'text');");
+  g_assert_cmpint (query_int_raw (db, "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'stored'"),
+                   ==, 0);
+  sqlite3_close (db);
+
+  fixture->store = create_store (fixture);
+  found = search (fixture, "alice", "crash", NULL, 10, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (found->len, ==, 2);
+  close_store (fixture);
+
+  db = open_raw (fixture->path);
+  exec_raw (db, "INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)");
+  g_assert_cmpint (query_int_raw (db, "SELECT CAST (value AS INTEGER) FROM meta"
+                                      " WHERE key = 'search_indexed_id'"),
+                   ==, 2);
+  sqlite3_close (db);
+}
+
+/* Messages enter the full-text index in batches, not row by row: what is appended is all
+ * indexed, what a failed or deduplicated send did not store is not, and the
+ * external-content index matches the table. */
 static void
 test_sqlite_fts_batched (Fixture *fixture, gconstpointer user_data)
 {
@@ -1322,8 +1419,11 @@ test_sqlite_fts_batched (Fixture *fixture, gconstpointer user_data)
   g_assert_cmpuint (found->len, ==, 0);
   g_clear_pointer (&found, g_ptr_array_unref);
 
-  /* One more, alone in its transaction. */
+  /* One more, alone in its transaction; the search waits for it to be indexed. */
   append_ok (fixture, "general", "alice", "single zebra");
+  found = search (fixture, "alice", "single", NULL, 10, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (found->len, ==, 1);
 
   db = open_raw (fixture->path);
   g_assert_cmpint (query_int_raw (db, "SELECT count(*) FROM messages"), ==, n_messages / 2 + 1);
@@ -1684,6 +1784,8 @@ main (int argc, char **argv)
 
   ADD ("/store/sqlite/file", test_sqlite_file);
   ADD ("/store/sqlite/fts-batched", test_sqlite_fts_batched);
+  ADD ("/store/sqlite/fts-deferred", test_sqlite_fts_deferred);
+  ADD ("/store/sqlite/fts-recovery", test_sqlite_fts_recovery);
   ADD_EMPTY ("/store/sqlite/migration", test_sqlite_migration);
   ADD_EMPTY ("/store/sqlite/migration-fts-trigger", test_sqlite_migration_fts_trigger);
   ADD_EMPTY ("/store/sqlite/newer-schema", test_sqlite_newer_schema);
