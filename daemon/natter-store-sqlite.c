@@ -1499,9 +1499,11 @@ next_write (NatterStoreSqlite *self)
 }
 
 /* More writes for a batch that has @n_ops so far: what queued up while the last batch
- * committed and, under load, what arrives within GATHER_US of its first one. */
+ * committed and, under load, what arrives within GATHER_US of its first one. The writer
+ * sleeps through that time rather than wait on the queue, so that each write pushed
+ * meanwhile does not wake it. */
 static Op *
-more_writes (NatterStoreSqlite *self, guint n_ops, gint64 first_at)
+more_writes (NatterStoreSqlite *self, guint n_ops, gint64 first_at, gboolean *gathered)
 {
   Op *op;
   gint64 wait;
@@ -1509,10 +1511,13 @@ more_writes (NatterStoreSqlite *self, guint n_ops, gint64 first_at)
   if (n_ops >= MAX_BATCH)
     return NULL;
   op = g_async_queue_try_pop (self->write_queue);
-  if (op != NULL || self->last_batch_len <= 1)
+  if (op != NULL || *gathered || self->last_batch_len <= 1)
     return op;
+  *gathered = TRUE;
   wait = first_at + GATHER_US - g_get_monotonic_time ();
-  return wait > 0 ? g_async_queue_timeout_pop (self->write_queue, wait) : NULL;
+  if (wait > 0)
+    g_usleep (wait);
+  return g_async_queue_try_pop (self->write_queue);
 }
 
 static gpointer
@@ -1525,6 +1530,7 @@ writer_thread (gpointer data)
     {
       g_autoptr(GPtrArray) batch = g_ptr_array_new_full (64, (GDestroyNotify) op_free);
       Op *after_index = NULL;
+      gboolean gathered = FALSE;
       gint64 first_at;
       Op *op;
 
@@ -1548,7 +1554,7 @@ writer_thread (gpointer data)
               break;
             }
           g_ptr_array_add (batch, op);
-          op = more_writes (self, batch->len, first_at);
+          op = more_writes (self, batch->len, first_at, &gathered);
         }
 
       if (batch->len > 0)

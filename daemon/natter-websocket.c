@@ -39,6 +39,7 @@ typedef enum {
 
 typedef struct
 {
+  GList   link;       /* in outq: no list node to allocate per frame */
   guint8  header[10];
   guint8  header_len;
   GBytes *payload;    /* (owned) (nullable) */
@@ -261,6 +262,38 @@ out_frame_free (OutFrame *frame)
   g_free (frame);
 }
 
+/* The queue links the frames through their own list nodes. */
+static void
+outq_push_tail (NatterWebsocket *self, OutFrame *frame)
+{
+  frame->link.data = frame;
+  g_queue_push_tail_link (&self->outq, &frame->link);
+}
+
+static void
+outq_push_head (NatterWebsocket *self, OutFrame *frame)
+{
+  frame->link.data = frame;
+  g_queue_push_head_link (&self->outq, &frame->link);
+}
+
+static OutFrame *
+outq_pop_head (NatterWebsocket *self)
+{
+  GList *link = g_queue_pop_head_link (&self->outq);
+
+  return link != NULL ? link->data : NULL;
+}
+
+static void
+outq_clear (NatterWebsocket *self)
+{
+  OutFrame *frame;
+
+  while ((frame = outq_pop_head (self)) != NULL)
+    out_frame_free (frame);
+}
+
 static void
 enqueue (NatterWebsocket *self, guint8 opcode, GBytes *payload)
 {
@@ -290,7 +323,7 @@ enqueue (NatterWebsocket *self, guint8 opcode, GBytes *payload)
   frame->payload = len > 0 ? g_bytes_ref (payload) : NULL;
   frame->size = frame->header_len + len;
 
-  g_queue_push_tail (&self->outq, frame);
+  outq_push_tail (self, frame);
   self->queued_bytes += frame->size;
   start_flush (self);
 }
@@ -506,7 +539,7 @@ write_job_finish (WriteJob *job)
           out_frame_free (frame);
           continue;
         }
-      g_queue_push_head (&self->outq, frame);
+      outq_push_head (self, frame);
     }
   self->drop_after_job = FALSE;
 
@@ -582,7 +615,7 @@ write_job_take (NatterWebsocket *self)
   job->ws = g_object_ref (self);
   job->fd = self->write_fd;
   while (job->n_frames < MAX_FRAMES_PER_WRITE && !g_queue_is_empty (&self->outq))
-    job->frames[job->n_frames++] = g_queue_pop_head (&self->outq);
+    job->frames[job->n_frames++] = outq_pop_head (self);
   self->job = job;
   return job;
 }
@@ -663,7 +696,7 @@ flush (NatterWebsocket *self)
             }
           written -= left;
           self->queued_bytes -= frame->size;
-          out_frame_free (g_queue_pop_head (&self->outq));
+          out_frame_free (outq_pop_head (self));
         }
     }
 
@@ -759,7 +792,7 @@ shutdown_stream (NatterWebsocket *self)
   g_clear_handle_id (&self->close_timeout, g_source_remove);
   g_clear_handle_id (&self->backlog_timeout, g_source_remove);
   unwatch (self);
-  g_queue_clear_full (&self->outq, (GDestroyNotify) out_frame_free);
+  outq_clear (self);
   self->queued_bytes = 0;
   /* The sender may still be writing to the fd: it must not be closed, and so reused,
    * before the job is back. */
@@ -843,16 +876,16 @@ natter_websocket_close (NatterWebsocket *self,
       gboolean keep_head = head != NULL && head->written > 0;
 
       if (keep_head)
-        g_queue_pop_head (&self->outq);
+        outq_pop_head (self);
       while (!g_queue_is_empty (&self->outq))
         {
-          OutFrame *frame = g_queue_pop_head (&self->outq);
+          OutFrame *frame = outq_pop_head (self);
 
           self->queued_bytes -= frame->size;
           out_frame_free (frame);
         }
       if (keep_head)
-        g_queue_push_head (&self->outq, head);
+        outq_push_head (self, head);
       self->drop_after_job = self->job != NULL;
     }
   send_close_frame (self, code, reason);
@@ -1222,7 +1255,7 @@ natter_websocket_dispose (GObject *object)
   g_clear_handle_id (&self->close_timeout, g_source_remove);
   g_clear_handle_id (&self->backlog_timeout, g_source_remove);
   unwatch (self);
-  g_queue_clear_full (&self->outq, (GDestroyNotify) out_frame_free);
+  outq_clear (self);
   g_clear_object (&self->stream);
 
   G_OBJECT_CLASS (natter_websocket_parent_class)->dispose (object);
