@@ -1344,10 +1344,11 @@ struct _NatterStoreSqlite
   gint          index_pending;  /* (atomic) */
   Reader        readers[N_READERS];
 
-  GMutex        checkpoint_lock;       /* guards the two flags below */
+  GMutex        checkpoint_lock;       /* guards the three fields below */
   GCond         checkpoint_cond;
   gboolean      checkpoint_requested;
   gboolean      checkpoint_stop;
+  int           checkpointed_frames;   /* of the log, as the last checkpoint left it */
   Conn         *checkpoint_conn;       /* (owned) (nullable) */
   GThread      *checkpointer;          /* (owned) (nullable) */
 };
@@ -1572,22 +1573,46 @@ writer_thread (gpointer data)
   return NULL;
 }
 
-/* Called by SQLite on the writer thread after each commit. */
+/* Records how much of the log a checkpoint copied into the database file. */
+static void
+set_checkpointed (NatterStoreSqlite *self, int rc, int n_checkpointed)
+{
+  if (rc != SQLITE_OK || n_checkpointed < 0)
+    return;
+  g_mutex_lock (&self->checkpoint_lock);
+  self->checkpointed_frames = n_checkpointed;
+  g_mutex_unlock (&self->checkpoint_lock);
+}
+
+/* Called by SQLite on the writer thread after each commit, with the log's length. A
+ * checkpoint is asked for once CHECKPOINT_PAGES frames wait to be copied, not after
+ * every commit while the log is long: the log starts over only at the first commit after
+ * a complete checkpoint, and each checkpoint syncs both files, whose flushes delay the
+ * writer's own syncs. */
 static int
 wal_hook_cb (gpointer user_data, sqlite3 *db, const char *db_name, int n_pages)
 {
   NatterStoreSqlite *self = user_data;
+  int waiting;
 
-  if (n_pages >= CHECKPOINT_PAGES_MAX)
+  g_mutex_lock (&self->checkpoint_lock);
+  if (n_pages < self->checkpointed_frames)
+    self->checkpointed_frames = 0;  /* the log started over */
+  waiting = n_pages - self->checkpointed_frames;
+  if (waiting >= CHECKPOINT_PAGES && waiting < CHECKPOINT_PAGES_MAX)
     {
-      sqlite3_wal_checkpoint_v2 (db, db_name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-    }
-  else if (n_pages >= CHECKPOINT_PAGES)
-    {
-      g_mutex_lock (&self->checkpoint_lock);
       self->checkpoint_requested = TRUE;
       g_cond_signal (&self->checkpoint_cond);
-      g_mutex_unlock (&self->checkpoint_lock);
+    }
+  g_mutex_unlock (&self->checkpoint_lock);
+
+  if (waiting >= CHECKPOINT_PAGES_MAX)
+    {
+      int n_checkpointed = -1;
+      int rc = sqlite3_wal_checkpoint_v2 (db, db_name, SQLITE_CHECKPOINT_PASSIVE, NULL,
+                                          &n_checkpointed);
+
+      set_checkpointed (self, rc, n_checkpointed);
     }
   return SQLITE_OK;
 }
@@ -1601,6 +1626,7 @@ checkpointer_thread (gpointer data)
   for (;;)
     {
       int rc;
+      int n_checkpointed = -1;
 
       while (!self->checkpoint_requested && !self->checkpoint_stop)
         g_cond_wait (&self->checkpoint_cond, &self->checkpoint_lock);
@@ -1612,9 +1638,10 @@ checkpointer_thread (gpointer data)
       /* PASSIVE never blocks the writer or the readers; BUSY only means another
        * checkpoint is running. */
       rc = sqlite3_wal_checkpoint_v2 (self->checkpoint_conn->db, NULL,
-                                      SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+                                      SQLITE_CHECKPOINT_PASSIVE, NULL, &n_checkpointed);
       if (rc != SQLITE_OK && rc != SQLITE_BUSY)
         g_warning ("Checkpoint failed: %s", sqlite3_errmsg (self->checkpoint_conn->db));
+      set_checkpointed (self, rc, n_checkpointed);
 
       g_mutex_lock (&self->checkpoint_lock);
     }
