@@ -1590,10 +1590,13 @@ set_checkpointed (NatterStoreSqlite *self, int rc, int n_checkpointed)
 }
 
 /* Called by SQLite on the writer thread after each commit, with the log's length. A
- * checkpoint is asked for once CHECKPOINT_PAGES frames wait to be copied, not after
- * every commit while the log is long: the log starts over only at the first commit after
- * a complete checkpoint, and each checkpoint syncs both files, whose flushes delay the
- * writer's own syncs. */
+ * checkpoint is asked for once CHECKPOINT_PAGES frames wait to be copied. Right after a
+ * complete checkpoint the log is still long until it starts over, at a later commit;
+ * asking again then would run checkpoints with nothing to copy, each syncing both files,
+ * and their flushes delay the writer's own syncs. But once the log is twice that long it
+ * has not been starting over (under a steady write load, frames committed while each
+ * checkpoint runs keep it from ever being complete): then every commit asks, so that the
+ * checkpoints catch up with the log and it starts over rather than grow. */
 static int
 wal_hook_cb (gpointer user_data, sqlite3 *db, const char *db_name, int n_pages)
 {
@@ -1604,7 +1607,8 @@ wal_hook_cb (gpointer user_data, sqlite3 *db, const char *db_name, int n_pages)
   if (n_pages < self->checkpointed_frames)
     self->checkpointed_frames = 0;  /* the log started over */
   waiting = n_pages - self->checkpointed_frames;
-  if (waiting >= CHECKPOINT_PAGES && waiting < CHECKPOINT_PAGES_MAX)
+  if ((waiting >= CHECKPOINT_PAGES || n_pages >= 2 * CHECKPOINT_PAGES) &&
+      waiting < CHECKPOINT_PAGES_MAX)
     {
       self->checkpoint_requested = TRUE;
       g_cond_signal (&self->checkpoint_cond);
