@@ -111,10 +111,14 @@ update_history_state (NatterConversation *self)
 {
   gboolean loading = self->room != NULL && natter_room_get_loading (self->room);
   gboolean has_more = self->room != NULL && natter_room_get_has_more (self->room);
+  /* The start is shown only once history says there is nothing before: messages that
+   * arrived live can be on screen before the first page is read. */
+  gboolean at_start = self->room != NULL && natter_room_get_history_loaded (self->room) &&
+                      !loading && !has_more;
 
   gtk_spinner_set_spinning (self->history_spinner, loading);
   gtk_widget_set_visible (GTK_WIDGET (self->history_spinner), loading || has_more);
-  gtk_stack_set_visible_child_name (self->history_stack, loading || has_more ? "more" : "start");
+  gtk_stack_set_visible_child_name (self->history_stack, at_start ? "start" : "more");
 }
 
 static void

@@ -865,6 +865,21 @@ natter_room_get_has_more (NatterRoom *self)
   return self->has_more;
 }
 
+/**
+ * natter_room_get_history_loaded:
+ * @self: a room
+ *
+ * Returns: whether the newest page of history has been read since the room was opened
+ *   (or reset); until then the messages shown may be only those that arrived live, and
+ *   #NatterRoom:has-more says nothing yet
+ */
+gboolean
+natter_room_get_history_loaded (NatterRoom *self)
+{
+  g_return_val_if_fail (NATTER_IS_ROOM (self), FALSE);
+  return self->recent_loaded;
+}
+
 gboolean
 natter_room_get_loading (NatterRoom *self)
 {

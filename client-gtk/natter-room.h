@@ -41,6 +41,7 @@ GStrv               natter_room_dup_readers        (NatterRoom          *self,
 GListModel         *natter_room_get_messages       (NatterRoom          *self);
 NatterMessage      *natter_room_get_last_message   (NatterRoom          *self);
 gboolean            natter_room_get_has_more       (NatterRoom          *self);
+gboolean            natter_room_get_history_loaded (NatterRoom          *self);
 gboolean            natter_room_get_loading        (NatterRoom          *self);
 gboolean            natter_room_add_message        (NatterRoom          *self,
                                                     NatterMessage       *message);
