@@ -262,6 +262,51 @@ out_frame_free (OutFrame *frame)
   g_free (frame);
 }
 
+/* What of @frame is not written yet, as at most two vectors (header, payload), appended
+ * at @vectors. Returns how many it appended. */
+static guint
+out_frame_pending (const OutFrame *frame, GOutputVector *vectors)
+{
+  gsize done = frame->written;
+  guint n = 0;
+
+  if (done < frame->header_len)
+    {
+      vectors[n].buffer = frame->header + done;
+      vectors[n++].size = frame->header_len - done;
+      done = 0;
+    }
+  else
+    done -= frame->header_len;
+  if (frame->payload != NULL)
+    {
+      gsize size;
+      const guint8 *data = g_bytes_get_data (frame->payload, &size);
+
+      vectors[n].buffer = data + done;
+      vectors[n++].size = size - done;
+    }
+  return n;
+}
+
+/* Takes what a write wrote (*@written bytes, from @frame on) off @frame. Returns %TRUE
+ * if that finished it, with *@written reduced by what was left of it; %FALSE if part of
+ * it is still to be written (*@written is then used up). */
+static gboolean
+out_frame_consume (OutFrame *frame, gsize *written)
+{
+  gsize left = frame->size - frame->written;
+
+  if (*written < left)
+    {
+      frame->written += *written;
+      *written = 0;
+      return FALSE;
+    }
+  *written -= left;
+  return TRUE;
+}
+
 /* The queue links the frames through their own list nodes. */
 static void
 outq_push_tail (NatterWebsocket *self, OutFrame *frame)
@@ -443,6 +488,7 @@ write_job_free (WriteJob *job)
 static void
 write_job_run (WriteJob *job)
 {
+  GOutputVector vectors[MAX_FRAMES_PER_WRITE * 2];
   struct iovec iov[MAX_FRAMES_PER_WRITE * 2];
   struct msghdr msg = { 0, };
   gsize total = 0;
@@ -450,28 +496,12 @@ write_job_run (WriteJob *job)
   gssize r;
 
   for (guint i = 0; i < job->n_frames; i++)
+    n += out_frame_pending (job->frames[i], vectors + n);
+  for (guint i = 0; i < n; i++)
     {
-      OutFrame *frame = job->frames[i];
-      gsize done = frame->written;
-
-      if (done < frame->header_len)
-        {
-          iov[n].iov_base = frame->header + done;
-          iov[n].iov_len = frame->header_len - done;
-          total += iov[n++].iov_len;
-          done = 0;
-        }
-      else
-        done -= frame->header_len;
-      if (frame->payload != NULL)
-        {
-          gsize size;
-          const guint8 *data = g_bytes_get_data (frame->payload, &size);
-
-          iov[n].iov_base = (guint8 *) data + done;
-          iov[n].iov_len = size - done;
-          total += iov[n++].iov_len;
-        }
+      iov[i].iov_base = (gpointer) vectors[i].buffer;
+      iov[i].iov_len = vectors[i].size;
+      total += vectors[i].size;
     }
   msg.msg_iov = iov;
   msg.msg_iovlen = n;
@@ -517,16 +547,9 @@ write_job_finish (WriteJob *job)
 
   for (; first_left < job->n_frames && written > 0; first_left++)
     {
-      OutFrame *frame = job->frames[first_left];
-      gsize left = frame->size - frame->written;
-
-      if (written < left)
-        {
-          frame->written += written;
-          break;
-        }
-      written -= left;
-      self->queued_bytes -= frame->size;
+      if (!out_frame_consume (job->frames[first_left], &written))
+        break;
+      self->queued_bytes -= job->frames[first_left]->size;
     }
   for (guint i = job->n_frames; i > first_left; i--)
     {
@@ -649,29 +672,7 @@ flush (NatterWebsocket *self)
       GPollableReturn ret;
 
       for (GList *l = self->outq.head; l != NULL && n + 2 <= G_N_ELEMENTS (vectors); l = l->next)
-        {
-          OutFrame *frame = l->data;
-          gsize done = frame->written;
-
-          if (done < frame->header_len)
-            {
-              vectors[n].buffer = frame->header + done;
-              vectors[n].size = frame->header_len - done;
-              n++;
-              done = 0;
-            }
-          else
-            done -= frame->header_len;
-          if (frame->payload != NULL)
-            {
-              gsize size;
-              const guint8 *data = g_bytes_get_data (frame->payload, &size);
-
-              vectors[n].buffer = data + done;
-              vectors[n].size = size - done;
-              n++;
-            }
-        }
+        n += out_frame_pending (l->data, vectors + n);
 
       ret = g_pollable_output_stream_writev_nonblocking (self->output, vectors, n, &written,
                                                          NULL, &error);
@@ -684,19 +685,12 @@ flush (NatterWebsocket *self)
           return;
         }
 
-      while (written > 0)
+      while (written > 0 && out_frame_consume (g_queue_peek_head (&self->outq), &written))
         {
-          OutFrame *frame = g_queue_peek_head (&self->outq);
-          gsize left = frame->size - frame->written;
+          OutFrame *frame = outq_pop_head (self);
 
-          if (written < left)
-            {
-              frame->written += written;
-              break;
-            }
-          written -= left;
           self->queued_bytes -= frame->size;
-          out_frame_free (outq_pop_head (self));
+          out_frame_free (frame);
         }
     }
 
