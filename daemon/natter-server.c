@@ -4,6 +4,8 @@
 #include "config.h"
 
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include "natter-error.h"
 #include "natter-server.h"
@@ -84,6 +86,20 @@ peer_address (SoupServerMessage *msg)
 
 static const char *protocols[] = { NATTER_SUBPROTOCOL_JSON, NATTER_SUBPROTOCOL_PROTO, NULL };
 
+/* Frames are small and each is wanted at once. With Nagle's algorithm a frame written
+ * while an earlier small one is not yet acknowledged waits for that acknowledgement,
+ * which a quiet peer may delay by tens of milliseconds. */
+static void
+set_no_delay (GSocket *socket)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (socket == NULL || g_socket_get_family (socket) == G_SOCKET_FAMILY_UNIX)
+    return;
+  if (!g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, TRUE, &error))
+    g_debug ("Cannot set TCP_NODELAY: %s", error->message);
+}
+
 /* The 101 response is out: the connection is ours from here on. */
 static void
 upgraded_cb (SoupServerMessage *msg,
@@ -99,6 +115,7 @@ upgraded_cb (SoupServerMessage *msg,
   NatterSession *session;
 
   g_signal_handlers_disconnect_by_func (msg, upgraded_cb, self);
+  set_no_delay (soup_server_message_get_socket (msg));
   /* Plain TCP reads and writes the socket directly; TLS buffers inside its stream. */
   if (natter_hub_get_config (self->hub)->tls_cert == NULL)
     socket = g_object_ref (soup_server_message_get_socket (msg));
