@@ -272,6 +272,19 @@ add_member (Fixture *f, const char *room, const char *user, GError **error)
   return natter_store_add_member_finish (f->store, result, error);
 }
 
+/* A room with one member who can post: how most message tests start. */
+static void
+create_room_with_member (Fixture *f, const char *room, const char *user)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  g_assert_true (create_user (f, user, "hash", FALSE, &local_error));
+  g_assert_no_error (local_error);
+  create_room (f, room);
+  g_assert_true (add_member (f, room, user, &local_error));
+  g_assert_no_error (local_error);
+}
+
 static gboolean
 remove_member (Fixture *f, const char *room, const char *user, GError **error)
 {
@@ -1309,11 +1322,7 @@ test_sqlite_fts_deferred (Fixture *fixture, gconstpointer user_data)
   g_autoptr(GPtrArray) found = NULL;
   guint wake_id;
 
-  create_room (fixture, "general");
-  g_assert_true (create_user (fixture, "alice", "hash", FALSE, &local_error));
-  g_assert_no_error (local_error);
-  g_assert_true (add_member (fixture, "general", "alice", &local_error));
-  g_assert_no_error (local_error);
+  create_room_with_member (fixture, "general", "alice");
 
   append_ok (fixture, "general", "alice", "first aardvark");
   found = search (fixture, "alice", "aardvark", NULL, 10, &local_error);
@@ -1341,11 +1350,7 @@ test_sqlite_fts_recovery (Fixture *fixture, gconstpointer user_data)
   g_autoptr(GPtrArray) found = NULL;
   sqlite3 *db;
 
-  create_room (fixture, "general");
-  g_assert_true (create_user (fixture, "alice", "hash", FALSE, &local_error));
-  g_assert_no_error (local_error);
-  g_assert_true (add_member (fixture, "general", "alice", &local_error));
-  g_assert_no_error (local_error);
+  create_room_with_member (fixture, "general", "alice");
   append_ok (fixture, "general", "alice", "indexed before the crash");
   close_store (fixture);
 
@@ -1384,11 +1389,7 @@ test_sqlite_fts_batched (Fixture *fixture, gconstpointer user_data)
   const guint n_messages = 600;
   sqlite3 *db;
 
-  create_room (fixture, "general");
-  g_assert_true (create_user (fixture, "alice", "hash", FALSE, &local_error));
-  g_assert_no_error (local_error);
-  g_assert_true (add_member (fixture, "general", "alice", &local_error));
-  g_assert_no_error (local_error);
+  create_room_with_member (fixture, "general", "alice");
 
   append_batch_init (&batch);
   for (guint i = 0; i < n_messages; i++)
@@ -1448,11 +1449,7 @@ test_sqlite_migration_fts_trigger (Fixture *fixture, gconstpointer user_data)
   fixture->store = natter_store_sqlite_new_full (fixture->path, NATTER_DURABILITY_NORMAL, 2,
                                                  5000, &local_error);
   g_assert_no_error (local_error);
-  g_assert_true (create_user (fixture, "alice", "hash", FALSE, &local_error));
-  g_assert_no_error (local_error);
-  create_room (fixture, "general");
-  g_assert_true (add_member (fixture, "general", "alice", &local_error));
-  g_assert_no_error (local_error);
+  create_room_with_member (fixture, "general", "alice");
   close_store (fixture);
   /* Written as that schema's code wrote it: the trigger indexes the row. */
   db = open_raw (fixture->path);
