@@ -24,6 +24,10 @@
 #define READ_CHUNK           (16 * 1024)
 /* Frames per writev(): two vectors each, under IOV_MAX. */
 #define MAX_FRAMES_PER_WRITE 64
+/* Sender threads (see "The sender"), and how many connections' jobs go to one at a time:
+ * the jobs of one flush are shared out in runs of this many. */
+#define MAX_SENDERS          4
+#define JOBS_PER_HANDOFF     32
 /* How long a close handshake may take before the connection is dropped. */
 #define CLOSE_TIMEOUT_MS     5000
 /* How far past its limits a queue may grow between two flushes, and for how long a queue
@@ -60,7 +64,7 @@ struct _NatterWebsocket
    * Otherwise (TLS, which buffers inside): a pollable GSource per direction. */
   int                    fd;            /* (unowned) -1 when not polled by fd */
   gboolean               want_write;    /* fd mode: waiting for the socket to take more */
-  /* Plain TCP: the sender thread writes this fd (see "The sender"); -1 otherwise. */
+  /* Plain TCP: a sender thread writes this fd (see "The sender"); -1 otherwise. */
   int                    write_fd;      /* (unowned) */
   WriteJob              *job;           /* (unowned) frames with the sender, or %NULL */
   gboolean               close_after_job;  /* closed while the sender had its frames */
@@ -451,13 +455,16 @@ after_write (NatterWebsocket *self, gboolean socket_full)
  *
  * On loopback and fast links most of a delivery's cost is the kernel's: each write runs
  * the TCP send path and, for local peers, their receive path and wake-up too. Plain TCP
- * connections therefore hand their frames to one sender thread, as GDBus hands its
- * messages to its worker thread: the main loop moves up to MAX_FRAMES_PER_WRITE frames
- * from a connection's queue into a job, gives the sender every job of one flush at once,
- * and goes back to reading and routing while the sender writes them. The sender only
- * calls sendmsg(); what was written comes back to the main loop, which keeps all the
- * state: the queues, the limits, the close handshake. While a job is out the main loop
- * does not touch its frames, and does not close the fd. */
+ * connections therefore hand their frames to sender threads, as GDBus hands its messages
+ * to its worker thread: the main loop moves up to MAX_FRAMES_PER_WRITE frames from a
+ * connection's queue into a job, shares the jobs of one flush out to the senders in runs
+ * of JOBS_PER_HANDOFF, and goes back to reading and routing while they write them. One
+ * commit's deliveries arrive at once (a batch of messages times the members of each
+ * room), and with one sender per processor that burst is written in parallel rather than
+ * queued behind one thread. A sender only calls sendmsg(); what was written comes back to
+ * the main loop, which keeps all the state: the queues, the limits, the close handshake.
+ * A connection has at most one job out, so its frames stay in order. While a job is out
+ * the main loop does not touch its frames, and does not close the fd. */
 
 struct _WriteJob
 {
@@ -605,27 +612,38 @@ sender_thread (gpointer data)
   return NULL;
 }
 
-/* Starts the sender with the poller, on the first plain TCP connection. */
+/* Starts the senders with the poller, on the first plain TCP connection: one per
+ * processor, up to MAX_SENDERS. */
 static gboolean
 sender_start (void)
 {
-  g_autoptr(GError) error = NULL;
-  GThread *thread;
+  guint n_senders = CLAMP (g_get_num_processors (), 1, MAX_SENDERS);
+  guint started = 0;
 
   if (sender_queue != NULL)
     return TRUE;
   sender_queue = g_async_queue_new ();
   sender_context = g_main_context_ref_thread_default ();
-  thread = g_thread_try_new ("natter-ws-send", sender_thread, NULL, &error);
-  if (thread == NULL)
+  for (guint i = 0; i < n_senders; i++)
     {
-      g_warning ("Cannot start the sender thread, writing from the main loop: %s",
-                 error->message);
+      g_autoptr(GError) error = NULL;
+      GThread *thread = g_thread_try_new ("natter-ws-send", sender_thread, NULL, &error);
+
+      if (thread == NULL)
+        {
+          g_warning ("Cannot start a sender thread: %s", error->message);
+          break;
+        }
+      g_thread_unref (thread);
+      started++;
+    }
+  if (started == 0)
+    {
+      g_warning ("No sender thread: writing from the main loop");
       g_clear_pointer (&sender_queue, g_async_queue_unref);
       g_clear_pointer (&sender_context, g_main_context_unref);
       return FALSE;
     }
-  g_thread_unref (thread);
   return TRUE;
 }
 
@@ -744,6 +762,8 @@ flush_all_cb (gpointer user_data)
           if (jobs == NULL)
             jobs = g_ptr_array_new_with_free_func ((GDestroyNotify) write_job_free);
           g_ptr_array_add (jobs, write_job_take (self));
+          if (jobs->len == JOBS_PER_HANDOFF)
+            g_async_queue_push (sender_queue, g_steal_pointer (&jobs));
         }
     }
   if (jobs != NULL)
@@ -1224,7 +1244,7 @@ natter_websocket_get_queued_bytes (NatterWebsocket *self)
 /**
  * natter_websocket_is_writing:
  *
- * Returns: whether the sender thread has frames of this connection right now; their
+ * Returns: whether a sender thread has frames of this connection right now; their
  *   bytes still count in natter_websocket_get_queued_bytes() until the main loop learns
  *   how much of them the socket took
  */
