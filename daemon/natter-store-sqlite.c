@@ -5,6 +5,9 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <sodium.h>
 #include <sqlite3.h>
@@ -50,6 +53,10 @@
  * highest (4,000). */
 #define CHECKPOINT_PAGES     2000
 #define CHECKPOINT_PAGES_MAX (8 * CHECKPOINT_PAGES)
+/* How much nicer than the rest of the daemon the checkpointer runs. In the many-rooms
+ * benchmark, with the two cores three quarters busy, this took p90 from 3.6-5.1 ms to
+ * 3.0-3.4 ms and kept p99 under 10 ms in six runs of six (three of six before). */
+#define CHECKPOINTER_NICE    10
 /* New messages enter the search index this long after their commit at the latest, or
  * once this many wait; a search waits for the index to have what was committed before it. */
 #define INDEX_DELAY_US       (50 * G_TIME_SPAN_MILLISECOND)
@@ -1626,11 +1633,29 @@ wal_hook_cb (gpointer user_data, sqlite3 *db, const char *db_name, int n_pages)
   return SQLITE_OK;
 }
 
+/* Checkpoints are upkeep: on a busy machine they yield to the threads that serve requests.
+ * On Linux nice values are per thread. Should the checkpointer fall behind, the writer
+ * checkpoints itself once CHECKPOINT_PAGES_MAX frames wait (see wal_hook_cb). */
+static void
+lower_thread_priority (int by)
+{
+#ifdef __linux__
+  id_t tid = (id_t) syscall (SYS_gettid);
+  int nice_now;
+
+  errno = 0;
+  nice_now = getpriority (PRIO_PROCESS, tid);
+  if (errno == 0 && setpriority (PRIO_PROCESS, tid, MIN (nice_now + by, 19)) != 0)
+    g_debug ("Cannot lower the checkpointer's priority: %s", g_strerror (errno));
+#endif
+}
+
 static gpointer
 checkpointer_thread (gpointer data)
 {
   NatterStoreSqlite *self = data;
 
+  lower_thread_priority (CHECKPOINTER_NICE);
   g_mutex_lock (&self->checkpoint_lock);
   for (;;)
     {
