@@ -1245,6 +1245,20 @@ exec_raw (sqlite3 *db, const char *sql)
     g_error ("%s: %s", sql, message);
 }
 
+/* Stores a message by alice in "general" behind the store's back, as a build that indexed
+ * differently (or was killed before indexing) would have left it. */
+static void
+insert_message_raw (sqlite3 *db, gint64 seq, const char *body)
+{
+  g_autofree char *sql =
+    g_strdup_printf ("UPDATE rooms SET last_seq = %" G_GINT64_FORMAT " WHERE name = 'general';"
+                     "INSERT INTO messages (room, seq, ts, sender, body, kind)"
+                     "  VALUES ('general', %" G_GINT64_FORMAT ", 0, 'alice', '%s', 'text');",
+                     seq, seq, body);
+
+  exec_raw (db, sql);
+}
+
 static gint64
 query_int_raw (sqlite3 *db, const char *sql)
 {
@@ -1356,9 +1370,7 @@ test_sqlite_fts_recovery (Fixture *fixture, gconstpointer user_data)
 
   /* As a kill between the commit and the index leaves it: stored, not indexed. */
   db = open_raw (fixture->path);
-  exec_raw (db, "UPDATE rooms SET last_seq = 2 WHERE name = 'general';"
-                "INSERT INTO messages (room, seq, ts, sender, body, kind)"
-                "  VALUES ('general', 2, 0, 'alice', 'stored before the crash', 'text');");
+  insert_message_raw (db, 2, "stored before the crash");
   g_assert_cmpint (query_int_raw (db, "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'stored'"),
                    ==, 0);
   sqlite3_close (db);
@@ -1453,9 +1465,7 @@ test_sqlite_migration_fts_trigger (Fixture *fixture, gconstpointer user_data)
   close_store (fixture);
   /* Written as that schema's code wrote it: the trigger indexes the row. */
   db = open_raw (fixture->path);
-  exec_raw (db, "UPDATE rooms SET last_seq = 1 WHERE name = 'general';"
-                "INSERT INTO messages (room, seq, ts, sender, body, kind)"
-                "  VALUES ('general', 1, 0, 'alice', 'indexed by the old trigger', 'text');");
+  insert_message_raw (db, 1, "indexed by the old trigger");
   g_assert_cmpint (query_int_raw (db, "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'trigger'"),
                    ==, 1);
   sqlite3_close (db);
