@@ -1646,7 +1646,7 @@ lower_thread_priority (int by)
   errno = 0;
   nice_now = getpriority (PRIO_PROCESS, tid);
   if (errno == 0 && setpriority (PRIO_PROCESS, tid, MIN (nice_now + by, 19)) != 0)
-    g_debug ("Cannot lower the checkpointer's priority: %s", g_strerror (errno));
+    g_debug ("Cannot lower this thread's priority: %s", g_strerror (errno));
 #endif
 }
 
