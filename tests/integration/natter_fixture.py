@@ -483,13 +483,14 @@ class ProtoClient(_Client):
         return self.welcome
 
 
-async def open_ws(url, subprotocols, compression="deflate"):
+async def open_ws(url, subprotocols, compression="deflate", max_queue=32):
     # ping_interval=None: the client only answers the server's pings, it never sends its
     # own, so the daemon's heartbeat is what keeps the connection alive. Compression is
-    # offered by default, as browsers do.
+    # offered by default, as browsers do. max_queue: received messages the library holds
+    # before it stops reading (None: no bound), 32 by default as in websockets.
     return await websockets.connect(url, subprotocols=subprotocols, ping_interval=None,
                                     compression=compression, max_size=2 ** 24,
-                                    open_timeout=10, close_timeout=5)
+                                    max_queue=max_queue, open_timeout=10, close_timeout=5)
 
 
 # --------------------------------------------------------------------------------------

@@ -188,6 +188,46 @@ class WebSocketTest(NatterTestCase):
         self.assertIn("too slow", reason)
         await self.assert_still_serving()
 
+    async def test_many_members_each_get_every_message_once_in_order(self):
+        # Each commit goes out to more connections than one sender thread takes at a time,
+        # so a flush is shared out between the senders; every member must still see every
+        # message exactly once and in seq order.
+        n_members, n_senders, per_sender = 45, 3, 20
+
+        async def member(name):
+            # Each member also hears the others join and leave: more than the library's
+            # default queue holds unread, which would stall its reading and its close.
+            client = await self.connect(name, max_queue=None)
+            await client.register(name, password_for(name))
+            return client
+
+        members = await asyncio.gather(*(member(f"m{i:02d}") for i in range(n_members)))
+        await asyncio.gather(*(m.call("join", {"room": "crowd"}, "joined") for m in members))
+        n = n_senders * per_sender
+
+        # All of a sender's messages in flight at once, so that commits carry several.
+        for k in range(n_senders):
+            for i in range(per_sender):
+                await members[k].send_raw(json.dumps({"id": 1000 + i, "send": {
+                    "room": "crowd", "body": f"s{k} m{i}", "client_msg_id": f"s{k}-{i}"}}))
+
+        async def read_all(client, n_acks):
+            seqs, acks = [], 0
+            while len(seqs) < n or acks < n_acks:
+                frame = await client.recv_until(
+                    lambda f: "message" in f or f.get("id", 0) >= 1000, timeout=30)
+                if "message" in frame:
+                    seqs.append(frame["message"]["seq"])
+                else:
+                    self.assertIn("sent", frame, frame)
+                    acks += 1
+            return seqs
+
+        got = await asyncio.gather(*(read_all(m, per_sender if k < n_senders else 0)
+                                     for k, m in enumerate(members)))
+        for client, seqs in zip(members, got):
+            self.assertEqual(seqs, list(range(1, n + 1)), client.label)
+
     async def assert_still_serving(self):
         carol = await self.user("carol")
         await carol.call("join", {"room": "after"}, "joined")
