@@ -53,9 +53,9 @@
  * highest (4,000). */
 #define CHECKPOINT_PAGES     2000
 #define CHECKPOINT_PAGES_MAX (8 * CHECKPOINT_PAGES)
-/* How much nicer than the rest of the daemon the checkpointer runs. In the many-rooms
- * benchmark, with the two cores three quarters busy, this took p90 from 3.6-5.1 ms to
- * 3.0-3.4 ms and kept p99 under 10 ms in six runs of six (three of six before). */
+/* How much nicer than the rest of the daemon the checkpointer runs. In paired runs of the
+ * many-rooms benchmark, with the two cores three quarters busy, this took p90 from
+ * 3.6-5.1 ms to 3.0-3.4 ms (docs/benchmarks.md has the spread of p99). */
 #define CHECKPOINTER_NICE    10
 /* New messages enter the search index this long after their commit at the latest, or
  * once this many wait; a search waits for the index to have what was committed before it. */
