@@ -14,14 +14,13 @@
  * The protobuf JSON mapping with the original field names, generic over protobuf-c
  * descriptors: no code here knows a message of the schema.
  *
- * Decoding text runs in two passes. A strict scanner first checks the frame against
- * RFC 8259, because json-glib accepts more than JSON (several roots, leading zeros, hex,
- * single quotes) and loses some of it silently (a `\u0000` escape cuts the string, an
- * integer outside gint64 wraps). The scanner bounds the nesting before anything recurses,
- * names the field of a bad string, and quotes integers too large for json-glib when the
- * field they fill is numeric: the mapping accepts decimal strings there, so the value
- * arrives intact and is range-checked like any other. json-glib then builds the tree, and
- * the tree is mapped onto the message.
+ * Text is decoded by a strict scanner rather than json-glib, which accepts more than
+ * JSON (several roots, leading zeros, hex, single quotes) and loses some of it silently
+ * (a `\u0000` escape cuts the string, an integer outside gint64 wraps). In one pass the
+ * scanner checks the frame against RFC 8259, bounds the nesting before anything
+ * recurses, names the field of a bad string, and lays the values out flat (see "Decoding:
+ * a flat tree of values"); the values are then mapped onto the message. A JsonNode is
+ * laid out the same way, so both go through one mapping.
  */
 
 #define MAX_DEPTH 32
@@ -728,7 +727,59 @@ natter_json_from_message (const ProtobufCMessage *message)
 }
 
 /* ------------------------------------------------------------------------------------ */
-/* Decoding from a JsonNode */
+/* Decoding: a flat tree of values
+ *
+ * Text and JsonNodes decode through one form: an array of values, each followed by its
+ * children, an object's as a key and its value in turn. The scanner builds it in the
+ * same pass that checks the text, into one array and one buffer for the strings, where
+ * a JsonNode tree would cost a node, a hash table and a copy of each key per value. */
+
+typedef enum {
+  VALUE_NULL,
+  VALUE_BOOLEAN,
+  VALUE_INTEGER,
+  VALUE_DOUBLE,
+  VALUE_STRING,
+  VALUE_ARRAY,
+  VALUE_OBJECT,
+} ValueType;
+
+typedef struct
+{
+  ValueType type;
+  guint     n_children;  /* an object's members, an array's elements */
+  gsize     next;        /* index of the value after this one and its children */
+  gsize     length;      /* of a string, in bytes */
+  union {
+    gboolean    boolean;
+    gint64      integer;
+    double      number;
+    const char *string;  /* (unowned) nul-terminated; from a node, not yet checked */
+  };
+} Value;
+
+/* Appends a value of @type with no children. The pointer is good until the next push. */
+static Value *
+values_push (GArray    *values,
+             ValueType  type)
+{
+  Value value = { .type = type, .next = values->len + 1 };
+
+  g_array_append_val (values, value);
+  return &g_array_index (values, Value, values->len - 1);
+}
+
+/* Closes the container at @index over what was appended since. */
+static void
+values_close (GArray *values,
+              gsize   index,
+              guint   n_children)
+{
+  Value *container = &g_array_index (values, Value, index);
+
+  container->n_children = n_children;
+  container->next = values->len;
+}
 
 static ProtobufCMessage *
 message_new (const ProtobufCMessageDescriptor *descriptor)
@@ -738,14 +789,6 @@ message_new (const ProtobufCMessageDescriptor *descriptor)
 
   protobuf_c_message_init (descriptor, message);
   return message;
-}
-
-static GType
-node_value_type (JsonNode *node)
-{
-  if (!JSON_NODE_HOLDS_VALUE (node))
-    return G_TYPE_INVALID;
-  return json_node_get_value_type (node);
 }
 
 /* Parses `-?[0-9]+`, the decimal string form of an integer. */
@@ -786,53 +829,52 @@ parse_decimal (const char       *str,
 
 /* Any integer the mapping accepts, as a sign and a magnitude below 2^64. */
 static gboolean
-node_to_integer (JsonNode         *node,
-                 gboolean         *out_negative,
-                 guint64          *out_magnitude,
-                 const NatterPath *path,
-                 GError          **error)
+value_to_integer (const Value      *value,
+                  gboolean         *out_negative,
+                  guint64          *out_magnitude,
+                  const NatterPath *path,
+                  GError          **error)
 {
-  GType type = node_value_type (node);
-
-  if (type == G_TYPE_INT64)
+  switch (value->type)
     {
-      gint64 value = json_node_get_int (node);
-
-      *out_negative = value < 0;
-      *out_magnitude = value < 0 ? 0 - (guint64) value : (guint64) value;
+    case VALUE_INTEGER:
+      *out_negative = value->integer < 0;
+      *out_magnitude = value->integer < 0 ? 0 - (guint64) value->integer
+                                          : (guint64) value->integer;
       return TRUE;
-    }
-  if (type == G_TYPE_DOUBLE)
-    {
-      double value = json_node_get_double (node);
-
-      if (!isfinite (value))
+    case VALUE_DOUBLE:
+      if (!isfinite (value->number))
         return set_error (error, path, "out of range");
-      if (value != floor (value))
+      if (value->number != floor (value->number))
         return set_error (error, path, "expected an integer");
-      if (fabs (value) >= 18446744073709551616.0)
+      if (fabs (value->number) >= 18446744073709551616.0)
         return set_error (error, path, "out of range");
-      *out_negative = value < 0;
-      *out_magnitude = (guint64) fabs (value);
+      *out_negative = value->number < 0;
+      *out_magnitude = (guint64) fabs (value->number);
       return TRUE;
+    case VALUE_STRING:
+      return parse_decimal (value->string, out_negative, out_magnitude, path, error);
+    case VALUE_NULL:
+    case VALUE_BOOLEAN:
+    case VALUE_ARRAY:
+    case VALUE_OBJECT:
+    default:
+      return set_error (error, path, "expected an integer");
     }
-  if (type == G_TYPE_STRING)
-    return parse_decimal (json_node_get_string (node), out_negative, out_magnitude, path, error);
-  return set_error (error, path, "expected an integer");
 }
 
 static gboolean
-node_to_signed (JsonNode         *node,
-                gint64            min,
-                gint64            max,
-                gint64           *out,
-                const NatterPath *path,
-                GError          **error)
+value_to_signed (const Value      *value,
+                 gint64            min,
+                 gint64            max,
+                 gint64           *out,
+                 const NatterPath *path,
+                 GError          **error)
 {
   gboolean negative;
   guint64 magnitude;
 
-  if (!node_to_integer (node, &negative, &magnitude, path, error))
+  if (!value_to_integer (value, &negative, &magnitude, path, error))
     return FALSE;
   if (negative ? magnitude > (guint64) -(min + 1) + 1 : magnitude > (guint64) max)
     return set_error (error, path, "out of range");
@@ -846,16 +888,16 @@ node_to_signed (JsonNode         *node,
 }
 
 static gboolean
-node_to_unsigned (JsonNode         *node,
-                  guint64           max,
-                  guint64          *out,
-                  const NatterPath *path,
-                  GError          **error)
+value_to_unsigned (const Value      *value,
+                   guint64           max,
+                   guint64          *out,
+                   const NatterPath *path,
+                   GError          **error)
 {
   gboolean negative;
   guint64 magnitude;
 
-  if (!node_to_integer (node, &negative, &magnitude, path, error))
+  if (!value_to_integer (value, &negative, &magnitude, path, error))
     return FALSE;
   if ((negative && magnitude != 0) || magnitude > max)
     return set_error (error, path, "out of range");
@@ -908,75 +950,74 @@ match_number (const char *text,
 }
 
 static gboolean
-node_to_double (JsonNode         *node,
-                gboolean          is_float,
-                double           *out,
-                const NatterPath *path,
-                GError          **error)
+value_to_double (const Value      *value,
+                 gboolean          is_float,
+                 double           *out,
+                 const NatterPath *path,
+                 GError          **error)
 {
-  GType type = node_value_type (node);
-  double value;
+  double number;
+  gboolean integer;
 
-  if (type == G_TYPE_INT64)
+  switch (value->type)
     {
-      value = (double) json_node_get_int (node);
-    }
-  else if (type == G_TYPE_DOUBLE)
-    {
-      value = json_node_get_double (node);
-      if (!isfinite (value))
+    case VALUE_INTEGER:
+      number = (double) value->integer;
+      break;
+    case VALUE_DOUBLE:
+      number = value->number;
+      if (!isfinite (number))
         return set_error (error, path, "out of range");
-    }
-  else if (type == G_TYPE_STRING)
-    {
-      const char *str = json_node_get_string (node);
-      gsize len = strlen (str);
-      gboolean integer;
-
-      if (g_str_equal (str, "NaN"))
+      break;
+    case VALUE_STRING:
+      if (g_str_equal (value->string, "NaN"))
         {
           *out = NAN;
           return TRUE;
         }
-      if (g_str_equal (str, "Infinity") || g_str_equal (str, "-Infinity"))
+      if (g_str_equal (value->string, "Infinity") || g_str_equal (value->string, "-Infinity"))
         {
-          *out = str[0] == '-' ? -INFINITY : INFINITY;
+          *out = value->string[0] == '-' ? -INFINITY : INFINITY;
           return TRUE;
         }
-      if (len == 0 || match_number (str, len, &integer) != len)
+      if (value->length == 0 ||
+          match_number (value->string, value->length, &integer) != value->length)
         return set_error (error, path, "expected a number");
-      value = g_ascii_strtod (str, NULL);
-      if (!isfinite (value))
+      number = g_ascii_strtod (value->string, NULL);
+      if (!isfinite (number))
         return set_error (error, path, "out of range");
-    }
-  else
-    {
+      break;
+    case VALUE_NULL:
+    case VALUE_BOOLEAN:
+    case VALUE_ARRAY:
+    case VALUE_OBJECT:
+    default:
       return set_error (error, path, "expected a number");
     }
 
-  if (is_float && fabs (value) > FLT_MAX)
+  if (is_float && fabs (number) > FLT_MAX)
     return set_error (error, path, "out of range");
-  *out = value;
+  *out = number;
   return TRUE;
 }
 
 /* Standard or URL-safe base64, padded or not, as the mapping accepts; nothing else. */
 static gboolean
-node_to_bytes (JsonNode            *node,
-               ProtobufCBinaryData *out,
-               const NatterPath    *path,
-               GError             **error)
+value_to_bytes (const Value         *value,
+                ProtobufCBinaryData *out,
+                const NatterPath    *path,
+                GError             **error)
 {
   const char *str;
   gsize len;
   gsize data_len;
   g_autofree char *standard = NULL;
 
-  if (node_value_type (node) != G_TYPE_STRING)
+  if (value->type != VALUE_STRING)
     return set_error (error, path, "expected a base64 string");
 
-  str = json_node_get_string (node);
-  len = strlen (str);
+  str = value->string;
+  len = value->length;
   data_len = len;
   while (data_len > 0 && len - data_len < 2 && str[data_len - 1] == '=')
     data_len--;
@@ -1013,22 +1054,22 @@ node_to_bytes (JsonNode            *node,
 }
 
 static gboolean
-node_to_enum (JsonNode                       *node,
-              const ProtobufCEnumDescriptor  *descriptor,
-              int                            *out,
-              const NatterPath               *path,
-              GError                        **error)
+value_to_enum (const Value                    *value,
+               const ProtobufCEnumDescriptor  *descriptor,
+               int                            *out,
+               const NatterPath               *path,
+               GError                        **error)
 {
   const ProtobufCEnumValue *enum_value;
-  GType type = node_value_type (node);
   gint64 number;
 
-  if (type != G_TYPE_STRING && type != G_TYPE_INT64 && type != G_TYPE_DOUBLE)
+  if (value->type != VALUE_STRING && value->type != VALUE_INTEGER &&
+      value->type != VALUE_DOUBLE)
     return set_error (error, path, "expected a value of %s", descriptor->name);
 
-  if (type == G_TYPE_STRING)
+  if (value->type == VALUE_STRING)
     {
-      const char *name = json_node_get_string (node);
+      const char *name = value->string;
 
       enum_value = protobuf_c_enum_descriptor_get_value_by_name (descriptor, name);
       if (enum_value != NULL)
@@ -1046,7 +1087,7 @@ node_to_enum (JsonNode                       *node,
 
   /* Any number, named or not: protobuf-c keeps unknown values from the wire too, and
    * both codecs must accept the same messages. */
-  if (!node_to_signed (node, G_MININT32, G_MAXINT32, &number, path, error))
+  if (!value_to_signed (value, G_MININT32, G_MAXINT32, &number, path, error))
     return FALSE;
   *out = (int) number;
   return TRUE;
@@ -1055,11 +1096,11 @@ node_to_enum (JsonNode                       *node,
 /* Decodes a scalar into @member, the field's storage (or an array element's). A string
  * or bytes value is allocated only on success. */
 static gboolean
-node_to_scalar (const ProtobufCFieldDescriptor *field,
-                JsonNode                       *node,
-                void                           *member,
-                const NatterPath               *path,
-                GError                        **error)
+value_to_scalar (const ProtobufCFieldDescriptor *field,
+                 const Value                    *value,
+                 void                           *member,
+                 const NatterPath               *path,
+                 GError                        **error)
 {
   gint64 s;
   guint64 u;
@@ -1070,137 +1111,131 @@ node_to_scalar (const ProtobufCFieldDescriptor *field,
     case PROTOBUF_C_TYPE_INT32:
     case PROTOBUF_C_TYPE_SINT32:
     case PROTOBUF_C_TYPE_SFIXED32:
-      if (!node_to_signed (node, G_MININT32, G_MAXINT32, &s, path, error))
+      if (!value_to_signed (value, G_MININT32, G_MAXINT32, &s, path, error))
         return FALSE;
       *(int32_t *) member = (int32_t) s;
       return TRUE;
     case PROTOBUF_C_TYPE_INT64:
     case PROTOBUF_C_TYPE_SINT64:
     case PROTOBUF_C_TYPE_SFIXED64:
-      if (!node_to_signed (node, G_MININT64, G_MAXINT64, &s, path, error))
+      if (!value_to_signed (value, G_MININT64, G_MAXINT64, &s, path, error))
         return FALSE;
       *(int64_t *) member = s;
       return TRUE;
     case PROTOBUF_C_TYPE_UINT32:
     case PROTOBUF_C_TYPE_FIXED32:
-      if (!node_to_unsigned (node, G_MAXUINT32, &u, path, error))
+      if (!value_to_unsigned (value, G_MAXUINT32, &u, path, error))
         return FALSE;
       *(uint32_t *) member = (uint32_t) u;
       return TRUE;
     case PROTOBUF_C_TYPE_UINT64:
     case PROTOBUF_C_TYPE_FIXED64:
-      if (!node_to_unsigned (node, G_MAXUINT64, &u, path, error))
+      if (!value_to_unsigned (value, G_MAXUINT64, &u, path, error))
         return FALSE;
       *(uint64_t *) member = u;
       return TRUE;
     case PROTOBUF_C_TYPE_FLOAT:
-      if (!node_to_double (node, TRUE, &d, path, error))
+      if (!value_to_double (value, TRUE, &d, path, error))
         return FALSE;
       *(float *) member = (float) d;
       return TRUE;
     case PROTOBUF_C_TYPE_DOUBLE:
-      if (!node_to_double (node, FALSE, &d, path, error))
+      if (!value_to_double (value, FALSE, &d, path, error))
         return FALSE;
       *(double *) member = d;
       return TRUE;
     case PROTOBUF_C_TYPE_BOOL:
-      if (node_value_type (node) != G_TYPE_BOOLEAN)
+      if (value->type != VALUE_BOOLEAN)
         return set_error (error, path, "expected true or false");
-      *(protobuf_c_boolean *) member = json_node_get_boolean (node) ? TRUE : FALSE;
+      *(protobuf_c_boolean *) member = value->boolean ? TRUE : FALSE;
       return TRUE;
     case PROTOBUF_C_TYPE_ENUM:
-      return node_to_enum (node, field->descriptor, member, path, error);
+      return value_to_enum (value, field->descriptor, member, path, error);
     case PROTOBUF_C_TYPE_STRING:
-      {
-        const char *str;
-
-        if (node_value_type (node) != G_TYPE_STRING)
-          return set_error (error, path, "expected a string");
-        str = json_node_get_string (node);
-        /* The text scanner has checked this already; a node built in code may not be. */
-        if (!g_utf8_validate (str, -1, NULL))
-          return set_error (error, path, "string is not valid UTF-8");
-        *(char **) member = g_strdup (str);
-        return TRUE;
-      }
+      if (value->type != VALUE_STRING)
+        return set_error (error, path, "expected a string");
+      /* The text scanner has checked this already; a node built in code may not be. */
+      if (!g_utf8_validate_len (value->string, value->length, NULL))
+        return set_error (error, path, "string is not valid UTF-8");
+      *(char **) member = g_strndup (value->string, value->length);
+      return TRUE;
     case PROTOBUF_C_TYPE_BYTES:
-      return node_to_bytes (node, member, path, error);
+      return value_to_bytes (value, member, path, error);
     case PROTOBUF_C_TYPE_MESSAGE:
     default:
       g_return_val_if_reached (FALSE);
     }
 }
 
-static gboolean node_to_message (ProtobufCMessage  *message,
-                                 JsonNode          *node,
-                                 guint              depth,
-                                 const NatterPath  *path,
-                                 GError           **error);
+static gboolean value_to_message (ProtobufCMessage  *message,
+                                  const Value       *values,
+                                  gsize              index,
+                                  guint              depth,
+                                  const NatterPath  *path,
+                                  GError           **error);
 
 /* Allocates a submessage into @slot before filling it, so that on error the root's
  * protobuf_c_message_free_unpacked() frees everything decoded so far. */
 static gboolean
-node_to_submessage (const ProtobufCFieldDescriptor  *field,
-                    JsonNode                        *node,
-                    ProtobufCMessage               **slot,
-                    guint                            depth,
-                    const NatterPath                *path,
-                    GError                         **error)
+value_to_submessage (const ProtobufCFieldDescriptor  *field,
+                     const Value                     *values,
+                     gsize                            index,
+                     ProtobufCMessage               **slot,
+                     guint                            depth,
+                     const NatterPath                *path,
+                     GError                         **error)
 {
-  if (!JSON_NODE_HOLDS_OBJECT (node))
+  if (values[index].type != VALUE_OBJECT)
     return set_error (error, path, "expected an object");
   *slot = message_new (field->descriptor);
-  return node_to_message (*slot, node, depth + 1, path, error);
+  return value_to_message (*slot, values, index, depth + 1, path, error);
 }
 
 static gboolean
-node_to_repeated (ProtobufCMessage               *message,
-                  const ProtobufCFieldDescriptor *field,
-                  JsonNode                       *node,
-                  guint                           depth,
-                  const NatterPath               *path,
-                  GError                        **error)
+value_to_repeated (ProtobufCMessage               *message,
+                   const ProtobufCFieldDescriptor *field,
+                   const Value                    *values,
+                   gsize                           index,
+                   guint                           depth,
+                   const NatterPath               *path,
+                   GError                        **error)
 {
-  JsonArray *array;
-  guint n;
+  const Value *array = &values[index];
   gsize size;
   char *elements;
   size_t *count;
+  gsize element = index + 1;
 
-  if (!JSON_NODE_HOLDS_ARRAY (node))
+  if (array->type != VALUE_ARRAY)
     return set_error (error, path, "expected an array");
-
-  array = json_node_get_array (node);
-  n = json_array_get_length (array);
-  if (n == 0)
+  if (array->n_children == 0)
     return TRUE;
 
   /* The count grows with each element decoded, so that a partly decoded array frees
    * cleanly. */
   size = value_size (field->type);
-  elements = g_malloc0_n (n, size);
+  elements = g_malloc0_n (array->n_children, size);
   G_STRUCT_MEMBER (void *, message, field->offset) = elements;
   count = &G_STRUCT_MEMBER (size_t, message, field->quantifier_offset);
   *count = 0;
 
-  for (guint i = 0; i < n; i++)
+  for (guint i = 0; i < array->n_children; element = values[element].next, i++)
     {
-      JsonNode *element = json_array_get_element (array, i);
       NatterPath element_path = { path, NULL, 0, i };
       void *slot = elements + i * size;
 
-      if (JSON_NODE_HOLDS_NULL (element))
+      if (values[element].type == VALUE_NULL)
         return set_error (error, &element_path, "null is not allowed in a list");
 
       if (field->type == PROTOBUF_C_TYPE_MESSAGE)
         {
           *count = i + 1;
-          if (!node_to_submessage (field, element, slot, depth, &element_path, error))
+          if (!value_to_submessage (field, values, element, slot, depth, &element_path, error))
             return FALSE;
         }
       else
         {
-          if (!node_to_scalar (field, element, slot, &element_path, error))
+          if (!value_to_scalar (field, &values[element], slot, &element_path, error))
             return FALSE;
           *count = i + 1;
         }
@@ -1209,24 +1244,25 @@ node_to_repeated (ProtobufCMessage               *message,
 }
 
 static gboolean
-node_to_field (ProtobufCMessage               *message,
-               const ProtobufCFieldDescriptor *field,
-               JsonNode                       *node,
-               guint                           depth,
-               const NatterPath               *path,
-               GError                        **error)
+value_to_field (ProtobufCMessage               *message,
+                const ProtobufCFieldDescriptor *field,
+                const Value                    *values,
+                gsize                           index,
+                guint                           depth,
+                const NatterPath               *path,
+                GError                        **error)
 {
   void *member = G_STRUCT_MEMBER_P (message, field->offset);
 
   if (field->label == PROTOBUF_C_LABEL_REPEATED)
-    return node_to_repeated (message, field, node, depth, path, error);
+    return value_to_repeated (message, field, values, index, depth, path, error);
 
   if (field->type == PROTOBUF_C_TYPE_MESSAGE)
     {
-      if (!JSON_NODE_HOLDS_OBJECT (node))
+      if (values[index].type != VALUE_OBJECT)
         return set_error (error, path, "expected an object");
     }
-  else if (!node_to_scalar (field, node, member, path, error))
+  else if (!value_to_scalar (field, &values[index], member, path, error))
     {
       return FALSE;
     }
@@ -1240,44 +1276,56 @@ node_to_field (ProtobufCMessage               *message,
     G_STRUCT_MEMBER (protobuf_c_boolean, message, field->quantifier_offset) = TRUE;
 
   if (field->type == PROTOBUF_C_TYPE_MESSAGE)
-    return node_to_submessage (field, node, member, depth, path, error);
+    return value_to_submessage (field, values, index, member, depth, path, error);
   return TRUE;
 }
 
+/* Whether the object at @index has a member @name that is not null. */
 static gboolean
-node_to_message (ProtobufCMessage  *message,
-                 JsonNode          *node,
-                 guint              depth,
-                 const NatterPath  *path,
-                 GError           **error)
+object_has_value (const Value *values,
+                  gsize        index,
+                  const char  *name)
+{
+  gsize key = index + 1;
+
+  for (guint i = 0; i < values[index].n_children; i++, key = values[key + 1].next)
+    if (g_str_equal (values[key].string, name))
+      return values[key + 1].type != VALUE_NULL;
+  return FALSE;
+}
+
+static gboolean
+value_to_message (ProtobufCMessage  *message,
+                  const Value       *values,
+                  gsize              index,
+                  guint              depth,
+                  const NatterPath  *path,
+                  GError           **error)
 {
   const ProtobufCMessageDescriptor *descriptor = message->descriptor;
-  JsonObject *object;
-  JsonObjectIter iter;
-  const char *key;
-  JsonNode *value;
+  gsize key = index + 1;
 
   if (depth > MAX_DEPTH)
     return set_error (error, path, "nested too deeply (more than %d levels)", MAX_DEPTH);
 
-  object = json_node_get_object (node);
-  json_object_iter_init_ordered (&iter, object);
-  while (json_object_iter_next_ordered (&iter, &key, &value))
+  for (guint i = 0; i < values[index].n_children; i++, key = values[key + 1].next)
     {
-      const ProtobufCFieldDescriptor *field = lookup_field (descriptor, key, strlen (key));
+      const Value *name = &values[key];
+      const ProtobufCFieldDescriptor *field = lookup_field (descriptor, name->string,
+                                                           name->length);
       NatterPath field_path;
 
       if (field == NULL)
         {
           g_autofree char *where = path_describe (path, descriptor);
 
-          if (!g_utf8_validate (key, -1, NULL))
+          if (!g_utf8_validate_len (name->string, name->length, NULL))
             return set_error (error, NULL, "a field name in %s is not valid UTF-8", where);
-          return set_error (error, NULL, "unknown field \"%s\" in %s", key, where);
+          return set_error (error, NULL, "unknown field \"%s\" in %s", name->string, where);
         }
 
       /* null is the mapping's way to say "absent". */
-      if (JSON_NODE_HOLDS_NULL (value))
+      if (values[key + 1].type == VALUE_NULL)
         continue;
 
       if ((field->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) != 0)
@@ -1299,19 +1347,16 @@ node_to_message (ProtobufCMessage  *message,
         }
 
       field_path = (NatterPath) { path, field->name, strlen (field->name), 0 };
-      if (!node_to_field (message, field, value, depth, &field_path, error))
+      if (!value_to_field (message, field, values, key + 1, depth, &field_path, error))
         return FALSE;
     }
 
   for (guint i = 0; i < descriptor->n_fields; i++)
     {
       const ProtobufCFieldDescriptor *field = &descriptor->fields[i];
-      JsonNode *member;
 
-      if (field->label != PROTOBUF_C_LABEL_REQUIRED)
-        continue;
-      member = json_object_get_member (object, field->name);
-      if (member == NULL || JSON_NODE_HOLDS_NULL (member))
+      if (field->label == PROTOBUF_C_LABEL_REQUIRED &&
+          !object_has_value (values, index, field->name))
         {
           g_autofree char *where = path_describe (path, descriptor);
 
@@ -1320,6 +1365,109 @@ node_to_message (ProtobufCMessage  *message,
         }
     }
   return TRUE;
+}
+
+/* The root object at index 0 as a message of @descriptor. */
+static ProtobufCMessage *
+values_to_message (const ProtobufCMessageDescriptor  *descriptor,
+                   GArray                            *values,
+                   GError                           **error)
+{
+  ProtobufCMessage *message = message_new (descriptor);
+
+  if (!value_to_message (message, (const Value *) (gpointer) values->data, 0, 1, NULL, error))
+    {
+      protobuf_c_message_free_unpacked (message, NULL);
+      return NULL;
+    }
+  return message;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Decoding from a JsonNode */
+
+/* Appends @node and what it holds; FALSE if it nests deeper than any frame may. */
+static gboolean
+values_add_node (GArray   *values,
+                 JsonNode *node,
+                 guint     depth)
+{
+  gsize index;
+  guint n = 0;
+
+  switch (json_node_get_node_type (node))
+    {
+    case JSON_NODE_OBJECT:
+      {
+        JsonObjectIter iter;
+        const char *key;
+        JsonNode *member;
+
+        if (depth > MAX_DEPTH)
+          return FALSE;
+        index = values->len;
+        values_push (values, VALUE_OBJECT);
+        json_object_iter_init_ordered (&iter, json_node_get_object (node));
+        while (json_object_iter_next_ordered (&iter, &key, &member))
+          {
+            Value *name = values_push (values, VALUE_STRING);
+
+            name->string = key;
+            name->length = strlen (key);
+            if (!values_add_node (values, member, depth + 1))
+              return FALSE;
+            n++;
+          }
+        values_close (values, index, n);
+        return TRUE;
+      }
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *array = json_node_get_array (node);
+
+        if (depth > MAX_DEPTH)
+          return FALSE;
+        index = values->len;
+        values_push (values, VALUE_ARRAY);
+        for (; n < json_array_get_length (array); n++)
+          if (!values_add_node (values, json_array_get_element (array, n), depth + 1))
+            return FALSE;
+        values_close (values, index, n);
+        return TRUE;
+      }
+    case JSON_NODE_VALUE:
+      {
+        GType type = json_node_get_value_type (node);
+        Value *value;
+
+        if (type == G_TYPE_INT64)
+          {
+            value = values_push (values, VALUE_INTEGER);
+            value->integer = json_node_get_int (node);
+          }
+        else if (type == G_TYPE_DOUBLE)
+          {
+            value = values_push (values, VALUE_DOUBLE);
+            value->number = json_node_get_double (node);
+          }
+        else if (type == G_TYPE_BOOLEAN)
+          {
+            value = values_push (values, VALUE_BOOLEAN);
+            value->boolean = json_node_get_boolean (node);
+          }
+        else
+          {
+            value = values_push (values, VALUE_STRING);
+            value->string = json_node_get_string (node);
+            value->length = strlen (value->string);
+          }
+        return TRUE;
+      }
+    case JSON_NODE_NULL:
+    default:
+      values_push (values, VALUE_NULL);
+      return TRUE;
+    }
 }
 
 /**
@@ -1344,7 +1492,7 @@ natter_json_to_message (const ProtobufCMessageDescriptor  *descriptor,
                         JsonNode                          *node,
                         GError                           **error)
 {
-  ProtobufCMessage *message;
+  g_autoptr(GArray) values = NULL;
 
   g_return_val_if_fail (descriptor != NULL, NULL);
   g_return_val_if_fail (node != NULL, NULL);
@@ -1356,13 +1504,13 @@ natter_json_to_message (const ProtobufCMessageDescriptor  *descriptor,
       return NULL;
     }
 
-  message = message_new (descriptor);
-  if (!node_to_message (message, node, 1, NULL, error))
+  values = g_array_new (FALSE, FALSE, sizeof (Value));
+  if (!values_add_node (values, node, 1))
     {
-      protobuf_c_message_free_unpacked (message, NULL);
+      set_error (error, NULL, "frame is nested too deeply (more than %d levels)", MAX_DEPTH);
       return NULL;
     }
-  return message;
+  return values_to_message (descriptor, values, error);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -1373,13 +1521,20 @@ typedef struct
   const char *data;      /* (unowned) */
   gsize       len;
   gsize       pos;
-  GArray     *to_quote;  /* (owned) (nullable): gsize start, end pairs of integers to quote */
+  GArray     *values;    /* (owned) Value */
+  /* Every string, unescaped and nul-terminated. A string needs no more room than it
+   * takes in the text, quotes included; an integer passed on as a string (see
+   * scan_number()) one byte more than its digits. Twice the text's length is room for
+   * all. */
+  char       *strings;   /* (owned) */
+  gsize       strings_used;
 } Scanner;
 
 static void
 scanner_clear (Scanner *s)
 {
-  g_clear_pointer (&s->to_quote, g_array_unref);
+  g_clear_pointer (&s->values, g_array_unref);
+  g_clear_pointer (&s->strings, g_free);
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Scanner, scanner_clear)
@@ -1471,13 +1626,104 @@ scan_unicode_escape (Scanner          *s,
   return TRUE;
 }
 
-/* At the opening quote; moves past the closing one. A key's errors name the object
- * that holds it, a value's the value. */
+static gunichar
+hex4_value (const char *text)
+{
+  gunichar value = 0;
+
+  for (guint i = 0; i < 4; i++)
+    value = value * 16 + (gunichar) g_ascii_xdigit_value (text[i]);
+  return value;
+}
+
+/* Decodes the escapes of a string the scanner has accepted into @out; returns the
+ * length written, never more than @len. */
+static gsize
+unescape (const char *text,
+          gsize       len,
+          char       *out)
+{
+  gsize i = 0;
+  gsize o = 0;
+
+  while (i < len)
+    {
+      gunichar unit;
+
+      if (text[i] != '\\')
+        {
+          out[o++] = text[i++];
+          continue;
+        }
+      switch (text[i + 1])
+        {
+        case 'b':
+          out[o++] = '\b';
+          break;
+        case 'f':
+          out[o++] = '\f';
+          break;
+        case 'n':
+          out[o++] = '\n';
+          break;
+        case 'r':
+          out[o++] = '\r';
+          break;
+        case 't':
+          out[o++] = '\t';
+          break;
+        case 'u':
+          unit = hex4_value (text + i + 2);
+          if (unit >= 0xd800 && unit <= 0xdbff)
+            {
+              gunichar low = hex4_value (text + i + 8);
+
+              unit = 0x10000 + ((unit - 0xd800) << 10) + (low - 0xdc00);
+              i += 6;
+            }
+          o += (gsize) g_unichar_to_utf8 (unit, out + o);
+          i += 4;
+          break;
+        default:
+          out[o++] = text[i + 1];
+          break;
+        }
+      i += 2;
+    }
+  return o;
+}
+
+/* Appends a string value of @len bytes from @text, unescaping it if @escaped. */
+static void
+push_string (Scanner    *s,
+             const char *text,
+             gsize       len,
+             gboolean    escaped)
+{
+  Value *value = values_push (s->values, VALUE_STRING);
+  char *out = s->strings + s->strings_used;
+
+  if (escaped)
+    {
+      value->length = unescape (text, len, out);
+    }
+  else
+    {
+      memcpy (out, text, len);
+      value->length = len;
+    }
+  out[value->length] = '\0';
+  value->string = out;
+  s->strings_used += value->length + 1;
+}
+
+/* At the opening quote; moves past the closing one and appends the string. A key's
+ * errors name the object that holds it, a value's the value. */
 static gboolean
 scan_string (Scanner          *s,
              const NatterPath *path,
              gboolean          is_key,
-             gboolean         *out_escaped,
+             gsize            *out_index,
              GError          **error)
 {
   const char *what = is_key ? "field name" : "string";
@@ -1492,9 +1738,9 @@ scan_string (Scanner          *s,
         {
           if (!g_utf8_validate_len (s->data + start, s->pos - start, NULL))
             return set_error (error, path, "%s is not valid UTF-8", what);
+          *out_index = s->values->len;
+          push_string (s, s->data + start, s->pos - start, escaped);
           s->pos++;
-          if (out_escaped != NULL)
-            *out_escaped = escaped;
           return TRUE;
         }
       if (c == '\\')
@@ -1533,71 +1779,6 @@ scan_string (Scanner          *s,
   return syntax_error (s, error);
 }
 
-static gunichar
-hex4_value (const char *text)
-{
-  gunichar value = 0;
-
-  for (guint i = 0; i < 4; i++)
-    value = value * 16 + (gunichar) g_ascii_xdigit_value (text[i]);
-  return value;
-}
-
-/* Decodes the escapes of a string the scanner has accepted. */
-static char *
-unescape (const char *text,
-          gsize       len)
-{
-  GString *out = g_string_sized_new (len);
-  gsize i = 0;
-
-  while (i < len)
-    {
-      gunichar unit;
-
-      if (text[i] != '\\')
-        {
-          g_string_append_c (out, text[i++]);
-          continue;
-        }
-      switch (text[i + 1])
-        {
-        case 'b':
-          g_string_append_c (out, '\b');
-          break;
-        case 'f':
-          g_string_append_c (out, '\f');
-          break;
-        case 'n':
-          g_string_append_c (out, '\n');
-          break;
-        case 'r':
-          g_string_append_c (out, '\r');
-          break;
-        case 't':
-          g_string_append_c (out, '\t');
-          break;
-        case 'u':
-          unit = hex4_value (text + i + 2);
-          if (unit >= 0xd800 && unit <= 0xdbff)
-            {
-              gunichar low = hex4_value (text + i + 8);
-
-              unit = 0x10000 + ((unit - 0xd800) << 10) + (low - 0xdc00);
-              i += 6;
-            }
-          g_string_append_unichar (out, unit);
-          i += 4;
-          break;
-        default:
-          g_string_append_c (out, text[i + 1]);
-          break;
-        }
-      i += 2;
-    }
-  return g_string_free (out, FALSE);
-}
-
 static gboolean
 scan_literal (Scanner     *s,
               const char  *literal,
@@ -1611,17 +1792,29 @@ scan_literal (Scanner     *s,
   return TRUE;
 }
 
+/* The value of an integer of @len characters, or FALSE if it does not fit a gint64. */
 static gboolean
-fits_int64 (const char *text,
-            gsize       len)
+parse_int64 (const char *text,
+             gsize       len,
+             gint64     *out)
 {
   gboolean negative = text[0] == '-';
   const char *digits = text + negative;
   gsize n = len - negative;
+  guint64 magnitude = 0;
 
-  if (n != 19)
-    return n < 19;
-  return memcmp (digits, negative ? "9223372036854775808" : "9223372036854775807", 19) <= 0;
+  if (n > 19 || (n == 19 && memcmp (digits, negative ? "9223372036854775808"
+                                                     : "9223372036854775807", 19) > 0))
+    return FALSE;
+  for (gsize i = 0; i < n; i++)
+    magnitude = magnitude * 10 + (guint64) (digits[i] - '0');
+  if (!negative)
+    *out = (gint64) magnitude;
+  else if (magnitude == (guint64) G_MAXINT64 + 1)
+    *out = G_MININT64;
+  else
+    *out = -(gint64) magnitude;
+  return TRUE;
 }
 
 static gboolean
@@ -1629,23 +1822,44 @@ scan_number (Scanner   *s,
              gboolean   numeric_field,
              GError   **error)
 {
-  gsize start = s->pos;
+  const char *text = s->data + s->pos;
   gboolean integer;
-  gsize len = match_number (s->data + start, s->len - start, &integer);
+  gsize len = match_number (text, s->len - s->pos, &integer);
+  gint64 value;
+  Value *number;
 
   if (len == 0)
     return syntax_error (s, error);
   s->pos += len;
 
-  /* json-glib would wrap this integer around: hand it over as a decimal string. */
-  if (integer && numeric_field && !fits_int64 (s->data + start, len))
+  if (integer && parse_int64 (text, len, &value))
     {
-      gsize end = s->pos;
+      number = values_push (s->values, VALUE_INTEGER);
+      number->integer = value;
+    }
+  else if (integer && numeric_field)
+    {
+      /* Beyond a gint64: as the decimal string the mapping also accepts, so that it is
+       * range-checked like any other rather than rounded. */
+      push_string (s, text, len, FALSE);
+    }
+  else
+    {
+      char buf[64];
+      g_autofree char *copy = NULL;
+      const char *nul_terminated = buf;
 
-      if (s->to_quote == NULL)
-        s->to_quote = g_array_new (FALSE, FALSE, sizeof (gsize));
-      g_array_append_val (s->to_quote, start);
-      g_array_append_val (s->to_quote, end);
+      if (len < sizeof buf)
+        {
+          memcpy (buf, text, len);
+          buf[len] = '\0';
+        }
+      else
+        {
+          nul_terminated = copy = g_strndup (text, len);
+        }
+      number = values_push (s->values, VALUE_DOUBLE);
+      number->number = g_ascii_strtod (nul_terminated, NULL);
     }
   return TRUE;
 }
@@ -1699,7 +1913,7 @@ scan_separator (Scanner   *s,
 }
 
 /* @descriptor is the message the object maps to, if known: its fields type the values
- * (for numbers to quote) and catch a key given twice, which json-glib would drop. */
+ * (for integers beyond a gint64) and catch a key given twice. */
 static gboolean
 scan_object (Scanner                          *s,
              const ProtobufCMessageDescriptor *descriptor,
@@ -1708,40 +1922,36 @@ scan_object (Scanner                          *s,
              GError                          **error)
 {
   g_autofree guint8 *seen = NULL;
+  gsize index;
+  guint n = 0;
   gboolean more;
 
   if (!check_depth (depth, error))
     return FALSE;
 
+  index = s->values->len;
+  values_push (s->values, VALUE_OBJECT);
   more = !scan_open (s, '}');
   if (more && descriptor != NULL)
     seen = g_malloc0 (descriptor->n_fields);
 
-  while (more)
+  for (; more; n++)
     {
-      g_autofree char *unescaped = NULL;
       const ProtobufCFieldDescriptor *field = NULL;
-      const char *key;
-      gsize key_len;
-      gboolean escaped;
+      const Value *key;
+      gsize key_index;
       NatterPath key_path;
 
       skip_whitespace (s);
       if (!peek_is (s, '"'))
         return syntax_error (s, error);
-      key = s->data + s->pos + 1;
-      if (!scan_string (s, path, TRUE, &escaped, error))
+      if (!scan_string (s, path, TRUE, &key_index, error))
         return FALSE;
-      key_len = (gsize) (s->data + s->pos - 1 - key);
-      if (escaped)
-        {
-          key = unescaped = unescape (key, key_len);
-          key_len = strlen (unescaped);
-        }
+      key = &g_array_index (s->values, Value, key_index);
 
       if (descriptor != NULL)
         {
-          field = lookup_field (descriptor, key, key_len);
+          field = lookup_field (descriptor, key->string, key->length);
           if (field != NULL)
             {
               if (seen[field - descriptor->fields])
@@ -1760,11 +1970,13 @@ scan_object (Scanner                          *s,
         return syntax_error (s, error);
       s->pos++;
 
-      key_path = (NatterPath) { path, key, key_len, 0 };
+      /* The key's string stays put as values grow: it lives in s->strings. */
+      key_path = (NatterPath) { path, key->string, key->length, 0 };
       if (!scan_value (s, NULL, field, FALSE, depth, &key_path, error) ||
           !scan_separator (s, '}', &more, error))
         return FALSE;
     }
+  values_close (s->values, index, n);
   return TRUE;
 }
 
@@ -1776,20 +1988,25 @@ scan_array (Scanner                        *s,
             const NatterPath               *path,
             GError                        **error)
 {
+  gsize index;
+  guint n = 0;
   gboolean more;
 
   if (!check_depth (depth, error))
     return FALSE;
 
+  index = s->values->len;
+  values_push (s->values, VALUE_ARRAY);
   more = !scan_open (s, ']');
-  for (gsize i = 0; more; i++)
+  for (; more; n++)
     {
-      NatterPath element_path = { path, NULL, 0, i };
+      NatterPath element_path = { path, NULL, 0, n };
 
       if (!scan_value (s, NULL, field, TRUE, depth, &element_path, error) ||
           !scan_separator (s, ']', &more, error))
         return FALSE;
     }
+  values_close (s->values, index, n);
   return TRUE;
 }
 
@@ -1806,6 +2023,7 @@ scan_value (Scanner                          *s,
 {
   /* Whether the value is one value of the field rather than its list. */
   gboolean single = field != NULL && (field->label != PROTOBUF_C_LABEL_REPEATED || element);
+  gsize index;
 
   skip_whitespace (s);
   if (s->pos >= s->len)
@@ -1820,40 +2038,25 @@ scan_value (Scanner                          *s,
     case '[':
       return scan_array (s, field != NULL && !single ? field : NULL, depth + 1, path, error);
     case '"':
-      return scan_string (s, path, FALSE, NULL, error);
+      return scan_string (s, path, FALSE, &index, error);
     case 't':
-      return scan_literal (s, "true", error);
     case 'f':
-      return scan_literal (s, "false", error);
+      {
+        gboolean truth = s->data[s->pos] == 't';
+
+        if (!scan_literal (s, truth ? "true" : "false", error))
+          return FALSE;
+        values_push (s->values, VALUE_BOOLEAN)->boolean = truth;
+        return TRUE;
+      }
     case 'n':
-      return scan_literal (s, "null", error);
+      if (!scan_literal (s, "null", error))
+        return FALSE;
+      values_push (s->values, VALUE_NULL);
+      return TRUE;
     default:
       return scan_number (s, single && type_is_numeric (field->type), error);
     }
-}
-
-/* The input with the integers the scanner marked turned into strings. */
-static GString *
-quote_integers (const char *data,
-                gsize       len,
-                GArray     *to_quote)
-{
-  GString *out = g_string_sized_new (len + to_quote->len + 1);
-  gsize copied = 0;
-
-  for (guint i = 0; i < to_quote->len; i += 2)
-    {
-      gsize start = g_array_index (to_quote, gsize, i);
-      gsize end = g_array_index (to_quote, gsize, i + 1);
-
-      g_string_append_len (out, data + copied, start - copied);
-      g_string_append_c (out, '"');
-      g_string_append_len (out, data + start, end - start);
-      g_string_append_c (out, '"');
-      copied = end;
-    }
-  g_string_append_len (out, data + copied, len - copied);
-  return out;
 }
 
 /**
@@ -1877,16 +2080,16 @@ natter_json_decode (const ProtobufCMessageDescriptor  *descriptor,
                     gsize                              len,
                     GError                           **error)
 {
-  g_auto(Scanner) s = { data, len, 0, NULL };
-  g_autoptr(GString) quoted = NULL;
-  g_autoptr(JsonParser) parser = NULL;
-  g_autoptr(GError) local_error = NULL;
+  g_auto(Scanner) s = { data, len, 0, NULL, NULL, 0 };
   gboolean is_object;
 
   g_return_val_if_fail (descriptor != NULL, NULL);
   g_return_val_if_fail (data != NULL || len == 0, NULL);
-  g_return_val_if_fail (len <= G_MAXSSIZE, NULL);
+  g_return_val_if_fail (len <= G_MAXSSIZE / 2, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  s.values = g_array_sized_new (FALSE, FALSE, sizeof (Value), 16);
+  s.strings = g_malloc (2 * len + 2);
 
   skip_whitespace (&s);
   is_object = peek_is (&s, '{');
@@ -1903,19 +2106,5 @@ natter_json_decode (const ProtobufCMessageDescriptor  *descriptor,
       set_error (error, NULL, "frame is not a JSON object");
       return NULL;
     }
-
-  if (s.to_quote != NULL)
-    {
-      quoted = quote_integers (data, len, s.to_quote);
-      data = quoted->str;
-      len = quoted->len;
-    }
-
-  parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (parser, data, (gssize) len, &local_error))
-    {
-      set_error (error, NULL, "frame is not valid JSON: %s", local_error->message);
-      return NULL;
-    }
-  return natter_json_to_message (descriptor, json_parser_get_root (parser), error);
+  return values_to_message (descriptor, s.values, error);
 }

@@ -1315,6 +1315,10 @@ static const AcceptCase generic_accept_cases[] = {
   { "{\"db\":\"-2.5\"}", "{\"db\":-2.5}" },
   { "{\"db\":99999999999999999999999}", "{\"db\":1e+23}" },
   { "{\"db\":-0.0}", "{\"db\":-0.0}" },
+  /* Beyond a gint64 in a list, and a number longer than the scanner's stack copy. */
+  { "{\"doubles\":[99999999999999999999999,1e2,-0.5]}", "{\"doubles\":[1e+23,100,-0.5]}" },
+  { "{\"db\":1.000000000000000000000000000000000000000000000000000000000000000000000001}",
+    "{\"db\":1}" },
   { "{\"data\":\"AAEC/w==\"}", "{\"data\":\"AAEC/w==\"}" },
   { "{\"data\":\"AAEC_w\"}", "{\"data\":\"AAEC/w==\"}" },
   { "{\"data\":\"\"}", "{\"data\":\"\"}" },
@@ -1333,6 +1337,9 @@ static const RejectCase generic_reject_cases[] = {
   { "{\"color\":4294967296}", "color: out of range" },
   { "{\"color\":99999999999999999999}", "color: out of range" },
   { "{\"color\":true}", "color: expected a value of test.Color" },
+  /* An integer beyond a gint64 is a number, not a string, where the field is no number. */
+  { "{\"pick_str\":99999999999999999999}", "pick_str: expected a string" },
+  { "{\"data\":12345678901234567890123}", "data: expected a base64 string" },
   { "{\"colors\":[\"RED\",\"red\"]}", "colors[1]: unknown value \"red\" of test.Color" },
   { "{\"fl\":3.5e38}", "fl: out of range" },
   { "{\"fl\":\"nan\"}", "fl: expected a number" },
