@@ -7,7 +7,8 @@ One command per scenario, and `all`:
     bench/run.py all                 # every scenario at full size (about 25 minutes)
     bench/run.py all --quick         # every scenario at smoke-test size (about 3 minutes)
     bench/run.py fanout              # 1. one room of 1,000 members, senders as fast as acks allow
-    bench/run.py rooms               # 2. 10,000 connections, 1,000 rooms of 10, 10,000 msgs/s
+    bench/run.py rooms               # 2. 10,000 connections, 1,000 rooms of 10, 10,000 msgs/s,
+                                     #    five runs per server (the median p99 counts)
     bench/run.py idle                # 3. 19,000 idle connections with heartbeats: RSS per connection
     bench/run.py durable             # 4. 100 senders into SQLite, durability normal and full
     bench/run.py history             # 5. history page and search at 1,000,000 messages; time to ready
@@ -271,19 +272,26 @@ def scenario_fanout(args):
 
 
 def scenario_rooms(args):
+    """Each server runs --rooms-runs times; its row is the run with the median p99. One run's
+    p99 is one draw on a shared two-core machine: it moved by several milliseconds between
+    back-to-back runs of one build, more than the target's margin."""
     conns, rooms = args.rooms_conns, args.rooms_rooms
     seeded = seeded_users(args, conns)
     rows = []
     for kind in servers_for(args, SERVERS_ALL):
-        srv = start(args, kind, seeded)
-        try:
-            res = loadgen(args, srv, f"rooms/{kind}", [
-                "--conns", conns, "--rooms", rooms, "--senders", rooms,
-                "--rate", args.rooms_rate, "--duration", args.duration,
-                "--warmup", args.warmup, "--procs", 2, "--room-prefix", "r"]
-                + token_opts(kind, seeded))
-        finally:
-            srv.stop()
+        runs = []
+        for i in range(args.rooms_runs):
+            srv = start(args, kind, seeded)
+            try:
+                runs.append(loadgen(args, srv, f"rooms/{kind} (run {i + 1} of {args.rooms_runs})", [
+                    "--conns", conns, "--rooms", rooms, "--senders", rooms,
+                    "--rate", args.rooms_rate, "--duration", args.duration,
+                    "--warmup", args.warmup, "--procs", 2, "--room-prefix", "r"]
+                    + token_opts(kind, seeded)))
+            finally:
+                srv.stop()
+        res = sorted(runs, key=lambda r: r["latency"]["p99_ms"])[len(runs) // 2]
+        res["p99_runs_ms"] = [r["latency"]["p99_ms"] for r in runs]
         rows.append(res)
     return rows
 
@@ -567,16 +575,24 @@ def render(results, info):
     if rms:
         add(f"### 2. Many rooms: paced senders, rooms of 10{when('rooms')}")
         add("")
-        add("| server | connections | setup time | rooms | target msgs/s | sent/s | acked/s | deliveries/s | delivery latency ms | server CPU | other processes | RSS end | errors |")
-        add("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|")
+        runs = max(len(r.get("p99_runs_ms", [0])) for r in rms)
+        if runs > 1:
+            add(f"Each server ran {runs} times; its row is the run with the median p99, and the "
+                "last column has the p99 of every run in the order they ran.")
+            add("")
+        add("| server | connections | setup time | rooms | target msgs/s | sent/s | acked/s | deliveries/s | delivery latency ms | server CPU | other processes | RSS end | errors | p99 of each run, ms |")
+        add("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|---|")
         for r in rms:
+            each = ", ".join(f"{x:.2f}" for x in r.get("p99_runs_ms", [r["latency"]["p99_ms"]]))
             add(f"| {r['server_kind']} | {r['conns_ok']:,} | {r['setup_s']:.0f} s | {r['rooms']:,} | {f0(r['rate'])} | "
                 f"{f0(r['sent_per_s'])} | {f0(r['acked_per_s'])} | {f0(r['delivered_per_s'])} | "
                 f"{lat(r)} | {srv(r, 'cpu_pct'):.0f} % | {r.get('others_cpu_pct', 0):.0f} % | "
-                f"{srv(r, 'rss_end_kib') / 1024:.0f} MiB | {errs(r)} |")
+                f"{srv(r, 'rss_end_kib') / 1024:.0f} MiB | {errs(r)} | {each} |")
             if r["server_kind"] == "natterd":
                 p99 = r["latency"]["p99_ms"]
-                targets.append(("many rooms p99 ≤ 10 ms", f"{p99:.2f} ms", p99 <= 10))
+                n = len(r.get("p99_runs_ms", [p99]))
+                what = f" (median of {n} runs)" if n > 1 else ""
+                targets.append((f"many rooms p99 ≤ 10 ms{what}", f"{p99:.2f} ms", p99 <= 10))
         add("")
 
     idle = rows_of("idle")
@@ -727,6 +743,8 @@ def main():
     p.add_argument("--rooms-conns", type=int)
     p.add_argument("--rooms-rooms", type=int)
     p.add_argument("--rooms-rate", type=float)
+    p.add_argument("--rooms-runs", type=int,
+                   help="runs per server; the row is the one with the median p99 (5; quick 1)")
     p.add_argument("--idle-conns", type=int)
     p.add_argument("--idle-duration", type=float)
     p.add_argument("--durable-senders", type=int, default=100)
@@ -742,7 +760,7 @@ def main():
         "duration": 3 if q else 10, "warmup": 1 if q else 2,
         "fanout_members": 100 if q else 1000,
         "rooms_conns": 1000 if q else 10000, "rooms_rooms": 100 if q else 1000,
-        "rooms_rate": 1000 if q else 10000,
+        "rooms_rate": 1000 if q else 10000, "rooms_runs": 1 if q else 5,
         "idle_conns": 1000 if q else 19000, "idle_duration": 5 if q else 35,
         "history_messages": 20000 if q else 1000000,
     }
