@@ -24,8 +24,8 @@
 #define READ_CHUNK           (16 * 1024)
 /* Frames per writev(): two vectors each, under IOV_MAX. */
 #define MAX_FRAMES_PER_WRITE 64
-/* Sender threads (see "The sender"), and how many connections' jobs go to one at a time:
- * the jobs of one flush are shared out in runs of this many. */
+/* Sender threads (see "The sender"), and how many connections' jobs one needs before a
+ * flush is shared out to another. */
 #define MAX_SENDERS          4
 #define JOBS_PER_HANDOFF     32
 /* How long a close handshake may take before the connection is dropped. */
@@ -457,8 +457,8 @@ after_write (NatterWebsocket *self, gboolean socket_full)
  * the TCP send path and, for local peers, their receive path and wake-up too. Plain TCP
  * connections therefore hand their frames to sender threads, as GDBus hands its messages
  * to its worker thread: the main loop moves up to MAX_FRAMES_PER_WRITE frames from a
- * connection's queue into a job, shares the jobs of one flush out to the senders in runs
- * of JOBS_PER_HANDOFF, and goes back to reading and routing while they write them. One
+ * connection's queue into a job, shares the jobs of one flush out among the senders (see
+ * hand_out_jobs()), and goes back to reading and routing while they write them. One
  * commit's deliveries arrive at once (a batch of messages times the members of each
  * room), and with one sender per processor that burst is written in parallel rather than
  * queued behind one thread. A sender only calls sendmsg(); what was written comes back to
@@ -479,6 +479,7 @@ struct _WriteJob
 };
 
 static GAsyncQueue  *sender_queue;    /* (owned) GPtrArray * of WriteJob * */
+static guint         n_senders;
 static GMainContext *sender_context;  /* (owned) where finished jobs come back */
 
 static void
@@ -617,14 +618,13 @@ sender_thread (gpointer data)
 static gboolean
 sender_start (void)
 {
-  guint n_senders = CLAMP (g_get_num_processors (), 1, MAX_SENDERS);
-  guint started = 0;
+  guint wanted = CLAMP (g_get_num_processors (), 1, MAX_SENDERS);
 
   if (sender_queue != NULL)
     return TRUE;
   sender_queue = g_async_queue_new ();
   sender_context = g_main_context_ref_thread_default ();
-  for (guint i = 0; i < n_senders; i++)
+  for (guint i = 0; i < wanted; i++)
     {
       g_autoptr(GError) error = NULL;
       GThread *thread = g_thread_try_new ("natter-ws-send", sender_thread, NULL, &error);
@@ -635,9 +635,9 @@ sender_start (void)
           break;
         }
       g_thread_unref (thread);
-      started++;
+      n_senders++;
     }
-  if (started == 0)
+  if (n_senders == 0)
     {
       g_warning ("No sender thread: writing from the main loop");
       g_clear_pointer (&sender_queue, g_async_queue_unref);
@@ -739,6 +739,28 @@ on_writable (GObject *stream, gpointer user_data)
 static GPtrArray *pending_flushes;  /* (owned) NatterWebsocket * (owned) */
 static guint flush_idle;
 
+/* Shares a flush's jobs out to the senders in runs of equal size: one run for each
+ * JOBS_PER_HANDOFF jobs begun, but no more runs than senders. Each run wakes a sender and
+ * comes back to the main loop on its own, so fewer runs are fewer wake-ups on both sides. */
+static void
+hand_out_jobs (GPtrArray *jobs)  /* (transfer full) */
+{
+  guint n_runs = MIN (n_senders, (jobs->len + JOBS_PER_HANDOFF - 1) / JOBS_PER_HANDOFF);
+  guint start = 0;
+
+  for (guint r = 0; r < n_runs; r++)
+    {
+      guint end = (guint) ((guint64) jobs->len * (r + 1) / n_runs);
+      GPtrArray *run = g_ptr_array_new_full (end - start, (GDestroyNotify) write_job_free);
+
+      for (; start < end; start++)
+        g_ptr_array_add (run, g_ptr_array_index (jobs, start));
+      g_async_queue_push (sender_queue, run);
+    }
+  g_ptr_array_set_free_func (jobs, NULL);
+  g_ptr_array_unref (jobs);
+}
+
 static gboolean
 flush_all_cb (gpointer user_data)
 {
@@ -762,12 +784,10 @@ flush_all_cb (gpointer user_data)
           if (jobs == NULL)
             jobs = g_ptr_array_new_with_free_func ((GDestroyNotify) write_job_free);
           g_ptr_array_add (jobs, write_job_take (self));
-          if (jobs->len == JOBS_PER_HANDOFF)
-            g_async_queue_push (sender_queue, g_steal_pointer (&jobs));
         }
     }
   if (jobs != NULL)
-    g_async_queue_push (sender_queue, g_steal_pointer (&jobs));
+    hand_out_jobs (g_steal_pointer (&jobs));
   return G_SOURCE_REMOVE;
 }
 
