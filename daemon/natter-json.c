@@ -1455,11 +1455,16 @@ values_add_node (GArray   *values,
             value = values_push (values, VALUE_BOOLEAN);
             value->boolean = json_node_get_boolean (node);
           }
-        else
+        else if (type == G_TYPE_STRING)
           {
             value = values_push (values, VALUE_STRING);
             value->string = json_node_get_string (node);
             value->length = strlen (value->string);
+          }
+        else
+          {
+            /* json-glib holds no other type of value; anything else counts as null. */
+            values_push (values, VALUE_NULL);
           }
         return TRUE;
       }
