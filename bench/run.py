@@ -4,7 +4,7 @@
 
 One command per scenario, and `all`:
 
-    bench/run.py all                 # every scenario at full size (about 25 minutes)
+    bench/run.py all                 # every scenario at full size (about 12 minutes)
     bench/run.py all --quick         # every scenario at smoke-test size (about 3 minutes)
     bench/run.py fanout              # 1. one room of 1,000 members, senders as fast as acks allow
     bench/run.py rooms               # 2. 10,000 connections, 1,000 rooms of 10, 10,000 msgs/s,
