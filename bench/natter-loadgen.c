@@ -58,6 +58,15 @@ typedef enum {
   AUTH_NONE,     /* WebSocket handshake only */
 } AuthMode;
 
+/* --timeline: the deliveries of messages sent in one TIMELINE_SLOT_NS, counted on arrival. */
+#define TIMELINE_SLOT_NS 10000000u
+
+typedef struct {
+  uint32_t n;
+  uint32_t late;          /* slower than --late-ms */
+  uint32_t max_us;
+} TimelineSlot;
+
 typedef struct {
   char       *host;
   int         port;
@@ -91,6 +100,8 @@ typedef struct {
   uint32_t    search_limit;
   char       *label;
   char       *json_file;
+  char       *timeline_file;
+  double      late_ms;
   bool        quiet;
 } Options;
 
@@ -276,6 +287,8 @@ typedef struct {
   Counters   c;
   BenchHist  lat;         /* delivery latency: message events */
   BenchHist  ack;         /* send → sent, or request → reply */
+  TimelineSlot *timeline; /* --timeline: deliveries by send time, n_timeline slots */
+  uint32_t   n_timeline;
 } Worker;
 
 static Worker wk;
@@ -1006,6 +1019,33 @@ rate_pump (uint64_t now)
 /* ------------------------------------------------------------------------------------ */
 /* Receiving */
 
+/* --timeline's slots: over the warm-up, the measured window and the drain. */
+static uint32_t
+timeline_slots (void)
+{
+  return (uint32_t) ((opt.warmup + opt.duration + opt.drain) * 1e9 / TIMELINE_SLOT_NS) + 1;
+}
+
+/* Counts a delivery against the slot of its send time @t, for --timeline. */
+static void
+timeline_record (uint64_t t, uint64_t latency_ns)
+{
+  TimelineSlot *slot;
+  uint64_t i;
+
+  if (wk.timeline == NULL)
+    return;
+  i = (t - wk.go_ns) / TIMELINE_SLOT_NS;
+  if (i >= wk.n_timeline)
+    return;
+  slot = &wk.timeline[i];
+  slot->n++;
+  if ((double) latency_ns > opt.late_ms * 1e6)
+    slot->late++;
+  if (latency_ns / 1000 > slot->max_us)
+    slot->max_us = latency_ns / 1000 > UINT32_MAX ? UINT32_MAX : (uint32_t) (latency_ns / 1000);
+}
+
 static void
 handle_message (Conn *c, const char *obj, const char *end, uint64_t now)
 {
@@ -1051,6 +1091,7 @@ handle_message (Conn *c, const char *obj, const char *end, uint64_t now)
   }
   wk.c.delivered++;
   hist_record (&wk.lat, now - t);
+  timeline_record (t, now - t);
 }
 
 static void
@@ -1490,6 +1531,13 @@ on_control (uint64_t now)
   wk.warm_ns = go_ns + (uint64_t) (opt.warmup * 1e9);
   wk.end_ns = wk.warm_ns + (uint64_t) (opt.duration * 1e9);
   wk.drain_ns = wk.end_ns + (uint64_t) (opt.drain * 1e9);
+  if (opt.timeline_file != NULL)
+    {
+      wk.n_timeline = timeline_slots ();
+      wk.timeline = calloc (wk.n_timeline, sizeof (TimelineSlot));
+      if (wk.timeline == NULL)
+        die ("out of memory");
+    }
   (void) now;
 }
 
@@ -1676,7 +1724,9 @@ worker_main (int w, int ctl_in, int ctl_out)
     if (!write_all (wk.ctl_out, &tag, 1) || !write_all (wk.ctl_out, &wk.c, sizeof wk.c) ||
         !write_all (wk.ctl_out, &wk.lat, sizeof wk.lat) ||
         !write_all (wk.ctl_out, &wk.ack, sizeof wk.ack) ||
-        !write_all (wk.ctl_out, wk.scratch + wk.scratch_size / 2, wk.c.tokens_bytes))
+        !write_all (wk.ctl_out, wk.scratch + wk.scratch_size / 2, wk.c.tokens_bytes) ||
+        (wk.timeline != NULL &&
+         !write_all (wk.ctl_out, wk.timeline, wk.n_timeline * sizeof (TimelineSlot))))
       return 3;
   }
   return 0;
@@ -1962,6 +2012,46 @@ report (FILE *f, bool human, const Counters *t, const BenchHist *lat, const Benc
            ",\"others_cpu_pct\":%.1f}\n", lg_cpu, 100 * lg_cpu / d, machine_s, 100 * others / d);
 }
 
+/* Adds worker @w's --timeline slots, which follow its report on @fd, to @into. */
+static void
+timeline_merge (TimelineSlot *into, int fd, uint32_t w)
+{
+  uint32_t n = timeline_slots ();
+  TimelineSlot *slots = calloc (n, sizeof (TimelineSlot));
+
+  if (slots == NULL)
+    die ("out of memory");
+  if (!read_all (fd, slots, n * sizeof (TimelineSlot)))
+    die ("worker %" PRIu32 " died", w);
+  for (uint32_t i = 0; i < n; i++)
+    {
+      into[i].n += slots[i].n;
+      into[i].late += slots[i].late;
+      if (slots[i].max_us > into[i].max_us)
+        into[i].max_us = slots[i].max_us;
+    }
+  free (slots);
+}
+
+static void
+timeline_write (const TimelineSlot *slots)
+{
+  FILE *f = fopen (opt.timeline_file, "w");
+  uint32_t n = timeline_slots ();
+
+  if (f == NULL)
+    die ("cannot write %s: %s", opt.timeline_file, strerror (errno));
+  fprintf (f, "# %s: deliveries by send time, per %u ms from the start of the warm-up; the "
+           "measured window is %.0f-%.0f ms\n# ms deliveries late(>%g ms) slowest_ms\n",
+           opt.label != NULL ? opt.label : "natter-loadgen", TIMELINE_SLOT_NS / 1000000u,
+           opt.warmup * 1e3, (opt.warmup + opt.duration) * 1e3, opt.late_ms);
+  for (uint32_t i = 0; i < n; i++)
+    if (slots[i].n > 0)
+      fprintf (f, "%u %u %u %.2f\n", i * (TIMELINE_SLOT_NS / 1000000u), slots[i].n,
+               slots[i].late, slots[i].max_us / 1e3);
+  fclose (f);
+}
+
 static void
 usage (FILE *f)
 {
@@ -2007,6 +2097,10 @@ usage (FILE *f)
     "Output\n"
     "  --label TEXT           name of the run in the JSON line\n"
     "  --json FILE            also write the JSON line to FILE\n"
+    "  --timeline FILE        write the measured deliveries per 10 ms of their send time\n"
+    "                         (from the start of the warm-up): how many, how many were\n"
+    "                         late, the slowest (ms)\n"
+    "  --late-ms MS           what --timeline counts as late (10)\n"
     "  --quiet                no progress on stderr\n"
     "\n"
     "Prints a human-readable summary, then the same numbers as one JSON line.\n");
@@ -2019,7 +2113,7 @@ parse_args (int argc, char **argv)
     OPT_HOST = 1000, OPT_PORT, OPT_PATH, OPT_CONNS, OPT_ROOMS, OPT_SENDERS, OPT_RATE, OPT_WINDOW, OPT_DURATION,
     OPT_WARMUP, OPT_DRAIN, OPT_BODY, OPT_PROCS, OPT_SRC, OPT_UPREFIX, OPT_UOFFSET, OPT_RPREFIX, OPT_PASSWORD,
     OPT_AUTH, OPT_TOKENS, OPT_AUTHC, OPT_SETUPC, OPT_SETUPT, OPT_PID, OPT_OP, OPT_HLIMIT, OPT_HRANDOM, OPT_QUERY,
-    OPT_SLIMIT, OPT_LABEL, OPT_JSON, OPT_QUIET, OPT_HELP,
+    OPT_SLIMIT, OPT_LABEL, OPT_JSON, OPT_TIMELINE, OPT_LATE, OPT_QUIET, OPT_HELP,
   };
   static const struct option longopts[] = {
     { "host", required_argument, NULL, OPT_HOST },
@@ -2053,6 +2147,8 @@ parse_args (int argc, char **argv)
     { "search-limit", required_argument, NULL, OPT_SLIMIT },
     { "label", required_argument, NULL, OPT_LABEL },
     { "json", required_argument, NULL, OPT_JSON },
+    { "timeline", required_argument, NULL, OPT_TIMELINE },
+    { "late-ms", required_argument, NULL, OPT_LATE },
     { "quiet", no_argument, NULL, OPT_QUIET },
     { "help", no_argument, NULL, OPT_HELP },
     { NULL, 0, NULL, 0 },
@@ -2070,6 +2166,7 @@ parse_args (int argc, char **argv)
   opt.duration = 10;
   opt.warmup = 2;
   opt.drain = 1;
+  opt.late_ms = 10;
   opt.body_size = 128;
   opt.procs = 1;
   opt.src_addrs = 8;
@@ -2141,6 +2238,8 @@ parse_args (int argc, char **argv)
         case OPT_SLIMIT: opt.search_limit = (uint32_t) strtoul (optarg, NULL, 10); break;
         case OPT_LABEL: opt.label = xstrdup (optarg); break;
         case OPT_JSON: opt.json_file = xstrdup (optarg); break;
+        case OPT_TIMELINE: opt.timeline_file = xstrdup (optarg); break;
+        case OPT_LATE: opt.late_ms = strtod (optarg, NULL); break;
         case OPT_QUIET: opt.quiet = true; break;
         case OPT_HELP: usage (stdout); exit (0);
         default: usage (stderr); exit (2);
@@ -2189,6 +2288,7 @@ main (int argc, char **argv)
   ProcSample s0, sr, s1, s2;
   Counters total;
   BenchHist *lat, *ack;
+  TimelineSlot *timeline = NULL;
   double lg_cpu = 0, setup_s, busy0, busy1;
   uint64_t t_start, go_ns, ok = 0, failed = 0;
   FILE *tok_out = NULL;
@@ -2273,6 +2373,8 @@ main (int argc, char **argv)
   hist_init (ack);
   if (opt.token_file != NULL)
     tok_out = fopen (opt.token_file, "a");
+  if (opt.timeline_file != NULL && (timeline = calloc (timeline_slots (), sizeof (TimelineSlot))) == NULL)
+    die ("out of memory");
   for (w = 0; w < opt.procs; w++)
     {
       char tag;
@@ -2301,6 +2403,8 @@ main (int argc, char **argv)
             fwrite (buf, 1, c.tokens_bytes, tok_out);
           free (buf);
         }
+      if (timeline != NULL)
+        timeline_merge (timeline, up[w], w);
       waitpid (pids[w], &status, 0);
       total.conns_ok += c.conns_ok;
       total.conns_failed += c.conns_failed;
@@ -2334,6 +2438,8 @@ main (int argc, char **argv)
     }
   if (tok_out != NULL)
     fclose (tok_out);
+  if (timeline != NULL)
+    timeline_write (timeline);
 
   report (stdout, true, &total, lat, ack, s0, sr, s1, s2, lg_cpu, setup_s, busy1 - busy0);
   report (stdout, false, &total, lat, ack, s0, sr, s1, s2, lg_cpu, setup_s, busy1 - busy0);
