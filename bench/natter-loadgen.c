@@ -2452,5 +2452,16 @@ main (int argc, char **argv)
       report (f, false, &total, lat, ack, s0, sr, s1, s2, lg_cpu, setup_s, busy1 - busy0);
       fclose (f);
     }
+  for (w = 0; w < opt.procs; w++)
+    {
+      close (up[w]);
+      close (down[w]);
+    }
+  free (timeline);
+  free (lat);
+  free (ack);
+  free (pids);
+  free (up);
+  free (down);
   return total.conns_ok > 0 ? 0 : 1;
 }
