@@ -3,10 +3,14 @@
 
 #include <gio/gio.h>
 
-#include "natter-config.h"
 #include "natter-store.h"
 
 G_BEGIN_DECLS
+
+typedef enum {
+  NATTER_DURABILITY_NORMAL, /* WAL, synchronous=NORMAL: survives a killed process */
+  NATTER_DURABILITY_FULL,   /* WAL, synchronous=FULL: survives power loss */
+} NatterDurability;
 
 #define NATTER_TYPE_STORE_SQLITE (natter_store_sqlite_get_type ())
 G_DECLARE_FINAL_TYPE (NatterStoreSqlite, natter_store_sqlite, NATTER, STORE_SQLITE, GObject)

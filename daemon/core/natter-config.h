@@ -3,12 +3,9 @@
 
 #include <glib.h>
 
-G_BEGIN_DECLS
+#include "natter-store-sqlite.h"
 
-typedef enum {
-  NATTER_DURABILITY_NORMAL, /* WAL, synchronous=NORMAL: survives a killed process */
-  NATTER_DURABILITY_FULL,   /* WAL, synchronous=FULL: survives power loss */
-} NatterDurability;
+G_BEGIN_DECLS
 
 /**
  * NatterConfig:
