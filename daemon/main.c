@@ -14,6 +14,7 @@
 #include <glib-unix.h>
 
 #include "natter-auth.h"
+#include "natter-cluster.h"
 #include "natter-config.h"
 #include "natter-dbus-service.h"
 #include "natter-error.h"
@@ -31,6 +32,7 @@ typedef struct
   NatterStore  *store;    /* (owned) */
   NatterRedis  *redis;    /* (owned) (nullable) a cluster node's fan-out */
   NatterHub    *hub;      /* (owned) */
+  NatterCluster *cluster; /* (owned) (nullable) beside the hub on a shared store */
   NatterServer *server;   /* (owned) (nullable) */
   NatterDBusService *dbus; /* (owned) (nullable) */
   NatterUpstream *upstream; /* (owned) (nullable) upstream mode: no store, hub or server */
@@ -256,7 +258,7 @@ write_ready_file (const char *path, guint16 port, GError **error)
 static gboolean
 database_ready (gpointer user_data, GString *why_not)
 {
-  if (natter_store_postgres_get_ready (NATTER_STORE_POSTGRES (user_data)))
+  if (natter_store_is_ready (NATTER_STORE (user_data)))
     return TRUE;
   g_string_append (why_not, "database unreachable\n");
   return FALSE;
@@ -295,8 +297,11 @@ hub_started_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       daemon_quit (daemon, 1);
       return;
     }
-  if (daemon->config->postgres != NULL)
+  if (daemon->cluster != NULL)
     {
+      natter_cluster_start (daemon->cluster);
+      natter_server_add_metrics (daemon->server, (NatterMetricsFunc) natter_cluster_append_metrics,
+                                 daemon->cluster);
       natter_server_add_ready_check (daemon->server, database_ready, daemon->store);
       if (daemon->redis != NULL)
         natter_server_add_ready_check (daemon->server, redis_ready, daemon->redis);
@@ -635,8 +640,10 @@ main (int argc, char **argv)
           natter_config_free (daemon.config);
           return 2;
         }
-      natter_hub_set_redis (daemon.hub, daemon.redis);
     }
+  /* Other nodes write to a shared store: the cluster stands beside the hub. */
+  if (natter_store_is_shared (daemon.store) && create_admin == NULL)
+    daemon.cluster = natter_cluster_new (daemon.hub, daemon.redis, daemon.config->node_id);
 
   if (create_admin != NULL)
     {
@@ -668,8 +675,7 @@ main (int argc, char **argv)
   g_clear_handle_id (&daemon.bus_owner_id, g_bus_unown_name);
   g_clear_object (&daemon.dbus);
   g_clear_object (&daemon.server);
-  if (daemon.redis != NULL)
-    natter_hub_set_redis (daemon.hub, NULL);
+  g_clear_object (&daemon.cluster);
   g_clear_object (&daemon.redis);
   g_clear_object (&daemon.hub);
   natter_store_close (daemon.store);

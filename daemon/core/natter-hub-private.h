@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* The hub's internals, shared by natter-hub.c (the rules) and natter-hub-cluster.c (what
- * a node of a cluster adds: fan-out over Redis and catching up from the shared store).
- * Nothing outside these two files includes this header. */
+/* The hub's internals, shared by the files of core/ that make up NatterHub:
+ * natter-hub.c (clients, requests and the rules) and natter-hub-remote.c (what other
+ * writers of a shared store and other nodes change). Nothing outside core/ includes
+ * this header: the cluster uses the hub's public API (natter-hub.h). */
 
 #include "natter-error.h"
 #include "natter-hub.h"
 #include "natter-throttle.h"
-#include "natter-redis.h"
 
 G_BEGIN_DECLS
 
@@ -28,7 +28,7 @@ struct _Room
   GTree      *pending;        /* (owned) seq → Natter__Message *: later seqs held for a gap */
   guint       gap_source;
   gboolean    backfilling;
-  /* The hub's membership_gen when this room's members last changed (cluster only). */
+  /* The hub's membership_gen when this room's members last changed (shared store only). */
   guint64     membership_gen;
 };
 
@@ -91,19 +91,11 @@ struct _NatterHub
   guint64       n_requests;
   guint64       n_errors[NATTER_ERROR_N_CODES];
 
-  /* Cluster (natter-hub-cluster.c): set when the store is shared with other nodes. */
-  gboolean      clustered;
-  NatterRedis  *redis;             /* (owned) (nullable) */
-  /* Accounts with sessions on other nodes: user → GHashTable of node id → gint64 *
-   * (the monotonic time, in µs, when that node's word expires). */
-  GHashTable   *remote_presence;   /* (owned) (nullable) */
-  guint         catch_up_source;
-  guint         check_soon_source;
-  guint         presence_source;
-  guint         presence_ticks;
-  gboolean      checking_seqs;     /* a last-seqs query is in flight */
-  gboolean      resyncing;         /* a full membership resync is in flight */
-  gint64        resynced_at;       /* monotonic time of the last one */
+  /* A shared store (natter-hub-remote.c): other nodes write to it too. */
+  gboolean      shared;
+  /* Accounts that other nodes say are online (natter_hub_set_online_elsewhere()). */
+  GHashTable   *online_elsewhere;  /* (owned) set of user names */
+  gboolean      reloading;         /* a full membership reload is in flight */
   guint64       membership_gen;    /* bumped at every membership change */
   guint64       n_catch_ups;       /* messages delivered by back-filling from the store */
 };
@@ -145,35 +137,17 @@ void  natter_hub_room_committed     (NatterHub             *self,
 void  natter_hub_room_backfill      (NatterHub             *self,
                                      Room                  *room);
 
-/* natter-hub-cluster.c; every function is a no-op on a single node. */
-void     natter_hub_cluster_start          (NatterHub             *self);
-void     natter_hub_cluster_stop           (NatterHub             *self);
-void     natter_hub_cluster_room_watched   (NatterHub             *self,
-                                            Room                  *room);
-void     natter_hub_cluster_room_unwatched (NatterHub             *self,
-                                            Room                  *room);
-void     natter_hub_cluster_merge_room     (NatterHub             *self,
-                                            const NatterRoomRecord *record,
-                                            guint64                since_gen);
-void     natter_hub_cluster_apply_last_seqs (NatterHub            *self,
-                                             GHashTable           *seqs);
-gboolean natter_hub_cluster_online_elsewhere (NatterHub           *self,
-                                              const char          *user);
-void     natter_hub_cluster_publish_message (NatterHub            *self,
-                                             const Natter__Message *message);
-void     natter_hub_cluster_publish_frame   (NatterHub            *self,
-                                             const char           *room,
-                                             const Natter__ServerFrame *frame);
-void     natter_hub_cluster_publish_joined  (NatterHub            *self,
-                                             Room                 *room,
-                                             const char           *user);
-void     natter_hub_cluster_publish_left    (NatterHub            *self,
-                                             Room                 *room,
-                                             const char           *user);
-void     natter_hub_cluster_publish_presence (NatterHub           *self,
-                                              const char          *user,
-                                              gboolean             online);
-void     natter_hub_cluster_append_metrics  (NatterHub            *self,
-                                             GString              *out);
+/* natter-hub.c: what other nodes change reaches local clients through these. */
+gboolean natter_hub_user_online        (NatterHub             *self,
+                                        const char            *user);
+
+/* natter-hub-remote.c */
+void     natter_hub_merge_room         (NatterHub              *self,
+                                        const NatterRoomRecord *record,
+                                        guint64                 since_gen);
+void     natter_hub_fetch_room         (NatterHub              *self,
+                                        const char             *name);
+void     natter_hub_append_shared_metrics (NatterHub           *self,
+                                           GString             *out);
 
 G_END_DECLS

@@ -8,7 +8,6 @@
 #include "natter-auth.h"
 #include "natter-error.h"
 #include "natter-hub-private.h"
-#include "natter-store-postgres.h"
 
 #define DEFAULT_HISTORY_LIMIT 50
 #define DEFAULT_SEARCH_LIMIT  20
@@ -30,6 +29,11 @@ G_DEFINE_FINAL_TYPE (NatterHub, natter_hub, G_TYPE_OBJECT)
 
 enum {
   SIGNAL_MESSAGE_COMMITTED,
+  SIGNAL_ROOM_EVENT,
+  SIGNAL_MEMBER_CHANGED,
+  SIGNAL_PRESENCE_CHANGED,
+  SIGNAL_ROOM_WATCHED,
+  SIGNAL_ROOM_UNWATCHED,
   N_SIGNALS
 };
 
@@ -53,7 +57,7 @@ typedef struct
   guint64              resume_end;
   gboolean             barrier;
   GAsyncReadyCallback  then;    /* where a multi-step request continues */
-  /* Cluster: the room was read again from the shared store, and the request rerun. */
+  /* Shared store: the room was read again from the store, and the request rerun. */
   gboolean             refreshed;
   guint64              refresh_gen;
 } Request;
@@ -322,14 +326,28 @@ subscribe (NatterHub *self, ClientState *cs, Room *room, guint64 from_seq)
   g_hash_table_insert (cs->subs, g_strdup (room->name), sub_new (room, from_seq));
   g_hash_table_insert (room->subs, cs, g_hash_table_lookup (cs->subs, room->name));
   if (g_hash_table_size (room->subs) == 1)
-    natter_hub_cluster_room_watched (self, room);
+    g_signal_emit (self, signals[SIGNAL_ROOM_WATCHED], 0, room->name);
+}
+
+/* @cs no longer reads @room. */
+static void
+room_drop_sub (NatterHub *self, Room *room, ClientState *cs)
+{
+  if (!g_hash_table_remove (room->subs, cs) || g_hash_table_size (room->subs) > 0)
+    return;
+  if (self->shared)
+    {
+      /* Nobody to deliver to: forget held messages; the cursor moves on by itself. */
+      g_clear_handle_id (&room->gap_source, g_source_remove);
+      g_tree_remove_all (room->pending);
+    }
+  g_signal_emit (self, signals[SIGNAL_ROOM_UNWATCHED], 0, room->name);
 }
 
 static void
 unsubscribe (NatterHub *self, ClientState *cs, Room *room)
 {
-  if (g_hash_table_remove (room->subs, cs) && g_hash_table_size (room->subs) == 0)
-    natter_hub_cluster_room_unwatched (self, room);
+  room_drop_sub (self, room, cs);
   g_hash_table_remove (cs->subs, room->name);
 }
 
@@ -562,13 +580,14 @@ natter_hub_send_presence (NatterHub *self, const char *user, gboolean online)
       deliver (self, g_ptr_array_index (own, i), event);
 }
 
-static gboolean
-user_online (NatterHub *self, const char *user)
+/* Whether @user has a session on this node or, as other nodes say, on another. */
+gboolean
+natter_hub_user_online (NatterHub *self, const char *user)
 {
   GPtrArray *sessions = g_hash_table_lookup (self->online, user);
 
   return (sessions != NULL && sessions->len > 0) ||
-         natter_hub_cluster_online_elsewhere (self, user);
+         g_hash_table_contains (self->online_elsewhere, user);
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -744,8 +763,8 @@ complete_login (Request *req, const char *user, gboolean admin, const char *toke
 
   if (first)
     {
-      natter_hub_cluster_publish_presence (self, user, TRUE);
-      if (!natter_hub_cluster_online_elsewhere (self, user))
+      g_signal_emit (self, signals[SIGNAL_PRESENCE_CHANGED], 0, user, TRUE);
+      if (!g_hash_table_contains (self->online_elsewhere, user))
         natter_hub_send_presence (self, user, TRUE);
     }
 }
@@ -757,19 +776,18 @@ login_refreshed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(GError) error = NULL;
   g_autoptr(GHashTable) seqs = NULL;
 
-  seqs = natter_store_postgres_get_last_seqs_finish (NATTER_STORE_POSTGRES (source), result,
-                                                     &error);
+  seqs = natter_store_get_last_seqs_finish (NATTER_STORE (source), result, &error);
   if (seqs == NULL)
     {
       login_failed (req, error);
       return;
     }
-  natter_hub_cluster_apply_last_seqs (req->hub, seqs);
+  natter_hub_apply_last_seqs (req->hub, seqs);
   complete_login (req, req->user, req->admin, req->token);
 }
 
-/* Logs the client in. In a cluster, rooms that no local session reads may be behind the
- * shared store: their last seq is read first, so that "live from now" means now. */
+/* Logs the client in. On a shared store, rooms that no local session reads may be behind
+ * the store: their last seq is read first, so that "live from now" means now. */
 static void
 finish_login (Request *req, const char *user, gboolean admin)
 {
@@ -783,7 +801,7 @@ finish_login (Request *req, const char *user, gboolean admin)
       req->user = g_strdup (user);
     }
   req->admin = admin;
-  if (!self->clustered)
+  if (!self->shared)
     {
       complete_login (req, req->user, req->admin, req->token);
       return;
@@ -805,9 +823,8 @@ finish_login (Request *req, const char *user, gboolean admin)
       return;
     }
   g_ptr_array_add (names, NULL);
-  natter_store_postgres_get_last_seqs_async (NATTER_STORE_POSTGRES (self->store),
-                                             (const char * const *) names->pdata, NULL,
-                                             login_refreshed_cb, request_ref (req));
+  natter_store_get_last_seqs_async (self->store, (const char * const *) names->pdata, NULL,
+                                    login_refreshed_cb, request_ref (req));
 }
 
 static void
@@ -1087,8 +1104,6 @@ deliver_room_message (NatterHub *self, Room *room, const Natter__Message *messag
   g_hash_table_iter_init (&iter, room->subs);
   while (g_hash_table_iter_next (&iter, &cs, &sub))
     sub_deliver (self, cs, sub, message->seq, event);
-
-  g_signal_emit (self, signals[SIGNAL_MESSAGE_COMMITTED], 0, message);
 }
 
 static void backfill_gap (NatterHub *self, Room *room);
@@ -1274,7 +1289,7 @@ room_refreshed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   if (record != NULL)
-    natter_hub_cluster_merge_room (req->hub, record, req->refresh_gen);
+    natter_hub_merge_room (req->hub, record, req->refresh_gen);
   cs = lookup_client (req->hub, req->client);
   if (cs == NULL)
     return;
@@ -1285,16 +1300,16 @@ room_refreshed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   handle_request (req, cs);
 }
 
-/* Cluster: @name, or @user's membership of it, may come from another node, and this
+/* Shared store: @name, or @user's membership of it, may come from another node, and this
  * node's copy of a room no local session reads may be behind. Reads the room from the
- * shared store, then runs the request again, which answers from what the store said.
- * Returns FALSE, doing nothing, on a single node or when the request ran again already. */
+ * store, then runs the request again, which answers from what the store said. Returns
+ * FALSE, doing nothing, on a store of its own or when the request ran again already. */
 static gboolean
 refresh_and_retry (Request *req, const char *name)
 {
   NatterHub *self = req->hub;
 
-  if (!self->clustered || req->refreshed)
+  if (!self->shared || req->refreshed)
     return FALSE;
   req->refreshed = TRUE;
   req->refresh_gen = self->membership_gen;
@@ -1389,7 +1404,7 @@ send_joined (Request *req, Room *room, gboolean has_more)
       while (g_hash_table_iter_next (&iter, &key, NULL))
         {
           g_ptr_array_add (members, key);
-          if (user_online (self, key))
+          if (natter_hub_user_online (self, key))
             g_ptr_array_add (online, key);
         }
       g_ptr_array_sort (members, compare_strv_items);
@@ -1553,7 +1568,7 @@ join_member_added_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       /* The account's other sessions see the room from its start. */
       natter_hub_subscribe_user (self, cs->user, room, 0);
       natter_hub_send_member_event (self, room, cs->user, TRUE);
-      natter_hub_cluster_publish_joined (self, room, cs->user);
+      g_signal_emit (self, signals[SIGNAL_MEMBER_CHANGED], 0, room->name, cs->user, TRUE);
     }
   join_member (req, cs, room);
 }
@@ -1690,7 +1705,7 @@ leave_removed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       /* The account's own sessions (a browser, the D-Bus service) learn it too. */
       natter_hub_remove_member (self, room, req->user);
-      natter_hub_cluster_publish_left (self, room, req->user);
+      g_signal_emit (self, signals[SIGNAL_MEMBER_CHANGED], 0, room->name, req->user, FALSE);
     }
   reply_ok (req);
 }
@@ -1754,7 +1769,7 @@ send_appended_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       if (!g_str_equal (room->kind, NATTER_ROOM_KIND_SYSTEM))
         natter_hub_room_set_read_seq (room, message->sender, message->seq);
       natter_hub_room_committed (self, room, message);
-      natter_hub_cluster_publish_message (self, message);
+      g_signal_emit (self, signals[SIGNAL_MESSAGE_COMMITTED], 0, message);
     }
 }
 
@@ -1788,13 +1803,13 @@ dm_member_added_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       natter_hub_add_member (self, room, req->user, 0);
       natter_hub_subscribe_user (self, req->user, room, 0);
-      natter_hub_cluster_publish_joined (self, room, req->user);
+      g_signal_emit (self, signals[SIGNAL_MEMBER_CHANGED], 0, room->name, req->user, TRUE);
     }
   if (!room_is_member (room, req->token))
     {
       natter_hub_add_member (self, room, req->token, 0);
       natter_hub_subscribe_user (self, req->token, room, 0);
-      natter_hub_cluster_publish_joined (self, room, req->token);
+      g_signal_emit (self, signals[SIGNAL_MEMBER_CHANGED], 0, room->name, req->token, TRUE);
     }
   append (req, room, req->frame->send->body,
           req->frame->send->client_msg_id, NATTER_MESSAGE_KIND_TEXT);
@@ -2112,7 +2127,7 @@ handle_read (Request *req, ClientState *cs)
       frame.receipt = &receipt;
       event = natter_event_new (&frame);
       natter_hub_deliver_to_room (self, room, event, cs);
-      natter_hub_cluster_publish_frame (self, room->name, &frame);
+      g_signal_emit (self, signals[SIGNAL_ROOM_EVENT], 0, room->name, &frame);
     }
 
   /* The system room has no membership rows until someone keeps a marker in it. */
@@ -2148,7 +2163,7 @@ handle_typing (Request *req, ClientState *cs)
   frame.typing = &typing;
   event = natter_event_new (&frame);
   natter_hub_deliver_to_room (req->hub, room, event, cs);
-  natter_hub_cluster_publish_frame (req->hub, room->name, &frame);
+  g_signal_emit (req->hub, signals[SIGNAL_ROOM_EVENT], 0, room->name, &frame);
   /* Typing has no reply on success. */
 }
 
@@ -2422,12 +2437,7 @@ natter_hub_remove_client (NatterHub    *self,
 
   g_hash_table_iter_init (&iter, cs->subs);
   while (g_hash_table_iter_next (&iter, NULL, &value))
-    {
-      Room *room = ((Sub *) value)->room;
-
-      if (g_hash_table_remove (room->subs, cs) && g_hash_table_size (room->subs) == 0)
-        natter_hub_cluster_room_unwatched (self, room);
-    }
+    room_drop_sub (self, ((Sub *) value)->room, cs);
 
   if (cs->user != NULL)
     {
@@ -2438,8 +2448,8 @@ natter_hub_remove_client (NatterHub    *self,
         {
           g_hash_table_remove (self->online, user);
           g_hash_table_steal (self->clients, client);
-          natter_hub_cluster_publish_presence (self, user, FALSE);
-          if (!natter_hub_cluster_online_elsewhere (self, user))
+          g_signal_emit (self, signals[SIGNAL_PRESENCE_CHANGED], 0, user, FALSE);
+          if (!g_hash_table_contains (self->online_elsewhere, user))
             natter_hub_send_presence (self, user, FALSE);
           client_state_free (cs);
           return;
@@ -2599,7 +2609,6 @@ system_room_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   natter_hub_add_room (self, record->name, NATTER_ROOM_KIND_SYSTEM, record->topic,
                        record->last_seq);
   self->started = TRUE;
-  natter_hub_cluster_start (self);
   g_task_return_boolean (task, TRUE);
 }
 
@@ -2739,7 +2748,9 @@ natter_hub_append_metrics (NatterHub *self,
   for (guint i = 0; i < NATTER_ERROR_N_CODES; i++)
     g_string_append_printf (out, "natter_errors_total{code=\"%s\"} %" G_GUINT64_FORMAT "\n",
                             natter_error_code_to_string (i), self->n_errors[i]);
-  natter_hub_cluster_append_metrics (self, out);
+  if (self->shared)
+    natter_hub_append_shared_metrics (self, out);
+  natter_store_append_metrics (self->store, out);
 }
 
 NatterStore *
@@ -2763,8 +2774,7 @@ natter_hub_finalize (GObject *object)
 {
   NatterHub *self = NATTER_HUB (object);
 
-  natter_hub_cluster_stop (self);
-  g_clear_pointer (&self->remote_presence, g_hash_table_unref);
+  g_clear_pointer (&self->online_elsewhere, g_hash_table_unref);
   g_clear_pointer (&self->clients, g_hash_table_unref);
   g_clear_pointer (&self->online, g_hash_table_unref);
   g_clear_pointer (&self->user_rooms, g_hash_table_unref);
@@ -2784,15 +2794,71 @@ natter_hub_class_init (NatterHubClass *klass)
 
   object_class->finalize = natter_hub_finalize;
 
+  /* What this node's clients did that other nodes must hear of: the cluster
+   * (cluster/natter-cluster.c) listens. Pointer arguments are valid during emission. */
+
   /**
    * NatterHub::message-committed:
-   * @message: (type gpointer): the Natter__Message, valid during emission
+   * @message: (type gpointer): the Natter__Message
    *
-   * A message is durable and was delivered to local clients, in seq order per room.
+   * A client of this node sent a message, and it is durable.
    */
   signals[SIGNAL_MESSAGE_COMMITTED] =
     g_signal_new ("message-committed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_POINTER);
+
+  /**
+   * NatterHub::room-event:
+   * @room: the room
+   * @frame: (type gpointer): the Natter__ServerFrame: a typing or receipt event
+   *
+   * A client of this node is typing in @room, or moved its read marker there.
+   */
+  signals[SIGNAL_ROOM_EVENT] =
+    g_signal_new ("room-event", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_POINTER);
+
+  /**
+   * NatterHub::member-changed:
+   * @room: the room
+   * @user: the account
+   * @joined: whether @user joined or left
+   *
+   * A request on this node changed who is a member of @room.
+   */
+  signals[SIGNAL_MEMBER_CHANGED] =
+    g_signal_new ("member-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_STRING,
+                  G_TYPE_BOOLEAN);
+
+  /**
+   * NatterHub::presence-changed:
+   * @user: the account
+   * @online: %TRUE when its first session on this node began, %FALSE when its last ended
+   */
+  signals[SIGNAL_PRESENCE_CHANGED] =
+    g_signal_new ("presence-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_BOOLEAN);
+
+  /**
+   * NatterHub::room-watched:
+   * @room: the room
+   *
+   * A session of this node reads @room, and none did before.
+   */
+  signals[SIGNAL_ROOM_WATCHED] =
+    g_signal_new ("room-watched", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+
+  /**
+   * NatterHub::room-unwatched:
+   * @room: the room
+   *
+   * The last session of this node that read @room stopped.
+   */
+  signals[SIGNAL_ROOM_UNWATCHED] =
+    g_signal_new ("room-unwatched", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 }
 
 static void
@@ -2805,6 +2871,7 @@ natter_hub_init (NatterHub *self)
   self->online = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                         (GDestroyNotify) g_ptr_array_unref);
   self->user_buckets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->online_elsewhere = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
 
 /**
@@ -2827,7 +2894,7 @@ natter_hub_new (NatterStore        *store,
   self->store = g_object_ref (store);
   self->config = (NatterConfig *) config;
   self->login_throttle = natter_throttle_new (config->login_failures, config->login_throttle_s);
-  /* Other nodes write to a PostgreSQL store too: see natter-hub-cluster.c. */
-  self->clustered = NATTER_IS_STORE_POSTGRES (store);
+  /* Other nodes write to a shared store too: see natter-hub-remote.c. */
+  self->shared = natter_store_is_shared (store);
   return self;
 }

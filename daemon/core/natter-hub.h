@@ -5,7 +5,6 @@
 
 #include "natter-client.h"
 #include "natter-config.h"
-#include "natter-redis.h"
 #include "natter-store.h"
 
 G_BEGIN_DECLS
@@ -21,22 +20,26 @@ G_DECLARE_FINAL_TYPE (NatterHub, natter_hub, NATTER, HUB, GObject)
  * #NatterClient that hands #Natter__ClientFrame requests to natter_hub_dispatch() and gets
  * replies and events through natter_client_deliver().
  *
- * On a PostgreSQL store the hub is a node of a cluster (natter-hub-cluster.c): it catches
- * up from the shared store and, given natter_hub_set_redis(), fans out through Redis.
+ * On a shared store (natter_store_is_shared(): a cluster's PostgreSQL) the hub catches up
+ * with what other nodes write. Hearing other nodes live is not the hub's business: the
+ * cluster (cluster/natter-cluster.c) stands beside it, listens to its signals for what
+ * this node's clients do, and hands in what other nodes did through the
+ * natter_hub_receive_*() functions.
  *
- * Signals:
- * - `message-committed` (Natter__Message *message): after a message is durable and
- *   delivered locally; for observers such as the D-Bus service and the metrics.
+ * Signals (what this node's clients did; pointer arguments valid during emission):
+ * - `message-committed` (Natter__Message *message): a message sent here is durable.
+ * - `room-event` (const char *room, Natter__ServerFrame *frame): typing or a receipt.
+ * - `member-changed` (const char *room, const char *user, gboolean joined).
+ * - `presence-changed` (const char *user, gboolean online): the first session of @user
+ *   on this node began, or its last one ended.
+ * - `room-watched`, `room-unwatched` (const char *room): a room gained its first reader
+ *   on this node, or lost its last.
  */
 
 NatterHub   *natter_hub_new              (NatterStore          *store,
                                           const NatterConfig   *config);
 NatterStore *natter_hub_get_store        (NatterHub            *self);
 const NatterConfig *natter_hub_get_config (NatterHub           *self);
-
-/* A cluster node: live fan-out to and from the other nodes (before start). */
-void         natter_hub_set_redis        (NatterHub            *self,
-                                          NatterRedis          *redis);
 
 /* Loads rooms and memberships and makes sure the `system` room exists. */
 void         natter_hub_start_async      (NatterHub            *self,
@@ -96,6 +99,32 @@ void         natter_hub_drain_async      (NatterHub            *self,
 gboolean     natter_hub_drain_finish     (NatterHub            *self,
                                           GAsyncResult         *result,
                                           GError              **error);
+
+/* What other nodes of a cluster did, and what the cluster needs to know to tell them:
+ * natter-hub-remote.c. */
+void         natter_hub_receive_message  (NatterHub                 *self,
+                                          const Natter__Message     *message);
+void         natter_hub_receive_room_event (NatterHub               *self,
+                                            const char              *room,
+                                            const Natter__ServerFrame *frame);
+void         natter_hub_receive_joined   (NatterHub                 *self,
+                                          const Natter__Joined      *joined);
+void         natter_hub_receive_left     (NatterHub                 *self,
+                                          const char                *room,
+                                          const char                *user);
+void         natter_hub_set_online_elsewhere (NatterHub             *self,
+                                              const char            *user,
+                                              gboolean               online);
+void         natter_hub_apply_last_seqs  (NatterHub                 *self,
+                                          GHashTable                *seqs);
+void         natter_hub_reload_rooms     (NatterHub                 *self);
+GPtrArray   *natter_hub_list_watched_rooms (NatterHub               *self);
+GPtrArray   *natter_hub_list_online_users  (NatterHub               *self);
+gboolean     natter_hub_describe_room    (NatterHub                 *self,
+                                          const char                *name,
+                                          const char               **out_kind,
+                                          const char               **out_topic,
+                                          guint64                   *out_last_seq);
 
 gboolean     natter_validate_user_name   (const char           *name);
 gboolean     natter_validate_room_name   (const char           *name);

@@ -1835,6 +1835,80 @@ natter_store_postgres_search_async (NatterStore *store, const char *user, const 
   queue_job (self, NULL, job);
 }
 
+/* Other nodes write to the same database. */
+static gboolean
+natter_store_postgres_is_shared (NatterStore *store)
+{
+  return TRUE;
+}
+
+/* Whether the database answered the last health check (made every second, with a three
+ * second deadline) and no operation has lost its connection since. Cheap: for `/readyz`. */
+static gboolean
+natter_store_postgres_is_ready (NatterStore *store)
+{
+  return g_atomic_int_get (&NATTER_STORE_POSTGRES (store)->ready);
+}
+
+/* Reads the last seq of many rooms in one query: the periodic check a cluster node runs
+ * to notice messages it missed (Redis down, a dropped subscription). */
+static void
+natter_store_postgres_get_last_seqs_async (NatterStore          *store,
+                                           const char * const   *rooms,
+                                           GCancellable         *cancellable,
+                                           GAsyncReadyCallback   callback,
+                                           gpointer              user_data)
+{
+  NatterStorePostgres *self = NATTER_STORE_POSTGRES (store);
+  Job *job;
+
+  g_return_if_fail (rooms != NULL);
+
+  job = job_new (self, run_last_seqs, natter_store_postgres_get_last_seqs_async,
+                 cancellable, callback, user_data);
+  job->repeatable = TRUE;
+  job->result_free = (GDestroyNotify) g_hash_table_unref;
+  job->rooms = g_strdupv ((char **) rooms);
+  queue_job (self, NULL, job);
+}
+
+static void
+natter_store_postgres_append_metrics (NatterStore *store, GString *out)
+{
+  NatterStorePostgres *self = NATTER_STORE_POSTGRES (store);
+  guint64 appends, transactions;
+
+  g_mutex_lock (&self->lock);
+  appends = self->appends;
+  transactions = self->append_transactions;
+  g_mutex_unlock (&self->lock);
+
+  g_string_append_printf (out,
+                          "# HELP natter_postgres_up Whether the database answers health checks.\n"
+                          "# TYPE natter_postgres_up gauge\n"
+                          "natter_postgres_up %d\n"
+                          "# HELP natter_postgres_queued Operations queued or running.\n"
+                          "# TYPE natter_postgres_queued gauge\n"
+                          "natter_postgres_queued %d\n"
+                          "# HELP natter_postgres_failures_total Operations that failed.\n"
+                          "# TYPE natter_postgres_failures_total counter\n"
+                          "natter_postgres_failures_total %d\n"
+                          "# HELP natter_postgres_connects_total Worker connections opened.\n"
+                          "# TYPE natter_postgres_connects_total counter\n"
+                          "natter_postgres_connects_total %d\n"
+                          "# HELP natter_postgres_sends_total Sends written.\n"
+                          "# TYPE natter_postgres_sends_total counter\n"
+                          "natter_postgres_sends_total %" G_GUINT64_FORMAT "\n"
+                          "# HELP natter_postgres_send_transactions_total Transactions that wrote sends.\n"
+                          "# TYPE natter_postgres_send_transactions_total counter\n"
+                          "natter_postgres_send_transactions_total %" G_GUINT64_FORMAT "\n",
+                          g_atomic_int_get (&self->ready),
+                          g_atomic_int_get (&self->queued),
+                          g_atomic_int_get (&self->failures),
+                          g_atomic_int_get (&self->reconnects),
+                          appends, transactions);
+}
+
 static void
 natter_store_postgres_iface_init (NatterStoreInterface *iface)
 {
@@ -1853,6 +1927,10 @@ natter_store_postgres_iface_init (NatterStoreInterface *iface)
   iface->history_async = natter_store_postgres_history_async;
   iface->set_read_async = natter_store_postgres_set_read_async;
   iface->search_async = natter_store_postgres_search_async;
+  iface->is_shared = natter_store_postgres_is_shared;
+  iface->is_ready = natter_store_postgres_is_ready;
+  iface->get_last_seqs_async = natter_store_postgres_get_last_seqs_async;
+  iface->append_metrics = natter_store_postgres_append_metrics;
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -1936,22 +2014,6 @@ natter_store_postgres_new_full (const char  *conninfo,
   return NATTER_STORE (g_steal_pointer (&self));
 }
 
-/**
- * natter_store_postgres_get_ready:
- * @self: a #NatterStorePostgres
- *
- * Whether the database answered the last health check (made every second, with a
- * three second deadline) and no operation has lost its connection since. Cheap: for
- * `/readyz`.
- *
- * Returns: %TRUE if the database is reachable
- */
-gboolean
-natter_store_postgres_get_ready (NatterStorePostgres *self)
-{
-  g_return_val_if_fail (NATTER_IS_STORE_POSTGRES (self), FALSE);
-  return g_atomic_int_get (&self->ready);
-}
 
 /**
  * natter_store_postgres_get_text_search_config:
@@ -1966,96 +2028,3 @@ natter_store_postgres_get_text_search_config (NatterStorePostgres *self)
   return self->text_search_config;
 }
 
-/**
- * natter_store_postgres_get_last_seqs_async:
- * @self: a #NatterStorePostgres
- * @rooms: (array zero-terminated=1): room names
- * @cancellable: (nullable): a #GCancellable
- * @callback: called when done
- * @user_data: data for @callback
- *
- * Reads the last seq of many rooms in one query: the periodic check a cluster node runs
- * to notice messages it missed (Redis down, a dropped subscription).
- */
-void
-natter_store_postgres_get_last_seqs_async (NatterStorePostgres  *self,
-                                           const char * const   *rooms,
-                                           GCancellable         *cancellable,
-                                           GAsyncReadyCallback   callback,
-                                           gpointer              user_data)
-{
-  Job *job;
-
-  g_return_if_fail (NATTER_IS_STORE_POSTGRES (self));
-  g_return_if_fail (rooms != NULL);
-
-  job = job_new (self, run_last_seqs, natter_store_postgres_get_last_seqs_async,
-                 cancellable, callback, user_data);
-  job->repeatable = TRUE;
-  job->result_free = (GDestroyNotify) g_hash_table_unref;
-  job->rooms = g_strdupv ((char **) rooms);
-  queue_job (self, NULL, job);
-}
-
-/**
- * natter_store_postgres_get_last_seqs_finish:
- * @self: a #NatterStorePostgres
- * @result: the #GAsyncResult
- * @error: return location for a #GError
- *
- * Returns: (transfer full) (element-type utf8 guint64): room name to a pointer to its
- *   last seq; rooms that do not exist are missing
- */
-GHashTable *
-natter_store_postgres_get_last_seqs_finish (NatterStorePostgres  *self,
-                                            GAsyncResult         *result,
-                                            GError              **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) ==
-                        natter_store_postgres_get_last_seqs_async, NULL);
-  return g_task_propagate_pointer (G_TASK (result), error);
-}
-
-/**
- * natter_store_postgres_append_metrics:
- * @self: a #NatterStorePostgres
- * @out: the Prometheus text exposition being built
- */
-void
-natter_store_postgres_append_metrics (NatterStorePostgres *self, GString *out)
-{
-  guint64 appends, transactions;
-
-  g_return_if_fail (NATTER_IS_STORE_POSTGRES (self));
-
-  g_mutex_lock (&self->lock);
-  appends = self->appends;
-  transactions = self->append_transactions;
-  g_mutex_unlock (&self->lock);
-
-  g_string_append_printf (out,
-                          "# HELP natter_postgres_up Whether the database answers health checks.\n"
-                          "# TYPE natter_postgres_up gauge\n"
-                          "natter_postgres_up %d\n"
-                          "# HELP natter_postgres_queued Operations queued or running.\n"
-                          "# TYPE natter_postgres_queued gauge\n"
-                          "natter_postgres_queued %d\n"
-                          "# HELP natter_postgres_failures_total Operations that failed.\n"
-                          "# TYPE natter_postgres_failures_total counter\n"
-                          "natter_postgres_failures_total %d\n"
-                          "# HELP natter_postgres_connects_total Worker connections opened.\n"
-                          "# TYPE natter_postgres_connects_total counter\n"
-                          "natter_postgres_connects_total %d\n"
-                          "# HELP natter_postgres_sends_total Sends written.\n"
-                          "# TYPE natter_postgres_sends_total counter\n"
-                          "natter_postgres_sends_total %" G_GUINT64_FORMAT "\n"
-                          "# HELP natter_postgres_send_transactions_total Transactions that wrote sends.\n"
-                          "# TYPE natter_postgres_send_transactions_total counter\n"
-                          "natter_postgres_send_transactions_total %" G_GUINT64_FORMAT "\n",
-                          g_atomic_int_get (&self->ready),
-                          g_atomic_int_get (&self->queued),
-                          g_atomic_int_get (&self->failures),
-                          g_atomic_int_get (&self->reconnects),
-                          appends, transactions);
-}

@@ -31,19 +31,6 @@ NatterStore *natter_store_postgres_new_full  (const char  *conninfo,
                                               guint        n_workers,
                                               GError     **error);
 
-gboolean     natter_store_postgres_get_ready (NatterStorePostgres *self);
 const char  *natter_store_postgres_get_text_search_config (NatterStorePostgres *self);
-
-void         natter_store_postgres_get_last_seqs_async  (NatterStorePostgres  *self,
-                                                         const char * const   *rooms,
-                                                         GCancellable         *cancellable,
-                                                         GAsyncReadyCallback   callback,
-                                                         gpointer              user_data);
-GHashTable  *natter_store_postgres_get_last_seqs_finish (NatterStorePostgres  *self,
-                                                         GAsyncResult         *result,
-                                                         GError              **error);
-
-void         natter_store_postgres_append_metrics (NatterStorePostgres *self,
-                                                   GString             *out);
 
 G_END_DECLS

@@ -39,6 +39,28 @@ natter_store_close (NatterStore *self)
     STORE_IFACE (self)->close (self);
 }
 
+gboolean
+natter_store_is_shared (NatterStore *self)
+{
+  g_return_val_if_fail (NATTER_IS_STORE (self), FALSE);
+  return STORE_IFACE (self)->is_shared != NULL && STORE_IFACE (self)->is_shared (self);
+}
+
+gboolean
+natter_store_is_ready (NatterStore *self)
+{
+  g_return_val_if_fail (NATTER_IS_STORE (self), FALSE);
+  return STORE_IFACE (self)->is_ready == NULL || STORE_IFACE (self)->is_ready (self);
+}
+
+void
+natter_store_append_metrics (NatterStore *self, GString *out)
+{
+  g_return_if_fail (NATTER_IS_STORE (self));
+  if (STORE_IFACE (self)->append_metrics != NULL)
+    STORE_IFACE (self)->append_metrics (self, out);
+}
+
 static gboolean
 check_task (NatterStore *self, GAsyncResult *result)
 {
@@ -379,4 +401,21 @@ natter_history_result_free (NatterHistoryResult *result)
     return;
   g_clear_pointer (&result->messages, g_ptr_array_unref);
   g_free (result);
+}
+
+void
+natter_store_get_last_seqs_async (NatterStore *self, const char * const *rooms,
+                                  GCancellable *cancellable,
+                                  GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (NATTER_IS_STORE (self));
+  g_return_if_fail (STORE_IFACE (self)->get_last_seqs_async != NULL);
+  STORE_IFACE (self)->get_last_seqs_async (self, rooms, cancellable, callback, user_data);
+}
+
+GHashTable *
+natter_store_get_last_seqs_finish (NatterStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (check_task (self, result), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
 }

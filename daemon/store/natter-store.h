@@ -121,6 +121,14 @@ struct _NatterStoreInterface
                                    const char *room, guint limit,
                                    GCancellable *cancellable,
                                    GAsyncReadyCallback callback, gpointer user_data);
+
+  /* What not every store can do; each may be NULL. */
+  gboolean (*is_shared)           (NatterStore *self);
+  gboolean (*is_ready)            (NatterStore *self);
+  void (*get_last_seqs_async)     (NatterStore *self, const char * const *rooms,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data);
+  void (*append_metrics)          (NatterStore *self, GString *out);
 };
 
 const char *natter_store_get_epoch (NatterStore *self);
@@ -208,6 +216,21 @@ void                 natter_store_search_async         (NatterStore *self, const
                                                         guint limit, GCancellable *cancellable,
                                                         GAsyncReadyCallback callback, gpointer user_data);
 GPtrArray           *natter_store_search_finish        (NatterStore *self, GAsyncResult *result, GError **error);
+
+/* What a store can do beyond the above. A shared store has other writers (the other
+ * nodes of a cluster): rooms, members and seqs may change behind this process's back,
+ * and it can read the last seq of many rooms at once. */
+gboolean             natter_store_is_shared            (NatterStore *self);
+/* Whether the store can commit now (a shared store's database may be away). */
+gboolean             natter_store_is_ready             (NatterStore *self);
+/* Shared stores only. Returns (element-type utf8 guint64): room name → last seq, for the
+ * rooms of @rooms that exist. */
+void                 natter_store_get_last_seqs_async  (NatterStore *self, const char * const *rooms,
+                                                        GCancellable *cancellable,
+                                                        GAsyncReadyCallback callback, gpointer user_data);
+GHashTable          *natter_store_get_last_seqs_finish (NatterStore *self, GAsyncResult *result, GError **error);
+/* Appends the store's own Prometheus metrics, if it has any. */
+void                 natter_store_append_metrics       (NatterStore *self, GString *out);
 
 /* Records */
 Natter__Message *natter_message_new  (const char *room, guint64 seq, gint64 ts,

@@ -22,6 +22,12 @@ typedef struct
   gpointer        user_data;
 } ReadyCheck;
 
+typedef struct
+{
+  NatterMetricsFunc func;
+  gpointer          user_data;
+} MetricsSource;
+
 struct _NatterServer
 {
   GObject     parent_instance;
@@ -31,6 +37,7 @@ struct _NatterServer
   GHashTable *sessions;  /* (owned) NatterSession * (owned) set */
   GHashTable *per_peer;  /* (owned) peer address → number of sessions */
   GArray     *ready_checks; /* (owned) ReadyCheck */
+  GArray     *metrics;   /* (owned) MetricsSource */
   guint       heartbeat_source;
   gboolean    shutting_down;
 };
@@ -237,6 +244,12 @@ metrics_cb (SoupServer        *server,
                           "natter_sessions %u\n",
                           g_hash_table_size (self->sessions));
   natter_hub_append_metrics (self->hub, out);
+  for (guint i = 0; i < self->metrics->len; i++)
+    {
+      MetricsSource *source = &g_array_index (self->metrics, MetricsSource, i);
+
+      source->func (source->user_data, out);
+    }
   respond_text (msg, SOUP_STATUS_OK, "text/plain; version=0.0.4", out->str);
 }
 
@@ -317,6 +330,7 @@ natter_server_finalize (GObject *object)
   g_clear_object (&self->server);
   g_clear_object (&self->hub);
   g_clear_pointer (&self->ready_checks, g_array_unref);
+  g_clear_pointer (&self->metrics, g_array_unref);
 
   G_OBJECT_CLASS (natter_server_parent_class)->finalize (object);
 }
@@ -335,6 +349,7 @@ natter_server_init (NatterServer *self)
   self->sessions = g_hash_table_new_full (NULL, NULL, g_object_unref, NULL);
   self->per_peer = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->ready_checks = g_array_new (FALSE, FALSE, sizeof (ReadyCheck));
+  self->metrics = g_array_new (FALSE, FALSE, sizeof (MetricsSource));
 }
 
 /**
@@ -436,6 +451,17 @@ natter_server_add_ready_check (NatterServer    *self,
 
   g_return_if_fail (NATTER_IS_SERVER (self));
   g_array_append_val (self->ready_checks, check);
+}
+
+void
+natter_server_add_metrics (NatterServer      *self,
+                           NatterMetricsFunc  func,
+                           gpointer           user_data)
+{
+  MetricsSource source = { func, user_data };
+
+  g_return_if_fail (NATTER_IS_SERVER (self));
+  g_array_append_val (self->metrics, source);
 }
 
 /**

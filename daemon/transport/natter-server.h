@@ -31,5 +31,10 @@ typedef gboolean (*NatterReadyFunc) (gpointer user_data, GString *why_not);
 void          natter_server_add_ready_check (NatterServer    *self,
                                              NatterReadyFunc  func,
                                              gpointer         user_data);
+/* More of /metrics, after the hub's (e.g. a cluster node's). */
+typedef void (*NatterMetricsFunc) (gpointer user_data, GString *out);
+void          natter_server_add_metrics     (NatterServer      *self,
+                                             NatterMetricsFunc  func,
+                                             gpointer           user_data);
 
 G_END_DECLS

@@ -413,28 +413,28 @@ test_sessions_terminated (Fixture *fixture, gconstpointer user_data)
 static void
 test_server_down (Fixture *fixture, gconstpointer user_data)
 {
-  NatterStorePostgres *store = NATTER_STORE_POSTGRES (fixture->store);
+  NatterStore *store = fixture->store;
   g_autoptr(GError) local_error = NULL;
   g_autoptr(NatterAppendResult) during = NULL;
   g_autoptr(GString) metrics = g_string_new (NULL);
 
   create_room (fixture->store, "general");
   append_ok (fixture->store, "general", "one");
-  g_assert_true (natter_store_postgres_get_ready (store));
+  g_assert_true (natter_store_is_ready (store));
 
   servers_ctl ("stop");
-  POLL_UNTIL (!natter_store_postgres_get_ready (store));
+  POLL_UNTIL (!natter_store_is_ready (store));
 
   during = append (fixture->store, "general", "lost", "c-during", &local_error);
   g_assert_error (local_error, NATTER_ERROR, NATTER_ERROR_UNAVAILABLE);
   g_assert_null (during);
   g_clear_error (&local_error);
 
-  natter_store_postgres_append_metrics (store, metrics);
+  natter_store_append_metrics (store, metrics);
   g_assert_nonnull (strstr (metrics->str, "natter_postgres_up 0\n"));
 
   servers_ctl ("start");
-  POLL_UNTIL (natter_store_postgres_get_ready (store));
+  POLL_UNTIL (natter_store_is_ready (store));
   g_assert_cmpuint (append_ok (fixture->store, "general", "two"), ==, 2);
 }
 
@@ -442,15 +442,15 @@ test_server_down (Fixture *fixture, gconstpointer user_data)
 static void
 test_server_killed (Fixture *fixture, gconstpointer user_data)
 {
-  NatterStorePostgres *store = NATTER_STORE_POSTGRES (fixture->store);
+  NatterStore *store = fixture->store;
 
   create_room (fixture->store, "general");
   append_ok (fixture->store, "general", "one");
 
   servers_ctl ("kill");
-  POLL_UNTIL (!natter_store_postgres_get_ready (store));
+  POLL_UNTIL (!natter_store_is_ready (store));
   servers_ctl ("start");
-  POLL_UNTIL (natter_store_postgres_get_ready (store));
+  POLL_UNTIL (natter_store_is_ready (store));
 
   g_assert_cmpuint (append_ok (fixture->store, "general", "two"), ==, 2);
 }
@@ -545,11 +545,9 @@ test_last_seqs (Fixture *fixture, gconstpointer user_data)
   append_ok (fixture->store, "general", "two");
   append_ok (fixture->store, rooms[3], "one");
 
-  natter_store_postgres_get_last_seqs_async (NATTER_STORE_POSTGRES (fixture->store), rooms,
-                                             NULL, result_cb, &result);
+  natter_store_get_last_seqs_async (fixture->store, rooms, NULL, result_cb, &result);
   WAIT_UNTIL (result != NULL);
-  seqs = natter_store_postgres_get_last_seqs_finish (NATTER_STORE_POSTGRES (fixture->store),
-                                                     result, &local_error);
+  seqs = natter_store_get_last_seqs_finish (fixture->store, result, &local_error);
   g_assert_no_error (local_error);
   g_assert_cmpuint (g_hash_table_size (seqs), ==, 3);
   g_assert_cmpuint (*(guint64 *) g_hash_table_lookup (seqs, "general"), ==, 2);

@@ -420,6 +420,36 @@ test_epoch (Fixture *fixture, gconstpointer user_data)
   teardown (&other, NULL);
 }
 
+/* What the hub asks of a store instead of which one it is: PostgreSQL is shared with the
+ * other nodes of a cluster and reads many rooms' last seqs at once; SQLite is this
+ * process's alone. */
+static void
+test_capabilities (Fixture *fixture, gconstpointer user_data)
+{
+  gboolean shared = g_getenv ("NATTER_TEST_POSTGRES") != NULL;
+  const char * const rooms[] = { "general", "nowhere", NULL };
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GHashTable) seqs = NULL;
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GString) metrics = g_string_new (NULL);
+
+  g_assert_true (natter_store_is_ready (fixture->store));
+  g_assert_cmpint (natter_store_is_shared (fixture->store), ==, shared);
+  natter_store_append_metrics (fixture->store, metrics);
+  g_assert_cmpint (strstr (metrics->str, "natter_postgres_up 1\n") != NULL, ==, shared);
+  if (!shared)
+    return;
+
+  create_room (fixture, "general");
+  append_ok (fixture, "general", "alice", "one");
+  natter_store_get_last_seqs_async (fixture->store, rooms, NULL, result_cb, &result);
+  WAIT_UNTIL (result != NULL);
+  seqs = natter_store_get_last_seqs_finish (fixture->store, result, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (g_hash_table_size (seqs), ==, 1);
+  g_assert_cmpuint (*(guint64 *) g_hash_table_lookup (seqs, "general"), ==, 1);
+}
+
 static void
 test_users (Fixture *fixture, gconstpointer user_data)
 {
@@ -1770,6 +1800,7 @@ main (int argc, char **argv)
   g_test_add (path, Fixture, NULL, setup_empty, func, teardown)
 
   ADD ("/store/epoch", test_epoch);
+  ADD ("/store/capabilities", test_capabilities);
   ADD ("/store/users", test_users);
   ADD ("/store/tokens", test_tokens);
   ADD ("/store/rooms", test_rooms);
