@@ -14,25 +14,28 @@
 #include <glib-unix.h>
 
 #include "natter-auth.h"
-#include "natter-cluster.h"
 #include "natter-config.h"
 #include "natter-dbus-service.h"
 #include "natter-error.h"
 #include "natter-hub.h"
-#include "natter-redis.h"
 #include "natter-server.h"
-#include "natter-store-postgres.h"
 #include "natter-store-sqlite.h"
 #include "natter-upstream.h"
+#if NATTER_HAVE_CLUSTER
+#include "natter-cluster.h"
+#include "natter-redis.h"
+#include "natter-store-postgres.h"
+#endif
 
 typedef struct
 {
   NatterConfig *config;   /* (owned) */
   GMainLoop    *loop;     /* (owned) */
   NatterStore  *store;    /* (owned) */
-  NatterRedis  *redis;    /* (owned) (nullable) a cluster node's fan-out */
   NatterHub    *hub;      /* (owned) */
-  NatterCluster *cluster; /* (owned) (nullable) beside the hub on a shared store */
+  /* A cluster node's fan-out and what it adds beside the hub (NULL otherwise). */
+  GObject      *redis;    /* (owned) (nullable) NatterRedis */
+  GObject      *cluster;  /* (owned) (nullable) NatterCluster */
   NatterServer *server;   /* (owned) (nullable) */
   NatterDBusService *dbus; /* (owned) (nullable) */
   NatterUpstream *upstream; /* (owned) (nullable) upstream mode: no store, hub or server */
@@ -254,6 +257,7 @@ write_ready_file (const char *path, guint16 port, GError **error)
   return g_file_set_contents (path, contents, -1, error);
 }
 
+#if NATTER_HAVE_CLUSTER
 /* A node that cannot commit cannot serve. */
 static gboolean
 database_ready (gpointer user_data, GString *why_not)
@@ -274,6 +278,71 @@ redis_ready (gpointer user_data, GString *why_not)
   g_string_append (why_not, "Redis unreachable\n");
   return FALSE;
 }
+
+static void
+cluster_metrics (gpointer user_data, GString *out)
+{
+  natter_cluster_append_metrics (NATTER_CLUSTER (user_data), out);
+}
+
+/* Serving as a cluster node: hear the other nodes, report on the database and Redis. */
+static void
+start_cluster (Daemon *daemon)
+{
+  natter_cluster_start (NATTER_CLUSTER (daemon->cluster));
+  natter_server_add_metrics (daemon->server, cluster_metrics, daemon->cluster);
+  natter_server_add_ready_check (daemon->server, database_ready, daemon->store);
+  if (daemon->redis != NULL)
+    natter_server_add_ready_check (daemon->server, redis_ready, daemon->redis);
+}
+
+/* A cluster node's store. Blocks until the schema is up to date: the loop does not run
+ * yet. */
+static NatterStore *
+open_shared_store (NatterConfig *config, GError **error)
+{
+  return natter_store_postgres_new_full (config->postgres, config->search_language, 0,
+                                         error);
+}
+
+/* Redis (which may be down at start-up: the node connects when it comes), and the
+ * cluster beside the hub. */
+static gboolean
+join_cluster (Daemon *daemon, GError **error)
+{
+  if (daemon->config->redis != NULL)
+    {
+      daemon->redis = G_OBJECT (natter_redis_new (daemon->config->redis,
+                                                  daemon->config->node_id, error));
+      if (daemon->redis == NULL)
+        return FALSE;
+    }
+  daemon->cluster = G_OBJECT (natter_cluster_new (daemon->hub, NATTER_REDIS (daemon->redis),
+                                                  daemon->config->node_id));
+  return TRUE;
+}
+#else
+static void
+start_cluster (Daemon *daemon)
+{
+  g_assert_not_reached ();
+}
+
+static NatterStore *
+open_shared_store (NatterConfig *config, GError **error)
+{
+  g_set_error_literal (error, NATTER_ERROR, NATTER_ERROR_UNAVAILABLE,
+                       "this natterd was built without cluster support (meson -Dcluster=disabled): "
+                       "--postgres and --redis need a build with libpq and hiredis");
+  return NULL;
+}
+
+static gboolean
+join_cluster (Daemon *daemon, GError **error)
+{
+  return open_shared_store (daemon->config, error) != NULL;
+}
+#endif
 
 static void
 hub_started_cb (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -299,12 +368,7 @@ hub_started_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   if (daemon->cluster != NULL)
     {
-      natter_cluster_start (daemon->cluster);
-      natter_server_add_metrics (daemon->server, (NatterMetricsFunc) natter_cluster_append_metrics,
-                                 daemon->cluster);
-      natter_server_add_ready_check (daemon->server, database_ready, daemon->store);
-      if (daemon->redis != NULL)
-        natter_server_add_ready_check (daemon->server, redis_ready, daemon->redis);
+      start_cluster (daemon);
       g_message ("Serving on %s://%s:%u/ as cluster node %s",
                  daemon->config->tls_cert != NULL ? "https" : "http",
                  daemon->config->listen_address, port, daemon->config->node_id);
@@ -593,10 +657,7 @@ main (int argc, char **argv)
 
   if (daemon.config->postgres != NULL)
     {
-      /* Blocks until the schema is up to date: the loop does not run yet. */
-      daemon.store = natter_store_postgres_new_full (daemon.config->postgres,
-                                                     daemon.config->search_language, 0,
-                                                     &error);
+      daemon.store = open_shared_store (daemon.config, &error);
       if (daemon.store == NULL)
         {
           g_printerr ("natterd: cannot open the PostgreSQL database: %s\n", error->message);
@@ -626,11 +687,10 @@ main (int argc, char **argv)
   daemon.loop = g_main_loop_new (NULL, FALSE);
   daemon.hub = natter_hub_new (daemon.store, daemon.config);
 
-  /* Redis may be down at start-up: the node connects when it comes. */
-  if (daemon.config->redis != NULL && create_admin == NULL)
+  /* Other nodes write to a shared store: the cluster stands beside the hub. */
+  if (natter_store_is_shared (daemon.store) && create_admin == NULL)
     {
-      daemon.redis = natter_redis_new (daemon.config->redis, daemon.config->node_id, &error);
-      if (daemon.redis == NULL)
+      if (!join_cluster (&daemon, &error))
         {
           g_printerr ("natterd: %s\n", error->message);
           g_clear_object (&daemon.hub);
@@ -641,9 +701,6 @@ main (int argc, char **argv)
           return 2;
         }
     }
-  /* Other nodes write to a shared store: the cluster stands beside the hub. */
-  if (natter_store_is_shared (daemon.store) && create_admin == NULL)
-    daemon.cluster = natter_cluster_new (daemon.hub, daemon.redis, daemon.config->node_id);
 
   if (create_admin != NULL)
     {

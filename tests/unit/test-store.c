@@ -4,12 +4,16 @@
 #include "config.h"
 
 #include <glib/gstdio.h>
+#if NATTER_HAVE_CLUSTER
 #include <libpq-fe.h>
+#endif
 #include <sqlite3.h>
 
 #include "natter-error.h"
 #include "natter-store.h"
+#if NATTER_HAVE_CLUSTER
 #include "natter-store-postgres.h"
+#endif
 #include "natter-store-sqlite.h"
 #include "natter-store-sqlite-private.h"
 
@@ -26,6 +30,7 @@ typedef struct {
 /* With NATTER_TEST_POSTGRES=conninfo (tests/cluster), the same tests run against
  * PostgreSQL: each fixture gets a database of its own, named after its directory, so
  * reopening finds the same data. */
+#if NATTER_HAVE_CLUSTER
 static NatterStore *
 create_postgres_store (Fixture *fixture, const char *admin_conninfo, GError **error)
 {
@@ -53,6 +58,15 @@ create_postgres_store (Fixture *fixture, const char *admin_conninfo, GError **er
 
   return natter_store_postgres_new (conninfo, error);
 }
+#else
+static NatterStore *
+create_postgres_store (Fixture *fixture, const char *admin_conninfo, GError **error)
+{
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                       "NATTER_TEST_POSTGRES is set, but this build has no cluster support");
+  return NULL;
+}
+#endif
 
 static NatterStore *
 create_store (Fixture *fixture)
