@@ -11,6 +11,12 @@
 #define NOTIFICATIONS_NAME  "org.freedesktop.Notifications"
 #define NOTIFICATIONS_PATH  "/org/freedesktop/Notifications"
 #define NOTIFICATIONS_IFACE "org.freedesktop.Notifications"
+#define PORTAL_NAME         "org.freedesktop.portal.Desktop"
+#define PORTAL_PATH         "/org/freedesktop/portal/desktop"
+#define PORTAL_IFACE        "org.freedesktop.portal.Notification"
+/* The GTK app's GNotification ids too: in the portal, the app's notification for a room
+ * and natterd's replace each other. */
+#define PORTAL_ID_PREFIX    "room:"
 #define MAX_BODY_CHARS      200
 
 /* One notification per room: shown, or being shown with a newer message waiting. */
@@ -27,6 +33,7 @@ struct _NatterNotifier
   GObject          parent_instance;
 
   GDBusConnection *connection;   /* (owned) */
+  gboolean         use_portal;   /* sandboxed: notifications go through the portal */
   guint            watch_id;
   char            *server;       /* (owned) (nullable) unique name of the server */
   gboolean         body_markup;
@@ -223,6 +230,46 @@ send_notify (NatterNotifier        *self,
                           self->cancellable, notify_cb, call);
 }
 
+static void
+portal_add_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source),
+                                                             result, &error);
+
+  if (reply == NULL)
+    g_debug ("Could not show a notification through the portal: %s", error->message);
+}
+
+/* The portal keeps one notification per id, so a room's next message replaces the
+ * previous one without waiting for a reply; its default action opens the room in the
+ * app, which the portal activates by its app ID. */
+static void
+portal_show (NatterNotifier        *self,
+             const Natter__Message *message)
+{
+  g_autofree char *id = g_strconcat (PORTAL_ID_PREFIX, message->room, NULL);
+  g_autofree char *title = natter_notifier_title_for (message);
+  g_autofree char *body = body_for (self, message);
+  GVariantBuilder notification;
+
+  if (!g_hash_table_contains (self->rooms, message->room))
+    g_hash_table_insert (self->rooms, g_strdup (message->room), g_new0 (RoomNote, 1));
+  g_variant_builder_init (&notification, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&notification, "{sv}", "title", g_variant_new_string (title));
+  g_variant_builder_add (&notification, "{sv}", "body", g_variant_new_string (body));
+  g_variant_builder_add (&notification, "{sv}", "default-action",
+                         g_variant_new_string ("app.open-room"));
+  g_variant_builder_add (&notification, "{sv}", "default-action-target",
+                         g_variant_new_string (message->room));
+  g_dbus_connection_call (self->connection, PORTAL_NAME, PORTAL_PATH, PORTAL_IFACE,
+                          "AddNotification", g_variant_new ("(sa{sv})", id, &notification),
+                          G_VARIANT_TYPE_UNIT, G_DBUS_CALL_FLAGS_NONE, -1, self->cancellable,
+                          portal_add_cb, NULL);
+}
+
 /**
  * natter_notifier_show:
  * @self: a #NatterNotifier
@@ -240,6 +287,11 @@ natter_notifier_show (NatterNotifier        *self,
   g_return_if_fail (NATTER_IS_NOTIFIER (self));
   g_return_if_fail (message != NULL && message->room != NULL);
 
+  if (self->use_portal)
+    {
+      portal_show (self, message);
+      return;
+    }
   if (self->server == NULL)
     return;
 
@@ -284,7 +336,15 @@ natter_notifier_withdraw (NatterNotifier *self,
       g_clear_pointer (&note->queued, natter_message_free);
       return;
     }
-  if (note->id != 0)
+  if (self->use_portal)
+    {
+      g_autofree char *id = g_strconcat (PORTAL_ID_PREFIX, room, NULL);
+
+      g_dbus_connection_call (self->connection, PORTAL_NAME, PORTAL_PATH, PORTAL_IFACE,
+                              "RemoveNotification", g_variant_new ("(s)", id), NULL,
+                              G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL, NULL);
+    }
+  else if (note->id != 0)
     close_notification (self, note->id);
   g_hash_table_remove (self->rooms, room);
 }
@@ -332,6 +392,28 @@ notification_closed_cb (GDBusConnection *connection,
   note = lookup_note_by_id (self, id, &room);
   if (note != NULL && !note->in_flight)
     g_hash_table_remove (self->rooms, room);
+}
+
+/* Portals that do not activate the app themselves hand the click back to the sender. */
+static void
+portal_action_invoked_cb (GDBusConnection *connection,
+                          const char      *sender,
+                          const char      *path,
+                          const char      *iface,
+                          const char      *signal,
+                          GVariant        *parameters,
+                          gpointer         user_data)
+{
+  NatterNotifier *self = user_data;
+  const char *id, *action;
+
+  if (!g_variant_is_of_type (parameters, G_VARIANT_TYPE ("(ssav)")))
+    return;
+  g_variant_get (parameters, "(&s&s@av)", &id, &action, NULL);
+  if (!g_str_equal (action, "app.open-room") || !g_str_has_prefix (id, PORTAL_ID_PREFIX))
+    return;
+  natter_notifier_activate_app (self->connection, "open-room",
+                                g_variant_new_string (id + sizeof (PORTAL_ID_PREFIX) - 1));
 }
 
 static void
@@ -447,6 +529,20 @@ natter_notifier_new (GDBusConnection *connection)
 
   self = g_object_new (NATTER_TYPE_NOTIFIER, NULL);
   self->connection = g_object_ref (connection);
+  /* A Flatpak sandbox lets natterd talk to the portals but not to the notification
+   * server, so there it uses the portal, as GNotification does; GIO_USE_PORTALS=1 asks
+   * for the portal elsewhere, as it does of GIO. */
+  self->use_portal = g_file_test ("/.flatpak-info", G_FILE_TEST_EXISTS) ||
+                     g_strcmp0 (g_getenv ("GIO_USE_PORTALS"), "1") == 0;
+  if (self->use_portal)
+    {
+      self->action_subscription =
+        g_dbus_connection_signal_subscribe (connection, PORTAL_NAME, PORTAL_IFACE,
+                                            "ActionInvoked", PORTAL_PATH, NULL,
+                                            G_DBUS_SIGNAL_FLAGS_NONE, portal_action_invoked_cb,
+                                            self, NULL);
+      return self;
+    }
   self->action_subscription =
     g_dbus_connection_signal_subscribe (connection, NOTIFICATIONS_NAME, NOTIFICATIONS_IFACE,
                                         "ActionInvoked", NOTIFICATIONS_PATH, NULL,

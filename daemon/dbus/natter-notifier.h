@@ -22,6 +22,11 @@ G_DECLARE_FINAL_TYPE (NatterNotifier, natter_notifier, NATTER, NOTIFIER, GObject
  *
  * Notifications are sent only while a notification server owns its name (GNOME Shell
  * does), so a bus without one never gets one activated for a chat message.
+ *
+ * Inside a Flatpak, where natterd may not talk to the notification server, they go
+ * through `org.freedesktop.portal.Notification` instead, under the app's ID and with
+ * the ids the GTK app's #GNotification uses; the portal opens the room through the
+ * same action.
  */
 
 NatterNotifier *natter_notifier_new          (GDBusConnection       *connection);

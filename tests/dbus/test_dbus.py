@@ -21,6 +21,7 @@ from natter_dbus_fixture import (BUS_NAME, CHAT_IFACE, ERROR_PREFIX, MESSAGE_IFA
 
 NOTIFICATIONS = ("org.freedesktop.Notifications", "/org/freedesktop/Notifications")
 APP = ("io.github.natter.Natter", "/io/github/natter/Natter")
+PORTAL = ("org.freedesktop.portal.Desktop", "/org/freedesktop/portal/desktop")
 
 
 class DBusTest(DBusTestCase):
@@ -461,6 +462,59 @@ class DBusTest(DBusTestCase):
                          "sent")
         await eventually(self._n_notifies(notifies, 5), message="no notification after")
         self.assertEqual((await notifies())[4][4], "loud")
+
+    @no_daemon
+    async def test_notifications_portal(self):
+        """In a sandbox (GIO_USE_PORTALS=1 stands in for a Flatpak) notifications go
+        through the notification portal, never to the notification server, with the GTK
+        app's ids; reading the room withdraws it and a click handed back opens it."""
+        await self.start_mock("-t", "notification_daemon")
+        await self.start_mock(*PORTAL, "org.freedesktop.portal.Notification")
+        for method, signature in (("AddNotification", "sa{sv}"), ("RemoveNotification", "s")):
+            await self.watcher.call(PORTAL[0], PORTAL[1], "org.freedesktop.DBus.Mock",
+                                    "AddMethod", GLib.Variant("(sssss)", (
+                                        "", method, signature, "", "")))
+        self.daemon.env["GIO_USE_PORTALS"] = "1"
+        await self.start_daemon()
+        alice = await self.ws_user("alice")
+        await alice.call("join", {"room": "general"}, "joined")
+        await self.join("general")
+
+        async def added():
+            return [a for (m, a) in await self.mock_calls(*PORTAL) if m == "AddNotification"]
+
+        await alice.call("send", {"room": "general", "body": "<b>hi</b> desk",
+                                  "client_msg_id": "1"}, "sent")
+        await eventually(added, message="no notification through the portal")
+        (note_id, note), = await added()
+        self.assertEqual(note_id, "room:general")
+        self.assertEqual(note, {"title": "alice in #general", "body": "<b>hi</b> desk",
+                                "default-action": "app.open-room",
+                                "default-action-target": "general"})
+
+        await self.gdbus_call(room_path("general"), ROOM_IFACE + ".MarkRead", "0")
+        await eventually(self._mock_called(PORTAL, "RemoveNotification"),
+                         message="the notification was not withdrawn")
+        self.assertEqual([a for (m, a) in await self.mock_calls(*PORTAL)
+                          if m == "RemoveNotification"], [["room:general"]])
+
+        await self.start_mock(APP[0], APP[1], "org.freedesktop.Application")
+        await self.watcher.call(APP[0], APP[1], "org.freedesktop.DBus.Mock", "AddMethod",
+                                GLib.Variant("(sssss)", ("", "ActivateAction", "sava{sv}", "",
+                                                         "")))
+        await alice.call("send", {"room": "general", "body": "again", "client_msg_id": "2"},
+                         "sent")
+        await eventually(self._n_notifies(added, 2), message="no second notification")
+        await self.watcher.call(*PORTAL, "org.freedesktop.DBus.Mock", "EmitSignal",
+                                GLib.Variant("(sssav)", (
+                                    "org.freedesktop.portal.Notification", "ActionInvoked",
+                                    "ssav", [GLib.Variant("s", "room:general"),
+                                             GLib.Variant("s", "app.open-room"),
+                                             GLib.Variant("av", [GLib.Variant("s",
+                                                                              "general")])])))
+        await eventually(self._app_action_called("open-room", "general"),
+                         message="the app was not asked to open the room")
+        self.assertEqual(await self.mock_calls(*NOTIFICATIONS), [])
 
     def _n_notifies(self, notifies, n):
         async def check():
