@@ -166,7 +166,7 @@ submit_user (Seed *seed, guint64 i)
 {
   g_autofree char *name = user_name (i);
 
-  natter_store_create_user_async (seed->store, name, seed->password_hash, FALSE, NULL,
+  natter_store_create_user_async (seed->store, name, seed->password_hash, 0, NULL,
                                   user_created_cb, seed);
 }
 

@@ -41,11 +41,14 @@ typedef struct
   NatterUpstream *upstream; /* (owned) (nullable) upstream mode: no store, hub or server */
   guint         bus_owner_id;
   gboolean      name_owned;
+  guint16       port;     /* where the server listens, once it does */
   gboolean      replace;
   int           exit_status;
   gboolean      stopping;
   gint64        close_deadline;
 } Daemon;
+
+static void announce_ready (Daemon *daemon);
 
 /* How long shutdown waits for clients to answer the close handshake. */
 #define CLOSE_GRACE_US (2 * G_USEC_PER_SEC)
@@ -156,7 +159,10 @@ name_acquired_cb (GDBusConnection *connection, const char *name, gpointer user_d
   if (daemon->upstream != NULL)
     g_message ("Owning %s on the session bus, mirroring %s", name, daemon->config->upstream_url);
   else
-    g_message ("Owning %s on the session bus, as account %s", name, daemon->config->owner);
+    {
+      g_message ("Owning %s on the session bus, as account %s", name, daemon->config->owner);
+      announce_ready (daemon);
+    }
 }
 
 static void
@@ -175,6 +181,7 @@ name_lost_cb (GDBusConnection *connection, const char *name, gpointer user_data)
       /* No session bus at all (a server, a container): serve without D-Bus. */
       g_message ("No session bus: serving without D-Bus");
       g_clear_handle_id (&daemon->bus_owner_id, g_bus_unown_name);
+      announce_ready (daemon);
       return;
     }
   if (daemon->name_owned)
@@ -205,56 +212,27 @@ own_bus_name (Daemon *daemon)
                                          daemon, NULL);
 }
 
-static void
-owner_created_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  Daemon *daemon = user_data;
-  g_autoptr(GError) error = NULL;
-
-  if (natter_hub_create_user_finish (NATTER_HUB (source), result, &error))
-    g_message ("Created the owner account %s (an administrator)", daemon->config->owner);
-  else if (!g_error_matches (error, NATTER_ERROR, NATTER_ERROR_CONFLICT))
-    {
-      g_printerr ("natterd: cannot create the owner account %s: %s\n",
-                  daemon->config->owner, error->message);
-      begin_shutdown (daemon, 1);
-      return;
-    }
-  own_bus_name (daemon);
-}
-
-static void
-owner_checked_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  Daemon *daemon = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(NatterUserRecord) owner = natter_store_get_user_finish (NATTER_STORE (source),
-                                                                    result, &error);
-
-  if (owner == NULL && g_error_matches (error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND))
-    {
-      /* D-Bus callers act as the owner without a password; nobody knows this one. */
-      g_autofree char *password = natter_auth_new_token ();
-
-      natter_hub_create_user_async (daemon->hub, daemon->config->owner, password, TRUE, NULL,
-                                    owner_created_cb, daemon);
-      return;
-    }
-  if (owner == NULL)
-    {
-      g_printerr ("natterd: cannot look up the owner account: %s\n", error->message);
-      begin_shutdown (daemon, 1);
-      return;
-    }
-  own_bus_name (daemon);
-}
-
 static gboolean
 write_ready_file (const char *path, guint16 port, GError **error)
 {
   g_autofree char *contents = g_strdup_printf ("%u\n", port);
 
   return g_file_set_contents (path, contents, -1, error);
+}
+
+/* Ready means ready on every front end: the ready file is written once the server
+ * listens and, with a session bus, once the D-Bus name is owned too. */
+static void
+announce_ready (Daemon *daemon)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (daemon->config->ready_file != NULL &&
+      !write_ready_file (daemon->config->ready_file, daemon->port, &error))
+    {
+      g_printerr ("natterd: cannot write the ready file: %s\n", error->message);
+      begin_shutdown (daemon, 1);
+    }
 }
 
 #if NATTER_HAVE_CLUSTER
@@ -344,22 +322,14 @@ join_cluster (Daemon *daemon, GError **error)
 }
 #endif
 
+/* Listens, then offers D-Bus: the owner account exists by then. */
 static void
-hub_started_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+serve (Daemon *daemon)
 {
-  Daemon *daemon = user_data;
   g_autoptr(GError) error = NULL;
-  guint16 port = 0;
-
-  if (!natter_hub_start_finish (NATTER_HUB (source), result, &error))
-    {
-      g_printerr ("natterd: cannot load the store: %s\n", error->message);
-      daemon_quit (daemon, 1);
-      return;
-    }
 
   daemon->server = natter_server_new (daemon->hub, &error);
-  if (daemon->server == NULL || !natter_server_listen (daemon->server, &port, &error))
+  if (daemon->server == NULL || !natter_server_listen (daemon->server, &daemon->port, &error))
     {
       g_printerr ("natterd: cannot listen on %s:%u: %s\n", daemon->config->listen_address,
                   daemon->config->port, error->message);
@@ -371,22 +341,93 @@ hub_started_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       start_cluster (daemon);
       g_message ("Serving on %s://%s:%u/ as cluster node %s",
                  daemon->config->tls_cert != NULL ? "https" : "http",
-                 daemon->config->listen_address, port, daemon->config->node_id);
+                 daemon->config->listen_address, daemon->port, daemon->config->node_id);
     }
   else
     g_message ("Serving on %s://%s:%u/ (data in %s)",
                daemon->config->tls_cert != NULL ? "https" : "http",
-               daemon->config->listen_address, port, daemon->config->data_dir);
+               daemon->config->listen_address, daemon->port, daemon->config->data_dir);
 
-  if (daemon->config->ready_file != NULL &&
-      !write_ready_file (daemon->config->ready_file, port, &error))
+  if (daemon->config->no_dbus)
+    announce_ready (daemon);
+  else
+    own_bus_name (daemon);
+}
+
+static void
+owner_created_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Daemon *daemon = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!natter_hub_create_user_finish (NATTER_HUB (source), result, &error))
     {
-      g_printerr ("natterd: cannot write the ready file: %s\n", error->message);
+      g_printerr ("natterd: cannot create the owner account %s: %s\n",
+                  daemon->config->owner, error->message);
       daemon_quit (daemon, 1);
       return;
     }
+  g_message ("Created the owner account %s (an administrator)", daemon->config->owner);
+  serve (daemon);
+}
 
-  if (!daemon->config->no_dbus)
+/* D-Bus callers act as the owner account without a password. natterd creates it before
+ * it listens, marked as its own in the store, and never takes over an account of that
+ * name that someone else registered: whoever knows that account's password would read
+ * what the desktop user sends. */
+static void
+owner_checked_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Daemon *daemon = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterUserRecord) owner = natter_store_get_user_finish (NATTER_STORE (source),
+                                                                    result, &error);
+
+  if (owner == NULL && g_error_matches (error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND))
+    {
+      /* Nobody knows this password, nor needs to. */
+      g_autofree char *password = natter_auth_new_token ();
+
+      natter_hub_create_user_async (daemon->hub, daemon->config->owner, password,
+                                    NATTER_ACCOUNT_OWNER, NULL, owner_created_cb, daemon);
+      return;
+    }
+  if (owner == NULL)
+    {
+      g_printerr ("natterd: cannot look up the owner account: %s\n", error->message);
+      daemon_quit (daemon, 1);
+      return;
+    }
+  /* Administrators are only ever made on this machine (natterd itself, or
+   * --create-admin), never over the network: an owner account that an earlier natterd
+   * made, before it marked its own, is one. */
+  if (!owner->owner && !owner->admin)
+    {
+      g_printerr ("natterd: the account “%s” exists but natterd did not create it as its "
+                  "owner account (it may have been registered over the network), so D-Bus "
+                  "callers cannot act as it. Start natterd with --owner NAME to use another "
+                  "name, or --no-dbus to serve without D-Bus.\n", daemon->config->owner);
+      daemon_quit (daemon, 1);
+      return;
+    }
+  serve (daemon);
+}
+
+static void
+hub_started_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Daemon *daemon = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!natter_hub_start_finish (NATTER_HUB (source), result, &error))
+    {
+      g_printerr ("natterd: cannot load the store: %s\n", error->message);
+      daemon_quit (daemon, 1);
+      return;
+    }
+  if (daemon->config->no_dbus)
+    serve (daemon);
+  else
     natter_store_get_user_async (daemon->store, daemon->config->owner, NULL, owner_checked_cb,
                                  daemon);
 }
@@ -713,7 +754,7 @@ main (int argc, char **argv)
         }
       else
         {
-          natter_hub_create_user_async (daemon.hub, create_admin, password, TRUE, NULL,
+          natter_hub_create_user_async (daemon.hub, create_admin, password, NATTER_ACCOUNT_ADMIN, NULL,
                                         admin_created_cb, &daemon);
           memset (password, 0, strlen (password));
           g_main_loop_run (daemon.loop);

@@ -897,7 +897,7 @@ register_hashed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       login_failed (req, error);
       return;
     }
-  natter_store_create_user_async (req->hub->store, req->user, hash, FALSE, NULL,
+  natter_store_create_user_async (req->hub->store, req->user, hash, 0, NULL,
                                   register_created_cb, request_ref (req));
 }
 
@@ -2495,7 +2495,7 @@ natter_hub_attach_local (NatterHub    *self,
 typedef struct
 {
   char     *user;   /* (owned) */
-  gboolean  admin;
+  NatterAccountFlags flags;
 } CreateUser;
 
 static void
@@ -2533,7 +2533,7 @@ create_user_hashed_cb (GObject *source, GAsyncResult *result, gpointer user_data
       return;
     }
   cancellable = g_task_get_cancellable (task);
-  natter_store_create_user_async (self->store, data->user, hash, data->admin, cancellable,
+  natter_store_create_user_async (self->store, data->user, hash, data->flags, cancellable,
                                   create_user_stored_cb, g_steal_pointer (&task));
 }
 
@@ -2546,7 +2546,7 @@ void
 natter_hub_create_user_async (NatterHub           *self,
                               const char          *user,
                               const char          *password,
-                              gboolean             admin,
+                              NatterAccountFlags   flags,
                               GCancellable        *cancellable,
                               GAsyncReadyCallback  callback,
                               gpointer             user_data)
@@ -2574,7 +2574,7 @@ natter_hub_create_user_async (NatterHub           *self,
     }
   data = g_new0 (CreateUser, 1);
   data->user = g_strdup (user);
-  data->admin = admin;
+  data->flags = flags;
   g_task_set_task_data (task, data, (GDestroyNotify) create_user_free);
   natter_auth_hash_password_async (password, cancellable, create_user_hashed_cb,
                                    g_steal_pointer (&task));

@@ -78,7 +78,7 @@ void         natter_hub_attach_local     (NatterHub            *self,
 void         natter_hub_create_user_async  (NatterHub          *self,
                                             const char         *user,
                                             const char         *password,
-                                            gboolean            admin,
+                                            NatterAccountFlags  flags,
                                             GCancellable       *cancellable,
                                             GAsyncReadyCallback callback,
                                             gpointer            user_data);

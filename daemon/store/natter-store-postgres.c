@@ -148,10 +148,16 @@ static const struct {
     "SELECT name, kind, topic, last_seq FROM rooms ORDER BY name", 0 },
   [STMT_LOAD_MEMBERS] = { "natter_load_members",
     "SELECT room, user_name, read_seq FROM members ORDER BY room, user_name", 0 },
+  /* One statement: an owner account is never left unmarked. */
   [STMT_CREATE_USER] = { "natter_create_user",
-    "INSERT INTO users (name, password_hash, admin) VALUES ($1, $2, $3)", 3 },
+    "WITH created AS ("
+    "  INSERT INTO users (name, password_hash, admin) VALUES ($1, $2, $3) RETURNING name)"
+    " INSERT INTO meta (key, value) SELECT 'owner', name FROM created WHERE $4"
+    " ON CONFLICT (key) DO UPDATE SET value = excluded.value", 4 },
   [STMT_GET_USER] = { "natter_get_user",
-    "SELECT name, password_hash, admin FROM users WHERE name = $1", 1 },
+    "SELECT name, password_hash, admin,"
+    "  EXISTS (SELECT 1 FROM meta WHERE key = 'owner' AND value = users.name)"
+    " FROM users WHERE name = $1", 1 },
   [STMT_CREATE_TOKEN] = { "natter_create_token",
     "INSERT INTO tokens (token_hash, user_name, expires_at_ms) VALUES ($1, $2, $3)", 3 },
   [STMT_LOOKUP_TOKEN] = { "natter_lookup_token",
@@ -224,6 +230,7 @@ struct _Job
   gint64             number;          /* ts, expiry or now */
   guint64            seq;
   gboolean           flag;
+  gboolean           owner;       /* create_user: the local owner account */
   guint              limit;
   NatterHistoryQuery query;
   GStrv              rooms;           /* (owned) (nullable) */
@@ -608,7 +615,8 @@ run_load (Worker *worker, Job *job, GError **error)
 static gpointer
 run_create_user (Worker *worker, Job *job, GError **error)
 {
-  const char * const values[] = { job->name, job->text, job->flag ? "true" : "false" };
+  const char * const values[] = { job->name, job->text, job->flag ? "true" : "false",
+                                   job->owner ? "true" : "false" };
   g_autoptr(PGresult) res = NULL;
   g_autoptr(GError) local_error = NULL;
 
@@ -646,6 +654,7 @@ run_get_user (Worker *worker, Job *job, GError **error)
   user->name = g_strdup (get_text (res, 0, 0));
   user->password_hash = g_strdup (get_text (res, 0, 1));
   user->admin = get_bool (res, 0, 2);
+  user->owner = get_bool (res, 0, 3);
   return user;
 }
 
@@ -1622,7 +1631,7 @@ natter_store_postgres_load_async (NatterStore *store, GCancellable *cancellable,
 
 static void
 natter_store_postgres_create_user_async (NatterStore *store, const char *name,
-                                         const char *password_hash, gboolean admin,
+                                         const char *password_hash, NatterAccountFlags flags,
                                          GCancellable *cancellable,
                                          GAsyncReadyCallback callback, gpointer user_data)
 {
@@ -1633,7 +1642,8 @@ natter_store_postgres_create_user_async (NatterStore *store, const char *name,
   job->boolean_result = TRUE;
   job->name = g_strdup (name);
   job->text = g_strdup (password_hash);
-  job->flag = admin;
+  job->flag = (flags & (NATTER_ACCOUNT_ADMIN | NATTER_ACCOUNT_OWNER)) != 0;
+  job->owner = (flags & NATTER_ACCOUNT_OWNER) != 0;
   queue_job (self, name, job);
 }
 

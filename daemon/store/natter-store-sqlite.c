@@ -164,6 +164,7 @@ typedef enum {
   STMT_DELETE_EXPIRED_TOKENS,
   STMT_INSERT_USER,
   STMT_SELECT_USER,
+  STMT_SET_OWNER,
   STMT_INSERT_TOKEN,
   STMT_SELECT_TOKEN,
   STMT_INSERT_ROOM,
@@ -206,7 +207,13 @@ static const char * const stmt_sql[N_STMTS] = {
   [STMT_INSERT_USER] =
     "INSERT INTO users (name, password_hash, admin, created_at) VALUES (?1, ?2, ?3, ?4)"
     " ON CONFLICT (name) DO NOTHING",
-  [STMT_SELECT_USER] = "SELECT name, password_hash, admin FROM users WHERE name = ?1",
+  [STMT_SELECT_USER] =
+    "SELECT name, password_hash, admin,"
+    "  EXISTS (SELECT 1 FROM meta WHERE key = 'owner' AND value = users.name)"
+    " FROM users WHERE name = ?1",
+  [STMT_SET_OWNER] =
+    "INSERT INTO meta (key, value) VALUES ('owner', ?1)"
+    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
   [STMT_INSERT_TOKEN] = "INSERT INTO tokens (hash, user, expires_at) VALUES (?1, ?2, ?3)",
   [STMT_SELECT_TOKEN] = "SELECT user FROM tokens WHERE hash = ?1 AND expires_at > ?2",
   [STMT_INSERT_ROOM] =
@@ -651,6 +658,7 @@ struct _Op
   gint64              i64;             /* ts, expiry or now, in ms */
   guint64             u64;             /* seq or limit */
   gboolean            flag;            /* admin */
+  gboolean            owner;           /* the local owner account */
   NatterHistoryQuery  history;
 
   /* Outcome */
@@ -767,6 +775,17 @@ write_create_user (Conn *conn, Op *op, GError **error)
       g_set_error (error, NATTER_ERROR, NATTER_ERROR_CONFLICT, "The user name “%s” is taken",
                    op->user);
       return FALSE;
+    }
+  if (op->owner)
+    {
+      /* In the same savepoint: an owner account is never left unmarked. */
+      g_autoptr(BorrowedStmt) owner = conn_borrow (conn, STMT_SET_OWNER, error);
+
+      if (owner == NULL)
+        return FALSE;
+      bind_text (owner, 1, op->user);
+      if (stmt_step (conn, owner, error) == 0)
+        return FALSE;
     }
   return TRUE;
 }
@@ -1053,6 +1072,7 @@ read_get_user (Conn *conn, Op *op, GError **error)
       record->name = g_strdup (column_text (stmt, 0));
       record->password_hash = g_strdup (column_text (stmt, 1));
       record->admin = sqlite3_column_int (stmt, 2) != 0;
+      record->owner = sqlite3_column_int (stmt, 3) != 0;
       op_set_result (op, record, (GDestroyNotify) natter_user_record_free);
       return TRUE;
     case SQLITE_DONE:
@@ -1832,7 +1852,7 @@ natter_store_sqlite_load_async (NatterStore *store, GCancellable *cancellable,
 
 static void
 natter_store_sqlite_create_user_async (NatterStore *store, const char *name,
-                                       const char *password_hash, gboolean admin,
+                                       const char *password_hash, NatterAccountFlags flags,
                                        GCancellable *cancellable, GAsyncReadyCallback callback,
                                        gpointer user_data)
 {
@@ -1847,7 +1867,8 @@ natter_store_sqlite_create_user_async (NatterStore *store, const char *name,
   op->user = g_strdup (name);
   op->text = g_strdup (password_hash);
   op->text_is_secret = TRUE;
-  op->flag = admin;
+  op->flag = (flags & (NATTER_ACCOUNT_ADMIN | NATTER_ACCOUNT_OWNER)) != 0;
+  op->owner = (flags & NATTER_ACCOUNT_OWNER) != 0;
   submit_write (self, op);
 }
 

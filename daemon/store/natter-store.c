@@ -86,11 +86,11 @@ natter_store_load_finish (NatterStore *self, GAsyncResult *result, GError **erro
 
 void
 natter_store_create_user_async (NatterStore *self, const char *name, const char *password_hash,
-                                gboolean admin, GCancellable *cancellable,
+                                NatterAccountFlags flags, GCancellable *cancellable,
                                 GAsyncReadyCallback callback, gpointer user_data)
 {
   g_return_if_fail (NATTER_IS_STORE (self));
-  STORE_IFACE (self)->create_user_async (self, name, password_hash, admin, cancellable,
+  STORE_IFACE (self)->create_user_async (self, name, password_hash, flags, cancellable,
                                          callback, user_data);
 }
 

@@ -17,10 +17,22 @@ G_BEGIN_DECLS
 #define NATTER_MESSAGE_KIND_TEXT      "text"
 #define NATTER_MESSAGE_KIND_BROADCAST "broadcast"
 
+/**
+ * NatterAccountFlags:
+ * @NATTER_ACCOUNT_ADMIN: may broadcast and administer
+ * @NATTER_ACCOUNT_OWNER: the local owner account that natterd created for the desktop
+ *   user (D-Bus callers act as it); an administrator too. At most one account is it.
+ */
+typedef enum {
+  NATTER_ACCOUNT_ADMIN = 1 << 0,
+  NATTER_ACCOUNT_OWNER = 1 << 1,
+} NatterAccountFlags;
+
 typedef struct {
   char     *name;           /* (owned) */
   char     *password_hash;  /* (owned) crypto_pwhash_str() output */
   gboolean  admin;
+  gboolean  owner;          /* created by natterd as its local owner account */
 } NatterUserRecord;
 
 typedef struct {
@@ -80,7 +92,7 @@ struct _NatterStoreInterface
   void (*load_async)              (NatterStore *self, GCancellable *cancellable,
                                    GAsyncReadyCallback callback, gpointer user_data);
   void (*create_user_async)       (NatterStore *self, const char *name,
-                                   const char *password_hash, gboolean admin,
+                                   const char *password_hash, NatterAccountFlags flags,
                                    GCancellable *cancellable,
                                    GAsyncReadyCallback callback, gpointer user_data);
   void (*get_user_async)          (NatterStore *self, const char *name,
@@ -138,9 +150,11 @@ void                 natter_store_load_async           (NatterStore *self, GCanc
                                                         GAsyncReadyCallback callback, gpointer user_data);
 NatterStoreSnapshot *natter_store_load_finish          (NatterStore *self, GAsyncResult *result, GError **error);
 
-/* Fails with NATTER_ERROR_CONFLICT when the name is taken. */
+/* Fails with NATTER_ERROR_CONFLICT when the name is taken. With NATTER_ACCOUNT_OWNER, the
+ * account is recorded as natterd's local owner in the same transaction. */
 void                 natter_store_create_user_async    (NatterStore *self, const char *name,
-                                                        const char *password_hash, gboolean admin,
+                                                        const char *password_hash,
+                                                        NatterAccountFlags flags,
                                                         GCancellable *cancellable,
                                                         GAsyncReadyCallback callback, gpointer user_data);
 gboolean             natter_store_create_user_finish   (NatterStore *self, GAsyncResult *result, GError **error);

@@ -14,10 +14,11 @@ import unittest
 
 from gi.repository import GLib
 
-from natter_dbus_fixture import (BUS_NAME, CHAT_IFACE, ERROR_PREFIX, MESSAGE_IFACE, OWNER,
-                                 ROOM_IFACE, ROOT_PATH, SEARCH_IFACE, SEARCH_PATH,
-                                 DBusTestCase, activatable, daemon_args, eventually,
-                                 no_daemon, room_path)
+from natter_dbus_fixture import (BUS_NAME, CHAT_IFACE, ERROR_PREFIX, JSON_PROTOCOL,
+                                 MESSAGE_IFACE, OWNER, ROOM_IFACE, ROOT_PATH, SEARCH_IFACE,
+                                 SEARCH_PATH, START_TIMEOUT, DBusTestCase, JsonClient,
+                                 activatable, daemon_args, eventually, no_daemon, open_ws,
+                                 password_for, room_path)
 
 NOTIFICATIONS = ("org.freedesktop.Notifications", "/org/freedesktop/Notifications")
 APP = ("io.github.natter.Natter", "/io/github/natter/Natter")
@@ -572,6 +573,40 @@ class DBusTest(DBusTestCase):
             if proc.returncode is None:
                 proc.kill()
                 await proc.wait()
+
+    @no_daemon
+    async def test_owner_account_never_taken_over(self):
+        """An account of the owner's name that someone registered over the network (here
+        while natterd served without D-Bus) is never adopted: natterd refuses to offer
+        D-Bus as it and says what to do. The owner account natterd creates exists before
+        it listens, so nobody can register its name first."""
+        await asyncio.to_thread(self.daemon.start, "--no-dbus")
+        stranger = await self.ws_user(OWNER)
+        await stranger.call("join", {"room": "general"}, "joined")
+        self.assertEqual(self.daemon.stop(), 0)
+
+        refused = self.daemon.spawn()
+        await asyncio.to_thread(refused.wait, START_TIMEOUT)
+        self.assertEqual(refused.returncode, 1, self.daemon.log_text())
+        self.assertIn(f"the account “{OWNER}” exists but natterd did not create it",
+                      self.daemon.log_text())
+        self.assertIn("--owner NAME", self.daemon.log_text())
+        self.assertIsNone(self.watcher.name_owner(BUS_NAME))
+        self.assertFalse(os.path.exists(refused.ready_file))
+
+        # Another owner name: natterd creates it before serving, marked as its own, so
+        # registering it over the network is a conflict, and a restart adopts it.
+        await self.start_daemon("--owner", "desk2")
+        ws = await open_ws(self.daemon.url(), [JSON_PROTOCOL])
+        late = JsonClient(ws, "late")
+        self.clients.append(late)
+        frame = await late.request("register", {"user": "desk2",
+                                                "password": password_for("desk2")},
+                                   expect_error=True)
+        self.assertEqual(frame["error"]["code"], "conflict", frame)
+        self.assertEqual(self.daemon.stop(), 0)
+        await self.start_daemon("--owner", "desk2")
+        await self.join("general")
 
     @no_daemon
     async def test_name_lost_exits_cleanly(self):

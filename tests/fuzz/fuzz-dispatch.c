@@ -195,7 +195,7 @@ world_start (World *world)
   natter_hub_start_async (world->hub, NULL, started_cb, &started);
   while (!started)
     g_main_context_iteration (NULL, TRUE);
-  natter_hub_create_user_async (world->hub, ADMIN_USER, ADMIN_PASSWORD, TRUE, NULL,
+  natter_hub_create_user_async (world->hub, ADMIN_USER, ADMIN_PASSWORD, NATTER_ACCOUNT_ADMIN, NULL,
                                 admin_created_cb, &admin_created);
   while (!admin_created)
     g_main_context_iteration (NULL, TRUE);

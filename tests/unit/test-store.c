@@ -199,11 +199,23 @@ now_ms (void)
 }
 
 static gboolean
+create_account (Fixture *f, const char *name, const char *hash, NatterAccountFlags flags,
+                GError **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  natter_store_create_user_async (f->store, name, hash, flags, NULL, result_cb, &result);
+  WAIT_UNTIL (result != NULL);
+  return natter_store_create_user_finish (f->store, result, error);
+}
+
+static gboolean
 create_user (Fixture *f, const char *name, const char *hash, gboolean admin, GError **error)
 {
   g_autoptr(GAsyncResult) result = NULL;
 
-  natter_store_create_user_async (f->store, name, hash, admin, NULL, result_cb, &result);
+  natter_store_create_user_async (f->store, name, hash, admin ? NATTER_ACCOUNT_ADMIN : 0,
+                                  NULL, result_cb, &result);
   WAIT_UNTIL (result != NULL);
   return natter_store_create_user_finish (f->store, result, error);
 }
@@ -494,6 +506,46 @@ test_users (Fixture *fixture, gconstpointer user_data)
   missing = get_user (fixture, "nobody", &local_error);
   g_assert_error (local_error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND);
   g_assert_null (missing);
+}
+
+/* natterd's local owner account is marked in the store when it is created, so that an
+ * account someone registered under the owner's name is never taken for it. */
+static void
+test_owner (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(NatterUserRecord) registered = NULL;
+  g_autoptr(NatterUserRecord) owner = NULL;
+  g_autoptr(NatterUserRecord) again = NULL;
+
+  g_assert_true (create_user (fixture, "mallory", "$hash-m", FALSE, &local_error));
+  registered = get_user (fixture, "mallory", &local_error);
+  g_assert_no_error (local_error);
+  g_assert_false (registered->owner);
+
+  /* Taken: the owner is not created, and the name is not marked. */
+  g_assert_false (create_account (fixture, "mallory", "$hash-o", NATTER_ACCOUNT_OWNER,
+                                  &local_error));
+  g_assert_error (local_error, NATTER_ERROR, NATTER_ERROR_CONFLICT);
+  g_clear_error (&local_error);
+  g_clear_pointer (&registered, natter_user_record_free);
+  registered = get_user (fixture, "mallory", &local_error);
+  g_assert_no_error (local_error);
+  g_assert_false (registered->owner);
+  g_assert_false (registered->admin);
+
+  g_assert_true (create_account (fixture, "alice", "$hash-a", NATTER_ACCOUNT_OWNER,
+                                 &local_error));
+  g_assert_no_error (local_error);
+  owner = get_user (fixture, "alice", &local_error);
+  g_assert_no_error (local_error);
+  g_assert_true (owner->owner);
+  g_assert_true (owner->admin);
+
+  reopen_store (fixture);
+  again = get_user (fixture, "alice", &local_error);
+  g_assert_no_error (local_error);
+  g_assert_true (again->owner);
 }
 
 static void
@@ -1817,6 +1869,7 @@ main (int argc, char **argv)
   ADD ("/store/capabilities", test_capabilities);
   ADD ("/store/users", test_users);
   ADD ("/store/tokens", test_tokens);
+  ADD ("/store/owner", test_owner);
   ADD ("/store/rooms", test_rooms);
   ADD ("/store/append", test_append);
   ADD ("/store/append-concurrent", test_append_concurrent);
