@@ -2108,6 +2108,13 @@ handle_read (Request *req, ClientState *cs)
       return;
     }
   had_marker = g_hash_table_contains (room->members, cs->user);
+  if (had_marker && op->seq <= room_read_seq (room, cs->user))
+    {
+      /* Markers only move forward: one that would not move is neither written nor
+       * announced, so repeating it costs the room nothing. */
+      reply_ok (req);
+      return;
+    }
   natter_hub_room_set_read_seq (room, cs->user, op->seq);
   req->user = g_strdup (cs->user);
   req->room = g_strdup (room->name);

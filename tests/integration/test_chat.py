@@ -497,8 +497,14 @@ class ChatTest(NatterTestCase):
         self.assertEqual((await info(bob)).get("unread", 0), 0)
         self.assertEqual((await info(alice))["unread"], 1)
 
+        # Bob's own send moved his marker to 4: reading up to it again (or to less) moves
+        # nothing, so nothing is written or announced; the next receipt is for seq 5.
+        await self.send(alice, "reads", "a5", "a5")
         await bob.call("read", {"room": "reads", "seq": 4}, "ok")
-        await alice.next_event("receipt", room="reads", user="bob", seq=4)
+        await bob.call("read", {"room": "reads", "seq": 2}, "ok")
+        await bob.call("read", {"room": "reads", "seq": 5}, "ok")
+        self.assertEqual(await alice.next_event("receipt", room="reads", user="bob"),
+                         {"room": "reads", "user": "bob", "seq": 5})
 
     async def test_typing(self):
         alice = await self.user("alice")
