@@ -12,6 +12,12 @@
 /* At most this many hashes at once: each needs memlimit bytes of memory. */
 #define MAX_HASH_THREADS 2
 
+/* Hashes waiting or running. Past the limit a request is refused at once rather than
+ * queued: a queue without bound lets a crowd of bogus logins delay every real one by as
+ * long as the crowd is large. */
+static gint pending_jobs = 0;
+static guint max_pending_jobs = NATTER_AUTH_DEFAULT_MAX_PENDING;
+
 static guint64 pwhash_opslimit = crypto_pwhash_OPSLIMIT_INTERACTIVE;
 static gsize pwhash_memlimit = crypto_pwhash_MEMLIMIT_INTERACTIVE;
 
@@ -38,7 +44,10 @@ run_job (gpointer data,
   AuthJob *job = g_task_get_task_data (task);
 
   if (g_task_return_error_if_cancelled (task))
-    return;
+    {
+      g_atomic_int_add (&pending_jobs, -1);
+      return;
+    }
 
   if (g_task_get_source_tag (task) == natter_auth_hash_password_async)
     {
@@ -74,6 +83,7 @@ run_job (gpointer data,
         g_task_return_new_error (task, NATTER_ERROR, NATTER_ERROR_UNAUTHORIZED,
                                  "invalid user name or password");
     }
+  g_atomic_int_add (&pending_jobs, -1);
 }
 
 static GThreadPool *
@@ -95,7 +105,30 @@ get_pool (void)
 static void
 submit (GTask *task)
 {
-  g_thread_pool_push (get_pool (), task, NULL);
+  GThreadPool *pool = get_pool ();
+
+  if ((guint) g_atomic_int_add (&pending_jobs, 1) >= max_pending_jobs)
+    {
+      g_atomic_int_add (&pending_jobs, -1);
+      g_task_return_new_error (task, NATTER_ERROR, NATTER_ERROR_RATE_LIMITED,
+                               "the server is busy checking passwords: try again shortly");
+      g_object_unref (task);
+      return;
+    }
+  g_thread_pool_push (pool, task, NULL);
+}
+
+/**
+ * natter_auth_set_max_pending:
+ * @max_pending: how many hashes may wait or run at once (at least 1)
+ *
+ * Past it, natter_auth_hash_password_async() and natter_auth_verify_password_async()
+ * fail with %NATTER_ERROR_RATE_LIMITED at once.
+ */
+void
+natter_auth_set_max_pending (guint max_pending)
+{
+  max_pending_jobs = MAX (max_pending, 1);
 }
 
 void

@@ -57,15 +57,8 @@ struct _ClientState
   gboolean      barrier;      /* the running request is one that others wait for */
   gboolean      pumping;
   GHashTable   *subs;         /* (owned) room name → Sub * (owned) */
-  double        tokens;       /* connection rate bucket */
-  gint64        tokens_at;
+  NatterBucket  send_bucket;  /* sends of this connection */
 };
-
-typedef struct
-{
-  double tokens;
-  gint64 at;
-} Bucket;
 
 struct _NatterHub
 {
@@ -77,7 +70,7 @@ struct _NatterHub
   GHashTable   *user_rooms;   /* (owned) user → GHashTable set of Room * (unowned) */
   GHashTable   *clients;      /* (owned) NatterClient * → ClientState * (owned) */
   GHashTable   *online;       /* (owned) user → GPtrArray of ClientState * (unowned) */
-  GHashTable   *user_buckets; /* (owned) user → Bucket * */
+  NatterBuckets *user_buckets; /* (owned) sends of each account, all connections */
   NatterThrottle *login_throttle; /* (owned) failed password logins per account */
   Room         *system;       /* (unowned) */
 

@@ -17,6 +17,9 @@
 #define MAX_PAGE              200
 #define MIN_PASSWORD_BYTES    8
 #define MAX_PASSWORD_BYTES    1024
+/* When to try again after a rate_limited error that carries no time of its own (the
+ * password hashing queue was full). */
+#define BUSY_RETRY_MS         1000
 /* Requests a client may queue behind one that others wait for. */
 #define MAX_WAITING_FRAMES    256
 /* How long a later seq is held while an earlier one is missing, before back-filling it
@@ -511,7 +514,8 @@ reply_gerror (Request *req, const GError *error)
   if (error->domain != NATTER_ERROR)
     g_warning ("Request failed: %s", error->message);
   send_error (req->hub, req->client, req->has_id, req->id, code,
-              error->domain == NATTER_ERROR ? error->message : "internal error", 0);
+              error->domain == NATTER_ERROR ? error->message : "internal error",
+              code == NATTER_ERROR_RATE_LIMITED ? BUSY_RETRY_MS : 0);
 }
 
 void
@@ -594,43 +598,15 @@ natter_hub_user_online (NatterHub *self, const char *user)
 /* Rate limits: token buckets per user and per connection */
 
 static gboolean
-bucket_take (double *tokens, gint64 *at, double rate, double burst, guint *retry_after_ms)
-{
-  gint64 now = g_get_monotonic_time ();
-
-  if (*at == 0)
-    *tokens = burst;
-  else
-    *tokens = MIN (burst, *tokens + (now - *at) / 1e6 * rate);
-  *at = now;
-
-  if (*tokens >= 1.0)
-    {
-      *tokens -= 1.0;
-      return TRUE;
-    }
-  *retry_after_ms = (guint) ((1.0 - *tokens) / rate * 1000.0) + 1;
-  return FALSE;
-}
-
-static gboolean
 rate_check (NatterHub *self, ClientState *cs, guint *retry_after_ms)
 {
-  Bucket *bucket = g_hash_table_lookup (self->user_buckets, cs->user);
-  double rate = self->config->rate_per_s;
-  double burst = self->config->rate_burst;
-
-  if (bucket == NULL)
-    {
-      bucket = g_new0 (Bucket, 1);
-      g_hash_table_insert (self->user_buckets, g_strdup (cs->user), bucket);
-    }
   /* A connection gets the user's rate; the user's bucket caps all connections together. */
-  if (!bucket_take (&cs->tokens, &cs->tokens_at, rate, burst, retry_after_ms))
+  if (!natter_bucket_take (&cs->send_bucket, self->config->rate_per_s, self->config->rate_burst,
+                           retry_after_ms))
     return FALSE;
-  if (!bucket_take (&bucket->tokens, &bucket->at, rate * 2, burst * 2, retry_after_ms))
+  if (!natter_buckets_take (self->user_buckets, cs->user, retry_after_ms))
     {
-      cs->tokens += 1.0;
+      natter_bucket_give_back (&cs->send_bucket);
       return FALSE;
     }
   return TRUE;
@@ -2786,7 +2762,7 @@ natter_hub_finalize (GObject *object)
   g_clear_pointer (&self->online, g_hash_table_unref);
   g_clear_pointer (&self->user_rooms, g_hash_table_unref);
   g_clear_pointer (&self->rooms, g_hash_table_unref);
-  g_clear_pointer (&self->user_buckets, g_hash_table_unref);
+  g_clear_pointer (&self->user_buckets, natter_buckets_free);
   g_clear_pointer (&self->login_throttle, natter_throttle_free);
   g_clear_object (&self->drain_task);
   g_clear_object (&self->store);
@@ -2877,7 +2853,6 @@ natter_hub_init (NatterHub *self)
   self->clients = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) client_state_free);
   self->online = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                         (GDestroyNotify) g_ptr_array_unref);
-  self->user_buckets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->online_elsewhere = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
 
@@ -2901,6 +2876,7 @@ natter_hub_new (NatterStore        *store,
   self->store = g_object_ref (store);
   self->config = (NatterConfig *) config;
   self->login_throttle = natter_throttle_new (config->login_failures, config->login_throttle_s);
+  self->user_buckets = natter_buckets_new (config->rate_per_s * 2, config->rate_burst * 2);
   /* Other nodes write to a shared store too: see natter-hub-remote.c. */
   self->shared = natter_store_is_shared (store);
   return self;

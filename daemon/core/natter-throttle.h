@@ -29,4 +29,44 @@ void            natter_throttle_success (NatterThrottle *self,
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterThrottle, natter_throttle_free)
 
+/**
+ * NatterBucket:
+ *
+ * A token bucket: @burst tokens at first, refilled at @rate per second up to @burst;
+ * each action takes one. Zero-initialised means full.
+ */
+typedef struct {
+  double tokens;
+  gint64 at;      /* monotonic µs of the last take, 0 before the first */
+} NatterBucket;
+
+/* Returns FALSE, with when one token will be there, when the bucket is empty. */
+gboolean        natter_bucket_take      (NatterBucket   *bucket,
+                                         double          rate,
+                                         double          burst,
+                                         guint          *retry_after_ms);
+/* Returns a token taken for an action that did not happen after all. */
+void            natter_bucket_give_back (NatterBucket   *bucket);
+
+/**
+ * NatterBuckets:
+ *
+ * A token bucket per key (an address, an account), all with the same rate and burst.
+ * Buckets that have filled up again are swept when the table grows, so many keys cannot
+ * grow memory without bound.
+ */
+typedef struct _NatterBuckets NatterBuckets;
+
+NatterBuckets  *natter_buckets_new       (double          rate,
+                                          double          burst);
+void            natter_buckets_free      (NatterBuckets  *self);
+gboolean        natter_buckets_take      (NatterBuckets  *self,
+                                          const char     *key,
+                                          guint          *retry_after_ms);
+void            natter_buckets_give_back (NatterBuckets  *self,
+                                          const char     *key);
+guint           natter_buckets_get_size  (NatterBuckets  *self);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterBuckets, natter_buckets_free)
+
 G_END_DECLS
