@@ -23,8 +23,9 @@ void      natter_auth_verify_password_async  (const char          *hash,
 gboolean  natter_auth_verify_password_finish (GAsyncResult        *result,
                                               GError             **error);
 
-/* How many hashes may wait or run at once by default: a second or two of work. */
-#define NATTER_AUTH_DEFAULT_MAX_PENDING 32
+/* How many hashes may wait or run at once by default: a few seconds of work at most.
+ * Reconnecting clients log in with tokens, which need no hash. */
+#define NATTER_AUTH_DEFAULT_MAX_PENDING 64
 void      natter_auth_set_max_pending        (guint                max_pending);
 
 /* Sets the Argon2id cost; defaults to libsodium's "interactive" limits. */
