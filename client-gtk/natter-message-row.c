@@ -26,6 +26,43 @@ struct _NatterMessageRow
 
 G_DEFINE_FINAL_TYPE (NatterMessageRow, natter_message_row, GTK_TYPE_LIST_BOX_ROW)
 
+/* The web page's rule (daemon/web/app.js): http and https only, without the punctuation
+ * that ends a sentence. */
+#define URL_PATTERN "\\bhttps?://[^\\s<>\"']+[^\\s<>\"'.,;:!?)\\]]"
+
+/* The body as Pango markup: the text escaped, its links clickable. */
+static char *
+body_markup (const char *text)
+{
+  static GRegex *url_regex;
+  g_autoptr(GMatchInfo) match = NULL;
+  g_autofree char *rest = NULL;
+  GString *markup = g_string_new (NULL);
+  int last = 0;
+
+  if (g_once_init_enter (&url_regex))
+    g_once_init_leave (&url_regex, g_regex_new (URL_PATTERN, G_REGEX_OPTIMIZE, 0, NULL));
+
+  g_regex_match (url_regex, text, 0, &match);
+  while (g_match_info_matches (match))
+    {
+      g_autofree char *url = g_match_info_fetch (match, 0);
+      g_autofree char *escaped_url = g_markup_escape_text (url, -1);
+      g_autofree char *before = NULL;
+      int start;
+      int end;
+
+      g_match_info_fetch_pos (match, 0, &start, &end);
+      before = g_markup_escape_text (text + last, start - last);
+      g_string_append_printf (markup, "%s<a href=\"%s\">%s</a>", before, escaped_url, escaped_url);
+      last = end;
+      g_match_info_next (match, NULL);
+    }
+  rest = g_markup_escape_text (text + last, -1);
+  g_string_append (markup, rest);
+  return g_string_free (markup, FALSE);
+}
+
 static void
 update_grouping (NatterMessageRow *self)
 {
@@ -98,6 +135,7 @@ natter_message_row_new (NatterMessage *message)
    * g_date_time_format(). xgettext:no-c-format */
   g_autofree char *full = g_date_time_format (time, _("%A, %B %-d %Y, %H:%M"));
   const char *sender = natter_message_get_sender (message);
+  g_autofree char *markup = NULL;
 
   self->message = g_object_ref (message);
 
@@ -118,7 +156,8 @@ natter_message_row_new (NatterMessage *message)
   adw_avatar_set_text (self->avatar, sender);
   gtk_label_set_label (self->time_label, clock);
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->time_label), full);
-  gtk_label_set_label (self->body_label, natter_message_get_body (message));
+  markup = body_markup (natter_message_get_body (message));
+  gtk_label_set_markup (self->body_label, markup);
 
   g_signal_connect_object (message, "notify::continued", G_CALLBACK (update_grouping), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (message, "notify::own", G_CALLBACK (update_own), self, G_CONNECT_SWAPPED);
@@ -153,7 +192,20 @@ const char *
 natter_message_row_get_body (NatterMessageRow *self)
 {
   g_return_val_if_fail (NATTER_IS_MESSAGE_ROW (self), NULL);
-  return gtk_label_get_label (self->body_label);
+  return gtk_label_get_text (self->body_label);
+}
+
+/**
+ * natter_message_row_get_body_label:
+ * @self: a message row
+ *
+ * Returns: (transfer none): the label showing the text, with its links
+ */
+GtkLabel *
+natter_message_row_get_body_label (NatterMessageRow *self)
+{
+  g_return_val_if_fail (NATTER_IS_MESSAGE_ROW (self), NULL);
+  return self->body_label;
 }
 
 gboolean

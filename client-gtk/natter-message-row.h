@@ -16,6 +16,7 @@ NatterMessage *natter_message_row_get_message (NatterMessageRow *self);
 const char    *natter_message_row_get_sender  (NatterMessageRow *self);
 const char    *natter_message_row_get_time    (NatterMessageRow *self);
 const char    *natter_message_row_get_body    (NatterMessageRow *self);
+GtkLabel      *natter_message_row_get_body_label (NatterMessageRow *self);
 gboolean       natter_message_row_get_header_visible (NatterMessageRow *self);
 
 G_END_DECLS
