@@ -15,6 +15,7 @@ struct _NatterBanner
 
   NatterService *service;   /* (owned) (nullable) */
   char          *action;    /* (owned) (nullable): what the button does */
+  gboolean       active;    /* whether this one of the window's banners may show */
 
   GtkRevealer   *revealer;
   GtkWidget     *box;
@@ -86,7 +87,7 @@ natter_banner_update (NatterBanner *self)
     gtk_widget_add_css_class (self->box, "error");
   else
     gtk_widget_remove_css_class (self->box, "error");
-  gtk_revealer_set_reveal_child (self->revealer, title != NULL);
+  gtk_revealer_set_reveal_child (self->revealer, title != NULL && self->active);
 }
 
 static void
@@ -131,6 +132,7 @@ natter_banner_class_init (NatterBannerClass *klass)
 static void
 natter_banner_init (NatterBanner *self)
 {
+  self->active = TRUE;
   gtk_widget_init_template (GTK_WIDGET (self));
 }
 
@@ -149,6 +151,25 @@ natter_banner_set_service (NatterBanner  *self,
   g_set_object (&self->service, service);
   g_signal_connect_object (service, "notify::status", G_CALLBACK (natter_banner_update), self,
                            G_CONNECT_SWAPPED);
+  natter_banner_update (self);
+}
+
+/**
+ * natter_banner_set_active:
+ * @self: a banner
+ * @active: whether the banner shows the status
+ *
+ * A window with a banner in each pane shows one at a time. An inactive banner takes no
+ * space either: a hidden revealer would still ask for its text's width.
+ */
+void
+natter_banner_set_active (NatterBanner *self,
+                          gboolean      active)
+{
+  g_return_if_fail (NATTER_IS_BANNER (self));
+
+  self->active = !!active;
+  gtk_widget_set_visible (GTK_WIDGET (self), self->active);
   natter_banner_update (self);
 }
 

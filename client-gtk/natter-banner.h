@@ -13,6 +13,8 @@ G_DECLARE_FINAL_TYPE (NatterBanner, natter_banner, NATTER, BANNER, GtkWidget)
 
 void        natter_banner_set_service  (NatterBanner  *self,
                                         NatterService *service);
+void        natter_banner_set_active   (NatterBanner  *self,
+                                        gboolean       active);
 gboolean    natter_banner_get_revealed (NatterBanner  *self);
 const char *natter_banner_get_title    (NatterBanner  *self);
 
