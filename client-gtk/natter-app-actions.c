@@ -7,6 +7,9 @@
 
 #include "natter-application-private.h"
 #include "natter-preferences-window.h"
+#if NATTER_TEST_HOOKS
+#include "natter-test-hooks.h"
+#endif
 #include "natter-welcome-dialog.h"
 #include "natter-window-private.h"
 
@@ -114,122 +117,6 @@ static const GActionEntry app_actions[] = {
   { "quit", quit_action },
 };
 
-/* For the GUI tests (tests/gui), which drive the app from outside through its exported
- * actions. Each reads or works the widgets themselves: describe reports what the
- * widgets show, type and key go through the composer's own input handling. Only there
- * with NATTER_TEST_HOOKS=1. */
-
-static NatterWindow *
-test_window (NatterApplication *self)
-{
-  NatterWindow *window = _natter_application_get_window (self);
-
-  if (window == NULL)
-    g_warning ("test action without a window");
-  return window;
-}
-
-static void
-test_describe_action (GSimpleAction *action,
-                      GVariant      *parameter,
-                      gpointer       user_data)
-{
-  NatterWindow *window = test_window (user_data);
-  g_autoptr(GVariant) description = NULL;
-  g_autofree char *text = NULL;
-  g_autoptr(GError) error = NULL;
-
-  if (window == NULL)
-    return;
-  description = g_variant_ref_sink (_natter_window_describe (window));
-  text = g_variant_print (description, TRUE);
-  if (!g_file_set_contents (g_variant_get_string (parameter, NULL), text, -1, &error))
-    g_warning ("test-describe: %s", error->message);
-}
-
-static void
-test_screenshot_action (GSimpleAction *action,
-                        GVariant      *parameter,
-                        gpointer       user_data)
-{
-  NatterWindow *window = test_window (user_data);
-  g_autoptr(GError) error = NULL;
-
-  if (window != NULL && !_natter_window_save_png (window, g_variant_get_string (parameter, NULL), &error))
-    g_message ("test-screenshot: %s", error->message);
-}
-
-static void
-test_resize_action (GSimpleAction *action,
-                    GVariant      *parameter,
-                    gpointer       user_data)
-{
-  NatterWindow *window = test_window (user_data);
-  int width;
-  int height;
-
-  if (window == NULL)
-    return;
-  g_variant_get (parameter, "(ii)", &width, &height);
-  gtk_window_unmaximize (GTK_WINDOW (window));
-  gtk_window_set_default_size (GTK_WINDOW (window), width, height);
-}
-
-static void
-test_type_action (GSimpleAction *action,
-                  GVariant      *parameter,
-                  gpointer       user_data)
-{
-  NatterWindow *window = test_window (user_data);
-
-  if (window != NULL)
-    natter_conversation_insert_text (window->conversation, g_variant_get_string (parameter, NULL));
-}
-
-static void
-test_key_action (GSimpleAction *action,
-                 GVariant      *parameter,
-                 gpointer       user_data)
-{
-  NatterWindow *window = test_window (user_data);
-  guint keyval = 0;
-  GdkModifierType state = 0;
-
-  if (window == NULL)
-    return;
-  if (!gtk_accelerator_parse (g_variant_get_string (parameter, NULL), &keyval, &state))
-    {
-      g_warning ("test-key: cannot parse %s", g_variant_get_string (parameter, NULL));
-      return;
-    }
-  /* A key the composer leaves alone goes to the text view, which starts a new line for
-   * Return. */
-  if (!natter_conversation_handle_key (window->conversation, keyval, state) && keyval == GDK_KEY_Return)
-    natter_conversation_insert_text (window->conversation, "\n");
-}
-
-static void
-test_scroll_action (GSimpleAction *action,
-                    GVariant      *parameter,
-                    gpointer       user_data)
-{
-  NatterWindow *window = test_window (user_data);
-  const char *where = g_variant_get_string (parameter, NULL);
-
-  if (window != NULL)
-    natter_conversation_scroll (window->conversation,
-                                g_str_equal (where, "top") ? GTK_SCROLL_START : GTK_SCROLL_END);
-}
-
-static const GActionEntry test_actions[] = {
-  { "test-scroll", test_scroll_action, "s" },
-  { "test-describe", test_describe_action, "s" },
-  { "test-screenshot", test_screenshot_action, "s" },
-  { "test-resize", test_resize_action, "(ii)" },
-  { "test-type", test_type_action, "s" },
-  { "test-key", test_key_action, "s" },
-};
-
 static const struct {
   const char *action;
   const char *accels[3];
@@ -253,8 +140,9 @@ _natter_application_actions_init (NatterApplication *self)
   color_scheme = g_settings_create_action (self->settings, "color-scheme");
   g_action_map_add_action (G_ACTION_MAP (self), color_scheme);
 
-  if (self->test_hooks)
-    g_action_map_add_action_entries (G_ACTION_MAP (self), test_actions, G_N_ELEMENTS (test_actions), self);
+#if NATTER_TEST_HOOKS
+  _natter_test_hooks_init (self);
+#endif
 
   for (guint i = 0; i < G_N_ELEMENTS (accels); i++)
     gtk_application_set_accels_for_action (GTK_APPLICATION (self), accels[i].action, accels[i].accels);

@@ -15,7 +15,6 @@ struct _NatterApplication
   NatterService  *service;    /* (owned) */
   GHashTable     *notified;   /* (owned): room name → NatterRoom with a notification out */
   guint           sigterm_id;
-  gboolean        test_hooks; /* NATTER_TEST_HOOKS=1: the test-* actions of the GUI tests */
 };
 
 void           _natter_application_actions_init (NatterApplication *self);

@@ -249,5 +249,4 @@ static void
 natter_application_init (NatterApplication *self)
 {
   self->notified = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
-  self->test_hooks = g_strcmp0 (g_getenv ("NATTER_TEST_HOOKS"), "1") == 0;
 }

@@ -49,9 +49,5 @@ struct _NatterWindow
 void      _natter_window_actions_init       (NatterWindow      *self);
 void      _natter_window_actions_update     (NatterWindow      *self);
 void      _natter_window_go_back            (NatterWindow      *self);
-GVariant *_natter_window_describe           (NatterWindow      *self);
-gboolean  _natter_window_save_png           (NatterWindow      *self,
-                                             const char        *path,
-                                             GError           **error);
 
 G_END_DECLS

@@ -148,10 +148,22 @@ relayout_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* The status banner once, at the top of the pane that is shown: the conversation's
+ * unless the room list is all there is on screen. */
+static void
+update_banners (NatterWindow *self)
+{
+  gboolean sidebar_only = adw_leaflet_get_folded (self->leaflet) && !content_visible (self);
+
+  natter_banner_set_active (self->sidebar_banner, sidebar_only);
+  natter_banner_set_active (self->content_banner, !sidebar_only);
+}
+
 static void
 leaflet_changed_cb (NatterWindow *self)
 {
   update_on_screen (self);
+  update_banners (self);
   /* The title buttons come and go with folding, during the leaflet's own allocation,
    * when a new size request would be lost: the sidebar would keep the width it needed
    * for them. Ask again once that is over. */
@@ -585,6 +597,7 @@ natter_window_constructed (GObject *object)
 
   natter_banner_set_service (self->sidebar_banner, self->service);
   natter_banner_set_service (self->content_banner, self->service);
+  update_banners (self);
   natter_conversation_set_service (self->conversation, self->service);
   gtk_search_bar_set_key_capture_widget (self->search_bar, GTK_WIDGET (self->room_list));
 
@@ -720,211 +733,4 @@ natter_window_new (NatterApplication *application)
                        "application", application,
                        "service", _natter_application_get_service (application),
                        NULL);
-}
-
-/* For the GUI tests ---------------------------------------------------------------- */
-
-static void
-collect_labels (GtkWidget       *widget,
-                GVariantBuilder *labels)
-{
-  if (!gtk_widget_get_mapped (widget))
-    return;
-  if (GTK_IS_LABEL (widget) && *gtk_label_get_text (GTK_LABEL (widget)) != '\0')
-    g_variant_builder_add (labels, "s", gtk_label_get_text (GTK_LABEL (widget)));
-  if (gtk_widget_get_tooltip_text (widget) != NULL)
-    g_variant_builder_add (labels, "s", gtk_widget_get_tooltip_text (widget));
-  if (GTK_IS_SEARCH_ENTRY (widget))
-    {
-      g_autofree char *placeholder = NULL;
-
-      g_object_get (widget, "placeholder-text", &placeholder, NULL);
-      if (placeholder != NULL)
-        g_variant_builder_add (labels, "s", placeholder);
-    }
-  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
-       child = gtk_widget_get_next_sibling (child))
-    collect_labels (child, labels);
-}
-
-static void
-collect_header_texts (GtkWidget       *header,
-                      GVariantBuilder *days,
-                      gboolean        *marker)
-{
-  for (GtkWidget *child = gtk_widget_get_first_child (header); child != NULL;
-       child = gtk_widget_get_next_sibling (child))
-    {
-      GtkWidget *label = gtk_widget_get_next_sibling (gtk_widget_get_first_child (child));
-
-      if (gtk_widget_has_css_class (child, "unread-marker"))
-        *marker = TRUE;
-      else if (label != NULL && GTK_IS_LABEL (label))
-        g_variant_builder_add (days, "s", gtk_label_get_text (GTK_LABEL (label)));
-    }
-}
-
-static const char *
-nonnull (const char *s)
-{
-  return s != NULL ? s : "";
-}
-
-/*
- * _natter_window_describe:
- * @self: a window
- *
- * What the window shows, read back from its widgets (not from the model behind them),
- * for the GUI tests through the app's test-describe action.
- *
- * Returns: (transfer floating): an `a{sv}`
- */
-GVariant *
-_natter_window_describe (NatterWindow *self)
-{
-  GVariantBuilder builder;
-  GVariantBuilder rooms;
-  GVariantBuilder sections;
-  GVariantBuilder messages;
-  GVariantBuilder days;
-  GVariantBuilder results;
-  GVariantBuilder labels;
-  GVariantBuilder windows;
-  GtkListBox *list = natter_conversation_get_message_list (self->conversation);
-  NatterRoom *room = natter_conversation_get_room (self->conversation);
-  GtkListBoxRow *row;
-  gboolean marker = FALSE;
-  g_autofree char *composer = natter_conversation_dup_composer_text (self->conversation);
-  g_autoptr(GList) toplevels = NULL;
-
-  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
-
-  g_variant_builder_init (&rooms, G_VARIANT_TYPE ("a(sssb)"));
-  g_variant_builder_init (&sections, G_VARIANT_TYPE_STRING_ARRAY);
-  for (int i = 0; (row = gtk_list_box_get_row_at_index (self->room_list, i)) != NULL; i++)
-    {
-      NatterRoomRow *room_row = NATTER_ROOM_ROW (row);
-      GtkWidget *header = gtk_list_box_row_get_header (row);
-
-      if (header != NULL && GTK_IS_LABEL (header))
-        g_variant_builder_add (&sections, "s", gtk_label_get_text (GTK_LABEL (header)));
-      g_variant_builder_add (&rooms, "(sssb)",
-                             natter_room_get_name (natter_room_row_get_room (room_row)),
-                             natter_room_row_get_title (room_row),
-                             natter_room_row_get_badge (room_row),
-                             gtk_list_box_row_is_selected (row));
-    }
-
-  g_variant_builder_init (&messages, G_VARIANT_TYPE ("a(tsssb)"));
-  g_variant_builder_init (&days, G_VARIANT_TYPE_STRING_ARRAY);
-  for (int i = 0; (row = gtk_list_box_get_row_at_index (list, i)) != NULL; i++)
-    {
-      NatterMessageRow *message_row = NATTER_MESSAGE_ROW (row);
-
-      if (gtk_list_box_row_get_header (row) != NULL)
-        collect_header_texts (gtk_list_box_row_get_header (row), &days, &marker);
-      g_variant_builder_add (&messages, "(tsssb)",
-                             natter_message_get_seq (natter_message_row_get_message (message_row)),
-                             natter_message_row_get_sender (message_row),
-                             natter_message_row_get_time (message_row),
-                             natter_message_row_get_body (message_row),
-                             natter_message_row_get_header_visible (message_row));
-    }
-
-  g_variant_builder_init (&results, G_VARIANT_TYPE_STRING_ARRAY);
-  for (int i = 0; (row = gtk_list_box_get_row_at_index (self->search_list, i)) != NULL; i++)
-    g_variant_builder_add (&results, "s", nonnull (g_object_get_data (G_OBJECT (row), "natter-room")));
-
-  g_variant_builder_init (&labels, G_VARIANT_TYPE_STRING_ARRAY);
-  collect_labels (GTK_WIDGET (self), &labels);
-
-  g_variant_builder_init (&windows, G_VARIANT_TYPE_STRING_ARRAY);
-  toplevels = gtk_window_list_toplevels ();
-  for (GList *l = toplevels; l != NULL; l = l->next)
-    if (l->data != self && gtk_widget_get_visible (l->data) &&
-        gtk_window_get_transient_for (l->data) == GTK_WINDOW (self))
-      {
-        g_variant_builder_add (&windows, "s", nonnull (gtk_window_get_title (l->data)));
-        collect_labels (l->data, &labels);
-      }
-
-  g_variant_builder_add (&builder, "{sv}", "title", g_variant_new_string (nonnull (gtk_window_get_title (GTK_WINDOW (self)))));
-  g_variant_builder_add (&builder, "{sv}", "width", g_variant_new_int32 (gtk_widget_get_width (GTK_WIDGET (self))));
-  g_variant_builder_add (&builder, "{sv}", "height", g_variant_new_int32 (gtk_widget_get_height (GTK_WIDGET (self))));
-  g_variant_builder_add (&builder, "{sv}", "folded", g_variant_new_boolean (adw_leaflet_get_folded (self->leaflet)));
-  g_variant_builder_add (&builder, "{sv}", "pane",
-                         g_variant_new_string (adw_leaflet_get_visible_child (self->leaflet) == self->content ? "content" : "sidebar"));
-  g_variant_builder_add (&builder, "{sv}", "dark",
-                         g_variant_new_boolean (adw_style_manager_get_dark (adw_style_manager_get_default ())));
-  g_variant_builder_add (&builder, "{sv}", "status", g_variant_new_string (natter_service_get_status (self->service)));
-  g_variant_builder_add (&builder, "{sv}", "ready", g_variant_new_boolean (natter_service_get_ready (self->service)));
-  g_variant_builder_add (&builder, "{sv}", "banner",
-                         g_variant_new_string (natter_banner_get_revealed (self->sidebar_banner) ?
-                                               natter_banner_get_title (self->sidebar_banner) : ""));
-  g_variant_builder_add (&builder, "{sv}", "account", g_variant_new_string (adw_window_title_get_subtitle (self->sidebar_title)));
-  g_variant_builder_add (&builder, "{sv}", "rooms", g_variant_builder_end (&rooms));
-  g_variant_builder_add (&builder, "{sv}", "sections", g_variant_builder_end (&sections));
-  g_variant_builder_add (&builder, "{sv}", "sidebar", g_variant_new_string (nonnull (gtk_stack_get_visible_child_name (self->sidebar_stack))));
-  g_variant_builder_add (&builder, "{sv}", "room", g_variant_new_string (room != NULL ? natter_room_get_name (room) : ""));
-  g_variant_builder_add (&builder, "{sv}", "room-title", g_variant_new_string (adw_window_title_get_title (self->room_title)));
-  g_variant_builder_add (&builder, "{sv}", "room-subtitle", g_variant_new_string (adw_window_title_get_subtitle (self->room_title)));
-  g_variant_builder_add (&builder, "{sv}", "messages", g_variant_builder_end (&messages));
-  g_variant_builder_add (&builder, "{sv}", "days", g_variant_builder_end (&days));
-  g_variant_builder_add (&builder, "{sv}", "marker", g_variant_new_boolean (marker));
-  g_variant_builder_add (&builder, "{sv}", "at-start", g_variant_new_boolean (natter_conversation_get_at_start (self->conversation)));
-  g_variant_builder_add (&builder, "{sv}", "typing", g_variant_new_string (nonnull (natter_conversation_get_typing_text (self->conversation))));
-  g_variant_builder_add (&builder, "{sv}", "seen", g_variant_new_string (nonnull (natter_conversation_get_seen_text (self->conversation))));
-  g_variant_builder_add (&builder, "{sv}", "placeholder", g_variant_new_string (natter_conversation_get_placeholder (self->conversation)));
-  g_variant_builder_add (&builder, "{sv}", "composer", g_variant_new_string (composer));
-  g_variant_builder_add (&builder, "{sv}", "search-results", g_variant_builder_end (&results));
-  g_variant_builder_add (&builder, "{sv}", "windows", g_variant_builder_end (&windows));
-  g_variant_builder_add (&builder, "{sv}", "labels", g_variant_builder_end (&labels));
-
-  return g_variant_builder_end (&builder);
-}
-
-/*
- * _natter_window_save_png:
- * @self: a window
- * @path: where to save
- * @error: return location for an error
- *
- * Renders the window with its own renderer and saves it as PNG (the screenshots of the
- * GUI tests, the same with or without a compositor).
- */
-gboolean
-_natter_window_save_png (NatterWindow  *self,
-                         const char    *path,
-                         GError       **error)
-{
-  GskRenderer *renderer = gtk_native_get_renderer (GTK_NATIVE (self));
-  int width = gtk_widget_get_width (GTK_WIDGET (self));
-  int height = gtk_widget_get_height (GTK_WIDGET (self));
-  g_autoptr(GdkPaintable) paintable = NULL;
-  GtkSnapshot *snapshot;
-  g_autoptr(GskRenderNode) node = NULL;
-  g_autoptr(GdkTexture) texture = NULL;
-
-  if (renderer == NULL || width <= 0 || height <= 0)
-    {
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_INITIALIZED, "the window is not shown");
-      return FALSE;
-    }
-
-  paintable = gtk_widget_paintable_new (GTK_WIDGET (self));
-  snapshot = gtk_snapshot_new ();
-  gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot), width, height);
-  node = gtk_snapshot_free_to_node (snapshot);
-  if (node == NULL)
-    {
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, "nothing was drawn");
-      return FALSE;
-    }
-  texture = gsk_renderer_render_texture (renderer, node, &GRAPHENE_RECT_INIT (0, 0, width, height));
-  if (!gdk_texture_save_to_png (texture, path))
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot write %s", path);
-      return FALSE;
-    }
-  return TRUE;
 }

@@ -4,15 +4,19 @@
 # session bus with the built natterd on it, and the built app, started as a user starts
 # it. Tests drive the app from outside, through the GActions it exports on the bus
 # (`gdbus call … org.gtk.Actions.Activate`), as natterd's notifications and GNOME
-# Shell do; with NATTER_TEST_HOOKS=1 the app also exports test-* actions that report
-# what its widgets show, type into the composer, scroll and take screenshots. The other
-# side of each conversation is a Python `websockets` client.
+# Shell do. An app built with -Dtest_hooks=true also exports test-* actions that report
+# what its widgets show, type into the composer, scroll, open menus and take
+# screenshots; without them every test fails and says so. The other side of each
+# conversation is a Python `websockets` client.
+#
+# Any warning or critical the app logs (GTK, GLib, libadwaita or its own) fails the test.
 #
 # Environment (set by tests/gui/meson.build): NATTERD, the built daemon; NATTER_APP, the
 # built app; NATTER_SCHEMA_DIR, its compiled GSettings schema; NATTER_LOCALEDIR, the
 # build tree's translations; NATTER_ARTIFACTS_DIR, where screenshots go.
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -32,8 +36,12 @@ from natter_fixture import JSON_PROTOCOL, JsonClient, open_ws, password_for  # n
 APP_ID = "io.github.natter.Natter"
 APP_PATH = "/io/github/natter/Natter"
 APP_TIMEOUT = 30.0
+# GLib's log lines for warnings and criticals, with or without a domain:
+# "(natter:42): Gtk-WARNING **: …", "(natter:42): Adwaita-CRITICAL **: …",
+# "** (natter:42): WARNING **: …".
+LOG_PROBLEM = re.compile(r"(^|[\s-])(WARNING|CRITICAL|ERROR) \*\*")
 
-__all__ = ["APP_ID", "BUS_NAME", "OWNER", "GuiTestCase", "eventually", "no_daemon", "required_env",
+__all__ = ["APP_ID", "APP_PATH", "BUS_NAME", "OWNER", "GuiTestCase", "eventually", "no_daemon", "required_env",
            "room_path"]
 
 
@@ -138,19 +146,29 @@ class GuiTestCase(DBusTestCase):
             "GSETTINGS_BACKEND": "memory",
             "GSETTINGS_SCHEMA_DIR": required_env("NATTER_SCHEMA_DIR"),
             "NATTER_LOCALEDIR": required_env("NATTER_LOCALEDIR"),
-            "NATTER_TEST_HOOKS": "1",
             "XDG_RUNTIME_DIR": runtime_dir,
             "XDG_CONFIG_HOME": config,
             "HOME": home,
             "LANG": "C.UTF-8",
             "LC_ALL": "",
             "LANGUAGE": "",
-            "G_DEBUG": "fatal-criticals",
+            # Not fatal-criticals: the app goes on, and the log check below names every
+            # warning and critical at once.
+            "G_DEBUG": "",
             "G_MESSAGES_DEBUG": "",
         })
         env.update(self.app_env)
         env.update(extra)
         return env
+
+    def chinese_environment(self):
+        """LANG and LANGUAGE for zh_CN. These machines generate no locales, so the test
+        makes its own."""
+        locales = os.path.join(self.app_dir, "locale")
+        os.makedirs(locales, exist_ok=True)
+        subprocess.run(["localedef", "-i", "zh_CN", "-f", "UTF-8", os.path.join(locales, "zh_CN.UTF-8")],
+                       check=True, stdout=subprocess.DEVNULL)
+        return {"LOCPATH": locales, "LANG": "zh_CN.UTF-8", "LANGUAGE": "zh_CN"}
 
     async def start_app(self, **extra_env):
         self.app = App(self.app_dir, self.app_environment(**extra_env))
@@ -158,8 +176,20 @@ class GuiTestCase(DBusTestCase):
         await eventually(lambda: not self.app.running or self.watcher.name_owner(APP_ID),
                          APP_TIMEOUT, message=f"the app did not take {APP_ID}")
         self.assertTrue(self.app.running, "the app exited")
+        await self.check_test_hooks()
         # The window is up once it can describe itself.
         await eventually(self._window_described, APP_TIMEOUT, message="the app shows no window")
+
+    async def check_test_hooks(self):
+        _, out, _ = await self.gdbus("call", "--session", "--dest", APP_ID, "--object-path", APP_PATH,
+                                     "--method", "org.gtk.Actions.List")
+        if "'test-describe'" not in out:
+            raise AssertionError(f"{required_env('NATTER_APP')} has no test hooks: the GUI tests need "
+                                 "a build configured with -Dtest_hooks=true")
+
+    def log_problems(self):
+        """The warnings and criticals in the app's log so far."""
+        return [line for line in self.app.log_text().splitlines() if LOG_PROBLEM.search(line)]
 
     async def _window_described(self):
         try:
@@ -168,13 +198,11 @@ class GuiTestCase(DBusTestCase):
             return False
 
     async def asyncTearDown(self):
-        if self.app is not None and self.app.running:
-            self.assertEqual(self.app.stop(), 0, "the app did not exit cleanly on SIGTERM")
+        returncode = self.app.stop() if self.app is not None and self.app.running else 0
         await super().asyncTearDown()
         if self.app is not None:
-            warnings = [line for line in self.app.log_text().splitlines()
-                        if "-WARNING **" in line or "-CRITICAL **" in line]
-            self.assertEqual(warnings, [], "the app logged warnings")
+            self.assertEqual(self.log_problems(), [], "the app logged warnings")
+        self.assertEqual(returncode, 0, "the app did not exit cleanly on SIGTERM")
 
     def run(self, result=None):
         if result is None:
@@ -250,12 +278,20 @@ class GuiTestCase(DBusTestCase):
         """Resizes the window (test-resize), again until the window manager-less X
         server has applied it; returns the description at the new size."""
         async def resized():
-            await self.activate("test-resize", f"({width}, {height})")
+            await self.activate("test-resize", gvariant_text(("", width, height), "(sii)"))
             shown = await self.describe()
             return abs(shown["width"] - width) <= 20 and abs(shown["height"] - height) <= 20
 
         await eventually(resized, 20, message=f"the window did not take {width}×{height}")
         return await self.describe()
+
+    async def resize_window(self, window, width, height):
+        """Resizes the window of that title (test-resize) as far as it goes: a dialog
+        may need more than was asked."""
+        await self.activate("test-resize", gvariant_text((window, width, height), "(sii)"))
+        return await self.eventually_shows(
+            lambda d: any(w[0] == window and w[1] <= max(width, w[3]) for w in d["window-sizes"]),
+            f"{window} did not get narrower")
 
     async def type_text(self, text):
         await self.action_string("test-type", text)
@@ -263,7 +299,20 @@ class GuiTestCase(DBusTestCase):
     async def press(self, accelerator):
         await self.action_string("test-key", accelerator)
 
-    async def screenshot(self, name):
+    async def popup(self, button):
+        """Opens the menu of a menu button by its id in natter-window.ui (test-popup)."""
+        await self.action_string("test-popup", button)
+        return await self.eventually_shows(lambda d: d["popovers"] == [button],
+                                           f"the menu of {button} did not open")
+
+    async def close_others(self):
+        """Closes every window but the main one, and any menu (test-close)."""
+        await self.activate("test-close")
+        return await self.eventually_shows(lambda d: d["windows"] == [] and d["popovers"] == [],
+                                           "a window or menu stays open")
+
+    async def screenshot(self, name, window=""):
+        """Saves the main window (with its open menus) or the window of that title."""
         directory = required_env("NATTER_ARTIFACTS_DIR")
         os.makedirs(directory, exist_ok=True)
         path = os.path.join(directory, name)
@@ -272,7 +321,7 @@ class GuiTestCase(DBusTestCase):
 
         # A window with a redraw pending has nothing to render yet: ask again.
         async def saved():
-            await self.action_string("test-screenshot", path)
+            await self.activate("test-screenshot", gvariant_text((window, path), "(ss)"))
             return os.path.exists(path) and os.path.getsize(path) > 0
 
         await eventually(saved, message=f"no screenshot {name}")

@@ -13,11 +13,12 @@ import unittest
 
 from gi.repository import GLib
 
-from natter_gui_fixture import (BUS_NAME, OWNER, GuiTestCase, eventually, no_daemon,
+from natter_gui_fixture import (APP_PATH, BUS_NAME, OWNER, GuiTestCase, eventually, no_daemon,
                                 required_env, room_path)
 # After natter_gui_fixture, which puts tests/integration on the path.
 from natter_fixture import JSON_PROTOCOL, JsonClient, open_ws, password_for  # noqa: E402
 
+WINDOW_PATH = "/io/github/natter/Natter/window/1"
 NOTIFICATIONS = ("org.freedesktop.Notifications", "/org/freedesktop/Notifications")
 
 
@@ -317,6 +318,95 @@ class GuiTest(GuiTestCase):
         self.assertIn("Where do you want to chat?", shown["labels"])
         self.assertIn("On a Server", shown["labels"])
         self.assertNotEqual(shown["banner"], "", "no connection banner")
+
+    # Every window, dialog and menu ------------------------------------------------------
+
+    async def open_everything(self, variant, narrow=False):
+        """Opens each window, dialog and menu of the app in turn, with a conversation on
+        screen; each must show, log no warning and close again. Each is saved as
+        <variant>-<name>.png."""
+        alice = await self.ws_user("alice")
+        await alice.call("join", {"room": "general"}, "joined")
+        await self.join("general")
+        await alice.call("send", {"room": "general", "body": "Did the build pass? https://example.org/ci",
+                                  "client_msg_id": "e0"}, "sent")
+        await self.send("general", "It did.")
+        await self.gdbus_call(room_path("general"), "io.github.natter.Chat.Room.MarkRead", "0")
+        if variant == "dark":
+            await self.set_action_state("color-scheme", "'dark'")
+            await self.eventually_shows(lambda d: d["dark"], "the dark style did not apply")
+        await self.resize(360, 720) if narrow else await self.resize(1040, 680)
+        await self.open_room("general")
+        await self.eventually_shows(lambda d: len(d["messages"]) == 2, "the conversation is not there")
+        self.assertEqual(self.log_problems(), [], "warnings before any dialog was opened")
+        await self.screenshot(f"{variant}-main.png")
+
+        # The room's menu, then the two of the room list.
+        await self.popup("room_menu_button")
+        await self.screenshot(f"{variant}-room-menu.png")
+        await self.close_others()
+        if narrow:
+            await self.activate("go-back", path=WINDOW_PATH)
+            await self.eventually_shows(lambda d: d["pane"] == "sidebar", "no way back to the rooms")
+            await self.screenshot(f"{variant}-rooms.png")
+        for button, name in (("new_button", "new-menu"), ("primary_menu_button", "main-menu")):
+            await self.popup(button)
+            await self.screenshot(f"{variant}-{name}.png")
+            await self.close_others()
+            self.assertEqual(self.log_problems(), [], f"warnings with the menu of {button}")
+
+        dialogs = [
+            ("preferences", APP_PATH, "preferences"),
+            ("connect-server", APP_PATH, "connect"),
+            ("join-room", WINDOW_PATH, "join"),
+            ("new-direct", WINDOW_PATH, "new-direct"),
+            ("show-help-overlay", WINDOW_PATH, "shortcuts"),
+            ("about", APP_PATH, "about"),
+        ]
+        if not narrow:
+            # Leave is for the room on screen, which the narrow window has just left.
+            dialogs.append(("leave-room", WINDOW_PATH, "leave"))
+        for action, path, name in dialogs:
+            await self.activate(action, path=path)
+            shown = await self.eventually_shows(lambda d: len(d["windows"]) == 1,
+                                                f"{action} opened no window")
+            self.assertEqual(self.log_problems(), [], f"warnings when {action} opened")
+            if narrow:
+                await self.resize_window(shown["windows"][0], 360, 640)
+            await self.screenshot(f"{variant}-{name}.png", window=shown["windows"][0])
+            await self.close_others()
+        self.assertEqual(self.log_problems(), [])
+        return shown
+
+    async def start_desktop_app(self, **env):
+        """The app with a notification daemon, as on a desktop."""
+        await self.start_mock("-t", "notification_daemon")
+        await self.start_app(**env)
+
+    async def test_every_window_light(self):
+        """Every window, dialog and menu opens without a warning (light style)."""
+        await self.start_desktop_app()
+        shown = await self.open_everything("light")
+        # The Preferences window is more than its frame: its rows are there.
+        await self.activate("preferences")
+        shown = await self.eventually_shows(lambda d: "Show notifications" in d["labels"],
+                                            "Preferences shows no settings")
+        self.assertIn("Send typing notifications", shown["labels"])
+
+    async def test_every_window_dark(self):
+        """Every window, dialog and menu in the dark style."""
+        await self.start_desktop_app()
+        await self.open_everything("dark")
+
+    async def test_every_window_narrow(self):
+        """Every window, dialog and menu with the window as narrow as a phone."""
+        await self.start_desktop_app()
+        await self.open_everything("narrow", narrow=True)
+
+    async def test_every_window_chinese(self):
+        """Every window, dialog and menu in zh_CN."""
+        await self.start_desktop_app(**self.chinese_environment())
+        await self.open_everything("zh_CN")
 
     # Helpers ----------------------------------------------------------------------------
 
