@@ -6,6 +6,7 @@
 #include <glib/gi18n.h>
 
 #include "natter-banner.h"
+#include "natter-tooltips.h"
 
 /* The connection banner: natterd's Status property in words, with what the user can do
  * about it. Hidden while everything works. */
@@ -134,6 +135,7 @@ natter_banner_init (NatterBanner *self)
 {
   self->active = TRUE;
   gtk_widget_init_template (GTK_WIDGET (self));
+  natter_tooltips_attach (GTK_WIDGET (self->label));
 }
 
 /**

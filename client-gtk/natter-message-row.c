@@ -7,6 +7,7 @@
 #include <glib/gi18n.h>
 
 #include "natter-message-row.h"
+#include "natter-tooltips.h"
 
 /* One message in a conversation: avatar, sender and time for the first message of a
  * group, then the text. Later messages of the group (“continued”) show the text only. */
@@ -156,6 +157,7 @@ natter_message_row_new (NatterMessage *message)
   adw_avatar_set_text (self->avatar, sender);
   gtk_label_set_label (self->time_label, clock);
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->time_label), full);
+  natter_tooltips_attach (GTK_WIDGET (self->time_label));
   markup = body_markup (natter_message_get_body (message));
   gtk_label_set_markup (self->body_label, markup);
 

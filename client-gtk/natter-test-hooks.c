@@ -70,11 +70,25 @@ window_name (GtkWindow *window)
   return title != NULL && *title != '\0' ? title : G_OBJECT_TYPE_NAME (window);
 }
 
-/* Menu buttons with their popover up, by their id in the template. */
+/* Menu buttons with their popover up, by their id in the template; and where each
+ * button is in the window's surface, for the pointer. */
 static void
 collect_popovers (GtkWidget       *widget,
-                  GVariantBuilder *popovers)
+                  GVariantBuilder *popovers,
+                  GVariantBuilder *buttons)
 {
+  if (GTK_IS_MENU_BUTTON (widget) && gtk_widget_get_mapped (widget))
+    {
+      GtkNative *native = gtk_widget_get_native (widget);
+      double surface_x, surface_y, x, y;
+
+      gtk_native_get_surface_transform (native, &surface_x, &surface_y);
+      if (gtk_widget_translate_coordinates (widget, GTK_WIDGET (native),
+                                            gtk_widget_get_width (widget) / 2.0,
+                                            gtk_widget_get_height (widget) / 2.0, &x, &y))
+        g_variant_builder_add (buttons, "(sii)", nonnull (gtk_buildable_get_buildable_id (GTK_BUILDABLE (widget))),
+                               (int) (x + surface_x), (int) (y + surface_y));
+    }
   if (GTK_IS_MENU_BUTTON (widget))
     {
       GtkPopover *popover = gtk_menu_button_get_popover (GTK_MENU_BUTTON (widget));
@@ -84,7 +98,23 @@ collect_popovers (GtkWidget       *widget,
     }
   for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
        child = gtk_widget_get_next_sibling (child))
-    collect_popovers (child, popovers);
+    collect_popovers (child, popovers, buttons);
+}
+
+static GtkLabel *
+find_label (GtkWidget *widget)
+{
+  if (GTK_IS_LABEL (widget) && gtk_widget_get_visible (widget))
+    return GTK_LABEL (widget);
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkLabel *label = find_label (child);
+
+      if (label != NULL)
+        return label;
+    }
+  return NULL;
 }
 
 /* Tooltips on screen: their text and size, to see how they wrap. */
@@ -94,11 +124,9 @@ collect_tooltips (GtkWidget       *widget,
 {
   if (g_str_equal (G_OBJECT_TYPE_NAME (widget), "GtkTooltipWindow") && gtk_widget_get_mapped (widget))
     {
-      GtkWidget *label = widget;
+      GtkLabel *label = find_label (widget);
 
-      while (label != NULL && !GTK_IS_LABEL (label))
-        label = gtk_widget_get_first_child (label);
-      g_variant_builder_add (tooltips, "(sii)", label != NULL ? gtk_label_get_text (GTK_LABEL (label)) : "",
+      g_variant_builder_add (tooltips, "(sii)", label != NULL ? gtk_label_get_text (label) : "",
                              gtk_widget_get_width (widget), gtk_widget_get_height (widget));
       return;
     }
@@ -205,6 +233,7 @@ describe_window (NatterWindow *self)
   GVariantBuilder windows;
   GVariantBuilder window_sizes;
   GVariantBuilder popovers;
+  GVariantBuilder buttons;
   GVariantBuilder tooltips;
   GVariantBuilder links;
   GtkListBox *list = natter_conversation_get_message_list (self->conversation);
@@ -277,7 +306,8 @@ describe_window (NatterWindow *self)
       }
 
   g_variant_builder_init (&popovers, G_VARIANT_TYPE_STRING_ARRAY);
-  collect_popovers (GTK_WIDGET (self), &popovers);
+  g_variant_builder_init (&buttons, G_VARIANT_TYPE ("a(sii)"));
+  collect_popovers (GTK_WIDGET (self), &popovers, &buttons);
 
   g_variant_builder_add (&builder, "{sv}", "title", g_variant_new_string (nonnull (gtk_window_get_title (GTK_WINDOW (self)))));
   g_variant_builder_add (&builder, "{sv}", "width", g_variant_new_int32 (gtk_widget_get_width (GTK_WIDGET (self))));
@@ -312,6 +342,7 @@ describe_window (NatterWindow *self)
   g_variant_builder_add (&builder, "{sv}", "window-sizes", g_variant_builder_end (&window_sizes));
   g_variant_builder_add (&builder, "{sv}", "labels", g_variant_builder_end (&labels));
   g_variant_builder_add (&builder, "{sv}", "popovers", g_variant_builder_end (&popovers));
+  g_variant_builder_add (&builder, "{sv}", "menu-buttons", g_variant_builder_end (&buttons));
   g_variant_builder_add (&builder, "{sv}", "tooltips", g_variant_builder_end (&tooltips));
   g_variant_builder_add (&builder, "{sv}", "links", g_variant_builder_end (&links));
 

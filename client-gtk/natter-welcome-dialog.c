@@ -5,6 +5,7 @@
 
 #include <glib/gi18n.h>
 
+#include "natter-tooltips.h"
 #include "natter-welcome-dialog.h"
 
 /* First run, and “Connect to a Server…”: host the chat on this computer (natterd's
@@ -227,6 +228,7 @@ natter_welcome_dialog_init (NatterWelcomeDialog *self)
 {
   self->cancellable = g_cancellable_new ();
   gtk_widget_init_template (GTK_WIDGET (self));
+  natter_tooltips_attach_all (GTK_WIDGET (self));
 }
 
 /**

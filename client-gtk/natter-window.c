@@ -8,6 +8,7 @@
 #include "natter-application-private.h"
 #include "natter-message-row.h"
 #include "natter-room-row.h"
+#include "natter-tooltips.h"
 #include "natter-welcome-dialog.h"
 #include "natter-window-private.h"
 
@@ -717,6 +718,7 @@ natter_window_init (NatterWindow *self)
 {
   self->settings = g_settings_new ("io.github.natter.Natter");
   gtk_widget_init_template (GTK_WIDGET (self));
+  natter_tooltips_attach_all (GTK_WIDGET (self));
   _natter_window_actions_init (self);
 }
 

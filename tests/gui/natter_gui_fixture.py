@@ -15,6 +15,7 @@
 # built app; NATTER_SCHEMA_DIR, its compiled GSettings schema; NATTER_LOCALEDIR, the
 # build tree's translations; NATTER_ARTIFACTS_DIR, where screenshots go.
 
+import ctypes
 import os
 import re
 import shutil
@@ -72,6 +73,40 @@ class Xvfb:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(10)
+
+
+class Pointer:
+    """The X server's pointer, moved and clicked through the XTEST extension as a
+    user's mouse would (tooltips, links)."""
+
+    def __init__(self, display):
+        self.x11 = ctypes.CDLL("libX11.so.6")
+        self.xtst = ctypes.CDLL("libXtst.so.6")
+        self.x11.XOpenDisplay.restype = ctypes.c_void_p
+        self.x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
+        self.x11.XFlush.argtypes = [ctypes.c_void_p]
+        self.x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
+        self.xtst.XTestFakeMotionEvent.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
+                                                   ctypes.c_int, ctypes.c_ulong]
+        self.xtst.XTestFakeButtonEvent.argtypes = [ctypes.c_void_p, ctypes.c_uint, ctypes.c_int,
+                                                   ctypes.c_ulong]
+        self.dpy = self.x11.XOpenDisplay(display.encode())
+        if not self.dpy:
+            raise AssertionError(f"cannot open X display {display}")
+
+    def move(self, x, y):
+        # Windows sit at the screen's origin: Xvfb runs no window manager to place them.
+        self.xtst.XTestFakeMotionEvent(self.dpy, -1, x, y, 0)
+        self.x11.XFlush(self.dpy)
+
+    def click(self, x, y):
+        self.move(x, y)
+        self.xtst.XTestFakeButtonEvent(self.dpy, 1, True, 0)
+        self.xtst.XTestFakeButtonEvent(self.dpy, 1, False, 0)
+        self.x11.XFlush(self.dpy)
+
+    def close(self):
+        self.x11.XCloseDisplay(self.dpy)
 
 
 class App:
@@ -211,12 +246,15 @@ class GuiTestCase(DBusTestCase):
         self.app_dir = tempfile.mkdtemp(prefix="natter-gui-")
         self.app = None
         self.xvfb = None
+        self._pointer = None
         try:
             return super().run(result)
         finally:
             if self.app is not None and self.app.running:
                 self.app.proc.kill()
                 self.app.proc.wait()
+            if self._pointer is not None:
+                self._pointer.close()
             if self.xvfb is not None:
                 self.xvfb.stop()
             if len(result.failures) + len(result.errors) > n_before and self.app is not None:
@@ -292,6 +330,22 @@ class GuiTestCase(DBusTestCase):
         return await self.eventually_shows(
             lambda d: any(w[0] == window and w[1] <= max(width, w[3]) for w in d["window-sizes"]),
             f"{window} did not get narrower")
+
+    @property
+    def pointer(self):
+        if self._pointer is None:
+            self._pointer = Pointer(self.xvfb.display)
+        return self._pointer
+
+    async def hover(self, button):
+        """Rests the pointer on a menu button of the main window until its tooltip shows;
+        returns the description with it."""
+        shown = await self.describe()
+        (x, y), = [(b[1], b[2]) for b in shown["menu-buttons"] if b[0] == button]
+        self.pointer.move(0, 0)
+        self.pointer.move(x, y)
+        return await self.eventually_shows(lambda d: d["tooltips"] != [] and d["tooltips"][0][1] > 0,
+                                           f"{button} shows no tooltip")
 
     async def type_text(self, text):
         await self.action_string("test-type", text)

@@ -408,6 +408,15 @@ class GuiTest(GuiTestCase):
         await self.start_desktop_app(**self.chinese_environment())
         await self.open_everything("zh_CN")
 
+    async def test_chinese_tooltip_on_one_line(self):
+        """In zh_CN the main menu's tooltip (主菜单) is one line, not a character a line."""
+        await self.start_app(**self.chinese_environment())
+        shown = await self.hover("primary_menu_button")
+        ((text, width, height),) = shown["tooltips"]
+        self.assertEqual(text, "主菜单")
+        await self.screenshot("zh_CN-tooltip.png")
+        self.assertGreater(width, height, f"the tooltip is {width}×{height}: it wraps")
+
     # Helpers ----------------------------------------------------------------------------
 
     async def ws_user_login(self, name):
