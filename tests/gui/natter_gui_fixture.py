@@ -196,6 +196,25 @@ class GuiTestCase(DBusTestCase):
         env.update(extra)
         return env
 
+    def browser_environment(self, opened):
+        """XDG_DATA_DIRS with a web browser that writes the URI it is given to @opened,
+        the default for http and https."""
+        data = os.path.join(self.app_dir, "browser-data")
+        applications = os.path.join(data, "applications")
+        os.makedirs(applications, exist_ok=True)
+        script = os.path.join(self.app_dir, "browser.sh")
+        with open(script, "w") as f:
+            f.write(f'#!/bin/sh\nprintf "%s\\n" "$1" > "{opened}.part" && mv "{opened}.part" "{opened}"\n')
+        os.chmod(script, 0o755)
+        with open(os.path.join(applications, "test-browser.desktop"), "w") as f:
+            f.write("[Desktop Entry]\nType=Application\nName=Test Browser\n"
+                    f"Exec={script} %u\nMimeType=x-scheme-handler/http;x-scheme-handler/https;\n")
+        with open(os.path.join(applications, "mimeapps.list"), "w") as f:
+            f.write("[Default Applications]\nx-scheme-handler/http=test-browser.desktop\n"
+                    "x-scheme-handler/https=test-browser.desktop\n")
+        system = os.environ.get("XDG_DATA_DIRS") or "/usr/local/share:/usr/share"
+        return {"XDG_DATA_DIRS": f"{data}:{system}", "XDG_DATA_HOME": data}
+
     def chinese_environment(self):
         """LANG and LANGUAGE for zh_CN. These machines generate no locales, so the test
         makes its own."""

@@ -9,6 +9,7 @@
 
 import asyncio
 import configparser
+import os
 import unittest
 
 from gi.repository import GLib
@@ -156,6 +157,28 @@ class GuiTest(GuiTestCase):
         props = await self.room_props("random")
         self.assertEqual(props["UnreadCount"], 0)
 
+    async def test_links_open(self):
+        """A link in a message is a link: clicking it opens it in the browser; text that
+        only looks like markup stays text."""
+        opened = os.path.join(self.app_dir, "opened")
+        alice = await self.ws_user("alice")
+        await alice.call("join", {"room": "general"}, "joined")
+        await self.join("general")
+        await alice.call("send", {"room": "general", "client_msg_id": "l",
+                                  "body": "<b>notes</b> at https://example.org/notes?a=1&b=2, and ftp://x"},
+                         "sent")
+        await self.start_app(**self.browser_environment(opened))
+        await self.open_room("general")
+        shown = await self.eventually_shows(lambda d: d["links"] != [] and d["links"][0][1] >= 0,
+                                            "the message shows no link")
+        self.assertEqual(bodies(shown), ["<b>notes</b> at https://example.org/notes?a=1&b=2, and ftp://x"])
+        ((uri, x, y),) = shown["links"]
+        self.assertEqual(uri, "https://example.org/notes?a=1&b=2")
+        self.pointer.click(x, y)
+        await eventually(lambda: os.path.exists(opened), message="the link did not open")
+        with open(opened) as f:
+            self.assertEqual(f.read().strip(), "https://example.org/notes?a=1&b=2")
+
     async def test_search(self):
         """The app's search action (GNOME Shell's “search in the app”) shows results."""
         alice = await self.ws_user("alice")
@@ -181,11 +204,24 @@ class GuiTest(GuiTestCase):
         await self.open_room("general")
         await self.eventually_shows(lambda d: bodies(d) == ["before the restart"], "no message")
 
+        sidebar_width = (await self.describe())["sidebar-width"]
+
         self.assertEqual(await asyncio.to_thread(self.daemon.stop), 0)
         shown = await self.eventually_shows(lambda d: d["status"] == "unavailable",
                                             "the app did not notice natterd is gone")
         self.assertEqual(shown["banner"], "The chat service is not running")
+        self.assertEqual(shown["banners"], 1, "the banner is shown more than once")
+        self.assertEqual(shown["sidebar-width"], sidebar_width, "the banner changed the sidebar's width")
         self.assertEqual(bodies(shown), ["before the restart"])
+        await self.screenshot("banner.png")
+        # Narrow, the banner is in whichever pane is shown.
+        shown = await self.resize(360, 720)
+        self.assertEqual((shown["pane"], shown["banners"]), ("content", 1))
+        await self.activate("go-back", path=WINDOW_PATH)
+        shown = await self.eventually_shows(lambda d: d["pane"] == "sidebar", "no way back to the rooms")
+        self.assertEqual(shown["banners"], 1, "no banner over the room list")
+        await self.screenshot("banner-narrow.png")
+        await self.resize(1040, 680)
 
         await self.start_daemon()
         shown = await self.eventually_shows(lambda d: d["banner"] == "" and d["room"] == "general",
