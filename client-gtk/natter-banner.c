@@ -6,7 +6,6 @@
 #include <glib/gi18n.h>
 
 #include "natter-banner.h"
-#include "natter-tooltips.h"
 
 /* The connection banner: natterd's Status property in words, with what the user can do
  * about it. Hidden while everything works. */
@@ -72,12 +71,6 @@ natter_banner_update (NatterBanner *self)
 
   if (title != NULL)
     gtk_label_set_label (self->label, title);
-  /* natterd's own explanation, when it gives one. */
-  if (title != NULL && self->service != NULL)
-    {
-      const char *explanation = natter_service_get_status_message (self->service);
-      gtk_widget_set_tooltip_text (GTK_WIDGET (self->label), *explanation != '\0' ? explanation : NULL);
-    }
   gtk_widget_set_visible (GTK_WIDGET (self->button), button != NULL);
   if (button != NULL)
     gtk_button_set_label (self->button, button);
@@ -135,7 +128,6 @@ natter_banner_init (NatterBanner *self)
 {
   self->active = TRUE;
   gtk_widget_init_template (GTK_WIDGET (self));
-  natter_tooltips_attach (GTK_WIDGET (self->label));
 }
 
 /**

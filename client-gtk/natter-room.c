@@ -5,6 +5,7 @@
 
 #include <glib/gi18n.h>
 
+#include "natter-errors.h"
 #include "natter-room.h"
 
 /* How long another member counts as typing without hearing from them again. */
@@ -997,8 +998,7 @@ send_cb (GObject      *source,
 
   if (!natter_dbus_chat_room_call_send_finish (NATTER_DBUS_CHAT_ROOM (source), &seq, result, &error))
     {
-      g_dbus_error_strip_remote_error (error);
-      g_task_return_error (task, g_steal_pointer (&error));
+      g_task_return_error (task, natter_error_for_user (error, NATTER_REQUEST_SEND));
       return;
     }
   g_task_return_int (task, (gssize) seq);
@@ -1074,8 +1074,7 @@ leave_cb (GObject      *source,
 
   if (!natter_dbus_chat_room_call_leave_finish (NATTER_DBUS_CHAT_ROOM (source), result, &error))
     {
-      g_dbus_error_strip_remote_error (error);
-      g_task_return_error (task, g_steal_pointer (&error));
+      g_task_return_error (task, natter_error_for_user (error, NATTER_REQUEST_LEAVE));
       return;
     }
   g_task_return_boolean (task, TRUE);

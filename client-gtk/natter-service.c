@@ -5,6 +5,7 @@
 
 #include <glib/gi18n.h>
 
+#include "natter-errors.h"
 #include "natter-service.h"
 
 #define CHAT_PATH "/io/github/natter/Chat"
@@ -606,29 +607,6 @@ natter_service_get_status (NatterService *self)
   return status != NULL && *status != '\0' ? status : "connected";
 }
 
-/**
- * natter_service_get_status_message:
- * @self: a service
- *
- * Returns: natterd's StatusMessage (why the connection is down, in a sentence), or ""
- *   when it has none or is too old to have the property
- */
-const char *
-natter_service_get_status_message (NatterService *self)
-{
-  g_autoptr(GVariant) value = NULL;
-
-  g_return_val_if_fail (NATTER_IS_SERVICE (self), NULL);
-
-  if (!natter_service_get_running (self))
-    return "";
-  value = g_dbus_proxy_get_cached_property (G_DBUS_PROXY (self->root), "StatusMessage");
-  if (value == NULL || !g_variant_is_of_type (value, G_VARIANT_TYPE_STRING))
-    return "";
-  /* The proxy's cache keeps the string alive until the property changes. */
-  return g_variant_get_string (value, NULL);
-}
-
 static const char *
 root_string (NatterService *self,
              const char  *(*getter) (NatterDBusChat *))
@@ -754,11 +732,11 @@ root_call_task_new (NatterService       *self,
 }
 
 static void
-return_dbus_error (GTask  *task,
-                   GError *error)
+return_dbus_error (GTask         *task,
+                   const GError  *error,
+                   NatterRequest  request)
 {
-  g_dbus_error_strip_remote_error (error);
-  g_task_return_error (task, error);
+  g_task_return_error (task, natter_error_for_user (error, request));
 }
 
 static void
@@ -771,7 +749,7 @@ join_room_cb (GObject      *source,
   g_autofree char *path = NULL;
 
   if (!natter_dbus_chat_call_join_room_finish (NATTER_DBUS_CHAT (source), &path, result, &error))
-    return_dbus_error (task, g_steal_pointer (&error));
+    return_dbus_error (task, error, NATTER_REQUEST_JOIN);
   else
     g_task_return_boolean (task, TRUE);
 }
@@ -827,7 +805,7 @@ send_direct_cb (GObject      *source,
 
   if (!natter_dbus_chat_call_send_direct_finish (NATTER_DBUS_CHAT (source), &seq, result, &error))
     {
-      return_dbus_error (task, g_steal_pointer (&error));
+      return_dbus_error (task, error, NATTER_REQUEST_DIRECT);
       return;
     }
   /* The room of two users is dm:A:B with the names sorted. */
@@ -897,7 +875,7 @@ broadcast_cb (GObject      *source,
   guint64 seq;
 
   if (!natter_dbus_chat_call_broadcast_finish (NATTER_DBUS_CHAT (source), &seq, result, &error))
-    return_dbus_error (task, g_steal_pointer (&error));
+    return_dbus_error (task, error, NATTER_REQUEST_SEND);
   else
     g_task_return_boolean (task, TRUE);
 }
@@ -957,7 +935,7 @@ search_cb (GObject      *source,
 
   if (!natter_dbus_chat_call_search_finish (NATTER_DBUS_CHAT (source), &results, result, &error))
     {
-      return_dbus_error (task, g_steal_pointer (&error));
+      return_dbus_error (task, error, NATTER_REQUEST_SEARCH);
       return;
     }
 
@@ -1018,8 +996,8 @@ natter_service_search_finish (NatterService  *self,
 }
 
 /* Connect(), Disconnect() and ForgetAccount() belong to upstream mode, which an older
- * natterd lacks: they are called by name, and a missing method becomes a clear error
- * instead of D-Bus's “No such method”. */
+ * natterd lacks: they are called by name, and a missing method becomes an error that
+ * says so (natter_error_for_user()). */
 static void
 account_call_cb (GObject      *source,
                  GAsyncResult *result,
@@ -1033,15 +1011,8 @@ account_call_cb (GObject      *source,
   reply = g_dbus_proxy_call_finish (G_DBUS_PROXY (source), result, &error);
   if (reply == NULL)
     {
-      if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD))
-        {
-          g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                                   /* Translators: %s is a D-Bus method name such as Connect */
-                                   _("This version of the chat service cannot connect to a server (natterd has no %s method)"),
-                                   method);
-          return;
-        }
-      return_dbus_error (task, g_steal_pointer (&error));
+      return_dbus_error (task, error,
+                         g_str_equal (method, "Connect") ? NATTER_REQUEST_CONNECT : NATTER_REQUEST_DISCONNECT);
       return;
     }
   g_task_return_boolean (task, TRUE);
@@ -1071,7 +1042,7 @@ account_call (NatterService       *self,
  * @url: the server's WebSocket URL (`wss://host/ws`)
  * @user: the account on the server
  * @password: its password
- * @remember: whether natterd keeps the password in the keyring
+ * @remember: whether natterd keeps the sign-in token (never the password) in the keyring
  * @cancellable: (nullable): a #GCancellable
  * @callback: called when natterd has taken the account
  * @user_data: data for @callback

@@ -17,7 +17,6 @@ void           natter_service_start_daemon               (NatterService        *
 gboolean       natter_service_get_ready                  (NatterService        *self);
 gboolean       natter_service_get_running                (NatterService        *self);
 const char    *natter_service_get_status                 (NatterService        *self);
-const char    *natter_service_get_status_message         (NatterService        *self);
 const char    *natter_service_get_account                (NatterService        *self);
 const char    *natter_service_get_mode                   (NatterService        *self);
 const char    *natter_service_get_node                   (NatterService        *self);

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/* What the app asked natterd to do, for an error message that says what failed. */
+typedef enum {
+  NATTER_REQUEST_JOIN,
+  NATTER_REQUEST_DIRECT,
+  NATTER_REQUEST_SEND,
+  NATTER_REQUEST_LEAVE,
+  NATTER_REQUEST_SEARCH,
+  NATTER_REQUEST_CONNECT,
+  NATTER_REQUEST_DISCONNECT,
+} NatterRequest;
+
+GError *natter_error_for_user (const GError  *error,
+                               NatterRequest  request);
+
+G_END_DECLS
