@@ -101,8 +101,13 @@ export class Room {
     this.draft = false;
     this.joined = false;
     this.reachedStart = false;
-    this.loadingOlder = false;
+    this.olderLoad = null;
     this.filling = null;
+  }
+
+  /** Whether a page of older messages is on its way. */
+  get loadingOlder() {
+    return this.olderLoad !== null;
   }
 
   get newest() {
@@ -744,26 +749,37 @@ export class ChatClient extends EventTarget {
   }
 
   /** Loads a page of older messages; resolves with whether any came. */
-  async loadOlder(name, limit = HISTORY_PAGE) {
+  /**
+   * Loads a page of older messages of @name; resolves with whether any were added. A call
+   * while a page is on its way gets that page's answer instead of asking again, so that
+   * a search result's jump waits for the page the room's first opening asked for.
+   */
+  loadOlder(name, limit = HISTORY_PAGE) {
     const room = this.rooms.get(name);
-    if (!room || room.loadingOlder || !room.hasOlder)
-      return false;
-    const before = room.oldest ?? ((room.pos ?? room.lastSeq) + 1);
-    room.loadingOlder = true;
+    if (room?.olderLoad)
+      return room.olderLoad;
+    if (!room || !room.hasOlder)
+      return Promise.resolve(false);
+    room.olderLoad = this.#fetchOlder(room, limit).finally(() => {
+      room.olderLoad = null;
+      this.#emit('loading', name);
+    });
     this.#emit('loading', name);
+    return room.olderLoad;
+  }
+
+  async #fetchOlder(room, limit) {
+    const before = room.oldest ?? ((room.pos ?? room.lastSeq) + 1);
     try {
-      const { body } = await this.conn.request('history', { room: name, before_seq: before, limit });
+      const { body } = await this.conn.request('history', { room: room.name, before_seq: before, limit });
       const messages = body.messages || [];
       if (!messages.length || body.has_more === false)
         room.reachedStart = true;
       return this.#insert(room, messages, 'older').length > 0;
     } catch (error) {
       if (error.code !== 'disconnected')
-        this.#emit('error', { error, context: 'history', room: name });
+        this.#emit('error', { error, context: 'history', room: room.name });
       return false;
-    } finally {
-      room.loadingOlder = false;
-      this.#emit('loading', name);
     }
   }
 

@@ -71,3 +71,45 @@ test('the keyboard can load older messages too', h.withReport(fixture, async () 
     return focused < before;
   }, { message: 'focus on an older message' });
 }));
+
+test('a search result in a room this page has not opened jumps to the message', h.withReport(fixture, async () => {
+  // A fresh page: archive's history is not in memory, and opening it starts loading the
+  // newest page while the jump needs a much older one.
+  const page = await fixture.newPage({ name: 'alice-4' });
+  await h.logIn(page, 'alice', 'alice-password-1');
+  await page.getByRole('button', { name: 'Search' }).click();
+  await page.getByLabel('Search messages').fill('"Archived message number 7"');
+  await page.getByLabel('Search messages').press('Enter');
+  const result = page.locator('#search-results .search-result', { hasText: /Archived message number 7$/ });
+  await result.first().waitFor();
+  await result.first().click();
+  await page.locator('#room-title', { hasText: 'archive' }).waitFor();
+
+  // The first click is enough: the message is loaded, focused and on screen.
+  await page.waitForFunction(() => document.activeElement?.matches('li.message[data-seq="7"]'));
+  const visible = await page.locator('li.message[data-seq="7"]').evaluate((node) => {
+    const box = node.getBoundingClientRect();
+    const timeline = document.getElementById('timeline').getBoundingClientRect();
+    return box.top >= timeline.top && box.bottom <= timeline.bottom;
+  });
+  assert.equal(visible, true, 'the message is scrolled into view');
+}));
+
+test('at phone width a long room name does not wrap the message box placeholder', h.withReport(fixture, async () => {
+  const room = 'a-room-with-a-rather-long-name-for-a-phone';
+  const page = await fixture.newPage({ name: 'alice-phone', width: 375, height: 720 });
+  await h.logIn(page, 'alice', 'alice-password-1');
+  // h.joinRoom() would wait for the room list, which a phone hides behind the conversation.
+  await page.getByRole('button', { name: 'New Conversation' }).first().click();
+  await page.getByLabel('Join or create a room').fill(room);
+  await page.getByLabel('Join or create a room').press('Enter');
+  await page.locator('#room-title', { hasText: room }).waitFor();
+  const box = page.locator('#composer-input');
+  await box.waitFor();
+  const placeholder = await box.getAttribute('placeholder');
+  assert.ok(placeholder.length > 0);
+  // One line: what shows of the placeholder is not taller than the box.
+  const size = await box.evaluate((input) => ({ scroll: input.scrollHeight, client: input.clientHeight }));
+  assert.ok(size.scroll <= size.client, `the placeholder wraps (${size.scroll} > ${size.client})`);
+  await h.screenshot(page, 'composer-phone');
+}));
