@@ -14,7 +14,6 @@ struct _NatterSession
   NatterHub               *hub;         /* (owned) */
   NatterWebsocket         *ws;          /* (owned) */
   NatterCodec              codec;
-  gint64                   last_seen;   /* monotonic µs of the last frame or pong */
   gint64                   last_ping;   /* monotonic µs of our last ping */
   guint                    bad_frames;  /* bad frames in a row */
   gboolean                 closed;
@@ -85,8 +84,6 @@ on_message (NatterWebsocket *ws,
   gsize len;
   const guint8 *data = g_bytes_get_data (message, &len);
 
-  self->last_seen = g_get_monotonic_time ();
-
   if ((self->codec == NATTER_CODEC_JSON) != is_text)
     {
       g_set_error (&error, NATTER_ERROR, NATTER_ERROR_BAD_REQUEST,
@@ -105,15 +102,6 @@ on_message (NatterWebsocket *ws,
     }
   self->bad_frames = 0;
   natter_hub_dispatch (self->hub, NATTER_CLIENT (self), frame);
-}
-
-static void
-on_pong (NatterWebsocket *ws,
-         gpointer         user_data)
-{
-  NatterSession *self = user_data;
-
-  self->last_seen = g_get_monotonic_time ();
 }
 
 static void
@@ -136,7 +124,8 @@ on_closed (NatterWebsocket *ws,
  * natter_session_heartbeat:
  * @now: the monotonic time
  *
- * Pings every ping interval and drops a peer from which nothing (no frame, no pong) came
+ * Pings every ping interval and drops a peer from which no frame at all (data, ping,
+ * pong, anything) came
  * for the ping timeout. The server calls it for every session from one timer, at half the
  * ping interval, so a timeout is not overshot by more than that.
  */
@@ -145,7 +134,7 @@ natter_session_heartbeat (NatterSession *self,
                           gint64         now)
 {
   const NatterConfig *config = natter_hub_get_config (self->hub);
-  gint64 silent = now - self->last_seen;
+  gint64 silent = now - natter_websocket_get_last_heard (self->ws);
 
   if (!is_open (self))
     return;
@@ -223,12 +212,11 @@ natter_session_new (NatterHub   *hub,
 
   self->hub = g_object_ref (hub);
   self->codec = codec;
-  self->last_seen = self->last_ping = g_get_monotonic_time ();
+  self->last_ping = g_get_monotonic_time ();
   natter_client_set_peer (NATTER_CLIENT (self), peer);
 
   self->ws = natter_websocket_new (stream, socket, &limits);
   g_signal_connect (self->ws, "message", G_CALLBACK (on_message), self);
-  g_signal_connect (self->ws, "pong", G_CALLBACK (on_pong), self);
   g_signal_connect (self->ws, "closed", G_CALLBACK (on_closed), self);
 
   natter_hub_add_client (hub, NATTER_CLIENT (self));

@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -31,7 +33,7 @@
 /* How long a close handshake may take before the connection is dropped. */
 #define CLOSE_TIMEOUT_MS     5000
 /* How far past its limits a queue may grow between two flushes, and for how long a queue
- * may stay past them. */
+ * past them may wait without the peer taking a byte. */
 #define BACKLOG_BURST_FACTOR 4
 #define BACKLOG_GRACE_MS     2000
 
@@ -86,16 +88,18 @@ struct _NatterWebsocket
   gboolean               close_sent;
   gboolean               close_received;
   gboolean               discard_input;  /* after a protocol error nothing more is parsed */
+  gint64                 last_heard;     /* monotonic µs of the last whole frame read */
   gushort                close_code;
   guint                  close_timeout;
   guint                  backlog_timeout;
+  gboolean               took_bytes;     /* the socket took some since backlog_timeout began */
+  int                    kernel_queued;  /* bytes the kernel held then, or -1 */
 };
 
 G_DEFINE_FINAL_TYPE (NatterWebsocket, natter_websocket, G_TYPE_OBJECT)
 
 enum {
   SIGNAL_MESSAGE,
-  SIGNAL_PONG,
   SIGNAL_CLOSED,
   N_SIGNALS
 };
@@ -380,12 +384,26 @@ enqueue (NatterWebsocket *self, guint8 opcode, GBytes *payload)
 static gboolean backlog_timeout_cb (gpointer user_data);
 static guint queued_frames (NatterWebsocket *self);
 
+/* Bytes written to the socket that the peer has not acknowledged yet, or -1 if unknown
+ * (TLS). They drain while the peer reads even when natterd writes nothing: the kernel
+ * says the socket is writable again only once a good part of its buffer is free. */
+static int
+kernel_queued (NatterWebsocket *self)
+{
+  int n;
+
+  if (self->fd < 0 || ioctl (self->fd, SIOCOUTQ, &n) != 0)
+    return -1;
+  return n;
+}
+
 /* A peer that does not read what it is sent (messages, or pongs to its own pings) is
  * too slow to follow. What the kernel took does not count: the queue is judged after a
- * flush. A reader that keeps up may still fall behind for a moment during a burst, so the
- * queue may stay over its limits for BACKLOG_GRACE_MS; past that, or past @factor times
- * the limits (which bounds memory within one turn of the main loop), the peer is closed
- * with 1013. */
+ * flush. A reader that keeps up may still fall behind during a burst (many senders' bursts
+ * into one room add up, and a busy machine reads slowly), so the queue may stay over its
+ * limits as long as the peer keeps reading: it is closed with 1013 when BACKLOG_GRACE_MS
+ * pass without the socket taking a byte, or at once past @factor times the limits (which
+ * bounds memory whatever the peer does). */
 static gboolean
 check_backlog (NatterWebsocket *self, guint factor)
 {
@@ -406,7 +424,11 @@ check_backlog (NatterWebsocket *self, guint factor)
   if (!far_over)
     {
       if (self->backlog_timeout == 0)
-        self->backlog_timeout = g_timeout_add (BACKLOG_GRACE_MS, backlog_timeout_cb, self);
+        {
+          self->took_bytes = FALSE;
+          self->kernel_queued = kernel_queued (self);
+          self->backlog_timeout = g_timeout_add (BACKLOG_GRACE_MS, backlog_timeout_cb, self);
+        }
       return TRUE;
     }
   g_clear_handle_id (&self->backlog_timeout, g_source_remove);
@@ -420,10 +442,18 @@ static gboolean
 backlog_timeout_cb (gpointer user_data)
 {
   NatterWebsocket *self = user_data;
+  int now_queued = kernel_queued (self);
 
   self->backlog_timeout = 0;
-  /* Still over the limits after the grace period: judged as if far over. */
-  check_backlog (self, 0);
+
+  /* The peer read (the socket took bytes, or the kernel's share drained; or a write is
+   * still out, its outcome unknown): another grace period if the queue is still over.
+   * Otherwise it took nothing for all of it: judged as if far over. */
+  if (self->took_bytes || self->job != NULL ||
+      (now_queued >= 0 && self->kernel_queued >= 0 && now_queued < self->kernel_queued))
+    check_backlog (self, BACKLOG_BURST_FACTOR);
+  else
+    check_backlog (self, 0);
   return G_SOURCE_REMOVE;
 }
 
@@ -553,6 +583,8 @@ write_job_finish (WriteJob *job)
       return;
     }
 
+  if (written > 0)
+    self->took_bytes = TRUE;
   for (; first_left < job->n_frames && written > 0; first_left++)
     {
       if (!out_frame_consume (job->frames[first_left], &written))
@@ -703,6 +735,8 @@ flush (NatterWebsocket *self)
           return;
         }
 
+      if (written > 0)
+        self->took_bytes = TRUE;
       while (written > 0 && out_frame_consume (g_queue_peek_head (&self->outq), &written))
         {
           OutFrame *frame = outq_pop_head (self);
@@ -944,6 +978,23 @@ valid_close_code (gushort code)
          code == 1012 || code == 1013 || code == 1014 || (code >= 3000 && code <= 4999);
 }
 
+/* Text is UTF-8 (RFC 6455 §8.1), in which U+0000 is a character like any other; GLib's
+ * validator refuses NUL, so each stretch between NULs is validated on its own. */
+static gboolean
+utf8_validate_with_nul (const char *data, gsize len)
+{
+  const char *end;
+
+  while (!g_utf8_validate_len (data, len, &end))
+    {
+      if (end == data + len || *end != '\0')
+        return FALSE;
+      len -= end - data + 1;
+      data = end + 1;
+    }
+  return TRUE;
+}
+
 static void
 handle_close (NatterWebsocket *self, const guint8 *data, gsize len)
 {
@@ -962,7 +1013,7 @@ handle_close (NatterWebsocket *self, const guint8 *data, gsize len)
           fail (self, NATTER_CLOSE_PROTOCOL_ERROR, "invalid close code");
           return;
         }
-      if (!g_utf8_validate_len ((const char *) data + 2, len - 2, NULL))
+      if (!utf8_validate_with_nul ((const char *) data + 2, len - 2))
         {
           fail (self, NATTER_CLOSE_BAD_DATA, "close reason is not UTF-8");
           return;
@@ -990,7 +1041,7 @@ deliver_message (NatterWebsocket *self, gboolean is_text, GBytes *payload)
   gsize len;
   const char *data = g_bytes_get_data (payload, &len);
 
-  if (is_text && !g_utf8_validate_len (data, len, NULL))
+  if (is_text && !utf8_validate_with_nul (data, len))
     {
       fail (self, NATTER_CLOSE_BAD_DATA, "text message is not valid UTF-8");
       return;
@@ -1142,14 +1193,97 @@ process_frames (NatterWebsocket *self, guint8 *buf, gsize buf_len)
           break;
 
         case OPCODE_PONG:
-          g_signal_emit (self, signals[SIGNAL_PONG], 0);
           break;
 
         default:
           g_assert_not_reached ();
         }
     }
+  /* Any frame shows the peer is there: data, a fragment, its own ping or our pong. */
+  if (pos > 0)
+    self->last_heard = g_get_monotonic_time ();
   return pos;
+}
+
+/* How many more bytes the frame that starts @buf needs before process_frames() can
+ * decide on it: 0 once it is whole, or once its header alone refuses it (too large). */
+static gsize
+frame_bytes_missing (NatterWebsocket *self, const guint8 *buf, gsize len)
+{
+  gsize header_len = 2;
+  guint8 len7;
+  guint64 payload_len;
+
+  if (len < 2)
+    return 2 - len;
+  len7 = buf[1] & 0x7f;
+  header_len += len7 == 126 ? 2 : len7 == 127 ? 8 : 0;
+  header_len += (buf[1] & 0x80) ? 4 : 0;
+  if (len < header_len)
+    return header_len - len;
+  if (len7 == 126)
+    payload_len = ((guint64) buf[2] << 8) | buf[3];
+  else if (len7 == 127)
+    {
+      payload_len = 0;
+      for (guint i = 0; i < 8; i++)
+        payload_len = (payload_len << 8) | buf[2 + i];
+    }
+  else
+    payload_len = len7;
+  if (payload_len > self->limits.max_message)
+    return 0;
+  return header_len + payload_len > len ? header_len + payload_len - len : 0;
+}
+
+/* Nothing the peer sends is parsed any more: after a protocol error, or after its close
+ * frame (RFC 6455 §5.5.1: nothing follows it). */
+static gboolean
+ignoring_input (NatterWebsocket *self)
+{
+  return self->discard_input || self->close_received;
+}
+
+/* Parses @n bytes just read. A frame split across reads waits in inbuf, which therefore
+ * holds at most one frame (of at most max_message bytes) and its header: only what that
+ * frame still misses is copied there, the rest is parsed where it was read. */
+static void
+take_input (NatterWebsocket *self, guint8 *data, gsize n)
+{
+  while (n > 0 && self->inbuf->len > 0 && self->state != STATE_CLOSED &&
+         !ignoring_input (self))
+    {
+      gsize missing = frame_bytes_missing (self, self->inbuf->data, self->inbuf->len);
+      gsize take = MIN (missing, n);
+
+      g_byte_array_append (self->inbuf, data, take);
+      data += take;
+      n -= take;
+      if (missing > take)
+        return;
+      if (frame_bytes_missing (self, self->inbuf->data, self->inbuf->len) > 0)
+        continue;  /* the header is whole now; the payload is still to come */
+      process_frames (self, self->inbuf->data, self->inbuf->len);
+      /* Give the storage back, not just the length. */
+      g_byte_array_unref (self->inbuf);
+      self->inbuf = g_byte_array_new ();
+    }
+  if (self->state == STATE_CLOSED || ignoring_input (self))
+    {
+      if (self->inbuf->len > 0)
+        {
+          g_byte_array_unref (self->inbuf);
+          self->inbuf = g_byte_array_new ();
+        }
+      return;
+    }
+  if (n > 0)
+    {
+      gsize consumed = process_frames (self, data, n);
+
+      if (self->state != STATE_CLOSED && !ignoring_input (self) && consumed < n)
+        g_byte_array_append (self->inbuf, data + consumed, n - consumed);
+    }
 }
 
 static gboolean
@@ -1165,7 +1299,6 @@ on_readable (GObject *stream, gpointer user_data)
       static guint8 scratch[READ_CHUNK];
       g_autoptr(GError) error = NULL;
       gssize n;
-      gsize consumed;
 
       n = g_pollable_input_stream_read_nonblocking (self->input, scratch, sizeof scratch,
                                                     NULL, &error);
@@ -1178,29 +1311,9 @@ on_readable (GObject *stream, gpointer user_data)
           shutdown_stream (self);
           break;
         }
-
-      if (self->inbuf->len == 0)
-        {
-          consumed = process_frames (self, scratch, n);
-          if (self->state == STATE_CLOSED)
-            break;
-          if (!self->discard_input && consumed < (gsize) n)
-            g_byte_array_append (self->inbuf, scratch + consumed, n - consumed);
-          continue;
-        }
-
-      g_byte_array_append (self->inbuf, scratch, n);
-      consumed = process_frames (self, self->inbuf->data, self->inbuf->len);
-      if (self->state == STATE_CLOSED)
-        break;
-      if (self->discard_input || consumed == self->inbuf->len)
-        {
-          /* Give the storage back, not just the length. */
-          g_byte_array_unref (self->inbuf);
-          self->inbuf = g_byte_array_new ();
-        }
-      else if (consumed > 0)
-        g_byte_array_remove_range (self->inbuf, 0, consumed);
+      /* After the peer's close (or a protocol error) what it sends is read and dropped,
+       * so that it costs no memory while our close frame goes out. */
+      take_input (self, scratch, n);
     }
 
   if (self->state == STATE_CLOSED)
@@ -1238,6 +1351,19 @@ natter_websocket_ping (NatterWebsocket *self)
 
   if (self->state == STATE_OPEN)
     enqueue (self, OPCODE_PING, NULL);
+}
+
+/**
+ * natter_websocket_get_last_heard:
+ *
+ * Returns: the monotonic time of the last whole frame the peer sent (any frame: data,
+ *   control, a fragment), or of the connection's start
+ */
+gint64
+natter_websocket_get_last_heard (NatterWebsocket *self)
+{
+  g_return_val_if_fail (NATTER_IS_WEBSOCKET (self), 0);
+  return self->last_heard;
 }
 
 gboolean
@@ -1317,9 +1443,6 @@ natter_websocket_class_init (NatterWebsocketClass *klass)
   signals[SIGNAL_MESSAGE] =
     g_signal_new ("message", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                   NULL, G_TYPE_NONE, 2, G_TYPE_BOOLEAN, G_TYPE_BYTES);
-  signals[SIGNAL_PONG] =
-    g_signal_new ("pong", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
-                  NULL, G_TYPE_NONE, 0);
   signals[SIGNAL_CLOSED] =
     g_signal_new ("closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                   NULL, G_TYPE_NONE, 0);
@@ -1330,6 +1453,7 @@ natter_websocket_init (NatterWebsocket *self)
 {
   self->fd = -1;
   self->write_fd = -1;
+  self->last_heard = g_get_monotonic_time ();
   self->inbuf = g_byte_array_new ();
   self->message = g_byte_array_new ();
   g_queue_init (&self->outq);

@@ -37,7 +37,6 @@ G_DECLARE_FINAL_TYPE (NatterWebsocket, natter_websocket, NATTER, WEBSOCKET, GObj
  * Signals:
  * - `message` (gboolean is_text, GBytes *payload): a complete data message; text is
  *   valid UTF-8.
- * - `pong` (): a pong arrived.
  * - `closed` (): the connection is gone; emitted once.
  */
 NatterWebsocket *natter_websocket_new              (GIOStream                   *stream,
@@ -51,6 +50,7 @@ void             natter_websocket_close            (NatterWebsocket             
                                                     gushort                      code,
                                                     const char                  *reason);
 gboolean         natter_websocket_is_open          (NatterWebsocket             *self);
+gint64           natter_websocket_get_last_heard   (NatterWebsocket             *self);
 gushort          natter_websocket_get_close_code   (NatterWebsocket             *self);
 gsize            natter_websocket_get_queued_bytes (NatterWebsocket             *self);
 gboolean         natter_websocket_is_writing       (NatterWebsocket             *self);
