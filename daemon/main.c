@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 #include <glib-unix.h>
@@ -448,6 +450,42 @@ admin_created_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   daemon_quit (daemon, 0);
 }
 
+/* Each connection is a descriptor. A service manager's soft limit (1024 for a systemd
+ * user service) is far below what the hard limit allows: take all of it. */
+static void
+raise_descriptor_limit (void)
+{
+  struct rlimit limit;
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == limit.rlim_max)
+    return;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit (RLIMIT_NOFILE, &limit) != 0)
+    g_debug ("Cannot raise the descriptor limit: %s", g_strerror (errno));
+}
+
+/* The database holds direct messages and password hashes: only its owner may read it.
+ * Files natterd creates get 0600 from the umask; files an older natterd created, 0644
+ * perhaps, are tightened here, before SQLite opens them (its -wal and -shm files take the
+ * database's mode). */
+static void
+protect_data_dir (const char *data_dir)
+{
+  static const char * const files[] = { "natter.db", "natter.db-wal", "natter.db-shm" };
+  GStatBuf st;
+
+  if (g_stat (data_dir, &st) == 0 && (st.st_mode & 0077) != 0)
+    g_message ("Warning: %s can be opened by other users (mode %03o): consider chmod 700",
+               data_dir, (guint) (st.st_mode & 0777));
+  for (guint i = 0; i < G_N_ELEMENTS (files); i++)
+    {
+      g_autofree char *path = g_build_filename (data_dir, files[i], NULL);
+
+      if (g_stat (path, &st) == 0 && (st.st_mode & 0077) != 0 && g_chmod (path, 0600) != 0)
+        g_message ("Warning: cannot make %s private: %s", path, g_strerror (errno));
+    }
+}
+
 static char *
 read_password_from_stdin (GError **error)
 {
@@ -489,6 +527,8 @@ parse_options (NatterConfig *config, char **create_admin, gboolean *replace, int
   gint resume_cap = -1, rate_burst = -1, dbus_window = -1;
   gint max_queue_bytes = -1, max_queue_frames = -1;
   gint max_connections_per_ip = -1, max_sessions_per_user = -1;
+  gint max_connections = -1, header_timeout = -1;
+  g_auto(GStrv) allowed_origins = NULL;
   gint login_failures = -1, login_throttle = -1;
   gdouble rate = -1;
   gboolean no_dbus = FALSE;
@@ -517,6 +557,13 @@ parse_options (NatterConfig *config, char **create_admin, gboolean *replace, int
       "Frames waiting for a client before it is closed as too slow (default 4096)", "N" },
     { "max-connections-per-ip", 0, 0, G_OPTION_ARG_INT, &max_connections_per_ip,
       "WebSocket connections one address may hold (default 1024)", "N" },
+    { "max-connections", 0, 0, G_OPTION_ARG_INT, &max_connections,
+      "Connections (HTTP and WebSocket) held at once (default: the descriptor limit less 64)", "N" },
+    { "header-timeout", 0, 0, G_OPTION_ARG_INT, &header_timeout,
+      "Seconds a connection may take to send its HTTP request (default 10)", "S" },
+    { "allowed-origin", 0, 0, G_OPTION_ARG_STRING_ARRAY, &allowed_origins,
+      "A web origin besides natterd's own whose pages may open WebSockets (repeatable, or a comma list)",
+      "https://HOST[:PORT]" },
     { "max-sessions-per-user", 0, 0, G_OPTION_ARG_INT, &max_sessions_per_user,
       "Sessions one account may hold at once (default 64)", "N" },
     { "login-failures", 0, 0, G_OPTION_ARG_INT, &login_failures,
@@ -619,6 +666,8 @@ parse_options (NatterConfig *config, char **create_admin, gboolean *replace, int
   TAKE_UINT (max_queue_frames, max_queue_frames, 16);
   TAKE_UINT (max_connections_per_ip, max_connections_per_ip, 1);
   TAKE_UINT (max_sessions_per_user, max_sessions_per_user, 1);
+  TAKE_UINT (max_connections, max_connections, 1);
+  TAKE_UINT (header_timeout_s, header_timeout, 1);
   TAKE_UINT (login_failures, login_failures, 1);
   TAKE_UINT (login_throttle_s, login_throttle, 1);
   TAKE_UINT (rate_burst, rate_burst, 1);
@@ -632,6 +681,13 @@ parse_options (NatterConfig *config, char **create_admin, gboolean *replace, int
           return FALSE;
         }
       config->rate_per_s = rate;
+    }
+  if (allowed_origins != NULL)
+    {
+      g_autofree char *joined = g_strjoinv (",", allowed_origins);
+
+      g_strfreev (config->allowed_origins);
+      config->allowed_origins = natter_config_parse_list (joined);
     }
   if (no_dbus)
     config->no_dbus = TRUE;
@@ -682,6 +738,12 @@ main (int argc, char **argv)
 
   /* A peer that vanished must not end the daemon; writes report EPIPE instead. */
   signal (SIGPIPE, SIG_IGN);
+  /* Nothing natterd writes (the database above all) is for other users. */
+  umask (077);
+  raise_descriptor_limit ();
+  /* TLS 1.2 or later, served or used upstream: read by glib-networking when it first
+   * sets up TLS, so before anything can. An operator's own setting wins. */
+  g_setenv ("G_TLS_GNUTLS_PRIORITY", "NORMAL:%COMPAT:-VERS-TLS1.1:-VERS-TLS1.0", FALSE);
   setlocale (LC_ALL, "");
   /* Notification titles are translated (GETTEXT_PACKAGE, as the app). */
   bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
@@ -715,6 +777,7 @@ main (int argc, char **argv)
           natter_config_free (daemon.config);
           return 1;
         }
+      protect_data_dir (daemon.config->data_dir);
       db_path = g_build_filename (daemon.config->data_dir, "natter.db", NULL);
       daemon.store = natter_store_sqlite_new (db_path, daemon.config->durability, &error);
       if (daemon.store == NULL)

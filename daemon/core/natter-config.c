@@ -41,6 +41,7 @@ natter_config_new_defaults (void)
   config->max_queue_frames = 4096;
   config->max_queue_bytes = 4 * 1024 * 1024;
   config->max_connections_per_ip = 1024;
+  config->header_timeout_s = 10;
   config->max_sessions_per_user = 64;
   config->login_failures = 5;
   config->login_throttle_s = 60;
@@ -68,6 +69,7 @@ natter_config_free (NatterConfig *config)
   g_free (config->upstream_url);
   g_free (config->upstream_user);
   g_free (config->ca_file);
+  g_strfreev (config->allowed_origins);
   g_free (config);
 }
 
@@ -109,7 +111,8 @@ static const char * const known_keys[] = {
   "ping-interval", "ping-timeout", "max-frame", "max-body", "resume-cap", "rate",
   "rate-burst", "max-rooms-per-user", "max-members-per-room", "max-queue-frames",
   "max-queue-bytes", "token-ttl", "dbus-window", "max-connections-per-ip",
-  "max-sessions-per-user", "login-failures", "login-throttle", NULL
+  "max-sessions-per-user", "login-failures", "login-throttle", "max-connections",
+  "header-timeout", "allowed-origin", NULL
 };
 
 static gboolean
@@ -205,8 +208,18 @@ natter_config_load_keyfile (NatterConfig  *config,
       !read_uint (kf, "max-connections-per-ip", &config->max_connections_per_ip, 1, G_MAXINT, error) ||
       !read_uint (kf, "max-sessions-per-user", &config->max_sessions_per_user, 1, G_MAXINT, error) ||
       !read_uint (kf, "login-failures", &config->login_failures, 1, G_MAXINT, error) ||
-      !read_uint (kf, "login-throttle", &config->login_throttle_s, 1, 86400, error))
+      !read_uint (kf, "login-throttle", &config->login_throttle_s, 1, 86400, error) ||
+      !read_uint (kf, "max-connections", &config->max_connections, 1, G_MAXINT, error) ||
+      !read_uint (kf, "header-timeout", &config->header_timeout_s, 1, 3600, error))
     return FALSE;
+
+  if (g_key_file_has_key (kf, "natterd", "allowed-origin", NULL))
+    {
+      g_autofree char *origins = g_key_file_get_string (kf, "natterd", "allowed-origin", NULL);
+
+      g_strfreev (config->allowed_origins);
+      config->allowed_origins = natter_config_parse_list (origins != NULL ? origins : "");
+    }
 
   if (g_key_file_has_key (kf, "natterd", "rate", NULL))
     {
@@ -223,6 +236,27 @@ natter_config_load_keyfile (NatterConfig  *config,
     }
 
   return natter_config_validate (config, error);
+}
+
+/**
+ * natter_config_parse_list:
+ * @value: items separated by commas
+ *
+ * Returns: (transfer full): the items, trimmed, without empty ones
+ */
+char **
+natter_config_parse_list (const char *value)
+{
+  g_auto(GStrv) parts = g_strsplit (value, ",", -1);
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+
+  for (guint i = 0; parts[i] != NULL; i++)
+    {
+      g_strstrip (parts[i]);
+      if (*parts[i] != '\0')
+        g_strv_builder_add (builder, parts[i]);
+    }
+  return g_strv_builder_end (builder);
 }
 
 /**

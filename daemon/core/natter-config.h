@@ -44,6 +44,9 @@ typedef struct {
   guint            max_members_per_room;
   guint            max_queue_frames;   /* outgoing queue per session */
   guint            max_connections_per_ip;  /* 1024 */
+  guint            max_connections;    /* accepted sockets at once; 0: from the descriptor limit */
+  guint            header_timeout_s;   /* 10: from accept until the HTTP request is read */
+  char           **allowed_origins;    /* (owned) (nullable) browser origins besides the Host */
   guint            max_sessions_per_user;   /* 64 */
   guint            login_failures;     /* failed logins of an account before throttling: 5 */
   guint            login_throttle_s;   /* how long throttled logins wait: 60 */
@@ -68,6 +71,7 @@ gboolean      natter_config_load_keyfile (NatterConfig  *config,
                                           const char    *path,
                                           GError       **error);
 
+char        **natter_config_parse_list   (const char    *value);
 gboolean      natter_config_parse_listen (const char    *value,
                                           char         **out_host,
                                           guint16       *out_port,

@@ -6,8 +6,10 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 
 #include "natter-error.h"
+#include "natter-listener.h"
 #include "natter-server.h"
 #include "natter-session.h"
 
@@ -15,6 +17,10 @@
 #define LISTEN_BACKLOG 4096
 /* libsoup 3.2 has no name for it. */
 #define HTTP_TOO_MANY_REQUESTS 429
+#define HTTP_UPGRADE_REQUIRED 426
+/* Descriptors kept out of the connections' reach by default: the store (SQLite's files
+ * or PostgreSQL's sockets), D-Bus, Redis, the poller and GLib's own. */
+#define RESERVED_DESCRIPTORS 64
 
 typedef struct
 {
@@ -34,6 +40,8 @@ struct _NatterServer
 
   NatterHub  *hub;       /* (owned) */
   SoupServer *server;    /* (owned) */
+  NatterListener *listener; /* (owned) (nullable) until listening */
+  GTlsCertificate *certificate; /* (owned) (nullable) */
   GHashTable *sessions;  /* (owned) NatterSession * (owned) set */
   GHashTable *per_peer;  /* (owned) peer address → number of sessions */
   GArray     *ready_checks; /* (owned) ReadyCheck */
@@ -117,15 +125,16 @@ upgraded_cb (SoupServerMessage *msg,
   const char *protocol = soup_message_headers_get_one (headers, "Sec-WebSocket-Protocol");
   g_autofree char *peer = peer_address (msg);
   g_autoptr(GIOStream) stream = NULL;
-  g_autoptr(GSocket) socket = NULL;
+  GSocket *socket;
   NatterCodec codec = NATTER_CODEC_JSON;
   NatterSession *session;
 
   g_signal_handlers_disconnect_by_func (msg, upgraded_cb, self);
-  set_no_delay (soup_server_message_get_socket (msg));
+  socket = natter_listener_upgraded (self->listener, soup_server_message_get_remote_address (msg));
+  set_no_delay (socket);
   /* Plain TCP reads and writes the socket directly; TLS buffers inside its stream. */
-  if (natter_hub_get_config (self->hub)->tls_cert == NULL)
-    socket = g_object_ref (soup_server_message_get_socket (msg));
+  if (self->certificate != NULL)
+    socket = NULL;
   stream = soup_server_message_steal_connection (msg);
   /* The handshake accepted only our subprotocols; none offered means JSON. */
   if (protocol != NULL)
@@ -143,6 +152,48 @@ respond_text (SoupServerMessage *msg,
               guint              status,
               const char        *content_type,
               const char        *text);
+
+/* The authority (host[:port]) of an Origin, as a Host header would name it. */
+static char *
+origin_authority (const char *origin)
+{
+  g_autoptr(GUri) uri = g_uri_parse (origin, G_URI_FLAGS_NONE, NULL);
+  const char *host = uri != NULL ? g_uri_get_host (uri) : NULL;
+  g_autoptr(GString) authority = NULL;
+
+  if (host == NULL || *host == '\0')
+    return NULL;
+  authority = g_string_new (NULL);
+  if (strchr (host, ':') != NULL)
+    g_string_append_printf (authority, "[%s]", host);
+  else
+    g_string_append (authority, host);
+  if (g_uri_get_port (uri) != -1)
+    g_string_append_printf (authority, ":%d", g_uri_get_port (uri));
+  return g_string_free (g_steal_pointer (&authority), FALSE);
+}
+
+/* A browser names the page that opens a WebSocket in Origin, and lets any page open one
+ * to any server: natterd talks only to its own page (the same host) and to origins the
+ * operator allowed. Clients that are not browsers send no Origin, and pass. */
+static gboolean
+origin_allowed (const NatterConfig *config,
+                SoupServerMessage  *msg)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  const char *origin = soup_message_headers_get_one (headers, "Origin");
+  const char *host = soup_message_headers_get_one (headers, "Host");
+  g_autofree char *authority = NULL;
+
+  if (origin == NULL)
+    return TRUE;
+  if (config->allowed_origins != NULL)
+    for (guint i = 0; config->allowed_origins[i] != NULL; i++)
+      if (g_ascii_strcasecmp (config->allowed_origins[i], origin) == 0)
+        return TRUE;
+  authority = origin_authority (origin);
+  return authority != NULL && host != NULL && g_ascii_strcasecmp (authority, host) == 0;
+}
 
 static void
 websocket_cb (SoupServer        *server,
@@ -170,6 +221,24 @@ websocket_cb (SoupServer        *server,
                                    "Connection", "close");
       respond_text (msg, HTTP_TOO_MANY_REQUESTS, "text/plain",
                     "too many connections from this address\n");
+      return;
+    }
+  if (!origin_allowed (config, msg))
+    {
+      respond_text (msg, SOUP_STATUS_FORBIDDEN, "text/plain",
+                    "this origin may not open a WebSocket here (see --allowed-origin)\n");
+      return;
+    }
+  /* RFC 6455 §4.4: a version we do not speak gets the list of those we do. */
+  if (soup_message_headers_header_contains (soup_server_message_get_request_headers (msg),
+                                            "Upgrade", "websocket") &&
+      g_strcmp0 (soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
+                                               "Sec-WebSocket-Version"), "13") != 0)
+    {
+      soup_message_headers_append (soup_server_message_get_response_headers (msg),
+                                   "Sec-WebSocket-Version", "13");
+      respond_text (msg, HTTP_UPGRADE_REQUIRED, "text/plain",
+                    "unsupported WebSocket version: this server speaks version 13\n");
       return;
     }
   /* No extensions: permessage-deflate would let a small frame inflate without bound. */
@@ -241,8 +310,12 @@ metrics_cb (SoupServer        *server,
   g_string_append_printf (out,
                           "# HELP natter_sessions Open WebSocket sessions.\n"
                           "# TYPE natter_sessions gauge\n"
-                          "natter_sessions %u\n",
-                          g_hash_table_size (self->sessions));
+                          "natter_sessions %u\n"
+                          "# HELP natter_connections Accepted connections, HTTP and WebSocket.\n"
+                          "# TYPE natter_connections gauge\n"
+                          "natter_connections %u\n",
+                          g_hash_table_size (self->sessions),
+                          self->listener != NULL ? natter_listener_get_n_connections (self->listener) : 0);
   natter_hub_append_metrics (self->hub, out);
   for (guint i = 0; i < self->metrics->len; i++)
     {
@@ -309,8 +382,14 @@ web_cb (SoupServer        *server,
     }
   soup_message_headers_append (headers, "Cache-Control", "no-cache");
   soup_message_headers_append (headers, "X-Content-Type-Options", "nosniff");
+  /* The page talks to the server that served it, and to no other: a link cannot point
+   * it (and a password typed into it) elsewhere. Development builds may (web/build.js). */
   soup_message_headers_append (headers, "Content-Security-Policy",
+#if NATTER_DEVELOPMENT
                                "default-src 'self'; connect-src 'self' ws: wss:; "
+#else
+                               "default-src 'self'; connect-src 'self'; "
+#endif
                                "img-src 'self' data:; frame-ancestors 'none'");
   soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
   soup_server_message_set_response (msg, content_type_for (path), SOUP_MEMORY_COPY,
@@ -325,6 +404,10 @@ natter_server_finalize (GObject *object)
   g_clear_handle_id (&self->heartbeat_source, g_source_remove);
   g_clear_pointer (&self->sessions, g_hash_table_unref);
   g_clear_pointer (&self->per_peer, g_hash_table_unref);
+  if (self->listener != NULL)
+    natter_listener_stop (self->listener);
+  g_clear_object (&self->listener);
+  g_clear_object (&self->certificate);
   if (self->server != NULL)
     soup_server_disconnect (self->server);
   g_clear_object (&self->server);
@@ -352,6 +435,38 @@ natter_server_init (NatterServer *self)
   self->metrics = g_array_new (FALSE, FALSE, sizeof (MetricsSource));
 }
 
+static void
+connection_cb (NatterListener *listener,
+               GIOStream      *stream,
+               GSocketAddress *local,
+               GSocketAddress *remote,
+               gpointer        user_data)
+{
+  NatterServer *self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!soup_server_accept_iostream (self->server, stream, local, remote, &error))
+    g_debug ("Cannot serve a connection: %s", error->message);
+}
+
+static void
+request_read_cb (SoupServerMessage *msg,
+                 gpointer           user_data)
+{
+  NatterServer *self = user_data;
+
+  natter_listener_request_read (self->listener, soup_server_message_get_remote_address (msg));
+}
+
+/* The listener's deadline runs until the request is read: its headers and any body. */
+static void
+request_started_cb (SoupServer        *server,
+                    SoupServerMessage *msg,
+                    gpointer           user_data)
+{
+  g_signal_connect_object (msg, "got-body", G_CALLBACK (request_read_cb), user_data, 0);
+}
+
 /**
  * natter_server_new:
  * @hub: the hub sessions talk to
@@ -369,20 +484,21 @@ natter_server_new (NatterHub  *hub,
 
   if (config->tls_cert != NULL || config->tls_key != NULL)
     {
-      g_autoptr(GTlsCertificate) certificate = NULL;
-
       if (config->tls_cert == NULL || config->tls_key == NULL)
         {
           g_set_error (error, NATTER_ERROR, NATTER_ERROR_BAD_REQUEST,
                        "TLS needs both --tls-cert and --tls-key");
           return NULL;
         }
-      certificate = g_tls_certificate_new_from_files (config->tls_cert, config->tls_key, error);
-      if (certificate == NULL)
+      /* The listener negotiates TLS itself (see natter_server_listen()). */
+      self->certificate = g_tls_certificate_new_from_files (config->tls_cert, config->tls_key,
+                                                            error);
+      if (self->certificate == NULL)
         return NULL;
-      soup_server_set_tls_certificate (self->server, certificate);
     }
 
+  g_signal_connect_object (self->server, "request-started", G_CALLBACK (request_started_cb),
+                           self, 0);
   soup_server_add_handler (self->server, "/ws", websocket_cb, self, NULL);
   self->heartbeat_source = g_timeout_add (MAX (500, config->ping_interval_s * 1000 / 2),
                                           heartbeat_cb, self);
@@ -394,6 +510,20 @@ natter_server_new (NatterHub  *hub,
   return g_steal_pointer (&self);
 }
 
+/* As many connections as the descriptor limit allows, less a reserve for everything
+ * else natterd opens; half of a limit too small for that reserve. */
+static guint
+default_max_connections (void)
+{
+  struct rlimit limit;
+  rlim_t n;
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) != 0)
+    return 1024 - RESERVED_DESCRIPTORS;
+  n = limit.rlim_cur == RLIM_INFINITY ? G_MAXINT : MIN (limit.rlim_cur, (rlim_t) G_MAXINT);
+  return n > 2 * RESERVED_DESCRIPTORS ? n - RESERVED_DESCRIPTORS : MAX (1, n / 2);
+}
+
 gboolean
 natter_server_listen (NatterServer  *self,
                       guint16       *out_port,
@@ -402,9 +532,14 @@ natter_server_listen (NatterServer  *self,
   const NatterConfig *config = natter_hub_get_config (self->hub);
   g_autoptr(GInetAddress) address = NULL;
   g_autoptr(GSocketAddress) socket_address = NULL;
-  GSList *listeners;
-  SoupServerListenOptions options = 0;
+  g_autoptr(GSocketAddress) local = NULL;
   g_autoptr(GSocket) listen_socket = NULL;
+  NatterListenerLimits limits = {
+    .max_connections = config->max_connections != 0 ? config->max_connections
+                                                    : default_max_connections (),
+    .max_per_address = config->max_connections_per_ip,
+    .header_timeout_s = config->header_timeout_s,
+  };
 
   address = g_inet_address_new_from_string (config->listen_address);
   if (address == NULL)
@@ -414,8 +549,6 @@ natter_server_listen (NatterServer  *self,
       return FALSE;
     }
   socket_address = g_inet_socket_address_new (address, config->port);
-  if (config->tls_cert != NULL)
-    options |= SOUP_SERVER_LISTEN_HTTPS;
 
   /* Our own socket, for a backlog that survives a burst of connects (GLib's default is
    * 10: a thousand clients arriving at once would see timeouts). */
@@ -425,20 +558,21 @@ natter_server_listen (NatterServer  *self,
     return FALSE;
   g_socket_set_listen_backlog (listen_socket, LISTEN_BACKLOG);
   if (!g_socket_bind (listen_socket, socket_address, TRUE, error) ||
-      !g_socket_listen (listen_socket, error) ||
-      !soup_server_listen_socket (self->server, listen_socket, options, error))
+      !g_socket_listen (listen_socket, error))
     return FALSE;
+  local = g_socket_get_local_address (listen_socket, error);
+  if (local == NULL)
+    return FALSE;
+  if (out_port != NULL)
+    *out_port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
 
-  listeners = soup_server_get_listeners (self->server);
-  if (out_port != NULL && listeners != NULL)
-    {
-      g_autoptr(GSocketAddress) local = g_socket_get_local_address (listeners->data, error);
-
-      if (local == NULL)
-        return FALSE;
-      *out_port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
-    }
-  g_slist_free (listeners);
+  /* natterd accepts connections itself and hands them to libsoup. libsoup's own listener
+   * stops for good on the first failed accept (out of descriptors, say), and bounds
+   * neither how many connections it holds nor how long a request may take to arrive
+   * (docs/architecture.md, "Accepting connections"). */
+  self->listener = natter_listener_new (listen_socket, &limits, self->certificate);
+  g_signal_connect_object (self->listener, "connection", G_CALLBACK (connection_cb), self, 0);
+  g_debug ("Accepting up to %u connections", limits.max_connections);
   return TRUE;
 }
 

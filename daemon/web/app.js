@@ -4,6 +4,7 @@
 
 import { languageTag, loadTranslations, t, translateTree } from './i18n.js';
 import { ChatClient, ROOM_NAME_RE, USER_NAME_RE, dmPeer } from './client.js';
+import { DEVELOPMENT } from './build.js';
 
 const $ = (id) => document.getElementById(id);
 const NARROW = matchMedia('(max-width: 720px)');
@@ -14,9 +15,14 @@ const TOAST_MS = 8000;
 const AVATAR_COLOURS = 8;
 const URL_RE = /\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]]/g;
 
-/** The WebSocket URL: `ws` next to the page, or `?ws=` for development. */
+/** Another server named by `?ws=`: development builds only (see build.js). */
+function serverOverride() {
+  return DEVELOPMENT ? new URLSearchParams(location.search).get('ws') : null;
+}
+
+/** The WebSocket URL: `ws` next to the page (the only one a release build talks to). */
 function socketUrl() {
-  const override = new URLSearchParams(location.search).get('ws');
+  const override = serverOverride();
   if (override)
     return override;
   const url = new URL('ws', location.href);
@@ -189,7 +195,7 @@ class App {
 
   bindLogin() {
     const server = this.client.conn.url;
-    if (new URLSearchParams(location.search).has('ws')) {
+    if (serverOverride()) {
       $('login-server').hidden = false;
       $('login-server').textContent = t('login_server', { server });
     }

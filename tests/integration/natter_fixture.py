@@ -119,13 +119,15 @@ class Daemon:
     def __init__(self, workdir, extra_args=()):
         self.workdir = workdir
         self.data_dir = os.path.join(workdir, "data")
-        os.makedirs(self.data_dir, exist_ok=True)
+        os.makedirs(self.data_dir, mode=0o700, exist_ok=True)
         self.log_path = os.path.join(workdir, "natterd.log")
         self.extra_args = tuple(extra_args)
         self.proc = None
         self.port = None
         self.n_starts = 0
         self.env = dict(os.environ)
+        # Run in the child before natterd starts (e.g. to lower its descriptor limit).
+        self.preexec_fn = None
 
     def _log_note(self, text):
         with open(self.log_path, "a") as log:
@@ -152,7 +154,8 @@ class Daemon:
         log = open(self.log_path, "ab")
         try:
             self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=log, env=self.env)
+                                         stderr=log, env=self.env,
+                                         preexec_fn=self.preexec_fn)
         finally:
             log.close()
 
