@@ -44,7 +44,6 @@ typedef struct
   guint         bus_owner_id;
   gboolean      name_owned;
   guint16       port;     /* where the server listens, once it does */
-  gboolean      replace;
   int           exit_status;
   gboolean      stopping;
   gint64        close_deadline;
@@ -207,7 +206,7 @@ own_bus_name (Daemon *daemon)
 
   if (daemon->stopping)
     return;
-  if (daemon->replace)
+  if (daemon->config->replace)
     flags |= G_BUS_NAME_OWNER_FLAGS_REPLACE;
   daemon->bus_owner_id = g_bus_own_name (G_BUS_TYPE_SESSION, NATTER_DAEMON_BUS_NAME, flags,
                                          bus_acquired_cb, name_acquired_cb, name_lost_cb,
@@ -505,105 +504,33 @@ read_password_from_stdin (GError **error)
 }
 
 static gboolean
-parse_options (NatterConfig *config, char **create_admin, gboolean *replace, int *argc,
-               char ***argv, GError **error)
+print_version_cb (const char *option_name, const char *value, gpointer data, GError **error)
 {
-  g_autofree char *config_file = NULL;
-  g_autofree char *listen = NULL;
-  g_autofree char *data_dir = NULL;
-  g_autofree char *durability = NULL;
-  g_autofree char *ready_file = NULL;
-  g_autofree char *tls_cert = NULL;
-  g_autofree char *tls_key = NULL;
-  g_autofree char *owner = NULL;
-  g_autofree char *node_id = NULL;
-  g_autofree char *upstream = NULL;
-  g_autofree char *upstream_user = NULL;
-  g_autofree char *ca_file = NULL;
-  g_autofree char *postgres = NULL;
-  g_autofree char *redis = NULL;
-  g_autofree char *search_language = NULL;
-  gint ping_interval = -1, ping_timeout = -1, max_frame = -1, max_body = -1;
-  gint resume_cap = -1, rate_burst = -1, dbus_window = -1;
-  gint max_queue_bytes = -1, max_queue_frames = -1;
-  gint max_connections_per_ip = -1, max_sessions_per_user = -1;
-  gint max_connections = -1, header_timeout = -1;
-  g_auto(GStrv) allowed_origins = NULL;
-  gint login_failures = -1, login_throttle = -1;
-  gdouble rate = -1;
-  gboolean no_dbus = FALSE;
-  gboolean version = FALSE;
-  GOptionEntry entries[] = {
-    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file,
-      "Read settings from the [natterd] group of a keyfile (options below override it)", "FILE" },
-    { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen,
-      "Address and port to serve on; port 0 picks a free one (default 127.0.0.1:8080)", "HOST:PORT" },
-    { "data-dir", 'd', 0, G_OPTION_ARG_FILENAME, &data_dir,
-      "Where the SQLite history lives (default $XDG_DATA_HOME/natter)", "DIR" },
-    { "durability", 0, 0, G_OPTION_ARG_STRING, &durability,
-      "normal: survives a killed daemon; full: fsync every commit, survives power loss (default normal)",
-      "normal|full" },
-    { "ping-interval", 0, 0, G_OPTION_ARG_INT, &ping_interval,
-      "Seconds between WebSocket pings (default 15)", "S" },
-    { "ping-timeout", 0, 0, G_OPTION_ARG_INT, &ping_timeout,
-      "Close peers silent for this many seconds with 1001 (default 30)", "S" },
-    { "max-frame", 0, 0, G_OPTION_ARG_INT, &max_frame,
-      "Largest incoming frame in bytes; larger ones close with 1009 (default 65536)", "BYTES" },
-    { "max-body", 0, 0, G_OPTION_ARG_INT, &max_body,
-      "Largest message body in bytes (default 16384)", "BYTES" },
-    { "max-queue-bytes", 0, 0, G_OPTION_ARG_INT, &max_queue_bytes,
-      "Bytes waiting for a client before it is closed as too slow with 1013 (default 4194304)", "BYTES" },
-    { "max-queue-frames", 0, 0, G_OPTION_ARG_INT, &max_queue_frames,
-      "Frames waiting for a client before it is closed as too slow (default 4096)", "N" },
-    { "max-connections-per-ip", 0, 0, G_OPTION_ARG_INT, &max_connections_per_ip,
-      "WebSocket connections one address may hold (default 1024)", "N" },
-    { "max-connections", 0, 0, G_OPTION_ARG_INT, &max_connections,
-      "Connections (HTTP and WebSocket) held at once (default: the descriptor limit less 64)", "N" },
-    { "header-timeout", 0, 0, G_OPTION_ARG_INT, &header_timeout,
-      "Seconds a connection may take to send its HTTP request (default 10)", "S" },
-    { "allowed-origin", 0, 0, G_OPTION_ARG_STRING_ARRAY, &allowed_origins,
-      "A web origin besides natterd's own whose pages may open WebSockets (repeatable, or a comma list)",
-      "https://HOST[:PORT]" },
-    { "max-sessions-per-user", 0, 0, G_OPTION_ARG_INT, &max_sessions_per_user,
-      "Sessions one account may hold at once (default 64)", "N" },
-    { "login-failures", 0, 0, G_OPTION_ARG_INT, &login_failures,
-      "Failed logins of an account before its logins are throttled (default 5)", "N" },
-    { "login-throttle", 0, 0, G_OPTION_ARG_INT, &login_throttle,
-      "Seconds a throttled account waits between login attempts (default 60)", "S" },
-    { "resume-cap", 0, 0, G_OPTION_ARG_INT, &resume_cap,
-      "Most messages replayed by one join with since_seq (default 1000)", "N" },
-    { "rate", 0, 0, G_OPTION_ARG_DOUBLE, &rate,
-      "Messages per second a connection may send (default 20)", "RATE" },
-    { "rate-burst", 0, 0, G_OPTION_ARG_INT, &rate_burst,
-      "Messages a connection may send in a burst (default 50)", "N" },
-    { "tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &tls_cert, "Serve TLS with this PEM certificate", "FILE" },
-    { "tls-key", 0, 0, G_OPTION_ARG_FILENAME, &tls_key, "The PEM private key of --tls-cert", "FILE" },
-    { "owner", 0, 0, G_OPTION_ARG_STRING, &owner,
-      "The account D-Bus callers act as (default: the login name)", "USER" },
-    { "node-id", 0, 0, G_OPTION_ARG_STRING, &node_id, "This node's name (default: the host name)", "ID" },
-    { "postgres", 0, 0, G_OPTION_ARG_STRING, &postgres,
-      "Keep history in this PostgreSQL database instead of SQLite (a cluster node)", "URI" },
-    { "redis", 0, 0, G_OPTION_ARG_STRING, &redis,
-      "Fan messages out to the other nodes through this Redis (needs --postgres)", "URI" },
-    { "search-language", 0, 0, G_OPTION_ARG_STRING, &search_language,
-      "PostgreSQL text search configuration for search (default simple)", "CFG" },
-    { "upstream", 0, 0, G_OPTION_ARG_STRING, &upstream,
-      "Host nothing: mirror an account of the natterd at URL onto D-Bus (upstream mode)",
-      "wss://HOST[:PORT]/ws" },
-    { "user", 0, 0, G_OPTION_ARG_STRING, &upstream_user,
-      "The account on the --upstream server (default: the one in the Secret Service)", "NAME" },
-    { "ca-file", 0, 0, G_OPTION_ARG_FILENAME, &ca_file,
-      "Also trust the certificate authorities in this PEM file for --upstream", "PEM" },
-    { "no-dbus", 0, 0, G_OPTION_ARG_NONE, &no_dbus, "Do not export the D-Bus service", NULL },
-    { "replace", 'r', 0, G_OPTION_ARG_NONE, replace,
-      "Take io.github.natter.Natter.Daemon over from a running natterd", NULL },
-    { "dbus-window", 0, 0, G_OPTION_ARG_INT, &dbus_window,
-      "Recent messages per room exported as D-Bus objects (default 50)", "N" },
-    { "ready-file", 0, 0, G_OPTION_ARG_FILENAME, &ready_file,
-      "Write the bound port to FILE once serving", "FILE" },
-    { "create-admin", 0, 0, G_OPTION_ARG_STRING, create_admin,
-      "Create an administrator account, reading its password from standard input, and exit", "USER" },
-    { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
+  g_print ("natterd %s\n", PACKAGE_VERSION);
+  exit (0);
+}
+
+/* README.md's options table is this output (a unit test compares them). */
+static gboolean
+print_options_markdown_cb (const char *option_name, const char *value, gpointer data,
+                           GError **error)
+{
+  g_autofree char *markdown = natter_config_dup_options_markdown ();
+
+  g_print ("%s", markdown);
+  exit (0);
+}
+
+/* Every setting comes from natter-config.c's table; only what prints and exits is here. */
+static gboolean
+parse_options (NatterConfig *config, int *argc, char ***argv, GError **error)
+{
+  const GOptionEntry entries[] = {
+    { "version", 0, G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, print_version_cb,
+      "Print the version and exit", NULL },
+    { "print-options-markdown", 0, G_OPTION_FLAG_NO_ARG | G_OPTION_FLAG_HIDDEN,
+      G_OPTION_ARG_CALLBACK, print_options_markdown_cb,
+      "Print the options as README.md's Markdown table and exit", NULL },
     { NULL }
   };
   g_autoptr(GOptionContext) context = g_option_context_new ("- the Natter chat daemon");
@@ -611,93 +538,9 @@ parse_options (NatterConfig *config, char **create_admin, gboolean *replace, int
   g_option_context_set_summary (context,
     "Serves chat over WebSockets (/ws), the web app (/), /healthz, /readyz and /metrics,\n"
     "and the io.github.natter.Chat D-Bus service on the session bus.");
+  g_option_context_set_main_group (context, natter_config_get_option_group (config));
   g_option_context_add_main_entries (context, entries, NULL);
-  if (!g_option_context_parse (context, argc, argv, error))
-    return FALSE;
-  if (version)
-    {
-      g_print ("natterd %s\n", PACKAGE_VERSION);
-      exit (0);
-    }
-
-  if (config_file != NULL && !natter_config_load_keyfile (config, config_file, error))
-    return FALSE;
-  if (listen != NULL)
-    {
-      g_autofree char *host = NULL;
-      guint16 port;
-
-      if (!natter_config_parse_listen (listen, &host, &port, error))
-        return FALSE;
-      g_free (config->listen_address);
-      config->listen_address = g_steal_pointer (&host);
-      config->port = port;
-    }
-  if (durability != NULL && !natter_config_parse_durability (durability, &config->durability, error))
-    return FALSE;
-#define TAKE_STRING(field, value) if (value != NULL) { g_free (config->field); config->field = g_steal_pointer (&value); }
-  TAKE_STRING (data_dir, data_dir);
-  TAKE_STRING (ready_file, ready_file);
-  TAKE_STRING (tls_cert, tls_cert);
-  TAKE_STRING (tls_key, tls_key);
-  TAKE_STRING (owner, owner);
-  TAKE_STRING (node_id, node_id);
-  TAKE_STRING (upstream_url, upstream);
-  TAKE_STRING (upstream_user, upstream_user);
-  TAKE_STRING (ca_file, ca_file);
-  TAKE_STRING (postgres, postgres);
-  TAKE_STRING (redis, redis);
-  TAKE_STRING (search_language, search_language);
-#undef TAKE_STRING
-#define TAKE_UINT(field, value, min) \
-  if (value != -1) { \
-    if (value < (min)) { \
-      g_set_error (error, NATTER_ERROR, NATTER_ERROR_BAD_REQUEST, "--%s must be at least %d", #field, (min)); \
-      return FALSE; \
-    } \
-    config->field = value; \
-  }
-  TAKE_UINT (ping_interval_s, ping_interval, 1);
-  TAKE_UINT (ping_timeout_s, ping_timeout, 1);
-  TAKE_UINT (max_frame_bytes, max_frame, 1024);
-  TAKE_UINT (max_body_bytes, max_body, 1);
-  TAKE_UINT (resume_cap, resume_cap, 1);
-  TAKE_UINT (max_queue_bytes, max_queue_bytes, 4096);
-  TAKE_UINT (max_queue_frames, max_queue_frames, 16);
-  TAKE_UINT (max_connections_per_ip, max_connections_per_ip, 1);
-  TAKE_UINT (max_sessions_per_user, max_sessions_per_user, 1);
-  TAKE_UINT (max_connections, max_connections, 1);
-  TAKE_UINT (header_timeout_s, header_timeout, 1);
-  TAKE_UINT (login_failures, login_failures, 1);
-  TAKE_UINT (login_throttle_s, login_throttle, 1);
-  TAKE_UINT (rate_burst, rate_burst, 1);
-  TAKE_UINT (dbus_window, dbus_window, 0);
-#undef TAKE_UINT
-  if (rate != -1)
-    {
-      if (!(rate > 0))
-        {
-          g_set_error (error, NATTER_ERROR, NATTER_ERROR_BAD_REQUEST, "--rate must be positive");
-          return FALSE;
-        }
-      config->rate_per_s = rate;
-    }
-  if (allowed_origins != NULL)
-    {
-      g_autofree char *joined = g_strjoinv (",", allowed_origins);
-
-      g_strfreev (config->allowed_origins);
-      config->allowed_origins = natter_config_parse_list (joined);
-    }
-  if (no_dbus)
-    config->no_dbus = TRUE;
-  if (config->upstream_url != NULL && config->no_dbus)
-    {
-      g_set_error (error, NATTER_ERROR, NATTER_ERROR_BAD_REQUEST,
-                   "--upstream needs the D-Bus service: it is upstream mode's only front end");
-      return FALSE;
-    }
-  return natter_config_validate (config, error);
+  return g_option_context_parse (context, argc, argv, error);
 }
 
 /* Upstream mode: no store, hub or server of our own; the D-Bus service mirrors an
@@ -732,7 +575,6 @@ int
 main (int argc, char **argv)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree char *create_admin = NULL;
   g_autofree char *db_path = NULL;
   Daemon daemon = { 0, };
 
@@ -749,13 +591,13 @@ main (int argc, char **argv)
   bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   daemon.config = natter_config_new_defaults ();
-  if (!parse_options (daemon.config, &create_admin, &daemon.replace, &argc, &argv, &error))
+  if (!parse_options (daemon.config, &argc, &argv, &error))
     {
       g_printerr ("natterd: %s\n", error->message);
       natter_config_free (daemon.config);
       return 2;
     }
-  if (daemon.config->upstream_url != NULL && create_admin == NULL)
+  if (daemon.config->upstream_url != NULL && daemon.config->create_admin == NULL)
     return run_upstream (&daemon);
 
   if (daemon.config->postgres != NULL)
@@ -792,7 +634,7 @@ main (int argc, char **argv)
   daemon.hub = natter_hub_new (daemon.store, daemon.config);
 
   /* Other nodes write to a shared store: the cluster stands beside the hub. */
-  if (natter_store_is_shared (daemon.store) && create_admin == NULL)
+  if (natter_store_is_shared (daemon.store) && daemon.config->create_admin == NULL)
     {
       if (!join_cluster (&daemon, &error))
         {
@@ -806,7 +648,7 @@ main (int argc, char **argv)
         }
     }
 
-  if (create_admin != NULL)
+  if (daemon.config->create_admin != NULL)
     {
       g_autofree char *password = read_password_from_stdin (&error);
 
@@ -817,8 +659,8 @@ main (int argc, char **argv)
         }
       else
         {
-          natter_hub_create_user_async (daemon.hub, create_admin, password, NATTER_ACCOUNT_ADMIN, NULL,
-                                        admin_created_cb, &daemon);
+          natter_hub_create_user_async (daemon.hub, daemon.config->create_admin, password,
+                                        NATTER_ACCOUNT_ADMIN, NULL, admin_created_cb, &daemon);
           memset (password, 0, strlen (password));
           g_main_loop_run (daemon.loop);
         }

@@ -11,7 +11,7 @@ G_BEGIN_DECLS
  * NatterConfig:
  *
  * Every setting of natterd, from its defaults, the optional keyfile (`--config`) and the
- * command line, in that order of precedence.
+ * command line, in that order of precedence. natter_config_get_settings() describes each.
  */
 typedef struct {
   char            *listen_address;     /* (owned) default 127.0.0.1 */
@@ -55,6 +55,7 @@ typedef struct {
   /* The account D-Bus callers act as; created as an admin on first start if missing. */
   char            *owner;              /* (owned) default $USER, or "owner" */
   gboolean         no_dbus;
+  gboolean         replace;            /* take the bus name over from a running natterd */
   guint            dbus_window;        /* 50: recent messages per room as D-Bus objects */
   char            *ready_file;         /* (owned) (nullable) written with the port when ready */
 
@@ -62,23 +63,77 @@ typedef struct {
   char            *upstream_url;       /* (owned) (nullable) --upstream wss://HOST[:PORT]/ws */
   char            *upstream_user;      /* (owned) (nullable) --user: the account */
   char            *ca_file;            /* (owned) (nullable) --ca-file: a CA to trust too */
+
+  /* Command line only */
+  char            *config_file;        /* (owned) (nullable) the keyfile read (--config) */
+  char            *create_admin;       /* (owned) (nullable) create this admin and exit */
 } NatterConfig;
+
+/**
+ * NatterSettingType:
+ * @NATTER_SETTING_STRING: a `char *`
+ * @NATTER_SETTING_PATH: a `char *` in the file name encoding
+ * @NATTER_SETTING_UINT: a `guint` within the setting's min and max
+ * @NATTER_SETTING_DOUBLE: a `double` within the setting's min and max
+ * @NATTER_SETTING_BOOL: a `gboolean`; a flag without a value on the command line
+ * @NATTER_SETTING_DURABILITY: a #NatterDurability, `normal` or `full`
+ * @NATTER_SETTING_LISTEN: `HOST:PORT`, into `listen_address` and `port`
+ * @NATTER_SETTING_LIST: a %NULL-terminated `char **` from a comma list; the option may be
+ *   given several times
+ */
+typedef enum {
+  NATTER_SETTING_STRING,
+  NATTER_SETTING_PATH,
+  NATTER_SETTING_UINT,
+  NATTER_SETTING_DOUBLE,
+  NATTER_SETTING_BOOL,
+  NATTER_SETTING_DURABILITY,
+  NATTER_SETTING_LISTEN,
+  NATTER_SETTING_LIST,
+} NatterSettingType;
+
+/**
+ * NatterSetting:
+ * @name: the long option without `--`, and the key in the `[natterd]` group
+ * @short_name: the short option, or 0
+ * @type: how the value is parsed and stored
+ * @command_line_only: not a key of the keyfile (what to do now, not how to run)
+ * @offset: where the value lives in #NatterConfig
+ * @default_value: (nullable): the default as it would be typed; %NULL: unset, or
+ *   computed at run time and described by @default_doc
+ * @default_doc: (nullable): the default in words, when it is computed at run time
+ * @min: the smallest value a number may take
+ * @max: the largest value a number may take
+ * @arg: (nullable): what the value looks like in `--help`
+ * @help: one line for `--help` and README.md
+ *
+ * One setting of natterd. The command line, the keyfile, `--help` and the options
+ * table of README.md are all made from the table of these, so they cannot disagree.
+ */
+typedef struct {
+  const char        *name;
+  char               short_name;
+  NatterSettingType  type;
+  gboolean           command_line_only;
+  gsize              offset;
+  const char        *default_value;
+  const char        *default_doc;
+  double             min;
+  double             max;
+  const char        *arg;
+  const char        *help;
+} NatterSetting;
+
+const NatterSetting *natter_config_get_settings (guint *n_settings);
 
 NatterConfig *natter_config_new_defaults (void);
 void          natter_config_free         (NatterConfig  *config);
-/* Applies [natterd] settings from a keyfile on top of @config. */
 gboolean      natter_config_load_keyfile (NatterConfig  *config,
                                           const char    *path,
                                           GError       **error);
+GOptionGroup *natter_config_get_option_group (NatterConfig *config);
+char         *natter_config_dup_options_markdown (void);
 
-char        **natter_config_parse_list   (const char    *value);
-gboolean      natter_config_parse_listen (const char    *value,
-                                          char         **out_host,
-                                          guint16       *out_port,
-                                          GError       **error);
-gboolean      natter_config_parse_durability (const char       *value,
-                                              NatterDurability *out,
-                                              GError          **error);
 gboolean      natter_config_validate     (NatterConfig  *config,
                                           GError       **error);
 
