@@ -7,9 +7,7 @@
 
 typedef struct
 {
-  char     *user;  /* (owned) (nullable) */
   char     *peer;  /* (owned) (nullable) */
-  gboolean  admin;
 } NatterClientPrivate;
 
 G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE (NatterClient, natter_client, G_TYPE_OBJECT)
@@ -20,7 +18,6 @@ natter_client_finalize (GObject *object)
   NatterClient *self = NATTER_CLIENT (object);
   NatterClientPrivate *priv = natter_client_get_instance_private (self);
 
-  g_clear_pointer (&priv->user, g_free);
   g_clear_pointer (&priv->peer, g_free);
 
   G_OBJECT_CLASS (natter_client_parent_class)->finalize (object);
@@ -45,47 +42,6 @@ natter_client_deliver (NatterClient *self,
 {
   g_return_if_fail (NATTER_IS_CLIENT (self));
   NATTER_CLIENT_GET_CLASS (self)->deliver (self, event);
-}
-
-void
-natter_client_close (NatterClient *self,
-                     gushort       code,
-                     const char   *reason)
-{
-  g_return_if_fail (NATTER_IS_CLIENT (self));
-  if (NATTER_CLIENT_GET_CLASS (self)->close != NULL)
-    NATTER_CLIENT_GET_CLASS (self)->close (self, code, reason);
-}
-
-const char *
-natter_client_get_user (NatterClient *self)
-{
-  NatterClientPrivate *priv = natter_client_get_instance_private (self);
-
-  g_return_val_if_fail (NATTER_IS_CLIENT (self), NULL);
-  return priv->user;
-}
-
-gboolean
-natter_client_get_admin (NatterClient *self)
-{
-  NatterClientPrivate *priv = natter_client_get_instance_private (self);
-
-  g_return_val_if_fail (NATTER_IS_CLIENT (self), FALSE);
-  return priv->admin;
-}
-
-void
-natter_client_set_account (NatterClient *self,
-                           const char   *user,
-                           gboolean      admin)
-{
-  NatterClientPrivate *priv = natter_client_get_instance_private (self);
-
-  g_return_if_fail (NATTER_IS_CLIENT (self));
-  g_free (priv->user);
-  priv->user = g_strdup (user);
-  priv->admin = admin;
 }
 
 const char *

@@ -705,7 +705,6 @@ complete_login (Request *req, const char *user, gboolean admin, const char *toke
     }
   cs->user = g_strdup (user);
   cs->admin = admin;
-  natter_client_set_account (cs->client, user, admin);
 
   if (sessions == NULL)
     {

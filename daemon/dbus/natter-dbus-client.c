@@ -128,18 +128,6 @@ natter_dbus_client_deliver (NatterClient *client,
 }
 
 static void
-natter_dbus_client_close (NatterClient *client,
-                          gushort       code,
-                          const char   *reason)
-{
-  NatterDBusClient *self = NATTER_DBUS_CLIENT (client);
-
-  /* The hub only closes local clients when it shuts down. */
-  g_debug ("The hub closed the D-Bus front end (%u): %s", code, reason);
-  fail_pending (self, reason != NULL ? reason : "the service is shutting down");
-}
-
-static void
 natter_dbus_client_dispose (GObject *object)
 {
   NatterDBusClient *self = NATTER_DBUS_CLIENT (object);
@@ -173,7 +161,6 @@ natter_dbus_client_class_init (NatterDBusClientClass *klass)
   object_class->dispose = natter_dbus_client_dispose;
   object_class->finalize = natter_dbus_client_finalize;
   client_class->deliver = natter_dbus_client_deliver;
-  client_class->close = natter_dbus_client_close;
 
   /**
    * NatterDBusClient::event:

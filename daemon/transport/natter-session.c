@@ -173,7 +173,6 @@ natter_session_class_init (NatterSessionClass *klass)
 
   object_class->dispose = natter_session_dispose;
   client_class->deliver = natter_session_deliver;
-  client_class->close = natter_session_close;
 
   signals[SIGNAL_CLOSED] =
     g_signal_new ("closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,

@@ -1915,8 +1915,6 @@ natter_upstream_add_client (NatterUpstream *self,
 
   self->client = g_object_ref (client);
   natter_client_set_peer (client, "upstream");
-  if (self->user != NULL)
-    natter_client_set_account (client, self->user, FALSE);
   if (self->cache_ready)
     deliver_local_welcome (self);
 }
@@ -2176,8 +2174,6 @@ set_account (NatterUpstream *self,
       self->user = g_strdup (user);
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_USER]);
     }
-  if (self->client != NULL && user != NULL)
-    natter_client_set_account (self->client, user, FALSE);
   g_object_thaw_notify (G_OBJECT (self));
 }
 

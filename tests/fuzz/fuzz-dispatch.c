@@ -56,7 +56,6 @@ struct _FuzzClient
   NatterClient parent_instance;
   guint        number;
   gboolean     answered;  /* the sentinel got its reply */
-  gboolean     closed;    /* the hub closed the connection */
 };
 
 G_DEFINE_FINAL_TYPE (FuzzClient, fuzz_client, NATTER_TYPE_CLIENT)
@@ -99,22 +98,9 @@ fuzz_client_deliver (NatterClient *client,
 }
 
 static void
-fuzz_client_close (NatterClient *client,
-                   gushort       code,
-                   const char   *reason)
-{
-  FuzzClient *self = FUZZ_CLIENT (client);
-
-  if (g_getenv ("NATTER_FUZZ_TRACE") != NULL)
-    g_printerr ("%u closed: %u %s\n", self->number, code, reason);
-  self->closed = TRUE;
-}
-
-static void
 fuzz_client_class_init (FuzzClientClass *klass)
 {
   NATTER_CLIENT_CLASS (klass)->deliver = fuzz_client_deliver;
-  NATTER_CLIENT_CLASS (klass)->close = fuzz_client_close;
 }
 
 static void
@@ -290,7 +276,7 @@ static gboolean
 all_answered (FuzzClient **clients)
 {
   for (guint i = 0; i < N_CLIENTS; i++)
-    if (!clients[i]->answered && !clients[i]->closed)
+    if (!clients[i]->answered)
       return FALSE;
   return TRUE;
 }
@@ -313,8 +299,7 @@ wait_for_replies (NatterHub   *hub,
   for (guint i = 0; i < N_CLIENTS; i++)
     {
       clients[i]->answered = FALSE;
-      if (!clients[i]->closed)
-        send_sentinel (hub, clients[i]);
+      send_sentinel (hub, clients[i]);
     }
 
   deadline_id = g_timeout_add_seconds (DEADLINE_S, deadline_cb, &expired);
@@ -374,7 +359,7 @@ natter_fuzz_dispatch_one (const guint8 *data,
       /* Empty frames are the codec targets' business; here an empty line is a wait. */
       if (line_len == 0)
         wait_for_replies (world.hub, clients);
-      else if (!clients[which]->closed)
+      else
         dispatch_line (world.hub, clients[which], line, line_len);
       n_frames++;
     }
