@@ -2,7 +2,6 @@
 #pragma once
 
 #include <glib.h>
-#include <json-glib/json-glib.h>
 #include <protobuf-c/protobuf-c.h>
 
 #include "natter.pb-c.h"
@@ -37,11 +36,6 @@ ProtobufCMessage *natter_codec_decode           (NatterCodec                    
                                                  gsize                              len,
                                                  GError                           **error);
 
-/* The JSON mapping, exposed for tests and for the D-Bus front end: */
-JsonNode         *natter_json_from_message      (const ProtobufCMessage            *message);
-ProtobufCMessage *natter_json_to_message        (const ProtobufCMessageDescriptor  *descriptor,
-                                                 JsonNode                          *node,
-                                                 GError                           **error);
 /* The JSON mapping as UTF-8 text, as carried by `natter.v1.json` frames: */
 GBytes           *natter_json_encode            (const ProtobufCMessage            *message);
 ProtobufCMessage *natter_json_decode            (const ProtobufCMessageDescriptor  *descriptor,

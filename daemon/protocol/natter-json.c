@@ -19,8 +19,7 @@
  * (a `\u0000` escape cuts the string, an integer outside gint64 wraps). In one pass the
  * scanner checks the frame against RFC 8259, bounds the nesting before anything
  * recurses, names the field of a bad string, and lays the values out flat (see "Decoding:
- * a flat tree of values"); the values are then mapped onto the message. A JsonNode is
- * laid out the same way, so both go through one mapping.
+ * a flat tree of values"); the values are then mapped onto the message.
  */
 
 #define MAX_DEPTH 32
@@ -582,157 +581,12 @@ natter_json_encode (const ProtobufCMessage *message)
 }
 
 /* ------------------------------------------------------------------------------------ */
-/* Encoding to a JsonNode */
-
-static JsonObject *message_to_object (const ProtobufCMessage *message);
-
-static JsonNode *
-value_to_node (const ProtobufCFieldDescriptor *field,
-               const void                     *member)
-{
-  JsonNode *node = json_node_alloc ();
-
-  switch (field->type)
-    {
-    case PROTOBUF_C_TYPE_INT32:
-    case PROTOBUF_C_TYPE_SINT32:
-    case PROTOBUF_C_TYPE_SFIXED32:
-      return json_node_init_int (node, *(const int32_t *) member);
-    case PROTOBUF_C_TYPE_UINT32:
-    case PROTOBUF_C_TYPE_FIXED32:
-      return json_node_init_int (node, *(const uint32_t *) member);
-    case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-      return json_node_init_int (node, *(const int64_t *) member);
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-      {
-        guint64 value = *(const uint64_t *) member;
-        char buf[24];
-
-        if (value <= G_MAXINT64)
-          return json_node_init_int (node, (gint64) value);
-        /* A JsonNode holds a gint64: beyond it, the mapping's decimal string. */
-        g_snprintf (buf, sizeof buf, "%" G_GUINT64_FORMAT, value);
-        return json_node_init_string (node, buf);
-      }
-    case PROTOBUF_C_TYPE_FLOAT:
-    case PROTOBUF_C_TYPE_DOUBLE:
-      {
-        gboolean is_float = field->type == PROTOBUF_C_TYPE_FLOAT;
-        double value = is_float ? *(const float *) member : *(const double *) member;
-        const char *name = non_finite_name (value);
-        char buf[G_ASCII_DTOSTR_BUF_SIZE];
-
-        if (name != NULL)
-          return json_node_init_string (node, name);
-        /* Through the shortest text, so that a float's node reads 0.1, not 0.100000001. */
-        return json_node_init_double (node,
-                                      g_ascii_strtod (format_double (buf, value, is_float),
-                                                      NULL));
-      }
-    case PROTOBUF_C_TYPE_BOOL:
-      return json_node_init_boolean (node, *(const protobuf_c_boolean *) member != 0);
-    case PROTOBUF_C_TYPE_ENUM:
-      {
-        int value = *(const int *) member;
-        const ProtobufCEnumValue *enum_value =
-          protobuf_c_enum_descriptor_get_value (field->descriptor, value);
-
-        if (enum_value != NULL)
-          return json_node_init_string (node, enum_value->name);
-        return json_node_init_int (node, value);
-      }
-    case PROTOBUF_C_TYPE_STRING:
-      {
-        const char *str = *(const char * const *) member;
-        g_autofree char *valid = NULL;
-
-        if (!g_utf8_validate (str, -1, NULL))
-          str = valid = g_utf8_make_valid (str, -1);
-        return json_node_init_string (node, str);
-      }
-    case PROTOBUF_C_TYPE_BYTES:
-      {
-        const ProtobufCBinaryData *bytes = member;
-        g_autofree char *base64 = g_base64_encode (bytes->data, bytes->len);
-
-        return json_node_init_string (node, base64);
-      }
-    case PROTOBUF_C_TYPE_MESSAGE:
-      json_node_init (node, JSON_NODE_OBJECT);
-      json_node_take_object (node,
-                             message_to_object (*(const ProtobufCMessage * const *) member));
-      return node;
-    default:
-      g_return_val_if_reached (json_node_init_null (node));
-    }
-}
-
-static JsonObject *
-message_to_object (const ProtobufCMessage *message)
-{
-  const ProtobufCMessageDescriptor *descriptor = message->descriptor;
-  JsonObject *object = json_object_new ();
-
-  for (guint i = 0; i < descriptor->n_fields; i++)
-    {
-      const ProtobufCFieldDescriptor *field = &descriptor->fields[i];
-
-      if (!field_is_present (message, field))
-        continue;
-
-      if (field->label == PROTOBUF_C_LABEL_REPEATED)
-        {
-          gsize n = G_STRUCT_MEMBER (size_t, message, field->quantifier_offset);
-          const char *elements = G_STRUCT_MEMBER (const char *, message, field->offset);
-          gsize size = value_size (field->type);
-          JsonArray *array = json_array_sized_new (n);
-
-          for (gsize j = 0; j < n; j++)
-            json_array_add_element (array, value_to_node (field, elements + j * size));
-          json_object_set_array_member (object, field->name, array);
-        }
-      else
-        {
-          json_object_set_member (object, field->name,
-                                  value_to_node (field,
-                                                 G_STRUCT_MEMBER_P (message, field->offset)));
-        }
-    }
-  return object;
-}
-
-/**
- * natter_json_from_message:
- * @message: any protobuf-c message
- *
- * Maps @message to a JSON object, as natter_json_encode() does. A #JsonNode holds at most
- * a gint64, so a 64-bit unsigned value above %G_MAXINT64 becomes a decimal string, which
- * the mapping accepts as well.
- *
- * Returns: (transfer full): a node holding an object
- */
-JsonNode *
-natter_json_from_message (const ProtobufCMessage *message)
-{
-  JsonNode *node;
-
-  g_return_val_if_fail (message != NULL, NULL);
-
-  node = json_node_new (JSON_NODE_OBJECT);
-  json_node_take_object (node, message_to_object (message));
-  return node;
-}
-
-/* ------------------------------------------------------------------------------------ */
 /* Decoding: a flat tree of values
  *
- * Text and JsonNodes decode through one form: an array of values, each followed by its
- * children, an object's as a key and its value in turn. The scanner builds it in the
- * same pass that checks the text, into one array and one buffer for the strings, where
- * a JsonNode tree would cost a node, a hash table and a copy of each key per value. */
+ * Text decodes through one form: an array of values, each followed by its children, an
+ * object's as a key and its value in turn. The scanner builds it in the same pass that
+ * checks the text, into one array and one buffer for the strings, where a JsonNode tree
+ * would cost a node, a hash table and a copy of each key per value. */
 
 typedef enum {
   VALUE_NULL,
@@ -754,7 +608,7 @@ typedef struct
     gboolean    boolean;
     gint64      integer;
     double      number;
-    const char *string;  /* (unowned) nul-terminated; from a node, not yet checked */
+    const char *string;  /* (unowned) nul-terminated valid UTF-8 */
   };
 } Value;
 
@@ -1078,11 +932,7 @@ value_to_enum (const Value                    *value,
           return TRUE;
         }
       if (!g_ascii_isdigit (name[0]) && !(name[0] == '-' && g_ascii_isdigit (name[1])))
-        {
-          if (!g_utf8_validate (name, -1, NULL))
-            return set_error (error, path, "string is not valid UTF-8");
-          return set_error (error, path, "unknown value \"%s\" of %s", name, descriptor->name);
-        }
+        return set_error (error, path, "unknown value \"%s\" of %s", name, descriptor->name);
     }
 
   /* Any number, named or not: protobuf-c keeps unknown values from the wire too, and
@@ -1154,9 +1004,7 @@ value_to_scalar (const ProtobufCFieldDescriptor *field,
     case PROTOBUF_C_TYPE_STRING:
       if (value->type != VALUE_STRING)
         return set_error (error, path, "expected a string");
-      /* The text scanner has checked this already; a node built in code may not be. */
-      if (!g_utf8_validate_len (value->string, value->length, NULL))
-        return set_error (error, path, "string is not valid UTF-8");
+      /* The scanner has checked its UTF-8. */
       *(char **) member = g_strndup (value->string, value->length);
       return TRUE;
     case PROTOBUF_C_TYPE_BYTES:
@@ -1319,8 +1167,6 @@ value_to_message (ProtobufCMessage  *message,
         {
           g_autofree char *where = path_describe (path, descriptor);
 
-          if (!g_utf8_validate_len (name->string, name->length, NULL))
-            return set_error (error, NULL, "a field name in %s is not valid UTF-8", where);
           return set_error (error, NULL, "unknown field \"%s\" in %s", name->string, where);
         }
 
@@ -1381,141 +1227,6 @@ values_to_message (const ProtobufCMessageDescriptor  *descriptor,
       return NULL;
     }
   return message;
-}
-
-/* ------------------------------------------------------------------------------------ */
-/* Decoding from a JsonNode */
-
-/* Appends @node and what it holds; FALSE if it nests deeper than any frame may. */
-static gboolean
-values_add_node (GArray   *values,
-                 JsonNode *node,
-                 guint     depth)
-{
-  gsize index;
-  guint n = 0;
-
-  switch (json_node_get_node_type (node))
-    {
-    case JSON_NODE_OBJECT:
-      {
-        JsonObjectIter iter;
-        const char *key;
-        JsonNode *member;
-
-        if (depth > MAX_DEPTH)
-          return FALSE;
-        index = values->len;
-        values_push (values, VALUE_OBJECT);
-        json_object_iter_init_ordered (&iter, json_node_get_object (node));
-        while (json_object_iter_next_ordered (&iter, &key, &member))
-          {
-            Value *name = values_push (values, VALUE_STRING);
-
-            name->string = key;
-            name->length = strlen (key);
-            if (!values_add_node (values, member, depth + 1))
-              return FALSE;
-            n++;
-          }
-        values_close (values, index, n);
-        return TRUE;
-      }
-    case JSON_NODE_ARRAY:
-      {
-        JsonArray *array = json_node_get_array (node);
-
-        if (depth > MAX_DEPTH)
-          return FALSE;
-        index = values->len;
-        values_push (values, VALUE_ARRAY);
-        for (; n < json_array_get_length (array); n++)
-          if (!values_add_node (values, json_array_get_element (array, n), depth + 1))
-            return FALSE;
-        values_close (values, index, n);
-        return TRUE;
-      }
-    case JSON_NODE_VALUE:
-      {
-        GType type = json_node_get_value_type (node);
-        Value *value;
-
-        if (type == G_TYPE_INT64)
-          {
-            value = values_push (values, VALUE_INTEGER);
-            value->integer = json_node_get_int (node);
-          }
-        else if (type == G_TYPE_DOUBLE)
-          {
-            value = values_push (values, VALUE_DOUBLE);
-            value->number = json_node_get_double (node);
-          }
-        else if (type == G_TYPE_BOOLEAN)
-          {
-            value = values_push (values, VALUE_BOOLEAN);
-            value->boolean = json_node_get_boolean (node);
-          }
-        else if (type == G_TYPE_STRING)
-          {
-            value = values_push (values, VALUE_STRING);
-            value->string = json_node_get_string (node);
-            value->length = strlen (value->string);
-          }
-        else
-          {
-            /* json-glib holds no other type of value; anything else counts as null. */
-            values_push (values, VALUE_NULL);
-          }
-        return TRUE;
-      }
-    case JSON_NODE_NULL:
-    default:
-      values_push (values, VALUE_NULL);
-      return TRUE;
-    }
-}
-
-/**
- * natter_json_to_message:
- * @descriptor: the message type to decode
- * @node: a JSON object in the mapping of @descriptor
- * @error: return location for a #GError
- *
- * Decodes @node strictly: an unknown field, a value of the wrong type, an integer out of
- * the field's range, a string that is not UTF-8 or two members of one oneof are a
- * %NATTER_ERROR_BAD_REQUEST that names the field. A null value means the field is absent.
- * Integers may be JSON numbers or decimal strings. An enum is a name of its type or any
- * 32-bit number, as protobuf-c accepts on the wire.
- *
- * Everything is allocated with the system allocator, so the result is freed with
- * `protobuf_c_message_free_unpacked (message, NULL)`.
- *
- * Returns: (transfer full): the message, or %NULL with @error set
- */
-ProtobufCMessage *
-natter_json_to_message (const ProtobufCMessageDescriptor  *descriptor,
-                        JsonNode                          *node,
-                        GError                           **error)
-{
-  g_autoptr(GArray) values = NULL;
-
-  g_return_val_if_fail (descriptor != NULL, NULL);
-  g_return_val_if_fail (node != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-  if (!JSON_NODE_HOLDS_OBJECT (node))
-    {
-      set_error (error, NULL, "frame is not a JSON object");
-      return NULL;
-    }
-
-  values = g_array_new (FALSE, FALSE, sizeof (Value));
-  if (!values_add_node (values, node, 1))
-    {
-      set_error (error, NULL, "frame is nested too deeply (more than %d levels)", MAX_DEPTH);
-      return NULL;
-    }
-  return values_to_message (descriptor, values, error);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -2072,9 +1783,12 @@ scan_value (Scanner                          *s,
  * @error: return location for a #GError
  *
  * Decodes one JSON object in the mapping of @descriptor. The text must be strict JSON
- * (RFC 8259) nested at most 32 levels deep, with strings of valid UTF-8 without U+0000;
- * the object is then decoded as natter_json_to_message() does. Every failure is a
- * %NATTER_ERROR_BAD_REQUEST, naming the field where there is one.
+ * (RFC 8259) nested at most 32 levels deep, with strings of valid UTF-8 without U+0000.
+ * The object is decoded strictly: an unknown field, a value of the wrong type, an
+ * integer out of the field's range or two members of one oneof are refused. A null
+ * value means the field is absent. Integers may be JSON numbers or decimal strings. An
+ * enum is a name of its type or any 32-bit number, as protobuf-c accepts on the wire.
+ * Every failure is a %NATTER_ERROR_BAD_REQUEST, naming the field where there is one.
  *
  * Returns: (transfer full): the message, to free with protobuf_c_message_free_unpacked(),
  *   or %NULL with @error set
