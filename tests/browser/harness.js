@@ -336,6 +336,9 @@ async function sendRaw(browser, wsUrl, { user, password, room, bodies, join = tr
   const context = await browser.newContext();
   try {
     const page = await context.newPage();
+    // A page of natterd's own origin: a browser's WebSocket from any other origin (a blank
+    // page's is "null") is refused at the handshake.
+    await page.goto(wsUrl.replace(/^ws/, 'http').replace(/\/ws$/, '/healthz'));
     return await page.evaluate(async ({ wsUrl, user, password, room, bodies, join, idPrefix }) => {
       const ws = new WebSocket(wsUrl, 'natter.v1.json');
       await new Promise((resolve, reject) => {
