@@ -48,7 +48,9 @@ END = "<!-- END RESULTS -->"
 
 # Limits that would otherwise be the thing measured: the per-connection send rate limit
 # (20/s by default) and its burst. Everything else runs with natterd's defaults.
-NATTERD_BENCH_ARGS = ["--rate", "1000000", "--rate-burst", "1000000"]
+NATTERD_BENCH_ARGS = ["--rate", "1000000", "--rate-burst", "1000000",
+                      "--password-burst", "1000000", "--registrations-per-hour", "10000000",
+                      "--rooms-per-hour", "10000000", "--event-burst", "1000000"]
 
 SERVERS_ALL = ["natterd", "node", "asyncio", "fastpeer"]
 

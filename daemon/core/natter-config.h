@@ -50,6 +50,14 @@ typedef struct {
   guint            max_sessions_per_user;   /* 64 */
   guint            login_failures;     /* failed logins of an account before throttling: 5 */
   guint            login_throttle_s;   /* how long throttled logins wait: 60 */
+  guint            address_login_failures; /* failed logins from one address, any account */
+  double           password_rate;      /* password checks per second per address */
+  guint            password_burst;
+  guint            max_password_queue; /* password hashes waiting or running at once */
+  guint            registrations_per_hour; /* accounts one address may create */
+  guint            rooms_per_hour;     /* rooms one account may create */
+  double           event_rate;         /* typing and read markers per second per connection */
+  guint            event_burst;
   guint            max_queue_bytes;
 
   /* The account D-Bus callers act as; created as an admin on first start if missing. */

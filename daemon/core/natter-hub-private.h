@@ -58,6 +58,7 @@ struct _ClientState
   gboolean      pumping;
   GHashTable   *subs;         /* (owned) room name → Sub * (owned) */
   NatterBucket  send_bucket;  /* sends of this connection */
+  NatterBucket  event_bucket; /* typing notices and read markers of this connection */
 };
 
 struct _NatterHub
@@ -71,7 +72,13 @@ struct _NatterHub
   GHashTable   *clients;      /* (owned) NatterClient * → ClientState * (owned) */
   GHashTable   *online;       /* (owned) user → GPtrArray of ClientState * (unowned) */
   NatterBuckets *user_buckets; /* (owned) sends of each account, all connections */
-  NatterThrottle *login_throttle; /* (owned) failed password logins per account */
+  /* Abuse limits (natter-hub.c, "Rate limits"): a stranger's guesses slow the stranger,
+   * not the account's owner, and no address can keep the password hashers to itself. */
+  NatterThrottle *login_throttle;   /* (owned) failed logins per (account, address) */
+  NatterThrottle *address_throttle; /* (owned) failed logins per address */
+  NatterBuckets  *password_buckets; /* (owned) password checks per address */
+  NatterBuckets  *register_buckets; /* (owned) registrations per address */
+  NatterBuckets  *room_buckets;     /* (owned) rooms created per account */
   Room         *system;       /* (unowned) */
 
   gboolean      started;

@@ -54,6 +54,7 @@ typedef struct
   char                *user;    /* (owned) (nullable) scratch */
   char                *room;    /* (owned) (nullable) scratch */
   char                *token;   /* (owned) (nullable) scratch */
+  char                *login_key; /* (owned) (nullable) the login throttle's key */
   gboolean             admin;
   guint64              since_seq;
   gboolean             has_since;
@@ -436,6 +437,7 @@ request_unref (Request *req)
   if (req->token != NULL)
     memset (req->token, 0, strlen (req->token));
   g_free (req->token);
+  g_free (req->login_key);
   g_object_unref (req->client);
   g_free (req);
 
@@ -596,6 +598,52 @@ natter_hub_user_online (NatterHub *self, const char *user)
 
 /* ---------------------------------------------------------------------------------- */
 /* Rate limits: token buckets per user and per connection */
+
+/* The client's network address, for limits per address; local front ends have a label. */
+static const char *
+client_address (ClientState *cs)
+{
+  const char *peer = natter_client_get_peer (cs->client);
+
+  return peer != NULL ? peer : "";
+}
+
+static void
+reply_rate_limited (Request *req, guint retry_after_ms, const char *message)
+{
+  send_error (req->hub, req->client, req->has_id, req->id, NATTER_ERROR_RATE_LIMITED, message,
+              retry_after_ms);
+}
+
+/* Typing notices and read markers: each one reaches every member (and a read is a
+ * write), so a connection gets a budget of them as it does of sends. */
+static gboolean
+event_rate_check (Request *req, ClientState *cs)
+{
+  const NatterConfig *config = req->hub->config;
+  guint retry_after_ms = 0;
+
+  if (natter_bucket_take (&cs->event_bucket, config->event_rate, config->event_burst,
+                          &retry_after_ms))
+    return TRUE;
+  reply_rate_limited (req, retry_after_ms,
+                      "too many typing notices and read markers; retry later");
+  return FALSE;
+}
+
+/* Password logins and registrations cost a password hash each: one address gets a
+ * budget of them, so that it cannot keep the hashers to itself. */
+static gboolean
+password_rate_check (Request *req, ClientState *cs)
+{
+  guint retry_after_ms = 0;
+
+  if (natter_buckets_take (req->hub->password_buckets, client_address (cs), &retry_after_ms))
+    return TRUE;
+  reply_rate_limited (req, retry_after_ms,
+                      "too many password checks from this address; retry later");
+  return FALSE;
+}
 
 static gboolean
 rate_check (NatterHub *self, ClientState *cs, guint *retry_after_ms)
@@ -895,6 +943,7 @@ static void
 handle_register (Request *req, ClientState *cs)
 {
   Natter__Register *op = req->frame->register_;
+  guint retry_after_ms = 0;
 
   if (!natter_validate_user_name (op->user))
     {
@@ -904,6 +953,17 @@ handle_register (Request *req, ClientState *cs)
     }
   if (!check_password (req, op->password))
     return;
+  if (!natter_buckets_take (req->hub->register_buckets, client_address (cs), &retry_after_ms))
+    {
+      reply_rate_limited (req, retry_after_ms,
+                          "too many new accounts from this address; retry later");
+      return;
+    }
+  if (!password_rate_check (req, cs))
+    {
+      natter_buckets_give_back (req->hub->register_buckets, client_address (cs));
+      return;
+    }
   cs->logging_in = TRUE;
   req->user = g_strdup (op->user);
   natter_auth_hash_password_async (op->password, NULL, register_hashed_cb, request_ref (req));
@@ -920,7 +980,8 @@ login_verified_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       login_failed (req, error);
       return;
     }
-  natter_throttle_success (req->hub->login_throttle, req->user);
+  natter_throttle_success (req->hub->login_throttle, req->login_key);
+  natter_throttle_forgive (req->hub->address_throttle, req->login_key + strlen (req->user) + 1);
   issue_token (req);
 }
 
@@ -992,6 +1053,7 @@ handle_login (Request *req, ClientState *cs)
 {
   Natter__Login *op = req->frame->login;
   guint retry_after_ms = 0;
+  const char *address;
 
   if (op->token != NULL && op->password == NULL)
     {
@@ -1030,14 +1092,29 @@ handle_login (Request *req, ClientState *cs)
       reply_error (req, NATTER_ERROR_UNAUTHORIZED, "invalid user name or password");
       return;
     }
-  if (!natter_throttle_check (req->hub->login_throttle, op->user, &retry_after_ms))
+  /* Failures count per account and address, so that a stranger's guesses make the
+   * stranger wait, not the account's owner; and per address, whatever the accounts, so
+   * that guessing across many accounts is slowed too. */
+  address = client_address (cs);
+  req->login_key = g_strconcat (op->user, "\x1f", address, NULL);
+  if (!natter_throttle_check (req->hub->login_throttle, req->login_key, &retry_after_ms))
     {
-      send_error (req->hub, req->client, req->has_id, req->id, NATTER_ERROR_RATE_LIMITED,
-                  "too many failed logins for this account; retry later", retry_after_ms);
+      reply_rate_limited (req, retry_after_ms,
+                          "too many failed logins for this account from this address; "
+                          "retry later");
       return;
     }
+  if (!natter_throttle_check (req->hub->address_throttle, address, &retry_after_ms))
+    {
+      reply_rate_limited (req, retry_after_ms,
+                          "too many failed logins from this address; retry later");
+      return;
+    }
+  if (!password_rate_check (req, cs))
+    return;
   /* Counted as failed until it succeeds, so guesses made in parallel count too. */
-  natter_throttle_failure (req->hub->login_throttle, op->user);
+  natter_throttle_failure (req->hub->login_throttle, req->login_key);
+  natter_throttle_failure (req->hub->address_throttle, address);
   cs->logging_in = TRUE;
   req->user = g_strdup (op->user);
   natter_store_get_user_async (req->hub->store, op->user, NULL, login_user_cb, request_ref (req));
@@ -1590,6 +1667,7 @@ handle_join (Request *req, ClientState *cs)
   Room *room;
   GHashTable *mine;
   g_autofree char *a = NULL, *b = NULL;
+  guint retry_after_ms = 0;
 
   if (op->room == NULL)
     {
@@ -1643,6 +1721,12 @@ handle_join (Request *req, ClientState *cs)
   if (room != NULL && g_hash_table_size (room->members) >= self->config->max_members_per_room)
     {
       reply_error (req, NATTER_ERROR_FORBIDDEN, "“%s” is full", op->room);
+      return;
+    }
+
+  if (room == NULL && !natter_buckets_take (self->room_buckets, cs->user, &retry_after_ms))
+    {
+      reply_rate_limited (req, retry_after_ms, "too many new rooms; retry later");
       return;
     }
 
@@ -2082,6 +2166,8 @@ handle_read (Request *req, ClientState *cs)
                    G_GUINT64_FORMAT ")", room->last_seq);
       return;
     }
+  if (!event_rate_check (req, cs))
+    return;
   had_marker = g_hash_table_contains (room->members, cs->user);
   if (had_marker && op->seq <= room_read_seq (room, cs->user))
     {
@@ -2137,6 +2223,8 @@ handle_typing (Request *req, ClientState *cs)
       reply_error (req, NATTER_ERROR_FORBIDDEN, "nobody types in the system room");
       return;
     }
+  if (!event_rate_check (req, cs))
+    return;
   typing.room = room->name;
   typing.user = cs->user;
   typing.has_active = TRUE;
@@ -2763,6 +2851,10 @@ natter_hub_finalize (GObject *object)
   g_clear_pointer (&self->rooms, g_hash_table_unref);
   g_clear_pointer (&self->user_buckets, natter_buckets_free);
   g_clear_pointer (&self->login_throttle, natter_throttle_free);
+  g_clear_pointer (&self->address_throttle, natter_throttle_free);
+  g_clear_pointer (&self->password_buckets, natter_buckets_free);
+  g_clear_pointer (&self->register_buckets, natter_buckets_free);
+  g_clear_pointer (&self->room_buckets, natter_buckets_free);
   g_clear_object (&self->drain_task);
   g_clear_object (&self->store);
 
@@ -2876,6 +2968,14 @@ natter_hub_new (NatterStore        *store,
   self->config = (NatterConfig *) config;
   self->login_throttle = natter_throttle_new (config->login_failures, config->login_throttle_s);
   self->user_buckets = natter_buckets_new (config->rate_per_s * 2, config->rate_burst * 2);
+  self->address_throttle = natter_throttle_new (config->address_login_failures,
+                                                config->login_throttle_s);
+  self->password_buckets = natter_buckets_new (config->password_rate, config->password_burst);
+  self->register_buckets = natter_buckets_new (config->registrations_per_hour / 3600.0,
+                                               config->registrations_per_hour);
+  self->room_buckets = natter_buckets_new (config->rooms_per_hour / 3600.0,
+                                           config->rooms_per_hour);
+  natter_auth_set_max_pending (config->max_password_queue);
   /* Other nodes write to a shared store too: see natter-hub-remote.c. */
   self->shared = natter_store_is_shared (store);
   return self;

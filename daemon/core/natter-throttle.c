@@ -104,6 +104,16 @@ natter_throttle_success (NatterThrottle *self,
   g_hash_table_remove (self->entries, key);
 }
 
+void
+natter_throttle_forgive (NatterThrottle *self,
+                         const char     *key)
+{
+  Entry *entry = g_hash_table_lookup (self->entries, key);
+
+  if (entry != NULL && entry->failures > 0 && --entry->failures == 0)
+    g_hash_table_remove (self->entries, key);
+}
+
 /* ---------------------------------------------------------------------------------- */
 /* Token buckets */
 

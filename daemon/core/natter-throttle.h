@@ -26,6 +26,10 @@ void            natter_throttle_failure (NatterThrottle *self,
                                          const char     *key);
 void            natter_throttle_success (NatterThrottle *self,
                                          const char     *key);
+/* Takes back one failure counted ahead of an attempt that then succeeded, without
+ * clearing the others. */
+void            natter_throttle_forgive (NatterThrottle *self,
+                                         const char     *key);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterThrottle, natter_throttle_free)
 

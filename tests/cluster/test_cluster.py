@@ -154,7 +154,9 @@ class Node:
             os.unlink(ready)
         args = [natterd_path(), "--postgres", self.conninfo, "--redis", self.redis_uri,
                 "--node-id", self.node_id, "--listen", "127.0.0.1:0", "--ready-file", ready,
-                "--no-dbus", "--rate", "10000", "--rate-burst", "10000"]
+                "--no-dbus", "--rate", "10000", "--rate-burst", "10000",
+                "--password-burst", "100000", "--registrations-per-hour", "10000000",
+                "--rooms-per-hour", "10000000", "--event-burst", "100000"]
         with open(self.log_path, "ab") as log:
             log.write(f"\n===== start: {' '.join(args)}\n".encode())
             self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log,

@@ -29,7 +29,9 @@ JSON_PROTOCOL = "natter.v1.json"
 PROTO_PROTOCOL = "natter.v1.proto"
 
 # Generous defaults so that tests which are not about rate limiting never hit it.
-DEFAULT_DAEMON_ARGS = ("--rate", "10000", "--rate-burst", "10000")
+DEFAULT_DAEMON_ARGS = ("--rate", "10000", "--rate-burst", "10000",
+                       "--password-burst", "100000", "--registrations-per-hour", "10000000",
+                       "--rooms-per-hour", "10000000", "--event-burst", "100000")
 
 RECV_TIMEOUT = 10.0
 START_TIMEOUT = 15.0
@@ -486,14 +488,17 @@ class ProtoClient(_Client):
         return self.welcome
 
 
-async def open_ws(url, subprotocols, compression="deflate", max_queue=32):
+async def open_ws(url, subprotocols, compression="deflate", max_queue=32, source=None):
     # ping_interval=None: the client only answers the server's pings, it never sends its
     # own, so the daemon's heartbeat is what keeps the connection alive. Compression is
     # offered by default, as browsers do. max_queue: received messages the library holds
-    # before it stops reading (None: no bound), 32 by default as in websockets.
+    # before it stops reading (None: no bound), 32 by default as in websockets. source: a
+    # loopback address to connect from (127.0.0.2, …), for limits per client address.
+    extra = {"local_addr": (source, 0)} if source else {}
     return await websockets.connect(url, subprotocols=subprotocols, ping_interval=None,
                                     compression=compression, max_size=2 ** 24,
-                                    max_queue=max_queue, open_timeout=10, close_timeout=5)
+                                    max_queue=max_queue, open_timeout=10, close_timeout=5,
+                                    **extra)
 
 
 # --------------------------------------------------------------------------------------
