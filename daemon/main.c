@@ -132,12 +132,11 @@ bus_acquired_cb (GDBusConnection *connection, const char *name, gpointer user_da
 {
   Daemon *daemon = user_data;
   g_autoptr(GError) error = NULL;
+  /* Upstream mode has no hub: the link to the remote server is the backend. */
+  NatterBackend *backend = daemon->upstream != NULL ? NATTER_BACKEND (daemon->upstream)
+                                                    : NATTER_BACKEND (daemon->hub);
 
-  if (daemon->upstream != NULL)
-    daemon->dbus = natter_dbus_service_new_for_upstream (daemon->upstream, connection,
-                                                         daemon->config, &error);
-  else
-    daemon->dbus = natter_dbus_service_new (daemon->hub, connection, daemon->config, &error);
+  daemon->dbus = natter_dbus_service_new (backend, connection, &error);
   if (daemon->dbus == NULL)
     {
       g_printerr ("natterd: cannot export the D-Bus service: %s\n", error->message);

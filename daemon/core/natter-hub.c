@@ -28,7 +28,15 @@
 /* How long a back-fill that failed (the store is unreachable) waits before trying again. */
 #define GAP_RETRY_MS          1000
 
-G_DEFINE_FINAL_TYPE (NatterHub, natter_hub, G_TYPE_OBJECT)
+static void natter_hub_backend_init (NatterBackendInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (NatterHub, natter_hub, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (NATTER_TYPE_BACKEND, natter_hub_backend_init))
+
+enum {
+  PROP_0,
+  PROP_BACKEND_FIRST,
+};
 
 enum {
   SIGNAL_MESSAGE_COMMITTED,
@@ -2861,12 +2869,106 @@ natter_hub_finalize (GObject *object)
   G_OBJECT_CLASS (natter_hub_parent_class)->finalize (object);
 }
 
+/* ---------------------------------------------------------------------------------- */
+/* The backend of front ends */
+
+static void
+natter_hub_backend_add_client (NatterBackend *backend,
+                               NatterClient  *client)
+{
+  natter_hub_add_client (NATTER_HUB (backend), client);
+}
+
+static void
+natter_hub_backend_remove_client (NatterBackend *backend,
+                                  NatterClient  *client)
+{
+  natter_hub_remove_client (NATTER_HUB (backend), client);
+}
+
+static void
+natter_hub_backend_dispatch (NatterBackend       *backend,
+                             NatterClient        *client,
+                             Natter__ClientFrame *frame)
+{
+  natter_hub_dispatch (NATTER_HUB (backend), client, frame);
+}
+
+static void
+natter_hub_backend_reply_error (NatterBackend *backend,
+                                NatterClient  *client,
+                                guint64        request_id,
+                                gboolean       has_request_id,
+                                const GError  *error)
+{
+  natter_hub_reply_error (NATTER_HUB (backend), client, request_id, has_request_id, error);
+}
+
+/* Local front ends (D-Bus) act as the owner account, an administrator. */
+static void
+natter_hub_backend_attach_local (NatterBackend *backend,
+                                 NatterClient  *client)
+{
+  NatterHub *self = NATTER_HUB (backend);
+
+  natter_hub_add_client (self, client);
+  natter_hub_attach_local (self, client, self->config->owner, TRUE);
+}
+
+static void
+natter_hub_backend_init (NatterBackendInterface *iface)
+{
+  iface->add_client = natter_hub_backend_add_client;
+  iface->remove_client = natter_hub_backend_remove_client;
+  iface->dispatch = natter_hub_backend_dispatch;
+  iface->reply_error = natter_hub_backend_reply_error;
+  iface->attach_local = natter_hub_backend_attach_local;
+}
+
+static void
+natter_hub_get_property (GObject    *object,
+                         guint       prop_id,
+                         GValue     *value,
+                         GParamSpec *pspec)
+{
+  NatterHub *self = NATTER_HUB (object);
+
+  switch (prop_id - PROP_BACKEND_FIRST)
+    {
+    case NATTER_BACKEND_PROP_MODE:
+      g_value_set_string (value, "host");
+      break;
+    case NATTER_BACKEND_PROP_ACCOUNT:
+      g_value_set_string (value, self->config != NULL ? self->config->owner : NULL);
+      break;
+    case NATTER_BACKEND_PROP_ADMIN:
+      g_value_set_boolean (value, TRUE);
+      break;
+    case NATTER_BACKEND_PROP_NODE:
+      g_value_set_string (value, self->config != NULL ? self->config->node_id : NULL);
+      break;
+    case NATTER_BACKEND_PROP_EPOCH:
+      g_value_set_string (value, self->store != NULL ? natter_store_get_epoch (self->store) : NULL);
+      break;
+    case NATTER_BACKEND_PROP_STATUS:
+      g_value_set_string (value, NATTER_BACKEND_STATUS_CONNECTED);
+      break;
+    case NATTER_BACKEND_PROP_STATUS_MESSAGE:
+      g_value_set_string (value, "");
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
 static void
 natter_hub_class_init (NatterHubClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
+  object_class->get_property = natter_hub_get_property;
   object_class->finalize = natter_hub_finalize;
+  natter_backend_install_properties (object_class, PROP_BACKEND_FIRST);
 
   /* What this node's clients did that other nodes must hear of: the cluster
    * (cluster/natter-cluster.c) listens. Pointer arguments are valid during emission. */

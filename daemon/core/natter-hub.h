@@ -3,6 +3,7 @@
 
 #include <gio/gio.h>
 
+#include "natter-backend.h"
 #include "natter-client.h"
 #include "natter-config.h"
 #include "natter-store.h"
@@ -16,9 +17,9 @@ G_DECLARE_FINAL_TYPE (NatterHub, natter_hub, NATTER, HUB, GObject)
  * NatterHub:
  *
  * The single owner of rooms, memberships and clients on a node, and the only place that
- * decides who receives what. Every front end (WebSocket sessions, D-Bus, upstream) is a
- * #NatterClient that hands #Natter__ClientFrame requests to natter_hub_dispatch() and gets
- * replies and events through natter_client_deliver().
+ * decides who receives what. It is the #NatterBackend of host mode: every front end
+ * (WebSocket sessions, D-Bus) is a #NatterClient that hands #Natter__ClientFrame requests
+ * to natter_backend_dispatch() and gets replies and events through natter_client_deliver().
  *
  * On a shared store (natter_store_is_shared(): a cluster's PostgreSQL) the hub catches up
  * with what other nodes write. Hearing other nodes live is not the hub's business: the

@@ -5,22 +5,20 @@
 
 #include "natter-dbus-client.h"
 #include "natter-error.h"
-#include "natter-upstream.h"
 
 struct _NatterDBusClient
 {
-  NatterClient  parent_instance;
+  NatterClient   parent_instance;
 
-  NatterHub    *hub;      /* (owned) (nullable) host mode */
-  NatterUpstream *upstream; /* (owned) (nullable) upstream mode: the remote server instead */
-  GHashTable   *pending;  /* (owned) request id → GTask * (owned) */
-  guint64       next_id;
+  NatterBackend *backend;  /* (owned) the hub, or the link to the remote server */
+  GHashTable    *pending;  /* (owned) request id → GTask * (owned) */
+  guint64        next_id;
 
-  /* Requests made while the hub delivers to us wait here for an idle callback, so the
-   * hub is never re-entered from inside its own delivery loops. */
-  guint         delivering;
-  GQueue        outbox;   /* (owned) Natter__ClientFrame * (owned) */
-  guint         flush_source;
+  /* Requests made while the backend delivers to us wait here for an idle callback, so
+   * it is never re-entered from inside its own delivery loops. */
+  guint          delivering;
+  GQueue         outbox;   /* (owned) Natter__ClientFrame * (owned) */
+  guint          flush_source;
 };
 
 G_DEFINE_FINAL_TYPE (NatterDBusClient, natter_dbus_client, NATTER_TYPE_CLIENT)
@@ -46,17 +44,6 @@ fail_pending (NatterDBusClient *self,
     g_task_return_new_error (task, NATTER_ERROR, NATTER_ERROR_UNAVAILABLE, "%s", reason);
 }
 
-/* Both speak the same frames and answer through natter_client_deliver(). */
-static void
-dispatch_now (NatterDBusClient    *self,
-              Natter__ClientFrame *frame)
-{
-  if (self->upstream != NULL)
-    natter_upstream_dispatch (self->upstream, NATTER_CLIENT (self), frame);
-  else
-    natter_hub_dispatch (self->hub, NATTER_CLIENT (self), frame);
-}
-
 static gboolean
 flush_outbox_cb (gpointer user_data)
 {
@@ -65,7 +52,7 @@ flush_outbox_cb (gpointer user_data)
 
   self->flush_source = 0;
   while ((frame = g_queue_pop_head (&self->outbox)) != NULL)
-    dispatch_now (self, frame);
+    natter_backend_dispatch (self->backend, NATTER_CLIENT (self), frame);
   return G_SOURCE_REMOVE;
 }
 
@@ -75,7 +62,7 @@ dispatch (NatterDBusClient    *self,
 {
   if (self->delivering == 0 && g_queue_is_empty (&self->outbox))
     {
-      dispatch_now (self, frame);
+      natter_backend_dispatch (self->backend, NATTER_CLIENT (self), frame);
       return;
     }
   g_queue_push_tail (&self->outbox, frame);
@@ -136,8 +123,7 @@ natter_dbus_client_dispose (GObject *object)
   g_queue_clear_full (&self->outbox, (GDestroyNotify) natter_client_frame_free);
   if (self->pending != NULL)
     fail_pending (self, "the D-Bus service is shutting down");
-  g_clear_object (&self->hub);
-  g_clear_object (&self->upstream);
+  g_clear_object (&self->backend);
 
   G_OBJECT_CLASS (natter_dbus_client_parent_class)->dispose (object);
 }
@@ -183,44 +169,22 @@ natter_dbus_client_init (NatterDBusClient *self)
 
 /**
  * natter_dbus_client_new:
- * @hub: the hub the client will talk to
+ * @backend: the hub, or the link to the remote server, that the client will talk to
  *
- * Creates the client. The caller adds it to @hub and logs it in.
- *
- * Returns: (transfer full): a new #NatterDBusClient
- */
-NatterDBusClient *
-natter_dbus_client_new (NatterHub *hub)
-{
-  NatterDBusClient *self;
-
-  g_return_val_if_fail (NATTER_IS_HUB (hub), NULL);
-
-  self = g_object_new (NATTER_TYPE_DBUS_CLIENT, NULL);
-  self->hub = g_object_ref (hub);
-  natter_client_set_peer (NATTER_CLIENT (self), "dbus");
-  return self;
-}
-
-/**
- * natter_dbus_client_new_for_upstream:
- * @upstream: the link to the remote server (upstream mode)
- *
- * Creates a client whose requests go to @upstream instead of a hub: the D-Bus objects
- * built on it mirror the account on the remote server. The caller adds it to @upstream
- * with natter_upstream_add_client().
+ * Creates the client. The caller attaches it to @backend with
+ * natter_backend_attach_local().
  *
  * Returns: (transfer full): a new #NatterDBusClient
  */
 NatterDBusClient *
-natter_dbus_client_new_for_upstream (NatterUpstream *upstream)
+natter_dbus_client_new (NatterBackend *backend)
 {
   NatterDBusClient *self;
 
-  g_return_val_if_fail (NATTER_IS_UPSTREAM (upstream), NULL);
+  g_return_val_if_fail (NATTER_IS_BACKEND (backend), NULL);
 
   self = g_object_new (NATTER_TYPE_DBUS_CLIENT, NULL);
-  self->upstream = g_object_ref (upstream);
+  self->backend = g_object_ref (backend);
   natter_client_set_peer (NATTER_CLIENT (self), "dbus");
   return self;
 }
@@ -233,8 +197,7 @@ natter_dbus_client_new_for_upstream (NatterUpstream *upstream)
  * @callback: called with the reply
  * @user_data: data for @callback
  *
- * Hands @frame to the hub (or the upstream link) and completes when the reply with its
- * id arrives.
+ * Hands @frame to the backend and completes when the reply with its id arrives.
  */
 void
 natter_dbus_client_request_async (NatterDBusClient    *self,
@@ -256,7 +219,7 @@ natter_dbus_client_request_async (NatterDBusClient    *self,
   frame->id = self->next_id++;
   key = g_new (gint64, 1);
   *key = (gint64) frame->id;
-  /* Registered before dispatching: the hub may answer before it returns. */
+  /* Registered before dispatching: the backend may answer before it returns. */
   g_hash_table_insert (self->pending, key, g_steal_pointer (&task));
   dispatch (self, frame);
 }
@@ -265,7 +228,7 @@ natter_dbus_client_request_async (NatterDBusClient    *self,
  * natter_dbus_client_request_finish:
  * @self: a #NatterDBusClient
  * @result: the result passed to the callback
- * @error: return location for a #NATTER_ERROR, set from the hub's `error` reply
+ * @error: return location for a #NATTER_ERROR, set from the backend's `error` reply
  *
  * Returns: (transfer full): the reply, which is never an `error` frame
  */
@@ -286,7 +249,7 @@ natter_dbus_client_request_finish (NatterDBusClient  *self,
  * @self: a #NatterDBusClient
  * @frame: (transfer full): a request that has no reply on success, such as `typing`
  *
- * Hands @frame to the hub without waiting for anything.
+ * Hands @frame to the backend without waiting for anything.
  */
 void
 natter_dbus_client_send (NatterDBusClient    *self,

@@ -3,9 +3,7 @@
 
 #include <gio/gio.h>
 
-#include "natter-client.h"
-#include "natter-hub.h"
-#include "natter-upstream.h"
+#include "natter-backend.h"
 
 G_BEGIN_DECLS
 
@@ -15,20 +13,17 @@ G_DECLARE_FINAL_TYPE (NatterDBusClient, natter_dbus_client, NATTER, DBUS_CLIENT,
 /**
  * NatterDBusClient:
  *
- * The hub's view of the D-Bus front end: one #NatterClient, logged in as the local owner
+ * The backend's view of the D-Bus front end: one #NatterClient, attached as the local
  * account, through which every D-Bus caller acts. Requests are matched to their replies
  * by id and completed as #GTask<!-- -->s; pushed events (messages, presence, members,
- * typing, receipts, the welcome) are emitted as #NatterDBusClient::event.
- *
- * In upstream mode the same client talks to a #NatterUpstream instead of the hub: it
- * speaks the same frames, to the remote server the account lives on.
+ * typing, receipts, the welcome) are emitted as #NatterDBusClient::event. Whether the
+ * backend is the hub or the link to a remote server makes no difference to it.
  *
  * Signals:
  * - `event` (NatterEvent *event): a frame that answers no request of this client.
  */
 
-NatterDBusClient *natter_dbus_client_new              (NatterHub            *hub);
-NatterDBusClient *natter_dbus_client_new_for_upstream (NatterUpstream       *upstream);
+NatterDBusClient *natter_dbus_client_new            (NatterBackend        *backend);
 
 void              natter_dbus_client_request_async  (NatterDBusClient     *self,
                                                      Natter__ClientFrame  *frame,

@@ -10,15 +10,12 @@
 #include "natter-error.h"
 #include "natter-notifier.h"
 #include "natter-search-provider.h"
-#include "natter-store.h"
-#include "natter-upstream.h"
 
 struct _NatterDBusService
 {
   NatterDBusChatSkeleton    parent_instance;
 
-  NatterHub                *hub;              /* (owned) (nullable) host mode */
-  NatterUpstream           *upstream;         /* (owned) (nullable) upstream mode */
+  NatterBackend            *backend;          /* (owned) */
   GDBusConnection          *connection;       /* (owned) */
   GDBusObjectManagerServer *manager;          /* (owned) */
   NatterDBusClient         *client;           /* (owned) */
@@ -204,7 +201,7 @@ apply_room_infos (NatterDBusService        *self,
 }
 
 /* ---------------------------------------------------------------------------------- */
-/* Events pushed by the hub */
+/* Events pushed by the backend */
 
 static gboolean
 notifications_wanted (NatterDBusService     *self,
@@ -258,7 +255,7 @@ on_member (NatterDBusService      *self,
   if (room == NULL)
     return;
   natter_dbus_room_member_changed (room, member->user, member->joined);
-  /* Whether the newcomer is online is the hub's to say: ask it for the room again. */
+  /* Whether the newcomer is online is the backend's to say: ask it for the room again. */
   if (member->joined && g_strcmp0 (member->user, self->account) != 0)
     load_room (self, member->room);
 }
@@ -333,11 +330,11 @@ on_client_event (NatterDBusClient  *client,
       break;
     case NATTER__SERVER_FRAME__EVENT_ERROR:
       /* The answer to a request sent without an id (typing). */
-      g_debug ("The hub refused a request of the D-Bus front end: %s: %s",
+      g_debug ("The backend refused a request of the D-Bus front end: %s: %s",
                frame->error->code, frame->error->message);
       break;
     default:
-      g_debug ("Ignoring a frame of kind %d from the hub", (int) frame->event_case);
+      g_debug ("Ignoring a frame of kind %d from the backend", (int) frame->event_case);
       break;
     }
 }
@@ -508,20 +505,6 @@ natter_dbus_service_handle_set_notifications_handled (NatterDBusChat        *ifa
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
-static gboolean
-require_upstream (NatterDBusService     *self,
-                  GDBusMethodInvocation *invocation)
-{
-  if (self->upstream != NULL)
-    return TRUE;
-  g_dbus_method_invocation_return_error_literal (invocation, NATTER_ERROR,
-                                                 NATTER_ERROR_BAD_REQUEST,
-                                                 "natterd hosts the account itself: Connect(), "
-                                                 "Disconnect() and ForgetAccount() are for "
-                                                 "upstream mode (natterd --upstream URL)");
-  return FALSE;
-}
-
 static void
 connected_cb (GObject      *source,
               GAsyncResult *result,
@@ -530,7 +513,7 @@ connected_cb (GObject      *source,
   g_autoptr(NatterDBusCall) call = user_data;
   g_autoptr(GError) error = NULL;
 
-  if (!natter_upstream_connect_finish (NATTER_UPSTREAM (source), result, &error))
+  if (!natter_backend_connect_finish (NATTER_BACKEND (source), result, &error))
     {
       g_dbus_method_invocation_return_gerror (call->invocation, error);
       return;
@@ -548,9 +531,8 @@ natter_dbus_service_handle_connect (NatterDBusChat        *iface,
 {
   NatterDBusService *self = NATTER_DBUS_SERVICE (iface);
 
-  if (require_upstream (self, invocation))
-    natter_upstream_connect_async (self->upstream, url, user, password, remember, NULL,
-                                   connected_cb, natter_dbus_call_new (self, invocation));
+  natter_backend_connect_async (self->backend, url, user, password, remember, NULL,
+                                connected_cb, natter_dbus_call_new (self, invocation));
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -559,12 +541,12 @@ natter_dbus_service_handle_disconnect (NatterDBusChat        *iface,
                                        GDBusMethodInvocation *invocation)
 {
   NatterDBusService *self = NATTER_DBUS_SERVICE (iface);
+  g_autoptr(GError) error = NULL;
 
-  if (require_upstream (self, invocation))
-    {
-      natter_upstream_disconnect (self->upstream);
-      natter_dbus_chat_complete_disconnect (iface, invocation);
-    }
+  if (natter_backend_disconnect (self->backend, &error))
+    natter_dbus_chat_complete_disconnect (iface, invocation);
+  else
+    g_dbus_method_invocation_return_gerror (invocation, error);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -576,7 +558,7 @@ forgotten_cb (GObject      *source,
   g_autoptr(NatterDBusCall) call = user_data;
   g_autoptr(GError) error = NULL;
 
-  if (!natter_upstream_forget_account_finish (NATTER_UPSTREAM (source), result, &error))
+  if (!natter_backend_forget_account_finish (NATTER_BACKEND (source), result, &error))
     {
       g_dbus_method_invocation_return_gerror (call->invocation, error);
       return;
@@ -590,9 +572,8 @@ natter_dbus_service_handle_forget_account (NatterDBusChat        *iface,
 {
   NatterDBusService *self = NATTER_DBUS_SERVICE (iface);
 
-  if (require_upstream (self, invocation))
-    natter_upstream_forget_account_async (self->upstream, NULL, forgotten_cb,
-                                          natter_dbus_call_new (self, invocation));
+  natter_backend_forget_account_async (self->backend, NULL, forgotten_cb,
+                                       natter_dbus_call_new (self, invocation));
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -634,10 +615,8 @@ natter_dbus_service_dispose (GObject *object)
   if (self->client != NULL)
     {
       g_signal_handlers_disconnect_by_data (self->client, self);
-      if (self->hub != NULL)
-        natter_hub_remove_client (self->hub, NATTER_CLIENT (self->client));
-      if (self->upstream != NULL)
-        natter_upstream_remove_client (self->upstream, NATTER_CLIENT (self->client));
+      if (self->backend != NULL)
+        natter_backend_remove_client (self->backend, NATTER_CLIENT (self->client));
     }
   /* Watches hold callbacks that point at us. */
   if (self->handlers != NULL)
@@ -648,8 +627,7 @@ natter_dbus_service_dispose (GObject *object)
   g_clear_object (&self->manager);
   g_clear_object (&self->client);
   g_clear_object (&self->connection);
-  g_clear_object (&self->hub);
-  g_clear_object (&self->upstream);
+  g_clear_object (&self->backend);
 
   G_OBJECT_CLASS (natter_dbus_service_parent_class)->dispose (object);
 }
@@ -683,8 +661,8 @@ natter_dbus_service_init (NatterDBusService *self)
   self->window_size = NATTER_DBUS_DEFAULT_WINDOW;
 }
 
-/* What both modes share: the root interface and the object manager, GNOME Shell's
- * search provider and notifications, all over self->client. */
+/* The root interface and the object manager, GNOME Shell's search provider and
+ * notifications, all over self->client. */
 static gboolean
 export_service (NatterDBusService  *self,
                 GDBusConnection    *connection,
@@ -707,81 +685,21 @@ export_service (NatterDBusService  *self,
   return TRUE;
 }
 
-/**
- * natter_dbus_service_new:
- * @hub: the started hub (natter_hub_start_finish() succeeded)
- * @connection: the session bus, on which natterd owns (or is about to own)
- *   `io.github.natter.Natter.Daemon`
- * @config: natterd's settings: `owner` is the account D-Bus callers act as (it must
- *   exist), `node_id` the Node property
- * @error: return location for a #GError
- *
- * Logs the owner account in to @hub as a local client and exports the D-Bus API on
- * @connection: `io.github.natter.Chat` and the object manager at %NATTER_DBUS_PATH, the
- * room and message objects below it (loaded from the hub right after), and the GNOME
- * Shell search provider. Call it from the `bus_acquired` callback of g_bus_own_name(),
- * so the objects are there before the name is. Drop the last reference to unexport
- * everything and detach from the hub.
- *
- * Returns: (transfer full): the service, or %NULL if exporting failed
- */
-NatterDBusService *
-natter_dbus_service_new (NatterHub           *hub,
-                         GDBusConnection     *connection,
-                         const NatterConfig  *config,
-                         GError             **error)
-{
-  g_autoptr(NatterDBusService) self = NULL;
-  NatterDBusChat *iface;
-  NatterStore *store;
-
-  g_return_val_if_fail (NATTER_IS_HUB (hub), NULL);
-  g_return_val_if_fail (G_IS_DBUS_CONNECTION (connection), NULL);
-  g_return_val_if_fail (config != NULL && config->owner != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-  register_error_domain ();
-
-  self = g_object_new (NATTER_TYPE_DBUS_SERVICE, NULL);
-  iface = NATTER_DBUS_CHAT (self);
-  self->hub = g_object_ref (hub);
-  self->connection = g_object_ref (connection);
-  self->account = g_strdup (config->owner);
-
-  store = natter_hub_get_store (hub);
-  natter_dbus_chat_set_mode (iface, "host");
-  natter_dbus_chat_set_account (iface, config->owner);
-  natter_dbus_chat_set_admin (iface, TRUE);
-  natter_dbus_chat_set_connected (iface, TRUE);
-  natter_dbus_chat_set_status (iface, "connected");
-  natter_dbus_chat_set_node (iface, config->node_id != NULL ? config->node_id : "");
-  natter_dbus_chat_set_epoch (iface, store != NULL ? natter_store_get_epoch (store) : "");
-  natter_dbus_chat_set_status_message (iface, "");
-  natter_dbus_chat_set_version (iface, PACKAGE_VERSION);
-
-  self->client = natter_dbus_client_new (hub);
-  if (!export_service (self, connection, error))
-    return NULL;
-
-  /* The welcome, with the account's rooms, arrives as an event during this call. */
-  natter_hub_add_client (hub, NATTER_CLIENT (self->client));
-  natter_hub_attach_local (hub, NATTER_CLIENT (self->client), config->owner, TRUE);
-
-  return g_steal_pointer (&self);
-}
-
 static void
-upstream_status_cb (NatterUpstream    *upstream,
-                    GParamSpec        *pspec,
-                    NatterDBusService *self)
+backend_status_cb (NatterBackend     *backend,
+                   GParamSpec        *pspec,
+                   NatterDBusService *self)
 {
   NatterDBusChat *iface = NATTER_DBUS_CHAT (self);
   gboolean was_connected = natter_dbus_chat_get_connected (iface);
+  g_autofree char *status = NULL;
+  g_autofree char *status_message = NULL;
   GHashTableIter iter;
   gpointer name;
 
-  natter_dbus_chat_set_status_message (iface, natter_upstream_get_status_message (upstream));
-  natter_dbus_service_set_status (self, natter_upstream_get_status (upstream));
+  g_object_get (backend, "status", &status, "status-message", &status_message, NULL);
+  natter_dbus_chat_set_status_message (iface, status_message);
+  natter_dbus_service_set_status (self, status);
   if (was_connected || !natter_dbus_chat_get_connected (iface))
     return;
   /* Members, and who is online, may have changed while the link was down. */
@@ -791,70 +709,81 @@ upstream_status_cb (NatterUpstream    *upstream,
 }
 
 static void
-upstream_user_cb (NatterUpstream    *upstream,
-                  GParamSpec        *pspec,
-                  NatterDBusService *self)
+backend_account_cb (NatterBackend     *backend,
+                    GParamSpec        *pspec,
+                    NatterDBusService *self)
 {
-  const char *user = natter_upstream_get_user (upstream);
+  g_autofree char *account = NULL;
 
+  g_object_get (backend, "account", &account, NULL);
   g_free (self->account);
-  self->account = g_strdup (user != NULL ? user : "");
+  self->account = account != NULL ? g_steal_pointer (&account) : g_strdup ("");
   natter_dbus_chat_set_account (NATTER_DBUS_CHAT (self), self->account);
 }
 
 /**
- * natter_dbus_service_new_for_upstream:
- * @upstream: the link to the remote server (not started yet)
- * @connection: the session bus, as for natter_dbus_service_new()
- * @config: natterd's settings
+ * natter_dbus_service_new:
+ * @backend: the hub (started: natter_hub_start_finish() succeeded) or the link to a
+ *   remote server (not started yet)
+ * @connection: the session bus, on which natterd owns (or is about to own)
+ *   `io.github.natter.Natter.Daemon`
  * @error: return location for a #GError
  *
- * Exports the same D-Bus API as natter_dbus_service_new(), in upstream mode: every
- * request goes to @upstream, the rooms are the remote account's (and, until the link is
- * up, those of its local copy), and the root interface's Status, StatusMessage and
- * Connected follow the link. Connect(), Disconnect() and ForgetAccount() work only here.
+ * Attaches to @backend as its local front end and exports the D-Bus API on @connection:
+ * `io.github.natter.Chat` and the object manager at %NATTER_DBUS_PATH, the room and
+ * message objects below it (loaded once the backend's welcome lists the rooms), and the
+ * GNOME Shell search provider. The root interface's Mode, Account, Status,
+ * StatusMessage and Connected follow @backend's properties; Connect(), Disconnect() and
+ * ForgetAccount() are the backend's to answer. Call it from the `bus_acquired` callback
+ * of g_bus_own_name(), so the objects are there before the name is. Drop the last
+ * reference to unexport everything and detach from @backend.
  *
  * Returns: (transfer full): the service, or %NULL if exporting failed
  */
 NatterDBusService *
-natter_dbus_service_new_for_upstream (NatterUpstream      *upstream,
-                                      GDBusConnection     *connection,
-                                      const NatterConfig  *config,
-                                      GError             **error)
+natter_dbus_service_new (NatterBackend       *backend,
+                         GDBusConnection     *connection,
+                         GError             **error)
 {
   g_autoptr(NatterDBusService) self = NULL;
+  g_autofree char *mode = NULL;
+  g_autofree char *node = NULL;
+  g_autofree char *epoch = NULL;
+  gboolean admin;
   NatterDBusChat *iface;
 
-  g_return_val_if_fail (NATTER_IS_UPSTREAM (upstream), NULL);
+  g_return_val_if_fail (NATTER_IS_BACKEND (backend), NULL);
   g_return_val_if_fail (G_IS_DBUS_CONNECTION (connection), NULL);
-  g_return_val_if_fail (config != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   register_error_domain ();
 
   self = g_object_new (NATTER_TYPE_DBUS_SERVICE, NULL);
   iface = NATTER_DBUS_CHAT (self);
-  self->upstream = g_object_ref (upstream);
+  self->backend = g_object_ref (backend);
   self->connection = g_object_ref (connection);
 
-  natter_dbus_chat_set_mode (iface, "upstream");
-  natter_dbus_chat_set_admin (iface, FALSE);
-  natter_dbus_chat_set_node (iface, "");
-  natter_dbus_chat_set_epoch (iface, "");
+  /* What is known before the welcome, which tells the rest. */
+  g_object_get (backend, "mode", &mode, "admin", &admin, "node", &node, "epoch", &epoch, NULL);
+  natter_dbus_chat_set_mode (iface, mode);
+  natter_dbus_chat_set_admin (iface, admin);
+  natter_dbus_chat_set_node (iface, node != NULL ? node : "");
+  natter_dbus_chat_set_epoch (iface, epoch != NULL ? epoch : "");
   natter_dbus_chat_set_version (iface, PACKAGE_VERSION);
-  upstream_user_cb (upstream, NULL, self);
-  upstream_status_cb (upstream, NULL, self);
+  backend_account_cb (backend, NULL, self);
+  backend_status_cb (backend, NULL, self);
 
-  self->client = natter_dbus_client_new_for_upstream (upstream);
+  self->client = natter_dbus_client_new (backend);
   if (!export_service (self, connection, error))
     return NULL;
 
-  g_signal_connect_object (upstream, "notify::status", G_CALLBACK (upstream_status_cb), self, 0);
-  g_signal_connect_object (upstream, "notify::status-message", G_CALLBACK (upstream_status_cb),
+  g_signal_connect_object (backend, "notify::status", G_CALLBACK (backend_status_cb), self, 0);
+  g_signal_connect_object (backend, "notify::status-message", G_CALLBACK (backend_status_cb),
                            self, 0);
-  g_signal_connect_object (upstream, "notify::user", G_CALLBACK (upstream_user_cb), self, 0);
-  /* The rooms of the local copy arrive as a welcome, now or once it is open. */
-  natter_upstream_add_client (upstream, NATTER_CLIENT (self->client));
+  g_signal_connect_object (backend, "notify::account", G_CALLBACK (backend_account_cb), self, 0);
+  /* The welcome, with the account's rooms, arrives as an event: during this call, or
+   * once the backend has it. */
+  natter_backend_attach_local (backend, NATTER_CLIENT (self->client));
 
   return g_steal_pointer (&self);
 }

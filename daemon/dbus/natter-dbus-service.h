@@ -3,10 +3,8 @@
 
 #include <gio/gio.h>
 
-#include "natter-config.h"
+#include "natter-backend.h"
 #include "natter-dbus-generated.h"
-#include "natter-hub.h"
-#include "natter-upstream.h"
 
 G_BEGIN_DECLS
 
@@ -26,20 +24,15 @@ G_DECLARE_FINAL_TYPE (NatterDBusService, natter_dbus_service, NATTER, DBUS_SERVI
  * of recent `io.github.natter.Chat.Message` objects, GNOME Shell's search provider, and
  * desktop notifications for new messages in rooms no one is viewing.
  *
- * It is a front end of the hub like a WebSocket session: it logs in as the owner
- * account and every D-Bus call becomes a request to the hub, so a message sent over
- * D-Bus is the same message, with the same seq, that WebSocket clients see. In upstream
- * mode the requests go to a #NatterUpstream instead, and the objects mirror an account
- * of a remote server.
+ * It is a front end of a #NatterBackend like a WebSocket session: it acts as the
+ * backend's local account and every D-Bus call becomes a request to the backend. With
+ * the hub, a message sent over D-Bus is the same message, with the same seq, that
+ * WebSocket clients see; with the upstream link, the objects mirror an account of a
+ * remote server. The service never asks which one it has.
  */
 
-NatterDBusService *natter_dbus_service_new             (NatterHub          *hub,
+NatterDBusService *natter_dbus_service_new             (NatterBackend      *backend,
                                                         GDBusConnection    *connection,
-                                                        const NatterConfig *config,
-                                                        GError            **error);
-NatterDBusService *natter_dbus_service_new_for_upstream (NatterUpstream    *upstream,
-                                                        GDBusConnection    *connection,
-                                                        const NatterConfig *config,
                                                         GError            **error);
 
 void               natter_dbus_service_set_window_size (NatterDBusService  *self,

@@ -140,7 +140,8 @@ upgraded_cb (SoupServerMessage *msg,
   if (protocol != NULL)
     natter_codec_from_subprotocol (protocol, &codec);
 
-  session = natter_session_new (self->hub, stream, socket, codec, peer);
+  session = natter_session_new (NATTER_BACKEND (self->hub), natter_hub_get_config (self->hub),
+                                stream, socket, codec, peer);
   g_signal_connect_object (session, "closed", G_CALLBACK (on_session_closed), self, 0);
   g_hash_table_add (self->sessions, session);
   g_hash_table_insert (self->per_peer, g_strdup (peer),

@@ -11,7 +11,8 @@ struct _NatterSession
 {
   NatterClient             parent_instance;
 
-  NatterHub               *hub;         /* (owned) */
+  NatterBackend           *backend;     /* (owned) */
+  const NatterConfig      *config;      /* (unowned) outlives the session */
   NatterWebsocket         *ws;          /* (owned) */
   NatterCodec              codec;
   gint64                   last_ping;   /* monotonic µs of our last ping */
@@ -67,8 +68,8 @@ bad_frame (NatterSession *self,
   guint64 id = 0;
   gboolean has_id = natter_codec_peek_id (self->codec, data, len, &id);
 
-  natter_hub_reply_error (self->hub, NATTER_CLIENT (self), id, has_id, error);
-  if (++self->bad_frames >= natter_hub_get_config (self->hub)->bad_frame_limit)
+  natter_backend_reply_error (self->backend, NATTER_CLIENT (self), id, has_id, error);
+  if (++self->bad_frames >= self->config->bad_frame_limit)
     natter_session_close (NATTER_CLIENT (self), NATTER_CLOSE_POLICY, "too many bad frames");
 }
 
@@ -101,7 +102,7 @@ on_message (NatterWebsocket *ws,
       return;
     }
   self->bad_frames = 0;
-  natter_hub_dispatch (self->hub, NATTER_CLIENT (self), frame);
+  natter_backend_dispatch (self->backend, NATTER_CLIENT (self), frame);
 }
 
 static void
@@ -116,7 +117,7 @@ on_closed (NatterWebsocket *ws,
   self->closed = TRUE;
   g_debug ("Session of %s closed (%u)", natter_client_get_peer (NATTER_CLIENT (self)),
            natter_websocket_get_close_code (ws));
-  natter_hub_remove_client (self->hub, NATTER_CLIENT (self));
+  natter_backend_remove_client (self->backend, NATTER_CLIENT (self));
   g_signal_emit (self, signals[SIGNAL_CLOSED], 0);
 }
 
@@ -133,7 +134,7 @@ void
 natter_session_heartbeat (NatterSession *self,
                           gint64         now)
 {
-  const NatterConfig *config = natter_hub_get_config (self->hub);
+  const NatterConfig *config = self->config;
   gint64 silent = now - natter_websocket_get_last_heard (self->ws);
 
   if (!is_open (self))
@@ -160,7 +161,7 @@ natter_session_dispose (GObject *object)
   if (self->ws != NULL)
     g_signal_handlers_disconnect_by_data (self->ws, self);
   g_clear_object (&self->ws);
-  g_clear_object (&self->hub);
+  g_clear_object (&self->backend);
 
   G_OBJECT_CLASS (natter_session_parent_class)->dispose (object);
 }
@@ -186,22 +187,23 @@ natter_session_init (NatterSession *self)
 
 /**
  * natter_session_new:
- * @hub: the hub
+ * @backend: what the session's requests go to
+ * @config: the limits and the heartbeat's timing; must outlive the session
  * @stream: the connection, right after the WebSocket handshake
  * @socket: (nullable): its socket, for plain TCP (see natter_websocket_new())
  * @codec: the negotiated codec
  * @peer: the remote address, for logs and per-IP limits
  *
- * Returns: (transfer full): a session already registered with @hub
+ * Returns: (transfer full): a session already added to @backend
  */
 NatterSession *
-natter_session_new (NatterHub   *hub,
-                    GIOStream   *stream,
-                    GSocket     *socket,
-                    NatterCodec  codec,
-                    const char  *peer)
+natter_session_new (NatterBackend      *backend,
+                    const NatterConfig *config,
+                    GIOStream          *stream,
+                    GSocket            *socket,
+                    NatterCodec         codec,
+                    const char         *peer)
 {
-  const NatterConfig *config = natter_hub_get_config (hub);
   NatterSession *self = g_object_new (NATTER_TYPE_SESSION, NULL);
   NatterWebsocketLimits limits = {
     .max_message = config->max_frame_bytes,
@@ -209,7 +211,8 @@ natter_session_new (NatterHub   *hub,
     .max_queue_frames = config->max_queue_frames,
   };
 
-  self->hub = g_object_ref (hub);
+  self->backend = g_object_ref (backend);
+  self->config = config;
   self->codec = codec;
   self->last_ping = g_get_monotonic_time ();
   natter_client_set_peer (NATTER_CLIENT (self), peer);
@@ -218,7 +221,7 @@ natter_session_new (NatterHub   *hub,
   g_signal_connect (self->ws, "message", G_CALLBACK (on_message), self);
   g_signal_connect (self->ws, "closed", G_CALLBACK (on_closed), self);
 
-  natter_hub_add_client (hub, NATTER_CLIENT (self));
+  natter_backend_add_client (backend, NATTER_CLIENT (self));
   return self;
 }
 

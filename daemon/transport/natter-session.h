@@ -3,8 +3,8 @@
 
 #include <gio/gio.h>
 
-#include "natter-client.h"
-#include "natter-hub.h"
+#include "natter-backend.h"
+#include "natter-config.h"
 
 G_BEGIN_DECLS
 
@@ -15,10 +15,11 @@ G_DECLARE_FINAL_TYPE (NatterSession, natter_session, NATTER, SESSION, NatterClie
  * NatterSession:
  *
  * One WebSocket connection: decodes frames with the negotiated codec, hands requests to
- * the hub, sends replies and events, and keeps the heartbeat. Emits `closed` once the
+ * the backend, sends replies and events, and keeps the heartbeat. Emits `closed` once the
  * connection is gone.
  */
-NatterSession *natter_session_new       (NatterHub               *hub,
+NatterSession *natter_session_new       (NatterBackend           *backend,
+                                         const NatterConfig      *config,
                                          GIOStream               *stream,
                                          GSocket                 *socket,
                                          NatterCodec              codec,

@@ -7,6 +7,7 @@
 #include <libsoup/soup.h>
 
 #include "natter-account-secret.h"
+#include "natter-backend.h"
 #include "natter-error.h"
 #include "natter-event.h"
 #include "natter-hub.h"
@@ -127,16 +128,22 @@ struct _NatterUpstream
   GTask                   *shutdown_task;     /* (owned) (nullable) */
 };
 
-G_DEFINE_FINAL_TYPE (NatterUpstream, natter_upstream, G_TYPE_OBJECT)
+static void natter_upstream_backend_init (NatterBackendInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (NatterUpstream, natter_upstream, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (NATTER_TYPE_BACKEND,
+                                                      natter_upstream_backend_init))
 
 enum {
   PROP_0,
-  PROP_STATUS,
-  PROP_STATUS_MESSAGE,
   PROP_SERVER,
-  PROP_USER,
-  N_PROPS
+  PROP_BACKEND_FIRST,
+  N_PROPS = PROP_BACKEND_FIRST + NATTER_BACKEND_N_PROPS
 };
+
+#define PROP_ACCOUNT        (PROP_BACKEND_FIRST + NATTER_BACKEND_PROP_ACCOUNT)
+#define PROP_STATUS         (PROP_BACKEND_FIRST + NATTER_BACKEND_PROP_STATUS)
+#define PROP_STATUS_MESSAGE (PROP_BACKEND_FIRST + NATTER_BACKEND_PROP_STATUS_MESSAGE)
 
 static GParamSpec *properties[N_PROPS];
 
@@ -877,7 +884,7 @@ auth_failed (NatterUpstream *self,
   self->want_link = FALSE;
   wipe_string (&self->password);
   wipe_string (&self->token);
-  set_status (self, NATTER_UPSTREAM_STATUS_AUTH_FAILED,
+  set_status (self, NATTER_BACKEND_STATUS_AUTH_FAILED,
               "%s refused the account %s: %s. Call Connect() with the password.",
               server_label (self), self->user, message);
   fail_connect (self, NATTER_ERROR_UNAUTHORIZED, self->status_message);
@@ -1042,7 +1049,7 @@ continue_welcome (NatterUpstream      *self,
   frame->has_id = FALSE;
   deliver (self, frame);
 
-  set_status (self, NATTER_UPSTREAM_STATUS_CONNECTED, "Connected to %s as %s",
+  set_status (self, NATTER_BACKEND_STATUS_CONNECTED, "Connected to %s as %s",
               self->server, self->user);
   complete_connect (self, NULL);
 
@@ -1399,7 +1406,7 @@ ws_connected_cb (GObject      *source,
 
       self->link = LINK_DOWN;
       self->want_link = FALSE;
-      set_status (self, NATTER_UPSTREAM_STATUS_CERTIFICATE_ERROR,
+      set_status (self, NATTER_BACKEND_STATUS_CERTIFICATE_ERROR,
                   "The TLS certificate of %s was refused: %s. %s", self->server, problems,
                   self->ca_database != NULL
                     ? "It is not signed by the authority of --ca-file either."
@@ -1475,7 +1482,7 @@ begin_attempt (NatterUpstream *self)
   if (uri == NULL)
     {
       self->want_link = FALSE;
-      set_status (self, NATTER_UPSTREAM_STATUS_OFFLINE, "Invalid server URL %s: %s",
+      set_status (self, NATTER_BACKEND_STATUS_OFFLINE, "Invalid server URL %s: %s",
                   self->server, error->message);
       fail_connect (self, NATTER_ERROR_BAD_REQUEST, self->status_message);
       return;
@@ -1616,7 +1623,7 @@ link_lost (NatterUpstream *self,
       g_autofree char *what = g_strdup (reason);
 
       what[0] = g_ascii_toupper (what[0]);
-      set_status (self, NATTER_UPSTREAM_STATUS_RECONNECTING, "%s; trying again in %.1f s",
+      set_status (self, NATTER_BACKEND_STATUS_RECONNECTING, "%s; trying again in %.1f s",
                   what, delay / 1000.0);
       if (self->connect_task != NULL)
         fail_connect (self, NATTER_ERROR_UNAVAILABLE, self->status_message);
@@ -1822,26 +1829,16 @@ answer_offline (NatterUpstream *self,
   reply_error (req, NATTER_ERROR_UNAVAILABLE, "Not connected to %s", server_label (self));
 }
 
-/**
- * natter_upstream_dispatch:
- * @self: a #NatterUpstream
- * @client: the front end that asks
- * @frame: (transfer full): the request
- *
- * Forwards @frame to the server when the link is up. Otherwise sends wait for the link
- * (bounded by %NATTER_UPSTREAM_QUEUE_MAX, retried with the same client_msg_id), reads
- * are answered from the local copy, and the rest fail with `unavailable`.
- */
-void
-natter_upstream_dispatch (NatterUpstream      *self,
+/* Forwards @frame to the server when the link is up. Otherwise sends wait for the link
+ * (bounded by NATTER_UPSTREAM_QUEUE_MAX, retried with the same client_msg_id), reads are
+ * answered from the local copy, and the rest fail with `unavailable`. */
+static void
+natter_upstream_dispatch (NatterBackend       *backend,
                           NatterClient        *client,
                           Natter__ClientFrame *frame)
 {
+  NatterUpstream *self = NATTER_UPSTREAM (backend);
   Request *req;
-
-  g_return_if_fail (NATTER_IS_UPSTREAM (self));
-  g_return_if_fail (NATTER_IS_CLIENT (client));
-  g_return_if_fail (frame != NULL);
 
   req = g_new0 (Request, 1);
   req->frame = frame;
@@ -1900,17 +1897,14 @@ natter_upstream_dispatch (NatterUpstream      *self,
   request_free (req);
 }
 
-/**
- * natter_upstream_add_client:
- * @client: the front end: it gets the account's rooms at once (from the local copy) and
- *   everything the server pushes
- */
-void
-natter_upstream_add_client (NatterUpstream *self,
-                            NatterClient   *client)
+/* @client, the front end (one at most), gets the account's rooms at once (from the local
+ * copy) and everything the server pushes. */
+static void
+natter_upstream_add_client (NatterBackend *backend,
+                            NatterClient  *client)
 {
-  g_return_if_fail (NATTER_IS_UPSTREAM (self));
-  g_return_if_fail (NATTER_IS_CLIENT (client));
+  NatterUpstream *self = NATTER_UPSTREAM (backend);
+
   g_return_if_fail (self->client == NULL);
 
   self->client = g_object_ref (client);
@@ -1919,11 +1913,11 @@ natter_upstream_add_client (NatterUpstream *self,
     deliver_local_welcome (self);
 }
 
-void
-natter_upstream_remove_client (NatterUpstream *self,
-                               NatterClient   *client)
+static void
+natter_upstream_remove_client (NatterBackend *backend,
+                               NatterClient  *client)
 {
-  g_return_if_fail (NATTER_IS_UPSTREAM (self));
+  NatterUpstream *self = NATTER_UPSTREAM (backend);
 
   if (self->client == client)
     g_clear_object (&self->client);
@@ -2012,14 +2006,14 @@ proceed (NatterUpstream *self)
           return;
         }
       self->want_link = FALSE;
-      set_status (self, NATTER_UPSTREAM_STATUS_OFFLINE,
+      set_status (self, NATTER_BACKEND_STATUS_OFFLINE,
                   "No credentials for %s on %s in the Secret Service: call Connect() with "
                   "the password", self->user, self->server);
       fail_connect (self, NATTER_ERROR_UNAUTHORIZED, self->status_message);
       return;
     }
-  if (g_strcmp0 (self->status, NATTER_UPSTREAM_STATUS_RECONNECTING) != 0)
-    set_status (self, NATTER_UPSTREAM_STATUS_CONNECTING, "Connecting to %s as %s",
+  if (g_strcmp0 (self->status, NATTER_BACKEND_STATUS_RECONNECTING) != 0)
+    set_status (self, NATTER_BACKEND_STATUS_CONNECTING, "Connecting to %s as %s",
                 self->server, self->user);
   begin_attempt (self);
 }
@@ -2172,7 +2166,7 @@ set_account (NatterUpstream *self,
     {
       g_free (self->user);
       self->user = g_strdup (user);
-      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_USER]);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ACCOUNT]);
     }
   g_object_thaw_notify (G_OBJECT (self));
 }
@@ -2191,7 +2185,7 @@ found_user_cb (GObject      *source,
   if (user == NULL)
     {
       self->want_link = FALSE;
-      set_status (self, NATTER_UPSTREAM_STATUS_OFFLINE,
+      set_status (self, NATTER_BACKEND_STATUS_OFFLINE,
                   "No account for %s in the Secret Service%s%s: call Connect()",
                   self->server, error != NULL ? ": " : "", error != NULL ? error->message : "");
       return;
@@ -2215,13 +2209,13 @@ natter_upstream_start (NatterUpstream *self)
   self->want_link = TRUE;
   if (self->user == NULL)
     {
-      set_status (self, NATTER_UPSTREAM_STATUS_CONNECTING,
+      set_status (self, NATTER_BACKEND_STATUS_CONNECTING,
                   "Looking for an account of %s in the Secret Service", self->server);
       natter_account_secret_find_user_async (self->server, self->account_cancellable,
                                              found_user_cb, g_object_ref (self));
       return;
     }
-  set_status (self, NATTER_UPSTREAM_STATUS_CONNECTING, "Connecting to %s as %s",
+  set_status (self, NATTER_BACKEND_STATUS_CONNECTING, "Connecting to %s as %s",
               self->server, self->user);
   open_cache (self);
 }
@@ -2252,21 +2246,13 @@ validate_url (const char  *url,
   return TRUE;
 }
 
-/**
- * natter_upstream_connect_async:
- * @url: the server's WebSocket URL, or "" for the current one
- * @user: the account, or "" for the current one
- * @password: the password, or "" to use the session token or the Secret Service
- * @remember: keep the session token in the Secret Service (with a @password: %FALSE
- *   removes what was stored for the account)
- *
- * Connects (again) as @user on @url. Another account's rooms go away first. Completes
- * once logged in, or with the first failure: %NATTER_ERROR_UNAUTHORIZED (credentials
- * refused or missing), %NATTER_ERROR_UNAVAILABLE (server out of reach, which keeps being
- * retried, or a refused certificate), %NATTER_ERROR_BAD_REQUEST.
- */
-void
-natter_upstream_connect_async (NatterUpstream      *self,
+/* Connects (again) as @user on @url ("" for the current ones). Another account's rooms
+ * go away first. With a @password, @remember %FALSE removes what was stored for the
+ * account. Completes once logged in, or with the first failure: NATTER_ERROR_UNAUTHORIZED
+ * (credentials refused or missing), NATTER_ERROR_UNAVAILABLE (server out of reach, which
+ * keeps being retried, or a refused certificate), NATTER_ERROR_BAD_REQUEST. */
+static void
+natter_upstream_connect_async (NatterBackend       *backend,
                                const char          *url,
                                const char          *user,
                                const char          *password,
@@ -2275,11 +2261,10 @@ natter_upstream_connect_async (NatterUpstream      *self,
                                GAsyncReadyCallback  callback,
                                gpointer             user_data)
 {
+  NatterUpstream *self = NATTER_UPSTREAM (backend);
   g_autoptr(GTask) task = NULL;
   g_autoptr(GError) error = NULL;
   const char *server;
-
-  g_return_if_fail (NATTER_IS_UPSTREAM (self));
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, natter_upstream_connect_async);
@@ -2341,15 +2326,15 @@ natter_upstream_connect_async (NatterUpstream      *self,
   self->want_link = TRUE;
   self->attempt = 0;
   self->connect_task = g_steal_pointer (&task);
-  set_status (self, NATTER_UPSTREAM_STATUS_CONNECTING, "Connecting to %s as %s",
+  set_status (self, NATTER_BACKEND_STATUS_CONNECTING, "Connecting to %s as %s",
               self->server, self->user);
   proceed (self);
 }
 
-gboolean
-natter_upstream_connect_finish (NatterUpstream  *self,
-                                GAsyncResult    *result,
-                                GError         **error)
+static gboolean
+natter_upstream_connect_finish (NatterBackend  *self,
+                                GAsyncResult   *result,
+                                GError        **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
   g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == natter_upstream_connect_async,
@@ -2357,23 +2342,21 @@ natter_upstream_connect_finish (NatterUpstream  *self,
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
-/**
- * natter_upstream_disconnect:
- *
- * Closes the link and stays offline (History and Search keep working from the local
- * copy) until Connect().
- */
-void
-natter_upstream_disconnect (NatterUpstream *self)
+/* Closes the link and stays offline (History and Search keep working from the local
+ * copy) until Connect(). */
+static gboolean
+natter_upstream_disconnect (NatterBackend  *backend,
+                            GError        **error)
 {
-  g_return_if_fail (NATTER_IS_UPSTREAM (self));
+  NatterUpstream *self = NATTER_UPSTREAM (backend);
 
   self->want_link = FALSE;
   g_clear_handle_id (&self->reconnect_source, g_source_remove);
-  set_status (self, NATTER_UPSTREAM_STATUS_OFFLINE, "Disconnected from %s: call Connect() to "
+  set_status (self, NATTER_BACKEND_STATUS_OFFLINE, "Disconnected from %s: call Connect() to "
               "connect again", server_label (self));
   fail_connect (self, NATTER_ERROR_UNAVAILABLE, "cancelled by Disconnect()");
   link_lost (self, NULL);
+  return TRUE;
 }
 
 typedef struct
@@ -2421,23 +2404,18 @@ forget_copy_closed_cb (GObject      *source,
                                      g_object_ref (task));
 }
 
-/**
- * natter_upstream_forget_account_async:
- *
- * Disconnects, removes the account's secrets from the Secret Service and deletes its
- * local copy of the history; the rooms go away. Completes once the secrets are gone.
- */
-void
-natter_upstream_forget_account_async (NatterUpstream      *self,
+/* Disconnects, removes the account's secrets from the Secret Service and deletes its
+ * local copy of the history; the rooms go away. Completes once the secrets are gone. */
+static void
+natter_upstream_forget_account_async (NatterBackend       *backend,
                                       GCancellable        *cancellable,
                                       GAsyncReadyCallback  callback,
                                       gpointer             user_data)
 {
+  NatterUpstream *self = NATTER_UPSTREAM (backend);
   g_autoptr(GTask) task = NULL;
   g_autoptr(GTask) closed = NULL;
   ForgetData *data;
-
-  g_return_if_fail (NATTER_IS_UPSTREAM (self));
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, natter_upstream_forget_account_async);
@@ -2453,18 +2431,31 @@ natter_upstream_forget_account_async (NatterUpstream      *self,
 
   fail_connect (self, NATTER_ERROR_UNAVAILABLE, "cancelled by ForgetAccount()");
   closed = g_task_new (self, NULL, forget_copy_closed_cb, g_steal_pointer (&task));
-  set_status (self, NATTER_UPSTREAM_STATUS_OFFLINE, "No account: call Connect()");
+  set_status (self, NATTER_BACKEND_STATUS_OFFLINE, "No account: call Connect()");
   leave_account (self, TRUE, closed);
   set_account (self, self->server, NULL);
 }
 
-gboolean
-natter_upstream_forget_account_finish (NatterUpstream  *self,
-                                       GAsyncResult    *result,
-                                       GError         **error)
+static gboolean
+natter_upstream_forget_account_finish (NatterBackend  *self,
+                                       GAsyncResult   *result,
+                                       GError        **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
   return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+natter_upstream_backend_init (NatterBackendInterface *iface)
+{
+  iface->add_client = natter_upstream_add_client;
+  iface->remove_client = natter_upstream_remove_client;
+  iface->dispatch = natter_upstream_dispatch;
+  iface->connect_async = natter_upstream_connect_async;
+  iface->connect_finish = natter_upstream_connect_finish;
+  iface->disconnect = natter_upstream_disconnect;
+  iface->forget_account_async = natter_upstream_forget_account_async;
+  iface->forget_account_finish = natter_upstream_forget_account_finish;
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -2543,7 +2534,7 @@ natter_upstream_shutdown_async (NatterUpstream      *self,
   self->want_link = FALSE;
   g_clear_handle_id (&self->reconnect_source, g_source_remove);
   fail_connect (self, NATTER_ERROR_UNAVAILABLE, "natterd is shutting down");
-  set_status (self, NATTER_UPSTREAM_STATUS_OFFLINE, "natterd is shutting down");
+  set_status (self, NATTER_BACKEND_STATUS_OFFLINE, "natterd is shutting down");
 
   if (self->ws != NULL && soup_websocket_connection_get_state (self->ws) == SOUP_WEBSOCKET_STATE_OPEN)
     {
@@ -2570,55 +2561,6 @@ natter_upstream_shutdown_finish (NatterUpstream  *self,
 /* ---------------------------------------------------------------------------------- */
 /* GObject */
 
-/**
- * natter_upstream_get_status:
- *
- * Returns: one of the NATTER_UPSTREAM_STATUS_* strings
- */
-const char *
-natter_upstream_get_status (NatterUpstream *self)
-{
-  g_return_val_if_fail (NATTER_IS_UPSTREAM (self), NULL);
-  return self->status;
-}
-
-/**
- * natter_upstream_get_status_message:
- *
- * Returns: the status in a sentence for people (never holding a secret)
- */
-const char *
-natter_upstream_get_status_message (NatterUpstream *self)
-{
-  g_return_val_if_fail (NATTER_IS_UPSTREAM (self), NULL);
-  return self->status_message;
-}
-
-/**
- * natter_upstream_get_server:
- *
- * Returns: (nullable): the server's WebSocket URL
- */
-const char *
-natter_upstream_get_server (NatterUpstream *self)
-{
-  g_return_val_if_fail (NATTER_IS_UPSTREAM (self), NULL);
-  return self->server;
-}
-
-/**
- * natter_upstream_get_user:
- *
- * Returns: (nullable): the account, or %NULL before one is known or after
- *   ForgetAccount()
- */
-const char *
-natter_upstream_get_user (NatterUpstream *self)
-{
-  g_return_val_if_fail (NATTER_IS_UPSTREAM (self), NULL);
-  return self->user;
-}
-
 static void
 natter_upstream_get_property (GObject    *object,
                               guint       prop_id,
@@ -2627,19 +2569,32 @@ natter_upstream_get_property (GObject    *object,
 {
   NatterUpstream *self = NATTER_UPSTREAM (object);
 
-  switch (prop_id)
+  if (prop_id == PROP_SERVER)
     {
-    case PROP_STATUS:
+      g_value_set_string (value, self->server);
+      return;
+    }
+  switch (prop_id - PROP_BACKEND_FIRST)
+    {
+    case NATTER_BACKEND_PROP_MODE:
+      g_value_set_string (value, "upstream");
+      break;
+    case NATTER_BACKEND_PROP_ACCOUNT:
+      g_value_set_string (value, self->user);
+      break;
+    case NATTER_BACKEND_PROP_ADMIN:
+      /* Only the server's welcome can tell. */
+      g_value_set_boolean (value, FALSE);
+      break;
+    case NATTER_BACKEND_PROP_NODE:
+    case NATTER_BACKEND_PROP_EPOCH:
+      g_value_set_string (value, NULL);
+      break;
+    case NATTER_BACKEND_PROP_STATUS:
       g_value_set_string (value, self->status);
       break;
-    case PROP_STATUS_MESSAGE:
+    case NATTER_BACKEND_PROP_STATUS_MESSAGE:
       g_value_set_string (value, self->status_message);
-      break;
-    case PROP_SERVER:
-      g_value_set_string (value, self->server);
-      break;
-    case PROP_USER:
-      g_value_set_string (value, self->user);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -2695,19 +2650,15 @@ natter_upstream_class_init (NatterUpstreamClass *klass)
   object_class->dispose = natter_upstream_dispose;
   object_class->finalize = natter_upstream_finalize;
 
-  properties[PROP_STATUS] =
-    g_param_spec_string ("status", NULL, NULL, NATTER_UPSTREAM_STATUS_OFFLINE,
-                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
-  properties[PROP_STATUS_MESSAGE] =
-    g_param_spec_string ("status-message", NULL, NULL, "",
-                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   properties[PROP_SERVER] =
     g_param_spec_string ("server", NULL, NULL, NULL,
                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
-  properties[PROP_USER] =
-    g_param_spec_string ("user", NULL, NULL, NULL,
-                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
-  g_object_class_install_properties (object_class, N_PROPS, properties);
+  g_object_class_install_property (object_class, PROP_SERVER, properties[PROP_SERVER]);
+  natter_backend_install_properties (object_class, PROP_BACKEND_FIRST);
+  /* The ones that change, for g_object_notify_by_pspec(). */
+  properties[PROP_ACCOUNT] = g_object_class_find_property (object_class, "account");
+  properties[PROP_STATUS] = g_object_class_find_property (object_class, "status");
+  properties[PROP_STATUS_MESSAGE] = g_object_class_find_property (object_class, "status-message");
 }
 
 static void
@@ -2719,7 +2670,7 @@ natter_upstream_init (NatterUpstream *self)
                                           (GDestroyNotify) request_free);
   self->next_id = 1;
   self->account_cancellable = g_cancellable_new ();
-  self->status = g_strdup (NATTER_UPSTREAM_STATUS_OFFLINE);
+  self->status = g_strdup (NATTER_BACKEND_STATUS_OFFLINE);
   self->status_message = g_strdup ("");
   g_queue_init (&self->outbox);
   g_queue_init (&self->stashed_frames);
