@@ -35,15 +35,15 @@ typedef enum {
   LINK_UP,
 } LinkState;
 
-typedef struct _Request Request;
+typedef struct _UpstreamRequest UpstreamRequest;
 
 typedef void (*ReplyFunc) (NatterUpstream      *self,
-                           Request             *req,
+                           UpstreamRequest     *req,
                            Natter__ServerFrame *frame);
 
 /* A request on the wire, or waiting for it: either the front end's (@client set), whose
  * reply goes back to it under its own id, or our own (@on_reply set). */
-struct _Request
+struct _UpstreamRequest
 {
   Natter__ClientFrame *frame;         /* (owned) */
   NatterClient        *client;        /* (owned) (nullable) */
@@ -73,7 +73,7 @@ typedef struct
   gboolean    fetching;  /* a `history {after_seq}` page is on its way */
   gboolean    gapped;    /* seqs were skipped: the local copy of the room stops */
   GHashTable *members;   /* (owned) set of user names */
-} Room;
+} UpstreamRoom;
 
 struct _NatterUpstream
 {
@@ -98,7 +98,7 @@ struct _NatterUpstream
   GCancellable            *account_cancellable; /* (owned) cancelled when the account changes */
   NatterUpstreamCache     *cache;             /* (owned) (nullable) */
   gboolean                 cache_ready;       /* opened, or failed to */
-  GHashTable              *rooms;             /* (owned) name → Room * (owned) */
+  GHashTable              *rooms;             /* (owned) name → UpstreamRoom * (owned) */
   GHashTable              *left_rooms;        /* (owned) name → guint64 * (owned): how far
                                                * the copy of a room the account left goes */
 
@@ -107,7 +107,7 @@ struct _NatterUpstream
   SoupWebsocketConnection *ws;                /* (owned) (nullable) */
   GCancellable            *link_cancellable;  /* (owned) (nullable) */
   GTlsCertificateFlags     tls_errors;        /* of the last handshake */
-  GHashTable              *requests;          /* (owned) &wire_id → Request * (owned) */
+  GHashTable              *requests;          /* (owned) &wire_id → UpstreamRequest * (owned) */
   guint64                  next_id;
   gint64                   last_rx;           /* monotonic µs of the last frame or pong */
   guint                    heartbeat_source;
@@ -120,7 +120,7 @@ struct _NatterUpstream
 
   /* The front end */
   NatterClient            *client;            /* (owned) (nullable) */
-  GQueue                   outbox;            /* (owned) Request * (owned): sends waiting */
+  GQueue                   outbox;            /* (owned) UpstreamRequest * (owned): sends waiting */
 
   char                    *status;            /* (owned) */
   char                    *status_message;    /* (owned) */
@@ -151,8 +151,8 @@ static void begin_attempt        (NatterUpstream *self);
 static void proceed              (NatterUpstream *self);
 static void link_lost            (NatterUpstream *self, const char *reason);
 static void handle_frame         (NatterUpstream *self, Natter__ServerFrame *frame);
-static void answer_offline       (NatterUpstream *self, Request *req);
-static void maybe_fetch          (NatterUpstream *self, Room *room);
+static void answer_offline       (NatterUpstream *self, UpstreamRequest *req);
+static void maybe_fetch          (NatterUpstream *self, UpstreamRoom *room);
 static void open_cache           (NatterUpstream *self);
 
 /* ---------------------------------------------------------------------------------- */
@@ -228,11 +228,11 @@ kind_for_room_name (const char *name)
   return NATTER_ROOM_KIND_ROOM;
 }
 
-static Room *
+static UpstreamRoom *
 room_new (const char *name,
           const char *kind)
 {
-  Room *room = g_new0 (Room, 1);
+  UpstreamRoom *room = g_new0 (UpstreamRoom, 1);
 
   room->name = g_strdup (name);
   room->kind = g_strdup (kind != NULL ? kind : kind_for_room_name (name));
@@ -242,7 +242,7 @@ room_new (const char *name,
 }
 
 static void
-room_free (Room *room)
+room_free (UpstreamRoom *room)
 {
   g_free (room->name);
   g_free (room->kind);
@@ -253,7 +253,7 @@ room_free (Room *room)
 }
 
 static void
-request_free (Request *req)
+request_free (UpstreamRequest *req)
 {
   g_clear_pointer (&req->frame, natter_client_frame_free);
   g_clear_object (&req->client);
@@ -261,10 +261,10 @@ request_free (Request *req)
   g_free (req);
 }
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Request, request_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (UpstreamRequest, request_free)
 
 static gboolean
-is_send (const Request *req)
+is_send (const UpstreamRequest *req)
 {
   return req->frame->op_case == NATTER__CLIENT_FRAME__OP_SEND ||
          req->frame->op_case == NATTER__CLIENT_FRAME__OP_BROADCAST;
@@ -363,7 +363,7 @@ deliver (NatterUpstream            *self,
 
 /* Answers a front-end request with @frame, under the request's own id. */
 static void
-reply (Request             *req,
+reply (UpstreamRequest     *req,
        Natter__ServerFrame *frame)
 {
   frame->has_id = req->has_client_id;
@@ -372,15 +372,15 @@ reply (Request             *req,
 }
 
 static void
-reply_error (Request     *req,
-             NatterError  code,
-             const char  *format,
+reply_error (UpstreamRequest *req,
+             NatterError      code,
+             const char      *format,
              ...) G_GNUC_PRINTF (3, 4);
 
 static void
-reply_error (Request     *req,
-             NatterError  code,
-             const char  *format,
+reply_error (UpstreamRequest *req,
+             NatterError      code,
+             const char      *format,
              ...)
 {
   Natter__ServerFrame frame = NATTER__SERVER_FRAME__INIT;
@@ -402,8 +402,8 @@ reply_error (Request     *req,
 }
 
 static void
-reply_gerror (Request      *req,
-              const GError *error)
+reply_gerror (UpstreamRequest *req,
+              const GError    *error)
 {
   reply_error (req, natter_error_code_for (error), "%s", error->message);
 }
@@ -448,7 +448,7 @@ static int
 compare_room_names (gconstpointer a,
                     gconstpointer b)
 {
-  const Room *x = *(Room * const *) a, *y = *(Room * const *) b;
+  const UpstreamRoom *x = *(UpstreamRoom * const *) a, *y = *(UpstreamRoom * const *) b;
   gboolean sx = g_str_equal (x->kind, NATTER_ROOM_KIND_SYSTEM);
   gboolean sy = g_str_equal (y->kind, NATTER_ROOM_KIND_SYSTEM);
 
@@ -471,7 +471,7 @@ local_room_infos (NatterUpstream    *self,
   g_ptr_array_sort (rooms, compare_room_names);
   for (guint i = 0; i < rooms->len; i++)
     {
-      Room *room = g_ptr_array_index (rooms, i);
+      UpstreamRoom *room = g_ptr_array_index (rooms, i);
       Natter__RoomInfo *info = &infos[i];
 
       natter__room_info__init (info);
@@ -513,13 +513,13 @@ deliver_local_welcome (NatterUpstream *self)
 /* ---------------------------------------------------------------------------------- */
 /* Rooms: in-order delivery, once each */
 
-static Room *
+static UpstreamRoom *
 ensure_room (NatterUpstream *self,
              const char     *name,
              const char     *kind,
              gboolean       *out_created)
 {
-  Room *room = g_hash_table_lookup (self->rooms, name);
+  UpstreamRoom *room = g_hash_table_lookup (self->rooms, name);
   gpointer key, copied;
 
   if (out_created != NULL)
@@ -546,7 +546,7 @@ static void
 forget_room (NatterUpstream *self,
              const char     *name)
 {
-  Room *room = g_hash_table_lookup (self->rooms, name);
+  UpstreamRoom *room = g_hash_table_lookup (self->rooms, name);
 
   if (room == NULL)
     return;
@@ -562,7 +562,7 @@ forget_room (NatterUpstream *self,
  * old history being copied. */
 static void
 accept_message (NatterUpstream        *self,
-                Room                  *room,
+                UpstreamRoom          *room,
                 const Natter__Message *message)
 {
   room->seen = message->seq;
@@ -590,7 +590,7 @@ accept_message (NatterUpstream        *self,
  * were passed on meanwhile from elsewhere (a history page). */
 static void
 release_held (NatterUpstream *self,
-              Room           *room)
+              UpstreamRoom   *room)
 {
   Natter__Message *next;
 
@@ -617,7 +617,7 @@ release_held (NatterUpstream *self,
  * the room, whose seqs would no longer be the server's, stops there. */
 static void
 skip_gap (NatterUpstream *self,
-          Room           *room)
+          UpstreamRoom   *room)
 {
   /* Up to the first message we have, or everything announced if there is none. */
   guint64 last_missing = room->target;
@@ -635,7 +635,7 @@ static void
 handle_message (NatterUpstream        *self,
                 const Natter__Message *message)
 {
-  Room *room;
+  UpstreamRoom *room;
 
   if (message->room == NULL || message->seq == 0)
     return;
@@ -678,8 +678,8 @@ link_send (NatterUpstream      *self,
 
 /* Puts @req on the wire; its reply is matched by a fresh id. Takes ownership. */
 static void
-send_request (NatterUpstream *self,
-              Request        *req)
+send_request (NatterUpstream  *self,
+              UpstreamRequest *req)
 {
   g_assert (self->ws != NULL);
 
@@ -704,7 +704,7 @@ send_own_request (NatterUpstream      *self,
                   const char          *room,
                   ReplyFunc            on_reply)
 {
-  Request *req = g_new0 (Request, 1);
+  UpstreamRequest *req = g_new0 (UpstreamRequest, 1);
 
   req->frame = frame;
   req->room = g_strdup (room);
@@ -717,10 +717,10 @@ send_own_request (NatterUpstream      *self,
 
 static void
 fetch_reply (NatterUpstream      *self,
-             Request             *req,
+             UpstreamRequest     *req,
              Natter__ServerFrame *frame)
 {
-  Room *room = g_hash_table_lookup (self->rooms, req->room);
+  UpstreamRoom *room = g_hash_table_lookup (self->rooms, req->room);
   guint64 before;
   const Natter__HistoryPage *page;
 
@@ -753,7 +753,7 @@ fetch_reply (NatterUpstream      *self,
  * is bringing them. */
 static void
 maybe_fetch (NatterUpstream *self,
-             Room           *room)
+             UpstreamRoom   *room)
 {
   Natter__ClientFrame *frame;
 
@@ -773,7 +773,7 @@ maybe_fetch (NatterUpstream *self,
 
 static void
 update_members (NatterUpstream     *self,
-                Room               *room,
+                UpstreamRoom       *room,
                 char * const       *members,
                 gsize               n_members)
 {
@@ -799,7 +799,7 @@ static void
 apply_joined (NatterUpstream       *self,
               const Natter__Joined *joined)
 {
-  Room *room;
+  UpstreamRoom *room;
 
   if (joined->room == NULL)
     return;
@@ -822,10 +822,10 @@ apply_joined (NatterUpstream       *self,
 
 static void
 resume_reply (NatterUpstream      *self,
-              Request             *req,
+              UpstreamRequest     *req,
               Natter__ServerFrame *frame)
 {
-  Room *room = g_hash_table_lookup (self->rooms, req->room);
+  UpstreamRoom *room = g_hash_table_lookup (self->rooms, req->room);
 
   if (room == NULL)
     return;
@@ -923,7 +923,7 @@ welcome_received (NatterUpstream      *self,
 
 static void
 login_reply (NatterUpstream      *self,
-             Request             *req,
+             UpstreamRequest     *req,
              Natter__ServerFrame *frame)
 {
   NatterError code = NATTER_ERROR_INTERNAL;
@@ -965,7 +965,7 @@ static void
 send_login (NatterUpstream *self)
 {
   Natter__ClientFrame *frame = client_frame_new (NATTER__CLIENT_FRAME__OP_LOGIN);
-  Request *req = g_new0 (Request, 1);
+  UpstreamRequest *req = g_new0 (UpstreamRequest, 1);
 
   frame->login = g_new0 (Natter__Login, 1);
   natter__login__init (frame->login);
@@ -1015,7 +1015,7 @@ continue_welcome (NatterUpstream      *self,
       const Natter__RoomInfo *info = welcome->rooms[i];
       Natter__ClientFrame *join;
       gboolean created;
-      Room *room;
+      UpstreamRoom *room;
 
       if (info->name == NULL)
         continue;
@@ -1124,7 +1124,7 @@ welcome_received (NatterUpstream      *self,
 
 static void
 handle_reply (NatterUpstream      *self,
-              Request             *req,
+              UpstreamRequest     *req,
               Natter__ServerFrame *frame)
 {
   if (req->on_reply != NULL)
@@ -1139,7 +1139,7 @@ handle_reply (NatterUpstream      *self,
            req->frame->op_case == NATTER__CLIENT_FRAME__OP_READ)
     {
       const char *name = req->frame->read->room;
-      Room *room = name != NULL ? g_hash_table_lookup (self->rooms, name) : NULL;
+      UpstreamRoom *room = name != NULL ? g_hash_table_lookup (self->rooms, name) : NULL;
 
       if (room != NULL)
         room->read_seq = MAX (room->read_seq, req->frame->read->seq);
@@ -1153,7 +1153,7 @@ static void
 handle_member (NatterUpstream       *self,
                const Natter__Member *member)
 {
-  Room *room;
+  UpstreamRoom *room;
 
   if (member->room == NULL || member->user == NULL)
     return;
@@ -1184,7 +1184,7 @@ static void
 handle_receipt (NatterUpstream        *self,
                 const Natter__Receipt *receipt)
 {
-  Room *room;
+  UpstreamRoom *room;
 
   if (receipt->room == NULL || g_strcmp0 (receipt->user, self->user) != 0)
     return;
@@ -1213,7 +1213,7 @@ handle_frame (NatterUpstream      *self,
 
   if (frame->has_id)
     {
-      g_autoptr(Request) req = NULL;
+      g_autoptr(UpstreamRequest) req = NULL;
 
       if (!g_hash_table_steal_extended (self->requests, &frame->id, &key, &value))
         {
@@ -1528,7 +1528,7 @@ static int
 compare_wire_id (gconstpointer a,
                  gconstpointer b)
 {
-  const Request *x = *(Request * const *) a, *y = *(Request * const *) b;
+  const UpstreamRequest *x = *(UpstreamRequest * const *) a, *y = *(UpstreamRequest * const *) b;
 
   return x->wire_id < y->wire_id ? -1 : x->wire_id > y->wire_id;
 }
@@ -1570,7 +1570,7 @@ link_lost (NatterUpstream *self,
   g_ptr_array_sort (in_flight, compare_wire_id);
   for (guint i = in_flight->len; i > 0; i--)
     {
-      Request *req = g_ptr_array_index (in_flight, i - 1);
+      UpstreamRequest *req = g_ptr_array_index (in_flight, i - 1);
 
       if (req->client != NULL && is_send (req))
         {
@@ -1580,7 +1580,7 @@ link_lost (NatterUpstream *self,
     }
   for (guint i = 0; i < in_flight->len; i++)
     {
-      g_autoptr(Request) req = g_ptr_array_index (in_flight, i);
+      g_autoptr(UpstreamRequest) req = g_ptr_array_index (in_flight, i);
 
       if (req->client == NULL)
         continue;
@@ -1602,12 +1602,12 @@ link_lost (NatterUpstream *self,
 
   g_hash_table_iter_init (&iter, self->rooms);
   while (g_hash_table_iter_next (&iter, NULL, &room))
-    ((Room *) room)->resuming = ((Room *) room)->fetching = FALSE;
+    ((UpstreamRoom *) room)->resuming = ((UpstreamRoom *) room)->fetching = FALSE;
 
   if (!self->want_link)
     {
       /* Nobody will send these: they fail now rather than never. */
-      Request *req;
+      UpstreamRequest *req;
 
       while ((req = g_queue_pop_head (&self->outbox)) != NULL)
         {
@@ -1635,8 +1635,8 @@ link_lost (NatterUpstream *self,
 /* Requests of the front end */
 
 static void
-enqueue_send (NatterUpstream *self,
-              Request        *req)
+enqueue_send (NatterUpstream  *self,
+              UpstreamRequest *req)
 {
   if (g_queue_get_length (&self->outbox) >= NATTER_UPSTREAM_QUEUE_MAX)
     {
@@ -1651,14 +1651,14 @@ enqueue_send (NatterUpstream *self,
 }
 
 static void
-offline_joined (NatterUpstream *self,
-                Request        *req)
+offline_joined (NatterUpstream  *self,
+                UpstreamRequest *req)
 {
   Natter__ServerFrame frame = NATTER__SERVER_FRAME__INIT;
   Natter__Joined joined = NATTER__JOINED__INIT;
   g_autofree char **members = NULL;
   const char *name = req->frame->join->room;
-  Room *room = name != NULL ? g_hash_table_lookup (self->rooms, name) : NULL;
+  UpstreamRoom *room = name != NULL ? g_hash_table_lookup (self->rooms, name) : NULL;
   guint n;
 
   if (room == NULL)
@@ -1686,8 +1686,8 @@ offline_joined (NatterUpstream *self,
 }
 
 static void
-offline_room_list (NatterUpstream *self,
-                   Request        *req)
+offline_room_list (NatterUpstream  *self,
+                   UpstreamRequest *req)
 {
   Natter__ServerFrame frame = NATTER__SERVER_FRAME__INIT;
   Natter__RoomList list = NATTER__ROOM_LIST__INIT;
@@ -1706,7 +1706,7 @@ offline_history_cb (GObject      *source,
                     GAsyncResult *result,
                     gpointer      user_data)
 {
-  g_autoptr(Request) req = user_data;
+  g_autoptr(UpstreamRequest) req = user_data;
   g_autoptr(GError) error = NULL;
   g_autoptr(NatterHistoryResult) history = natter_store_history_finish (NATTER_STORE (source),
                                                                          result, &error);
@@ -1733,7 +1733,7 @@ offline_search_cb (GObject      *source,
                    GAsyncResult *result,
                    gpointer      user_data)
 {
-  g_autoptr(Request) req = user_data;
+  g_autoptr(UpstreamRequest) req = user_data;
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) messages = natter_store_search_finish (NATTER_STORE (source), result,
                                                               &error);
@@ -1754,10 +1754,10 @@ offline_search_cb (GObject      *source,
 
 /* Answers a read request from the local copy. Takes ownership of @req. */
 static void
-answer_offline (NatterUpstream *self,
-                Request        *req)
+answer_offline (NatterUpstream  *self,
+                UpstreamRequest *req)
 {
-  g_autoptr(Request) owned = req;
+  g_autoptr(UpstreamRequest) owned = req;
   NatterStore *store = self->cache != NULL ? natter_upstream_cache_get_store (self->cache) : NULL;
 
   switch ((int) req->frame->op_case)
@@ -1838,9 +1838,9 @@ natter_upstream_dispatch (NatterBackend       *backend,
                           Natter__ClientFrame *frame)
 {
   NatterUpstream *self = NATTER_UPSTREAM (backend);
-  Request *req;
+  UpstreamRequest *req;
 
-  req = g_new0 (Request, 1);
+  req = g_new0 (UpstreamRequest, 1);
   req->frame = frame;
   req->client = g_object_ref (client);
   req->has_client_id = frame->has_id;
@@ -2046,7 +2046,7 @@ cache_opened_cb (GObject      *source,
     {
       const NatterRoomRecord *record = g_ptr_array_index (snapshot->rooms, i);
       gboolean member = g_str_equal (record->kind, NATTER_ROOM_KIND_SYSTEM);
-      Room *room;
+      UpstreamRoom *room;
 
       for (guint j = 0; j < record->members->len && !member; j++)
         member = g_str_equal (((NatterMemberRecord *) g_ptr_array_index (record->members, j))->user,
