@@ -11,6 +11,7 @@
 #include "natter-error.h"
 #include "natter-event.h"
 #include "natter-hub.h"
+#include "natter-seq-order.h"
 #include "natter-upstream.h"
 #include "natter-upstream-cache.h"
 
@@ -56,23 +57,21 @@ struct _UpstreamRequest
 };
 
 /* What the link knows of one room of the account. Messages go to the front end and the
- * cache strictly in seq order: @seen is the last one passed on, later ones wait in @held
- * until the gap before them is filled by a resume or a history page. */
+ * cache strictly in seq order: @order's cursor is the last one passed on, later ones wait
+ * there until the gap before them is filled by a resume or a history page. */
 typedef struct
 {
-  char       *name;      /* (owned) */
-  char       *kind;      /* (owned) */
-  char       *topic;     /* (owned) (nullable) */
-  guint64     seen;      /* every seq up to this one was handled */
-  guint64     target;    /* the highest seq known to exist */
-  guint64     floor;     /* seqs up to this one are old history: cached, not announced */
-  guint64     read_seq;
-  GTree      *held;      /* (owned) &seq → Natter__Message * (owned) */
-  gboolean    resuming;  /* a `join {since_seq}` replay may still be arriving */
-  guint64     resume_end;
-  gboolean    fetching;  /* a `history {after_seq}` page is on its way */
-  gboolean    gapped;    /* seqs were skipped: the local copy of the room stops */
-  GHashTable *members;   /* (owned) set of user names */
+  NatterUpstream *upstream;   /* (unowned) */
+  char           *name;       /* (owned) */
+  char           *kind;       /* (owned) */
+  char           *topic;      /* (owned) (nullable) */
+  NatterSeqOrder *order;      /* (owned) */
+  guint64         floor;      /* seqs up to this one are old history: cached, not announced */
+  guint64         read_seq;
+  gboolean        resuming;   /* a `join {since_seq}` replay may still be arriving */
+  guint64         resume_end;
+  gboolean        gapped;     /* seqs were skipped: the local copy of the room stops */
+  GHashTable     *members;    /* (owned) set of user names */
 } UpstreamRoom;
 
 struct _NatterUpstream
@@ -152,7 +151,6 @@ static void proceed              (NatterUpstream *self);
 static void link_lost            (NatterUpstream *self, const char *reason);
 static void handle_frame         (NatterUpstream *self, Natter__ServerFrame *frame);
 static void answer_offline       (NatterUpstream *self, UpstreamRequest *req);
-static void maybe_fetch          (NatterUpstream *self, UpstreamRoom *room);
 static void open_cache           (NatterUpstream *self);
 
 /* ---------------------------------------------------------------------------------- */
@@ -208,16 +206,6 @@ client_frame_new (Natter__ClientFrame__OpCase op)
   return frame;
 }
 
-static gint
-compare_seq (gconstpointer a,
-             gconstpointer b,
-             gpointer      user_data)
-{
-  guint64 x = *(const guint64 *) a, y = *(const guint64 *) b;
-
-  return x < y ? -1 : x > y;
-}
-
 static const char *
 kind_for_room_name (const char *name)
 {
@@ -228,15 +216,32 @@ kind_for_room_name (const char *name)
   return NATTER_ROOM_KIND_ROOM;
 }
 
+static void     room_release (const Natter__Message *message, gpointer user_data);
+static gboolean room_fetch   (guint64 after_seq, gpointer user_data);
+static void     room_lost    (guint64 first, guint64 last, gpointer user_data);
+
+/* The server's seqs are gapless and it sends each room in order, so a gap is messages the
+ * link missed (while it was down, or past a resume's cap): they are fetched at once, and
+ * what the server cannot send any more is skipped. */
+static const NatterSeqOrderPolicy room_order_policy = {
+  .release = room_release,
+  .fetch = room_fetch,
+  .lost = room_lost,
+  .max_held = HELD_MAX,
+};
+
 static UpstreamRoom *
-room_new (const char *name,
-          const char *kind)
+room_new (NatterUpstream *self,
+          const char     *name,
+          const char     *kind,
+          guint64         last_seq)
 {
   UpstreamRoom *room = g_new0 (UpstreamRoom, 1);
 
+  room->upstream = self;
   room->name = g_strdup (name);
   room->kind = g_strdup (kind != NULL ? kind : kind_for_room_name (name));
-  room->held = g_tree_new_full (compare_seq, NULL, NULL, (GDestroyNotify) natter_message_free);
+  room->order = natter_seq_order_new (&room_order_policy, last_seq, room);
   room->members = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   return room;
 }
@@ -247,9 +252,16 @@ room_free (UpstreamRoom *room)
   g_free (room->name);
   g_free (room->kind);
   g_free (room->topic);
-  g_tree_unref (room->held);
+  natter_seq_order_free (room->order);
   g_hash_table_unref (room->members);
   g_free (room);
+}
+
+/* Every seq up to this one was handled. */
+static guint64
+room_seen (UpstreamRoom *room)
+{
+  return natter_seq_order_get_cursor (room->order);
 }
 
 static void
@@ -479,11 +491,11 @@ local_room_infos (NatterUpstream    *self,
       info->topic = room->topic;
       info->kind = room->kind;
       info->has_last_seq = TRUE;
-      info->last_seq = room->seen;
+      info->last_seq = room_seen (room);
       info->has_read_seq = TRUE;
-      info->read_seq = MIN (room->read_seq, room->seen);
+      info->read_seq = MIN (room->read_seq, info->last_seq);
       info->has_unread = TRUE;
-      info->unread = room->seen - info->read_seq;
+      info->unread = info->last_seq - info->read_seq;
       ptrs[i] = info;
     }
   *out_n = rooms->len;
@@ -521,20 +533,21 @@ ensure_room (NatterUpstream *self,
 {
   UpstreamRoom *room = g_hash_table_lookup (self->rooms, name);
   gpointer key, copied;
+  guint64 seen = 0;
 
   if (out_created != NULL)
     *out_created = room == NULL;
   if (room != NULL)
     return room;
-  room = room_new (name, kind);
-  g_hash_table_insert (self->rooms, room->name, room);
   /* Rejoined: the copy goes on after what it has, so its seqs stay the server's. */
   if (g_hash_table_steal_extended (self->left_rooms, name, &key, &copied))
     {
-      room->seen = room->target = *(guint64 *) copied;
+      seen = *(guint64 *) copied;
       g_free (key);
       g_free (copied);
     }
+  room = room_new (self, name, kind, seen);
+  g_hash_table_insert (self->rooms, room->name, room);
   if (self->user != NULL)
     g_hash_table_add (room->members, g_strdup (self->user));
   if (self->cache != NULL)
@@ -551,8 +564,11 @@ forget_room (NatterUpstream *self,
   if (room == NULL)
     return;
   if (!room->gapped)
-    g_hash_table_insert (self->left_rooms, g_strdup (name),
-                         g_memdup2 (&room->seen, sizeof room->seen));
+    {
+      guint64 seen = room_seen (room);
+
+      g_hash_table_insert (self->left_rooms, g_strdup (name), g_memdup2 (&seen, sizeof seen));
+    }
   g_hash_table_remove (self->rooms, name);
   if (self->cache != NULL && self->user != NULL)
     natter_upstream_cache_remove_member (self->cache, name, self->user);
@@ -561,19 +577,19 @@ forget_room (NatterUpstream *self,
 /* Passes on the next message of @room: to the cache, and to the front end unless it is
  * old history being copied. */
 static void
-accept_message (NatterUpstream        *self,
-                UpstreamRoom          *room,
-                const Natter__Message *message)
+room_release (const Natter__Message *message,
+              gpointer               user_data)
 {
-  room->seen = message->seq;
-  room->target = MAX (room->target, message->seq);
+  UpstreamRoom *room = user_data;
+  NatterUpstream *self = room->upstream;
+
   if (self->cache != NULL && !room->gapped)
     natter_upstream_cache_append (self->cache, message);
   /* The server moves a sender's read marker to their own message. */
   if (g_strcmp0 (message->sender, self->user) == 0 &&
       !g_str_equal (room->kind, NATTER_ROOM_KIND_SYSTEM))
     room->read_seq = MAX (room->read_seq, message->seq);
-  if (room->resuming && room->seen >= room->resume_end)
+  if (room->resuming && message->seq >= room->resume_end)
     room->resuming = FALSE;
 
   if (message->seq > room->floor)
@@ -586,49 +602,19 @@ accept_message (NatterUpstream        *self,
     }
 }
 
-/* Passes on the held messages that now follow without a gap, and forgets those that
- * were passed on meanwhile from elsewhere (a history page). */
+/* The server could not fill a gap (its seqs are gapless, so this means lost data): the
+ * room goes on after it, and its local copy, whose seqs would no longer be the server's,
+ * stops there. */
 static void
-release_held (NatterUpstream *self,
-              UpstreamRoom   *room)
+room_lost (guint64  first,
+           guint64  last,
+           gpointer user_data)
 {
-  Natter__Message *next;
+  UpstreamRoom *room = user_data;
 
-  while ((next = g_tree_lookup (room->held, &(guint64) { room->seen + 1 })) != NULL)
-    {
-      g_autoptr(Natter__Message) owned = NULL;
-
-      g_tree_steal (room->held, &next->seq);
-      owned = next;
-      accept_message (self, room, owned);
-    }
-  while (g_tree_nnodes (room->held) > 0)
-    {
-      Natter__Message *held = g_tree_node_value (g_tree_node_first (room->held));
-
-      if (held->seq > room->seen)
-        break;
-      g_tree_remove (room->held, &held->seq);
-    }
-}
-
-/* The server could not fill a gap (its seqs are gapless, so this means lost data):
- * rather than hold the room's messages forever, go on after the gap. The local copy of
- * the room, whose seqs would no longer be the server's, stops there. */
-static void
-skip_gap (NatterUpstream *self,
-          UpstreamRoom   *room)
-{
-  /* Up to the first message we have, or everything announced if there is none. */
-  guint64 last_missing = room->target;
-
-  if (g_tree_nnodes (room->held) > 0)
-    last_missing = ((Natter__Message *) g_tree_node_value (g_tree_node_first (room->held)))->seq - 1;
   g_warning ("Messages %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT " of %s are missing on %s; "
-             "skipping them", room->seen + 1, last_missing, room->name, server_label (self));
+             "skipping them", first, last, room->name, server_label (room->upstream));
   room->gapped = TRUE;
-  room->seen = last_missing;
-  release_held (self, room);
 }
 
 static void
@@ -642,26 +628,7 @@ handle_message (NatterUpstream        *self,
   /* A direct message someone started, or a room joined from another session: the
    * server sends it from its first message. */
   room = ensure_room (self, message->room, NULL, NULL);
-
-  if (message->seq <= room->seen)
-    return;
-  if (message->seq > room->seen + 1)
-    {
-      room->target = MAX (room->target, message->seq);
-      if (g_tree_nnodes (room->held) < HELD_MAX &&
-          g_tree_lookup (room->held, &message->seq) == NULL)
-        {
-          Natter__Message *copy = natter_message_copy (message);
-
-          g_tree_insert (room->held, &copy->seq, copy);
-        }
-      maybe_fetch (self, room);
-      return;
-    }
-
-  accept_message (self, room, message);
-  release_held (self, room);
-  maybe_fetch (self, room);
+  natter_seq_order_feed (room->order, message);
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -721,54 +688,47 @@ fetch_reply (NatterUpstream      *self,
              Natter__ServerFrame *frame)
 {
   UpstreamRoom *room = g_hash_table_lookup (self->rooms, req->room);
-  guint64 before;
   const Natter__HistoryPage *page;
 
   if (room == NULL)
     return;
   if (frame->event_case != NATTER__SERVER_FRAME__EVENT_HISTORY)
     {
-      room->fetching = FALSE;
       g_debug ("Cannot fetch the history of %s: %s", room->name,
                frame->event_case == NATTER__SERVER_FRAME__EVENT_ERROR ? frame->error->message
                                                                       : "unexpected reply");
+      natter_seq_order_fetch_failed (room->order);
       return;
     }
   page = frame->history;
-  before = room->seen;
-  /* Still fetching while the page is handled: no second request for the same seqs. */
   for (gsize i = 0; i < page->n_messages; i++)
-    {
-      if (page->messages[i]->room == NULL)
-        page->messages[i]->room = strdup (room->name);
-      handle_message (self, page->messages[i]);
-    }
-  room->fetching = FALSE;
-  if (room->seen == before && room->seen < room->target)
-    skip_gap (self, room);
-  maybe_fetch (self, room);
+    if (page->messages[i]->room == NULL)
+      page->messages[i]->room = strdup (room->name);
+  natter_seq_order_fetched (room->order, page->messages, page->n_messages);
 }
 
-/* Asks for the messages after @room's last seen seq, if some are missing and no resume
- * is bringing them. */
-static void
-maybe_fetch (NatterUpstream *self,
-             UpstreamRoom   *room)
+/* Asks for the messages after @after_seq, unless the link is down (the resume after the
+ * next welcome brings them) or a resume is bringing them now. */
+static gboolean
+room_fetch (guint64  after_seq,
+            gpointer user_data)
 {
+  UpstreamRoom *room = user_data;
+  NatterUpstream *self = room->upstream;
   Natter__ClientFrame *frame;
 
-  if (self->link != LINK_UP || room->resuming || room->fetching || room->seen >= room->target)
-    return;
-  room->fetching = TRUE;
+  if (self->link != LINK_UP || room->resuming)
+    return FALSE;
   frame = client_frame_new (NATTER__CLIENT_FRAME__OP_HISTORY);
   frame->history = g_new0 (Natter__History, 1);
   natter__history__init (frame->history);
   frame->history->room = g_strdup (room->name);
   frame->history->has_after_seq = TRUE;
-  frame->history->after_seq = room->seen;
+  frame->history->after_seq = after_seq;
   frame->history->has_limit = TRUE;
   frame->history->limit = HISTORY_PAGE_MAX;
   send_own_request (self, frame, room->name, fetch_reply);
+  return TRUE;
 }
 
 static void
@@ -814,7 +774,7 @@ apply_joined (NatterUpstream       *self,
       g_free (room->topic);
       room->topic = g_strdup (joined->topic);
     }
-  room->target = MAX (room->target, joined->last_seq);
+  natter_seq_order_note_known (room->order, joined->last_seq);
   /* `system` lists no members: everyone reads it. */
   if (joined->n_members > 0)
     update_members (self, room, joined->members, joined->n_members);
@@ -847,9 +807,9 @@ resume_reply (NatterUpstream      *self,
   else
     {
       room->resume_end = frame->joined->last_seq;
-      room->resuming = room->seen < room->resume_end;
+      room->resuming = room_seen (room) < room->resume_end;
     }
-  maybe_fetch (self, room);
+  natter_seq_order_catch_up (room->order);
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -1028,7 +988,7 @@ continue_welcome (NatterUpstream      *self,
           g_free (room->topic);
           room->topic = g_strdup (info->topic);
         }
-      room->target = MAX (room->target, info->last_seq);
+      natter_seq_order_note_known (room->order, info->last_seq);
       if (info->has_read_seq)
         room->read_seq = MAX (room->read_seq, info->read_seq);
 
@@ -1037,10 +997,11 @@ continue_welcome (NatterUpstream      *self,
       natter__join__init (join->join);
       join->join->room = g_strdup (room->name);
       join->join->has_since_seq = TRUE;
-      join->join->since_seq = room->seen;
+      join->join->since_seq = room_seen (room);
       room->resuming = TRUE;
       room->resume_end = G_MAXUINT64;
-      room->fetching = FALSE;
+      /* A page asked for on the last link will not come. */
+      natter_seq_order_reset (room->order);
       send_own_request (self, join, room->name, resume_reply);
     }
 
@@ -1602,7 +1563,10 @@ link_lost (NatterUpstream *self,
 
   g_hash_table_iter_init (&iter, self->rooms);
   while (g_hash_table_iter_next (&iter, NULL, &room))
-    ((UpstreamRoom *) room)->resuming = ((UpstreamRoom *) room)->fetching = FALSE;
+    {
+      ((UpstreamRoom *) room)->resuming = FALSE;
+      natter_seq_order_reset (((UpstreamRoom *) room)->order);
+    }
 
   if (!self->want_link)
     {
@@ -1671,7 +1635,7 @@ offline_joined (NatterUpstream  *self,
   qsort (members, n, sizeof (char *), compare_strings);
   joined.room = room->name;
   joined.has_last_seq = TRUE;
-  joined.last_seq = room->seen;
+  joined.last_seq = room_seen (room);
   joined.kind = room->kind;
   joined.topic = room->topic;
   /* Nobody is known to be online while we are not. */
@@ -2057,9 +2021,8 @@ cache_opened_cb (GObject      *source,
                                g_memdup2 (&record->last_seq, sizeof record->last_seq));
           continue;
         }
-      room = room_new (record->name, record->kind);
+      room = room_new (self, record->name, record->kind, record->last_seq);
       room->topic = g_strdup (record->topic);
-      room->seen = room->target = record->last_seq;
       for (guint j = 0; j < record->members->len; j++)
         {
           const NatterMemberRecord *m = g_ptr_array_index (record->members, j);
