@@ -8,6 +8,7 @@
 
 #include "natter-error.h"
 #include "natter-hub.h"
+#include "natter-seq-order.h"
 #include "natter-throttle.h"
 
 G_BEGIN_DECLS
@@ -18,19 +19,32 @@ typedef struct _ClientState ClientState;
 
 struct _Room
 {
-  char       *name;           /* (owned) */
-  char       *kind;           /* (owned) */
-  char       *topic;          /* (owned) (nullable) */
-  guint64     last_seq;       /* highest seq known committed */
-  guint64     delivered_seq;  /* highest seq delivered to local clients, in order */
-  GHashTable *members;        /* (owned) user name → read seq (guint64 *) */
-  GHashTable *subs;           /* (owned) ClientState * → Sub * (unowned, owned by the client) */
-  GTree      *pending;        /* (owned) seq → Natter__Message *: later seqs held for a gap */
-  guint       gap_source;
-  gboolean    backfilling;
+  NatterHub      *hub;            /* (unowned) */
+  char           *name;           /* (owned) */
+  char           *kind;           /* (owned) */
+  char           *topic;          /* (owned) (nullable) */
+  /* Delivery to local clients in seq order, with later seqs held for a gap: see
+   * natter_room_delivered_seq() and natter_room_last_seq(). */
+  NatterSeqOrder *order;          /* (owned) */
+  GHashTable     *members;        /* (owned) user name → read seq (guint64 *) */
+  GHashTable     *subs;           /* (owned) ClientState * → Sub * (unowned, owned by the client) */
   /* The hub's membership_gen when this room's members last changed (shared store only). */
-  guint64     membership_gen;
+  guint64         membership_gen;
 };
+
+/* The highest seq delivered to local clients, in order. */
+static inline guint64
+natter_room_delivered_seq (Room *room)
+{
+  return natter_seq_order_get_cursor (room->order);
+}
+
+/* The highest seq known committed. */
+static inline guint64
+natter_room_last_seq (Room *room)
+{
+  return natter_seq_order_get_known (room->order);
+}
 
 struct _Sub
 {

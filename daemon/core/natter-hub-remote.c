@@ -30,13 +30,14 @@ watched (Room *room)
 static void
 apply_last_seq (NatterHub *self, Room *room, guint64 seq)
 {
-  room->last_seq = MAX (room->last_seq, seq);
+  natter_seq_order_note_known (room->order, seq);
   if (!watched (room))
     {
-      room->delivered_seq = MAX (room->delivered_seq, room->last_seq);
+      natter_seq_order_set_cursor (room->order, MAX (natter_room_delivered_seq (room),
+                                                     natter_room_last_seq (room)));
       return;
     }
-  if (room->last_seq > room->delivered_seq)
+  if (natter_room_last_seq (room) > natter_room_delivered_seq (room))
     natter_hub_room_backfill (self, room);
 }
 
@@ -111,9 +112,10 @@ natter_hub_merge_room (NatterHub              *self,
            * history is a page away). */
           if (g_str_equal (room->kind, NATTER_ROOM_KIND_DM) && !watched (room) &&
               sessions != NULL && sessions->len > 0)
-            room->delivered_seq = MIN (room->delivered_seq, member->read_seq);
+            natter_seq_order_set_cursor (room->order,
+                                         MIN (natter_room_delivered_seq (room), member->read_seq));
           natter_hub_add_member (self, room, member->user, member->read_seq);
-          natter_hub_subscribe_user (self, member->user, room, room->delivered_seq);
+          natter_hub_subscribe_user (self, member->user, room, natter_room_delivered_seq (room));
         }
       else
         natter_hub_room_set_read_seq (room, member->user, member->read_seq);
@@ -292,7 +294,7 @@ natter_hub_describe_room (NatterHub   *self,
   if (out_topic != NULL)
     *out_topic = room->topic;
   if (out_last_seq != NULL)
-    *out_last_seq = room->last_seq;
+    *out_last_seq = natter_room_last_seq (room);
   return TRUE;
 }
 
@@ -404,8 +406,8 @@ apply_join (NatterHub *self, Room *room, const char *user, guint64 since)
   if (!watched (room))
     {
       /* Its cursor may be old: the newcomer's sessions here start where the join was. */
-      room->last_seq = MAX (room->last_seq, since);
-      room->delivered_seq = since;
+      natter_seq_order_note_known (room->order, since);
+      natter_seq_order_set_cursor (room->order, since);
     }
   natter_hub_add_member (self, room, user, 0);
   natter_hub_subscribe_user (self, user, room, since);

@@ -164,46 +164,49 @@ parse_dm_name (const char *room, char **out_a, char **out_b)
 /* Rooms, subscriptions and clients */
 
 static gint
-compare_seq (gconstpointer a, gconstpointer b, gpointer user_data)
-{
-  guint64 x = *(const guint64 *) a, y = *(const guint64 *) b;
-
-  return x < y ? -1 : x > y ? 1 : 0;
-}
-
-static gint
 compare_strv_items (gconstpointer a, gconstpointer b)
 {
   return strcmp (*(const char * const *) a, *(const char * const *) b);
 }
 
+static void     room_release (const Natter__Message *message, gpointer user_data);
+static gboolean room_fetch   (guint64 after_seq, gpointer user_data);
+
+/* Only several nodes writing one room commit its seqs out of order, and then the earlier
+ * one is usually a moment behind: a gap waits briefly before it is back-filled from the
+ * store, which has every committed message, so it is asked again until it answers. */
+static const NatterSeqOrderPolicy room_order_policy = {
+  .release = room_release,
+  .fetch = room_fetch,
+  .hold_ms = GAP_HOLD_MS,
+  .retry_ms = GAP_RETRY_MS,
+};
+
 static Room *
-room_new (const char *name, const char *kind, const char *topic, guint64 last_seq)
+room_new (NatterHub *self, const char *name, const char *kind, const char *topic,
+          guint64 last_seq)
 {
   Room *room = g_new0 (Room, 1);
 
+  room->hub = self;
   room->name = g_strdup (name);
   room->kind = g_strdup (kind);
   room->topic = g_strdup (topic);
-  room->last_seq = last_seq;
-  room->delivered_seq = last_seq;
+  room->order = natter_seq_order_new (&room_order_policy, last_seq, room);
   room->members = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   room->subs = g_hash_table_new (NULL, NULL);
-  room->pending = g_tree_new_full (compare_seq, NULL, g_free,
-                                   (GDestroyNotify) natter_message_free);
   return room;
 }
 
 static void
 room_free (Room *room)
 {
-  g_clear_handle_id (&room->gap_source, g_source_remove);
+  natter_seq_order_free (room->order);
   g_free (room->name);
   g_free (room->kind);
   g_free (room->topic);
   g_hash_table_unref (room->members);
   g_hash_table_unref (room->subs);
-  g_tree_unref (room->pending);
   g_free (room);
 }
 
@@ -267,10 +270,10 @@ natter_hub_add_room (NatterHub *self, const char *name, const char *kind, const 
 
   if (room != NULL)
     {
-      room->last_seq = MAX (room->last_seq, last_seq);
+      natter_seq_order_note_known (room->order, last_seq);
       return room;
     }
-  room = room_new (name, kind, topic, last_seq);
+  room = room_new (self, name, kind, topic, last_seq);
   g_hash_table_insert (self->rooms, room->name, room);
   if (g_str_equal (kind, NATTER_ROOM_KIND_SYSTEM))
     self->system = room;
@@ -350,8 +353,7 @@ room_drop_sub (NatterHub *self, Room *room, ClientState *cs)
   if (self->shared)
     {
       /* Nobody to deliver to: forget held messages; the cursor moves on by itself. */
-      g_clear_handle_id (&room->gap_source, g_source_remove);
-      g_tree_remove_all (room->pending);
+      natter_seq_order_drop_held (room->order);
     }
   g_signal_emit (self, signals[SIGNAL_ROOM_UNWATCHED], 0, room->name);
 }
@@ -680,9 +682,9 @@ fill_room_info (Natter__RoomInfo *info, Room *room, const char *user)
   info->name = room->name;
   info->topic = room->topic;
   info->has_last_seq = TRUE;
-  info->last_seq = room->last_seq;
+  info->last_seq = natter_room_last_seq (room);
   info->has_unread = TRUE;
-  info->unread = room->last_seq > read_seq ? room->last_seq - read_seq : 0;
+  info->unread = info->last_seq > read_seq ? info->last_seq - read_seq : 0;
   info->kind = room->kind;
   info->has_read_seq = TRUE;
   info->read_seq = read_seq;
@@ -776,9 +778,9 @@ complete_login (Request *req, const char *user, gboolean admin, const char *toke
   for (guint i = 0; i < rooms->len; i++)
     {
       Room *room = g_ptr_array_index (rooms, i);
-      subscribe (self, cs, room, room->delivered_seq);
+      subscribe (self, cs, room, natter_room_delivered_seq (room));
     }
-  subscribe (self, cs, self->system, self->system->delivered_seq);
+  subscribe (self, cs, self->system, natter_room_delivered_seq (self->system));
 
   welcome.user = (char *) user;
   welcome.token = (char *) token;
@@ -1166,8 +1168,13 @@ deliver_room_message (NatterHub *self, Room *room, const Natter__Message *messag
     sub_deliver (self, cs, sub, message->seq, event);
 }
 
-static void backfill_gap (NatterHub *self, Room *room);
-static gboolean gap_timeout_cb (gpointer user_data);
+static void
+room_release (const Natter__Message *message, gpointer user_data)
+{
+  Room *room = user_data;
+
+  deliver_room_message (room->hub, room, message);
+}
 
 /* Delivers messages of @room strictly in seq order. A later seq that arrives before an
  * earlier one (several nodes commit into one room) is held briefly, then the gap is
@@ -1175,41 +1182,7 @@ static gboolean gap_timeout_cb (gpointer user_data);
 void
 natter_hub_room_committed (NatterHub *self, Room *room, const Natter__Message *message)
 {
-  room->last_seq = MAX (room->last_seq, message->seq);
-
-  if (message->seq <= room->delivered_seq)
-    return;
-  if (message->seq > room->delivered_seq + 1)
-    {
-      guint64 *key = g_new (guint64, 1);
-
-      *key = message->seq;
-      g_tree_replace (room->pending, key, natter_message_copy (message));
-      backfill_gap (self, room);
-      return;
-    }
-
-  room->delivered_seq = message->seq;
-  deliver_room_message (self, room, message);
-
-  /* Release whatever was held behind this one. */
-  while (g_tree_nnodes (room->pending) > 0)
-    {
-      GTreeNode *first = g_tree_node_first (room->pending);
-      guint64 seq = *(guint64 *) g_tree_node_key (first);
-      Natter__Message *held = g_tree_node_value (first);
-
-      if (seq > room->delivered_seq + 1)
-        break;
-      if (seq == room->delivered_seq + 1)
-        {
-          room->delivered_seq = seq;
-          deliver_room_message (self, room, held);
-        }
-      g_tree_remove (room->pending, &seq);
-    }
-  if (g_tree_nnodes (room->pending) == 0)
-    g_clear_handle_id (&room->gap_source, g_source_remove);
+  natter_seq_order_feed (room->order, message);
 }
 
 typedef struct
@@ -1238,18 +1211,6 @@ gap_fill_free (GapFill *fill)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GapFill, gap_fill_free)
 
-static void fetch_gap (NatterHub *self, Room *room);
-
-static void
-schedule_gap (NatterHub *self, Room *room, guint delay_ms)
-{
-  if (room->gap_source != 0 || room->backfilling)
-    return;
-  room->gap_source = g_timeout_add_full (G_PRIORITY_DEFAULT, delay_ms, gap_timeout_cb,
-                                         gap_fill_new (self, room),
-                                         (GDestroyNotify) gap_fill_free);
-}
-
 static void
 gap_fill_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -1263,7 +1224,6 @@ gap_fill_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (room == NULL)
     return;
-  room->backfilling = FALSE;
   if (page == NULL)
     {
       /* Expected while the database is away: try again a little later. */
@@ -1271,51 +1231,29 @@ gap_fill_cb (GObject *source, GAsyncResult *result, gpointer user_data)
         g_debug ("Could not back-fill room %s: %s", fill->room, error->message);
       else
         g_warning ("Could not back-fill room %s: %s", fill->room, error->message);
-      if (room->last_seq > room->delivered_seq || g_tree_nnodes (room->pending) > 0)
-        schedule_gap (self, room, GAP_RETRY_MS);
+      natter_seq_order_fetch_failed (room->order);
       return;
     }
 
-  before = room->delivered_seq;
-  for (guint i = 0; i < page->messages->len; i++)
-    natter_hub_room_committed (self, room, g_ptr_array_index (page->messages, i));
-  self->n_catch_ups += room->delivered_seq - before;
-
   /* A node that missed many messages (Redis was away) pages until it has them all. */
-  if (room->delivered_seq > before && room->last_seq > room->delivered_seq)
-    fetch_gap (self, room);
-  else if (g_tree_nnodes (room->pending) > 0)
-    schedule_gap (self, room, GAP_HOLD_MS);
-}
-
-static void
-fetch_gap (NatterHub *self, Room *room)
-{
-  NatterHistoryQuery query = { 0, };
-
-  room->backfilling = TRUE;
-  query.has_after = TRUE;
-  query.after_seq = room->delivered_seq;
-  query.limit = MAX_PAGE;
-  natter_store_history_async (self->store, room->name, &query, NULL, gap_fill_cb,
-                              gap_fill_new (self, room));
+  before = natter_room_delivered_seq (room);
+  natter_seq_order_fetched (room->order, (Natter__Message * const *) page->messages->pdata,
+                            page->messages->len);
+  self->n_catch_ups += natter_room_delivered_seq (room) - before;
 }
 
 static gboolean
-gap_timeout_cb (gpointer user_data)
+room_fetch (guint64 after_seq, gpointer user_data)
 {
-  GapFill *fill = user_data;
-  Room *room = g_hash_table_lookup (fill->hub->rooms, fill->room);
+  Room *room = user_data;
+  NatterHistoryQuery query = { 0, };
 
-  room->gap_source = 0;
-  fetch_gap (fill->hub, room);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-backfill_gap (NatterHub *self, Room *room)
-{
-  schedule_gap (self, room, GAP_HOLD_MS);
+  query.has_after = TRUE;
+  query.after_seq = after_seq;
+  query.limit = MAX_PAGE;
+  natter_store_history_async (room->hub->store, room->name, &query, NULL, gap_fill_cb,
+                              gap_fill_new (room->hub, room));
+  return TRUE;
 }
 
 /* Fetches what the store has after the room's delivered seq now, without waiting for
@@ -1323,10 +1261,7 @@ backfill_gap (NatterHub *self, Room *room)
 void
 natter_hub_room_backfill (NatterHub *self, Room *room)
 {
-  if (room->backfilling)
-    return;
-  g_clear_handle_id (&room->gap_source, g_source_remove);
-  fetch_gap (self, room);
+  natter_seq_order_catch_up (room->order);
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -1473,7 +1408,7 @@ send_joined (Request *req, Room *room, gboolean has_more)
 
   joined.room = room->name;
   joined.has_last_seq = TRUE;
-  joined.last_seq = room->last_seq;
+  joined.last_seq = natter_room_last_seq (room);
   joined.n_members = members->len;
   joined.members = (char **) members->pdata;
   joined.n_online = online->len;
@@ -1561,29 +1496,31 @@ join_member (Request *req, ClientState *cs, Room *room)
 {
   NatterHub *self = req->hub;
   guint cap = self->config->resume_cap;
+  guint64 delivered_seq;
   Sub *sub;
 
-  subscribe (self, cs, room, room->delivered_seq);
+  subscribe (self, cs, room, natter_room_delivered_seq (room));
   sub = g_hash_table_lookup (cs->subs, room->name);
+  delivered_seq = natter_room_delivered_seq (room);
 
-  if (!req->has_since || req->since_seq >= room->delivered_seq || sub->catching_up)
+  if (!req->has_since || req->since_seq >= delivered_seq || sub->catching_up)
     {
       /* Nothing to catch up (or a resume is already running): positions past the end
        * mean the client is ahead of us; never repeat what it has. */
       if (req->has_since && sub->first_live == 0)
-        sub->delivered = MAX (sub->delivered, MIN (req->since_seq, room->delivered_seq));
+        sub->delivered = MAX (sub->delivered, MIN (req->since_seq, delivered_seq));
       send_joined (req, room, FALSE);
       return;
     }
 
   /* Seqs are gapless, so the size of the backlog is known before reading it. */
-  send_joined (req, room, room->delivered_seq - req->since_seq > cap);
+  send_joined (req, room, delivered_seq - req->since_seq > cap);
   if (sub->first_live == 0)
     sub->delivered = req->since_seq;
   sub->catching_up = TRUE;
   g_free (req->room);
   req->room = g_strdup (room->name);
-  req->resume_end = MIN (room->delivered_seq, req->since_seq + cap);
+  req->resume_end = MIN (delivered_seq, req->since_seq + cap);
   resume_fetch (req, room);
 }
 
@@ -2166,12 +2103,12 @@ handle_read (Request *req, ClientState *cs)
 
   if (room == NULL)
     return;
-  if (op->has_seq && op->seq > room->last_seq && refresh_and_retry (req, room->name))
+  if (op->has_seq && op->seq > natter_room_last_seq (room) && refresh_and_retry (req, room->name))
     return;
-  if (!op->has_seq || op->seq > room->last_seq)
+  if (!op->has_seq || op->seq > natter_room_last_seq (room))
     {
       reply_error (req, NATTER_ERROR_BAD_REQUEST, "read.seq must be a seq of the room (1 to %"
-                   G_GUINT64_FORMAT ")", room->last_seq);
+                   G_GUINT64_FORMAT ")", natter_room_last_seq (room));
       return;
     }
   if (!event_rate_check (req, cs))
