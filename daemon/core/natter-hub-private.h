@@ -1,10 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* The hub's internals, shared by the files of core/ that make up NatterHub:
- * natter-hub.c (clients, requests and the rules) and natter-hub-remote.c (what other
- * writers of a shared store and other nodes change). Nothing outside core/ includes
- * this header: the cluster uses the hub's public API (natter-hub.h). */
+/* The hub's internals, shared by the files of core/ that make up NatterHub, one concern
+ * each:
+ * - natter-hub.c: the object, requests and replies, the dispatch queue, clients, start,
+ *   drain, metrics, and the NatterBackend the front ends use;
+ * - natter-hub-rooms.c: rooms, members, subscriptions, presence, delivery in seq order,
+ *   join and leave;
+ * - natter-hub-login.c: register, login, tokens, the welcome, abuse limits;
+ * - natter-hub-requests.c: send, broadcast, history, room list, read, typing, search;
+ * - natter-hub-remote.c: what other writers of a shared store and other nodes change.
+ * Nothing outside core/ includes this header: the cluster uses the hub's public API
+ * (natter-hub.h). */
 
 #include "natter-error.h"
 #include "natter-hub.h"
@@ -114,7 +121,7 @@ struct _NatterHub
   guint64       n_catch_ups;       /* messages delivered by back-filling from the store */
 };
 
-/* natter-hub.c */
+/* natter-hub-rooms.c: rooms and members, for natter-hub-remote.c too */
 void  natter_hub_room_set_read_seq  (Room                  *room,
                                      const char            *user,
                                      guint64                seq);
@@ -151,7 +158,119 @@ void  natter_hub_room_committed     (NatterHub             *self,
 void  natter_hub_room_backfill      (NatterHub             *self,
                                      Room                  *room);
 
-/* natter-hub.c: what other nodes change reaches local clients through these. */
+/* Limits of the protocol and of the hub. */
+#define DEFAULT_HISTORY_LIMIT 50
+#define DEFAULT_SEARCH_LIMIT  20
+#define MAX_QUERY_CHARS       256
+#define MAX_CLIENT_MSG_ID     64
+/* The largest page the stores return at once. */
+#define MAX_PAGE              200
+#define MIN_PASSWORD_BYTES    8
+#define MAX_PASSWORD_BYTES    1024
+/* When to try again after a rate_limited error that carries no time of its own (the
+ * password hashing queue was full). */
+#define BUSY_RETRY_MS         1000
+/* Requests a client may queue behind one that others wait for. */
+#define MAX_WAITING_FRAMES    256
+/* How long a later seq is held while an earlier one is missing, before back-filling it
+ * from the store (only happens when several nodes commit into one room). */
+#define GAP_HOLD_MS           50
+/* How long a back-fill that failed (the store is unreachable) waits before trying again. */
+#define GAP_RETRY_MS          1000
+
+enum {
+  SIGNAL_MESSAGE_COMMITTED,
+  SIGNAL_ROOM_EVENT,
+  SIGNAL_MEMBER_CHANGED,
+  SIGNAL_PRESENCE_CHANGED,
+  SIGNAL_ROOM_WATCHED,
+  SIGNAL_ROOM_UNWATCHED,
+  N_SIGNALS
+};
+
+/* natter-hub.c: the hub's signals (what other nodes must hear of). */
+extern guint natter_hub_signals[N_SIGNALS];
+
+/* A request in flight. Holds the hub and the client alive until it is answered. */
+typedef struct
+{
+  gint                 ref_count;
+  NatterHub           *hub;     /* (owned) */
+  NatterClient        *client;  /* (owned) */
+  Natter__ClientFrame *frame;   /* (owned) */
+  guint64              id;
+  gboolean             has_id;
+  char                *user;    /* (owned) (nullable) scratch */
+  char                *room;    /* (owned) (nullable) scratch */
+  char                *token;   /* (owned) (nullable) scratch */
+  char                *login_key; /* (owned) (nullable) the login throttle's key */
+  gboolean             admin;
+  guint64              since_seq;
+  gboolean             has_since;
+  guint64              resume_end;
+  gboolean             barrier;
+  GAsyncReadyCallback  then;    /* where a multi-step request continues */
+  /* Shared store: the room was read again from the store, and the request rerun. */
+  gboolean             refreshed;
+  guint64              refresh_gen;
+} Request;
+
+static inline gint64
+natter_hub_now_ms (void)
+{
+  return g_get_real_time () / 1000;
+}
+
+/* natter-hub.c: requests, replies, dispatch, clients */
+void natter_hub_handle_request (Request     *req,
+                           ClientState *cs);
+void natter_hub_reply (Request *req, Natter__ServerFrame *frame);
+void natter_hub_reply_ok (Request *req);
+void natter_hub_reply_with_error (Request *req, NatterError code, const char *format, ...) G_GNUC_PRINTF (3, 4);
+void natter_hub_reply_with_gerror (Request *req, const GError *error);
+Request * natter_hub_request_ref (Request *req);
+void natter_hub_request_unref (Request *req);
+void natter_hub_send_error (NatterHub *self, NatterClient *client, gboolean has_id, guint64 id,
+                       NatterError code, const char *message, guint retry_after_ms);
+
+/* natter-hub-rooms.c */
+void natter_hub_client_state_free (ClientState *cs);
+ClientState * natter_hub_client_state_new (NatterClient *client);
+void natter_hub_deliver (NatterHub *self, ClientState *cs, NatterEvent *event);
+void natter_hub_handle_join (Request *req, ClientState *cs);
+void natter_hub_handle_leave (Request *req, ClientState *cs);
+ClientState * natter_hub_lookup_client (NatterHub *self, NatterClient *client);
+gboolean natter_hub_refresh_and_retry (Request *req, const char *name);
+void natter_hub_room_created_cb (GObject *source, GAsyncResult *result, gpointer user_data);
+void natter_hub_room_drop_sub (NatterHub *self, Room *room, ClientState *cs);
+Room * natter_hub_room_for_reading (Request *req, const char *user, const char *name);
+void natter_hub_room_free (Room *room);
+gboolean natter_hub_room_is_member (Room *room, const char *user);
+guint64 natter_hub_room_read_seq (Room *room, const char *user);
+void natter_hub_subscribe (NatterHub *self, ClientState *cs, Room *room, guint64 from_seq);
+GHashTable * natter_hub_user_rooms (NatterHub *self, const char *user, gboolean create);
+
+/* natter-hub-login.c */
+gboolean natter_hub_event_rate_check (Request *req, ClientState *cs);
+void natter_hub_finish_login (Request *req, const char *user, gboolean admin);
+void natter_hub_handle_login (Request *req, ClientState *cs);
+void natter_hub_handle_register (Request *req, ClientState *cs);
+gboolean natter_hub_rate_check (NatterHub *self, ClientState *cs, guint *retry_after_ms);
+void natter_hub_reply_rate_limited (Request *req, guint retry_after_ms, const char *message);
+Natter__RoomInfo ** natter_hub_room_infos (NatterHub *self, const char *user, gsize *n_out, Natter__RoomInfo **storage);
+
+/* natter-hub-requests.c */
+void natter_hub_handle_broadcast (Request *req, ClientState *cs);
+void natter_hub_handle_history (Request *req, ClientState *cs);
+void natter_hub_handle_read (Request *req, ClientState *cs);
+void natter_hub_handle_rooms (Request *req, ClientState *cs);
+void natter_hub_handle_search (Request *req, ClientState *cs);
+void natter_hub_handle_send (Request *req, ClientState *cs);
+void natter_hub_handle_typing (Request *req, ClientState *cs);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Request, natter_hub_request_unref)
+
+/* natter-hub-rooms.c: presence is the union of this node's sessions and other nodes'. */
 gboolean natter_hub_user_online        (NatterHub             *self,
                                         const char            *user);
 
