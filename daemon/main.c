@@ -246,32 +246,22 @@ database_ready (gpointer user_data, GString *why_not)
   return FALSE;
 }
 
-/* As the cluster issue asks: without Redis a node serves, but its clients see other
- * nodes' messages seconds late (docs/cluster.md weighs this). */
-static gboolean
-redis_ready (gpointer user_data, GString *why_not)
-{
-  if (natter_redis_get_connected (NATTER_REDIS (user_data)))
-    return TRUE;
-  g_string_append (why_not, "Redis unreachable\n");
-  return FALSE;
-}
-
 static void
 cluster_metrics (gpointer user_data, GString *out)
 {
   natter_cluster_append_metrics (NATTER_CLUSTER (user_data), out);
 }
 
-/* Serving as a cluster node: hear the other nodes, report on the database and Redis. */
+/* Serving as a cluster node: hear the other nodes, report on the database. Redis is
+ * not a readiness check: every node shares the one Redis, so failing on it would take
+ * the whole cluster out of the balancer at once, while a node without it still serves
+ * correctly, degraded (natter-cluster.c). */
 static void
 start_cluster (Daemon *daemon)
 {
   natter_cluster_start (NATTER_CLUSTER (daemon->cluster));
   natter_server_add_metrics (daemon->server, cluster_metrics, daemon->cluster);
   natter_server_add_ready_check (daemon->server, database_ready, daemon->store);
-  if (daemon->redis != NULL)
-    natter_server_add_ready_check (daemon->server, redis_ready, daemon->redis);
 }
 
 /* A cluster node's store. Blocks until the schema is up to date: the loop does not run

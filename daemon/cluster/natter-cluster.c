@@ -25,6 +25,10 @@
  *   reads the last seq of its watched rooms from the store and fetches what it missed.
  *   While Redis is away (every ten seconds) and when it comes back, it also reads every
  *   room and its members again, for the joins and rooms it did not hear of.
+ * - Redis away is a degraded node, not an unready one: its clients are still served
+ *   correctly, only other nodes' messages arrive by polling the store (every half
+ *   second, so that a conversation across nodes stays a conversation), and typing and
+ *   presence from other nodes pause. A log line and natter_cluster_degraded say so.
  * - Presence is aggregated per node: a user is online while a local session or another
  *   node says so. Nodes repeat their word every 30 s and it expires after 90 s, so the
  *   users of a node that was killed go offline.
@@ -37,6 +41,9 @@
  * single node (a store of its own) has no NatterCluster. */
 
 #define CATCH_UP_INTERVAL_MS 2000
+/* While Redis is away the store is the only way other nodes' messages arrive. One
+ * indexed query per node per tick: cheap next to the chat it carries. */
+#define CATCH_UP_DEGRADED_INTERVAL_MS 500
 /* While Redis is away, joins and new rooms of other nodes are read this often. */
 #define RESYNC_AWAY_INTERVAL_US (10 * G_USEC_PER_SEC)
 /* After a room gained its first local reader: time for the Redis subscription to be in
@@ -59,6 +66,7 @@ struct _NatterCluster
    * (the monotonic time, in µs, when that node's word expires). */
   GHashTable  *remote_presence;   /* (owned) */
   guint        catch_up_source;
+  gboolean     degraded;          /* Redis is configured but away */
   guint        check_soon_source;
   guint        presence_source;
   guint        presence_ticks;
@@ -236,6 +244,34 @@ catch_up_cb (gpointer user_data)
       g_get_monotonic_time () - self->resynced_at > RESYNC_AWAY_INTERVAL_US)
     resync (self);
   return G_SOURCE_CONTINUE;
+}
+
+static void
+schedule_catch_up (NatterCluster *self)
+{
+  g_clear_handle_id (&self->catch_up_source, g_source_remove);
+  self->catch_up_source = g_timeout_add (self->degraded ? CATCH_UP_DEGRADED_INTERVAL_MS
+                                                        : CATCH_UP_INTERVAL_MS,
+                                         catch_up_cb, self);
+}
+
+/* Says once when the node turns degraded and once when it recovers, and polls the store
+ * faster in between. */
+static void
+update_degraded (NatterCluster *self)
+{
+  gboolean degraded = self->redis != NULL && !natter_redis_get_connected (self->redis);
+
+  if (degraded == self->degraded)
+    return;
+  self->degraded = degraded;
+  if (degraded)
+    g_message ("Degraded: Redis is unreachable; still serving, with other nodes' messages "
+               "read from the store every %.1f s and their typing and presence paused",
+               CATCH_UP_DEGRADED_INTERVAL_MS / 1000.0);
+  else
+    g_message ("No longer degraded: Redis is back, fan-out between nodes is live again");
+  schedule_catch_up (self);
 }
 
 static gboolean
@@ -418,7 +454,10 @@ redis_connected_cb (NatterRedis   *redis,
                     GParamSpec    *pspec,
                     NatterCluster *self)
 {
-  if (!self->started || !natter_redis_get_connected (redis))
+  if (!self->started)
+    return;
+  update_degraded (self);
+  if (!natter_redis_get_connected (redis))
     return;
   /* Whatever was published while this node was not listening is lost: other nodes may
    * have forgotten this node's users, and this node missed joins and messages. */
@@ -459,6 +498,12 @@ natter_cluster_append_metrics (NatterCluster *self,
                    "natter_node_info{node=\"");
   append_label_value (out, self->node_id);
   g_string_append (out, "\"} 1\n");
+  g_string_append_printf (out,
+                          "# HELP natter_cluster_degraded Whether Redis is away, so that "
+                          "other nodes' messages arrive by polling the store.\n"
+                          "# TYPE natter_cluster_degraded gauge\n"
+                          "natter_cluster_degraded %d\n",
+                          self->degraded ? 1 : 0);
   if (self->redis != NULL)
     natter_redis_append_metrics (self->redis, out);
 }
@@ -476,7 +521,9 @@ natter_cluster_start (NatterCluster *self)
   g_return_if_fail (!self->started);
 
   self->started = TRUE;
-  self->catch_up_source = g_timeout_add (CATCH_UP_INTERVAL_MS, catch_up_cb, self);
+  /* Redis may be down at start-up: the node serves, degraded, until it comes. */
+  update_degraded (self);
+  schedule_catch_up (self);
   if (self->redis != NULL)
     self->presence_source = g_timeout_add_seconds (PRESENCE_TICK_S, presence_tick_cb, self);
 }
