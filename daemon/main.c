@@ -46,6 +46,7 @@ typedef struct
   guint16       port;     /* where the server listens, once it does */
   int           exit_status;
   gboolean      stopping;
+  guint         drain_delay_source; /* unready, sessions still served */
   gint64        close_deadline;
 } Daemon;
 
@@ -75,8 +76,9 @@ sessions_closed_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* Shutdown: refuse new work, let every request in flight commit and be acknowledged,
- * then close the sessions with 1001 so their clients reconnect elsewhere or later. */
+/* Shutdown, after the drain delay: refuse new work, let every request in flight commit
+ * and be acknowledged, then close the sessions with 1001 so their clients reconnect
+ * elsewhere or later. */
 static void
 drained_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -88,6 +90,7 @@ drained_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       daemon_quit (daemon, 0);
       return;
     }
+  g_message ("Closing %u sessions", natter_server_get_n_sessions (daemon->server));
   natter_server_shutdown (daemon->server);
   daemon->close_deadline = g_get_monotonic_time () + CLOSE_GRACE_US;
   g_timeout_add (20, sessions_closed_cb, daemon);
@@ -102,26 +105,73 @@ upstream_stopped_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void
-begin_shutdown (Daemon *daemon, int status)
+drain (Daemon *daemon)
 {
+  g_clear_handle_id (&daemon->drain_delay_source, g_source_remove);
+  natter_hub_drain_async (daemon->hub, NULL, drained_cb, daemon);
+}
+
+static gboolean
+drain_delay_cb (gpointer user_data)
+{
+  Daemon *daemon = user_data;
+
+  daemon->drain_delay_source = 0;
+  drain (daemon);
+  return G_SOURCE_REMOVE;
+}
+
+/* @graceful: a stop asked for by a signal, as in a rolling restart. The node first turns
+ * unready and keeps serving its sessions for the drain delay, so that the balancer sees
+ * /readyz fail and sends new clients elsewhere before these ones are told to go. */
+static void
+begin_shutdown_full (Daemon *daemon, int status, gboolean graceful)
+{
+  guint delay_ms = natter_config_get_drain_delay_ms (daemon->config);
+
   if (status != 0)
     daemon->exit_status = status;
   if (daemon->stopping)
-    return;
+    {
+      /* Asked again while waiting: the operator does not want to wait. */
+      if (graceful && daemon->drain_delay_source != 0)
+        {
+          g_message ("Asked again: closing sessions now");
+          drain (daemon);
+        }
+      return;
+    }
   daemon->stopping = TRUE;
-  g_message ("Shutting down");
   if (daemon->upstream != NULL)
     {
+      g_message ("Shutting down");
       natter_upstream_shutdown_async (daemon->upstream, NULL, upstream_stopped_cb, daemon);
       return;
     }
-  natter_hub_drain_async (daemon->hub, NULL, drained_cb, daemon);
+  if (graceful && daemon->server != NULL && delay_ms > 0)
+    {
+      g_message ("Draining: /readyz answers 503 and new connections are refused; "
+                 "closing sessions in %.1f s", delay_ms / 1000.0);
+      natter_server_begin_drain (daemon->server);
+      daemon->drain_delay_source = g_timeout_add (delay_ms, drain_delay_cb, daemon);
+      return;
+    }
+  g_message ("Shutting down");
+  if (daemon->server != NULL)
+    natter_server_begin_drain (daemon->server);
+  drain (daemon);
+}
+
+static void
+begin_shutdown (Daemon *daemon, int status)
+{
+  begin_shutdown_full (daemon, status, FALSE);
 }
 
 static gboolean
 signal_cb (gpointer user_data)
 {
-  begin_shutdown (user_data, 0);
+  begin_shutdown_full (user_data, 0, TRUE);
   return G_SOURCE_CONTINUE;
 }
 

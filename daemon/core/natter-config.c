@@ -129,6 +129,12 @@ static const NatterSetting settings[] = {
     .offset = FIELD (tls_key), .arg = "FILE", .help = "The PEM private key of --tls-cert" },
   { .name = "ready-file", .type = NATTER_SETTING_PATH,
     .offset = FIELD (ready_file), .arg = "FILE", .help = "Write the bound port to FILE once serving" },
+  { .name = "drain-delay", .type = NATTER_SETTING_DOUBLE,
+    .offset = FIELD (drain_delay_s), .default_doc = "2 on a cluster node, else 0", .min = 0,
+    .max = 3600, .arg = "S",
+    .help = "On SIGTERM, seconds /readyz answers 503 while sessions are still served, before "
+            "they are closed, so that a load balancer moves new clients first "
+            "(docs/cluster.md)" },
   { .name = "no-dbus", .type = NATTER_SETTING_BOOL,
     .offset = FIELD (no_dbus), .help = "Do not export the D-Bus service" },
   { .name = "owner", .type = NATTER_SETTING_STRING,
@@ -394,6 +400,8 @@ natter_config_new_defaults (void)
   config->node_id = g_strdup (g_get_host_name ());
   /* An account name must match the protocol's user syntax. */
   config->owner = g_ascii_strdown (user != NULL && *user != '\0' ? user : "owner", -1);
+  /* Until set: natter_config_get_drain_delay_ms() picks by the mode. */
+  config->drain_delay_s = -1;
 
   /* Limits of the protocol rather than settings of a deployment. */
   config->history_max = 200;
@@ -744,6 +752,23 @@ natter_config_dup_options_markdown (void)
  *
  * Checks what no single setting can: the ones that depend on each other.
  */
+/**
+ * natter_config_get_drain_delay_ms:
+ *
+ * The drain delay, or its default: a cluster node sits behind a balancer, which needs
+ * a few checks of /readyz to send new clients elsewhere; a single node has nowhere to
+ * send them, so waiting would only delay its restart.
+ *
+ * Returns: milliseconds between turning unready and closing the sessions on SIGTERM
+ */
+guint
+natter_config_get_drain_delay_ms (const NatterConfig *config)
+{
+  if (config->drain_delay_s >= 0)
+    return (guint) (config->drain_delay_s * 1000 + 0.5);
+  return config->postgres != NULL ? 2000 : 0;
+}
+
 gboolean
 natter_config_validate (NatterConfig  *config,
                         GError       **error)

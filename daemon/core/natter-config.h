@@ -66,6 +66,9 @@ typedef struct {
   gboolean         replace;            /* take the bus name over from a running natterd */
   guint            dbus_window;        /* 50: recent messages per room as D-Bus objects */
   char            *ready_file;         /* (owned) (nullable) written with the port when ready */
+  /* On SIGTERM, seconds /readyz answers 503 while sessions go on, before they are
+   * closed with 1001; negative: natter_config_get_drain_delay_ms() picks. */
+  double           drain_delay_s;
 
   /* Upstream mode: mirror an account of a remote natterd instead of hosting one. */
   char            *upstream_url;       /* (owned) (nullable) --upstream wss://HOST[:PORT]/ws */
@@ -144,6 +147,7 @@ char         *natter_config_dup_options_markdown (void);
 
 gboolean      natter_config_validate     (NatterConfig  *config,
                                           GError       **error);
+guint         natter_config_get_drain_delay_ms (const NatterConfig *config);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterConfig, natter_config_free)
 

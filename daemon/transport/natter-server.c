@@ -210,6 +210,10 @@ websocket_cb (SoupServer        *server,
 
   if (self->shutting_down)
     {
+      /* Nothing more will be served on this connection: hang up, so that the client (or
+       * balancer) tries another node at once. */
+      soup_message_headers_append (soup_server_message_get_response_headers (msg),
+                                   "Connection", "close");
       respond_text (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "text/plain", "shutting down\n");
       return;
     }
@@ -600,10 +604,26 @@ natter_server_add_metrics (NatterServer      *self,
 }
 
 /**
+ * natter_server_begin_drain:
+ *
+ * The first step of a graceful stop: `/readyz` answers 503 so that the balancer sends
+ * new clients to other nodes, and a WebSocket that still arrives here is refused with
+ * 503 (which a balancer may retry elsewhere). The listening socket stays open, or the
+ * balancer could not see the 503; sessions already open are served as before.
+ */
+void
+natter_server_begin_drain (NatterServer *self)
+{
+  g_return_if_fail (NATTER_IS_SERVER (self));
+
+  self->shutting_down = TRUE;
+}
+
+/**
  * natter_server_shutdown:
  *
- * Stops accepting connections and closes every session with 1001 (going away). Clients
- * reconnect and resume against the next instance.
+ * Refuses new connections and closes every session with 1001 (going away). Clients
+ * reconnect and resume against another node or the next instance.
  */
 void
 natter_server_shutdown (NatterServer *self)

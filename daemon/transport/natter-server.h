@@ -22,7 +22,9 @@ NatterServer *natter_server_new      (NatterHub     *hub,
 gboolean      natter_server_listen   (NatterServer  *self,
                                       guint16       *out_port,
                                       GError       **error);
-/* Stops listening and closes every session with 1001. */
+/* Answers /readyz with 503 and refuses new WebSockets; sessions go on. */
+void          natter_server_begin_drain (NatterServer *self);
+/* Refuses new WebSockets and closes every session with 1001. */
 void          natter_server_shutdown (NatterServer  *self);
 guint         natter_server_get_n_sessions (NatterServer *self);
 

@@ -11,6 +11,7 @@
 import asyncio
 import csv
 import io
+import json
 import os
 import shutil
 import signal
@@ -139,24 +140,27 @@ def metric(text, name):
 
 
 class Node:
-    def __init__(self, workdir, node_id, conninfo, redis_uri):
+    def __init__(self, workdir, node_id, conninfo, redis_uri, extra_args=()):
         self.workdir = workdir
         self.node_id = node_id
         self.conninfo = conninfo
         self.redis_uri = redis_uri
+        self.extra_args = list(extra_args)
         self.log_path = os.path.join(workdir, f"{node_id}.log")
         self.proc = None
         self.port = None
 
     def start(self):
+        """Starts the node; again on the port it had, when it had one, as a restarted
+        node behind a balancer is."""
         ready = os.path.join(self.workdir, f"{self.node_id}.ready")
         if os.path.exists(ready):
             os.unlink(ready)
         args = [natterd_path(), "--postgres", self.conninfo, "--redis", self.redis_uri,
-                "--node-id", self.node_id, "--listen", "127.0.0.1:0", "--ready-file", ready,
-                "--no-dbus", "--rate", "10000", "--rate-burst", "10000",
+                "--node-id", self.node_id, "--listen", f"127.0.0.1:{self.port or 0}",
+                "--ready-file", ready, "--no-dbus", "--rate", "10000", "--rate-burst", "10000",
                 "--password-burst", "100000", "--registrations-per-hour", "10000000",
-                "--rooms-per-hour", "10000000", "--event-burst", "100000"]
+                "--rooms-per-hour", "10000000", "--event-burst", "100000", *self.extra_args]
         with open(self.log_path, "ab") as log:
             log.write(f"\n===== start: {' '.join(args)}\n".encode())
             self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log,
@@ -236,6 +240,11 @@ frontend natter
 
 backend natterd
     balance roundrobin
+    # A node that drains refuses new WebSockets with 503 until the checks see it: try
+    # another node instead.
+    retries 3
+    option redispatch 1
+    retry-on conn-failure empty-response 503
     option httpchk GET /readyz
     http-check expect status 200
     default-server check inter {inter}ms fall 2 rise 2 on-marked-down shutdown-sessions
@@ -299,12 +308,171 @@ class HAProxy:
 
 
 # --------------------------------------------------------------------------------------
+# An app that keeps chatting through the balancer whatever happens to the nodes
+
+class Chatter:
+    """One account in one room, through the balancer, as an app behaves: when its
+    connection ends it reconnects (a refused handshake is tried again), resumes with
+    `login {token}` and `join {room, since_seq}`, and sends an unacknowledged message
+    again with the same client_msg_id. It is also the outside checker: per connection,
+    each seq of the room arrives at most once and above since_seq, and after `joined`
+    in increasing order; over all connections, what arrives again on a resume is what
+    arrived before."""
+
+    def __init__(self, url, name, room, sends):
+        self.url = url
+        self.name = name
+        self.room = room
+        self.sends = sends            # whether this one sends
+        self.have = {}                # seq → (sender, body, client_msg_id)
+        self.acked = []               # (client_msg_id, seq) in the order they were sent
+        self.close_codes = []         # how each connection ended
+        self.problems = []            # what the checks found
+        self.token = None
+        self.unacked = None           # the client_msg_id of a send not acknowledged yet
+        self.stop_sending = False
+        self.target = None            # the room's last seq, once the test knows it
+        self.sent_all = asyncio.Event()
+        self.done = asyncio.Event()
+        if not sends:
+            self.sent_all.set()
+
+    def contiguous(self):
+        seq = 0
+        while seq + 1 in self.have:
+            seq += 1
+        return seq
+
+    async def run(self, interval):
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 150
+        while not self.done.is_set():
+            if loop.time() > deadline:
+                raise AssertionError(f"{self.name}: never done; have up to "
+                                     f"{self.contiguous()}, target {self.target}")
+            try:
+                ws = await open_ws(self.url, [JSON_PROTOCOL])
+            except (websockets.InvalidStatusCode, websockets.InvalidHandshake, OSError,
+                    asyncio.TimeoutError):
+                await asyncio.sleep(0.1)
+                continue
+            try:
+                await self._connection(ws, interval)
+            except websockets.ConnectionClosed:
+                pass
+            finally:
+                try:
+                    await ws.close()
+                except websockets.ConnectionClosed:
+                    pass
+
+    async def _connection(self, ws, interval):
+        replies = {}
+        next_id = [1]
+        since = self.contiguous() if self.token is not None else None
+        seen_here = set()
+        state = {"joined": False, "last": None, "leaving": False}
+
+        def on_message(m):
+            seq = m["seq"]
+            entry = (m["sender"], m["body"], m.get("client_msg_id"))
+            if seq in seen_here:
+                self.problems.append(f"{self.name}: seq {seq} twice on one connection")
+            seen_here.add(seq)
+            if state["joined"] and since is not None and seq <= since:
+                self.problems.append(f"{self.name}: seq {seq} again after join since {since}")
+            if state["joined"] and state["last"] is not None and seq <= state["last"]:
+                self.problems.append(f"{self.name}: seq {seq} after {state['last']}")
+            if state["joined"]:
+                state["last"] = seq
+            if seq in self.have and self.have[seq] != entry:
+                self.problems.append(f"{self.name}: seq {seq} was {self.have[seq]}, now {entry}")
+            self.have[seq] = entry
+            if self.target is not None and self.sent_all.is_set() and \
+                    self.contiguous() >= self.target:
+                self.done.set()
+
+        async def read():
+            try:
+                async for data in ws:
+                    frame = json.loads(data)
+                    if "id" in frame and frame["id"] in replies:
+                        replies.pop(frame["id"]).set_result(frame)
+                    elif "message" in frame and frame["message"]["room"] == self.room:
+                        on_message(frame["message"])
+            finally:
+                if not state["leaving"]:
+                    self.close_codes.append(ws.close_code)
+
+        async def call(op, body):
+            request_id = next_id[0]
+            next_id[0] += 1
+            future = asyncio.get_running_loop().create_future()
+            replies[request_id] = future
+            await ws.send(json.dumps({"id": request_id, op: body}))
+            done, _ = await asyncio.wait([future, reader], timeout=15,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if future not in done:
+                raise websockets.ConnectionClosed(None, None)
+            return future.result()
+
+        reader = asyncio.create_task(read())
+        try:
+            if self.token is None:
+                frame = await call("register", {"user": self.name,
+                                                "password": password_for(self.name)})
+            else:
+                frame = await call("login", {"token": self.token})
+            if "error" in frame:
+                return           # a draining node: try again
+            self.token = frame["welcome"]["token"]
+            join = {"room": self.room}
+            if since is not None:
+                join["since_seq"] = since
+            frame = await call("join", join)
+            if "error" in frame:
+                return
+            state["joined"] = True
+            while not self.done.is_set():
+                if not self.sends or self.sent_all.is_set():
+                    await asyncio.wait([reader], timeout=0.2)
+                    if reader.done():
+                        return
+                    continue
+                if self.stop_sending and self.unacked is None:
+                    self.sent_all.set()
+                    continue
+                i = len(self.acked)
+                cmid = self.unacked = f"{self.name}-{i}"
+                frame = await call("send", {"room": self.room, "body": f"{self.name} {i}",
+                                            "client_msg_id": cmid})
+                if "error" in frame:
+                    # unavailable: the node drains; it closes this connection next.
+                    if frame["error"]["code"] != "unavailable":
+                        self.problems.append(f"{self.name}: send failed: {frame}")
+                    await asyncio.wait([reader], timeout=5)
+                    return
+                self.acked.append((cmid, frame["sent"]["seq"]))
+                self.unacked = None
+                await asyncio.sleep(interval)
+        finally:
+            state["leaving"] = True
+            reader.cancel()
+            try:
+                await reader
+            except (asyncio.CancelledError, websockets.ConnectionClosed):
+                pass
+
+
+# --------------------------------------------------------------------------------------
 # The test case base
 
 class ClusterTestCase(unittest.IsolatedAsyncioTestCase):
 
     # Node ids whose database link goes through a DatabaseLink the test can cut.
     linked_nodes = ()
+    # More natterd options for every node.
+    node_args = ()
 
     def run(self, result=None):
         if result is None:
@@ -368,7 +536,7 @@ class ClusterTestCase(unittest.IsolatedAsyncioTestCase):
                 self.links[node_id] = link
                 node_conninfo = (f"host=127.0.0.1 port={link.port} user={self.pg.USER} "
                                  "dbname=natter connect_timeout=2")
-            node = Node(self.workdir, node_id, node_conninfo, self.redis.uri)
+            node = Node(self.workdir, node_id, node_conninfo, self.redis.uri, self.node_args)
             self.nodes.append(node)
             node.start()
         for node in self.nodes:
@@ -722,6 +890,105 @@ class DatabaseLinkTest(ClusterTestCase):
         await direct.call("join", {"room": "ops", "since_seq": 0}, "joined")
         msg = await direct.next_event("message", room="ops", seq=sent["seq"])
         self.assertEqual(msg["body"], "while n3 was cut off")
+
+
+class RollingRestartTest(ClusterTestCase):
+
+    # Shorter than HAProxy's checks take to see a failing node (300 ms × 2), so that the
+    # node's own 1001 reaches its clients before HAProxy closes their connections.
+    node_args = ("--drain-delay", "0.2")
+
+    async def test_rolling_restart_under_load(self):
+        # Three senders and three readers through HAProxy while every node is restarted
+        # in turn; the readers are the outside checker.
+        chatters = [Chatter(self.haproxy.url(), f"s{i}", "roll", sends=True) for i in range(3)]
+        chatters += [Chatter(self.haproxy.url(), f"r{i}", "roll", sends=False)
+                     for i in range(3)]
+        tasks = [asyncio.create_task(c.run(interval=0.1)) for c in chatters]
+        try:
+            senders = chatters[:3]
+
+            async def more_load(n):
+                marks = [len(c.acked) for c in senders]
+                await eventually(lambda: all(len(c.acked) >= m + n
+                                             for c, m in zip(senders, marks)), 60,
+                                 message="the senders do not get on")
+
+            await more_load(20)
+            for node in self.nodes:
+                rc = await asyncio.to_thread(node.stop)
+                self.assertEqual(rc, 0, f"{node.node_id} did not drain cleanly")
+                await asyncio.to_thread(node.start)
+                await self.wait_haproxy(node.node_id, "UP")
+                self.assertIn("Draining", node.log_text())
+                await more_load(20)
+            # A few hundred messages in all, then stop.
+            await eventually(lambda: all(len(c.acked) >= 100 for c in senders), 60,
+                             message="the senders do not get on")
+            for c in chatters:
+                c.stop_sending = True
+            await asyncio.wait_for(asyncio.gather(*(c.sent_all.wait() for c in chatters)), 60)
+            last = max(seq for c in chatters for _, seq in c.acked)
+            for c in chatters:
+                c.target = last
+                if c.contiguous() >= last:
+                    c.done.set()
+            await asyncio.wait_for(asyncio.gather(*tasks), 120)
+        finally:
+            for task in tasks:
+                task.cancel()
+
+        acked = {cmid: seq for c in chatters for cmid, seq in c.acked}
+        self.assertEqual(len(acked), sum(len(c.acked) for c in chatters),
+                         "a message was acknowledged under two client_msg_ids")
+        self.assertEqual(sorted(acked.values()), list(range(1, last + 1)),
+                         "the room holds more or fewer messages than were acknowledged")
+        for c in chatters:
+            self.assertEqual(c.problems, [])
+            self.assertEqual(sorted(c.have), list(range(1, last + 1)), f"{c.name} missed some")
+            for cmid, seq in acked.items():
+                self.assertEqual(c.have[seq][2], cmid, f"{c.name}: seq {seq}")
+            for sender in chatters[:3]:
+                own = [c.have[seq][1] for seq in range(1, last + 1)
+                       if c.have[seq][0] == sender.name]
+                self.assertEqual(own, [f"{sender.name} {i}" for i in range(len(sender.acked))])
+        # Every node sent its clients away with 1001 (HAProxy may close one whose 1001
+        # was still under way: 1006).
+        codes = [code for c in chatters for code in c.close_codes]
+        sys.stderr.write(f"{last} messages; connections ended with {sorted(codes)}\n")
+        self.assertIn(1001, codes)
+        self.assertLessEqual(set(codes), {1001, 1006})
+
+
+
+class DrainTest(ClusterTestCase):
+
+    # Long enough to look at a draining node.
+    node_args = ("--drain-delay", "5")
+
+    async def test_sigterm_drains(self):
+        node = self.nodes[0]
+        # A client directly on the node: HAProxy would close its own connections when it
+        # marks the node down.
+        client = await self.user("alice", node.url())
+        await client.call("join", {"room": "ops"}, "joined")
+        node.proc.send_signal(signal.SIGTERM)
+        # Unready at once, and refusing new WebSockets...
+        await eventually(lambda: node.readyz()[0] == 503, 5,
+                         message="a draining node still says it is ready")
+        self.assertIn("shutting down", node.readyz()[1])
+        with self.assertRaises(websockets.InvalidStatusCode) as raised:
+            await open_ws(node.url(), [JSON_PROTOCOL])
+        self.assertEqual(raised.exception.status_code, 503)
+        # ... while its sessions are still served, for the drain delay.
+        sent = await self.send(client, "ops", "still here", "c1")
+        msg = await client.next_event("message", room="ops", seq=sent["seq"])
+        self.assertEqual(msg["body"], "still here")
+        code, reason = await client.wait_closed(timeout=10)
+        self.assertEqual(code, 1001, reason)
+        self.assertEqual(await asyncio.to_thread(node.proc.wait, 10), 0)
+        log = node.log_text()
+        self.assertLess(log.index("Draining"), log.index("Closing 1 sessions"))
 
 
 if __name__ == "__main__":

@@ -187,7 +187,8 @@ test_same_range_on_command_line_and_keyfile (void)
 
       if (!whole && setting->type != NATTER_SETTING_DOUBLE)
         continue;
-      values[0] = whole ? setting->min - 1 : setting->min / 2;
+      /* Half a minimum of 0 is 0, which is in range: below 0 is not tried at all. */
+      values[0] = whole || setting->min == 0 ? setting->min - 1 : setting->min / 2;
       values[1] = setting->min;
       values[2] = setting->max;
       values[3] = whole ? setting->max + 1 : setting->max * 2;
@@ -224,6 +225,27 @@ test_same_range_on_command_line_and_keyfile (void)
             }
         }
     }
+}
+
+/* A cluster node waits for its balancer before it closes its sessions; a single node has
+ * nobody to wait for. An explicit value wins in both modes, 0 included. */
+static void
+test_drain_delay_default_by_mode (void)
+{
+  g_autoptr(NatterConfig) config = natter_config_new_defaults ();
+  g_autoptr(GError) error = NULL;
+  const char *zero[] = { "--drain-delay", "0", NULL };
+  const char *quarter[] = { "--drain-delay", "0.25", NULL };
+
+  g_assert_cmpuint (natter_config_get_drain_delay_ms (config), ==, 0);
+  config->postgres = g_strdup ("host=/nowhere");
+  g_assert_cmpuint (natter_config_get_drain_delay_ms (config), ==, 2000);
+  parse_command_line (config, zero, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (natter_config_get_drain_delay_ms (config), ==, 0);
+  parse_command_line (config, quarter, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (natter_config_get_drain_delay_ms (config), ==, 250);
 }
 
 /* The command line used to say "--max_queue_bytes must be at least 4096" (a struct
@@ -509,6 +531,7 @@ main (int   argc,
   g_test_add_func ("/config/table/defaults", test_defaults);
   g_test_add_func ("/config/table/readme", test_readme_table);
   g_test_add_func ("/config/range/same", test_same_range_on_command_line_and_keyfile);
+  g_test_add_func ("/config/drain-delay/default", test_drain_delay_default_by_mode);
   g_test_add_func ("/config/error/option-as-typed", test_error_names_the_option_as_typed);
   g_test_add_func ("/config/keyfile/unknown-key", test_unknown_key);
   g_test_add_func ("/config/keyfile/every-option", test_every_option_is_a_key);
