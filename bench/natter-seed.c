@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #define G_LOG_DOMAIN "natter-seed"
 
-/* natter-seed: fills a natterd data directory for the benchmarks, through natterd's own
- * store code (libnatter), so the file is exactly what the daemon would have written.
+/* natter-seed: fills a natterd data directory (or, with --postgres, a cluster's
+ * database) for the benchmarks, through natterd's own store code (libnatter), so the data
+ * is exactly what the daemon would have written.
  *
  * - users: N accounts sharing one Argon2id hash (hashed once: registering thousands of
  *   users through the daemon costs one hash each), each with a fresh session token; the
@@ -26,6 +27,9 @@
 #include "natter-auth.h"
 #include "natter-error.h"
 #include "natter-store-sqlite.h"
+#if NATTER_HAVE_CLUSTER
+#include "natter-store-postgres.h"
+#endif
 
 typedef struct {
   GMainLoop   *loop;
@@ -44,6 +48,7 @@ typedef struct {
 } Seed;
 
 static char    *opt_data_dir;
+static char    *opt_postgres;
 static char    *opt_token_file;
 static char    *opt_user_prefix = (char *) "bench";
 static char    *opt_room_prefix = (char *) "room";
@@ -59,6 +64,7 @@ static gboolean opt_full;
 
 static GOptionEntry entries[] = {
   { "data-dir", 'd', 0, G_OPTION_ARG_FILENAME, &opt_data_dir, "natterd data directory (created if missing)", "DIR" },
+  { "postgres", 0, 0, G_OPTION_ARG_STRING, &opt_postgres, "Write to this PostgreSQL database instead (a cluster's)", "CONNINFO" },
   { "users", 0, 0, G_OPTION_ARG_INT, &opt_users, "Accounts to create: PREFIX0 … (0)", "N" },
   { "user-offset", 0, 0, G_OPTION_ARG_INT, &opt_user_offset, "First account index (0)", "K" },
   { "user-prefix", 0, 0, G_OPTION_ARG_STRING, &opt_user_prefix, "Account name prefix (bench)", "P" },
@@ -311,28 +317,47 @@ main (int argc, char **argv)
       g_printerr ("natter-seed: %s\n", error->message);
       return 2;
     }
-  if (opt_data_dir == NULL || opt_users < 0 || opt_rooms < 0 || opt_messages < 0 ||
-      opt_inflight < 1 || (opt_messages > 0 && (opt_rooms == 0 || opt_users == 0)))
+  if ((opt_data_dir == NULL) == (opt_postgres == NULL) || opt_users < 0 || opt_rooms < 0 ||
+      opt_messages < 0 || opt_inflight < 1 ||
+      (opt_messages > 0 && (opt_rooms == 0 || opt_users == 0)))
     {
-      g_printerr ("natter-seed: --data-dir is required; --messages needs --rooms and --users\n");
+      g_printerr ("natter-seed: --data-dir or --postgres is required; --messages needs --rooms "
+                  "and --users\n");
       return 2;
     }
   if (opt_members <= 0 || opt_members > opt_users)
     opt_members = opt_users;
 
-  if (g_mkdir_with_parents (opt_data_dir, 0700) != 0)
+  if (opt_postgres != NULL)
     {
-      g_printerr ("natter-seed: cannot create %s\n", opt_data_dir);
-      return 1;
+#if NATTER_HAVE_CLUSTER
+      seed.store = natter_store_postgres_new_full (opt_postgres, "simple", 0, &error);
+      if (seed.store == NULL)
+        {
+          g_printerr ("natter-seed: cannot open the PostgreSQL database: %s\n", error->message);
+          return 1;
+        }
+#else
+      g_printerr ("natter-seed: built without cluster support: no --postgres\n");
+      return 2;
+#endif
     }
-  db_path = g_build_filename (opt_data_dir, "natter.db", NULL);
-  seed.store = natter_store_sqlite_new (db_path,
-                                        opt_full ? NATTER_DURABILITY_FULL : NATTER_DURABILITY_NORMAL,
-                                        &error);
-  if (seed.store == NULL)
+  else
     {
-      g_printerr ("natter-seed: cannot open %s: %s\n", db_path, error->message);
-      return 1;
+      if (g_mkdir_with_parents (opt_data_dir, 0700) != 0)
+        {
+          g_printerr ("natter-seed: cannot create %s\n", opt_data_dir);
+          return 1;
+        }
+      db_path = g_build_filename (opt_data_dir, "natter.db", NULL);
+      seed.store = natter_store_sqlite_new (db_path,
+                                            opt_full ? NATTER_DURABILITY_FULL : NATTER_DURABILITY_NORMAL,
+                                            &error);
+      if (seed.store == NULL)
+        {
+          g_printerr ("natter-seed: cannot open %s: %s\n", db_path, error->message);
+          return 1;
+        }
     }
   seed.loop = g_main_loop_new (NULL, FALSE);
   seed.max_inflight = (guint) opt_inflight;
