@@ -54,6 +54,11 @@ static const NatterSetting settings[] = {
   { .name = "max-connections-per-ip", .type = NATTER_SETTING_UINT,
     .offset = FIELD (max_connections_per_ip), .default_value = "1024", .min = 1,
     .max = 1000000, .arg = "N", .help = "WebSocket connections one address may hold" },
+  { .name = "trusted-proxy", .type = NATTER_SETTING_LIST,
+    .offset = FIELD (trusted_proxies), .arg = "ADDRESS[/BITS]",
+    .help = "A load balancer whose connections may name their client, by a PROXY protocol "
+            "v2 header or X-Forwarded-For; limits and logs then use the client's address. "
+            "Repeatable, or a comma list" },
   { .name = "max-connections", .type = NATTER_SETTING_UINT,
     .offset = FIELD (max_connections), .default_doc = "the descriptor limit less 64",
     .min = 1, .max = 10000000, .arg = "N",
@@ -805,6 +810,19 @@ natter_config_validate (NatterConfig  *config,
                    "max-body (%u) must be smaller than max-frame (%u)",
                    config->max_body_bytes, config->max_frame_bytes);
       return FALSE;
+    }
+  for (guint i = 0; config->trusted_proxies != NULL && config->trusted_proxies[i] != NULL; i++)
+    {
+      g_autoptr(GInetAddressMask) mask =
+        g_inet_address_mask_new_from_string (config->trusted_proxies[i], NULL);
+
+      if (mask == NULL)
+        {
+          g_set_error (error, NATTER_ERROR, NATTER_ERROR_BAD_REQUEST,
+                       "trusted-proxy: “%s” is not an address or ADDRESS/BITS",
+                       config->trusted_proxies[i]);
+          return FALSE;
+        }
     }
   return TRUE;
 }

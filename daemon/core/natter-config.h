@@ -47,6 +47,9 @@ typedef struct {
   guint            max_connections;    /* accepted sockets at once; 0: from the descriptor limit */
   guint            header_timeout_s;   /* 10: from accept until the HTTP request is read */
   char           **allowed_origins;    /* (owned) (nullable) browser origins besides the Host */
+  /* (owned) (nullable) addresses and CIDRs of balancers whose word on the client address
+   * (PROXY v2 header, X-Forwarded-For) is taken */
+  char           **trusted_proxies;
   guint            max_sessions_per_user;   /* 64 */
   guint            login_failures;     /* failed logins of an account before throttling: 5 */
   guint            login_throttle_s;   /* how long throttled logins wait: 60 */

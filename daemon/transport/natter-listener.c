@@ -4,18 +4,24 @@
 #include "config.h"
 
 #include "natter-listener.h"
+#include "natter-proxy-header.h"
 
 /* How long accepting pauses after the process ran out of descriptors (or memory). */
 #define ACCEPT_RETRY_MS 1000
 /* Accepts per wake-up, so that a flood of connects does not hold the main loop. */
 #define ACCEPTS_PER_WAKEUP 64
+/* A PROXY header comes in the first segment a balancer sends; the rare one split over
+ * two is looked at again this often (the bytes wait, peeked, so the socket stays
+ * readable and cannot be waited on). */
+#define PROXY_HEADER_RETRY_MS 10
 
 /* One accepted socket, from accept() until its GSocket is finalized (the descriptor is
  * closed by then): the counts are of descriptors, whoever holds them. */
 typedef struct
 {
   NatterListener *listener;  /* (owned) */
-  char           *address;   /* (owned) the peer's IP address */
+  char           *address;   /* (owned) the client's IP address */
+  gboolean        counted;   /* against its address (not a trusted proxy's own) */
   GSocket        *socket;    /* (unowned) this is its qdata */
   guint           deadline;  /* until the request is read */
   gboolean        upgraded;
@@ -31,6 +37,7 @@ struct _NatterListener
   guint                 retry;         /* after running out of descriptors */
   NatterListenerLimits  limits;
   GTlsCertificate      *certificate;   /* (owned) (nullable) */
+  GPtrArray            *trusted;       /* (owned) GInetAddressMask: trusted proxies */
   guint                 n_connections;
   GHashTable           *per_address;   /* (owned) address → sockets not yet upgraded */
 };
@@ -99,7 +106,7 @@ conn_release (gpointer data)
 
   g_clear_handle_id (&conn->deadline, g_source_remove);
   self->n_connections--;
-  if (!conn->upgraded)
+  if (conn->counted && !conn->upgraded)
     address_forget (self, conn->address);
   watch (self);
   g_free (conn->address);
@@ -179,25 +186,29 @@ handshake_cb (GObject      *source,
                  handshake->local, handshake->remote);
 }
 
-/* A new socket: counted, given its deadline, and handed on (after TLS, if any). */
+/* A new socket: counted against its client's address (unless @count is %FALSE: a
+ * trusted proxy's own connection, which stands for many clients), given its deadline, and
+ * handed on (after TLS, if any) with @client as its peer. */
 static void
-take (NatterListener *self,
-      GSocket        *socket)
+admit (NatterListener *self,
+       GSocket        *socket,
+       GSocketAddress *client,
+       gboolean        count)
 {
-  g_autoptr(GSocketAddress) remote = g_socket_get_remote_address (socket, NULL);
+  g_autoptr(GSocketAddress) remote = g_object_ref (client);
   g_autoptr(GSocketAddress) local = g_socket_get_local_address (socket, NULL);
   g_autoptr(GSocketConnection) stream = NULL;
   g_autofree char *address = NULL;
   Conn *conn;
 
-  if (remote == NULL || local == NULL || !G_IS_INET_SOCKET_ADDRESS (remote))
+  if (local == NULL)
     {
       /* Already reset by the peer. */
       g_socket_close (socket, NULL);
       return;
     }
   address = g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)));
-  if (address_count (self, address) >= self->limits.max_per_address)
+  if (count && address_count (self, address) >= self->limits.max_per_address)
     {
       g_debug ("Refusing a connection from %s: it has %u requests open already", address,
                address_count (self, address));
@@ -208,13 +219,15 @@ take (NatterListener *self,
   conn = g_new0 (Conn, 1);
   conn->listener = g_object_ref (self);
   conn->address = g_strdup (address);
+  conn->counted = count;
   conn->socket = socket;
   conn->deadline = g_timeout_add_seconds (self->limits.header_timeout_s, deadline_cb, conn);
   g_object_set_qdata_full (G_OBJECT (socket), conn_quark (), conn, conn_free);
   g_object_set_qdata_full (G_OBJECT (remote), socket_quark (), g_object_ref (socket),
                            g_object_unref);
-  g_hash_table_insert (self->per_address, g_steal_pointer (&address),
-                       GUINT_TO_POINTER (address_count (self, conn->address) + 1));
+  if (count)
+    g_hash_table_insert (self->per_address, g_steal_pointer (&address),
+                         GUINT_TO_POINTER (address_count (self, conn->address) + 1));
   if (++self->n_connections >= self->limits.max_connections)
     {
       /* Full: the next connections wait in the kernel's backlog until one closes. */
@@ -247,6 +260,157 @@ take (NatterListener *self,
       return;
     }
   g_signal_emit (self, signals[SIGNAL_CONNECTION], 0, stream, local, remote);
+}
+
+/* A connection from a trusted proxy, until its PROXY header (if it sends one) is read. */
+typedef struct
+{
+  NatterListener *listener;  /* (owned) */
+  GSocket        *socket;    /* (owned) */
+  GSocketAddress *remote;    /* (owned) the proxy's address */
+  GSource        *source;    /* (owned) (nullable) waiting for the first bytes */
+  guint           retry;     /* waiting for the rest of a split header */
+  guint           deadline;
+} Pending;
+
+static void
+pending_free (Pending *pending)
+{
+  if (pending->source != NULL)
+    g_source_destroy (pending->source);
+  g_clear_pointer (&pending->source, g_source_unref);
+  g_clear_handle_id (&pending->retry, g_source_remove);
+  g_clear_handle_id (&pending->deadline, g_source_remove);
+  g_object_unref (pending->remote);
+  g_object_unref (pending->socket);
+  g_object_unref (pending->listener);
+  g_free (pending);
+}
+
+static void pending_check (Pending *pending);
+
+static gboolean
+pending_readable_cb (GSocket      *socket,
+                     GIOCondition  condition,
+                     gpointer      user_data)
+{
+  Pending *pending = user_data;
+
+  g_clear_pointer (&pending->source, g_source_unref);
+  pending_check (pending);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+pending_retry_cb (gpointer user_data)
+{
+  Pending *pending = user_data;
+
+  pending->retry = 0;
+  pending_check (pending);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+pending_deadline_cb (gpointer user_data)
+{
+  Pending *pending = user_data;
+
+  pending->deadline = 0;
+  g_debug ("Closing a connection from a trusted proxy: no request within %u s",
+           pending->listener->limits.header_timeout_s);
+  g_socket_close (pending->socket, NULL);
+  pending_free (pending);
+  return G_SOURCE_REMOVE;
+}
+
+/* Looks at the first bytes without taking them: a PROXY header is read off the socket,
+ * anything else (an HTTP request: a health check, or a proxy that names the client in
+ * X-Forwarded-For instead) is left for the HTTP server. */
+static void
+pending_check (Pending *pending)
+{
+  guint8 buffer[NATTER_PROXY_HEADER_MAX];
+  GInputVector vector = { buffer, sizeof buffer };
+  gint flags = G_SOCKET_MSG_PEEK;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GInetSocketAddress) client = NULL;
+  gsize consumed;
+  gssize n;
+
+  n = g_socket_receive_message (pending->socket, NULL, &vector, 1, NULL, NULL, &flags, NULL,
+                                &error);
+  if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+    {
+      pending->source = g_socket_create_source (pending->socket, G_IO_IN, NULL);
+      g_source_set_callback (pending->source, G_SOURCE_FUNC (pending_readable_cb), pending,
+                             NULL);
+      g_source_attach (pending->source, pending->listener->context);
+      return;
+    }
+  if (n <= 0)
+    {
+      g_socket_close (pending->socket, NULL);
+      pending_free (pending);
+      return;
+    }
+
+  switch (natter_proxy_header_parse (buffer, n, &consumed, &client, &error))
+    {
+    case NATTER_PROXY_HEADER_INCOMPLETE:
+      pending->retry = g_timeout_add (PROXY_HEADER_RETRY_MS, pending_retry_cb, pending);
+      return;
+    case NATTER_PROXY_HEADER_ABSENT:
+      admit (pending->listener, pending->socket, pending->remote, FALSE);
+      break;
+    case NATTER_PROXY_HEADER_INVALID:
+      g_debug ("Closing a connection from a trusted proxy: %s", error->message);
+      g_socket_close (pending->socket, NULL);
+      break;
+    case NATTER_PROXY_HEADER_COMPLETE:
+      /* Peeked whole, so it is there to take. */
+      if (g_socket_receive (pending->socket, (char *) buffer, consumed, NULL, NULL) !=
+          (gssize) consumed)
+        {
+          g_socket_close (pending->socket, NULL);
+          break;
+        }
+      if (client != NULL)
+        admit (pending->listener, pending->socket, G_SOCKET_ADDRESS (client), TRUE);
+      else
+        admit (pending->listener, pending->socket, pending->remote, FALSE);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+  pending_free (pending);
+}
+
+static void
+take (NatterListener *self,
+      GSocket        *socket)
+{
+  g_autoptr(GSocketAddress) remote = g_socket_get_remote_address (socket, NULL);
+  Pending *pending;
+
+  if (remote == NULL || !G_IS_INET_SOCKET_ADDRESS (remote))
+    {
+      /* Already reset by the peer. */
+      g_socket_close (socket, NULL);
+      return;
+    }
+  if (!natter_listener_is_trusted (self, g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote))))
+    {
+      admit (self, socket, remote, TRUE);
+      return;
+    }
+  pending = g_new0 (Pending, 1);
+  pending->listener = g_object_ref (self);
+  pending->socket = g_object_ref (socket);
+  pending->remote = g_steal_pointer (&remote);
+  pending->deadline = g_timeout_add_seconds (self->limits.header_timeout_s,
+                                             pending_deadline_cb, pending);
+  pending_check (pending);
 }
 
 static gboolean
@@ -337,9 +501,29 @@ natter_listener_upgraded (NatterListener *self,
   if (!conn->upgraded)
     {
       conn->upgraded = TRUE;
-      address_forget (self, conn->address);
+      if (conn->counted)
+        address_forget (self, conn->address);
     }
   return conn->socket;
+}
+
+/**
+ * natter_listener_is_trusted:
+ * @address: a peer's address
+ *
+ * Returns: whether @address is one of the trusted proxies, which may name the client
+ *   they stand for (a PROXY header, or `X-Forwarded-For`)
+ */
+gboolean
+natter_listener_is_trusted (NatterListener *self,
+                            GInetAddress   *address)
+{
+  g_return_val_if_fail (NATTER_IS_LISTENER (self), FALSE);
+
+  for (guint i = 0; i < self->trusted->len; i++)
+    if (g_inet_address_mask_matches (g_ptr_array_index (self->trusted, i), address))
+      return TRUE;
+  return FALSE;
 }
 
 guint
@@ -373,6 +557,7 @@ natter_listener_finalize (GObject *object)
 
   natter_listener_stop (self);
   g_clear_object (&self->certificate);
+  g_clear_pointer (&self->trusted, g_ptr_array_unref);
   g_clear_pointer (&self->per_address, g_hash_table_unref);
   g_clear_pointer (&self->context, g_main_context_unref);
 
@@ -425,6 +610,10 @@ natter_listener_new (GSocket                    *socket,
   self->limits.max_per_address = MAX (1, self->limits.max_per_address);
   self->limits.header_timeout_s = MAX (1, self->limits.header_timeout_s);
   self->certificate = certificate != NULL ? g_object_ref (certificate) : NULL;
+  self->trusted = limits->trusted_proxies != NULL
+                  ? g_ptr_array_ref (limits->trusted_proxies)
+                  : g_ptr_array_new_with_free_func (g_object_unref);
+  self->limits.trusted_proxies = NULL;
   watch (self);
   return self;
 }

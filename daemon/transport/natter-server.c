@@ -91,12 +91,37 @@ on_session_closed (NatterSession *session,
   g_hash_table_remove (self->sessions, session);
 }
 
+/* The client's address: the connection's peer (which a PROXY header from a trusted
+ * proxy has already made the client: natter-listener.c) or, when the peer is a trusted
+ * proxy, the last address in X-Forwarded-For that is not one too. From anyone else the
+ * header is the client's own claim and means nothing. */
 static char *
-peer_address (SoupServerMessage *msg)
+peer_address (NatterServer      *self,
+              SoupServerMessage *msg)
 {
-  const char *host = soup_server_message_get_remote_host (msg);
+  GSocketAddress *remote = soup_server_message_get_remote_address (msg);
+  const char *forwarded;
+  g_auto(GStrv) hops = NULL;
+  g_autoptr(GInetAddress) address = NULL;
 
-  return g_strdup (host != NULL ? host : "unknown");
+  if (remote == NULL || !G_IS_INET_SOCKET_ADDRESS (remote))
+    return g_strdup ("unknown");
+  address = g_object_ref (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)));
+  forwarded = soup_message_headers_get_list (soup_server_message_get_request_headers (msg),
+                                             "X-Forwarded-For");
+  if (forwarded == NULL)
+    return g_inet_address_to_string (address);
+  hops = g_strsplit (forwarded, ",", -1);
+  for (guint i = g_strv_length (hops); i > 0 && natter_listener_is_trusted (self->listener, address); i--)
+    {
+      g_autoptr(GInetAddress) hop = g_inet_address_new_from_string (g_strstrip (hops[i - 1]));
+
+      /* Not an address: stop at the last proxy that gave one. */
+      if (hop == NULL)
+        break;
+      g_set_object (&address, hop);
+    }
+  return g_inet_address_to_string (address);
 }
 
 static const char *protocols[] = { NATTER_SUBPROTOCOL_JSON, NATTER_SUBPROTOCOL_PROTO, NULL };
@@ -123,7 +148,7 @@ upgraded_cb (SoupServerMessage *msg,
   NatterServer *self = user_data;
   SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
   const char *protocol = soup_message_headers_get_one (headers, "Sec-WebSocket-Protocol");
-  g_autofree char *peer = peer_address (msg);
+  g_autofree char *peer = peer_address (self, msg);
   g_autoptr(GIOStream) stream = NULL;
   GSocket *socket;
   NatterCodec codec = NATTER_CODEC_JSON;
@@ -206,7 +231,7 @@ websocket_cb (SoupServer        *server,
   NatterServer *self = user_data;
   const NatterConfig *config = natter_hub_get_config (self->hub);
   g_autoptr(GError) error = NULL;
-  g_autofree char *peer = peer_address (msg);
+  g_autofree char *peer = peer_address (self, msg);
 
   if (self->shutting_down)
     {
@@ -539,12 +564,19 @@ natter_server_listen (NatterServer  *self,
   g_autoptr(GSocketAddress) socket_address = NULL;
   g_autoptr(GSocketAddress) local = NULL;
   g_autoptr(GSocket) listen_socket = NULL;
+  g_autoptr(GPtrArray) trusted = g_ptr_array_new_with_free_func (g_object_unref);
   NatterListenerLimits limits = {
     .max_connections = config->max_connections != 0 ? config->max_connections
                                                     : default_max_connections (),
     .max_per_address = config->max_connections_per_ip,
     .header_timeout_s = config->header_timeout_s,
+    .trusted_proxies = trusted,
   };
+
+  /* natter_config_validate() has parsed each of them. */
+  for (guint i = 0; config->trusted_proxies != NULL && config->trusted_proxies[i] != NULL; i++)
+    g_ptr_array_add (trusted, g_inet_address_mask_new_from_string (config->trusted_proxies[i],
+                                                                   NULL));
 
   address = g_inet_address_new_from_string (config->listen_address);
   if (address == NULL)

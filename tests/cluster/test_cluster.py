@@ -160,7 +160,8 @@ class Node:
                 "--node-id", self.node_id, "--listen", f"127.0.0.1:{self.port or 0}",
                 "--ready-file", ready, "--no-dbus", "--rate", "10000", "--rate-burst", "10000",
                 "--password-burst", "100000", "--registrations-per-hour", "10000000",
-                "--rooms-per-hour", "10000000", "--event-burst", "100000", *self.extra_args]
+                "--rooms-per-hour", "10000000", "--event-burst", "100000",
+                "--trusted-proxy", "127.0.0.1", *self.extra_args]
         with open(self.log_path, "ab") as log:
             log.write(f"\n===== start: {' '.join(args)}\n".encode())
             self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log,
@@ -247,7 +248,7 @@ backend natterd
     retry-on conn-failure empty-response 503
     option httpchk GET /readyz
     http-check expect status 200
-    default-server check inter {inter}ms fall 2 rise 2 on-marked-down shutdown-sessions
+    default-server check inter {inter}ms fall 2 rise 2 on-marked-down shutdown-sessions send-proxy-v2
 {servers}
 """
 
