@@ -32,6 +32,25 @@
 #define QUEUE_SLACK      (MAX_MESSAGE + 14 + 127)
 #define DEADLINE_S       20
 
+/* UTF-8 as RFC 6455 means it: U+0000 is a character too, which GLib's validators refuse,
+ * so each run between NULs is checked on its own. */
+static gboolean
+is_utf8 (const char *data, gsize len)
+{
+  const char *nul;
+
+  if (len == 0)
+    return TRUE;
+  while ((nul = memchr (data, '\0', len)) != NULL)
+    {
+      if (!g_utf8_validate_len (data, nul - data, NULL))
+        return FALSE;
+      len -= nul - data + 1;
+      data = nul + 1;
+    }
+  return g_utf8_validate_len (data, len, NULL);
+}
+
 static void
 on_message (NatterWebsocket *websocket,
             gboolean         is_text,
@@ -44,7 +63,7 @@ on_message (NatterWebsocket *websocket,
   if (len > MAX_MESSAGE)
     g_error ("a message of %" G_GSIZE_FORMAT " bytes was delivered, over the limit of %u",
              len, MAX_MESSAGE);
-  if (is_text && !g_utf8_validate_len (data, len, NULL))
+  if (is_text && !is_utf8 (data, len))
     g_error ("a text message that is not UTF-8 was delivered");
   natter_websocket_send (websocket, is_text, payload);
 }
