@@ -195,7 +195,7 @@ submit_token (Seed *seed, guint64 i)
   gint64 expires = g_get_real_time () / 1000 + (gint64) 30 * 24 * 3600 * 1000;
 
   g_string_append_printf (seed->tokens, "%s %s\n", name, token);
-  natter_store_create_token_async (seed->store, name, hash, expires, NULL,
+  natter_store_create_token_async (seed->store, name, hash, expires, NULL, NULL,
                                    token_created_cb, seed);
 }
 

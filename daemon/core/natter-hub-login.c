@@ -291,7 +291,8 @@ issue_token (Request *req)
 
   req->token = natter_auth_new_token ();
   hash = natter_auth_token_hash (req->token);
-  natter_store_create_token_async (req->hub->store, req->user, hash, expires, NULL,
+  natter_store_create_token_async (req->hub->store, req->user, hash, expires,
+                                   natter_client_get_agent (req->client), NULL,
                                    token_created_cb, natter_hub_request_ref (req));
 }
 

@@ -111,6 +111,23 @@ static const char * const migrations[] = {
   "                      p_client_msg_id, p_kind;\n"
   "END\n"
   "$$;",
+
+  /* 2: sessions and account states. Each token is a session with a public id (the start
+   * of its hash, see natter_store_session_id()), its creation, last use and the client's
+   * User-Agent; tokens and accounts from before keep working, with those unknown (0 and
+   * NULL). A deleted account keeps its row, without password, so that its name stays
+   * taken. */
+  "ALTER TABLE tokens ADD COLUMN id text,"
+  "  ADD COLUMN created_at_ms bigint NOT NULL DEFAULT 0,"
+  "  ADD COLUMN last_seen_ms bigint NOT NULL DEFAULT 0,"
+  "  ADD COLUMN agent text;"
+  "UPDATE tokens SET id = substr (token_hash, 1, 16);"
+  "CREATE UNIQUE INDEX tokens_id ON tokens (id);"
+  "ALTER TABLE users ADD COLUMN disabled boolean NOT NULL DEFAULT false,"
+  "  ADD COLUMN deleted boolean NOT NULL DEFAULT false,"
+  "  ADD COLUMN created_at_ms bigint NOT NULL DEFAULT 0;"
+  "ALTER TABLE users ALTER COLUMN created_at_ms"
+  "  SET DEFAULT (extract (epoch FROM clock_timestamp ()) * 1000)::bigint;",
 };
 
 /* ---------------------------------------------------------------------------------------
@@ -123,6 +140,11 @@ typedef enum {
   STMT_GET_USER,
   STMT_CREATE_TOKEN,
   STMT_LOOKUP_TOKEN,
+  STMT_LIST_SESSIONS,
+  STMT_DELETE_TOKENS,
+  STMT_SET_PASSWORD,
+  STMT_SET_ACCOUNT_STATE,
+  STMT_LIST_USERS,
   STMT_CREATE_ROOM,
   STMT_GET_ROOM,
   STMT_ROOM_EXISTS,
@@ -156,12 +178,48 @@ static const struct {
     " ON CONFLICT (key) DO UPDATE SET value = excluded.value", 4 },
   [STMT_GET_USER] = { "natter_get_user",
     "SELECT name, password_hash, admin,"
-    "  EXISTS (SELECT 1 FROM meta WHERE key = 'owner' AND value = users.name)"
+    "  EXISTS (SELECT 1 FROM meta WHERE key = 'owner' AND value = users.name),"
+    "  disabled, deleted, created_at_ms"
     " FROM users WHERE name = $1", 1 },
   [STMT_CREATE_TOKEN] = { "natter_create_token",
-    "INSERT INTO tokens (token_hash, user_name, expires_at_ms) VALUES ($1, $2, $3)", 3 },
+    "INSERT INTO tokens (token_hash, user_name, expires_at_ms, id, created_at_ms,"
+    "                    last_seen_ms, agent)"
+    " VALUES ($1, $2, $3, $4, $5, $5, $6)", 6 },
+  /* Records the use; only enabled accounts (disabling deletes the tokens too, this is
+   * the second lock). */
   [STMT_LOOKUP_TOKEN] = { "natter_lookup_token",
-    "SELECT user_name FROM tokens WHERE token_hash = $1 AND expires_at_ms > $2", 2 },
+    "UPDATE tokens t SET last_seen_ms = $2 FROM users u"
+    " WHERE t.token_hash = $1 AND t.expires_at_ms > $2"
+    "   AND u.name = t.user_name AND NOT u.disabled AND NOT u.deleted"
+    " RETURNING t.user_name", 2 },
+  [STMT_LIST_SESSIONS] = { "natter_list_sessions",
+    "SELECT id, created_at_ms, last_seen_ms, agent FROM tokens"
+    " WHERE user_name = $1 AND expires_at_ms > $2 ORDER BY created_at_ms, id", 2 },
+  [STMT_DELETE_TOKENS] = { "natter_delete_tokens",
+    "DELETE FROM tokens WHERE user_name = $1 AND ($2::text IS NULL OR id = $2)"
+    "   AND ($3::text IS NULL OR id IS DISTINCT FROM $3)"
+    " RETURNING id", 3 },
+  /* One statement, so one transaction. The first row (NULL) says the account was
+   * there; the others are the ids of the sessions ended. */
+  [STMT_SET_PASSWORD] = { "natter_set_password",
+    "WITH u AS (UPDATE users SET password_hash = $2 WHERE name = $1 AND NOT deleted"
+    "           RETURNING name),"
+    "     d AS (DELETE FROM tokens WHERE user_name IN (SELECT name FROM u)"
+    "             AND ($3::text IS NULL OR id IS DISTINCT FROM $3) RETURNING id)"
+    " SELECT NULL::text FROM u UNION ALL SELECT id FROM d", 3 },
+  [STMT_SET_ACCOUNT_STATE] = { "natter_set_account_state",
+    "WITH u AS (UPDATE users SET disabled = $2::boolean, deleted = $3::boolean,"
+    "             password_hash = CASE WHEN $3::boolean THEN '' ELSE password_hash END"
+    "           WHERE name = $1 AND NOT deleted RETURNING name),"
+    "     d AS (DELETE FROM tokens WHERE ($2::boolean OR $3::boolean)"
+    "             AND user_name IN (SELECT name FROM u) RETURNING id)"
+    " SELECT NULL::text FROM u UNION ALL SELECT id FROM d", 3 },
+  [STMT_LIST_USERS] = { "natter_list_users",
+    "SELECT name, admin,"
+    "  EXISTS (SELECT 1 FROM meta WHERE key = 'owner' AND value = users.name),"
+    "  disabled, created_at_ms"
+    " FROM users WHERE NOT deleted AND ($1::text IS NULL OR strpos (name, $1) > 0)"
+    " ORDER BY name LIMIT $2", 2 },
   [STMT_CREATE_ROOM] = { "natter_create_room",
     "INSERT INTO rooms (name, kind, topic) VALUES ($1, $2, $3)"
     " ON CONFLICT (name) DO NOTHING", 3 },
@@ -223,11 +281,11 @@ struct _Job
 
   /* Arguments */
   char              *name;            /* (owned) (nullable) room or user */
-  char              *user;            /* (owned) (nullable) */
-  char              *kind;            /* (owned) (nullable) */
+  char              *user;            /* (owned) (nullable) or a session to revoke */
+  char              *kind;            /* (owned) (nullable) kind, or a client's agent */
   char              *text;            /* (owned) (nullable) topic, body, hash or query */
-  char              *client_msg_id;   /* (owned) (nullable) */
-  gint64             number;          /* ts, expiry or now */
+  char              *client_msg_id;   /* (owned) (nullable) or a session to keep */
+  gint64             number;          /* ts, expiry, now or NatterAccountState */
   guint64            seq;
   gboolean           flag;
   gboolean           owner;       /* create_user: the local owner account */
@@ -655,6 +713,9 @@ run_get_user (Worker *worker, Job *job, GError **error)
   user->password_hash = g_strdup (get_text (res, 0, 1));
   user->admin = get_bool (res, 0, 2);
   user->owner = get_bool (res, 0, 3);
+  user->disabled = get_bool (res, 0, 4);
+  user->deleted = get_bool (res, 0, 5);
+  user->created_ts = get_i64 (res, 0, 6);
   return user;
 }
 
@@ -662,7 +723,9 @@ static gpointer
 run_create_token (Worker *worker, Job *job, GError **error)
 {
   g_autofree char *expires = g_strdup_printf ("%" G_GINT64_FORMAT, job->number);
-  const char * const values[] = { job->text, job->name, expires };
+  g_autofree char *id = natter_store_session_id (job->text);
+  g_autofree char *now = g_strdup_printf ("%" G_GINT64_FORMAT, g_get_real_time () / 1000);
+  const char * const values[] = { job->text, job->name, expires, id, now, job->kind };
   g_autoptr(PGresult) res = NULL;
 
   res = worker_exec (worker, STMT_CREATE_TOKEN, values, PGRES_COMMAND_OK, error);
@@ -686,6 +749,125 @@ run_lookup_token (Worker *worker, Job *job, GError **error)
       return NULL;
     }
   return g_strdup (get_text (res, 0, 0));
+}
+
+static gpointer
+run_list_sessions (Worker *worker, Job *job, GError **error)
+{
+  g_autofree char *now = g_strdup_printf ("%" G_GINT64_FORMAT, job->number);
+  const char * const values[] = { job->name, now };
+  g_autoptr(PGresult) res = NULL;
+  GPtrArray *sessions;
+
+  res = worker_exec (worker, STMT_LIST_SESSIONS, values, PGRES_TUPLES_OK, error);
+  if (res == NULL)
+    return NULL;
+  sessions = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_session_record_free);
+  for (int i = 0; i < PQntuples (res); i++)
+    {
+      NatterSessionRecord *session = g_new0 (NatterSessionRecord, 1);
+
+      session->id = g_strdup (get_text (res, i, 0));
+      session->created_ts = get_i64 (res, i, 1);
+      session->last_seen_ts = get_i64 (res, i, 2);
+      session->agent = g_strdup (get_text (res, i, 3));
+      g_ptr_array_add (sessions, session);
+    }
+  return sessions;
+}
+
+/* The ids in column 0 of @res from row @first on. */
+static GStrv
+ids_from_rows (const PGresult *res, int first)
+{
+  g_autoptr(GStrvBuilder) ids = g_strv_builder_new ();
+
+  for (int i = first; i < PQntuples (res); i++)
+    if (!PQgetisnull (res, i, 0))
+      g_strv_builder_add (ids, get_text (res, i, 0));
+  return g_strv_builder_end (ids);
+}
+
+static gpointer
+run_revoke_tokens (Worker *worker, Job *job, GError **error)
+{
+  const char * const values[] = { job->name, job->user, job->client_msg_id };
+  g_autoptr(PGresult) res = NULL;
+
+  res = worker_exec (worker, STMT_DELETE_TOKENS, values, PGRES_TUPLES_OK, error);
+  if (res == NULL)
+    return NULL;
+  if (job->user != NULL && PQntuples (res) == 0)
+    {
+      g_set_error (error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND, "No session “%s”", job->user);
+      return NULL;
+    }
+  return ids_from_rows (res, 0);
+}
+
+/* For statements whose result has a NULL row when the account was there, then ids. */
+static GStrv
+ids_if_user_found (const PGresult *res, const char *user, GError **error)
+{
+  for (int i = 0; i < PQntuples (res); i++)
+    if (PQgetisnull (res, i, 0))
+      return ids_from_rows (res, 0);
+  g_set_error (error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND, "No user “%s”", user);
+  return NULL;
+}
+
+static gpointer
+run_set_password (Worker *worker, Job *job, GError **error)
+{
+  const char * const values[] = { job->name, job->text, job->client_msg_id };
+  g_autoptr(PGresult) res = NULL;
+
+  res = worker_exec (worker, STMT_SET_PASSWORD, values, PGRES_TUPLES_OK, error);
+  if (res == NULL)
+    return NULL;
+  return ids_if_user_found (res, job->name, error);
+}
+
+static gpointer
+run_set_account_state (Worker *worker, Job *job, GError **error)
+{
+  const char * const values[] = {
+    job->name,
+    job->number == NATTER_ACCOUNT_DISABLED ? "true" : "false",
+    job->number == NATTER_ACCOUNT_DELETED ? "true" : "false",
+  };
+  g_autoptr(PGresult) res = NULL;
+
+  res = worker_exec (worker, STMT_SET_ACCOUNT_STATE, values, PGRES_TUPLES_OK, error);
+  if (res == NULL)
+    return NULL;
+  return ids_if_user_found (res, job->name, error);
+}
+
+static gpointer
+run_list_users (Worker *worker, Job *job, GError **error)
+{
+  g_autofree char *limit = g_strdup_printf ("%u", job->limit);
+  const char * const values[] = { job->text, limit };
+  g_autoptr(PGresult) res = NULL;
+  GPtrArray *users;
+
+  res = worker_exec (worker, STMT_LIST_USERS, values, PGRES_TUPLES_OK, error);
+  if (res == NULL)
+    return NULL;
+  users = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_user_record_free);
+  for (int i = 0; i < PQntuples (res); i++)
+    {
+      NatterUserRecord *user = g_new0 (NatterUserRecord, 1);
+
+      user->name = g_strdup (get_text (res, i, 0));
+      user->admin = get_bool (res, i, 1);
+      user->owner = get_bool (res, i, 2);
+      user->disabled = get_bool (res, i, 3);
+      user->created_ts = get_i64 (res, i, 4);
+      g_ptr_array_add (users, user);
+    }
+  return users;
 }
 
 static NatterRoomRecord *
@@ -1675,7 +1857,7 @@ natter_store_postgres_get_user_async (NatterStore *store, const char *name,
 static void
 natter_store_postgres_create_token_async (NatterStore *store, const char *user,
                                           const char *token_hash, gint64 expires_at_ms,
-                                          GCancellable *cancellable,
+                                          const char *agent, GCancellable *cancellable,
                                           GAsyncReadyCallback callback, gpointer user_data)
 {
   NatterStorePostgres *self = NATTER_STORE_POSTGRES (store);
@@ -1686,6 +1868,7 @@ natter_store_postgres_create_token_async (NatterStore *store, const char *user,
   job->name = g_strdup (user);
   job->text = g_strdup (token_hash);
   job->number = expires_at_ms;
+  job->kind = g_strdup (agent);
   queue_job (self, user, job);
 }
 
@@ -1702,6 +1885,90 @@ natter_store_postgres_lookup_token_async (NatterStore *store, const char *token_
   job->result_free = g_free;
   job->text = g_strdup (token_hash);
   job->number = now_ms;
+  queue_job (self, NULL, job);
+}
+
+static void
+natter_store_postgres_list_sessions_async (NatterStore *store, const char *user,
+                                           gint64 now_ms, GCancellable *cancellable,
+                                           GAsyncReadyCallback callback, gpointer user_data)
+{
+  NatterStorePostgres *self = NATTER_STORE_POSTGRES (store);
+  Job *job = job_new (self, run_list_sessions, natter_store_postgres_list_sessions_async,
+                      cancellable, callback, user_data);
+
+  job->repeatable = TRUE;
+  job->result_free = (GDestroyNotify) g_ptr_array_unref;
+  job->name = g_strdup (user);
+  job->number = now_ms;
+  queue_job (self, user, job);
+}
+
+static void
+natter_store_postgres_revoke_tokens_async (NatterStore *store, const char *user,
+                                           const char *session, const char *keep,
+                                           GCancellable *cancellable,
+                                           GAsyncReadyCallback callback, gpointer user_data)
+{
+  NatterStorePostgres *self = NATTER_STORE_POSTGRES (store);
+  Job *job = job_new (self, run_revoke_tokens, natter_store_postgres_revoke_tokens_async,
+                      cancellable, callback, user_data);
+
+  job->result_free = (GDestroyNotify) g_strfreev;
+  job->name = g_strdup (user);
+  job->user = g_strdup (session);
+  job->client_msg_id = g_strdup (keep);
+  queue_job (self, user, job);
+}
+
+static void
+natter_store_postgres_set_password_async (NatterStore *store, const char *user,
+                                          const char *password_hash, const char *keep,
+                                          GCancellable *cancellable,
+                                          GAsyncReadyCallback callback, gpointer user_data)
+{
+  NatterStorePostgres *self = NATTER_STORE_POSTGRES (store);
+  Job *job = job_new (self, run_set_password, natter_store_postgres_set_password_async,
+                      cancellable, callback, user_data);
+
+  job->result_free = (GDestroyNotify) g_strfreev;
+  job->name = g_strdup (user);
+  job->text = g_strdup (password_hash);
+  job->client_msg_id = g_strdup (keep);
+  queue_job (self, user, job);
+}
+
+static void
+natter_store_postgres_set_account_state_async (NatterStore *store, const char *user,
+                                               NatterAccountState state,
+                                               GCancellable *cancellable,
+                                               GAsyncReadyCallback callback,
+                                               gpointer user_data)
+{
+  NatterStorePostgres *self = NATTER_STORE_POSTGRES (store);
+  Job *job = job_new (self, run_set_account_state,
+                      natter_store_postgres_set_account_state_async, cancellable, callback,
+                      user_data);
+
+  job->result_free = (GDestroyNotify) g_strfreev;
+  job->name = g_strdup (user);
+  job->number = state;
+  queue_job (self, user, job);
+}
+
+static void
+natter_store_postgres_list_users_async (NatterStore *store, const char *query, guint limit,
+                                        GCancellable *cancellable,
+                                        GAsyncReadyCallback callback, gpointer user_data)
+{
+  NatterStorePostgres *self = NATTER_STORE_POSTGRES (store);
+  Job *job = job_new (self, run_list_users, natter_store_postgres_list_users_async,
+                      cancellable, callback, user_data);
+
+  job->repeatable = TRUE;
+  job->result_free = (GDestroyNotify) g_ptr_array_unref;
+  job->text = g_strdup (query);
+  job->limit = limit;
   queue_job (self, NULL, job);
 }
 
@@ -1929,6 +2196,11 @@ natter_store_postgres_iface_init (NatterStoreInterface *iface)
   iface->get_user_async = natter_store_postgres_get_user_async;
   iface->create_token_async = natter_store_postgres_create_token_async;
   iface->lookup_token_async = natter_store_postgres_lookup_token_async;
+  iface->list_sessions_async = natter_store_postgres_list_sessions_async;
+  iface->revoke_tokens_async = natter_store_postgres_revoke_tokens_async;
+  iface->set_password_async = natter_store_postgres_set_password_async;
+  iface->set_account_state_async = natter_store_postgres_set_account_state_async;
+  iface->list_users_async = natter_store_postgres_list_users_async;
   iface->create_room_async = natter_store_postgres_create_room_async;
   iface->get_room_async = natter_store_postgres_get_room_async;
   iface->add_member_async = natter_store_postgres_add_member_async;

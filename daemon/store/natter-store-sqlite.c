@@ -145,6 +145,19 @@ static const char * const migrations[] = {
    * it starts. Everything is indexed at this point. */
   "INSERT INTO meta (key, value)"
   "  SELECT 'search_indexed_id', coalesce (max (id), 0) FROM messages;",
+
+  /* 5: sessions and account states. Each token is a session with a public id (the start
+   * of its hash, see natter_store_session_id()), its creation, last use and the client's
+   * User-Agent; tokens from before keep working, with those unknown (0 and NULL).
+   * A deleted account keeps its row, without password, so that its name stays taken. */
+  "ALTER TABLE tokens ADD COLUMN id TEXT;"
+  "ALTER TABLE tokens ADD COLUMN created_at INTEGER NOT NULL DEFAULT 0;"
+  "ALTER TABLE tokens ADD COLUMN last_seen INTEGER NOT NULL DEFAULT 0;"
+  "ALTER TABLE tokens ADD COLUMN agent TEXT;"
+  "UPDATE tokens SET id = substr (hash, 1, 16);"
+  "CREATE UNIQUE INDEX tokens_id ON tokens (id);"
+  "ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;"
+  "ALTER TABLE users ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;",
 };
 
 #define MESSAGE_COLUMNS "room, seq, ts, sender, body, client_msg_id, kind"
@@ -167,6 +180,12 @@ typedef enum {
   STMT_SET_OWNER,
   STMT_INSERT_TOKEN,
   STMT_SELECT_TOKEN,
+  STMT_TOUCH_TOKEN,
+  STMT_SELECT_SESSIONS,
+  STMT_DELETE_TOKENS,
+  STMT_SET_PASSWORD,
+  STMT_SET_ACCOUNT_STATE,
+  STMT_SELECT_USERS,
   STMT_INSERT_ROOM,
   STMT_SELECT_ROOM,
   STMT_SELECT_ROOMS,
@@ -209,13 +228,39 @@ static const char * const stmt_sql[N_STMTS] = {
     " ON CONFLICT (name) DO NOTHING",
   [STMT_SELECT_USER] =
     "SELECT name, password_hash, admin,"
-    "  EXISTS (SELECT 1 FROM meta WHERE key = 'owner' AND value = users.name)"
+    "  EXISTS (SELECT 1 FROM meta WHERE key = 'owner' AND value = users.name),"
+    "  disabled, deleted, created_at"
     " FROM users WHERE name = ?1",
   [STMT_SET_OWNER] =
     "INSERT INTO meta (key, value) VALUES ('owner', ?1)"
     " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-  [STMT_INSERT_TOKEN] = "INSERT INTO tokens (hash, user, expires_at) VALUES (?1, ?2, ?3)",
-  [STMT_SELECT_TOKEN] = "SELECT user FROM tokens WHERE hash = ?1 AND expires_at > ?2",
+  [STMT_INSERT_TOKEN] =
+    "INSERT INTO tokens (hash, user, expires_at, id, created_at, last_seen, agent)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
+  /* Only enabled accounts: disabling deletes the tokens too, this is the second lock. */
+  [STMT_SELECT_TOKEN] =
+    "SELECT user FROM tokens WHERE hash = ?1 AND expires_at > ?2"
+    "  AND user IN (SELECT name FROM users WHERE disabled = 0 AND deleted = 0)",
+  [STMT_TOUCH_TOKEN] = "UPDATE tokens SET last_seen = ?2 WHERE hash = ?1",
+  [STMT_SELECT_SESSIONS] =
+    "SELECT id, created_at, last_seen, agent FROM tokens"
+    " WHERE user = ?1 AND expires_at > ?2 ORDER BY created_at, id",
+  [STMT_DELETE_TOKENS] =
+    "DELETE FROM tokens"
+    " WHERE user = ?1 AND (?2 IS NULL OR id = ?2) AND (?3 IS NULL OR id IS NOT ?3)"
+    " RETURNING id",
+  [STMT_SET_PASSWORD] =
+    "UPDATE users SET password_hash = ?2 WHERE name = ?1 AND deleted = 0",
+  [STMT_SET_ACCOUNT_STATE] =
+    "UPDATE users SET disabled = ?2, deleted = ?3,"
+    "  password_hash = CASE WHEN ?3 THEN '' ELSE password_hash END"
+    " WHERE name = ?1 AND deleted = 0",
+  [STMT_SELECT_USERS] =
+    "SELECT name, admin,"
+    "  EXISTS (SELECT 1 FROM meta WHERE key = 'owner' AND value = users.name),"
+    "  disabled, created_at"
+    " FROM users WHERE deleted = 0 AND (?1 IS NULL OR instr (name, ?1) > 0)"
+    " ORDER BY name LIMIT ?2",
   [STMT_INSERT_ROOM] =
     "INSERT INTO rooms (name, kind, topic, last_seq, created_at) VALUES (?1, ?2, ?3, 0, ?4)"
     " ON CONFLICT (name) DO NOTHING",
@@ -649,14 +694,14 @@ struct _Op
   gboolean            after_index;     /* a read that goes through the writer first */
 
   /* Arguments, by operation */
-  char               *room;            /* (owned) (nullable) */
+  char               *room;            /* (owned) (nullable) room, or a session to revoke */
   char               *user;            /* (owned) (nullable) user, or sender */
   char               *text;            /* (owned) (nullable) body, topic, query or a hash */
   gboolean            text_is_secret;  /* wipe text when done */
-  char               *client_msg_id;   /* (owned) (nullable) */
-  char               *kind;            /* (owned) (nullable) */
+  char               *client_msg_id;   /* (owned) (nullable) or a session to keep */
+  char               *kind;            /* (owned) (nullable) kind, or a client's agent */
   gint64              i64;             /* ts, expiry or now, in ms */
-  guint64             u64;             /* seq or limit */
+  guint64             u64;             /* seq, limit or NatterAccountState */
   gboolean            flag;            /* admin */
   gboolean            owner;           /* the local owner account */
   NatterHistoryQuery  history;
@@ -815,13 +860,134 @@ static gboolean
 write_create_token (Conn *conn, Op *op, GError **error)
 {
   g_autoptr(BorrowedStmt) stmt = conn_borrow (conn, STMT_INSERT_TOKEN, error);
+  g_autofree char *id = natter_store_session_id (op->text);
 
   if (stmt == NULL)
     return FALSE;
   bind_text (stmt, 1, op->text);
   bind_text (stmt, 2, op->user);
   sqlite3_bind_int64 (stmt, 3, op->i64);
+  bind_text (stmt, 4, id);
+  sqlite3_bind_int64 (stmt, 5, now_ms ());
+  bind_text (stmt, 6, op->kind);
   return step_insert_referencing (conn, stmt, "user", op->user, error);
+}
+
+/* A token login: the token's account, and the session's last use. */
+static gboolean
+write_use_token (Conn *conn, Op *op, GError **error)
+{
+  g_autoptr(BorrowedStmt) stmt = conn_borrow (conn, STMT_SELECT_TOKEN, error);
+  g_autoptr(BorrowedStmt) touch = NULL;
+  g_autofree char *user = NULL;
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, op->text);
+  sqlite3_bind_int64 (stmt, 2, op->i64);
+  switch (stmt_step (conn, stmt, error))
+    {
+    case SQLITE_ROW:
+      user = g_strdup (column_text (stmt, 0));
+      break;
+    case SQLITE_DONE:
+      g_set_error_literal (error, NATTER_ERROR, NATTER_ERROR_UNAUTHORIZED,
+                           "The token is unknown or expired");
+      return FALSE;
+    default:
+      return FALSE;
+    }
+  touch = conn_borrow (conn, STMT_TOUCH_TOKEN, error);
+  if (touch == NULL)
+    return FALSE;
+  bind_text (touch, 1, op->text);
+  sqlite3_bind_int64 (touch, 2, op->i64);
+  if (stmt_step (conn, touch, error) == 0)
+    return FALSE;
+  op_set_result (op, g_steal_pointer (&user), g_free);
+  return TRUE;
+}
+
+/* Deletes the tokens of op->user matching @session and not @keep (each nullable) and
+ * sets the op's result to their ids. */
+static gboolean
+delete_tokens (Conn *conn, Op *op, const char *session, const char *keep, GError **error)
+{
+  g_autoptr(BorrowedStmt) stmt = conn_borrow (conn, STMT_DELETE_TOKENS, error);
+  g_autoptr(GStrvBuilder) ids = g_strv_builder_new ();
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, op->user);
+  bind_text (stmt, 2, session);
+  bind_text (stmt, 3, keep);
+  while ((rc = stmt_step (conn, stmt, error)) == SQLITE_ROW)
+    g_strv_builder_add (ids, column_text (stmt, 0));
+  if (rc == 0)
+    return FALSE;
+  op_set_result (op, g_strv_builder_end (ids), (GDestroyNotify) g_strfreev);
+  return TRUE;
+}
+
+static gboolean
+write_revoke_tokens (Conn *conn, Op *op, GError **error)
+{
+  if (!delete_tokens (conn, op, op->room, op->client_msg_id, error))
+    return FALSE;
+  if (op->room != NULL && ((GStrv) op->result)[0] == NULL)
+    {
+      g_set_error (error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND, "No session “%s”", op->room);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Runs an UPDATE of the row of op->user; no row means no such (undeleted) account. */
+static gboolean
+step_user_update (Conn *conn, sqlite3_stmt *stmt, Op *op, GError **error)
+{
+  if (stmt_step (conn, stmt, error) == 0)
+    return FALSE;
+  if (sqlite3_changes (conn->db) == 0)
+    {
+      g_set_error (error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND, "No user “%s”", op->user);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+write_set_password (Conn *conn, Op *op, GError **error)
+{
+  g_autoptr(BorrowedStmt) stmt = conn_borrow (conn, STMT_SET_PASSWORD, error);
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, op->user);
+  bind_text (stmt, 2, op->text);
+  return step_user_update (conn, stmt, op, error) &&
+         delete_tokens (conn, op, NULL, op->client_msg_id, error);
+}
+
+static gboolean
+write_set_account_state (Conn *conn, Op *op, GError **error)
+{
+  g_autoptr(BorrowedStmt) stmt = conn_borrow (conn, STMT_SET_ACCOUNT_STATE, error);
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, op->user);
+  sqlite3_bind_int (stmt, 2, op->u64 == NATTER_ACCOUNT_DISABLED);
+  sqlite3_bind_int (stmt, 3, op->u64 == NATTER_ACCOUNT_DELETED);
+  if (!step_user_update (conn, stmt, op, error))
+    return FALSE;
+  if (op->u64 == NATTER_ACCOUNT_ENABLED)
+    {
+      op_set_result (op, g_new0 (char *, 1), (GDestroyNotify) g_strfreev);
+      return TRUE;
+    }
+  return delete_tokens (conn, op, NULL, NULL, error);
 }
 
 /* Looks up @name; *out_room stays NULL if there is no such room. */
@@ -1073,6 +1239,9 @@ read_get_user (Conn *conn, Op *op, GError **error)
       record->password_hash = g_strdup (column_text (stmt, 1));
       record->admin = sqlite3_column_int (stmt, 2) != 0;
       record->owner = sqlite3_column_int (stmt, 3) != 0;
+      record->disabled = sqlite3_column_int (stmt, 4) != 0;
+      record->deleted = sqlite3_column_int (stmt, 5) != 0;
+      record->created_ts = sqlite3_column_int64 (stmt, 6);
       op_set_result (op, record, (GDestroyNotify) natter_user_record_free);
       return TRUE;
     case SQLITE_DONE:
@@ -1084,26 +1253,60 @@ read_get_user (Conn *conn, Op *op, GError **error)
 }
 
 static gboolean
-read_lookup_token (Conn *conn, Op *op, GError **error)
+read_list_sessions (Conn *conn, Op *op, GError **error)
 {
-  g_autoptr(BorrowedStmt) stmt = conn_borrow (conn, STMT_SELECT_TOKEN, error);
+  g_autoptr(BorrowedStmt) stmt = conn_borrow (conn, STMT_SELECT_SESSIONS, error);
+  g_autoptr(GPtrArray) sessions = NULL;
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, op->user);
+  sqlite3_bind_int64 (stmt, 2, op->i64);
+  sessions = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_session_record_free);
+  while ((rc = stmt_step (conn, stmt, error)) == SQLITE_ROW)
+    {
+      NatterSessionRecord *session = g_new0 (NatterSessionRecord, 1);
+
+      session->id = g_strdup (column_text (stmt, 0));
+      session->created_ts = sqlite3_column_int64 (stmt, 1);
+      session->last_seen_ts = sqlite3_column_int64 (stmt, 2);
+      session->agent = g_strdup (column_text (stmt, 3));
+      g_ptr_array_add (sessions, session);
+    }
+  if (rc == 0)
+    return FALSE;
+  op_set_result (op, g_steal_pointer (&sessions), (GDestroyNotify) g_ptr_array_unref);
+  return TRUE;
+}
+
+static gboolean
+read_list_users (Conn *conn, Op *op, GError **error)
+{
+  g_autoptr(BorrowedStmt) stmt = conn_borrow (conn, STMT_SELECT_USERS, error);
+  g_autoptr(GPtrArray) users = NULL;
+  int rc;
 
   if (stmt == NULL)
     return FALSE;
   bind_text (stmt, 1, op->text);
-  sqlite3_bind_int64 (stmt, 2, op->i64);
-  switch (stmt_step (conn, stmt, error))
+  sqlite3_bind_int64 (stmt, 2, (sqlite3_int64) op->u64);
+  users = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_user_record_free);
+  while ((rc = stmt_step (conn, stmt, error)) == SQLITE_ROW)
     {
-    case SQLITE_ROW:
-      op_set_result (op, g_strdup (column_text (stmt, 0)), g_free);
-      return TRUE;
-    case SQLITE_DONE:
-      g_set_error_literal (error, NATTER_ERROR, NATTER_ERROR_UNAUTHORIZED,
-                           "The token is unknown or expired");
-      return FALSE;
-    default:
-      return FALSE;
+      NatterUserRecord *user = g_new0 (NatterUserRecord, 1);
+
+      user->name = g_strdup (column_text (stmt, 0));
+      user->admin = sqlite3_column_int (stmt, 1) != 0;
+      user->owner = sqlite3_column_int (stmt, 2) != 0;
+      user->disabled = sqlite3_column_int (stmt, 3) != 0;
+      user->created_ts = sqlite3_column_int64 (stmt, 4);
+      g_ptr_array_add (users, user);
     }
+  if (rc == 0)
+    return FALSE;
+  op_set_result (op, g_steal_pointer (&users), (GDestroyNotify) g_ptr_array_unref);
+  return TRUE;
 }
 
 static gboolean
@@ -1891,7 +2094,7 @@ natter_store_sqlite_get_user_async (NatterStore *store, const char *name,
 static void
 natter_store_sqlite_create_token_async (NatterStore *store, const char *user,
                                         const char *token_hash, gint64 expires_at_ms,
-                                        GCancellable *cancellable,
+                                        const char *agent, GCancellable *cancellable,
                                         GAsyncReadyCallback callback, gpointer user_data)
 {
   NatterStoreSqlite *self = NATTER_STORE_SQLITE (store);
@@ -1906,6 +2109,7 @@ natter_store_sqlite_create_token_async (NatterStore *store, const char *user,
   op->text = g_strdup (token_hash);
   op->text_is_secret = TRUE;
   op->i64 = expires_at_ms;
+  op->kind = g_strdup (agent);
   submit_write (self, op);
 }
 
@@ -1919,11 +2123,101 @@ natter_store_sqlite_lookup_token_async (NatterStore *store, const char *token_ha
 
   g_return_if_fail (token_hash != NULL);
 
-  op = op_new (self, read_lookup_token, natter_store_sqlite_lookup_token_async, cancellable,
+  op = op_new (self, write_use_token, natter_store_sqlite_lookup_token_async, cancellable,
                callback, user_data);
   op->text = g_strdup (token_hash);
   op->text_is_secret = TRUE;
   op->i64 = now;
+  submit_write (self, op);
+}
+
+static void
+natter_store_sqlite_list_sessions_async (NatterStore *store, const char *user, gint64 now,
+                                         GCancellable *cancellable,
+                                         GAsyncReadyCallback callback, gpointer user_data)
+{
+  NatterStoreSqlite *self = NATTER_STORE_SQLITE (store);
+  Op *op;
+
+  g_return_if_fail (user != NULL);
+
+  op = op_new (self, read_list_sessions, natter_store_sqlite_list_sessions_async, cancellable,
+               callback, user_data);
+  op->user = g_strdup (user);
+  op->i64 = now;
+  submit_read (self, op);
+}
+
+static void
+natter_store_sqlite_revoke_tokens_async (NatterStore *store, const char *user,
+                                         const char *session, const char *keep,
+                                         GCancellable *cancellable,
+                                         GAsyncReadyCallback callback, gpointer user_data)
+{
+  NatterStoreSqlite *self = NATTER_STORE_SQLITE (store);
+  Op *op;
+
+  g_return_if_fail (user != NULL);
+
+  op = op_new (self, write_revoke_tokens, natter_store_sqlite_revoke_tokens_async, cancellable,
+               callback, user_data);
+  op->user = g_strdup (user);
+  op->room = g_strdup (session);
+  op->client_msg_id = g_strdup (keep);
+  submit_write (self, op);
+}
+
+static void
+natter_store_sqlite_set_password_async (NatterStore *store, const char *user,
+                                        const char *password_hash, const char *keep,
+                                        GCancellable *cancellable,
+                                        GAsyncReadyCallback callback, gpointer user_data)
+{
+  NatterStoreSqlite *self = NATTER_STORE_SQLITE (store);
+  Op *op;
+
+  g_return_if_fail (user != NULL);
+  g_return_if_fail (password_hash != NULL);
+
+  op = op_new (self, write_set_password, natter_store_sqlite_set_password_async, cancellable,
+               callback, user_data);
+  op->user = g_strdup (user);
+  op->text = g_strdup (password_hash);
+  op->text_is_secret = TRUE;
+  op->client_msg_id = g_strdup (keep);
+  submit_write (self, op);
+}
+
+static void
+natter_store_sqlite_set_account_state_async (NatterStore *store, const char *user,
+                                             NatterAccountState state,
+                                             GCancellable *cancellable,
+                                             GAsyncReadyCallback callback, gpointer user_data)
+{
+  NatterStoreSqlite *self = NATTER_STORE_SQLITE (store);
+  Op *op;
+
+  g_return_if_fail (user != NULL);
+
+  op = op_new (self, write_set_account_state, natter_store_sqlite_set_account_state_async,
+               cancellable, callback, user_data);
+  op->user = g_strdup (user);
+  op->u64 = state;
+  submit_write (self, op);
+}
+
+static void
+natter_store_sqlite_list_users_async (NatterStore *store, const char *query, guint limit,
+                                      GCancellable *cancellable,
+                                      GAsyncReadyCallback callback, gpointer user_data)
+{
+  NatterStoreSqlite *self = NATTER_STORE_SQLITE (store);
+  Op *op;
+
+  op = op_new (self, read_list_users, natter_store_sqlite_list_users_async, cancellable,
+               callback, user_data);
+  op->text = g_strdup (query);
+  op->u64 = limit;
   submit_read (self, op);
 }
 
@@ -2110,6 +2404,11 @@ natter_store_sqlite_iface_init (NatterStoreInterface *iface)
   iface->get_user_async = natter_store_sqlite_get_user_async;
   iface->create_token_async = natter_store_sqlite_create_token_async;
   iface->lookup_token_async = natter_store_sqlite_lookup_token_async;
+  iface->list_sessions_async = natter_store_sqlite_list_sessions_async;
+  iface->revoke_tokens_async = natter_store_sqlite_revoke_tokens_async;
+  iface->set_password_async = natter_store_sqlite_set_password_async;
+  iface->set_account_state_async = natter_store_sqlite_set_account_state_async;
+  iface->list_users_async = natter_store_sqlite_list_users_async;
   iface->create_room_async = natter_store_sqlite_create_room_async;
   iface->get_room_async = natter_store_sqlite_get_room_async;
   iface->add_member_async = natter_store_sqlite_add_member_async;

@@ -118,12 +118,13 @@ natter_store_get_user_finish (NatterStore *self, GAsyncResult *result, GError **
 
 void
 natter_store_create_token_async (NatterStore *self, const char *user, const char *token_hash,
-                                 gint64 expires_at_ms, GCancellable *cancellable,
-                                 GAsyncReadyCallback callback, gpointer user_data)
+                                 gint64 expires_at_ms, const char *agent,
+                                 GCancellable *cancellable, GAsyncReadyCallback callback,
+                                 gpointer user_data)
 {
   g_return_if_fail (NATTER_IS_STORE (self));
-  STORE_IFACE (self)->create_token_async (self, user, token_hash, expires_at_ms, cancellable,
-                                          callback, user_data);
+  STORE_IFACE (self)->create_token_async (self, user, token_hash, expires_at_ms, agent,
+                                          cancellable, callback, user_data);
 }
 
 gboolean
@@ -145,6 +146,89 @@ natter_store_lookup_token_async (NatterStore *self, const char *token_hash, gint
 
 char *
 natter_store_lookup_token_finish (NatterStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (check_task (self, result), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+void
+natter_store_list_sessions_async (NatterStore *self, const char *user, gint64 now_ms,
+                                  GCancellable *cancellable, GAsyncReadyCallback callback,
+                                  gpointer user_data)
+{
+  g_return_if_fail (NATTER_IS_STORE (self));
+  STORE_IFACE (self)->list_sessions_async (self, user, now_ms, cancellable, callback, user_data);
+}
+
+GPtrArray *
+natter_store_list_sessions_finish (NatterStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (check_task (self, result), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+void
+natter_store_revoke_tokens_async (NatterStore *self, const char *user, const char *session,
+                                  const char *keep, GCancellable *cancellable,
+                                  GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (NATTER_IS_STORE (self));
+  STORE_IFACE (self)->revoke_tokens_async (self, user, session, keep, cancellable, callback,
+                                           user_data);
+}
+
+GStrv
+natter_store_revoke_tokens_finish (NatterStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (check_task (self, result), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+void
+natter_store_set_password_async (NatterStore *self, const char *user, const char *password_hash,
+                                 const char *keep, GCancellable *cancellable,
+                                 GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (NATTER_IS_STORE (self));
+  STORE_IFACE (self)->set_password_async (self, user, password_hash, keep, cancellable,
+                                          callback, user_data);
+}
+
+GStrv
+natter_store_set_password_finish (NatterStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (check_task (self, result), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+void
+natter_store_set_account_state_async (NatterStore *self, const char *user,
+                                      NatterAccountState state, GCancellable *cancellable,
+                                      GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (NATTER_IS_STORE (self));
+  STORE_IFACE (self)->set_account_state_async (self, user, state, cancellable, callback,
+                                               user_data);
+}
+
+GStrv
+natter_store_set_account_state_finish (NatterStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (check_task (self, result), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+void
+natter_store_list_users_async (NatterStore *self, const char *query, guint limit,
+                               GCancellable *cancellable, GAsyncReadyCallback callback,
+                               gpointer user_data)
+{
+  g_return_if_fail (NATTER_IS_STORE (self));
+  STORE_IFACE (self)->list_users_async (self, query, limit, cancellable, callback, user_data);
+}
+
+GPtrArray *
+natter_store_list_users_finish (NatterStore *self, GAsyncResult *result, GError **error)
 {
   g_return_val_if_fail (check_task (self, result), NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
@@ -329,6 +413,31 @@ natter_user_record_free (NatterUserRecord *record)
     explicit_bzero (record->password_hash, strlen (record->password_hash));
   g_free (record->password_hash);
   g_free (record);
+}
+
+void
+natter_session_record_free (NatterSessionRecord *record)
+{
+  if (record == NULL)
+    return;
+  g_free (record->id);
+  g_free (record->agent);
+  g_free (record);
+}
+
+/**
+ * natter_store_session_id:
+ *
+ * A session's id is the start of its token's hash: stable across nodes and restarts,
+ * derived without a store round trip, and no help in forging the token (which the hash
+ * does not reveal).
+ *
+ * Returns: (transfer full): the id
+ */
+char *
+natter_store_session_id (const char *token_hash)
+{
+  return g_strndup (token_hash, NATTER_SESSION_ID_CHARS);
 }
 
 NatterMemberRecord *

@@ -7,6 +7,9 @@
 
 G_BEGIN_DECLS
 
+/* Characters of a session id (natter_store_session_id()). */
+#define NATTER_SESSION_ID_CHARS 16
+
 /* Room kinds, as the protocol names them. */
 #define NATTER_ROOM_KIND_ROOM   "room"
 #define NATTER_ROOM_KIND_DM     "dm"
@@ -33,7 +36,31 @@ typedef struct {
   char     *password_hash;  /* (owned) crypto_pwhash_str() output */
   gboolean  admin;
   gboolean  owner;          /* created by natterd as its local owner account */
+  gboolean  disabled;       /* an administrator disabled it: no logins, no sessions */
+  gboolean  deleted;        /* deleted by its owner: the name stays taken, nothing else */
+  gint64    created_ts;     /* ms; 0 if the store did not record it */
 } NatterUserRecord;
+
+/**
+ * NatterAccountState:
+ * @NATTER_ACCOUNT_ENABLED: may log in
+ * @NATTER_ACCOUNT_DISABLED: an administrator turned it off; may be enabled again
+ * @NATTER_ACCOUNT_DELETED: gone for good; its name can never be registered again
+ */
+typedef enum {
+  NATTER_ACCOUNT_ENABLED,
+  NATTER_ACCOUNT_DISABLED,
+  NATTER_ACCOUNT_DELETED,
+} NatterAccountState;
+
+/* One login of an account: one token. Its id is public to the account (natter_store_session_id()),
+ * the token itself is never stored. */
+typedef struct {
+  char   *id;               /* (owned) */
+  gint64  created_ts;       /* ms; 0 for tokens issued before sessions were recorded */
+  gint64  last_seen_ts;     /* ms of the last login with it; 0 if unknown */
+  char   *agent;            /* (owned) (nullable) the client's User-Agent, if it sent one */
+} NatterSessionRecord;
 
 typedef struct {
   char    *user;            /* (owned) */
@@ -100,7 +127,7 @@ struct _NatterStoreInterface
                                    GAsyncReadyCallback callback, gpointer user_data);
   void (*create_token_async)      (NatterStore *self, const char *user,
                                    const char *token_hash, gint64 expires_at_ms,
-                                   GCancellable *cancellable,
+                                   const char *agent, GCancellable *cancellable,
                                    GAsyncReadyCallback callback, gpointer user_data);
   void (*lookup_token_async)      (NatterStore *self, const char *token_hash,
                                    gint64 now_ms, GCancellable *cancellable,
@@ -131,6 +158,23 @@ struct _NatterStoreInterface
                                    GAsyncReadyCallback callback, gpointer user_data);
   void (*search_async)            (NatterStore *self, const char *user, const char *query,
                                    const char *room, guint limit,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data);
+
+  void (*list_sessions_async)     (NatterStore *self, const char *user, gint64 now_ms,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data);
+  void (*revoke_tokens_async)     (NatterStore *self, const char *user, const char *session,
+                                   const char *keep, GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data);
+  void (*set_password_async)      (NatterStore *self, const char *user,
+                                   const char *password_hash, const char *keep,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data);
+  void (*set_account_state_async) (NatterStore *self, const char *user,
+                                   NatterAccountState state, GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data);
+  void (*list_users_async)        (NatterStore *self, const char *query, guint limit,
                                    GCancellable *cancellable,
                                    GAsyncReadyCallback callback, gpointer user_data);
 
@@ -165,17 +209,64 @@ void                 natter_store_get_user_async       (NatterStore *self, const
                                                         GAsyncReadyCallback callback, gpointer user_data);
 NatterUserRecord    *natter_store_get_user_finish      (NatterStore *self, GAsyncResult *result, GError **error);
 
+/* Records a session of @user: @agent (nullable) is the client's User-Agent; creation and
+ * last use are now. */
 void                 natter_store_create_token_async   (NatterStore *self, const char *user,
                                                         const char *token_hash, gint64 expires_at_ms,
-                                                        GCancellable *cancellable,
+                                                        const char *agent, GCancellable *cancellable,
                                                         GAsyncReadyCallback callback, gpointer user_data);
 gboolean             natter_store_create_token_finish  (NatterStore *self, GAsyncResult *result, GError **error);
 
-/* Returns the user name; fails with NATTER_ERROR_UNAUTHORIZED for unknown or expired tokens. */
+/* Returns the user name and records the session's use at @now_ms; fails with
+ * NATTER_ERROR_UNAUTHORIZED for unknown or expired tokens, and for tokens of accounts
+ * that are disabled or deleted. */
 void                 natter_store_lookup_token_async   (NatterStore *self, const char *token_hash,
                                                         gint64 now_ms, GCancellable *cancellable,
                                                         GAsyncReadyCallback callback, gpointer user_data);
 char                *natter_store_lookup_token_finish  (NatterStore *self, GAsyncResult *result, GError **error);
+
+/* The live sessions of @user, oldest first. Returns (element-type NatterSessionRecord). */
+void                 natter_store_list_sessions_async  (NatterStore *self, const char *user,
+                                                        gint64 now_ms, GCancellable *cancellable,
+                                                        GAsyncReadyCallback callback, gpointer user_data);
+GPtrArray           *natter_store_list_sessions_finish (NatterStore *self, GAsyncResult *result, GError **error);
+
+/* Deletes the tokens of @user: the one with id @session, or all of them (@session NULL)
+ * except @keep (nullable). Returns (transfer full) the ids of the sessions ended, maybe
+ * none; fails with NATTER_ERROR_NOT_FOUND if @session is not a session of @user. */
+void                 natter_store_revoke_tokens_async  (NatterStore *self, const char *user,
+                                                        const char *session, const char *keep,
+                                                        GCancellable *cancellable,
+                                                        GAsyncReadyCallback callback, gpointer user_data);
+GStrv                natter_store_revoke_tokens_finish (NatterStore *self, GAsyncResult *result, GError **error);
+
+/* Replaces the password hash of @user and, in the same transaction, deletes every token
+ * of it but @keep (nullable). Returns (transfer full) the ids of the sessions ended;
+ * fails with NATTER_ERROR_NOT_FOUND for an unknown or deleted account. */
+void                 natter_store_set_password_async   (NatterStore *self, const char *user,
+                                                        const char *password_hash, const char *keep,
+                                                        GCancellable *cancellable,
+                                                        GAsyncReadyCallback callback, gpointer user_data);
+GStrv                natter_store_set_password_finish  (NatterStore *self, GAsyncResult *result, GError **error);
+
+/* Enables, disables or deletes @user. Disabling and deleting delete its tokens in the
+ * same transaction; deleting also drops its password hash and keeps the name taken.
+ * Returns (transfer full) the ids of the sessions ended; fails with
+ * NATTER_ERROR_NOT_FOUND for an unknown or already deleted account. */
+void                 natter_store_set_account_state_async  (NatterStore *self, const char *user,
+                                                            NatterAccountState state,
+                                                            GCancellable *cancellable,
+                                                            GAsyncReadyCallback callback,
+                                                            gpointer user_data);
+GStrv                natter_store_set_account_state_finish (NatterStore *self, GAsyncResult *result,
+                                                            GError **error);
+
+/* Accounts that are not deleted, by name, whose name contains @query (nullable), at most
+ * @limit. Returns (element-type NatterUserRecord) without password hashes. */
+void                 natter_store_list_users_async     (NatterStore *self, const char *query,
+                                                        guint limit, GCancellable *cancellable,
+                                                        GAsyncReadyCallback callback, gpointer user_data);
+GPtrArray           *natter_store_list_users_finish    (NatterStore *self, GAsyncResult *result, GError **error);
 
 /* Creates the room if missing; returns the stored room either way (members not filled). */
 void                 natter_store_create_room_async    (NatterStore *self, const char *name,
@@ -254,6 +345,9 @@ Natter__Message *natter_message_copy (const Natter__Message *message);
 void             natter_message_free (Natter__Message *message);
 
 void natter_user_record_free      (NatterUserRecord *record);
+void natter_session_record_free   (NatterSessionRecord *record);
+/* The public id of the session whose token hashes to @token_hash. */
+char *natter_store_session_id     (const char *token_hash);
 void natter_member_record_free    (NatterMemberRecord *record);
 NatterMemberRecord *natter_member_record_new (const char *user, guint64 read_seq);
 NatterRoomRecord *natter_room_record_new (const char *name, const char *kind,
@@ -265,6 +359,7 @@ void natter_history_result_free   (NatterHistoryResult *result);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Natter__Message, natter_message_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterUserRecord, natter_user_record_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterSessionRecord, natter_session_record_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterRoomRecord, natter_room_record_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterStoreSnapshot, natter_store_snapshot_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterAppendResult, natter_append_result_free)

@@ -167,6 +167,10 @@ upgraded_cb (SoupServerMessage *msg,
 
   session = natter_session_new (NATTER_BACKEND (self->hub), natter_hub_get_config (self->hub),
                                 stream, socket, codec, peer);
+  /* Before any request: a login records it with the session's token. */
+  natter_client_set_agent (NATTER_CLIENT (session),
+                           soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
+                                                         "User-Agent"));
   g_signal_connect_object (session, "closed", G_CALLBACK (on_session_closed), self, 0);
   g_hash_table_add (self->sessions, session);
   g_hash_table_insert (self->per_peer, g_strdup (peer),

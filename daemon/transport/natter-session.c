@@ -174,6 +174,7 @@ natter_session_class_init (NatterSessionClass *klass)
 
   object_class->dispose = natter_session_dispose;
   client_class->deliver = natter_session_deliver;
+  client_class->end = natter_session_close;
 
   signals[SIGNAL_CLOSED] =
     g_signal_new ("closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,

@@ -236,7 +236,8 @@ create_token (Fixture *f, const char *user, const char *hash, gint64 expires_at,
 {
   g_autoptr(GAsyncResult) result = NULL;
 
-  natter_store_create_token_async (f->store, user, hash, expires_at, NULL, result_cb, &result);
+  natter_store_create_token_async (f->store, user, hash, expires_at, "test-agent/1", NULL,
+                                   result_cb, &result);
   WAIT_UNTIL (result != NULL);
   return natter_store_create_token_finish (f->store, result, error);
 }
@@ -249,6 +250,66 @@ lookup_token (Fixture *f, const char *hash, gint64 now, GError **error)
   natter_store_lookup_token_async (f->store, hash, now, NULL, result_cb, &result);
   WAIT_UNTIL (result != NULL);
   return natter_store_lookup_token_finish (f->store, result, error);
+}
+
+static GPtrArray *
+list_sessions (Fixture *f, const char *user, gint64 now)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) local_error = NULL;
+  GPtrArray *sessions;
+
+  natter_store_list_sessions_async (f->store, user, now, NULL, result_cb, &result);
+  WAIT_UNTIL (result != NULL);
+  sessions = natter_store_list_sessions_finish (f->store, result, &local_error);
+  g_assert_no_error (local_error);
+  return sessions;
+}
+
+static GStrv
+revoke_tokens (Fixture *f, const char *user, const char *session, const char *keep,
+               GError **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  natter_store_revoke_tokens_async (f->store, user, session, keep, NULL, result_cb, &result);
+  WAIT_UNTIL (result != NULL);
+  return natter_store_revoke_tokens_finish (f->store, result, error);
+}
+
+static GStrv
+set_password (Fixture *f, const char *user, const char *hash, const char *keep,
+              GError **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  natter_store_set_password_async (f->store, user, hash, keep, NULL, result_cb, &result);
+  WAIT_UNTIL (result != NULL);
+  return natter_store_set_password_finish (f->store, result, error);
+}
+
+static GStrv
+set_account_state (Fixture *f, const char *user, NatterAccountState state, GError **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  natter_store_set_account_state_async (f->store, user, state, NULL, result_cb, &result);
+  WAIT_UNTIL (result != NULL);
+  return natter_store_set_account_state_finish (f->store, result, error);
+}
+
+static GPtrArray *
+list_users (Fixture *f, const char *query, guint limit)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) local_error = NULL;
+  GPtrArray *users;
+
+  natter_store_list_users_async (f->store, query, limit, NULL, result_cb, &result);
+  WAIT_UNTIL (result != NULL);
+  users = natter_store_list_users_finish (f->store, result, &local_error);
+  g_assert_no_error (local_error);
+  return users;
 }
 
 static NatterRoomRecord *
@@ -573,6 +634,238 @@ test_tokens (Fixture *fixture, gconstpointer user_data)
   unknown = lookup_token (fixture, "token-hash-2", now, &local_error);
   g_assert_error (local_error, NATTER_ERROR, NATTER_ERROR_UNAUTHORIZED);
   g_assert_null (unknown);
+}
+
+/* Token hashes as the hub makes them are 64 hex digits; the session id is their start. */
+#define HASH_A1 "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1"
+#define HASH_A2 "a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2"
+#define HASH_A3 "a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3"
+#define HASH_B1 "b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1"
+
+static void
+create_tokens (Fixture *fixture, const char * const *hashes, const char *user)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  for (guint i = 0; hashes[i] != NULL; i++)
+    {
+      g_assert_true (create_token (fixture, user, hashes[i], now_ms () + 3600000, &local_error));
+      g_assert_no_error (local_error);
+    }
+}
+
+static void
+test_sessions (Fixture *fixture, gconstpointer user_data)
+{
+  const char * const alice_hashes[] = { HASH_A1, HASH_A2, HASH_A3, NULL };
+  const char * const bob_hashes[] = { HASH_B1, NULL };
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GPtrArray) sessions = NULL;
+  g_autoptr(GPtrArray) after = NULL;
+  g_autofree char *id_a1 = natter_store_session_id (HASH_A1);
+  g_autofree char *id_a2 = natter_store_session_id (HASH_A2);
+  g_autofree char *id_a3 = natter_store_session_id (HASH_A3);
+  g_autofree char *id_b1 = natter_store_session_id (HASH_B1);
+  g_autofree char *user = NULL;
+  g_auto(GStrv) revoked = NULL;
+  g_auto(GStrv) none = NULL;
+  g_auto(GStrv) rest = NULL;
+  gint64 before = now_ms ();
+  NatterSessionRecord *first;
+
+  g_assert_true (create_user (fixture, "alice", "hash", FALSE, &local_error));
+  g_assert_true (create_user (fixture, "bob", "hash", FALSE, &local_error));
+  create_tokens (fixture, alice_hashes, "alice");
+  create_tokens (fixture, bob_hashes, "bob");
+
+  sessions = list_sessions (fixture, "alice", now_ms ());
+  g_assert_cmpuint (sessions->len, ==, 3);
+  first = g_ptr_array_index (sessions, 0);
+  g_assert_cmpuint (strlen (first->id), ==, NATTER_SESSION_ID_CHARS);
+  g_assert_cmpstr (first->agent, ==, "test-agent/1");
+  g_assert_cmpint (first->created_ts, >=, before);
+  g_assert_cmpint (first->last_seen_ts, ==, first->created_ts);
+
+  /* A login with the token is its last use. */
+  user = lookup_token (fixture, HASH_A1, now_ms () + 5000, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpstr (user, ==, "alice");
+  after = list_sessions (fixture, "alice", now_ms ());
+  for (guint i = 0; i < after->len; i++)
+    {
+      NatterSessionRecord *session = g_ptr_array_index (after, i);
+
+      if (g_str_equal (session->id, id_a1))
+        g_assert_cmpint (session->last_seen_ts, >=, before + 5000);
+      else
+        g_assert_cmpint (session->last_seen_ts, <, before + 5000);
+    }
+
+  /* One session; another account's is not found, nor is an unknown one. */
+  revoked = revoke_tokens (fixture, "alice", id_a2, NULL, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpstrv (revoked, ((const char * const[]) { id_a2, NULL }));
+  g_assert_null (lookup_token (fixture, HASH_A2, now_ms (), &local_error));
+  g_assert_error (local_error, NATTER_ERROR, NATTER_ERROR_UNAUTHORIZED);
+  g_clear_error (&local_error);
+  g_assert_null (revoke_tokens (fixture, "alice", id_b1, NULL, &local_error));
+  g_assert_error (local_error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND);
+  g_clear_error (&local_error);
+  g_assert_null (revoke_tokens (fixture, "alice", id_a2, NULL, &local_error));
+  g_assert_error (local_error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND);
+  g_clear_error (&local_error);
+
+  /* All but one, then all: nothing left to end is no error. */
+  rest = revoke_tokens (fixture, "alice", NULL, id_a1, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpstrv (rest, ((const char * const[]) { id_a3, NULL }));
+  g_clear_pointer (&revoked, g_strfreev);
+  revoked = revoke_tokens (fixture, "alice", NULL, NULL, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpstrv (revoked, ((const char * const[]) { id_a1, NULL }));
+  none = revoke_tokens (fixture, "alice", NULL, NULL, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (g_strv_length (none), ==, 0);
+  g_clear_pointer (&sessions, g_ptr_array_unref);
+  sessions = list_sessions (fixture, "alice", now_ms ());
+  g_assert_cmpuint (sessions->len, ==, 0);
+
+  /* Bob's session is untouched. */
+  g_clear_pointer (&sessions, g_ptr_array_unref);
+  sessions = list_sessions (fixture, "bob", now_ms ());
+  g_assert_cmpuint (sessions->len, ==, 1);
+}
+
+static void
+test_set_password (Fixture *fixture, gconstpointer user_data)
+{
+  const char * const hashes[] = { HASH_A1, HASH_A2, HASH_A3, NULL };
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *id_a1 = natter_store_session_id (HASH_A1);
+  g_auto(GStrv) revoked = NULL;
+  g_autoptr(NatterUserRecord) record = NULL;
+  g_autofree char *user = NULL;
+
+  g_assert_true (create_user (fixture, "alice", "old-hash", FALSE, &local_error));
+  create_tokens (fixture, hashes, "alice");
+
+  revoked = set_password (fixture, "alice", "new-hash", id_a1, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (g_strv_length (revoked), ==, 2);
+  g_assert_false (g_strv_contains ((const char * const *) revoked, id_a1));
+  record = get_user (fixture, "alice", &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpstr (record->password_hash, ==, "new-hash");
+  user = lookup_token (fixture, HASH_A1, now_ms (), &local_error);
+  g_assert_no_error (local_error);
+  g_assert_null (lookup_token (fixture, HASH_A3, now_ms (), &local_error));
+  g_assert_error (local_error, NATTER_ERROR, NATTER_ERROR_UNAUTHORIZED);
+  g_clear_error (&local_error);
+
+  g_assert_null (set_password (fixture, "nobody", "hash", NULL, &local_error));
+  g_assert_error (local_error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND);
+}
+
+static void
+test_account_state (Fixture *fixture, gconstpointer user_data)
+{
+  const char * const hashes[] = { HASH_A1, HASH_A2, NULL };
+  const char * const later[] = { HASH_A3, NULL };
+  g_autoptr(GError) local_error = NULL;
+  g_auto(GStrv) disabled = NULL;
+  g_auto(GStrv) enabled = NULL;
+  g_auto(GStrv) deleted = NULL;
+  g_autoptr(NatterUserRecord) record = NULL;
+  g_autoptr(NatterUserRecord) gone = NULL;
+  g_autoptr(GPtrArray) users = NULL;
+  g_autofree char *user = NULL;
+
+  g_assert_true (create_user (fixture, "alice", "hash", FALSE, &local_error));
+  g_assert_true (create_user (fixture, "bob", "hash", FALSE, &local_error));
+  create_tokens (fixture, hashes, "alice");
+
+  /* Disabling ends every session, and no token of the account works meanwhile. */
+  disabled = set_account_state (fixture, "alice", NATTER_ACCOUNT_DISABLED, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (g_strv_length (disabled), ==, 2);
+  record = get_user (fixture, "alice", &local_error);
+  g_assert_no_error (local_error);
+  g_assert_true (record->disabled);
+  g_assert_false (record->deleted);
+  create_tokens (fixture, later, "alice");
+  g_assert_null (lookup_token (fixture, HASH_A3, now_ms (), &local_error));
+  g_assert_error (local_error, NATTER_ERROR, NATTER_ERROR_UNAUTHORIZED);
+  g_clear_error (&local_error);
+  users = list_users (fixture, NULL, 10);
+  g_assert_cmpuint (users->len, ==, 2);
+  g_assert_true (((NatterUserRecord *) g_ptr_array_index (users, 0))->disabled);
+
+  enabled = set_account_state (fixture, "alice", NATTER_ACCOUNT_ENABLED, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (g_strv_length (enabled), ==, 0);
+  user = lookup_token (fixture, HASH_A3, now_ms (), &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpstr (user, ==, "alice");
+
+  /* Deleting keeps the name taken, and drops the password and the sessions. */
+  deleted = set_account_state (fixture, "alice", NATTER_ACCOUNT_DELETED, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpstrv (deleted, ((const char * const[]) { "a3a3a3a3a3a3a3a3", NULL }));
+  gone = get_user (fixture, "alice", &local_error);
+  g_assert_no_error (local_error);
+  g_assert_true (gone->deleted);
+  g_assert_cmpstr (gone->password_hash, ==, "");
+  g_assert_false (create_user (fixture, "alice", "hash", FALSE, &local_error));
+  g_assert_error (local_error, NATTER_ERROR, NATTER_ERROR_CONFLICT);
+  g_clear_error (&local_error);
+  g_assert_null (set_account_state (fixture, "alice", NATTER_ACCOUNT_ENABLED, &local_error));
+  g_assert_error (local_error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND);
+  g_clear_error (&local_error);
+  g_assert_null (set_password (fixture, "alice", "hash", NULL, &local_error));
+  g_assert_error (local_error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND);
+  g_clear_error (&local_error);
+  g_assert_null (set_account_state (fixture, "nobody", NATTER_ACCOUNT_DISABLED, &local_error));
+  g_assert_error (local_error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND);
+  g_clear_error (&local_error);
+
+  g_clear_pointer (&users, g_ptr_array_unref);
+  users = list_users (fixture, NULL, 10);
+  g_assert_cmpuint (users->len, ==, 1);
+  g_assert_cmpstr (((NatterUserRecord *) g_ptr_array_index (users, 0))->name, ==, "bob");
+}
+
+static void
+test_list_users (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GPtrArray) all = NULL;
+  g_autoptr(GPtrArray) matching = NULL;
+  g_autoptr(GPtrArray) limited = NULL;
+  g_autoptr(GPtrArray) literal = NULL;
+  gint64 before = now_ms ();
+  NatterUserRecord *first;
+
+  g_assert_true (create_user (fixture, "carol", "hash", FALSE, &local_error));
+  g_assert_true (create_user (fixture, "alice", "hash", TRUE, &local_error));
+  g_assert_true (create_user (fixture, "alfred", "hash", FALSE, &local_error));
+  g_assert_no_error (local_error);
+
+  all = list_users (fixture, NULL, 100);
+  g_assert_cmpuint (all->len, ==, 3);
+  first = g_ptr_array_index (all, 0);
+  g_assert_cmpstr (first->name, ==, "alfred");
+  g_assert_false (first->admin);
+  g_assert_null (first->password_hash);
+  g_assert_cmpint (first->created_ts, >=, before - 1000);
+  g_assert_true (((NatterUserRecord *) g_ptr_array_index (all, 1))->admin);
+
+  matching = list_users (fixture, "al", 100);
+  g_assert_cmpuint (matching->len, ==, 2);
+  limited = list_users (fixture, NULL, 1);
+  g_assert_cmpuint (limited->len, ==, 1);
+  /* A substring, not a pattern. */
+  literal = list_users (fixture, "%", 100);
+  g_assert_cmpuint (literal->len, ==, 0);
 }
 
 static void
@@ -1591,6 +1884,9 @@ test_sqlite_migration (Fixture *fixture, gconstpointer user_data)
   g_autoptr(GPtrArray) found = NULL;
   g_autoptr(NatterHistoryResult) page = NULL;
   g_autoptr(NatterUserRecord) user = NULL;
+  g_autofree char *token_user = NULL;
+  g_autoptr(GPtrArray) sessions = NULL;
+  NatterSessionRecord *old_session;
   sqlite3 *db;
 
   g_assert_cmpuint (natter_store_sqlite_get_latest_schema_version (), >, 1);
@@ -1610,6 +1906,9 @@ test_sqlite_migration (Fixture *fixture, gconstpointer user_data)
 
   db = open_raw (fixture->path);
   g_assert_cmpint (query_int_raw (db, "PRAGMA user_version"), ==, 1);
+  /* A session token as the first schema stored it. */
+  exec_raw (db, "INSERT INTO tokens (hash, user, expires_at)"
+                " VALUES ('" HASH_A1 "', 'alice', 9000000000000)");
   sqlite3_close (db);
 
   /* Opening migrates it, keeping everything. */
@@ -1627,6 +1926,18 @@ test_sqlite_migration (Fixture *fixture, gconstpointer user_data)
   g_assert_no_error (local_error);
   g_assert_cmpuint (found->len, ==, 1);
   g_assert_cmpuint (append_ok (fixture, "general", "alice", "third"), ==, 3);
+
+  /* The old token still works, as a session with nothing known about it. */
+  token_user = lookup_token (fixture, HASH_A1, now_ms (), &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpstr (token_user, ==, "alice");
+  sessions = list_sessions (fixture, "alice", now_ms ());
+  g_assert_cmpuint (sessions->len, ==, 1);
+  old_session = g_ptr_array_index (sessions, 0);
+  g_assert_cmpstr (old_session->id, ==, "a1a1a1a1a1a1a1a1");
+  g_assert_cmpint (old_session->created_ts, ==, 0);
+  g_assert_null (old_session->agent);
+  g_assert_false (user->disabled);
 
   db = open_raw (fixture->path);
   g_assert_cmpint (query_int_raw (db, "PRAGMA user_version"), ==,
@@ -1869,6 +2180,10 @@ main (int argc, char **argv)
   ADD ("/store/capabilities", test_capabilities);
   ADD ("/store/users", test_users);
   ADD ("/store/tokens", test_tokens);
+  ADD ("/store/sessions", test_sessions);
+  ADD ("/store/set-password", test_set_password);
+  ADD ("/store/account-state", test_account_state);
+  ADD ("/store/list-users", test_list_users);
   ADD ("/store/owner", test_owner);
   ADD ("/store/rooms", test_rooms);
   ADD ("/store/append", test_append);
