@@ -171,6 +171,12 @@ complete_login (Request *req, const char *user, gboolean admin, const char *toke
     }
   cs->user = g_strdup (user);
   cs->admin = admin;
+  if (token != NULL)
+    {
+      g_autofree char *hash = natter_auth_token_hash (token);
+
+      cs->session = natter_store_session_id (hash);
+    }
 
   if (sessions == NULL)
     {
@@ -389,7 +395,7 @@ natter_hub_handle_register (Request *req, ClientState *cs)
 }
 
 static void
-login_verified_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+password_verified_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(Request) req = user_data;
   g_autoptr(GError) error = NULL;
@@ -401,11 +407,11 @@ login_verified_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   natter_throttle_success (req->hub->login_throttle, req->login_key);
   natter_throttle_forgive (req->hub->address_throttle, req->login_key + strlen (req->user) + 1);
-  issue_token (req);
+  req->verified (req);
 }
 
 static void
-login_user_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+password_user_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(Request) req = user_data;
   g_autoptr(GError) error = NULL;
@@ -417,11 +423,80 @@ login_user_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       login_failed (req, error);
       return;
     }
+  /* A deleted account is as unknown as one that never was. */
+  if (record != NULL && record->deleted)
+    g_clear_pointer (&record, natter_user_record_free);
   /* Unknown users are verified against a dummy hash: same answer, same time. */
   req->admin = record != NULL && record->admin;
+  req->owner = record != NULL && record->owner;
+  req->disabled = record != NULL && record->disabled;
   natter_auth_verify_password_async (record != NULL ? record->password_hash : NULL,
-                                     req->frame->login->password, NULL,
-                                     login_verified_cb, natter_hub_request_ref (req));
+                                     req->password, NULL,
+                                     password_verified_cb, natter_hub_request_ref (req));
+}
+
+/**
+ * natter_hub_check_password:
+ * @password: (transfer none): must live as long as @req (a field of its frame)
+ * @verified: what continues once the password is right, with req->admin, req->owner and
+ *   req->disabled set
+ *
+ * Checks the password of @user for any operation that takes one, as a login does: the
+ * same throttles (a guess is a guess, whatever the operation carries it), the same
+ * answer and time for unknown users, deleted accounts and wrong passwords.
+ *
+ * Returns: %FALSE if the throttles refused, and the request was answered
+ */
+gboolean
+natter_hub_check_password (Request *req, ClientState *cs, const char *user,
+                           const char *password, void (*verified) (Request *req))
+{
+  guint retry_after_ms = 0;
+  const char *address;
+
+  /* Failures count per account and address, so that a stranger's guesses make the
+   * stranger wait, not the account's owner; and per address, whatever the accounts, so
+   * that guessing across many accounts is slowed too. */
+  address = client_address (cs);
+  req->login_key = g_strconcat (user, "\x1f", address, NULL);
+  if (!natter_throttle_check (req->hub->login_throttle, req->login_key, &retry_after_ms))
+    {
+      natter_hub_reply_rate_limited (req, retry_after_ms,
+                          "too many failed logins for this account from this address; "
+                          "retry later");
+      return FALSE;
+    }
+  if (!natter_throttle_check (req->hub->address_throttle, address, &retry_after_ms))
+    {
+      natter_hub_reply_rate_limited (req, retry_after_ms,
+                          "too many failed logins from this address; retry later");
+      return FALSE;
+    }
+  if (!password_rate_check (req, cs))
+    return FALSE;
+  /* Counted as failed until it succeeds, so guesses made in parallel count too. */
+  natter_throttle_failure (req->hub->login_throttle, req->login_key);
+  natter_throttle_failure (req->hub->address_throttle, address);
+  g_free (req->user);
+  req->user = g_strdup (user);
+  req->password = password;
+  req->verified = verified;
+  natter_store_get_user_async (req->hub->store, user, NULL, password_user_cb,
+                               natter_hub_request_ref (req));
+  return TRUE;
+}
+
+static void
+login_password_verified (Request *req)
+{
+  if (req->disabled)
+    {
+      g_autoptr(GError) forbidden = g_error_new (NATTER_ERROR, NATTER_ERROR_FORBIDDEN,
+                                                 "this account is disabled");
+      login_failed (req, forbidden);
+      return;
+    }
+  issue_token (req);
 }
 
 static void
@@ -432,11 +507,13 @@ token_user_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(NatterUserRecord) record = natter_store_get_user_finish (NATTER_STORE (source),
                                                                      result, &error);
 
-  if (record == NULL)
+  /* The store refuses their tokens already; this closes the race with a concurrent
+   * disable or delete. */
+  if (record == NULL || record->deleted || record->disabled)
     {
       g_autoptr(GError) unauthorized = g_error_new (NATTER_ERROR, NATTER_ERROR_UNAUTHORIZED,
                                                     "invalid or expired token");
-      login_failed (req, g_error_matches (error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND)
+      login_failed (req, record != NULL || g_error_matches (error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND)
                            ? unauthorized : error);
       return;
     }
@@ -471,8 +548,6 @@ void
 natter_hub_handle_login (Request *req, ClientState *cs)
 {
   Natter__Login *op = req->frame->login;
-  guint retry_after_ms = 0;
-  const char *address;
 
   if (op->token != NULL && op->password == NULL)
     {
@@ -511,32 +586,8 @@ natter_hub_handle_login (Request *req, ClientState *cs)
       natter_hub_reply_with_error (req, NATTER_ERROR_UNAUTHORIZED, "invalid user name or password");
       return;
     }
-  /* Failures count per account and address, so that a stranger's guesses make the
-   * stranger wait, not the account's owner; and per address, whatever the accounts, so
-   * that guessing across many accounts is slowed too. */
-  address = client_address (cs);
-  req->login_key = g_strconcat (op->user, "\x1f", address, NULL);
-  if (!natter_throttle_check (req->hub->login_throttle, req->login_key, &retry_after_ms))
-    {
-      natter_hub_reply_rate_limited (req, retry_after_ms,
-                          "too many failed logins for this account from this address; "
-                          "retry later");
-      return;
-    }
-  if (!natter_throttle_check (req->hub->address_throttle, address, &retry_after_ms))
-    {
-      natter_hub_reply_rate_limited (req, retry_after_ms,
-                          "too many failed logins from this address; retry later");
-      return;
-    }
-  if (!password_rate_check (req, cs))
-    return;
-  /* Counted as failed until it succeeds, so guesses made in parallel count too. */
-  natter_throttle_failure (req->hub->login_throttle, req->login_key);
-  natter_throttle_failure (req->hub->address_throttle, address);
-  cs->logging_in = TRUE;
-  req->user = g_strdup (op->user);
-  natter_store_get_user_async (req->hub->store, op->user, NULL, login_user_cb, natter_hub_request_ref (req));
+  if (natter_hub_check_password (req, cs, op->user, op->password, login_password_verified))
+    cs->logging_in = TRUE;
 }
 
 /* ---------------------------------------------------------------------------------- */

@@ -67,6 +67,8 @@ struct _ClientState
 {
   NatterClient *client;       /* (owned) */
   char         *user;         /* (owned) (nullable) until logged in */
+  /* The session (token) it logged in with; NULL for front ends that have none. */
+  char         *session;      /* (owned) (nullable) */
   gboolean      admin;
   gboolean      logging_in;
   /* Requests run in the order they came, except that sends, reads and typing may overlap
@@ -185,6 +187,7 @@ enum {
   SIGNAL_PRESENCE_CHANGED,
   SIGNAL_ROOM_WATCHED,
   SIGNAL_ROOM_UNWATCHED,
+  SIGNAL_SESSIONS_ENDED,
   N_SIGNALS
 };
 
@@ -192,7 +195,8 @@ enum {
 extern guint natter_hub_signals[N_SIGNALS];
 
 /* A request in flight. Holds the hub and the client alive until it is answered. */
-typedef struct
+typedef struct _Request Request;
+struct _Request
 {
   gint                 ref_count;
   NatterHub           *hub;     /* (owned) */
@@ -204,7 +208,11 @@ typedef struct
   char                *room;    /* (owned) (nullable) scratch */
   char                *token;   /* (owned) (nullable) scratch */
   char                *login_key; /* (owned) (nullable) the login throttle's key */
+  const char          *password;  /* (unowned) (nullable) in frame, being checked */
+  void               (*verified) (Request *req); /* where a password check continues */
   gboolean             admin;
+  gboolean             owner;     /* the account checked is natterd's local owner */
+  gboolean             disabled;  /* the account checked is disabled */
   guint64              since_seq;
   gboolean             has_since;
   guint64              resume_end;
@@ -213,7 +221,7 @@ typedef struct
   /* Shared store: the room was read again from the store, and the request rerun. */
   gboolean             refreshed;
   guint64              refresh_gen;
-} Request;
+};
 
 static inline gint64
 natter_hub_now_ms (void)
@@ -256,6 +264,21 @@ void natter_hub_finish_login (Request *req, const char *user, gboolean admin);
 void natter_hub_handle_login (Request *req, ClientState *cs);
 void natter_hub_handle_register (Request *req, ClientState *cs);
 gboolean natter_hub_rate_check (NatterHub *self, ClientState *cs, guint *retry_after_ms);
+gboolean natter_hub_check_password (Request *req, ClientState *cs, const char *user,
+                                    const char *password, void (*verified) (Request *req));
+/* natter-hub-account.c */
+void natter_hub_handle_logout (Request *req, ClientState *cs);
+void natter_hub_handle_sessions (Request *req, ClientState *cs);
+void natter_hub_handle_revoke (Request *req, ClientState *cs);
+void natter_hub_handle_password (Request *req, ClientState *cs);
+void natter_hub_handle_delete_account (Request *req, ClientState *cs);
+void natter_hub_handle_admin_users (Request *req, ClientState *cs);
+void natter_hub_handle_admin_set_enabled (Request *req, ClientState *cs);
+/* Closes the local connections of @user whose session is in @sessions (all of them if
+ * NULL) but @except, with 1008. */
+void natter_hub_close_sessions (NatterHub *self, const char *user,
+                                const char * const *sessions, ClientState *except,
+                                const char *reason);
 void natter_hub_reply_rate_limited (Request *req, guint retry_after_ms, const char *message);
 Natter__RoomInfo ** natter_hub_room_infos (NatterHub *self, const char *user, gsize *n_out, Natter__RoomInfo **storage);
 

@@ -488,3 +488,26 @@ natter_hub_append_shared_metrics (NatterHub *self,
                           "natter_users_online_elsewhere %u\n",
                           self->n_catch_ups, g_hash_table_size (self->online_elsewhere));
 }
+
+/**
+ * natter_hub_receive_sessions_ended:
+ * @user: the account
+ * @sessions: (nullable): ids of sessions whose tokens another node revoked, or %NULL for
+ *   all of the account's
+ * @reason: (nullable): why, for the close frame
+ *
+ * Closes this node's connections of those sessions with 1008. Their tokens are gone
+ * from the store already, which every login asks.
+ */
+void
+natter_hub_receive_sessions_ended (NatterHub          *self,
+                                   const char         *user,
+                                   const char * const *sessions,
+                                   const char         *reason)
+{
+  g_return_if_fail (NATTER_IS_HUB (self));
+  g_return_if_fail (user != NULL);
+
+  natter_hub_close_sessions (self, user, sessions, NULL,
+                             reason != NULL ? reason : "session ended");
+}

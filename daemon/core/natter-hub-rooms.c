@@ -244,6 +244,7 @@ natter_hub_client_state_free (ClientState *cs)
   g_queue_clear_full (&cs->waiting, (GDestroyNotify) natter_client_frame_free);
   g_hash_table_unref (cs->subs);
   g_free (cs->user);
+  g_free (cs->session);
   g_object_unref (cs->client);
   g_free (cs);
 }

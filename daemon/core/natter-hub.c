@@ -277,6 +277,28 @@ natter_hub_handle_request (Request     *req,
     case NATTER__CLIENT_FRAME__OP_SEARCH:
       natter_hub_handle_search (req, cs);
       break;
+    case NATTER__CLIENT_FRAME__OP_LOGOUT:
+      natter_hub_handle_logout (req, cs);
+      break;
+    case NATTER__CLIENT_FRAME__OP_SESSIONS:
+      natter_hub_handle_sessions (req, cs);
+      break;
+    case NATTER__CLIENT_FRAME__OP_REVOKE:
+      natter_hub_handle_revoke (req, cs);
+      break;
+    case NATTER__CLIENT_FRAME__OP_PASSWORD:
+      natter_hub_handle_password (req, cs);
+      break;
+    case NATTER__CLIENT_FRAME__OP_DELETE_ACCOUNT:
+      natter_hub_handle_delete_account (req, cs);
+      break;
+    case NATTER__CLIENT_FRAME__OP_ADMIN_USERS:
+      natter_hub_handle_admin_users (req, cs);
+      break;
+    case NATTER__CLIENT_FRAME__OP_ADMIN_DISABLE:
+    case NATTER__CLIENT_FRAME__OP_ADMIN_ENABLE:
+      natter_hub_handle_admin_set_enabled (req, cs);
+      break;
     case NATTER__CLIENT_FRAME__OP_REGISTER:
     case NATTER__CLIENT_FRAME__OP_LOGIN:
     case NATTER__CLIENT_FRAME__OP__NOT_SET:
@@ -806,6 +828,21 @@ natter_hub_class_init (NatterHubClass *klass)
   natter_hub_signals[SIGNAL_ROOM_UNWATCHED] =
     g_signal_new ("room-unwatched", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+
+  /**
+   * NatterHub::sessions-ended:
+   * @user: the account
+   * @sessions: (nullable): the ids of the sessions whose tokens were revoked, or %NULL
+   *   for all of the account's (disabled or deleted)
+   * @reason: why, for the close frame
+   *
+   * Sessions were ended on this node; their connections elsewhere must close too
+   * (natter_hub_receive_sessions_ended()).
+   */
+  natter_hub_signals[SIGNAL_SESSIONS_ENDED] =
+    g_signal_new ("sessions-ended", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_STRV,
+                  G_TYPE_STRING);
 }
 
 static void

@@ -113,6 +113,10 @@ void         natter_hub_receive_joined   (NatterHub                 *self,
 void         natter_hub_receive_left     (NatterHub                 *self,
                                           const char                *room,
                                           const char                *user);
+void         natter_hub_receive_sessions_ended (NatterHub           *self,
+                                                const char          *user,
+                                                const char * const  *sessions,
+                                                const char          *reason);
 void         natter_hub_set_online_elsewhere (NatterHub             *self,
                                               const char            *user,
                                               gboolean               online);

@@ -488,13 +488,17 @@ class ProtoClient(_Client):
         return self.welcome
 
 
-async def open_ws(url, subprotocols, compression="deflate", max_queue=32, source=None):
+async def open_ws(url, subprotocols, compression="deflate", max_queue=32, source=None,
+                  user_agent=None):
     # ping_interval=None: the client only answers the server's pings, it never sends its
     # own, so the daemon's heartbeat is what keeps the connection alive. Compression is
     # offered by default, as browsers do. max_queue: received messages the library holds
     # before it stops reading (None: no bound), 32 by default as in websockets. source: a
     # loopback address to connect from (127.0.0.2, …), for limits per client address.
+    # user_agent: the handshake's User-Agent instead of the library's own.
     extra = {"local_addr": (source, 0)} if source else {}
+    if user_agent is not None:
+        extra["user_agent_header"] = user_agent
     return await websockets.connect(url, subprotocols=subprotocols, ping_interval=None,
                                     compression=compression, max_size=2 ** 24,
                                     max_queue=max_queue, open_timeout=10, close_timeout=5,

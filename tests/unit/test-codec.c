@@ -113,6 +113,13 @@ typedef struct
   Natter__Read        read;
   Natter__Typing      typing;
   Natter__Search      search;
+  Natter__Logout      logout;
+  Natter__Sessions    sessions;
+  Natter__Revoke      revoke;
+  Natter__Password    password;
+  Natter__DeleteAccount delete_account;
+  Natter__AdminUsers  admin_users;
+  Natter__AdminUser   admin_user;
 } ClientFrames;
 
 static void
@@ -203,6 +210,48 @@ build_client_frame (ClientFrames *s,
       s->search.limit = 0;
       s->frame.search = &s->search;
       break;
+    case NATTER__CLIENT_FRAME__OP_LOGOUT:
+      s->logout = (Natter__Logout) NATTER__LOGOUT__INIT;
+      s->logout.has_all = TRUE;
+      s->logout.all = TRUE;
+      s->frame.logout = &s->logout;
+      break;
+    case NATTER__CLIENT_FRAME__OP_SESSIONS:
+      s->sessions = (Natter__Sessions) NATTER__SESSIONS__INIT;
+      s->frame.sessions = &s->sessions;
+      break;
+    case NATTER__CLIENT_FRAME__OP_REVOKE:
+      s->revoke = (Natter__Revoke) NATTER__REVOKE__INIT;
+      s->revoke.session = (char *) "0123456789abcdef";
+      s->frame.revoke = &s->revoke;
+      break;
+    case NATTER__CLIENT_FRAME__OP_PASSWORD:
+      s->password = (Natter__Password) NATTER__PASSWORD__INIT;
+      s->password.old = (char *) TRICKY;
+      s->password.new_ = (char *) "new password";
+      s->frame.password = &s->password;
+      break;
+    case NATTER__CLIENT_FRAME__OP_DELETE_ACCOUNT:
+      s->delete_account = (Natter__DeleteAccount) NATTER__DELETE_ACCOUNT__INIT;
+      s->delete_account.password = (char *) TRICKY;
+      s->frame.delete_account = &s->delete_account;
+      break;
+    case NATTER__CLIENT_FRAME__OP_ADMIN_USERS:
+      s->admin_users = (Natter__AdminUsers) NATTER__ADMIN_USERS__INIT;
+      s->admin_users.query = (char *) "al";
+      s->admin_users.has_limit = TRUE;
+      s->admin_users.limit = G_MAXUINT32;
+      s->frame.admin_users = &s->admin_users;
+      break;
+    case NATTER__CLIENT_FRAME__OP_ADMIN_DISABLE:
+    case NATTER__CLIENT_FRAME__OP_ADMIN_ENABLE:
+      s->admin_user = (Natter__AdminUser) NATTER__ADMIN_USER__INIT;
+      s->admin_user.user = (char *) "mallory";
+      if (op == NATTER__CLIENT_FRAME__OP_ADMIN_DISABLE)
+        s->frame.admin_disable = &s->admin_user;
+      else
+        s->frame.admin_enable = &s->admin_user;
+      break;
     default:
       g_error ("ClientFrame op %u has no test frame: add it here", op);
     }
@@ -230,6 +279,12 @@ typedef struct
   Natter__Typing         typing;
   Natter__Receipt        receipt;
   Natter__SearchResults  search_results;
+  Natter__SessionInfo    session_infos[2];
+  Natter__SessionInfo   *session_info_ptrs[2];
+  Natter__SessionList    session_list;
+  Natter__UserInfo       user_info;
+  Natter__UserInfo      *user_info_ptrs[1];
+  Natter__UserList       user_list;
 } ServerFrames;
 
 static void
@@ -405,6 +460,43 @@ build_server_frame (ServerFrames *s,
       s->search_results.n_messages = 2;
       s->search_results.messages = s->message_ptrs;
       s->frame.search_results = &s->search_results;
+      break;
+    case NATTER__SERVER_FRAME__EVENT_SESSION_LIST:
+      for (guint i = 0; i < 2; i++)
+        {
+          Natter__SessionInfo *info = &s->session_infos[i];
+
+          *info = (Natter__SessionInfo) NATTER__SESSION_INFO__INIT;
+          info->id = (char *) (i == 0 ? "0123456789abcdef" : "fedcba9876543210");
+          info->has_created_ts = TRUE;
+          info->created_ts = i == 0 ? 0 : G_GINT64_CONSTANT (1700000000123);
+          info->has_last_seen_ts = TRUE;
+          info->last_seen_ts = G_MAXINT64;
+          /* Unknown for sessions from before agents were recorded. */
+          info->agent = (char *) (i == 0 ? NULL : TRICKY);
+          info->has_current = TRUE;
+          info->current = i == 1;
+          s->session_info_ptrs[i] = info;
+        }
+      s->session_list = (Natter__SessionList) NATTER__SESSION_LIST__INIT;
+      s->session_list.n_sessions = 2;
+      s->session_list.sessions = s->session_info_ptrs;
+      s->frame.session_list = &s->session_list;
+      break;
+    case NATTER__SERVER_FRAME__EVENT_USER_LIST:
+      s->user_info = (Natter__UserInfo) NATTER__USER_INFO__INIT;
+      s->user_info.user = (char *) "alice";
+      s->user_info.has_admin = TRUE;
+      s->user_info.admin = FALSE;
+      s->user_info.has_disabled = TRUE;
+      s->user_info.disabled = TRUE;
+      s->user_info.has_created_ts = TRUE;
+      s->user_info.created_ts = G_GINT64_CONSTANT (1700000000123);
+      s->user_info_ptrs[0] = &s->user_info;
+      s->user_list = (Natter__UserList) NATTER__USER_LIST__INIT;
+      s->user_list.n_users = 1;
+      s->user_list.users = s->user_info_ptrs;
+      s->frame.user_list = &s->user_list;
       break;
     default:
       g_error ("ServerFrame event %u has no test frame: add it here", event);
