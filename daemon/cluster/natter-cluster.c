@@ -29,6 +29,9 @@
  *   correctly, only other nodes' messages arrive by polling the store (every half
  *   second, so that a conversation across nodes stays a conversation), and typing and
  *   presence from other nodes pause. A log line and natter_cluster_degraded say so.
+ * - Ended sessions (revoked, logged out, a password changed, an account disabled or
+ *   deleted) travel on the broadcast channel too, so that their connections on every
+ *   node close; their tokens are gone from the store, which every login asks.
  * - Presence is aggregated per node: a user is online while a local session or another
  *   node says so. Nodes repeat their word every 30 s and it expires after 90 s, so the
  *   users of a node that was killed go offline.
@@ -185,6 +188,49 @@ presence_changed_cb (NatterHub     *hub,
                      NatterCluster *self)
 {
   publish_presence (self, user, online);
+}
+
+/* Tokens are gone from the store, which every login asks; this closes the connections
+ * that already use them on the other nodes. */
+static void
+sessions_ended_cb (NatterHub          *hub,
+                   const char         *user,
+                   const char * const *sessions,
+                   const char         *reason,
+                   NatterCluster      *self)
+{
+  Natter__ServerFrame frame = NATTER__SERVER_FRAME__INIT;
+  Natter__SessionsEnded ended = NATTER__SESSIONS_ENDED__INIT;
+
+  ended.user = (char *) user;
+  ended.has_all = TRUE;
+  ended.all = sessions == NULL;
+  ended.n_sessions = sessions != NULL ? g_strv_length ((GStrv) sessions) : 0;
+  ended.sessions = (char **) sessions;
+  ended.reason = (char *) reason;
+  frame.event_case = NATTER__SERVER_FRAME__EVENT_SESSIONS_ENDED;
+  frame.sessions_ended = &ended;
+  publish (self, NULL, &frame);
+}
+
+static void
+receive_sessions_ended (NatterCluster *self, const Natter__SessionsEnded *ended)
+{
+  g_autoptr(GPtrArray) sessions = NULL;
+
+  if (ended->user == NULL)
+    return;
+  if (ended->all)
+    {
+      natter_hub_receive_sessions_ended (self->hub, ended->user, NULL, ended->reason);
+      return;
+    }
+  sessions = g_ptr_array_new ();
+  for (gsize i = 0; i < ended->n_sessions; i++)
+    g_ptr_array_add (sessions, ended->sessions[i]);
+  g_ptr_array_add (sessions, NULL);
+  natter_hub_receive_sessions_ended (self->hub, ended->user,
+                                     (const char * const *) sessions->pdata, ended->reason);
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -416,6 +462,9 @@ receive_broadcast (NatterCluster *self, const char *origin, const Natter__Server
         break;
       natter_hub_receive_left (self->hub, frame->member->room, frame->member->user);
       break;
+    case NATTER__SERVER_FRAME__EVENT_SESSIONS_ENDED:
+      receive_sessions_ended (self, frame->sessions_ended);
+      break;
     default:
       g_debug ("Ignoring a frame of type %d from %s", frame->event_case, origin);
       break;
@@ -609,6 +658,7 @@ natter_cluster_new (NatterHub   *hub,
                            self, 0);
   g_signal_connect_object (hub, "room-watched", G_CALLBACK (room_watched_cb), self, 0);
   g_signal_connect_object (hub, "room-unwatched", G_CALLBACK (room_unwatched_cb), self, 0);
+  g_signal_connect_object (hub, "sessions-ended", G_CALLBACK (sessions_ended_cb), self, 0);
 
   if (redis != NULL)
     {

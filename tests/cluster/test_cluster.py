@@ -845,6 +845,49 @@ class ClusterTest(ClusterTestCase):
                              "messages came through the catch-up path, not Redis")
 
 
+class SessionsTest(ClusterTestCase):
+
+    async def expect_error(self, client, op, body, code):
+        frame = await client.request(op, body, expect_error=True)
+        self.assertEqual(frame.get("error", {}).get("code"), code, frame)
+
+    async def test_revoke_on_one_node_closes_the_session_on_another(self):
+        n1, n2, n3 = (self.node(f"n{i}") for i in (1, 2, 3))
+        alice1 = await self.connect("alice-n1", n1.url())
+        await alice1.register("alice", password_for("alice"))
+        alice2 = await self.connect("alice-n2", n2.url())
+        await alice2.login("alice", password_for("alice"))
+        self.assertEqual((alice1.welcome["node"], alice2.welcome["node"]), ("n1", "n2"))
+
+        listing = await alice1.call("sessions", {}, "session_list")
+        self.assertEqual(len(listing["sessions"]), 2)
+        other = [s["id"] for s in listing["sessions"] if not s.get("current")][0]
+        await alice1.call("revoke", {"session": other}, "ok")
+
+        code, _ = await alice2.wait_closed()
+        self.assertEqual(code, 1008, "the revoked session on n2 must close with 1008")
+        # The store is the truth: the token fails on every node.
+        for node in (n1, n2, n3):
+            probe = await self.connect(f"probe-{node.node_id}", node.url())
+            await self.expect_error(probe, "login", {"token": alice2.welcome["token"]},
+                                    "unauthorized")
+        await alice1.call("rooms", {}, "room_list")
+
+        # An administrator on n1 disables an account whose session is on n3.
+        bob3 = await self.connect("bob-n3", n3.url())
+        await bob3.register("bob", password_for("bob"))
+        root = await self.connect("root-n1", n1.url())
+        await root.login(*ADMIN)
+        await root.call("admin_disable", {"user": "bob"}, "ok")
+        code, _ = await bob3.wait_closed()
+        self.assertEqual(code, 1008, "the disabled account's session on n3 must close")
+        probe = await self.connect("probe-bob", n2.url())
+        await self.expect_error(probe, "login", {"user": "bob", "password": password_for("bob")},
+                                "forbidden")
+        await self.expect_error(probe, "login", {"token": bob3.welcome["token"]},
+                                "unauthorized")
+
+
 class DatabaseLinkTest(ClusterTestCase):
 
     linked_nodes = ("n3",)

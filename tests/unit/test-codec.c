@@ -285,6 +285,8 @@ typedef struct
   Natter__UserInfo       user_info;
   Natter__UserInfo      *user_info_ptrs[1];
   Natter__UserList       user_list;
+  char                  *ended_ids[2];
+  Natter__SessionsEnded  sessions_ended;
 } ServerFrames;
 
 static void
@@ -497,6 +499,18 @@ build_server_frame (ServerFrames *s,
       s->user_list.n_users = 1;
       s->user_list.users = s->user_info_ptrs;
       s->frame.user_list = &s->user_list;
+      break;
+    case NATTER__SERVER_FRAME__EVENT_SESSIONS_ENDED:
+      s->ended_ids[0] = (char *) "0123456789abcdef";
+      s->ended_ids[1] = (char *) "fedcba9876543210";
+      s->sessions_ended = (Natter__SessionsEnded) NATTER__SESSIONS_ENDED__INIT;
+      s->sessions_ended.user = (char *) "alice";
+      s->sessions_ended.n_sessions = 2;
+      s->sessions_ended.sessions = s->ended_ids;
+      s->sessions_ended.has_all = TRUE;
+      s->sessions_ended.all = FALSE;
+      s->sessions_ended.reason = (char *) TRICKY;
+      s->frame.sessions_ended = &s->sessions_ended;
       break;
     default:
       g_error ("ServerFrame event %u has no test frame: add it here", event);
