@@ -20,6 +20,7 @@
 #include "natter-dbus-service.h"
 #include "natter-error.h"
 #include "natter-hub.h"
+#include "natter-operator.h"
 #include "natter-server.h"
 #include "natter-store-sqlite.h"
 #include "natter-upstream.h"
@@ -488,6 +489,44 @@ admin_created_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   daemon_quit (daemon, 0);
 }
 
+static void
+operator_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Daemon *daemon = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!natter_operator_run_finish (result, &error))
+    {
+      g_printerr ("natterd: %s\n", error->message);
+      daemon_quit (daemon, 1);
+      return;
+    }
+  daemon_quit (daemon, 0);
+}
+
+/* --backup: SQLite's online backup of natter.db, whether a server is writing or not. */
+static int
+run_backup (NatterConfig *config)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *db_path = NULL;
+
+  if (config->postgres != NULL)
+    {
+      g_printerr ("natterd: --backup copies the SQLite store; back up PostgreSQL with "
+                  "pg_dump (docs/cluster.md)\n");
+      return 2;
+    }
+  db_path = g_build_filename (config->data_dir, "natter.db", NULL);
+  if (!natter_store_sqlite_backup (db_path, config->backup, &error))
+    {
+      g_printerr ("natterd: %s\n", error->message);
+      return 1;
+    }
+  g_print ("Backed up %s to %s.\n", db_path, config->backup);
+  return 0;
+}
+
 /* Each connection is a descriptor. A service manager's soft limit (1024 for a systemd
  * user service) is far below what the hard limit allows: take all of it. */
 static void
@@ -616,6 +655,7 @@ main (int argc, char **argv)
   g_autoptr(GError) error = NULL;
   g_autofree char *db_path = NULL;
   Daemon daemon = { 0, };
+  guint n_operator;
 
   /* A peer that vanished must not end the daemon; writes report EPIPE instead. */
   signal (SIGPIPE, SIG_IGN);
@@ -636,7 +676,23 @@ main (int argc, char **argv)
       natter_config_free (daemon.config);
       return 2;
     }
-  if (daemon.config->upstream_url != NULL && daemon.config->create_admin == NULL)
+  n_operator = natter_operator_n_commands (daemon.config) + (daemon.config->backup != NULL) +
+               (daemon.config->create_admin != NULL);
+  if (n_operator > 1)
+    {
+      g_printerr ("natterd: give one of --create-admin, --list-users, --disable-user, "
+                  "--enable-user, --reset-password, --revoke-tokens and --backup at a time\n");
+      natter_config_free (daemon.config);
+      return 2;
+    }
+  if (daemon.config->backup != NULL)
+    {
+      int status = run_backup (daemon.config);
+
+      natter_config_free (daemon.config);
+      return status;
+    }
+  if (daemon.config->upstream_url != NULL && n_operator == 0)
     return run_upstream (&daemon);
 
   if (daemon.config->postgres != NULL)
@@ -673,7 +729,7 @@ main (int argc, char **argv)
   daemon.hub = natter_hub_new (daemon.store, daemon.config);
 
   /* Other nodes write to a shared store: the cluster stands beside the hub. */
-  if (natter_store_is_shared (daemon.store) && daemon.config->create_admin == NULL)
+  if (natter_store_is_shared (daemon.store) && n_operator == 0)
     {
       if (!join_cluster (&daemon, &error))
         {
@@ -703,6 +759,26 @@ main (int argc, char **argv)
           memset (password, 0, strlen (password));
           g_main_loop_run (daemon.loop);
         }
+    }
+  else if (n_operator > 0)
+    {
+      g_autofree char *password = NULL;
+
+      if (daemon.config->reset_password != NULL)
+        password = read_password_from_stdin (&error);
+      if (daemon.config->reset_password != NULL && password == NULL)
+        {
+          g_printerr ("natterd: %s\n", error->message);
+          daemon.exit_status = 1;
+        }
+      else
+        {
+          natter_operator_run_async (daemon.store, daemon.config, password, NULL,
+                                     operator_done_cb, &daemon);
+          g_main_loop_run (daemon.loop);
+        }
+      if (password != NULL)
+        memset (password, 0, strlen (password));
     }
   else
     {

@@ -175,6 +175,28 @@ static const NatterSetting settings[] = {
   { .name = "create-admin", .type = NATTER_SETTING_STRING,
     .command_line_only = TRUE, .offset = FIELD (create_admin), .arg = "USER",
     .help = "Create an administrator account, reading its password from standard input, and exit" },
+  /* Operator commands: each works on the store of a stopped or a running server, then
+   * natterd exits. */
+  { .name = "list-users", .type = NATTER_SETTING_BOOL,
+    .command_line_only = TRUE, .offset = FIELD (list_users),
+    .help = "Print the accounts (name, admin, disabled, created) and exit" },
+  { .name = "disable-user", .type = NATTER_SETTING_STRING,
+    .command_line_only = TRUE, .offset = FIELD (disable_user), .arg = "USER",
+    .help = "Disable an account: its tokens end and its logins are refused; then exit" },
+  { .name = "enable-user", .type = NATTER_SETTING_STRING,
+    .command_line_only = TRUE, .offset = FIELD (enable_user), .arg = "USER",
+    .help = "Enable a disabled account again and exit" },
+  { .name = "reset-password", .type = NATTER_SETTING_STRING,
+    .command_line_only = TRUE, .offset = FIELD (reset_password), .arg = "USER",
+    .help = "Set an account's password, read from standard input, end its tokens, and exit" },
+  { .name = "revoke-tokens", .type = NATTER_SETTING_STRING,
+    .command_line_only = TRUE, .offset = FIELD (revoke_tokens), .arg = "USER",
+    .help = "End every token (session) of an account and exit" },
+  { .name = "backup", .type = NATTER_SETTING_PATH,
+    .command_line_only = TRUE, .offset = FIELD (backup), .arg = "FILE",
+    .help = "Copy the SQLite store to a new FILE, consistent even while the server writes, "
+            "and exit; restore by starting natterd on a data directory holding the copy "
+            "as natter.db" },
 };
 
 /**

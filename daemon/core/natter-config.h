@@ -81,6 +81,13 @@ typedef struct {
   /* Command line only */
   char            *config_file;        /* (owned) (nullable) the keyfile read (--config) */
   char            *create_admin;       /* (owned) (nullable) create this admin and exit */
+  /* Operator commands (natter-operator.c), each then exit */
+  gboolean         list_users;
+  char            *disable_user;       /* (owned) (nullable) */
+  char            *enable_user;        /* (owned) (nullable) */
+  char            *reset_password;     /* (owned) (nullable) new password on stdin */
+  char            *revoke_tokens;      /* (owned) (nullable) */
+  char            *backup;             /* (owned) (nullable) SQLite only: copy to this file */
 } NatterConfig;
 
 /**

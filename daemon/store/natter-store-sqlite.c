@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <sodium.h>
+#include <glib/gstdio.h>
 #include <sqlite3.h>
 
 #include "natter-error.h"
@@ -2602,4 +2603,87 @@ NatterStore *
 natter_store_sqlite_new (const char *path, NatterDurability durability, GError **error)
 {
   return natter_store_sqlite_new_full (path, durability, 0, BUSY_TIMEOUT_MS, error);
+}
+
+/**
+ * natter_store_sqlite_backup:
+ * @path: the database file of a store, in use by a running natterd or not
+ * @dest: a file that does not exist yet
+ * @error: return location for a #GError
+ *
+ * Copies the database with SQLite's online backup API, in one step: one read
+ * transaction, so the copy is the database as it was when the step began, while the
+ * server goes on writing (in WAL mode a reader holds no writer back). Everything
+ * committed before the call is in the copy. The copy is written beside @dest first and
+ * renamed into place only when complete, so @dest is never half a database. Blocks:
+ * for the command line, not for a main loop that serves.
+ *
+ * Returns: %TRUE if @dest holds the copy
+ */
+gboolean
+natter_store_sqlite_backup (const char *path, const char *dest, GError **error)
+{
+  g_autofree char *partial = g_strconcat (dest, ".partial", NULL);
+  sqlite3 *source = NULL;
+  sqlite3 *target = NULL;
+  sqlite3_backup *backup;
+  int rc;
+
+  g_return_val_if_fail (path != NULL && dest != NULL, FALSE);
+
+  if (g_file_test (dest, G_FILE_TEST_EXISTS))
+    {
+      g_set_error (error, NATTER_ERROR, NATTER_ERROR_CONFLICT,
+                   "%s exists already; back up to a new file", dest);
+      return FALSE;
+    }
+  rc = sqlite3_open_v2 (path, &source, SQLITE_OPEN_READONLY, NULL);
+  if (rc == SQLITE_OK)
+    {
+      sqlite3_busy_timeout (source, BUSY_TIMEOUT_MS);
+      g_unlink (partial);
+      rc = sqlite3_open_v2 (partial, &target, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    }
+  if (rc != SQLITE_OK)
+    {
+      set_db_error (error, target != NULL ? target : source, rc);
+      g_prefix_error (error, "Cannot open %s: ", target != NULL ? partial : path);
+      sqlite3_close (target);
+      sqlite3_close (source);
+      return FALSE;
+    }
+
+  backup = sqlite3_backup_init (target, "main", source, "main");
+  if (backup == NULL)
+    {
+      set_db_error (error, target, sqlite3_errcode (target));
+      sqlite3_close (target);
+      sqlite3_close (source);
+      g_unlink (partial);
+      return FALSE;
+    }
+  /* -1: every page in one step, under one read transaction of the source. */
+  rc = sqlite3_backup_step (backup, -1);
+  sqlite3_backup_finish (backup);
+  if (rc != SQLITE_DONE)
+    {
+      set_db_error (error, target, rc);
+      g_prefix_error (error, "Cannot copy %s: ", path);
+      sqlite3_close (target);
+      sqlite3_close (source);
+      g_unlink (partial);
+      return FALSE;
+    }
+  rc = sqlite3_close (target);
+  sqlite3_close (source);
+  if (rc != SQLITE_OK || g_rename (partial, dest) != 0)
+    {
+      int errsv = errno;
+
+      g_set_error (error, NATTER_ERROR, NATTER_ERROR_UNAVAILABLE, "Cannot write %s: %s",
+                   dest, g_strerror (errsv));
+      g_unlink (partial);
+      return FALSE;
+    }
+  return TRUE;
 }

@@ -28,4 +28,8 @@ NatterStore *natter_store_sqlite_new (const char        *path,
                                       NatterDurability   durability,
                                       GError           **error);
 
+gboolean     natter_store_sqlite_backup (const char      *path,
+                                         const char      *dest,
+                                         GError         **error);
+
 G_END_DECLS

@@ -137,13 +137,18 @@ class Daemon:
 
     def create_admin(self, name, password):
         """Runs `natterd --create-admin`; returns the CompletedProcess."""
-        args = [natterd_path(), "--data-dir", self.data_dir, "--create-admin", name]
-        self._log_note("create-admin: " + " ".join(args))
-        result = subprocess.run(args, input=(password + "\n").encode(), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, env=self.env, timeout=30)
+        return self.run_tool("--create-admin", name, stdin=password + "\n")
+
+    def run_tool(self, *options, stdin=None):
+        """Runs natterd with an operator's command line option on this daemon's data
+        directory, running or not; returns the CompletedProcess."""
+        args = [natterd_path(), "--data-dir", self.data_dir, *options]
+        self._log_note("tool: " + " ".join(args))
+        result = subprocess.run(args, input=(stdin or "").encode(), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=self.env, timeout=60)
         with open(self.log_path, "ab") as log:
             log.write(result.stdout + result.stderr)
-        self._log_note(f"create-admin exited with status {result.returncode}")
+        self._log_note(f"tool exited with status {result.returncode}")
         return result
 
     def start(self):
