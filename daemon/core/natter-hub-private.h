@@ -7,7 +7,10 @@
  *   drain, metrics, and the NatterBackend the front ends use;
  * - natter-hub-rooms.c: rooms, members, subscriptions, presence, delivery in seq order,
  *   join and leave;
- * - natter-hub-login.c: register, login, tokens, the welcome, abuse limits;
+ * - natter-hub-login.c: register, login, tokens, the welcome, abuse limits, and the
+ *   password check every operation that takes a password goes through;
+ * - natter-hub-account.c: logout, sessions, revoke, password, delete_account and the
+ *   administrators' account operations; closing ended sessions;
  * - natter-hub-requests.c: send, broadcast, history, room list, read, typing, search;
  * - natter-hub-remote.c: what other writers of a shared store and other nodes change.
  * Nothing outside core/ includes this header: the cluster uses the hub's public API
