@@ -530,6 +530,69 @@ test_unreachable (Fixture *fixture, gconstpointer user_data)
   g_assert_null (store);
 }
 
+/* A database from before sessions were recorded (schema 1): its tokens keep working,
+ * as sessions with nothing known about them, and its accounts are enabled. */
+static void
+test_sessions_migration (Fixture *fixture, gconstpointer user_data)
+{
+  g_autofree char *admin = g_strdup_printf ("%s dbname=%s", admin_conninfo (), fixture->dbname);
+  g_autoptr(GAsyncResult) looked_up = NULL;
+  g_autoptr(GAsyncResult) listed = NULL;
+  g_autoptr(GAsyncResult) got = NULL;
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *user = NULL;
+  g_autoptr(GPtrArray) sessions = NULL;
+  g_autoptr(NatterUserRecord) record = NULL;
+  NatterSessionRecord *session;
+  PGconn *conn;
+
+  fixture->store = open_store_ok (fixture);
+  close_store (&fixture->store);
+
+  /* Back to what migration 1 made, with an account and a token in it. */
+  conn = PQconnectdb (admin);
+  g_assert_cmpint (PQstatus (conn), ==, CONNECTION_OK);
+  PQclear (PQexec (conn,
+                   "DROP INDEX tokens_id;"
+                   "ALTER TABLE tokens DROP COLUMN id, DROP COLUMN created_at_ms,"
+                   "  DROP COLUMN last_seen_ms, DROP COLUMN agent;"
+                   "ALTER TABLE users DROP COLUMN disabled, DROP COLUMN deleted,"
+                   "  DROP COLUMN created_at_ms;"
+                   "UPDATE schema_version SET version = 1;"
+                   "INSERT INTO users (name, password_hash, admin) VALUES ('alice', 'hash', false);"
+                   "INSERT INTO tokens (token_hash, user_name, expires_at_ms)"
+                   "  VALUES ('c0ffeec0ffeec0ffee00', 'alice', 9000000000000);"));
+  PQfinish (conn);
+
+  fixture->store = open_store_ok (fixture);
+  natter_store_lookup_token_async (fixture->store, "c0ffeec0ffeec0ffee00", g_get_real_time () / 1000,
+                                   NULL, result_cb, &looked_up);
+  WAIT_UNTIL (looked_up != NULL);
+  user = natter_store_lookup_token_finish (fixture->store, looked_up, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpstr (user, ==, "alice");
+
+  natter_store_list_sessions_async (fixture->store, "alice", g_get_real_time () / 1000, NULL,
+                                    result_cb, &listed);
+  WAIT_UNTIL (listed != NULL);
+  sessions = natter_store_list_sessions_finish (fixture->store, listed, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (sessions->len, ==, 1);
+  session = g_ptr_array_index (sessions, 0);
+  g_assert_cmpstr (session->id, ==, "c0ffeec0ffeec0ff");
+  g_assert_cmpint (session->created_ts, ==, 0);
+  g_assert_cmpint (session->last_seen_ts, >, 0);
+  g_assert_null (session->agent);
+
+  natter_store_get_user_async (fixture->store, "alice", NULL, result_cb, &got);
+  WAIT_UNTIL (got != NULL);
+  record = natter_store_get_user_finish (fixture->store, got, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_false (record->disabled);
+  g_assert_false (record->deleted);
+  g_assert_cmpint (record->created_ts, ==, 0);
+}
+
 static void
 test_last_seqs (Fixture *fixture, gconstpointer user_data)
 {
@@ -574,6 +637,8 @@ main (int argc, char **argv)
               teardown);
   g_test_add ("/postgres/unreachable", Fixture, NULL, setup_empty, test_unreachable, teardown);
   g_test_add ("/postgres/last-seqs", Fixture, NULL, setup, test_last_seqs, teardown);
+  g_test_add ("/postgres/sessions-migration", Fixture, NULL, setup_empty,
+              test_sessions_migration, teardown);
 
   return g_test_run ();
 }
