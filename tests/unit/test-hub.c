@@ -10,7 +10,7 @@
 #include "natter-hub.h"
 #include "natter-store-sqlite.h"
 
-/* A front end that records every frame the hub delivers to it. */
+/* A front end that records every frame the hub delivers to it, and how it was ended. */
 #define TEST_TYPE_CLIENT (test_client_get_type ())
 G_DECLARE_FINAL_TYPE (TestClient, test_client, TEST, CLIENT, NatterClient)
 
@@ -18,6 +18,7 @@ struct _TestClient
 {
   NatterClient  parent_instance;
   GPtrArray    *frames;  /* (owned) (element-type NatterEvent) */
+  gushort       ended;   /* the close code it was ended with, 0 if not */
 };
 
 G_DEFINE_FINAL_TYPE (TestClient, test_client, NATTER_TYPE_CLIENT)
@@ -26,6 +27,13 @@ static void
 test_client_deliver (NatterClient *client, NatterEvent *event)
 {
   g_ptr_array_add (TEST_CLIENT (client)->frames, natter_event_ref (event));
+}
+
+static void
+test_client_end (NatterClient *client, gushort code, const char *reason)
+{
+  g_assert_nonnull (reason);
+  TEST_CLIENT (client)->ended = code;
 }
 
 static void
@@ -40,6 +48,7 @@ test_client_class_init (TestClientClass *klass)
 {
   G_OBJECT_CLASS (klass)->finalize = test_client_finalize;
   NATTER_CLIENT_CLASS (klass)->deliver = test_client_deliver;
+  NATTER_CLIENT_CLASS (klass)->end = test_client_end;
 }
 
 static void
@@ -439,6 +448,77 @@ test_session_cap (Fixture *fx, gconstpointer data)
 }
 
 static void
+sessions_ended_cb (NatterHub          *hub,
+                   const char         *user,
+                   const char * const *sessions,
+                   const char         *reason,
+                   gpointer            user_data)
+{
+  GPtrArray *emitted = user_data;
+
+  g_ptr_array_add (emitted, g_strdup_printf ("%s:%s", user,
+                                             sessions != NULL ? sessions[0] : "(all)"));
+}
+
+/* Ending a session closes its clients with 1008 and tells other nodes; what other nodes
+ * ended closes local clients and is not told again (no echo between nodes). */
+static void
+test_sessions_end (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(TestClient) alice = new_user (fx, "alice");
+  g_autoptr(TestClient) phone = new_client (fx);
+  g_autoptr(TestClient) bob = new_user (fx, "bob");
+  g_autoptr(GPtrArray) emitted = g_ptr_array_new_with_free_func (g_free);
+  Natter__ClientFrame frame = NATTER__CLIENT_FRAME__INIT;
+  Natter__Sessions sessions_op = NATTER__SESSIONS__INIT;
+  Natter__Revoke revoke_op = NATTER__REVOKE__INIT;
+  const Natter__ServerFrame *reply;
+  g_autofree char *phone_session = NULL;
+  g_autofree char *expected = NULL;
+
+  g_signal_connect (fx->hub, "sessions-ended", G_CALLBACK (sessions_ended_cb), emitted);
+  g_assert_cmpint (login (fx, phone, "alice", "correct horse")->event_case, ==,
+                   NATTER__SERVER_FRAME__EVENT_WELCOME);
+
+  frame.op_case = NATTER__CLIENT_FRAME__OP_SESSIONS;
+  frame.sessions = &sessions_op;
+  reply = request (fx, alice, &frame);
+  g_assert_cmpint (reply->event_case, ==, NATTER__SERVER_FRAME__EVENT_SESSION_LIST);
+  g_assert_cmpuint (reply->session_list->n_sessions, ==, 2);
+  for (guint i = 0; i < 2; i++)
+    if (!reply->session_list->sessions[i]->current)
+      phone_session = g_strdup (reply->session_list->sessions[i]->id);
+  g_assert_nonnull (phone_session);
+
+  /* Another account's session is not found, and nothing ends. */
+  frame = (Natter__ClientFrame) NATTER__CLIENT_FRAME__INIT;
+  frame.op_case = NATTER__CLIENT_FRAME__OP_REVOKE;
+  revoke_op.session = phone_session;
+  frame.revoke = &revoke_op;
+  assert_error (request (fx, bob, &frame), NATTER_ERROR_NOT_FOUND);
+  g_assert_cmpuint (phone->ended, ==, 0);
+  g_assert_cmpuint (emitted->len, ==, 0);
+
+  reply = request (fx, alice, &frame);
+  g_assert_cmpint (reply->event_case, ==, NATTER__SERVER_FRAME__EVENT_OK);
+  g_assert_cmpuint (phone->ended, ==, 1008);
+  g_assert_cmpuint (alice->ended, ==, 0);
+  expected = g_strdup_printf ("alice:%s", phone_session);
+  g_assert_cmpuint (emitted->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (emitted, 0), ==, expected);
+
+  natter_hub_receive_sessions_ended (fx->hub, "alice", NULL, "account disabled");
+  g_assert_cmpuint (alice->ended, ==, 1008);
+  g_assert_cmpuint (bob->ended, ==, 0);
+  g_assert_cmpuint (emitted->len, ==, 1);
+
+  g_signal_handlers_disconnect_by_data (fx->hub, emitted);
+  natter_hub_remove_client (fx->hub, NATTER_CLIENT (alice));
+  natter_hub_remove_client (fx->hub, NATTER_CLIENT (phone));
+  natter_hub_remove_client (fx->hub, NATTER_CLIENT (bob));
+}
+
+static void
 test_names (void)
 {
   g_autofree char *dm = natter_dm_room_name ("zed", "amy");
@@ -468,5 +548,6 @@ main (int argc, char **argv)
   g_test_add ("/hub/limits", Fixture, NULL, fixture_setup, test_limits, fixture_teardown);
   g_test_add ("/hub/login-throttle", Fixture, NULL, fixture_setup, test_login_throttle, fixture_teardown);
   g_test_add ("/hub/session-cap", Fixture, NULL, fixture_setup, test_session_cap, fixture_teardown);
+  g_test_add ("/hub/sessions-end", Fixture, NULL, fixture_setup, test_sessions_end, fixture_teardown);
   return g_test_run ();
 }
