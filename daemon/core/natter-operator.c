@@ -7,7 +7,7 @@
 
 #include "natter-auth.h"
 #include "natter-error.h"
-#include "natter-hub.h"
+#include "natter-hub-private.h"
 #include "natter-operator.h"
 
 /* The operator's commands of natterd (--list-users, --disable-user, --enable-user,
@@ -18,9 +18,7 @@
  * next login; connections that use them stay open until they close (the protocol's
  * admin_disable and revoke close them at once). */
 
-#define PASSWORD_MIN_BYTES 8
-#define PASSWORD_MAX_BYTES 1024
-#define LIST_ALL           G_MAXINT32
+#define LIST_ALL G_MAXINT32
 
 typedef struct
 {
@@ -226,11 +224,12 @@ natter_operator_run_async (NatterStore         *store,
     {
       gsize len = password != NULL ? strlen (password) : 0;
 
-      if (len < PASSWORD_MIN_BYTES || len > PASSWORD_MAX_BYTES)
+      /* The same rule as for register and password. */
+      if (len < MIN_PASSWORD_BYTES || len > MAX_PASSWORD_BYTES)
         {
           g_task_return_new_error (task, NATTER_ERROR, NATTER_ERROR_BAD_REQUEST,
                                    "the password must be %u to %u bytes long",
-                                   PASSWORD_MIN_BYTES, PASSWORD_MAX_BYTES);
+                                   MIN_PASSWORD_BYTES, MAX_PASSWORD_BYTES);
           return;
         }
       command->done = "Reset the password of";
