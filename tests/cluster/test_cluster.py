@@ -522,6 +522,7 @@ class ClusterTestCase(unittest.IsolatedAsyncioTestCase):
         self.pg = servers.Postgres().start()
         self.redis = servers.Redis().start()
         conninfo = self.pg.create_database("natter")
+        self.conninfo = conninfo
 
         # The first administrator, created once from any node's command line.
         result = subprocess.run([natterd_path(), "--postgres", conninfo, "--create-admin",
@@ -886,6 +887,18 @@ class SessionsTest(ClusterTestCase):
                                 "forbidden")
         await self.expect_error(probe, "login", {"token": bob3.welcome["token"]},
                                 "unauthorized")
+
+        # The operator's commands work on the running cluster's database too.
+        listing = await asyncio.to_thread(self.natterd_tool, "--list-users")
+        self.assertIn("bob\t-\tdisabled", listing)
+        await asyncio.to_thread(self.natterd_tool, "--enable-user", "bob")
+        await probe.login("bob", password_for("bob"))
+
+    def natterd_tool(self, *options):
+        result = subprocess.run([natterd_path(), "--postgres", self.conninfo, *options],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        self.assertEqual(result.returncode, 0, result.stderr.decode(errors="replace"))
+        return result.stdout.decode()
 
 
 class DatabaseLinkTest(ClusterTestCase):
