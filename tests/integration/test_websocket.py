@@ -194,11 +194,16 @@ class WebSocketTest(NatterTestCase):
         # message exactly once and in seq order.
         n_members, n_senders, per_sender = 45, 3, 20
 
+        # A few registrations at a time: each one hashes a password, and forty-five at
+        # once queue long enough on a busy machine to run into the reply timeout.
+        registering = asyncio.Semaphore(4)
+
         async def member(name):
             # Each member also hears the others join and leave: more than the library's
             # default queue holds unread, which would stall its reading and its close.
             client = await self.connect(name, max_queue=None)
-            await client.register(name, password_for(name))
+            async with registering:
+                await client.register(name, password_for(name))
             return client
 
         members = await asyncio.gather(*(member(f"m{i:02d}") for i in range(n_members)))
