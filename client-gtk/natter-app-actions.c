@@ -60,6 +60,44 @@ connect_server_action (GSimpleAction *action,
 }
 
 static void
+hosted_here_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(NatterApplication) self = user_data;
+  g_autoptr(GError) error = NULL;
+  NatterWindow *window;
+
+  if (natter_service_set_mode_finish (NATTER_SERVICE (source), result, &error) ||
+      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  window = _natter_application_get_window (self);
+  if (window != NULL)
+    natter_window_show_toast (window, error->message);
+}
+
+/* Back from a server to the chat hosted on this computer, with its history. */
+static void
+host_here_action (GSimpleAction *action,
+                  GVariant      *parameter,
+                  gpointer       user_data)
+{
+  NatterApplication *self = user_data;
+
+  natter_service_set_mode_async (self->service, "host", NULL, hosted_here_cb,
+                                 g_object_ref (self));
+}
+
+static void
+mode_changed_cb (NatterApplication *self)
+{
+  GAction *action = g_action_map_lookup_action (G_ACTION_MAP (self), "host-here");
+
+  g_simple_action_set_enabled (G_SIMPLE_ACTION (action),
+                               g_strcmp0 (natter_service_get_mode (self->service), "upstream") == 0);
+}
+
+static void
 about_action (GSimpleAction *action,
               GVariant      *parameter,
               gpointer       user_data)
@@ -113,6 +151,7 @@ static const GActionEntry app_actions[] = {
   { "search", search_action, "s" },
   { "preferences", preferences_action },
   { "connect-server", connect_server_action },
+  { "host-here", host_here_action },
   { "about", about_action },
   { "quit", quit_action },
 };
@@ -139,6 +178,10 @@ _natter_application_actions_init (NatterApplication *self)
   /* The style as a stateful action, also for the GUI tests' dark screenshot. */
   color_scheme = g_settings_create_action (self->settings, "color-scheme");
   g_action_map_add_action (G_ACTION_MAP (self), color_scheme);
+  /* Hosting again is offered only while connected elsewhere. */
+  g_signal_connect_object (self->service, "notify::mode", G_CALLBACK (mode_changed_cb), self,
+                           G_CONNECT_SWAPPED);
+  mode_changed_cb (self);
 
 #if NATTER_TEST_HOOKS
   _natter_test_hooks_init (self);

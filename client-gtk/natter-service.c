@@ -1152,3 +1152,53 @@ natter_service_disconnect_finish (NatterService  *self,
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
   return g_task_propagate_boolean (G_TASK (result), error);
 }
+
+/**
+ * natter_service_set_mode_async:
+ * @self: a service
+ * @mode: "host" (chat on this computer) or "upstream" (the server used last)
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called once natterd runs in @mode
+ * @user_data: data for @callback
+ *
+ * Switches natterd to @mode and has it remember the choice. The rooms of the old mode
+ * go away and those of the new one come, as natterd's objects do.
+ */
+void
+natter_service_set_mode_async (NatterService       *self,
+                               const char          *mode,
+                               GCancellable        *cancellable,
+                               GAsyncReadyCallback  callback,
+                               gpointer             user_data)
+{
+  GTask *task;
+
+  g_return_if_fail (NATTER_IS_SERVICE (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, natter_service_set_mode_async);
+  account_call (self, task, "SetMode", g_variant_new ("(s)", mode));
+}
+
+gboolean
+natter_service_set_mode_finish (NatterService  *self,
+                                GAsyncResult   *result,
+                                GError        **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * natter_service_get_mode_chosen:
+ * @self: a service
+ *
+ * Returns: whether natterd's mode was chosen (or natterd is not there to ask); %FALSE
+ *   on a first run, when the app asks
+ */
+gboolean
+natter_service_get_mode_chosen (NatterService *self)
+{
+  g_return_val_if_fail (NATTER_IS_SERVICE (self), TRUE);
+  return !natter_service_get_running (self) || natter_dbus_chat_get_mode_chosen (self->root);
+}

@@ -79,5 +79,14 @@ void           natter_service_disconnect_async           (NatterService        *
 gboolean       natter_service_disconnect_finish          (NatterService        *self,
                                                           GAsyncResult         *result,
                                                           GError              **error);
+void           natter_service_set_mode_async             (NatterService        *self,
+                                                          const char           *mode,
+                                                          GCancellable         *cancellable,
+                                                          GAsyncReadyCallback   callback,
+                                                          gpointer              user_data);
+gboolean       natter_service_set_mode_finish            (NatterService        *self,
+                                                          GAsyncResult         *result,
+                                                          GError              **error);
+gboolean       natter_service_get_mode_chosen            (NatterService        *self);
 
 G_END_DECLS

@@ -618,6 +618,72 @@ test_scroll_action (GSimpleAction *action,
                                 g_str_equal (where, "top") ? GTK_SCROLL_START : GTK_SCROLL_END);
 }
 
+/* A button by its label or a row by its title, in any window of the app. */
+static GtkWidget *
+find_control (GtkWidget  *widget,
+              const char *text)
+{
+  if (!gtk_widget_get_visible (widget))
+    return NULL;
+  if ((GTK_IS_BUTTON (widget) && g_strcmp0 (gtk_button_get_label (GTK_BUTTON (widget)), text) == 0) ||
+      (ADW_IS_PREFERENCES_ROW (widget) &&
+       g_strcmp0 (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (widget)), text) == 0))
+    return widget;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_control (child, text);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+static GtkWidget *
+find_control_anywhere (const char *text)
+{
+  g_autoptr(GList) toplevels = gtk_window_list_toplevels ();
+
+  for (GList *l = toplevels; l != NULL; l = l->next)
+    {
+      GtkWidget *found = find_control (l->data, text);
+
+      if (found != NULL)
+        return found;
+    }
+  g_message ("test hooks: nothing labelled %s", text);
+  return NULL;
+}
+
+/* Clicks a button or activates a row, as a pointer or Enter would. */
+static void
+test_activate_action (GSimpleAction *action,
+                      GVariant      *parameter,
+                      gpointer       user_data)
+{
+  GtkWidget *control = find_control_anywhere (g_variant_get_string (parameter, NULL));
+
+  if (control != NULL && gtk_widget_is_sensitive (control))
+    gtk_widget_activate (control);
+}
+
+/* (title, text): types into an entry row. */
+static void
+test_fill_action (GSimpleAction *action,
+                  GVariant      *parameter,
+                  gpointer       user_data)
+{
+  const char *title;
+  const char *text;
+  GtkWidget *control;
+
+  g_variant_get (parameter, "(&s&s)", &title, &text);
+  control = find_control_anywhere (title);
+  if (control != NULL && GTK_IS_EDITABLE (control))
+    gtk_editable_set_text (GTK_EDITABLE (control), text);
+}
+
 static const GActionEntry test_actions[] = {
   { "test-scroll", test_scroll_action, "s" },
   { "test-describe", test_describe_action, "s" },
@@ -627,6 +693,8 @@ static const GActionEntry test_actions[] = {
   { "test-resize", test_resize_action, "(sii)" },
   { "test-type", test_type_action, "s" },
   { "test-key", test_key_action, "s" },
+  { "test-activate", test_activate_action, "s" },
+  { "test-fill", test_fill_action, "(ss)" },
 };
 
 void

@@ -112,16 +112,14 @@ done (NatterWelcomeDialog *self,
 }
 
 static void
-disconnected_cb (GObject      *source,
-                 GAsyncResult *result,
-                 gpointer      user_data)
+mode_set_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
 {
   g_autoptr(NatterWelcomeDialog) self = user_data;
   g_autoptr(GError) error = NULL;
 
-  natter_service_disconnect_finish (NATTER_SERVICE (source), result, &error);
-  if (error != NULL)
-    gtk_stack_set_visible_child_name (self->stack, "connect");
+  natter_service_set_mode_finish (NATTER_SERVICE (source), result, &error);
   done (self, error);
 }
 
@@ -135,16 +133,12 @@ choice_activated_cb (NatterWelcomeDialog *self,
       return;
     }
 
-  /* Hosting is what natterd does unless it was told to connect somewhere. */
-  if (g_strcmp0 (natter_service_get_mode (self->service), "upstream") != 0)
-    {
-      gtk_window_destroy (GTK_WINDOW (self));
-      return;
-    }
+  /* natterd switches to hosting (finding its history as it was) and remembers it, so
+   * the next start does not ask again. */
   self->busy = TRUE;
   update (self);
-  natter_service_disconnect_async (self->service, FALSE, self->cancellable, disconnected_cb,
-                                   g_object_ref (self));
+  natter_service_set_mode_async (self->service, "host", self->cancellable, mode_set_cb,
+                                 g_object_ref (self));
 }
 
 static void

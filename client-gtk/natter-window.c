@@ -373,8 +373,11 @@ service_changed_cb (NatterWindow *self)
   resolve_pending_room (self);
   update_sidebar_page (self);
 
-  /* First run: natterd has no account yet, so ask where the user chats. */
-  if (natter_service_get_ready (self->service) && *account == '\0' && !self->welcome_shown)
+  /* First run: nobody chose natterd's mode yet, or it has no account: ask where the
+   * user chats. */
+  if (natter_service_get_ready (self->service) &&
+      (!natter_service_get_mode_chosen (self->service) || *account == '\0') &&
+      !self->welcome_shown)
     {
       GtkWindow *welcome = natter_welcome_dialog_new (GTK_WINDOW (self), self->service, FALSE);
 

@@ -20,6 +20,7 @@
 #include "natter-dbus-service.h"
 #include "natter-error.h"
 #include "natter-hub.h"
+#include "natter-mode-choice.h"
 #include "natter-operator.h"
 #include "natter-server.h"
 #include "natter-store-sqlite.h"
@@ -45,6 +46,9 @@ typedef struct
   guint         bus_owner_id;
   gboolean      name_owned;
   guint16       port;     /* where the server listens, once it does */
+  gboolean      mode_chosen;  /* by options, or remembered from the app (mode.ini) */
+  NatterModeChoice *choice;   /* (owned) what mode.ini holds, or will */
+  GTask        *switch_task;  /* (owned) (nullable) SetMode() or Connect() on its way to host mode */
   int           exit_status;
   gboolean      stopping;
   guint         drain_delay_source; /* unready, sessions still served */
@@ -52,6 +56,9 @@ typedef struct
 } Daemon;
 
 static void announce_ready (Daemon *daemon);
+static void switch_mode (NatterDBusService *service, const char *mode, const char *url,
+                         const char *user, GTask *task, gpointer user_data);
+static void switched_to_host (Daemon *daemon, GError *error);
 
 /* How long shutdown waits for clients to answer the close handshake. */
 #define CLOSE_GRACE_US (2 * G_USEC_PER_SEC)
@@ -195,10 +202,13 @@ bus_acquired_cb (GDBusConnection *connection, const char *name, gpointer user_da
       return;
     }
   natter_dbus_service_set_window_size (daemon->dbus, daemon->config->dbus_window);
+  natter_dbus_service_set_mode_chosen (daemon->dbus, daemon->mode_chosen);
   if (daemon->upstream != NULL)
     natter_upstream_start (daemon->upstream);
   if (daemon->config->postgres != NULL)
     natter_dbus_service_set_mode (daemon->dbus, "cluster");
+  else
+    natter_dbus_service_set_switch_func (daemon->dbus, switch_mode, daemon);
 }
 
 static void
@@ -374,7 +384,11 @@ serve (Daemon *daemon)
     {
       g_printerr ("natterd: cannot listen on %s:%u: %s\n", daemon->config->listen_address,
                   daemon->config->port, error->message);
-      daemon_quit (daemon, 1);
+      g_clear_object (&daemon->server);
+      if (daemon->switch_task != NULL)
+        switched_to_host (daemon, error);
+      else
+        daemon_quit (daemon, 1);
       return;
     }
   if (daemon->cluster != NULL)
@@ -389,7 +403,9 @@ serve (Daemon *daemon)
                daemon->config->tls_cert != NULL ? "https" : "http",
                daemon->config->listen_address, daemon->port, daemon->config->data_dir);
 
-  if (daemon->config->no_dbus)
+  if (daemon->switch_task != NULL)
+    switched_to_host (daemon, NULL);
+  else if (daemon->config->no_dbus)
     announce_ready (daemon);
   else
     own_bus_name (daemon);
@@ -563,6 +579,191 @@ protect_data_dir (const char *data_dir)
     }
 }
 
+/* The embedded store in the data directory: host mode's history. */
+static NatterStore *
+open_local_store (NatterConfig  *config,
+                  GError       **error)
+{
+  g_autofree char *db_path = NULL;
+  g_autoptr(GError) local_error = NULL;
+  NatterStore *store;
+
+  if (g_mkdir_with_parents (config->data_dir, 0700) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
+                   "cannot create %s: %s", config->data_dir, g_strerror (saved_errno));
+      return NULL;
+    }
+  protect_data_dir (config->data_dir);
+  db_path = g_build_filename (config->data_dir, "natter.db", NULL);
+  store = natter_store_sqlite_new (db_path, config->durability, &local_error);
+  if (store == NULL)
+    g_set_error (error, local_error->domain, local_error->code, "cannot open %s: %s", db_path,
+                 local_error->message);
+  return store;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* The desktop's choice of mode (docs/modes.md): remembered in mode.ini, switched at run
+ * time over D-Bus. The hub and its store stay open in upstream mode once they were, so
+ * hosting again finds the history as it was; only the port is given up. */
+
+/* natterd for the desktop (no mode in its options) runs as the user chose last time. */
+static void
+load_mode_choice (Daemon *daemon)
+{
+  NatterConfig *config = daemon->config;
+  g_autoptr(GError) error = NULL;
+
+  daemon->mode_chosen = TRUE;
+  if (config->upstream_url != NULL || config->postgres != NULL || config->no_dbus)
+    {
+      daemon->choice = g_new0 (NatterModeChoice, 1);
+      return;
+    }
+  daemon->choice = natter_mode_choice_load (config->data_dir, &error);
+  if (daemon->choice == NULL)
+    {
+      g_message ("Warning: %s; hosting until the mode is chosen again", error->message);
+      daemon->choice = g_new0 (NatterModeChoice, 1);
+    }
+  daemon->mode_chosen = daemon->choice->mode != NULL;
+  if (g_strcmp0 (daemon->choice->mode, NATTER_MODE_UPSTREAM) == 0)
+    {
+      config->upstream_url = g_strdup (daemon->choice->upstream_url);
+      config->upstream_user = g_strdup (daemon->choice->upstream_user);
+    }
+}
+
+static void
+remember_mode (Daemon *daemon)
+{
+  NatterModeChoice *choice = daemon->choice;
+
+  g_free (choice->mode);
+  choice->mode = g_strdup (daemon->upstream != NULL ? NATTER_MODE_UPSTREAM : NATTER_MODE_HOST);
+  if (daemon->upstream != NULL)
+    {
+      g_free (choice->upstream_url);
+      choice->upstream_url = g_strdup (daemon->config->upstream_url);
+      g_free (choice->upstream_user);
+      choice->upstream_user = g_strdup (daemon->config->upstream_user);
+    }
+  daemon->mode_chosen = TRUE;
+  natter_dbus_service_set_mode_chosen (daemon->dbus, TRUE);
+  natter_mode_choice_save_async (choice, daemon->config->data_dir);
+}
+
+static void
+switched_to_host (Daemon *daemon, GError *error)
+{
+  g_autoptr(GTask) task = g_steal_pointer (&daemon->switch_task);
+
+  natter_dbus_service_set_backend (daemon->dbus, NATTER_BACKEND (daemon->hub));
+  g_clear_object (&daemon->upstream);
+  remember_mode (daemon);
+  if (error != NULL)
+    g_task_return_error (task, g_error_copy (error));
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
+upstream_left_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Daemon *daemon = user_data;
+  g_autoptr(GError) error = NULL;
+
+  natter_upstream_shutdown_finish (NATTER_UPSTREAM (source), result, NULL);
+  if (daemon->hub != NULL)
+    {
+      serve (daemon);
+      return;
+    }
+  /* natterd started in upstream mode: host mode's store and hub, as at start-up. */
+  daemon->store = open_local_store (daemon->config, &error);
+  if (daemon->store == NULL)
+    {
+      g_autoptr(GTask) task = g_steal_pointer (&daemon->switch_task);
+
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  daemon->hub = natter_hub_new (daemon->store, daemon->config);
+  natter_hub_start_async (daemon->hub, NULL, hub_started_cb, daemon);
+}
+
+static void
+switch_mode (NatterDBusService *service,
+             const char        *mode,
+             const char        *url,
+             const char        *user,
+             GTask             *task,
+             gpointer           user_data)
+{
+  Daemon *daemon = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (daemon->switch_task != NULL || daemon->stopping)
+    {
+      g_task_return_new_error (task, NATTER_ERROR, NATTER_ERROR_CONFLICT,
+                               "natterd is already switching modes, or stopping.");
+      g_object_unref (task);
+      return;
+    }
+  if (g_str_equal (mode, NATTER_MODE_HOST))
+    {
+      if (daemon->upstream == NULL)
+        {
+          remember_mode (daemon);
+          g_task_return_boolean (task, TRUE);
+          g_object_unref (task);
+          return;
+        }
+      daemon->switch_task = task;
+      natter_upstream_shutdown_async (daemon->upstream, NULL, upstream_left_cb, daemon);
+      return;
+    }
+
+  if (daemon->upstream == NULL)
+    {
+      if (url == NULL)
+        {
+          url = daemon->choice->upstream_url;
+          user = daemon->choice->upstream_user;
+        }
+      g_free (daemon->config->upstream_url);
+      daemon->config->upstream_url = g_strdup (url);
+      g_free (daemon->config->upstream_user);
+      daemon->config->upstream_user = g_strdup (user);
+      if (daemon->config->upstream_url == NULL)
+        {
+          g_task_return_new_error (task, NATTER_ERROR, NATTER_ERROR_BAD_REQUEST,
+                                   "No server to connect to yet: connect to one first.");
+          g_object_unref (task);
+          return;
+        }
+      daemon->upstream = natter_upstream_new (daemon->config, &error);
+      if (daemon->upstream == NULL)
+        {
+          g_task_return_error (task, g_steal_pointer (&error));
+          g_object_unref (task);
+          return;
+        }
+      /* Upstream mode hosts nothing: WebSocket clients are told to go away (1001). */
+      if (daemon->server != NULL)
+        natter_server_shutdown (daemon->server);
+      g_clear_object (&daemon->server);
+      natter_dbus_service_set_backend (service, NATTER_BACKEND (daemon->upstream));
+      natter_upstream_start (daemon->upstream);
+    }
+  remember_mode (daemon);
+  g_task_return_boolean (task, TRUE);
+  g_object_unref (task);
+}
+
 static char *
 read_password_from_stdin (GError **error)
 {
@@ -621,6 +822,27 @@ parse_options (NatterConfig *config, int *argc, char ***argv, GError **error)
   return g_option_context_parse (context, argc, argv, error);
 }
 
+/* Either mode may have had the other's parts too, after a switch. */
+static void
+daemon_clear (Daemon *daemon)
+{
+  /* D-Bus and sessions first (they hold the hub), then the fan-out to other nodes, then
+   * the hub, then flush and close the store. */
+  g_clear_handle_id (&daemon->bus_owner_id, g_bus_unown_name);
+  g_clear_object (&daemon->dbus);
+  g_clear_object (&daemon->upstream);
+  g_clear_object (&daemon->server);
+  g_clear_object (&daemon->cluster);
+  g_clear_object (&daemon->redis);
+  g_clear_object (&daemon->hub);
+  if (daemon->store != NULL)
+    natter_store_close (daemon->store);
+  g_clear_object (&daemon->store);
+  g_clear_pointer (&daemon->loop, g_main_loop_unref);
+  g_clear_pointer (&daemon->choice, natter_mode_choice_free);
+  natter_config_free (daemon->config);
+}
+
 /* Upstream mode: no store, hub or server of our own; the D-Bus service mirrors an
  * account of the remote server through the upstream link. */
 static int
@@ -632,7 +854,7 @@ run_upstream (Daemon *daemon)
   if (daemon->upstream == NULL)
     {
       g_printerr ("natterd: %s\n", error->message);
-      natter_config_free (daemon->config);
+      daemon_clear (daemon);
       return 2;
     }
   daemon->loop = g_main_loop_new (NULL, FALSE);
@@ -641,11 +863,7 @@ run_upstream (Daemon *daemon)
   own_bus_name (daemon);
   g_main_loop_run (daemon->loop);
 
-  g_clear_handle_id (&daemon->bus_owner_id, g_bus_unown_name);
-  g_clear_object (&daemon->dbus);
-  g_clear_object (&daemon->upstream);
-  g_main_loop_unref (daemon->loop);
-  natter_config_free (daemon->config);
+  daemon_clear (daemon);
   return daemon->exit_status;
 }
 
@@ -653,7 +871,6 @@ int
 main (int argc, char **argv)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree char *db_path = NULL;
   Daemon daemon = { 0, };
   guint n_operator;
 
@@ -692,6 +909,9 @@ main (int argc, char **argv)
       natter_config_free (daemon.config);
       return status;
     }
+  /* Operator commands work on this data directory whatever the desktop chose. */
+  if (n_operator == 0)
+    load_mode_choice (&daemon);
   if (daemon.config->upstream_url != NULL && n_operator == 0)
     return run_upstream (&daemon);
 
@@ -701,26 +921,17 @@ main (int argc, char **argv)
       if (daemon.store == NULL)
         {
           g_printerr ("natterd: cannot open the PostgreSQL database: %s\n", error->message);
-          natter_config_free (daemon.config);
+          daemon_clear (&daemon);
           return 1;
         }
     }
   else
     {
-      if (g_mkdir_with_parents (daemon.config->data_dir, 0700) != 0)
-        {
-          g_printerr ("natterd: cannot create %s: %s\n", daemon.config->data_dir,
-                      g_strerror (errno));
-          natter_config_free (daemon.config);
-          return 1;
-        }
-      protect_data_dir (daemon.config->data_dir);
-      db_path = g_build_filename (daemon.config->data_dir, "natter.db", NULL);
-      daemon.store = natter_store_sqlite_new (db_path, daemon.config->durability, &error);
+      daemon.store = open_local_store (daemon.config, &error);
       if (daemon.store == NULL)
         {
-          g_printerr ("natterd: cannot open %s: %s\n", db_path, error->message);
-          natter_config_free (daemon.config);
+          g_printerr ("natterd: %s\n", error->message);
+          daemon_clear (&daemon);
           return 1;
         }
     }
@@ -788,17 +999,6 @@ main (int argc, char **argv)
       g_main_loop_run (daemon.loop);
     }
 
-  /* D-Bus and sessions first (they hold the hub), then the fan-out to other nodes, then
-   * the hub, then flush and close the store. */
-  g_clear_handle_id (&daemon.bus_owner_id, g_bus_unown_name);
-  g_clear_object (&daemon.dbus);
-  g_clear_object (&daemon.server);
-  g_clear_object (&daemon.cluster);
-  g_clear_object (&daemon.redis);
-  g_clear_object (&daemon.hub);
-  natter_store_close (daemon.store);
-  g_clear_object (&daemon.store);
-  g_main_loop_unref (daemon.loop);
-  natter_config_free (daemon.config);
+  daemon_clear (&daemon);
   return daemon.exit_status;
 }

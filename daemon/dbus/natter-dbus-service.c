@@ -3,6 +3,8 @@
 
 #include "config.h"
 
+#include <string.h>
+
 #include "natter-dbus-client.h"
 #include "natter-dbus-room.h"
 #include "natter-dbus-service.h"
@@ -26,6 +28,8 @@ struct _NatterDBusService
                                                * that show notifications themselves */
   char                     *account;          /* (owned) */
   guint                     window_size;
+  NatterDBusSwitchFunc      switch_func;      /* (nullable): the mode is fixed without */
+  gpointer                  switch_data;      /* (unowned) */
 };
 
 static void natter_dbus_service_iface_init (NatterDBusChatIface *iface);
@@ -521,6 +525,63 @@ connected_cb (GObject      *source,
   natter_dbus_chat_complete_connect (NATTER_DBUS_CHAT (call->self), call->invocation);
 }
 
+static void
+switch_mode (NatterDBusService   *self,
+             const char          *mode,
+             const char          *url,
+             const char          *user,
+             GAsyncReadyCallback  callback,
+             gpointer             user_data)
+{
+  GTask *task = g_task_new (self, NULL, callback, user_data);
+
+  g_task_set_source_tag (task, switch_mode);
+  self->switch_func (self, mode, url, user, task, self->switch_data);
+}
+
+/* A Connect() that first switches natterd from hosting to upstream mode. */
+typedef struct
+{
+  NatterDBusCall *call;      /* (owned) */
+  char           *url;       /* (owned) */
+  char           *user;      /* (owned) */
+  char           *password;  /* (owned) wiped when freed */
+  gboolean        remember;
+} ConnectData;
+
+static void
+connect_data_free (ConnectData *data)
+{
+  g_clear_pointer (&data->call, natter_dbus_call_free);
+  g_free (data->url);
+  g_free (data->user);
+  if (data->password != NULL)
+    memset (data->password, 0, strlen (data->password));
+  g_free (data->password);
+  g_free (data);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ConnectData, connect_data_free)
+
+static void
+switched_for_connect_cb (GObject      *source,
+                         GAsyncResult *result,
+                         gpointer      user_data)
+{
+  g_autoptr(ConnectData) data = user_data;
+  NatterDBusService *self = NATTER_DBUS_SERVICE (source);
+  g_autoptr(GError) error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      g_dbus_method_invocation_return_gerror (data->call->invocation, error);
+      return;
+    }
+  natter_backend_connect_async (self->backend, data->url, data->user, data->password,
+                                data->remember, NULL, connected_cb,
+                                g_steal_pointer (&data->call));
+}
+
 static gboolean
 natter_dbus_service_handle_connect (NatterDBusChat        *iface,
                                     GDBusMethodInvocation *invocation,
@@ -530,9 +591,71 @@ natter_dbus_service_handle_connect (NatterDBusChat        *iface,
                                     gboolean               remember)
 {
   NatterDBusService *self = NATTER_DBUS_SERVICE (iface);
+  ConnectData *data;
 
-  natter_backend_connect_async (self->backend, url, user, password, remember, NULL,
-                                connected_cb, natter_dbus_call_new (self, invocation));
+  if (self->switch_func == NULL ||
+      g_strcmp0 (natter_dbus_chat_get_mode (iface), "host") != 0)
+    {
+      natter_backend_connect_async (self->backend, url, user, password, remember, NULL,
+                                    connected_cb, natter_dbus_call_new (self, invocation));
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  if (*url == '\0')
+    {
+      g_dbus_method_invocation_return_error_literal (invocation, NATTER_ERROR,
+                                                     NATTER_ERROR_BAD_REQUEST,
+                                                     "Enter the address of the server to connect to.");
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  data = g_new0 (ConnectData, 1);
+  data->call = natter_dbus_call_new (self, invocation);
+  data->url = g_strdup (url);
+  data->user = g_strdup (user);
+  data->password = g_strdup (password);
+  data->remember = remember;
+  switch_mode (self, "upstream", url, *user != '\0' ? user : NULL, switched_for_connect_cb,
+               data);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+mode_set_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  g_autoptr(NatterDBusCall) call = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      g_dbus_method_invocation_return_gerror (call->invocation, error);
+      return;
+    }
+  natter_dbus_chat_complete_set_mode (NATTER_DBUS_CHAT (source), call->invocation);
+}
+
+static gboolean
+natter_dbus_service_handle_set_mode (NatterDBusChat        *iface,
+                                     GDBusMethodInvocation *invocation,
+                                     const char            *mode)
+{
+  NatterDBusService *self = NATTER_DBUS_SERVICE (iface);
+
+  if (!g_str_equal (mode, "host") && !g_str_equal (mode, "upstream"))
+    {
+      g_dbus_method_invocation_return_error (invocation, NATTER_ERROR, NATTER_ERROR_BAD_REQUEST,
+                                             "Unknown mode “%s”: it is “host” or “upstream”.",
+                                             mode);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  if (self->switch_func == NULL)
+    {
+      g_dbus_method_invocation_return_error_literal (invocation, NATTER_ERROR,
+                                                     NATTER_ERROR_BAD_REQUEST,
+                                                     "This natterd is a node of a cluster: its mode cannot change.");
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  switch_mode (self, mode, NULL, NULL, mode_set_cb, natter_dbus_call_new (self, invocation));
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -586,6 +709,7 @@ natter_dbus_service_iface_init (NatterDBusChatIface *iface)
   iface->handle_search = natter_dbus_service_handle_search;
   iface->handle_set_notifications_handled = natter_dbus_service_handle_set_notifications_handled;
   iface->handle_connect = natter_dbus_service_handle_connect;
+  iface->handle_set_mode = natter_dbus_service_handle_set_mode;
   iface->handle_disconnect = natter_dbus_service_handle_disconnect;
   iface->handle_forget_account = natter_dbus_service_handle_forget_account;
 }
@@ -674,8 +798,6 @@ export_service (NatterDBusService  *self,
   self->manager = g_dbus_object_manager_server_new (NATTER_DBUS_PATH);
   g_dbus_object_manager_server_set_connection (self->manager, connection);
 
-  g_signal_connect_object (self->client, "event", G_CALLBACK (on_client_event), self, 0);
-
   self->search_provider = natter_search_provider_new (self->client);
   if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (self->search_provider),
                                          connection, NATTER_SEARCH_PROVIDER_PATH, error))
@@ -721,6 +843,42 @@ backend_account_cb (NatterBackend     *backend,
   natter_dbus_chat_set_account (NATTER_DBUS_CHAT (self), self->account);
 }
 
+/* What is known of the backend before its welcome, which tells the rest. */
+static void
+take_backend_state (NatterDBusService *self)
+{
+  NatterDBusChat *iface = NATTER_DBUS_CHAT (self);
+  g_autofree char *mode = NULL;
+  g_autofree char *node = NULL;
+  g_autofree char *epoch = NULL;
+  gboolean admin;
+
+  g_object_get (self->backend, "mode", &mode, "admin", &admin, "node", &node, "epoch", &epoch,
+                NULL);
+  natter_dbus_chat_set_mode (iface, mode);
+  natter_dbus_chat_set_admin (iface, admin);
+  natter_dbus_chat_set_node (iface, node != NULL ? node : "");
+  natter_dbus_chat_set_epoch (iface, epoch != NULL ? epoch : "");
+  backend_account_cb (self->backend, NULL, self);
+  backend_status_cb (self->backend, NULL, self);
+}
+
+/* Makes self->client the backend's local front end. */
+static void
+attach_client (NatterDBusService *self)
+{
+  g_signal_connect_object (self->client, "event", G_CALLBACK (on_client_event), self, 0);
+  g_signal_connect_object (self->backend, "notify::status", G_CALLBACK (backend_status_cb),
+                           self, 0);
+  g_signal_connect_object (self->backend, "notify::status-message",
+                           G_CALLBACK (backend_status_cb), self, 0);
+  g_signal_connect_object (self->backend, "notify::account", G_CALLBACK (backend_account_cb),
+                           self, 0);
+  /* The welcome, with the account's rooms, arrives as an event: during this call, or
+   * once the backend has it. */
+  natter_backend_attach_local (self->backend, NATTER_CLIENT (self->client));
+}
+
 /**
  * natter_dbus_service_new:
  * @backend: the hub (started: natter_hub_start_finish() succeeded) or the link to a
@@ -746,11 +904,6 @@ natter_dbus_service_new (NatterBackend       *backend,
                          GError             **error)
 {
   g_autoptr(NatterDBusService) self = NULL;
-  g_autofree char *mode = NULL;
-  g_autofree char *node = NULL;
-  g_autofree char *epoch = NULL;
-  gboolean admin;
-  NatterDBusChat *iface;
 
   g_return_val_if_fail (NATTER_IS_BACKEND (backend), NULL);
   g_return_val_if_fail (G_IS_DBUS_CONNECTION (connection), NULL);
@@ -759,31 +912,15 @@ natter_dbus_service_new (NatterBackend       *backend,
   register_error_domain ();
 
   self = g_object_new (NATTER_TYPE_DBUS_SERVICE, NULL);
-  iface = NATTER_DBUS_CHAT (self);
   self->backend = g_object_ref (backend);
   self->connection = g_object_ref (connection);
-
-  /* What is known before the welcome, which tells the rest. */
-  g_object_get (backend, "mode", &mode, "admin", &admin, "node", &node, "epoch", &epoch, NULL);
-  natter_dbus_chat_set_mode (iface, mode);
-  natter_dbus_chat_set_admin (iface, admin);
-  natter_dbus_chat_set_node (iface, node != NULL ? node : "");
-  natter_dbus_chat_set_epoch (iface, epoch != NULL ? epoch : "");
-  natter_dbus_chat_set_version (iface, PACKAGE_VERSION);
-  backend_account_cb (backend, NULL, self);
-  backend_status_cb (backend, NULL, self);
+  natter_dbus_chat_set_version (NATTER_DBUS_CHAT (self), PACKAGE_VERSION);
+  take_backend_state (self);
 
   self->client = natter_dbus_client_new (backend);
   if (!export_service (self, connection, error))
     return NULL;
-
-  g_signal_connect_object (backend, "notify::status", G_CALLBACK (backend_status_cb), self, 0);
-  g_signal_connect_object (backend, "notify::status-message", G_CALLBACK (backend_status_cb),
-                           self, 0);
-  g_signal_connect_object (backend, "notify::account", G_CALLBACK (backend_account_cb), self, 0);
-  /* The welcome, with the account's rooms, arrives as an event: during this call, or
-   * once the backend has it. */
-  natter_backend_attach_local (backend, NATTER_CLIENT (self->client));
+  attach_client (self);
 
   return g_steal_pointer (&self);
 }
@@ -848,4 +985,77 @@ natter_dbus_service_set_status (NatterDBusService *self,
 
   natter_dbus_chat_set_status (NATTER_DBUS_CHAT (self), status);
   natter_dbus_chat_set_connected (NATTER_DBUS_CHAT (self), g_str_equal (status, "connected"));
+}
+
+/**
+ * natter_dbus_service_set_mode_chosen:
+ * @self: a #NatterDBusService
+ * @chosen: whether natterd's mode was chosen (options, or the remembered choice)
+ *
+ * Sets the ModeChosen property.
+ */
+void
+natter_dbus_service_set_mode_chosen (NatterDBusService *self,
+                                     gboolean           chosen)
+{
+  g_return_if_fail (NATTER_IS_DBUS_SERVICE (self));
+
+  natter_dbus_chat_set_mode_chosen (NATTER_DBUS_CHAT (self), chosen);
+}
+
+/**
+ * natter_dbus_service_set_switch_func:
+ * @self: a #NatterDBusService
+ * @func: (nullable): what switches natterd's mode, or %NULL when it is fixed
+ * @user_data: for @func
+ *
+ * Lets SetMode() and Connect() (in host mode) switch natterd's mode through @func.
+ */
+void
+natter_dbus_service_set_switch_func (NatterDBusService    *self,
+                                     NatterDBusSwitchFunc  func,
+                                     gpointer              user_data)
+{
+  g_return_if_fail (NATTER_IS_DBUS_SERVICE (self));
+
+  self->switch_func = func;
+  self->switch_data = user_data;
+}
+
+/**
+ * natter_dbus_service_set_backend:
+ * @self: a #NatterDBusService
+ * @backend: the backend of natterd's new mode
+ *
+ * Detaches from the current backend and attaches to @backend: the room and message
+ * objects go away and those of @backend's account are exported once its welcome
+ * lists them; the root interface's properties follow @backend. Callers that handle
+ * notifications themselves stay known.
+ */
+void
+natter_dbus_service_set_backend (NatterDBusService *self,
+                                 NatterBackend     *backend)
+{
+  GHashTableIter iter;
+  gpointer name;
+
+  g_return_if_fail (NATTER_IS_DBUS_SERVICE (self));
+  g_return_if_fail (NATTER_IS_BACKEND (backend));
+
+  if (self->backend == backend)
+    return;
+  g_hash_table_iter_init (&iter, self->rooms);
+  while (g_hash_table_iter_next (&iter, &name, NULL))
+    natter_notifier_withdraw (self->notifier, name);
+  g_hash_table_remove_all (self->rooms);
+  g_signal_handlers_disconnect_by_data (self->client, self);
+  g_signal_handlers_disconnect_by_data (self->backend, self);
+  natter_backend_remove_client (self->backend, NATTER_CLIENT (self->client));
+  g_clear_object (&self->client);
+  g_set_object (&self->backend, backend);
+  take_backend_state (self);
+
+  self->client = natter_dbus_client_new (backend);
+  natter_search_provider_set_client (self->search_provider, self->client);
+  attach_client (self);
 }

@@ -31,6 +31,26 @@ G_DECLARE_FINAL_TYPE (NatterDBusService, natter_dbus_service, NATTER, DBUS_SERVI
  * remote server. The service never asks which one it has.
  */
 
+/**
+ * NatterDBusSwitchFunc:
+ * @service: the service
+ * @mode: "host" or "upstream"
+ * @url: (nullable): for "upstream", the server to mirror, or %NULL for the one used last
+ * @user: (nullable): for "upstream", the account on @url, or %NULL
+ * @task: (transfer full): to return %TRUE once natter_dbus_service_set_backend() has the
+ *   backend of @mode (at once if it already has), or a #GError
+ * @user_data: what natter_dbus_service_set_switch_func() was given
+ *
+ * Switches natterd to @mode for SetMode() or Connect(). Only natterd's main program
+ * can: it owns the hub, the store, the server and the upstream link.
+ */
+typedef void (*NatterDBusSwitchFunc) (NatterDBusService *service,
+                                      const char        *mode,
+                                      const char        *url,
+                                      const char        *user,
+                                      GTask             *task,
+                                      gpointer           user_data);
+
 NatterDBusService *natter_dbus_service_new             (NatterBackend      *backend,
                                                         GDBusConnection    *connection,
                                                         GError            **error);
@@ -39,6 +59,13 @@ void               natter_dbus_service_set_window_size (NatterDBusService  *self
                                                         guint               window_size);
 void               natter_dbus_service_set_mode        (NatterDBusService  *self,
                                                         const char         *mode);
+void               natter_dbus_service_set_mode_chosen (NatterDBusService  *self,
+                                                        gboolean            chosen);
+void               natter_dbus_service_set_switch_func (NatterDBusService  *self,
+                                                        NatterDBusSwitchFunc func,
+                                                        gpointer            user_data);
+void               natter_dbus_service_set_backend     (NatterDBusService  *self,
+                                                        NatterBackend      *backend);
 void               natter_dbus_service_set_status      (NatterDBusService  *self,
                                                         const char         *status);
 

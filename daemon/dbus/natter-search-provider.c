@@ -281,3 +281,21 @@ natter_search_provider_new (NatterDBusClient *client)
   self->client = g_object_ref (client);
   return self;
 }
+
+/**
+ * natter_search_provider_set_client:
+ * @self: a #NatterSearchProvider
+ * @client: the D-Bus front end's client of natterd's new mode
+ *
+ * Searches through @client from now on; results of the old one are forgotten.
+ */
+void
+natter_search_provider_set_client (NatterSearchProvider *self,
+                                   NatterDBusClient     *client)
+{
+  g_return_if_fail (NATTER_IS_SEARCH_PROVIDER (self));
+  g_return_if_fail (NATTER_IS_DBUS_CLIENT (client));
+
+  g_set_object (&self->client, client);
+  g_hash_table_remove_all (self->results);
+}

@@ -24,5 +24,7 @@ G_DECLARE_FINAL_TYPE (NatterSearchProvider, natter_search_provider, NATTER, SEAR
  */
 
 NatterSearchProvider *natter_search_provider_new (NatterDBusClient *client);
+void                  natter_search_provider_set_client (NatterSearchProvider *self,
+                                                         NatterDBusClient     *client);
 
 G_END_DECLS

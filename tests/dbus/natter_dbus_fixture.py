@@ -469,6 +469,43 @@ class DBusTestCase(unittest.IsolatedAsyncioTestCase):
                 for path, props in objects.items()
                 if path.startswith(prefix) and MESSAGE_IFACE in props}
 
+    # Modes ------------------------------------------------------------------------------
+
+    async def remote_server(self):
+        """A second natterd, hosting without D-Bus: the server the desktop connects to.
+        Returns its WebSocket URL and a client of alice registered on it."""
+        proc = self.daemon.spawn("--no-dbus", data_dir=os.path.join(self.workdir, "remote"))
+        self.helpers.append(proc)
+        def ready():
+            try:
+                with open(proc.ready_file) as f:
+                    return f.read().endswith("\n")
+            except FileNotFoundError:
+                return False
+
+        await eventually(ready, START_TIMEOUT, message="the remote natterd did not start")
+        with open(proc.ready_file) as f:
+            url = f"ws://127.0.0.1:{int(f.read())}/ws"
+        ws = await open_ws(url, [JSON_PROTOCOL])
+        alice = JsonClient(ws, "alice")
+        self.clients.append(alice)
+        await alice.register("alice", password_for("alice"))
+        await alice.call("join", {"room": "remote-room"}, "joined")
+        return url, alice
+
+    async def root_props(self):
+        (props,) = await self.watcher.call(BUS_NAME, ROOT_PATH, "org.freedesktop.DBus.Properties",
+                                           "GetAll", GLib.Variant("(s)", (CHAT_IFACE,)),
+                                           "(a{sv})")
+        return props
+
+    def mode_file(self):
+        try:
+            with open(os.path.join(self.daemon.data_dir, "mode.ini")) as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+
     # WebSocket clients ------------------------------------------------------------------
 
     async def ws_user(self, name):

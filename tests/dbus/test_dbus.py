@@ -662,6 +662,83 @@ class DBusTest(DBusTestCase):
         await eventually(lambda: not os.path.exists(f"/proc/{pid}"), 20,
                          message="the activated natterd is still running")
 
+    # The desktop's choice of mode ------------------------------------------------------
+
+    async def test_mode_switches_both_ways(self):
+        """Connect() from host mode switches to upstream mode without a restart;
+        SetMode("host") comes back to the local history as it was; the choice is
+        remembered across restarts, and SetMode("upstream") reuses the last server."""
+        url, alice = await self.remote_server()
+        await self.join("local-room")
+        local_seq = await self.send("local-room", "kept here")
+        props = await self.root_props()
+        self.assertEqual((props["Mode"], props["ModeChosen"]), ("host", False))
+        self.assertIsNone(self.mode_file())
+
+        await self.gdbus_call(ROOT_PATH, CHAT_IFACE + ".Connect", url, "alice",
+                              password_for("alice"), "false")
+        props = await self.root_props()
+        self.assertEqual((props["Mode"], props["Account"], props["Status"], props["ModeChosen"]),
+                         ("upstream", "alice", "connected", True))
+        await eventually(lambda: room_path("remote-room") in self.managed_objects_sync(),
+                         message="the server's room did not appear")
+        self.assertNotIn(room_path("local-room"), await self.managed_objects())
+        seq = await self.send("remote-room", "from the desktop")
+        event = await alice.next_event("message", room="remote-room", body="from the desktop")
+        self.assertEqual((event["seq"], event["sender"]), (seq, "alice"))
+        await eventually(lambda: "mode=upstream" in (self.mode_file() or ""),
+                         message="upstream mode was not remembered")
+        self.assertIn(f"upstream={url}", self.mode_file())
+
+        await self.gdbus_call(ROOT_PATH, CHAT_IFACE + ".SetMode", "host")
+        props = await self.root_props()
+        self.assertEqual((props["Mode"], props["Account"], props["Status"]),
+                         ("host", OWNER, "connected"))
+        await eventually(lambda: room_path("local-room") in self.managed_objects_sync(),
+                         message="the local room did not come back")
+        self.assertNotIn(room_path("remote-room"), await self.managed_objects())
+        (messages, _) = await self.gdbus_call(room_path("local-room"), ROOM_IFACE + ".History",
+                                              "0", "0")
+        self.assertEqual([(m[0], m[3]) for m in messages], [(local_seq, "kept here")])
+        await eventually(lambda: "mode=host" in (self.mode_file() or ""),
+                         message="host mode was not remembered")
+
+        # Started again (as D-Bus activation would, with no options), it hosts and knows
+        # the choice was made; SetMode("upstream") goes back to the last server.
+        self.assertEqual(await asyncio.to_thread(self.daemon.stop), 0)
+        await self.start_daemon()
+        props = await self.root_props()
+        self.assertEqual((props["Mode"], props["ModeChosen"]), ("host", True))
+        await self.gdbus_call(ROOT_PATH, CHAT_IFACE + ".SetMode", "upstream")
+        props = await self.root_props()
+        self.assertEqual(props["Mode"], "upstream")
+        await eventually(lambda: "mode=upstream" in (self.mode_file() or ""),
+                         message="upstream mode was not remembered")
+
+        # Started in upstream mode from mode.ini, it switches back to hosting too.
+        self.assertEqual(await asyncio.to_thread(self.daemon.stop), 0)
+        self.daemon.proc = self.daemon.spawn()
+        await eventually(lambda: self.watcher.name_owner(BUS_NAME), START_TIMEOUT,
+                         message=f"natterd did not take {BUS_NAME}")
+        props = await self.root_props()
+        self.assertEqual((props["Mode"], props["ModeChosen"]), ("upstream", True))
+        await self.gdbus_call(ROOT_PATH, CHAT_IFACE + ".SetMode", "host")
+        await eventually(lambda: room_path("local-room") in self.managed_objects_sync(),
+                         message="the local room did not come back")
+        self.assertEqual((await self.root_props())["Mode"], "host")
+
+    async def test_set_mode_refuses(self):
+        """SetMode() names what is wrong: an unknown mode, or upstream mode before any
+        server was given."""
+        name, message = await self.gdbus_call_error(ROOT_PATH, CHAT_IFACE + ".SetMode", "cloud")
+        self.assertEqual(name, ERROR_PREFIX + "BadRequest")
+        self.assertIn("“host” or “upstream”", message)
+        name, message = await self.gdbus_call_error(ROOT_PATH, CHAT_IFACE + ".SetMode",
+                                                    "upstream")
+        self.assertEqual(name, ERROR_PREFIX + "BadRequest")
+        self.assertIn("No server", message)
+        self.assertEqual((await self.root_props())["Mode"], "host")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -146,6 +146,12 @@ class App:
             return ""
 
 
+def first_run(func):
+    """Decorates a test method: nobody has chosen natterd's mode yet (no mode.ini)."""
+    func.first_run = True
+    return func
+
+
 def gvariant_text(value, type_string):
     return GLib.Variant(type_string, value).print_(True)
 
@@ -159,6 +165,13 @@ class GuiTestCase(DBusTestCase):
     async def asyncSetUp(self):
         self.xvfb = Xvfb(self.app_dir)
         self.xvfb.start()
+        # The user chose to host on an earlier run, so the app does not ask: only the
+        # tests of the first run start without that choice.
+        if not getattr(getattr(self, self._testMethodName), "first_run", False):
+            data_dir = os.path.join(self.workdir, "data")
+            os.makedirs(data_dir, mode=0o700, exist_ok=True)
+            with open(os.path.join(data_dir, "mode.ini"), "w") as f:
+                f.write("[desktop]\nmode=host\n")
         await super().asyncSetUp()
 
     def app_environment(self, **extra):
@@ -290,6 +303,15 @@ class GuiTestCase(DBusTestCase):
         params = "[]" if parameter is None else f"[<{parameter}>]"
         await self.gdbus("call", "--session", "--dest", APP_ID, "--object-path", path,
                          "--method", "org.gtk.Actions.Activate", action, params, "{}")
+
+    async def click(self, text):
+        """Clicks the button of that label, or activates the row of that title, in any
+        window of the app (test-activate)."""
+        await self.action_string("test-activate", text)
+
+    async def fill(self, title, text):
+        """Types @text into the entry row of that title (test-fill)."""
+        await self.activate("test-fill", gvariant_text((title, text), "(ss)"))
 
     async def action_string(self, action, value):
         await self.activate(action, gvariant_text(value, "s"))

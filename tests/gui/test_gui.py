@@ -14,8 +14,8 @@ import unittest
 
 from gi.repository import GLib
 
-from natter_gui_fixture import (APP_PATH, BUS_NAME, OWNER, GuiTestCase, eventually, no_daemon,
-                                required_env, room_path)
+from natter_gui_fixture import (APP_PATH, BUS_NAME, OWNER, GuiTestCase, eventually, first_run,
+                                no_daemon, required_env, room_path)
 # After natter_gui_fixture, which puts tests/integration on the path.
 from natter_fixture import JSON_PROTOCOL, JsonClient, open_ws, password_for  # noqa: E402
 
@@ -354,6 +354,51 @@ class GuiTest(GuiTestCase):
         self.assertIn("Where do you want to chat?", shown["labels"])
         self.assertIn("On a Server", shown["labels"])
         self.assertNotEqual(shown["banner"], "", "no connection banner")
+
+
+    @first_run
+    async def test_choose_mode_and_switch(self):
+        """On a first run the app asks even though natterd hosts; "On This Computer"
+        keeps hosting and is remembered. Connecting to a server from the app switches
+        natterd to it without a restart, and "Chat on This Computer" comes back to the
+        local rooms with their history."""
+        remote_url, alice = await self.remote_server()
+        await self.join("local-room")
+        await self.send("local-room", "kept here")
+        await self.start_app()
+        await self.eventually_shows(lambda d: d["windows"] == ["Welcome to Natter"],
+                                    "the first run does not ask where to chat")
+        await self.click("On This Computer")
+        await self.eventually_shows(lambda d: d["windows"] == [], "the welcome dialog stays")
+        await eventually(lambda: "mode=host" in (self.mode_file() or ""),
+                         message="the choice to host was not remembered")
+
+        await self.activate("connect-server")
+        await self.eventually_shows(lambda d: d["windows"] == ["Connect to a Server"],
+                                    "Connect to a Server did not open")
+        await self.fill("Server address", remote_url)
+        await self.fill("User name", "alice")
+        await self.fill("Password", password_for("alice"))
+        await self.click("C_onnect")
+        shown = await self.eventually_shows(
+            lambda d: d["windows"] == [] and room_row(d, "remote-room") is not None,
+            "the server's rooms did not replace the local ones", timeout=30)
+        self.assertIsNone(room_row(shown, "local-room"))
+        self.assertEqual(shown["account"], "alice")
+        await self.open_room("remote-room")
+        await self.type_text("from the app")
+        await self.press("Return")
+        await alice.next_event("message", room="remote-room", body="from the app")
+
+        await self.activate("host-here")
+        shown = await self.eventually_shows(
+            lambda d: room_row(d, "local-room") is not None and room_row(d, "remote-room") is None,
+            "hosting again did not bring the local rooms back", timeout=30)
+        self.assertEqual(shown["account"], OWNER)
+        await self.open_room("local-room")
+        await self.eventually_shows(lambda d: bodies(d) == ["kept here"],
+                                    "the local history is not there")
+        self.assertEqual(self.log_problems(), [])
 
     # Every window, dialog and menu ------------------------------------------------------
 

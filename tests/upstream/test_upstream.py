@@ -530,8 +530,9 @@ class TlsTest(UpstreamTestCase):
 class HostModeTest(UpstreamTestCase):
 
     async def test_host_mode_has_no_connect(self):
-        """A hosting natterd on the bus refuses Connect() and friends with BadRequest and
-        says Status connected, StatusMessage empty."""
+        """A hosting natterd on the bus refuses Disconnect() and ForgetAccount() with
+        BadRequest, and Connect() without a server to switch to; it says Status connected,
+        StatusMessage empty. (Connect() with a server switches modes: tests/dbus.)"""
         data = os.path.join(self.workdir, "desk-data")
         self.upstream.spawn([os.environ["NATTERD"], "--listen", "127.0.0.1:0", "--data-dir",
                              data, "--owner", "desk"])
@@ -540,11 +541,15 @@ class HostModeTest(UpstreamTestCase):
         props = (await self.props())[0]
         self.assertEqual((props["Mode"], props["Status"], props["StatusMessage"]),
                          ("host", "connected", ""))
-        for method, args in (("Connect", (self.host.url(), "alice", "x", "false")),
-                             ("Disconnect", ()), ("ForgetAccount", ())):
-            name, message = await self.gdbus_call_error(ROOT_PATH, f"{CHAT_IFACE}.{method}", *args)
+        for method in ("Disconnect", "ForgetAccount"):
+            name, message = await self.gdbus_call_error(ROOT_PATH, f"{CHAT_IFACE}.{method}")
             self.assertEqual(name, ERROR_PREFIX + "BadRequest", message)
             self.assertIn("upstream mode", message)
+        name, message = await self.gdbus_call_error(ROOT_PATH, f"{CHAT_IFACE}.Connect", "",
+                                                    "alice", "x", "false")
+        self.assertEqual(name, ERROR_PREFIX + "BadRequest", message)
+        self.assertIn("address of the server", message)
+        self.assertEqual((await self.props())[0]["Mode"], "host")
 
 
 if __name__ == "__main__":
