@@ -69,6 +69,15 @@ natter_banner_update (NatterBanner *self)
       error = TRUE;
     }
 
+  else if (g_str_equal (status, "connected") && self->service != NULL &&
+           *natter_service_get_listen_error (self->service) != '\0')
+    {
+      /* Hosting without a port: the chat works here, but nobody else can join. */
+      title = _("Others cannot join: the port of the chat is not available");
+      button = _("_Preferences");
+      action = "preferences";
+      error = TRUE;
+    }
   if (title != NULL)
     gtk_label_set_label (self->label, title);
   gtk_widget_set_visible (GTK_WIDGET (self->button), button != NULL);
@@ -91,6 +100,8 @@ button_clicked_cb (NatterBanner *self)
     natter_service_start_daemon (self->service);
   else if (g_strcmp0 (self->action, "sign-in") == 0)
     gtk_widget_activate_action (GTK_WIDGET (self), "app.connect-server", NULL);
+  else if (g_strcmp0 (self->action, "preferences") == 0)
+    gtk_widget_activate_action (GTK_WIDGET (self), "app.preferences", NULL);
 }
 
 static void
@@ -145,6 +156,8 @@ natter_banner_set_service (NatterBanner  *self,
   g_set_object (&self->service, service);
   g_signal_connect_object (service, "notify::status", G_CALLBACK (natter_banner_update), self,
                            G_CONNECT_SWAPPED);
+  g_signal_connect_object (service, "notify::listen-error", G_CALLBACK (natter_banner_update),
+                           self, G_CONNECT_SWAPPED);
   natter_banner_update (self);
 }
 

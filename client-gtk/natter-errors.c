@@ -31,6 +31,8 @@ message_for (const char    *name,
           return _("This message cannot be sent");
         case NATTER_REQUEST_CONNECT:
           return _("Check the server’s address: it looks like wss://chat.example.org/ws");
+        case NATTER_REQUEST_LISTEN:
+          return _("A port is a number from 1 to 65535");
         case NATTER_REQUEST_LEAVE:
         case NATTER_REQUEST_SEARCH:
         case NATTER_REQUEST_DISCONNECT:
@@ -56,6 +58,7 @@ message_for (const char    *name,
         case NATTER_REQUEST_SEARCH:
         case NATTER_REQUEST_CONNECT:
         case NATTER_REQUEST_DISCONNECT:
+        case NATTER_REQUEST_LISTEN:
         default:
           return _("You are not allowed to do this");
         }
@@ -70,6 +73,8 @@ message_for (const char    *name,
     return _("The message is too long");
   if (g_strcmp0 (name, NATTER_DBUS_ERROR "RateLimited") == 0)
     return _("You are sending messages too fast. Wait a moment, then try again.");
+  if (g_strcmp0 (name, NATTER_DBUS_ERROR "Unavailable") == 0 && request == NATTER_REQUEST_LISTEN)
+    return _("This port cannot be used: another program may use it. Choose another one.");
   if (g_strcmp0 (name, NATTER_DBUS_ERROR "Unavailable") == 0)
     return request == NATTER_REQUEST_CONNECT ?
            _("The server cannot be reached, or its certificate is not trusted. Check the address and your network connection.") :

@@ -14,6 +14,7 @@ typedef enum {
   NATTER_REQUEST_SEARCH,
   NATTER_REQUEST_CONNECT,
   NATTER_REQUEST_DISCONNECT,
+  NATTER_REQUEST_LISTEN,
 } NatterRequest;
 
 GError *natter_error_for_user (const GError  *error,

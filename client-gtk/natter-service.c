@@ -25,6 +25,7 @@ struct _NatterService
   GListStore         *rooms;              /* (owned): NatterRoom */
   GHashTable         *rooms_by_name;      /* (owned): name → NatterRoom (unowned) */
   char               *epoch;              /* (owned) (nullable) */
+  gboolean            unreachable;        /* the bus could not start natterd */
   gboolean            notifications_handled;
 };
 
@@ -40,6 +41,7 @@ enum {
   PROP_NODE,
   PROP_VERSION,
   PROP_ADMIN,
+  PROP_LISTEN_ERROR,
   N_PROPS
 };
 
@@ -119,6 +121,9 @@ natter_service_get_property (GObject    *object,
     case PROP_ADMIN:
       g_value_set_boolean (value, natter_service_get_admin (self));
       break;
+    case PROP_LISTEN_ERROR:
+      g_value_set_string (value, natter_service_get_listen_error (self));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -142,6 +147,7 @@ natter_service_class_init (NatterServiceClass *klass)
   properties[PROP_NODE] = g_param_spec_string ("node", NULL, NULL, NULL, RO);
   properties[PROP_VERSION] = g_param_spec_string ("version", NULL, NULL, NULL, RO);
   properties[PROP_ADMIN] = g_param_spec_boolean ("admin", NULL, NULL, FALSE, RO);
+  properties[PROP_LISTEN_ERROR] = g_param_spec_string ("listen-error", NULL, NULL, NULL, RO);
 #undef RO
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
@@ -461,14 +467,22 @@ root_ready_cb (GObject      *source,
   root = natter_dbus_chat_proxy_new_finish (result, &error);
   if (root == NULL)
     {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        g_warning ("Cannot reach natterd: %s", error->message);
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;
+      /* natterd could not be started (its activation failed): the window says so and
+       * offers Retry (natter_service_start_daemon()). */
+      g_message ("Cannot reach natterd: %s", error->message);
+      self->unreachable = TRUE;
+      notify_all (self);
       return;
     }
   self->root = root;
   /* Long enough for a Send() that waits for a busy store. */
   g_dbus_proxy_set_default_timeout (G_DBUS_PROXY (root), 60 * 1000);
-  g_signal_connect_object (root, "g-properties-changed", G_CALLBACK (root_properties_changed_cb), self, 0);
+  /* After the proxy's own handler, which drops its copies of changed string lists
+   * (WebAddresses): before it, the getters would return the old ones. */
+  g_signal_connect_object (root, "g-properties-changed", G_CALLBACK (root_properties_changed_cb), self,
+                           G_CONNECT_AFTER);
   g_signal_connect_object (root, "notify::g-name-owner", G_CALLBACK (root_name_owner_cb), self, 0);
   check_epoch (self);
   send_notifications_handled (self);
@@ -542,6 +556,15 @@ natter_service_start_daemon (NatterService *self)
 
   if (self->connection == NULL)
     return;
+  if (self->root == NULL)
+    {
+      /* Following natterd failed at its start: follow it again, which starts it. */
+      self->unreachable = FALSE;
+      notify_all (self);
+      natter_dbus_chat_proxy_new (self->connection, G_DBUS_PROXY_FLAGS_NONE, NATTER_DAEMON_BUS_NAME,
+                                  CHAT_PATH, self->cancellable, root_ready_cb, self);
+      return;
+    }
   g_dbus_connection_call (self->connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
                           "org.freedesktop.DBus", "StartServiceByName",
                           g_variant_new ("(su)", NATTER_DAEMON_BUS_NAME, 0),
@@ -599,7 +622,7 @@ natter_service_get_status (NatterService *self)
   g_return_val_if_fail (NATTER_IS_SERVICE (self), NULL);
 
   if (self->root == NULL)
-    return self->connection == NULL && g_cancellable_is_cancelled (self->cancellable) ?
+    return self->unreachable || (self->connection == NULL && g_cancellable_is_cancelled (self->cancellable)) ?
            "unavailable" : "starting";
   if (!natter_service_get_running (self))
     return "unavailable";
@@ -1012,7 +1035,9 @@ account_call_cb (GObject      *source,
   if (reply == NULL)
     {
       return_dbus_error (task, error,
-                         g_str_equal (method, "Connect") ? NATTER_REQUEST_CONNECT : NATTER_REQUEST_DISCONNECT);
+                         g_str_equal (method, "Connect") ? NATTER_REQUEST_CONNECT :
+                         g_str_equal (method, "SetListenAddress") ? NATTER_REQUEST_LISTEN :
+                         NATTER_REQUEST_DISCONNECT);
       return;
     }
   g_task_return_boolean (task, TRUE);
@@ -1201,4 +1226,86 @@ natter_service_get_mode_chosen (NatterService *self)
 {
   g_return_val_if_fail (NATTER_IS_SERVICE (self), TRUE);
   return !natter_service_get_running (self) || natter_dbus_chat_get_mode_chosen (self->root);
+}
+
+/**
+ * natter_service_get_listen_address:
+ * @self: a service
+ *
+ * Returns: where hosting listens (`HOST:PORT`), or "" when natterd does not host
+ */
+const char *
+natter_service_get_listen_address (NatterService *self)
+{
+  g_return_val_if_fail (NATTER_IS_SERVICE (self), NULL);
+  return root_string (self, natter_dbus_chat_get_listen_address);
+}
+
+/**
+ * natter_service_get_listen_error:
+ * @self: a service
+ *
+ * Returns: why hosting does not listen, as the system said it (such as “Address
+ *   already in use”), or ""
+ */
+const char *
+natter_service_get_listen_error (NatterService *self)
+{
+  g_return_val_if_fail (NATTER_IS_SERVICE (self), NULL);
+  return root_string (self, natter_dbus_chat_get_listen_error);
+}
+
+/**
+ * natter_service_get_web_addresses:
+ * @self: a service
+ *
+ * Returns: (transfer none): the addresses others open to chat here; empty when nobody can
+ */
+const char * const *
+natter_service_get_web_addresses (NatterService *self)
+{
+  static const char * const none[] = { NULL };
+  const char * const *addresses;
+
+  g_return_val_if_fail (NATTER_IS_SERVICE (self), NULL);
+
+  if (self->root == NULL || !natter_service_get_running (self))
+    return none;
+  addresses = natter_dbus_chat_get_web_addresses (self->root);
+  return addresses != NULL ? addresses : none;
+}
+
+/**
+ * natter_service_set_listen_address_async:
+ * @self: a service
+ * @address: `HOST:PORT`
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called once natterd listens there, or could not
+ * @user_data: data for @callback
+ *
+ * Moves where hosting listens (the port, and whether others on the network may join).
+ */
+void
+natter_service_set_listen_address_async (NatterService       *self,
+                                         const char          *address,
+                                         GCancellable        *cancellable,
+                                         GAsyncReadyCallback  callback,
+                                         gpointer             user_data)
+{
+  GTask *task;
+
+  g_return_if_fail (NATTER_IS_SERVICE (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, natter_service_set_listen_address_async);
+  account_call (self, task, "SetListenAddress", g_variant_new ("(s)", address));
+}
+
+gboolean
+natter_service_set_listen_address_finish (NatterService  *self,
+                                          GAsyncResult   *result,
+                                          GError        **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
 }

@@ -88,5 +88,16 @@ gboolean       natter_service_set_mode_finish            (NatterService        *
                                                           GAsyncResult         *result,
                                                           GError              **error);
 gboolean       natter_service_get_mode_chosen            (NatterService        *self);
+const char    *natter_service_get_listen_address         (NatterService        *self);
+const char    *natter_service_get_listen_error           (NatterService        *self);
+const char * const *natter_service_get_web_addresses     (NatterService        *self);
+void           natter_service_set_listen_address_async   (NatterService        *self,
+                                                          const char           *address,
+                                                          GCancellable         *cancellable,
+                                                          GAsyncReadyCallback   callback,
+                                                          gpointer              user_data);
+gboolean       natter_service_set_listen_address_finish  (NatterService        *self,
+                                                          GAsyncResult         *result,
+                                                          GError              **error);
 
 G_END_DECLS

@@ -684,6 +684,18 @@ test_fill_action (GSimpleAction *action,
     gtk_editable_set_text (GTK_EDITABLE (control), text);
 }
 
+/* Enter in an entry row, after test-fill. */
+static void
+test_enter_action (GSimpleAction *action,
+                   GVariant      *parameter,
+                   gpointer       user_data)
+{
+  GtkWidget *control = find_control_anywhere (g_variant_get_string (parameter, NULL));
+
+  if (control != NULL && GTK_IS_EDITABLE (control))
+    g_signal_emit_by_name (gtk_editable_get_delegate (GTK_EDITABLE (control)), "activate");
+}
+
 static const GActionEntry test_actions[] = {
   { "test-scroll", test_scroll_action, "s" },
   { "test-describe", test_describe_action, "s" },
@@ -695,6 +707,7 @@ static const GActionEntry test_actions[] = {
   { "test-key", test_key_action, "s" },
   { "test-activate", test_activate_action, "s" },
   { "test-fill", test_fill_action, "(ss)" },
+  { "test-enter", test_enter_action, "s" },
 };
 
 void

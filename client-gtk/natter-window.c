@@ -114,10 +114,19 @@ update_sidebar_page (NatterWindow *self)
   if (gtk_search_bar_get_search_mode (self->search_bar) &&
       *gtk_editable_get_text (GTK_EDITABLE (self->search_entry)) != '\0')
     return;
-  if (n == 0 && natter_service_get_ready (self->service))
+  /* Never an empty window: when natterd is not there, say so and offer to start it. */
+  if (g_str_equal (natter_service_get_status (self->service), "unavailable"))
+    gtk_stack_set_visible_child_name (self->sidebar_stack, "unavailable");
+  else if (n == 0 && natter_service_get_ready (self->service))
     gtk_stack_set_visible_child_name (self->sidebar_stack, "no-rooms");
   else
     gtk_stack_set_visible_child_name (self->sidebar_stack, "rooms");
+}
+
+static void
+retry_clicked_cb (NatterWindow *self)
+{
+  natter_service_start_daemon (self->service);
 }
 
 /* What is on screen ---------------------------------------------------------------- */
@@ -707,6 +716,7 @@ natter_window_class_init (NatterWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, content_banner);
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, content_stack);
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, conversation);
+  gtk_widget_class_bind_template_callback (widget_class, retry_clicked_cb);
   gtk_widget_class_bind_template_callback (widget_class, leaflet_changed_cb);
   gtk_widget_class_bind_template_callback (widget_class, room_activated_cb);
   gtk_widget_class_bind_template_callback (widget_class, search_changed_cb);

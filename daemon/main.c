@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ifaddrs.h>
 #include <sys/resource.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
@@ -48,6 +51,7 @@ typedef struct
   guint16       port;     /* where the server listens, once it does */
   gboolean      mode_chosen;  /* by options, or remembered from the app (mode.ini) */
   NatterModeChoice *choice;   /* (owned) what mode.ini holds, or will */
+  char         *listen_error; /* (owned) (nullable) why host mode does not listen */
   GTask        *switch_task;  /* (owned) (nullable) SetMode() or Connect() on its way to host mode */
   int           exit_status;
   gboolean      stopping;
@@ -58,7 +62,10 @@ typedef struct
 static void announce_ready (Daemon *daemon);
 static void switch_mode (NatterDBusService *service, const char *mode, const char *url,
                          const char *user, GTask *task, gpointer user_data);
-static void switched_to_host (Daemon *daemon, GError *error);
+static void switched_to_host (Daemon *daemon);
+static void publish_listening (Daemon *daemon);
+static gboolean set_listen_address (NatterDBusService *service, const char *address,
+                                    GError **error, gpointer user_data);
 
 /* How long shutdown waits for clients to answer the close handshake. */
 #define CLOSE_GRACE_US (2 * G_USEC_PER_SEC)
@@ -208,7 +215,11 @@ bus_acquired_cb (GDBusConnection *connection, const char *name, gpointer user_da
   if (daemon->config->postgres != NULL)
     natter_dbus_service_set_mode (daemon->dbus, "cluster");
   else
-    natter_dbus_service_set_switch_func (daemon->dbus, switch_mode, daemon);
+    {
+      natter_dbus_service_set_switch_func (daemon->dbus, switch_mode, daemon);
+      natter_dbus_service_set_listen_func (daemon->dbus, set_listen_address, daemon);
+    }
+  publish_listening (daemon);
 }
 
 static void
@@ -234,6 +245,12 @@ name_lost_cb (GDBusConnection *connection, const char *name, gpointer user_data)
   if (connection == NULL && daemon->dbus == NULL && daemon->upstream != NULL)
     {
       g_printerr ("natterd: upstream mode needs a session bus: D-Bus is its only front end\n");
+      begin_shutdown (daemon, 1);
+      return;
+    }
+  if (connection == NULL && daemon->dbus == NULL && daemon->server == NULL)
+    {
+      g_printerr ("natterd: no session bus and no port to serve on: %s\n", daemon->listen_error);
       begin_shutdown (daemon, 1);
       return;
     }
@@ -373,25 +390,121 @@ join_cluster (Daemon *daemon, GError **error)
 }
 #endif
 
+/* Where others reach host mode's web page: every address of this computer when it
+ * listens on all of them. */
+static GStrv
+dup_web_addresses (Daemon *daemon)
+{
+  const char *scheme = daemon->config->tls_cert != NULL ? "https" : "http";
+  const char *host = daemon->config->listen_address;
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  struct ifaddrs *interfaces = NULL;
+
+  if (daemon->server == NULL)
+    return g_strv_builder_end (builder);
+  if (!g_str_equal (host, "0.0.0.0") && !g_str_equal (host, "::"))
+    {
+      g_autofree char *url = strchr (host, ':') != NULL
+        ? g_strdup_printf ("%s://[%s]:%u/", scheme, host, daemon->port)
+        : g_strdup_printf ("%s://%s:%u/", scheme, host, daemon->port);
+
+      g_strv_builder_add (builder, url);
+      return g_strv_builder_end (builder);
+    }
+  if (getifaddrs (&interfaces) != 0)
+    return g_strv_builder_end (builder);
+  for (struct ifaddrs *i = interfaces; i != NULL; i = i->ifa_next)
+    {
+      g_autoptr(GSocketAddress) address = NULL;
+      GInetAddress *inet;
+      g_autofree char *text = NULL;
+      g_autofree char *url = NULL;
+
+      if (i->ifa_addr == NULL || (i->ifa_addr->sa_family != AF_INET &&
+                                  (i->ifa_addr->sa_family != AF_INET6 || g_str_equal (host, "0.0.0.0"))))
+        continue;
+      address = g_socket_address_new_from_native (i->ifa_addr,
+                                                  i->ifa_addr->sa_family == AF_INET
+                                                  ? sizeof (struct sockaddr_in)
+                                                  : sizeof (struct sockaddr_in6));
+      inet = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (address));
+      if (g_inet_address_get_is_loopback (inet) || g_inet_address_get_is_link_local (inet))
+        continue;
+      text = g_inet_address_to_string (inet);
+      url = g_inet_address_get_family (inet) == G_SOCKET_FAMILY_IPV6
+        ? g_strdup_printf ("%s://[%s]:%u/", scheme, text, daemon->port)
+        : g_strdup_printf ("%s://%s:%u/", scheme, text, daemon->port);
+      g_strv_builder_add (builder, url);
+    }
+  freeifaddrs (interfaces);
+  return g_strv_builder_end (builder);
+}
+
+/* ListenAddress, ListenError and WebAddresses over D-Bus. */
+static void
+publish_listening (Daemon *daemon)
+{
+  g_autofree char *address = NULL;
+  g_auto(GStrv) web = NULL;
+  const char *host = daemon->config->listen_address;
+  guint port = daemon->server != NULL ? daemon->port : daemon->config->port;
+
+  if (daemon->dbus == NULL)
+    return;
+  if (daemon->upstream != NULL)
+    {
+      natter_dbus_service_set_listening (daemon->dbus, "", "", NULL);
+      return;
+    }
+  address = strchr (host, ':') != NULL ? g_strdup_printf ("[%s]:%u", host, port)
+                                       : g_strdup_printf ("%s:%u", host, port);
+  web = dup_web_addresses (daemon);
+  natter_dbus_service_set_listening (daemon->dbus, address,
+                                     daemon->listen_error != NULL ? daemon->listen_error : "",
+                                     (const char * const *) web);
+}
+
+/* Host mode's listener on the configured address. */
+static gboolean
+start_listening (Daemon *daemon, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  daemon->server = natter_server_new (daemon->hub, &local_error);
+  if (daemon->server == NULL || !natter_server_listen (daemon->server, &daemon->port, &local_error))
+    {
+      g_clear_object (&daemon->server);
+      g_free (daemon->listen_error);
+      daemon->listen_error = g_strdup (local_error->message);
+      publish_listening (daemon);
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  g_clear_pointer (&daemon->listen_error, g_free);
+  publish_listening (daemon);
+  return TRUE;
+}
+
 /* Listens, then offers D-Bus: the owner account exists by then. */
 static void
 serve (Daemon *daemon)
 {
   g_autoptr(GError) error = NULL;
 
-  daemon->server = natter_server_new (daemon->hub, &error);
-  if (daemon->server == NULL || !natter_server_listen (daemon->server, &daemon->port, &error))
+  if (!start_listening (daemon, &error))
     {
       g_printerr ("natterd: cannot listen on %s:%u: %s\n", daemon->config->listen_address,
                   daemon->config->port, error->message);
-      g_clear_object (&daemon->server);
-      if (daemon->switch_task != NULL)
-        switched_to_host (daemon, error);
-      else
-        daemon_quit (daemon, 1);
-      return;
+      /* Without a port of its own natterd for the desktop still serves D-Bus: the app
+       * shows why others cannot join and lets the user pick another port. A server
+       * (no D-Bus) or a cluster node has nothing to offer without it. */
+      if (daemon->config->no_dbus || daemon->config->postgres != NULL)
+        {
+          daemon_quit (daemon, 1);
+          return;
+        }
     }
-  if (daemon->cluster != NULL)
+  else if (daemon->cluster != NULL)
     {
       start_cluster (daemon);
       g_message ("Serving on %s://%s:%u/ as cluster node %s",
@@ -404,11 +517,44 @@ serve (Daemon *daemon)
                daemon->config->listen_address, daemon->port, daemon->config->data_dir);
 
   if (daemon->switch_task != NULL)
-    switched_to_host (daemon, NULL);
+    switched_to_host (daemon);
   else if (daemon->config->no_dbus)
     announce_ready (daemon);
   else
     own_bus_name (daemon);
+}
+
+/* SetListenAddress(): listen somewhere else now, and from now on. */
+static gboolean
+set_listen_address (NatterDBusService *service,
+                    const char        *address,
+                    GError           **error,
+                    gpointer           user_data)
+{
+  Daemon *daemon = user_data;
+
+  if (daemon->upstream != NULL || daemon->switch_task != NULL)
+    {
+      g_set_error_literal (error, NATTER_ERROR, NATTER_ERROR_BAD_REQUEST,
+                           "Only natterd hosting the chat listens: switch to host mode first.");
+      return FALSE;
+    }
+  if (!natter_config_set (daemon->config, "listen", address, error))
+    return FALSE;
+  g_free (daemon->choice->listen);
+  daemon->choice->listen = g_strdup (address);
+  natter_mode_choice_save_async (daemon->choice, daemon->config->data_dir);
+  /* The old listener goes first: the new address may be the same port. */
+  if (daemon->server != NULL)
+    natter_server_shutdown (daemon->server);
+  g_clear_object (&daemon->server);
+  if (!start_listening (daemon, error))
+    {
+      g_prefix_error (error, "Cannot listen on %s: ", address);
+      return FALSE;
+    }
+  g_message ("Serving on %s:%u/ now", daemon->config->listen_address, daemon->port);
+  return TRUE;
 }
 
 static void
@@ -630,6 +776,9 @@ load_mode_choice (Daemon *daemon)
       daemon->choice = g_new0 (NatterModeChoice, 1);
     }
   daemon->mode_chosen = daemon->choice->mode != NULL;
+  if (daemon->choice->listen != NULL && !config->listen_given &&
+      !natter_config_set (config, "listen", daemon->choice->listen, &error))
+    g_message ("Warning: mode.ini's listen=%s: %s", daemon->choice->listen, error->message);
   if (g_strcmp0 (daemon->choice->mode, NATTER_MODE_UPSTREAM) == 0)
     {
       config->upstream_url = g_strdup (daemon->choice->upstream_url);
@@ -657,17 +806,15 @@ remember_mode (Daemon *daemon)
 }
 
 static void
-switched_to_host (Daemon *daemon, GError *error)
+switched_to_host (Daemon *daemon)
 {
   g_autoptr(GTask) task = g_steal_pointer (&daemon->switch_task);
 
   natter_dbus_service_set_backend (daemon->dbus, NATTER_BACKEND (daemon->hub));
   g_clear_object (&daemon->upstream);
+  publish_listening (daemon);
   remember_mode (daemon);
-  if (error != NULL)
-    g_task_return_error (task, g_error_copy (error));
-  else
-    g_task_return_boolean (task, TRUE);
+  g_task_return_boolean (task, TRUE);
 }
 
 static void
@@ -757,6 +904,7 @@ switch_mode (NatterDBusService *service,
         natter_server_shutdown (daemon->server);
       g_clear_object (&daemon->server);
       natter_dbus_service_set_backend (service, NATTER_BACKEND (daemon->upstream));
+      publish_listening (daemon);
       natter_upstream_start (daemon->upstream);
     }
   remember_mode (daemon);
@@ -840,6 +988,7 @@ daemon_clear (Daemon *daemon)
   g_clear_object (&daemon->store);
   g_clear_pointer (&daemon->loop, g_main_loop_unref);
   g_clear_pointer (&daemon->choice, natter_mode_choice_free);
+  g_clear_pointer (&daemon->listen_error, g_free);
   natter_config_free (daemon->config);
 }
 

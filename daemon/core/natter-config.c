@@ -394,6 +394,7 @@ setting_set (const NatterSetting  *setting,
         *(char **) field = g_steal_pointer (&host);
         /* The one setting with two fields: the host is at @offset. */
         config->port = port;
+        config->listen_given = TRUE;
         return TRUE;
       }
 
@@ -422,6 +423,7 @@ natter_config_new_defaults (void)
         g_error ("The default of %s is not a valid value: %s", settings[i].name,
                  error->message);
     }
+  config->listen_given = FALSE;
   /* The defaults that depend on where natterd runs (default_doc in the table). */
   config->data_dir = g_build_filename (g_get_user_data_dir (), "natter", NULL);
   config->node_id = g_strdup (g_get_host_name ());
@@ -435,6 +437,30 @@ natter_config_new_defaults (void)
   config->search_max = 100;
   config->bad_frame_limit = 10;
   return config;
+}
+
+/**
+ * natter_config_set:
+ * @config: the settings
+ * @name: a setting's name, as in the keyfile (`listen`)
+ * @value: its value as it would be typed
+ * @error: return location for a #GError
+ *
+ * Sets one setting, checked as the command line and the keyfile check it.
+ *
+ * Returns: %TRUE, or %FALSE for an unknown setting or a bad value
+ */
+gboolean
+natter_config_set (NatterConfig  *config,
+                   const char    *name,
+                   const char    *value,
+                   GError       **error)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (settings); i++)
+    if (g_str_equal (settings[i].name, name))
+      return setting_set (&settings[i], config, value, error);
+  g_set_error (error, NATTER_ERROR, NATTER_ERROR_BAD_REQUEST, "unknown setting %s", name);
+  return FALSE;
 }
 
 void

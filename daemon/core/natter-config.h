@@ -16,6 +16,7 @@ G_BEGIN_DECLS
 typedef struct {
   char            *listen_address;     /* (owned) default 127.0.0.1 */
   guint            port;               /* default 8080; 0 picks a free port */
+  gboolean         listen_given;       /* listen was set: command line or keyfile */
   char            *data_dir;           /* (owned) default $XDG_DATA_HOME/natter */
   char            *tls_cert;           /* (owned) (nullable) */
   char            *tls_key;            /* (owned) (nullable) */
@@ -153,6 +154,10 @@ gboolean      natter_config_load_keyfile (NatterConfig  *config,
                                           const char    *path,
                                           GError       **error);
 GOptionGroup *natter_config_get_option_group (NatterConfig *config);
+gboolean      natter_config_set          (NatterConfig  *config,
+                                          const char    *name,
+                                          const char    *value,
+                                          GError       **error);
 char         *natter_config_dup_options_markdown (void);
 
 gboolean      natter_config_validate     (NatterConfig  *config,

@@ -45,7 +45,9 @@ natter_mode_choice_load (const char  *data_dir,
   choice->mode = g_key_file_get_string (file, GROUP, "mode", NULL);
   choice->upstream_url = g_key_file_get_string (file, GROUP, "upstream", NULL);
   choice->upstream_user = g_key_file_get_string (file, GROUP, "user", NULL);
-  if (g_strcmp0 (choice->mode, NATTER_MODE_HOST) != 0 &&
+  choice->listen = g_key_file_get_string (file, GROUP, "listen", NULL);
+  /* Preferences may set where to listen before any mode was chosen. */
+  if (choice->mode != NULL && g_strcmp0 (choice->mode, NATTER_MODE_HOST) != 0 &&
       !(g_strcmp0 (choice->mode, NATTER_MODE_UPSTREAM) == 0 && choice->upstream_url != NULL))
     {
       g_set_error (error, NATTER_ERROR, NATTER_ERROR_BAD_REQUEST,
@@ -70,7 +72,7 @@ saved_cb (GObject      *source,
 
 /**
  * natter_mode_choice_save_async:
- * @choice: the choice, with a mode
+ * @choice: the choice
  * @data_dir: natterd's data directory
  *
  * Writes @choice in the background (atomically: the file is replaced).
@@ -86,12 +88,13 @@ natter_mode_choice_save_async (const NatterModeChoice *choice,
   char *contents;
   gsize length;
 
-  g_return_if_fail (choice->mode != NULL);
-
   g_key_file_set_comment (file, NULL, NULL,
                           " The mode natterd runs in for this desktop user, as chosen in the app",
                           NULL);
-  g_key_file_set_string (file, GROUP, "mode", choice->mode);
+  if (choice->mode != NULL)
+    g_key_file_set_string (file, GROUP, "mode", choice->mode);
+  if (choice->listen != NULL)
+    g_key_file_set_string (file, GROUP, "listen", choice->listen);
   if (choice->upstream_url != NULL)
     g_key_file_set_string (file, GROUP, "upstream", choice->upstream_url);
   if (choice->upstream_user != NULL)
@@ -110,5 +113,6 @@ natter_mode_choice_free (NatterModeChoice *choice)
   g_free (choice->mode);
   g_free (choice->upstream_url);
   g_free (choice->upstream_user);
+  g_free (choice->listen);
   g_free (choice);
 }

@@ -14,8 +14,10 @@ G_BEGIN_DECLS
  *   has not chosen yet
  * @upstream_url: (nullable): the server of upstream mode
  * @upstream_user: (nullable): the account on it
+ * @listen: (nullable): where host mode listens, `HOST:PORT`, as set in the app's
+ *   Preferences (the `--listen` option wins)
  *
- * The desktop user's choice of mode, kept in `mode.ini` in natterd's data directory so
+ * The desktop user's choice of mode (and where hosting listens), kept in `mode.ini` in natterd's data directory so
  * that natterd started by D-Bus or systemd (with no options) runs as the user chose last
  * time. It holds no secret: credentials stay in the Secret Service.
  */
@@ -24,6 +26,7 @@ typedef struct
   char *mode;           /* (owned) (nullable) */
   char *upstream_url;   /* (owned) (nullable) */
   char *upstream_user;  /* (owned) (nullable) */
+  char *listen;         /* (owned) (nullable) */
 } NatterModeChoice;
 
 NatterModeChoice *natter_mode_choice_load        (const char              *data_dir,

@@ -30,6 +30,8 @@ struct _NatterDBusService
   guint                     window_size;
   NatterDBusSwitchFunc      switch_func;      /* (nullable): the mode is fixed without */
   gpointer                  switch_data;      /* (unowned) */
+  NatterDBusListenFunc      listen_func;      /* (nullable): no listener to move without */
+  gpointer                  listen_data;      /* (unowned) */
 };
 
 static void natter_dbus_service_iface_init (NatterDBusChatIface *iface);
@@ -618,6 +620,40 @@ natter_dbus_service_handle_connect (NatterDBusChat        *iface,
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+static gboolean
+natter_dbus_service_handle_set_listen_address (NatterDBusChat        *iface,
+                                               GDBusMethodInvocation *invocation,
+                                               const char            *address)
+{
+  NatterDBusService *self = NATTER_DBUS_SERVICE (iface);
+  g_autoptr(GError) error = NULL;
+
+  if (self->listen_func == NULL)
+    {
+      g_dbus_method_invocation_return_error_literal (invocation, NATTER_ERROR,
+                                                     NATTER_ERROR_BAD_REQUEST,
+                                                     "This natterd is a node of a cluster: it listens where it was configured to.");
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  if (!self->listen_func (self, address, &error, self->listen_data))
+    {
+      /* A port that is taken is the network's state, not a bad request. */
+      if (error->domain != NATTER_ERROR)
+        {
+          g_autoptr(GError) unavailable = g_error_new_literal (NATTER_ERROR,
+                                                               NATTER_ERROR_UNAVAILABLE,
+                                                               error->message);
+
+          g_dbus_method_invocation_return_gerror (invocation, unavailable);
+        }
+      else
+        g_dbus_method_invocation_return_gerror (invocation, error);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  natter_dbus_chat_complete_set_listen_address (iface, invocation);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
 static void
 mode_set_cb (GObject      *source,
              GAsyncResult *result,
@@ -710,6 +746,7 @@ natter_dbus_service_iface_init (NatterDBusChatIface *iface)
   iface->handle_set_notifications_handled = natter_dbus_service_handle_set_notifications_handled;
   iface->handle_connect = natter_dbus_service_handle_connect;
   iface->handle_set_mode = natter_dbus_service_handle_set_mode;
+  iface->handle_set_listen_address = natter_dbus_service_handle_set_listen_address;
   iface->handle_disconnect = natter_dbus_service_handle_disconnect;
   iface->handle_forget_account = natter_dbus_service_handle_forget_account;
 }
@@ -1058,4 +1095,48 @@ natter_dbus_service_set_backend (NatterDBusService *self,
   self->client = natter_dbus_client_new (backend);
   natter_search_provider_set_client (self->search_provider, self->client);
   attach_client (self);
+}
+
+/**
+ * natter_dbus_service_set_listen_func:
+ * @self: a #NatterDBusService
+ * @func: (nullable): what moves host mode's listener, or %NULL when it cannot move
+ * @user_data: for @func
+ *
+ * Lets SetListenAddress() move host mode's listener through @func.
+ */
+void
+natter_dbus_service_set_listen_func (NatterDBusService    *self,
+                                     NatterDBusListenFunc  func,
+                                     gpointer              user_data)
+{
+  g_return_if_fail (NATTER_IS_DBUS_SERVICE (self));
+
+  self->listen_func = func;
+  self->listen_data = user_data;
+}
+
+/**
+ * natter_dbus_service_set_listening:
+ * @self: a #NatterDBusService
+ * @address: where host mode listens or tried to (`HOST:PORT`), or ""
+ * @error_message: why it does not listen there, or ""
+ * @web_addresses: (nullable): the web page's addresses for others
+ *
+ * Sets the ListenAddress, ListenError and WebAddresses properties.
+ */
+void
+natter_dbus_service_set_listening (NatterDBusService  *self,
+                                   const char         *address,
+                                   const char         *error_message,
+                                   const char * const *web_addresses)
+{
+  static const char * const none[] = { NULL };
+  NatterDBusChat *iface = NATTER_DBUS_CHAT (self);
+
+  g_return_if_fail (NATTER_IS_DBUS_SERVICE (self));
+
+  natter_dbus_chat_set_listen_address (iface, address);
+  natter_dbus_chat_set_listen_error (iface, error_message);
+  natter_dbus_chat_set_web_addresses (iface, web_addresses != NULL ? web_addresses : none);
 }

@@ -51,6 +51,22 @@ typedef void (*NatterDBusSwitchFunc) (NatterDBusService *service,
                                       GTask             *task,
                                       gpointer           user_data);
 
+/**
+ * NatterDBusListenFunc:
+ * @service: the service
+ * @address: `HOST:PORT`
+ * @error: return location for a #GError
+ * @user_data: what natter_dbus_service_set_listen_func() was given
+ *
+ * Makes host mode listen on @address, for SetListenAddress().
+ *
+ * Returns: whether natterd listens there now
+ */
+typedef gboolean (*NatterDBusListenFunc) (NatterDBusService  *service,
+                                          const char         *address,
+                                          GError            **error,
+                                          gpointer            user_data);
+
 NatterDBusService *natter_dbus_service_new             (NatterBackend      *backend,
                                                         GDBusConnection    *connection,
                                                         GError            **error);
@@ -64,6 +80,13 @@ void               natter_dbus_service_set_mode_chosen (NatterDBusService  *self
 void               natter_dbus_service_set_switch_func (NatterDBusService  *self,
                                                         NatterDBusSwitchFunc func,
                                                         gpointer            user_data);
+void               natter_dbus_service_set_listen_func (NatterDBusService  *self,
+                                                        NatterDBusListenFunc func,
+                                                        gpointer            user_data);
+void               natter_dbus_service_set_listening   (NatterDBusService  *self,
+                                                        const char         *address,
+                                                        const char         *error_message,
+                                                        const char * const *web_addresses);
 void               natter_dbus_service_set_backend     (NatterDBusService  *self,
                                                         NatterBackend      *backend);
 void               natter_dbus_service_set_status      (NatterDBusService  *self,

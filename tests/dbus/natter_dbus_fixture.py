@@ -299,6 +299,14 @@ def no_daemon(func):
     return func
 
 
+def own_activation(func):
+    """Decorates a test method: the bus reads activation files from the test's own
+    directory, WORKDIR/services, which the test writes (and may rewrite: the bus
+    notices)."""
+    func.own_activation = True
+    return func
+
+
 def activatable(func):
     """Decorates a test method: the bus can start natterd through its activation file."""
     func.service_dir = required_env("NATTER_DBUS_SERVICE_DIR")
@@ -319,7 +327,11 @@ class DBusTestCase(unittest.IsolatedAsyncioTestCase):
         self.env.pop("G_MESSAGES_DEBUG", None)
         self.env["XDG_DATA_HOME"] = os.path.join(self.workdir, "xdg-data")
         self.env.pop("DISPLAY", None)
-        self.bus = PrivateBus(self.workdir, getattr(method, "service_dir", None), self.env)
+        service_dir = getattr(method, "service_dir", None)
+        if getattr(method, "own_activation", False):
+            service_dir = os.path.join(self.workdir, "services")
+            os.makedirs(service_dir)
+        self.bus = PrivateBus(self.workdir, service_dir, self.env)
         self.bus.start()
         self.env["DBUS_SESSION_BUS_ADDRESS"] = self.bus.address
         self.watcher = BusWatcher(self.bus.address)
@@ -493,11 +505,14 @@ class DBusTestCase(unittest.IsolatedAsyncioTestCase):
         await alice.call("join", {"room": "remote-room"}, "joined")
         return url, alice
 
-    async def root_props(self):
-        (props,) = await self.watcher.call(BUS_NAME, ROOT_PATH, "org.freedesktop.DBus.Properties",
-                                           "GetAll", GLib.Variant("(s)", (CHAT_IFACE,)),
-                                           "(a{sv})")
+    def root_props_sync(self):
+        """The properties of the root interface, io.github.natter.Chat."""
+        (props,) = self.watcher.call_sync(BUS_NAME, ROOT_PATH, "org.freedesktop.DBus.Properties",
+                                          "GetAll", GLib.Variant("(s)", (CHAT_IFACE,)), "(a{sv})")
         return props
+
+    async def root_props(self):
+        return await asyncio.to_thread(self.root_props_sync)
 
     def mode_file(self):
         try:

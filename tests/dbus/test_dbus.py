@@ -10,6 +10,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import unittest
 
 from gi.repository import GLib
@@ -738,6 +739,64 @@ class DBusTest(DBusTestCase):
         self.assertEqual(name, ERROR_PREFIX + "BadRequest")
         self.assertIn("No server", message)
         self.assertEqual((await self.root_props())["Mode"], "host")
+
+
+    # Where host mode listens -------------------------------------------------------------
+
+    @no_daemon
+    async def test_port_taken_keeps_dbus(self):
+        """With its port taken, natterd for the desktop still serves D-Bus and says why
+        others cannot join (ListenError); SetListenAddress() moves it to a free port at
+        once, remembers it, and refuses a taken one with a clear error."""
+        taken = socket.socket()
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        self.addCleanup(taken.close)
+        port = taken.getsockname()[1]
+        await self.start_daemon("--listen", f"127.0.0.1:{port}")
+        props = await self.root_props()
+        self.assertEqual(props["ListenAddress"], f"127.0.0.1:{port}")
+        self.assertIn("in use", props["ListenError"])
+        self.assertEqual(props["WebAddresses"], [])
+        # The chat works over D-Bus all the same.
+        await self.join("general")
+        await self.send("general", "still here")
+
+        await self.gdbus_call(ROOT_PATH, CHAT_IFACE + ".SetListenAddress", "127.0.0.1:0")
+        props = await self.root_props()
+        self.assertEqual(props["ListenError"], "")
+        new_port = int(props["ListenAddress"].rpartition(":")[2])
+        self.assertNotEqual(new_port, 0)
+        self.assertEqual(props["WebAddresses"], [f"http://127.0.0.1:{new_port}/"])
+        self.daemon.port = new_port
+        alice = await self.ws_user("alice")
+        await alice.call("join", {"room": "general"}, "joined")
+        await eventually(lambda: "listen=127.0.0.1:0" in (self.mode_file() or ""),
+                         message="the address was not remembered")
+
+        name, message = await self.gdbus_call_error(ROOT_PATH, CHAT_IFACE + ".SetListenAddress",
+                                                    f"127.0.0.1:{port}")
+        self.assertEqual(name, ERROR_PREFIX + "Unavailable")
+        self.assertIn(f"Cannot listen on 127.0.0.1:{port}", message)
+        self.assertIn("in use", (await self.root_props())["ListenError"])
+        name, _ = await self.gdbus_call_error(ROOT_PATH, CHAT_IFACE + ".SetListenAddress",
+                                              "not an address")
+        self.assertEqual(name, ERROR_PREFIX + "BadRequest")
+
+    async def test_listen_for_everyone(self):
+        """Listening on every interface lists the addresses others use, none of them
+        loopback; back on 127.0.0.1 only this computer's address is listed."""
+        await self.gdbus_call(ROOT_PATH, CHAT_IFACE + ".SetListenAddress", "0.0.0.0:0")
+        props = await self.root_props()
+        port = int(props["ListenAddress"].rpartition(":")[2])
+        self.assertTrue(props["ListenAddress"].startswith("0.0.0.0:"))
+        for url in props["WebAddresses"]:
+            self.assertTrue(url.startswith("http://") and url.endswith(f":{port}/"), url)
+            self.assertNotIn("127.0.0.1", url)
+        await self.gdbus_call(ROOT_PATH, CHAT_IFACE + ".SetListenAddress", "127.0.0.1:0")
+        props = await self.root_props()
+        self.assertEqual(len(props["WebAddresses"]), 1)
+        self.assertTrue(props["WebAddresses"][0].startswith("http://127.0.0.1:"))
 
 
 if __name__ == "__main__":

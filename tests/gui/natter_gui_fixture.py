@@ -31,7 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "dbus"))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 from natter_dbus_fixture import (BUS_NAME, OWNER, DBusTestCase, eventually,  # noqa: E402
-                                 no_daemon, required_env, room_path)
+                                 no_daemon, own_activation, required_env, room_path)
 from natter_fixture import JSON_PROTOCOL, JsonClient, open_ws, password_for  # noqa: E402
 
 APP_ID = "io.github.natter.Natter"
@@ -312,6 +312,10 @@ class GuiTestCase(DBusTestCase):
     async def fill(self, title, text):
         """Types @text into the entry row of that title (test-fill)."""
         await self.activate("test-fill", gvariant_text((title, text), "(ss)"))
+
+    async def enter(self, title):
+        """Presses Enter in the entry row of that title (test-enter)."""
+        await self.action_string("test-enter", title)
 
     async def action_string(self, action, value):
         await self.activate(action, gvariant_text(value, "s"))

@@ -10,12 +10,13 @@
 import asyncio
 import configparser
 import os
+import socket
 import unittest
 
 from gi.repository import GLib
 
 from natter_gui_fixture import (APP_PATH, BUS_NAME, OWNER, GuiTestCase, eventually, first_run,
-                                no_daemon, required_env, room_path)
+                                no_daemon, own_activation, required_env, room_path)
 # After natter_gui_fixture, which puts tests/integration on the path.
 from natter_fixture import JSON_PROTOCOL, JsonClient, open_ws, password_for  # noqa: E402
 
@@ -399,6 +400,65 @@ class GuiTest(GuiTestCase):
         await self.eventually_shows(lambda d: bodies(d) == ["kept here"],
                                     "the local history is not there")
         self.assertEqual(self.log_problems(), [])
+
+
+    @no_daemon
+    async def test_port_taken_says_why_and_preferences_fix_it(self):
+        """With its port taken natterd still serves the app, whose banner says others
+        cannot join and opens Preferences, where another port fixes it and the switch
+        lets others on the network join."""
+        taken = socket.socket()
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        self.addCleanup(taken.close)
+        await self.start_daemon("--listen", f"127.0.0.1:{taken.getsockname()[1]}")
+        await self.start_app()
+        # The chat itself works: the rooms are there.
+        await self.eventually_shows(lambda d: "Others cannot join" in d["banner"] and d["rooms"] != [],
+                                    "the banner does not say others cannot join")
+        await self.click("_Preferences")
+        await self.eventually_shows(lambda d: len(d["windows"]) == 1, "Preferences did not open")
+        shown = await self.eventually_shows(
+            lambda d: any("cannot be used" in label for label in d["labels"]),
+            "Preferences does not say why nobody else can join")
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            free = probe.getsockname()[1]
+        await self.fill("Port", str(free))
+        await self.enter("Port")
+        shown = await self.eventually_shows(
+            lambda d: f"http://127.0.0.1:{free}/" in d["labels"] and d["banner"] == "",
+            "another port did not fix it")
+        self.daemon.port = free
+        await self.ws_user("alice")
+        await self.screenshot("light-preferences-hosting.png", window=shown["windows"][0])
+
+        await self.click("Let others on this network join")
+        await eventually(lambda: self.root_props_sync()["ListenAddress"] == f"0.0.0.0:{free}",
+                         message="the switch did not open the chat to the network")
+        self.assertEqual(self.log_problems(), [])
+
+    @no_daemon
+    @own_activation
+    async def test_unreachable_service_offers_retry(self):
+        """When natterd cannot be started the window says so with Retry instead of
+        staying empty; Retry starts it once it can start."""
+        service = os.path.join(self.workdir, "services", BUS_NAME + ".service")
+        with open(service, "w") as f:
+            f.write(f"[D-BUS Service]\nName={BUS_NAME}\nExec=/bin/false\n")
+        await self.start_app()
+        shown = await self.eventually_shows(lambda d: d["sidebar"] == "unavailable",
+                                            "no error state when natterd cannot start")
+        self.assertIn("Chat Service Not Running", shown["labels"])
+        await self.screenshot("light-unavailable.png")
+
+        argv = " ".join([required_env("NATTERD"), "--listen", "127.0.0.1:0", "--data-dir",
+                         self.daemon.data_dir, "--owner", OWNER])
+        with open(service, "w") as f:
+            f.write(f"[D-BUS Service]\nName={BUS_NAME}\nExec={argv}\n")
+        await self.click("_Retry")
+        await self.eventually_shows(lambda d: d["sidebar"] == "rooms" and d["rooms"] != [],
+                                    "Retry did not bring the chat", timeout=30)
 
     # Every window, dialog and menu ------------------------------------------------------
 
