@@ -8,6 +8,7 @@
 
 #include "natter-conversation.h"
 #include "natter-message-row.h"
+#include "natter-outgoing-row.h"
 
 /* Scrolled this close to the top, the previous page of history is loaded. */
 #define LOAD_OLDER_THRESHOLD 400.0
@@ -46,6 +47,7 @@ struct _NatterConversation
   GtkSpinner        *history_spinner;
   GtkLabel          *start_label;
   GtkListBox        *message_list;
+  GtkListBox        *outgoing_list;
   GtkLabel          *seen_label;
   GtkRevealer       *typing_revealer;
   GtkLabel          *typing_label;
@@ -176,6 +178,15 @@ create_row (gpointer item,
             gpointer user_data)
 {
   return natter_message_row_new (NATTER_MESSAGE (item));
+}
+
+static GtkWidget *
+create_outgoing_row (gpointer item,
+                     gpointer user_data)
+{
+  NatterConversation *self = user_data;
+
+  return natter_outgoing_row_new (NATTER_OUTGOING (item), self->room, self->service);
 }
 
 static GtkWidget *
@@ -407,7 +418,11 @@ sent (SendData *data,
     return;
 
   g_signal_emit (self, signals[SHOW_ERROR], 0, error->message);
-  /* Give the text back, unless something else was typed since. */
+  /* A room's message stays below the conversation with a way to send it again (under
+   * its identifier: never twice). An announcement has no such row: give its text back,
+   * unless something else was typed since. */
+  if (!g_str_equal (natter_room_get_kind (data->room), "system"))
+    return;
   buffer = gtk_text_view_get_buffer (self->composer);
   if (self->room == data->room && gtk_text_buffer_get_char_count (buffer) == 0)
     {
@@ -578,6 +593,7 @@ natter_conversation_set_room (NatterConversation *self,
   if (room == NULL)
     {
       gtk_list_box_bind_model (self->message_list, NULL, NULL, NULL, NULL);
+      gtk_list_box_bind_model (self->outgoing_list, NULL, NULL, NULL, NULL);
       room_typing_cb (self);
       update_seen (self);
       update_composer (self);
@@ -597,6 +613,9 @@ natter_conversation_set_room (NatterConversation *self,
                            G_CALLBACK (messages_changed_cb), self, G_CONNECT_SWAPPED);
 
   gtk_list_box_bind_model (self->message_list, natter_room_get_messages (room), create_row, NULL, NULL);
+  /* Messages sent from here and not confirmed yet come after those of the room. */
+  gtk_list_box_bind_model (self->outgoing_list, natter_room_get_outgoing (room), create_outgoing_row,
+                           self, NULL);
 
   if (g_str_equal (natter_room_get_kind (room), "dm"))
     /* Translators: at the top of a direct conversation; %s is the other person */
@@ -693,6 +712,13 @@ natter_conversation_dup_composer_text (NatterConversation *self)
   buffer = gtk_text_view_get_buffer (self->composer);
   gtk_text_buffer_get_bounds (buffer, &start, &end);
   return gtk_text_buffer_get_text (buffer, &start, &end, FALSE);
+}
+
+GtkListBox *
+natter_conversation_get_outgoing_list (NatterConversation *self)
+{
+  g_return_val_if_fail (NATTER_IS_CONVERSATION (self), NULL);
+  return self->outgoing_list;
 }
 
 GtkListBox *
@@ -843,6 +869,7 @@ natter_conversation_class_init (NatterConversationClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterConversation, history_spinner);
   gtk_widget_class_bind_template_child (widget_class, NatterConversation, start_label);
   gtk_widget_class_bind_template_child (widget_class, NatterConversation, message_list);
+  gtk_widget_class_bind_template_child (widget_class, NatterConversation, outgoing_list);
   gtk_widget_class_bind_template_child (widget_class, NatterConversation, seen_label);
   gtk_widget_class_bind_template_child (widget_class, NatterConversation, typing_revealer);
   gtk_widget_class_bind_template_child (widget_class, NatterConversation, typing_label);

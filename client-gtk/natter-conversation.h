@@ -25,6 +25,7 @@ gboolean    natter_conversation_handle_key       (NatterConversation *self,
                                                   guint               keyval,
                                                   GdkModifierType     state);
 char       *natter_conversation_dup_composer_text (NatterConversation *self);
+GtkListBox *natter_conversation_get_outgoing_list (NatterConversation *self);
 GtkListBox *natter_conversation_get_message_list (NatterConversation *self);
 const char *natter_conversation_get_typing_text  (NatterConversation *self);
 const char *natter_conversation_get_seen_text    (NatterConversation *self);

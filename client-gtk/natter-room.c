@@ -6,6 +6,7 @@
 #include <glib/gi18n.h>
 
 #include "natter-errors.h"
+#include "natter-outgoing.h"
 #include "natter-room.h"
 
 /* How long another member counts as typing without hearing from them again. */
@@ -26,6 +27,7 @@ struct _NatterRoom
   NatterDBusChatRoom *proxy;          /* (owned) (nullable): NULL while natterd is away */
   GCancellable       *cancellable;    /* (owned): calls made on the current proxy */
   GListStore         *messages;       /* (owned): NatterMessage, ascending seq */
+  GListStore         *outgoing;       /* (owned): NatterOutgoing not confirmed yet, in order */
   GHashTable         *typing;         /* (owned): user → GSource id of its expiry */
   GHashTable         *receipts;       /* (owned): user → guint64 * seq */
   gboolean            has_more;
@@ -87,6 +89,7 @@ natter_room_finalize (GObject *object)
   g_clear_pointer (&self->display_name, g_free);
   g_clear_pointer (&self->receipts, g_hash_table_unref);
   g_clear_object (&self->messages);
+  g_clear_object (&self->outgoing);
 
   G_OBJECT_CLASS (natter_room_parent_class)->finalize (object);
 }
@@ -212,6 +215,7 @@ static void
 natter_room_init (NatterRoom *self)
 {
   self->messages = g_list_store_new (NATTER_TYPE_MESSAGE);
+  self->outgoing = g_list_store_new (NATTER_TYPE_OUTGOING);
   self->typing = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                         (GDestroyNotify) g_source_remove);
   self->receipts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
@@ -987,21 +991,79 @@ not_connected_error (void)
                               _("The chat service is not running"));
 }
 
+/* The message is in the room now: it no longer waits. */
 static void
-send_cb (GObject      *source,
-         GAsyncResult *result,
-         gpointer      user_data)
+drop_outgoing (NatterRoom *self,
+               const char *client_msg_id)
+{
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->outgoing));
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(NatterOutgoing) outgoing = g_list_model_get_item (G_LIST_MODEL (self->outgoing), i);
+
+      if (g_str_equal (natter_outgoing_get_client_msg_id (outgoing), client_msg_id))
+        {
+          g_list_store_remove (self->outgoing, i);
+          return;
+        }
+    }
+}
+
+static void
+send_proxy_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
 {
   g_autoptr(GTask) task = user_data;
+  NatterRoom *self = g_task_get_source_object (task);
+  NatterOutgoing *outgoing = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_proxy_call_finish (G_DBUS_PROXY (source), result, &error);
   guint64 seq = 0;
 
-  if (!natter_dbus_chat_room_call_send_finish (NATTER_DBUS_CHAT_ROOM (source), &seq, result, &error))
+  if (reply != NULL)
+    g_variant_get (reply, "(t)", &seq);
+  else
     {
-      g_task_return_error (task, natter_error_for_user (error, NATTER_REQUEST_SEND));
+      g_autoptr(GError) for_user = natter_error_for_user (error, NATTER_REQUEST_SEND);
+
+      /* It stays on screen, with a way to send it again under the same identifier. */
+      natter_outgoing_set_error (outgoing, for_user->message);
+      g_task_return_error (task, g_steal_pointer (&for_user));
       return;
     }
+  drop_outgoing (self, natter_outgoing_get_client_msg_id (outgoing));
   g_task_return_int (task, (gssize) seq);
+}
+
+static void
+send_outgoing (NatterRoom          *self,
+               NatterOutgoing      *outgoing,
+               GCancellable        *cancellable,
+               GAsyncReadyCallback  callback,
+               gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, natter_room_send_async);
+  g_task_set_task_data (task, g_object_ref (outgoing), g_object_unref);
+  natter_outgoing_set_error (outgoing, NULL);
+  if (self->proxy == NULL)
+    {
+      g_autoptr(GError) error = not_connected_error ();
+
+      natter_outgoing_set_error (outgoing, error->message);
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  /* No timeout: natterd answers once the message is stored, which may wait for the link
+   * to the server, or fails; a call that fails can be made again without a duplicate. */
+  g_dbus_proxy_call (G_DBUS_PROXY (self->proxy), "SendWithId",
+                     g_variant_new ("(ss)", natter_outgoing_get_body (outgoing),
+                                    natter_outgoing_get_client_msg_id (outgoing)),
+                     G_DBUS_CALL_FLAGS_NONE, G_MAXINT, cancellable, send_proxy_cb,
+                     g_steal_pointer (&task));
 }
 
 /**
@@ -1012,7 +1074,8 @@ send_cb (GObject      *source,
  * @callback: called when natterd has stored the message (or refused it)
  * @user_data: data for @callback
  *
- * Sends a message to the room.
+ * Sends a message to the room. Until natterd confirms it, it is in
+ * natter_room_get_outgoing(); if it fails it stays there for natter_room_resend_async().
  */
 void
 natter_room_send_async (NatterRoom          *self,
@@ -1021,20 +1084,70 @@ natter_room_send_async (NatterRoom          *self,
                         GAsyncReadyCallback  callback,
                         gpointer             user_data)
 {
-  g_autoptr(GTask) task = NULL;
+  g_autoptr(NatterOutgoing) outgoing = NULL;
 
   g_return_if_fail (NATTER_IS_ROOM (self));
   g_return_if_fail (body != NULL);
 
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, natter_room_send_async);
+  outgoing = natter_outgoing_new (body);
+  g_list_store_append (self->outgoing, outgoing);
+  send_outgoing (self, outgoing, cancellable, callback, user_data);
+}
 
-  if (self->proxy == NULL)
-    {
-      g_task_return_error (task, not_connected_error ());
-      return;
-    }
-  natter_dbus_chat_room_call_send (self->proxy, body, cancellable, send_cb, g_steal_pointer (&task));
+/**
+ * natter_room_resend_async:
+ * @self: a room
+ * @outgoing: a message of natter_room_get_outgoing() whose sending failed
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when natterd has stored the message (or refused it)
+ * @user_data: data for @callback
+ *
+ * Sends @outgoing again, under its identifier: natterd stores it once, however many
+ * attempts reached it. Finish with natter_room_send_finish().
+ */
+void
+natter_room_resend_async (NatterRoom          *self,
+                          NatterOutgoing      *outgoing,
+                          GCancellable        *cancellable,
+                          GAsyncReadyCallback  callback,
+                          gpointer             user_data)
+{
+  g_return_if_fail (NATTER_IS_ROOM (self));
+  g_return_if_fail (NATTER_IS_OUTGOING (outgoing));
+
+  send_outgoing (self, outgoing, cancellable, callback, user_data);
+}
+
+/**
+ * natter_room_get_outgoing:
+ * @self: a room
+ *
+ * Returns: (transfer none): the messages sent from this app that natterd has not
+ *   confirmed yet (#NatterOutgoing), oldest first
+ */
+GListModel *
+natter_room_get_outgoing (NatterRoom *self)
+{
+  g_return_val_if_fail (NATTER_IS_ROOM (self), NULL);
+  return G_LIST_MODEL (self->outgoing);
+}
+
+/**
+ * natter_room_message_arrived:
+ * @self: a room
+ * @client_msg_id: the identifier a message object of the room carries
+ *
+ * A message this app sent may arrive before natterd's answer to the call that sent it
+ * (or after that call failed): it no longer waits.
+ */
+void
+natter_room_message_arrived (NatterRoom *self,
+                             const char *client_msg_id)
+{
+  g_return_if_fail (NATTER_IS_ROOM (self));
+
+  if (client_msg_id != NULL && *client_msg_id != '\0')
+    drop_outgoing (self, client_msg_id);
 }
 
 /**

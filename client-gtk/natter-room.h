@@ -5,6 +5,7 @@
 
 #include "natter-dbus-generated.h"
 #include "natter-message.h"
+#include "natter-outgoing.h"
 
 G_BEGIN_DECLS
 
@@ -56,6 +57,14 @@ gboolean            natter_room_send_finish        (NatterRoom          *self,
                                                     GAsyncResult        *result,
                                                     guint64             *out_seq,
                                                     GError             **error);
+void                natter_room_resend_async       (NatterRoom          *self,
+                                                    NatterOutgoing      *outgoing,
+                                                    GCancellable        *cancellable,
+                                                    GAsyncReadyCallback  callback,
+                                                    gpointer             user_data);
+GListModel         *natter_room_get_outgoing       (NatterRoom          *self);
+void                natter_room_message_arrived    (NatterRoom          *self,
+                                                    const char          *client_msg_id);
 void                natter_room_leave_async        (NatterRoom          *self,
                                                     GCancellable        *cancellable,
                                                     GAsyncReadyCallback  callback,

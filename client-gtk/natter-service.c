@@ -218,6 +218,7 @@ add_message_object (NatterService         *self,
                                 natter_dbus_chat_message_get_body (proxy),
                                 natter_dbus_chat_message_get_kind (proxy));
   natter_room_add_message (room, message);
+  natter_room_message_arrived (room, natter_dbus_chat_message_get_client_msg_id (proxy));
 }
 
 static void

@@ -5,6 +5,7 @@
 
 #include "natter-application-private.h"
 #include "natter-message-row.h"
+#include "natter-outgoing-row.h"
 #include "natter-room-row.h"
 #include "natter-test-hooks.h"
 #include "natter-window-private.h"
@@ -229,6 +230,7 @@ describe_window (NatterWindow *self)
   GVariantBuilder messages;
   GVariantBuilder days;
   GVariantBuilder results;
+  GVariantBuilder outgoing;
   GVariantBuilder labels;
   GVariantBuilder windows;
   GVariantBuilder window_sizes;
@@ -278,6 +280,11 @@ describe_window (NatterWindow *self)
                              natter_message_row_get_header_visible (message_row));
       add_links (&links, self, natter_message_row_get_body_label (message_row));
     }
+
+  g_variant_builder_init (&outgoing, G_VARIANT_TYPE ("a(ss)"));
+  for (int i = 0; (row = gtk_list_box_get_row_at_index (natter_conversation_get_outgoing_list (self->conversation), i)) != NULL; i++)
+    g_variant_builder_add (&outgoing, "(ss)", natter_outgoing_row_get_body (NATTER_OUTGOING_ROW (row)),
+                           natter_outgoing_row_get_status (NATTER_OUTGOING_ROW (row)));
 
   g_variant_builder_init (&results, G_VARIANT_TYPE_STRING_ARRAY);
   for (int i = 0; (row = gtk_list_box_get_row_at_index (self->search_list, i)) != NULL; i++)
@@ -330,6 +337,7 @@ describe_window (NatterWindow *self)
   g_variant_builder_add (&builder, "{sv}", "room-title", g_variant_new_string (adw_window_title_get_title (self->room_title)));
   g_variant_builder_add (&builder, "{sv}", "room-subtitle", g_variant_new_string (adw_window_title_get_subtitle (self->room_title)));
   g_variant_builder_add (&builder, "{sv}", "messages", g_variant_builder_end (&messages));
+  g_variant_builder_add (&builder, "{sv}", "outgoing", g_variant_builder_end (&outgoing));
   g_variant_builder_add (&builder, "{sv}", "days", g_variant_builder_end (&days));
   g_variant_builder_add (&builder, "{sv}", "marker", g_variant_new_boolean (marker));
   g_variant_builder_add (&builder, "{sv}", "at-start", g_variant_new_boolean (natter_conversation_get_at_start (self->conversation)));

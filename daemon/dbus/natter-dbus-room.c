@@ -197,6 +197,8 @@ window_entry_new (NatterDBusRoom        *self,
   natter_dbus_chat_message_set_sender (iface, message->sender != NULL ? message->sender : "");
   natter_dbus_chat_message_set_body (iface, message->body != NULL ? message->body : "");
   natter_dbus_chat_message_set_timestamp (iface, message->ts);
+  natter_dbus_chat_message_set_client_msg_id (iface, message->client_msg_id != NULL
+                                                     ? message->client_msg_id : "");
   natter_dbus_chat_message_set_kind (iface, message->kind != NULL ? message->kind
                                                                   : NATTER_MESSAGE_KIND_TEXT);
   entry->object = natter_dbus_object_skeleton_new (path);
@@ -529,6 +531,22 @@ send_cb (GObject      *source,
                                        natter_event_get_frame (event)->sent->seq);
 }
 
+static void
+send_with_id_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(NatterDBusCall) call = user_data;
+  g_autoptr(NatterEvent) event = natter_dbus_call_finish_request (call, source, result,
+                                                                  NATTER__SERVER_FRAME__EVENT_SENT);
+
+  if (event == NULL)
+    return;
+  natter_dbus_chat_room_complete_send_with_id (NATTER_DBUS_CHAT_ROOM (call->self),
+                                               call->invocation,
+                                               natter_event_get_frame (event)->sent->seq);
+}
+
 static gboolean
 natter_dbus_room_handle_send (NatterDBusChatRoom    *iface,
                               GDBusMethodInvocation *invocation,
@@ -544,6 +562,28 @@ natter_dbus_room_handle_send (NatterDBusChatRoom    *iface,
   frame->send->body = g_strdup (body);
   frame->send->client_msg_id = natter_dbus_new_client_msg_id ();
   natter_dbus_client_request_async (self->client, frame, NULL, send_cb,
+                                    natter_dbus_call_new (self, invocation));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+natter_dbus_room_handle_send_with_id (NatterDBusChatRoom    *iface,
+                                      GDBusMethodInvocation *invocation,
+                                      const char            *body,
+                                      const char            *client_msg_id)
+{
+  NatterDBusRoom *self = NATTER_DBUS_ROOM (iface);
+  Natter__ClientFrame *frame = natter_dbus_client_frame_new ();
+
+  /* The backend checks the identifier (1 to 64 characters) and stores the message once
+   * per (account, identifier): a repeated call gets the first call's seq. */
+  frame->op_case = NATTER__CLIENT_FRAME__OP_SEND;
+  frame->send = g_new0 (Natter__Send, 1);
+  natter__send__init (frame->send);
+  frame->send->room = g_strdup (self->name);
+  frame->send->body = g_strdup (body);
+  frame->send->client_msg_id = g_strdup (client_msg_id);
+  natter_dbus_client_request_async (self->client, frame, NULL, send_with_id_cb,
                                     natter_dbus_call_new (self, invocation));
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
@@ -727,6 +767,7 @@ static void
 natter_dbus_room_iface_init (NatterDBusChatRoomIface *iface)
 {
   iface->handle_send = natter_dbus_room_handle_send;
+  iface->handle_send_with_id = natter_dbus_room_handle_send_with_id;
   iface->handle_history = natter_dbus_room_handle_history;
   iface->handle_mark_read = natter_dbus_room_handle_mark_read;
   iface->handle_leave = natter_dbus_room_handle_leave;

@@ -483,11 +483,16 @@ class DBusTestCase(unittest.IsolatedAsyncioTestCase):
 
     # Modes ------------------------------------------------------------------------------
 
-    async def remote_server(self):
-        """A second natterd, hosting without D-Bus: the server the desktop connects to.
-        Returns its WebSocket URL and a client of alice registered on it."""
-        proc = self.daemon.spawn("--no-dbus", data_dir=os.path.join(self.workdir, "remote"))
+    async def remote_server(self, port=0):
+        """A second natterd, hosting without D-Bus: the server the desktop connects to
+        (self.remote), on @port (a free one for 0; the same one again to restart it).
+        Returns its WebSocket URL and a client of alice, registered on the first start,
+        in remote-room."""
+        proc = self.daemon.spawn("--no-dbus", "--listen", f"127.0.0.1:{port}",
+                                 data_dir=os.path.join(self.workdir, "remote"))
         self.helpers.append(proc)
+        self.remote = proc
+
         def ready():
             try:
                 with open(proc.ready_file) as f:
@@ -501,7 +506,10 @@ class DBusTestCase(unittest.IsolatedAsyncioTestCase):
         ws = await open_ws(url, [JSON_PROTOCOL])
         alice = JsonClient(ws, "alice")
         self.clients.append(alice)
-        await alice.register("alice", password_for("alice"))
+        if port == 0:
+            await alice.register("alice", password_for("alice"))
+        else:
+            await alice.login("alice", password_for("alice"))
         await alice.call("join", {"room": "remote-room"}, "joined")
         return url, alice
 

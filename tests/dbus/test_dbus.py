@@ -117,7 +117,7 @@ class DBusTest(DBusTestCase):
         messages = await self.message_objects("general")
         self.assertEqual(messages[seq], {"Room": "general", "Seq": seq, "Sender": "alice",
                                          "Body": "hi desk", "Timestamp": sent["ts"],
-                                         "Kind": "text"})
+                                         "Kind": "text", "ClientMsgId": "a-1"})
         props = await self.room_props("general")
         self.assertEqual((props["LastSeq"], props["UnreadCount"]), (seq, 1))
 
@@ -797,6 +797,40 @@ class DBusTest(DBusTestCase):
         props = await self.root_props()
         self.assertEqual(len(props["WebAddresses"]), 1)
         self.assertTrue(props["WebAddresses"][0].startswith("http://127.0.0.1:"))
+
+
+    # Sends that can be retried ----------------------------------------------------------
+
+    async def test_send_with_id_is_stored_once(self):
+        """SendWithId() called again with the same identifier, even after natterd
+        restarted, returns the first seq and sends nothing twice; the message object
+        carries the identifier."""
+        alice = await self.ws_user("alice")
+        await alice.call("join", {"room": "general"}, "joined")
+        path = await self.join("general")
+        (seq,) = await self.gdbus_call(path, ROOM_IFACE + ".SendWithId", "only once", "app-1")
+        event = await alice.next_event("message", room="general", body="only once")
+        self.assertEqual((event["seq"], event["client_msg_id"]), (seq, "app-1"))
+        self.assertEqual((await self.message_objects("general"))[seq]["ClientMsgId"], "app-1")
+        (again,) = await self.gdbus_call(path, ROOM_IFACE + ".SendWithId", "only once", "app-1")
+        self.assertEqual(again, seq)
+
+        self.assertEqual(await asyncio.to_thread(self.daemon.stop), 0)
+        await self.start_daemon()
+        ws = await open_ws(self.daemon.url(), [JSON_PROTOCOL])
+        alice = JsonClient(ws, "alice")
+        self.clients.append(alice)
+        await alice.login("alice", password_for("alice"))
+        await alice.call("join", {"room": "general"}, "joined")
+        (again,) = await self.gdbus_call(path, ROOM_IFACE + ".SendWithId", "only once", "app-1")
+        self.assertEqual(again, seq)
+        (after,) = await self.gdbus_call(path, ROOM_IFACE + ".SendWithId", "next", "app-2")
+        self.assertEqual(after, seq + 1)
+        event = await alice.next_event("message", room="general")
+        self.assertEqual((event["seq"], event["body"]), (after, "next"))
+
+        name, _ = await self.gdbus_call_error(path, ROOM_IFACE + ".SendWithId", "no id", "")
+        self.assertEqual(name, ERROR_PREFIX + "BadRequest")
 
 
 if __name__ == "__main__":

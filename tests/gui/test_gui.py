@@ -10,6 +10,7 @@
 import asyncio
 import configparser
 import os
+import signal
 import socket
 import unittest
 
@@ -21,6 +22,8 @@ from natter_gui_fixture import (APP_PATH, BUS_NAME, OWNER, GuiTestCase, eventual
 from natter_fixture import JSON_PROTOCOL, JsonClient, open_ws, password_for  # noqa: E402
 
 WINDOW_PATH = "/io/github/natter/Natter/window/1"
+ROOT_PATH_CHAT = "/io/github/natter/Chat"
+CHAT_IFACE = "io.github.natter.Chat"
 NOTIFICATIONS = ("org.freedesktop.Notifications", "/org/freedesktop/Notifications")
 
 
@@ -459,6 +462,64 @@ class GuiTest(GuiTestCase):
         await self.click("_Retry")
         await self.eventually_shows(lambda d: d["sidebar"] == "rooms" and d["rooms"] != [],
                                     "Retry did not bring the chat", timeout=30)
+
+
+    async def test_message_waits_for_the_connection_and_is_sent_once(self):
+        """A message sent while the server is away shows below the conversation as
+        waiting for the connection, and is sent exactly once when the server is back."""
+        url, alice = await self.remote_server()
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
+        await self.gdbus_call(ROOT_PATH_CHAT, CHAT_IFACE + ".Connect", url, "alice",
+                              password_for("alice"), "false")
+        await self.start_app()
+        await self.open_room("remote-room")
+
+        self.remote.terminate()
+        await asyncio.to_thread(self.remote.wait, 10)
+        await eventually(lambda: self.root_props_sync()["Status"] != "connected",
+                         message="natterd did not notice the server went away")
+        await self.type_text("while away")
+        await self.press("Return")
+        shown = await self.eventually_shows(
+            lambda d: d["outgoing"] == [("while away", "Waiting for the connection…")],
+            "the message does not show as waiting")
+        self.assertEqual(shown["composer"], "")
+        await self.screenshot("light-waiting.png")
+
+        _, alice = await self.remote_server(port=port)
+        shown = await self.eventually_shows(
+            lambda d: d["outgoing"] == [] and bodies(d).count("while away") == 1,
+            "the message was not sent once", timeout=30)
+        page = await alice.call("history", {"room": "remote-room"}, "history")
+        stored = [m for m in page["messages"] if m["body"] == "while away"]
+        self.assertEqual(len(stored), 1, "the server stored the message more than once")
+        self.assertEqual(shown["messages"][-1][0], stored[0]["seq"])
+
+
+    async def test_message_not_sent_can_be_sent_again(self):
+        """A message that natterd could not take stays below the conversation with why
+        and "Send Again", which sends it once natterd is back."""
+        await self.join("general")
+        await self.start_app()
+        await self.open_room("general")
+        self.assertEqual(await asyncio.to_thread(self.daemon.stop, signal.SIGKILL), -signal.SIGKILL)
+        await self.eventually_shows(lambda d: d["status"] == "unavailable", "natterd is still shown")
+        await self.type_text("try again")
+        await self.press("Return")
+        await self.eventually_shows(
+            lambda d: d["outgoing"] == [("try again", "Not sent: The chat service is not running")],
+            "the message does not say it was not sent")
+
+        await self.start_daemon()
+        await self.eventually_shows(lambda d: d["status"] == "connected", "natterd is not back")
+        await self.click("_Send Again")
+        shown = await self.eventually_shows(
+            lambda d: d["outgoing"] == [] and bodies(d).count("try again") == 1,
+            "sending again did not send it once")
+        (messages, _) = await self.gdbus_call(room_path("general"),
+                                              "io.github.natter.Chat.Room.History", "0", "0")
+        self.assertEqual([m[3] for m in messages].count("try again"), 1)
+        self.assertEqual(shown["messages"][-1][3], "try again")
 
     # Every window, dialog and menu ------------------------------------------------------
 
