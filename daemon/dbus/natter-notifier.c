@@ -18,6 +18,8 @@
  * and natterd's replace each other. */
 #define PORTAL_ID_PREFIX    "room:"
 #define MAX_BODY_CHARS      200
+/* The app's settings schema (its ID without a development suffix). */
+#define APP_SETTINGS_SCHEMA "io.github.natter.Natter"
 
 /* One notification per room: shown, or being shown with a newer message waiting. */
 typedef struct
@@ -41,6 +43,7 @@ struct _NatterNotifier
   guint            closed_subscription;
   GHashTable      *rooms;        /* (owned) room name → RoomNote * (owned) */
   GCancellable    *cancellable;  /* (owned) */
+  GSettings       *settings;     /* (owned) (nullable) the app's, if its schema is installed */
 };
 
 G_DEFINE_FINAL_TYPE (NatterNotifier, natter_notifier, G_TYPE_OBJECT)
@@ -141,6 +144,11 @@ body_for (NatterNotifier        *self,
 {
   const char *body = message->body != NULL ? message->body : "";
   g_autofree char *text = NULL;
+
+  /* The app's “Show message text” holds for natterd's notifications too: someone
+   * looking at the screen must not read the message. */
+  if (self->settings != NULL && !g_settings_get_boolean (self->settings, "notification-preview"))
+    return g_strdup (_("New message"));
 
   if (g_utf8_strlen (body, -1) > MAX_BODY_CHARS)
     {
@@ -287,6 +295,8 @@ natter_notifier_show (NatterNotifier        *self,
   g_return_if_fail (NATTER_IS_NOTIFIER (self));
   g_return_if_fail (message != NULL && message->room != NULL);
 
+  if (self->settings != NULL && !g_settings_get_boolean (self->settings, "notifications"))
+    return;
   if (self->use_portal)
     {
       portal_show (self, message);
@@ -481,6 +491,7 @@ natter_notifier_dispose (GObject *object)
       self->action_subscription = self->closed_subscription = 0;
     }
   g_clear_object (&self->connection);
+  g_clear_object (&self->settings);
 
   G_OBJECT_CLASS (natter_notifier_parent_class)->dispose (object);
 }
@@ -514,6 +525,26 @@ natter_notifier_init (NatterNotifier *self)
   self->cancellable = g_cancellable_new ();
 }
 
+/* The GTK app's settings (data/io.github.natter.Natter.gschema.xml), read where the app
+ * writes them (dconf on a desktop): natterd notifies for the app when it is closed, so
+ * the user's choices there apply. Without the app's schema (natterd alone) there is
+ * nothing to honour. */
+static GSettings *
+app_settings_new (void)
+{
+  GSettingsSchemaSource *source = g_settings_schema_source_get_default ();
+  g_autoptr(GSettingsSchema) schema = NULL;
+
+  if (source != NULL)
+    schema = g_settings_schema_source_lookup (source, APP_SETTINGS_SCHEMA, TRUE);
+  if (schema == NULL)
+    {
+      g_debug ("No %s schema: notifications follow natterd's defaults", APP_SETTINGS_SCHEMA);
+      return NULL;
+    }
+  return g_settings_new_full (schema, NULL, NULL);
+}
+
 /**
  * natter_notifier_new:
  * @connection: the session bus
@@ -529,6 +560,7 @@ natter_notifier_new (GDBusConnection *connection)
 
   self = g_object_new (NATTER_TYPE_NOTIFIER, NULL);
   self->connection = g_object_ref (connection);
+  self->settings = app_settings_new ();
   /* A Flatpak sandbox lets natterd talk to the portals but not to the notification
    * server, so there it uses the portal, as GNotification does; GIO_USE_PORTALS=1 asks
    * for the portal elsewhere, as it does of GIO. */

@@ -19,7 +19,7 @@ from natter_dbus_fixture import (BUS_NAME, CHAT_IFACE, ERROR_PREFIX, JSON_PROTOC
                                  MESSAGE_IFACE, OWNER, ROOM_IFACE, ROOT_PATH, SEARCH_IFACE,
                                  SEARCH_PATH, START_TIMEOUT, DBusTestCase, JsonClient,
                                  activatable, daemon_args, eventually, no_daemon, open_ws,
-                                 password_for, room_path)
+                                 password_for, required_env, room_path)
 
 NOTIFICATIONS = ("org.freedesktop.Notifications", "/org/freedesktop/Notifications")
 APP = ("io.github.natter.Natter", "/io/github/natter/Natter")
@@ -831,6 +831,77 @@ class DBusTest(DBusTestCase):
 
         name, _ = await self.gdbus_call_error(path, ROOM_IFACE + ".SendWithId", "no id", "")
         self.assertEqual(name, ERROR_PREFIX + "BadRequest")
+
+
+    # The app's notification settings ----------------------------------------------------
+
+    async def start_with_app_settings(self, **settings):
+        """natterd reading the app's settings from a keyfile, as it reads dconf on a
+        desktop, with @settings (key=value) set by the gsettings tool before it starts."""
+        config = os.path.join(self.workdir, "config")
+        self.settings_env = dict(self.env, GSETTINGS_BACKEND="keyfile", XDG_CONFIG_HOME=config,
+                                 GSETTINGS_SCHEMA_DIR=required_env("NATTER_SCHEMA_DIR"))
+        for key, value in settings.items():
+            await self.gsettings_set(key.replace("_", "-"), value)
+        self.daemon.env.update(self.settings_env)
+        await self.start_mock("-t", "notification_daemon")
+        await self.start_daemon()
+        alice = await self.ws_user("alice")
+        await alice.call("join", {"room": "general"}, "joined")
+        await self.join("general")
+        return alice
+
+    async def gsettings_set(self, key, value):
+        proc = await asyncio.create_subprocess_exec(
+            "gsettings", "set", "io.github.natter.Natter", key, value, env=self.settings_env)
+        self.assertEqual(await proc.wait(), 0, f"gsettings set {key} {value} failed")
+
+    async def notified_bodies(self):
+        return [a[4] for (m, a) in await self.mock_calls(*NOTIFICATIONS) if m == "Notify"]
+
+    @no_daemon
+    async def test_notifications_hide_text_when_the_app_says_so(self):
+        """With the app's "Show message text" off, natterd's notification says who
+        wrote but not what; turned on again, it shows the text."""
+        alice = await self.start_with_app_settings(notification_preview="false")
+        await alice.call("send", {"room": "general", "body": "a secret", "client_msg_id": "1"},
+                         "sent")
+        await eventually(self.notified_bodies, message="no notification")
+        self.assertEqual(await self.notified_bodies(), ["New message"])
+
+        # natterd follows a change made while it runs.
+        await self.gsettings_set("notification-preview", "true")
+        n = 1
+
+        async def shows_text():
+            nonlocal n
+            n += 1
+            await alice.call("send", {"room": "general", "body": f"visible {n}",
+                                      "client_msg_id": str(n)}, "sent")
+            return any(b.startswith("visible") for b in await self.notified_bodies())
+
+        await eventually(shows_text, message="natterd did not follow the setting")
+        self.assertNotIn("a secret", await self.notified_bodies())
+
+    @no_daemon
+    async def test_no_notifications_when_the_app_says_so(self):
+        """With the app's "Show notifications" off, natterd shows none; turned on again,
+        it shows them for new messages only."""
+        alice = await self.start_with_app_settings(notifications="false")
+        await alice.call("send", {"room": "general", "body": "unseen", "client_msg_id": "1"},
+                         "sent")
+        await self.gsettings_set("notifications", "true")
+        n = 1
+
+        async def notifies():
+            nonlocal n
+            n += 1
+            await alice.call("send", {"room": "general", "body": f"seen {n}",
+                                      "client_msg_id": str(n)}, "sent")
+            return await self.notified_bodies()
+
+        await eventually(notifies, message="natterd did not follow the setting")
+        self.assertNotIn("unseen", await self.notified_bodies())
 
 
 if __name__ == "__main__":
