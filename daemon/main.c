@@ -895,6 +895,12 @@ switch_mode (NatterDBusService *service,
       daemon->upstream = natter_upstream_new (daemon->config, &error);
       if (daemon->upstream == NULL)
         {
+          /* Still hosting: a refused server (a malformed or cleartext URL) is not the
+           * one used last. */
+          g_free (daemon->config->upstream_url);
+          daemon->config->upstream_url = g_strdup (daemon->choice->upstream_url);
+          g_free (daemon->config->upstream_user);
+          daemon->config->upstream_user = g_strdup (daemon->choice->upstream_user);
           g_task_return_error (task, g_steal_pointer (&error));
           g_object_unref (task);
           return;

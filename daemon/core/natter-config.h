@@ -78,6 +78,7 @@ typedef struct {
   char            *upstream_url;       /* (owned) (nullable) --upstream wss://HOST[:PORT]/ws */
   char            *upstream_user;      /* (owned) (nullable) --user: the account */
   char            *ca_file;            /* (owned) (nullable) --ca-file: a CA to trust too */
+  gboolean         allow_insecure_upstream; /* ws:// to other hosts than this one */
 
   /* Command line only */
   char            *config_file;        /* (owned) (nullable) the keyfile read (--config) */

@@ -309,7 +309,7 @@ natter_upstream_connect_async (NatterBackend       *backend,
   server = url != NULL && *url != '\0' ? url : self->server;
   if (user == NULL || *user == '\0')
     user = self->user;
-  if (server == NULL || !natter_upstream_validate_url (server, &error))
+  if (server == NULL || !natter_upstream_validate_url (server, self->allow_insecure, &error))
     {
       if (error == NULL)
         g_set_error (&error, NATTER_ERROR, NATTER_ERROR_BAD_REQUEST, "no server URL given");

@@ -85,6 +85,7 @@ struct _NatterUpstream
   guint                    ping_interval_s;
   guint                    ping_timeout_s;
   GTlsDatabase            *ca_database;       /* (owned) (nullable) --ca-file */
+  gboolean                 allow_insecure;    /* --allow-insecure-upstream */
   SoupSession             *session;           /* (owned) */
 
   /* The account */
@@ -160,7 +161,8 @@ void natter_upstream_set_account (NatterUpstream *self,
                                   const char     *server,
                                   const char     *user);
 gboolean natter_upstream_validate_url (const char  *url,
-                                       GError     **error);
+                                      gboolean     allow_insecure,
+                                      GError     **error);
 
 /* natter-upstream-link.c: the connection, logging in, frames from the server */
 void natter_upstream_send_request (NatterUpstream  *self,

@@ -351,8 +351,30 @@ natter_upstream_set_account (NatterUpstream *self,
 /* ---------------------------------------------------------------------------------- */
 /* The server URL, and the backend interface */
 
+/* Whether cleartext to @host stays on this machine. */
+static gboolean
+host_is_loopback (const char *host)
+{
+  g_autofree char *bare = g_strdup (host);
+  g_autoptr(GInetAddress) address = NULL;
+  gsize len = strlen (bare);
+
+  if (g_ascii_strcasecmp (bare, "localhost") == 0)
+    return TRUE;
+  /* An IPv6 literal comes in brackets. */
+  if (len > 2 && bare[0] == '[' && bare[len - 1] == ']')
+    {
+      bare[len - 1] = '\0';
+      address = g_inet_address_new_from_string (bare + 1);
+    }
+  else
+    address = g_inet_address_new_from_string (bare);
+  return address != NULL && g_inet_address_get_is_loopback (address);
+}
+
 gboolean
 natter_upstream_validate_url (const char  *url,
+                              gboolean     allow_insecure,
                               GError     **error)
 {
   g_autoptr(GUri) uri = g_uri_parse (url, SOUP_HTTP_URI_FLAGS, NULL);
@@ -369,6 +391,16 @@ natter_upstream_validate_url (const char  *url,
     {
       g_set_error (error, NATTER_ERROR, NATTER_ERROR_BAD_REQUEST,
                    "the server URL must not hold credentials: give them to Connect()");
+      return FALSE;
+    }
+  /* Without TLS the password, the session token and every message cross the network
+   * readable by anyone on the way: only to this machine, unless the user says so. */
+  if (g_str_equal (scheme, "ws") && !allow_insecure && !host_is_loopback (g_uri_get_host (uri)))
+    {
+      g_set_error (error, NATTER_ERROR, NATTER_ERROR_BAD_REQUEST,
+                   "“%s” is not encrypted: the password and the messages would cross the "
+                   "network readable by anyone on the way. Use wss://, or, on a network you "
+                   "trust, start natterd with --allow-insecure-upstream", url);
       return FALSE;
     }
   return TRUE;
@@ -625,7 +657,7 @@ natter_upstream_new (const NatterConfig  *config,
   g_return_val_if_fail (config != NULL && config->upstream_url != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (!natter_upstream_validate_url (config->upstream_url, error))
+  if (!natter_upstream_validate_url (config->upstream_url, config->allow_insecure_upstream, error))
     return NULL;
   if (config->upstream_user != NULL && !natter_validate_user_name (config->upstream_user))
     {
@@ -647,6 +679,7 @@ natter_upstream_new (const NatterConfig  *config,
           return NULL;
         }
     }
+  self->allow_insecure = config->allow_insecure_upstream;
   self->data_dir = g_strdup (config->data_dir);
   self->ping_interval_s = config->ping_interval_s;
   self->ping_timeout_s = config->ping_timeout_s;

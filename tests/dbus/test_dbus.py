@@ -738,6 +738,15 @@ class DBusTest(DBusTestCase):
                                                     "upstream")
         self.assertEqual(name, ERROR_PREFIX + "BadRequest")
         self.assertIn("No server", message)
+        # Cleartext to another machine is refused before natterd leaves host mode.
+        name, message = await self.gdbus_call_error(ROOT_PATH, CHAT_IFACE + ".Connect",
+                                                    "ws://chat.example.org/ws", "alice", "x",
+                                                    "false")
+        self.assertEqual(name, ERROR_PREFIX + "BadRequest")
+        self.assertIn("is not encrypted", message)
+        name, message = await self.gdbus_call_error(ROOT_PATH, CHAT_IFACE + ".SetMode",
+                                                    "upstream")
+        self.assertIn("No server", message)
         self.assertEqual((await self.root_props())["Mode"], "host")
 
 

@@ -552,5 +552,41 @@ class HostModeTest(UpstreamTestCase):
         self.assertEqual((await self.props())[0]["Mode"], "host")
 
 
+class CleartextTest(UpstreamTestCase):
+
+    async def test_cleartext_to_another_machine_refused(self):
+        """ws:// (no TLS) is refused for anything but this machine, at start and over
+        D-Bus, with an error that says why and what to do; loopback is allowed, and
+        --allow-insecure-upstream allows the rest."""
+        await self.register_on_host("alice")
+        rc, _, err = await self.run_tool(os.environ["NATTERD"], "--upstream",
+                                         "ws://chat.example.org/ws", check=False, timeout=20)
+        self.assertEqual(rc, 2)
+        self.assertIn("is not encrypted", err)
+        self.assertIn("--allow-insecure-upstream", err)
+
+        await self.start_upstream()
+        await self.wait_status("offline")
+        name, message = await self.gdbus_call_error(ROOT_PATH, CHAT_IFACE + ".Connect",
+                                                    "ws://chat.example.org/ws", "alice",
+                                                    password_for("alice"), "false")
+        self.assertEqual(name, ERROR_PREFIX + "BadRequest")
+        self.assertIn("is not encrypted", message)
+        # Connecting to 0.0.0.0 reaches this machine on Linux, but it is not a loopback
+        # address: refused as well. (The test can use it below without leaving the machine.)
+        other = self.host.url().replace("127.0.0.1", "0.0.0.0")
+        name, _ = await self.gdbus_call_error(ROOT_PATH, CHAT_IFACE + ".Connect", other,
+                                              "alice", password_for("alice"), "false")
+        self.assertEqual(name, ERROR_PREFIX + "BadRequest")
+        await self.connect(remember=False)
+        self.assertEqual(await self.status(), "connected")
+        await self.stop_upstream()
+
+        # Allowed explicitly, the same address signs in.
+        await self.start_upstream("--allow-insecure-upstream", url=other)
+        await self.connect(remember=False, url=other)
+        self.assertEqual(await self.status(), "connected")
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
