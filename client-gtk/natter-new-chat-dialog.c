@@ -3,6 +3,8 @@
 
 #include "config.h"
 
+#include <string.h>
+
 #include <glib/gi18n.h>
 
 #include "natter-new-chat-dialog.h"
@@ -58,11 +60,65 @@ is_valid (NatterNewChatDialog *self)
   return valid_name (name);
 }
 
+/* A name that would work, made from what was typed: “Team Chat” → “team-chat”. */
+static char *
+suggest_name (const char *typed)
+{
+  g_autofree char *lower = g_utf8_strdown (typed, -1);
+  GString *name = g_string_new (NULL);
+
+  for (const char *p = lower; *p != '\0' && name->len < 64; p++)
+    {
+      if (g_ascii_islower (*p) || g_ascii_isdigit (*p) || *p == '_' || *p == '.' || *p == '-')
+        g_string_append_c (name, *p);
+      else if (g_ascii_isspace (*p) && name->len > 0 && name->str[name->len - 1] != '-')
+        g_string_append_c (name, '-');
+    }
+  while (name->len > 0 && name->str[name->len - 1] == '-')
+    g_string_truncate (name, name->len - 1);
+  return g_string_free (name, FALSE);
+}
+
+/* A room name that cannot work says why, and what would, rather than only greying
+ * out Join. */
+static void
+explain_name (NatterNewChatDialog *self)
+{
+  g_autofree char *name = entry_text (self->name_row);
+  g_autofree char *suggestion = NULL;
+  g_autofree char *text = NULL;
+
+  if (self->direct || *name == '\0' || valid_name (name))
+    {
+      gtk_widget_remove_css_class (GTK_WIDGET (self->name_row), "error");
+      gtk_widget_set_visible (GTK_WIDGET (self->error_label), FALSE);
+      return;
+    }
+  suggestion = suggest_name (name);
+  if (strlen (name) > 64)
+    text = g_strdup (_("A room name has at most 64 characters."));
+  else if (*suggestion != '\0')
+    /* Translators: %s is a room name made from what the user typed */
+    text = g_strdup_printf (_("A room name has only lower-case letters, digits, dots, dashes and underscores, without spaces. Try “%s”."),
+                            suggestion);
+  else
+    text = g_strdup (_("A room name has only lower-case letters, digits, dots, dashes and underscores, without spaces."));
+  gtk_widget_add_css_class (GTK_WIDGET (self->name_row), "error");
+  gtk_label_set_label (self->error_label, text);
+  gtk_widget_set_visible (GTK_WIDGET (self->error_label), TRUE);
+}
+
+static void
+update_button (NatterNewChatDialog *self)
+{
+  gtk_widget_set_sensitive (GTK_WIDGET (self->ok_button), !self->busy && is_valid (self));
+}
+
 static void
 changed_cb (NatterNewChatDialog *self)
 {
-  gtk_widget_set_sensitive (GTK_WIDGET (self->ok_button), !self->busy && is_valid (self));
-  gtk_widget_set_visible (GTK_WIDGET (self->error_label), FALSE);
+  update_button (self);
+  explain_name (self);
 }
 
 static void
@@ -79,7 +135,7 @@ finish (NatterNewChatDialog *self,
         return;
       gtk_label_set_label (self->error_label, error->message);
       gtk_widget_set_visible (GTK_WIDGET (self->error_label), TRUE);
-      changed_cb (self);
+      update_button (self);
       return;
     }
   if (NATTER_IS_WINDOW (parent))

@@ -521,6 +521,26 @@ class GuiTest(GuiTestCase):
         self.assertEqual([m[3] for m in messages].count("try again"), 1)
         self.assertEqual(shown["messages"][-1][3], "try again")
 
+
+    async def test_invalid_room_name_explains_itself(self):
+        """A room name such as "Team Chat" says what a name may hold and offers one that
+        works, instead of only greying out Join; that one joins."""
+        await self.start_app()
+        await self.activate("join-room", path=WINDOW_PATH)
+        await self.eventually_shows(lambda d: d["windows"] == ["Join a Room"], "no Join dialog")
+        await self.fill("Room name", "Team Chat")
+        explanation = ("A room name has only lower-case letters, digits, dots, dashes and "
+                       "underscores, without spaces. Try “team-chat”.")
+        shown = await self.eventually_shows(lambda d: explanation in d["labels"],
+                                            "the name does not explain itself")
+        await self.screenshot("light-join-invalid-name.png", window=shown["windows"][0])
+        await self.fill("Room name", "team-chat")
+        await self.eventually_shows(lambda d: explanation not in d["labels"],
+                                    "the explanation stays for a valid name")
+        await self.click("_Join")
+        await self.eventually_shows(lambda d: d["room"] == "team-chat" and d["windows"] == [],
+                                    "the suggested name did not join")
+
     # Every window, dialog and menu ------------------------------------------------------
 
     async def open_everything(self, variant, narrow=False):
