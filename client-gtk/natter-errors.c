@@ -33,6 +33,8 @@ message_for (const char    *name,
           return _("Check the server’s address: it looks like wss://chat.example.org/ws");
         case NATTER_REQUEST_LISTEN:
           return _("A port is a number from 1 to 65535");
+        case NATTER_REQUEST_CREATE_ACCOUNT:
+          return _("The server did not accept this user name or password. A user name has only lower-case letters, digits, dots, dashes and underscores; choose a longer password.");
         case NATTER_REQUEST_LEAVE:
         case NATTER_REQUEST_SEARCH:
         case NATTER_REQUEST_DISCONNECT:
@@ -59,6 +61,7 @@ message_for (const char    *name,
         case NATTER_REQUEST_CONNECT:
         case NATTER_REQUEST_DISCONNECT:
         case NATTER_REQUEST_LISTEN:
+        case NATTER_REQUEST_CREATE_ACCOUNT:
         default:
           return _("You are not allowed to do this");
         }
@@ -67,16 +70,20 @@ message_for (const char    *name,
     return request == NATTER_REQUEST_DIRECT ?
            _("There is no user of that name on this server") :
            _("This conversation no longer exists");
+  if (g_strcmp0 (name, NATTER_DBUS_ERROR "Conflict") == 0 && request == NATTER_REQUEST_CREATE_ACCOUNT)
+    return _("This user name is already taken on the server. Choose another one.");
   if (g_strcmp0 (name, NATTER_DBUS_ERROR "Conflict") == 0)
     return _("Something changed in the meantime. Try again.");
   if (g_strcmp0 (name, NATTER_DBUS_ERROR "TooLarge") == 0)
     return _("The message is too long");
+  if (g_strcmp0 (name, NATTER_DBUS_ERROR "RateLimited") == 0 && request == NATTER_REQUEST_CREATE_ACCOUNT)
+    return _("The server takes no more new accounts from here for now. Try again later.");
   if (g_strcmp0 (name, NATTER_DBUS_ERROR "RateLimited") == 0)
     return _("You are sending messages too fast. Wait a moment, then try again.");
   if (g_strcmp0 (name, NATTER_DBUS_ERROR "Unavailable") == 0 && request == NATTER_REQUEST_LISTEN)
     return _("This port cannot be used: another program may use it. Choose another one.");
   if (g_strcmp0 (name, NATTER_DBUS_ERROR "Unavailable") == 0)
-    return request == NATTER_REQUEST_CONNECT ?
+    return request == NATTER_REQUEST_CONNECT || request == NATTER_REQUEST_CREATE_ACCOUNT ?
            _("The server cannot be reached, or its certificate is not trusted. Check the address and your network connection.") :
            _("The server cannot be reached right now. Try again later.");
   if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD))

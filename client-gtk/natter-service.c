@@ -1037,6 +1037,7 @@ account_call_cb (GObject      *source,
     {
       return_dbus_error (task, error,
                          g_str_equal (method, "Connect") ? NATTER_REQUEST_CONNECT :
+                         g_str_equal (method, "CreateAccount") ? NATTER_REQUEST_CREATE_ACCOUNT :
                          g_str_equal (method, "SetListenAddress") ? NATTER_REQUEST_LISTEN :
                          NATTER_REQUEST_DISCONNECT);
       return;
@@ -1309,4 +1310,37 @@ natter_service_set_listen_address_finish (NatterService  *self,
 {
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
   return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * natter_service_create_account_async:
+ * @self: a service
+ * @url: the server's WebSocket URL (`wss://host/ws`)
+ * @user: the new account's name
+ * @password: its password
+ * @remember: whether natterd keeps the sign-in token (never the password) in the keyring
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when the account exists and natterd has taken it
+ * @user_data: data for @callback
+ *
+ * Creates an account on a remote server and makes natterd the desktop's connection to
+ * it (upstream mode). Finish with natter_service_connect_finish().
+ */
+void
+natter_service_create_account_async (NatterService       *self,
+                                     const char          *url,
+                                     const char          *user,
+                                     const char          *password,
+                                     gboolean             remember,
+                                     GCancellable        *cancellable,
+                                     GAsyncReadyCallback  callback,
+                                     gpointer             user_data)
+{
+  GTask *task;
+
+  g_return_if_fail (NATTER_IS_SERVICE (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, natter_service_connect_async);
+  account_call (self, task, "CreateAccount", g_variant_new ("(sssb)", url, user, password, remember));
 }

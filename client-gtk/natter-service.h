@@ -68,6 +68,14 @@ void           natter_service_connect_async              (NatterService        *
                                                           GCancellable         *cancellable,
                                                           GAsyncReadyCallback   callback,
                                                           gpointer              user_data);
+void           natter_service_create_account_async       (NatterService        *self,
+                                                          const char           *url,
+                                                          const char           *user,
+                                                          const char           *password,
+                                                          gboolean              remember,
+                                                          GCancellable         *cancellable,
+                                                          GAsyncReadyCallback   callback,
+                                                          gpointer              user_data);
 gboolean       natter_service_connect_finish             (NatterService        *self,
                                                           GAsyncResult         *result,
                                                           GError              **error);

@@ -29,6 +29,7 @@ struct _NatterWelcomeDialog
   AdwEntryRow         *user_row;
   AdwPasswordEntryRow *password_row;
   GtkSwitch           *remember_switch;
+  GtkSwitch           *create_switch;
   GtkLabel            *error_label;
 };
 
@@ -59,6 +60,8 @@ update (NatterWelcomeDialog *self)
   gtk_widget_set_visible (GTK_WIDGET (self->back_button), connect_page && !self->connect_only);
   gtk_widget_set_visible (GTK_WIDGET (self->connect_button), connect_page);
   gtk_widget_set_sensitive (GTK_WIDGET (self->connect_button), !self->busy && is_valid (self));
+  gtk_button_set_label (self->connect_button, gtk_switch_get_active (self->create_switch)
+                                              ? _("C_reate Account") : _("C_onnect"));
   gtk_spinner_set_spinning (self->spinner, self->busy);
   gtk_widget_set_visible (GTK_WIDGET (self->spinner), self->busy);
 }
@@ -161,10 +164,16 @@ connect_clicked_cb (NatterWelcomeDialog *self)
   self->busy = TRUE;
   show_error (self, NULL);
   update (self);
-  natter_service_connect_async (self->service, text_of (self->url_row), text_of (self->user_row),
-                                text_of (self->password_row),
-                                gtk_switch_get_active (self->remember_switch),
-                                self->cancellable, connected_cb, g_object_ref (self));
+  if (gtk_switch_get_active (self->create_switch))
+    natter_service_create_account_async (self->service, text_of (self->url_row),
+                                         text_of (self->user_row), text_of (self->password_row),
+                                         gtk_switch_get_active (self->remember_switch),
+                                         self->cancellable, connected_cb, g_object_ref (self));
+  else
+    natter_service_connect_async (self->service, text_of (self->url_row), text_of (self->user_row),
+                                  text_of (self->password_row),
+                                  gtk_switch_get_active (self->remember_switch),
+                                  self->cancellable, connected_cb, g_object_ref (self));
 }
 
 static void
@@ -209,6 +218,7 @@ natter_welcome_dialog_class_init (NatterWelcomeDialogClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterWelcomeDialog, user_row);
   gtk_widget_class_bind_template_child (widget_class, NatterWelcomeDialog, password_row);
   gtk_widget_class_bind_template_child (widget_class, NatterWelcomeDialog, remember_switch);
+  gtk_widget_class_bind_template_child (widget_class, NatterWelcomeDialog, create_switch);
   gtk_widget_class_bind_template_child (widget_class, NatterWelcomeDialog, error_label);
   gtk_widget_class_bind_template_callback (widget_class, back_clicked_cb);
   gtk_widget_class_bind_template_callback (widget_class, changed_cb);

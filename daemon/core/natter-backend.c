@@ -231,6 +231,58 @@ natter_backend_connect_finish (NatterBackend  *self,
 }
 
 /**
+ * natter_backend_create_account_async:
+ * @self: a #NatterBackend
+ * @url: the server's WebSocket URL, or "" for the current one
+ * @user: the new account's name
+ * @password: its password
+ * @remember: keep the session token in the Secret Service
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called once the account exists and is logged in, or with the first failure
+ * @user_data: data for @callback
+ *
+ * Creates an account on a remote server and signs in to it, as
+ * natter_backend_connect_async() does for an existing one. A backend that hosts its
+ * accounts fails with %NATTER_ERROR_BAD_REQUEST.
+ */
+void
+natter_backend_create_account_async (NatterBackend       *self,
+                                     const char          *url,
+                                     const char          *user,
+                                     const char          *password,
+                                     gboolean             remember,
+                                     GCancellable        *cancellable,
+                                     GAsyncReadyCallback  callback,
+                                     gpointer             user_data)
+{
+  NatterBackendInterface *iface;
+
+  g_return_if_fail (NATTER_IS_BACKEND (self));
+
+  iface = NATTER_BACKEND_GET_IFACE (self);
+  if (iface->create_account_async == NULL)
+    {
+      g_task_report_new_error (self, callback, user_data, natter_backend_create_account_async,
+                               NATTER_ERROR, NATTER_ERROR_BAD_REQUEST, NOT_UPSTREAM_MESSAGE);
+      return;
+    }
+  iface->create_account_async (self, url, user, password, remember, cancellable, callback,
+                               user_data);
+}
+
+gboolean
+natter_backend_create_account_finish (NatterBackend  *self,
+                                      GAsyncResult   *result,
+                                      GError        **error)
+{
+  g_return_val_if_fail (NATTER_IS_BACKEND (self), FALSE);
+
+  if (g_async_result_is_tagged (result, natter_backend_create_account_async))
+    return g_task_propagate_boolean (G_TASK (result), error);
+  return NATTER_BACKEND_GET_IFACE (self)->connect_finish (self, result, error);
+}
+
+/**
  * natter_backend_disconnect:
  * @self: a #NatterBackend
  * @error: return location for a #NATTER_ERROR

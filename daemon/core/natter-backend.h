@@ -33,6 +33,8 @@ G_DECLARE_INTERFACE (NatterBackend, natter_backend, NATTER, BACKEND, GObject)
  * @connect_async: (nullable): signs in to a remote server; only a backend whose account
  *   lives elsewhere has it
  * @connect_finish: (nullable): finishes @connect_async
+ * @create_account_async: (nullable): as @connect_async, but first creates the account
+ *   on the remote server (its `register`); finished with @connect_finish
  * @disconnect: (nullable): closes the link to the remote server and stays offline
  * @forget_account_async: (nullable): signs out and forgets the account's secrets and
  *   local copy
@@ -87,6 +89,14 @@ struct _NatterBackendInterface
   gboolean (*connect_finish)        (NatterBackend        *self,
                                      GAsyncResult         *result,
                                      GError              **error);
+  void     (*create_account_async)  (NatterBackend        *self,
+                                     const char           *url,
+                                     const char           *user,
+                                     const char           *password,
+                                     gboolean              remember,
+                                     GCancellable         *cancellable,
+                                     GAsyncReadyCallback   callback,
+                                     gpointer              user_data);
   gboolean (*disconnect)            (NatterBackend        *self,
                                      GError              **error);
   void     (*forget_account_async)  (NatterBackend        *self,
@@ -141,6 +151,17 @@ void         natter_backend_connect_async        (NatterBackend        *self,
 gboolean     natter_backend_connect_finish       (NatterBackend        *self,
                                                   GAsyncResult         *result,
                                                   GError              **error);
+void         natter_backend_create_account_async (NatterBackend        *self,
+                                                  const char           *url,
+                                                  const char           *user,
+                                                  const char           *password,
+                                                  gboolean              remember,
+                                                  GCancellable         *cancellable,
+                                                  GAsyncReadyCallback   callback,
+                                                  gpointer              user_data);
+gboolean     natter_backend_create_account_finish (NatterBackend       *self,
+                                                   GAsyncResult        *result,
+                                                   GError             **error);
 gboolean     natter_backend_disconnect           (NatterBackend        *self,
                                                   GError              **error);
 void         natter_backend_forget_account_async (NatterBackend        *self,

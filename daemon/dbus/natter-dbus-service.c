@@ -528,6 +528,22 @@ connected_cb (GObject      *source,
 }
 
 static void
+account_created_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(NatterDBusCall) call = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!natter_backend_create_account_finish (NATTER_BACKEND (source), result, &error))
+    {
+      g_dbus_method_invocation_return_gerror (call->invocation, error);
+      return;
+    }
+  natter_dbus_chat_complete_create_account (NATTER_DBUS_CHAT (call->self), call->invocation);
+}
+
+static void
 switch_mode (NatterDBusService   *self,
              const char          *mode,
              const char          *url,
@@ -549,6 +565,7 @@ typedef struct
   char           *user;      /* (owned) */
   char           *password;  /* (owned) wiped when freed */
   gboolean        remember;
+  gboolean        create;    /* CreateAccount() */
 } ConnectData;
 
 static void
@@ -579,9 +596,56 @@ switched_for_connect_cb (GObject      *source,
       g_dbus_method_invocation_return_gerror (data->call->invocation, error);
       return;
     }
-  natter_backend_connect_async (self->backend, data->url, data->user, data->password,
-                                data->remember, NULL, connected_cb,
-                                g_steal_pointer (&data->call));
+  if (data->create)
+    natter_backend_create_account_async (self->backend, data->url, data->user, data->password,
+                                         data->remember, NULL, account_created_cb,
+                                         g_steal_pointer (&data->call));
+  else
+    natter_backend_connect_async (self->backend, data->url, data->user, data->password,
+                                  data->remember, NULL, connected_cb,
+                                  g_steal_pointer (&data->call));
+}
+
+/* Connect() and CreateAccount(): in host mode, natterd switches to upstream mode first. */
+static void
+connect_or_create (NatterDBusService     *self,
+                   GDBusMethodInvocation *invocation,
+                   const char            *url,
+                   const char            *user,
+                   const char            *password,
+                   gboolean               remember,
+                   gboolean               create)
+{
+  ConnectData *data;
+
+  if (self->switch_func == NULL ||
+      g_strcmp0 (natter_dbus_chat_get_mode (NATTER_DBUS_CHAT (self)), "host") != 0)
+    {
+      if (create)
+        natter_backend_create_account_async (self->backend, url, user, password, remember, NULL,
+                                             account_created_cb,
+                                             natter_dbus_call_new (self, invocation));
+      else
+        natter_backend_connect_async (self->backend, url, user, password, remember, NULL,
+                                      connected_cb, natter_dbus_call_new (self, invocation));
+      return;
+    }
+  if (*url == '\0')
+    {
+      g_dbus_method_invocation_return_error_literal (invocation, NATTER_ERROR,
+                                                     NATTER_ERROR_BAD_REQUEST,
+                                                     "Enter the address of the server to connect to.");
+      return;
+    }
+  data = g_new0 (ConnectData, 1);
+  data->call = natter_dbus_call_new (self, invocation);
+  data->url = g_strdup (url);
+  data->user = g_strdup (user);
+  data->password = g_strdup (password);
+  data->remember = remember;
+  data->create = create;
+  switch_mode (self, "upstream", url, *user != '\0' ? user : NULL, switched_for_connect_cb,
+               data);
 }
 
 static gboolean
@@ -592,31 +656,21 @@ natter_dbus_service_handle_connect (NatterDBusChat        *iface,
                                     const char            *password,
                                     gboolean               remember)
 {
-  NatterDBusService *self = NATTER_DBUS_SERVICE (iface);
-  ConnectData *data;
+  connect_or_create (NATTER_DBUS_SERVICE (iface), invocation, url, user, password, remember,
+                     FALSE);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
 
-  if (self->switch_func == NULL ||
-      g_strcmp0 (natter_dbus_chat_get_mode (iface), "host") != 0)
-    {
-      natter_backend_connect_async (self->backend, url, user, password, remember, NULL,
-                                    connected_cb, natter_dbus_call_new (self, invocation));
-      return G_DBUS_METHOD_INVOCATION_HANDLED;
-    }
-  if (*url == '\0')
-    {
-      g_dbus_method_invocation_return_error_literal (invocation, NATTER_ERROR,
-                                                     NATTER_ERROR_BAD_REQUEST,
-                                                     "Enter the address of the server to connect to.");
-      return G_DBUS_METHOD_INVOCATION_HANDLED;
-    }
-  data = g_new0 (ConnectData, 1);
-  data->call = natter_dbus_call_new (self, invocation);
-  data->url = g_strdup (url);
-  data->user = g_strdup (user);
-  data->password = g_strdup (password);
-  data->remember = remember;
-  switch_mode (self, "upstream", url, *user != '\0' ? user : NULL, switched_for_connect_cb,
-               data);
+static gboolean
+natter_dbus_service_handle_create_account (NatterDBusChat        *iface,
+                                           GDBusMethodInvocation *invocation,
+                                           const char            *url,
+                                           const char            *user,
+                                           const char            *password,
+                                           gboolean               remember)
+{
+  connect_or_create (NATTER_DBUS_SERVICE (iface), invocation, url, user, password, remember,
+                     TRUE);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -745,6 +799,7 @@ natter_dbus_service_iface_init (NatterDBusChatIface *iface)
   iface->handle_search = natter_dbus_service_handle_search;
   iface->handle_set_notifications_handled = natter_dbus_service_handle_set_notifications_handled;
   iface->handle_connect = natter_dbus_service_handle_connect;
+  iface->handle_create_account = natter_dbus_service_handle_create_account;
   iface->handle_set_mode = natter_dbus_service_handle_set_mode;
   iface->handle_set_listen_address = natter_dbus_service_handle_set_listen_address;
   iface->handle_disconnect = natter_dbus_service_handle_disconnect;

@@ -288,23 +288,29 @@ natter_upstream_start (NatterUpstream *self)
  * account. Completes once logged in, or with the first failure: NATTER_ERROR_UNAUTHORIZED
  * (credentials refused or missing), NATTER_ERROR_UNAVAILABLE (server out of reach, which
  * keeps being retried, or a refused certificate), NATTER_ERROR_BAD_REQUEST. */
-void
-natter_upstream_connect_async (NatterBackend       *backend,
-                               const char          *url,
-                               const char          *user,
-                               const char          *password,
-                               gboolean             remember,
-                               GCancellable        *cancellable,
-                               GAsyncReadyCallback  callback,
-                               gpointer             user_data)
+static void
+connect_account (NatterUpstream      *self,
+                 const char          *url,
+                 const char          *user,
+                 const char          *password,
+                 gboolean             remember,
+                 gboolean             create,
+                 GCancellable        *cancellable,
+                 GAsyncReadyCallback  callback,
+                 gpointer             user_data)
 {
-  NatterUpstream *self = NATTER_UPSTREAM (backend);
   g_autoptr(GTask) task = NULL;
   g_autoptr(GError) error = NULL;
   const char *server;
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, natter_upstream_connect_async);
+  if (create && (password == NULL || *password == '\0'))
+    {
+      g_task_return_new_error (task, NATTER_ERROR, NATTER_ERROR_BAD_REQUEST,
+                               "a new account needs a password");
+      return;
+    }
 
   server = url != NULL && *url != '\0' ? url : self->server;
   if (user == NULL || *user == '\0')
@@ -359,6 +365,7 @@ natter_upstream_connect_async (NatterBackend       *backend,
     }
   else if (remember)
     self->remember = TRUE;
+  self->register_first = create;
 
   self->want_link = TRUE;
   self->attempt = 0;
@@ -366,6 +373,37 @@ natter_upstream_connect_async (NatterBackend       *backend,
   natter_upstream_set_status (self, NATTER_BACKEND_STATUS_CONNECTING, "Connecting to %s as %s",
                               self->server, self->user);
   natter_upstream_proceed (self);
+}
+
+void
+natter_upstream_connect_async (NatterBackend       *backend,
+                               const char          *url,
+                               const char          *user,
+                               const char          *password,
+                               gboolean             remember,
+                               GCancellable        *cancellable,
+                               GAsyncReadyCallback  callback,
+                               gpointer             user_data)
+{
+  connect_account (NATTER_UPSTREAM (backend), url, user, password, remember, FALSE, cancellable,
+                   callback, user_data);
+}
+
+/* As Connect(), with a `register` of @user and @password first: the server creates the
+ * account and welcomes it as a login would. Fails with the server's error, such as
+ * NATTER_ERROR_CONFLICT for a name that is taken. */
+void
+natter_upstream_create_account_async (NatterBackend       *backend,
+                                      const char          *url,
+                                      const char          *user,
+                                      const char          *password,
+                                      gboolean             remember,
+                                      GCancellable        *cancellable,
+                                      GAsyncReadyCallback  callback,
+                                      gpointer             user_data)
+{
+  connect_account (NATTER_UPSTREAM (backend), url, user, password, remember, TRUE, cancellable,
+                   callback, user_data);
 }
 
 gboolean

@@ -182,11 +182,66 @@ login_reply (NatterUpstream      *self,
   auth_failed (self, frame->error->message != NULL ? frame->error->message : "unauthorized");
 }
 
+/* CreateAccount(): the server refused to create the account (the name is taken, the
+ * password too short, too many registrations): nothing to retry. */
+static void
+register_reply (NatterUpstream      *self,
+                UpstreamRequest     *req,
+                Natter__ServerFrame *frame)
+{
+  NatterError code = NATTER_ERROR_INTERNAL;
+  g_autofree char *reason = NULL;
+
+  if (frame->event_case == NATTER__SERVER_FRAME__EVENT_WELCOME)
+    {
+      self->register_first = FALSE;
+      welcome_received (self, frame);
+      return;
+    }
+  if (frame->event_case == NATTER__SERVER_FRAME__EVENT_ERROR)
+    natter_error_code_from_string (frame->error->code, &code);
+  reason = g_strdup_printf ("%s did not create the account %s: %s",
+                            natter_upstream_server_label (self), self->user,
+                            frame->event_case == NATTER__SERVER_FRAME__EVENT_ERROR &&
+                            frame->error->message != NULL ? frame->error->message
+                                                          : "unexpected reply");
+  self->register_first = FALSE;
+  self->want_link = FALSE;
+  natter_upstream_wipe_string (&self->password);
+  natter_upstream_set_status (self, NATTER_BACKEND_STATUS_OFFLINE, "%s", reason);
+  natter_upstream_fail_connect (self, code, reason);
+  natter_upstream_link_lost (self, NULL);
+}
+
+static void
+send_register (NatterUpstream *self)
+{
+  Natter__ClientFrame *frame = natter_upstream_client_frame_new (NATTER__CLIENT_FRAME__OP_REGISTER);
+  UpstreamRequest *req = g_new0 (UpstreamRequest, 1);
+
+  frame->register_ = g_new0 (Natter__Register, 1);
+  natter__register__init (frame->register_);
+  frame->register_->user = g_strdup (self->user);
+  frame->register_->password = g_strdup (self->password);
+  req->frame = frame;
+  req->on_reply = register_reply;
+  self->link = LINK_LOGIN;
+  natter_upstream_send_request (self, req);
+}
+
 static void
 send_login (NatterUpstream *self)
 {
-  Natter__ClientFrame *frame = natter_upstream_client_frame_new (NATTER__CLIENT_FRAME__OP_LOGIN);
-  UpstreamRequest *req = g_new0 (UpstreamRequest, 1);
+  Natter__ClientFrame *frame = NULL;
+  UpstreamRequest *req = NULL;
+
+  if (self->register_first && self->password != NULL)
+    {
+      send_register (self);
+      return;
+    }
+  frame = natter_upstream_client_frame_new (NATTER__CLIENT_FRAME__OP_LOGIN);
+  req = g_new0 (UpstreamRequest, 1);
 
   frame->login = g_new0 (Natter__Login, 1);
   natter__login__init (frame->login);

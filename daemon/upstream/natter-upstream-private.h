@@ -95,6 +95,7 @@ struct _NatterUpstream
   char                    *password;          /* (owned) (nullable) kept only until used */
   gboolean                 remember;          /* keep the token in the Secret Service */
   gboolean                 forget_on_login;   /* Connect(remember = false): drop stored secrets */
+  gboolean                 register_first;    /* CreateAccount(): `register`, not `login` */
   gboolean                 keyring_checked;
   gboolean                 want_link;         /* connect, and reconnect when the link drops */
   GCancellable            *account_cancellable; /* (owned) cancelled when the account changes */
@@ -231,6 +232,14 @@ void natter_upstream_connect_async (NatterBackend       *backend,
                                     GCancellable        *cancellable,
                                     GAsyncReadyCallback  callback,
                                     gpointer             user_data);
+void natter_upstream_create_account_async (NatterBackend       *backend,
+                                           const char          *url,
+                                           const char          *user,
+                                           const char          *password,
+                                           gboolean             remember,
+                                           GCancellable        *cancellable,
+                                           GAsyncReadyCallback  callback,
+                                           gpointer             user_data);
 gboolean natter_upstream_connect_finish (NatterBackend  *self,
                                          GAsyncResult   *result,
                                          GError        **error);

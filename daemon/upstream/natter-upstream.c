@@ -414,6 +414,7 @@ natter_upstream_backend_init (NatterBackendInterface *iface)
   iface->dispatch = natter_upstream_dispatch;
   iface->connect_async = natter_upstream_connect_async;
   iface->connect_finish = natter_upstream_connect_finish;
+  iface->create_account_async = natter_upstream_create_account_async;
   iface->disconnect = natter_upstream_disconnect;
   iface->forget_account_async = natter_upstream_forget_account_async;
   iface->forget_account_finish = natter_upstream_forget_account_finish;

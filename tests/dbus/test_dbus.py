@@ -913,5 +913,33 @@ class DBusTest(DBusTestCase):
         self.assertNotIn("unseen", await self.notified_bodies())
 
 
+    async def test_create_account_on_a_server(self):
+        """CreateAccount() creates the account on the server and signs in to it (from
+        host mode too); a name that is taken fails with Conflict."""
+        url, alice = await self.remote_server()
+        name, message = await self.gdbus_call_error(ROOT_PATH, CHAT_IFACE + ".CreateAccount", url,
+                                                    "alice", "another password", "false")
+        self.assertEqual(name, ERROR_PREFIX + "Conflict", message)
+        self.assertNotEqual((await self.root_props())["Status"], "connected")
+
+        await self.gdbus_call(ROOT_PATH, CHAT_IFACE + ".CreateAccount", url, "carol",
+                              password_for("carol"), "false")
+        props = await self.root_props()
+        self.assertEqual((props["Mode"], props["Account"], props["Status"]),
+                         ("upstream", "carol", "connected"))
+        # The account is the server's: carol signs in there from a browser too.
+        ws = await open_ws(url, [JSON_PROTOCOL])
+        carol = JsonClient(ws, "carol")
+        self.clients.append(carol)
+        await carol.login("carol", password_for("carol"))
+        seq = await self.send_direct_from_desktop("alice", "hello from carol's desktop")
+        event = await alice.next_event("message", body="hello from carol's desktop")
+        self.assertEqual((event["seq"], event["sender"]), (seq, "carol"))
+
+    async def send_direct_from_desktop(self, to, body):
+        (seq,) = await self.gdbus_call(ROOT_PATH, CHAT_IFACE + ".SendDirect", to, body)
+        return seq
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

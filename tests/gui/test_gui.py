@@ -541,6 +541,33 @@ class GuiTest(GuiTestCase):
         await self.eventually_shows(lambda d: d["room"] == "team-chat" and d["windows"] == [],
                                     "the suggested name did not join")
 
+
+    async def test_create_an_account_on_a_server(self):
+        """"New account" in Connect to a Server creates the account on the server and
+        signs in; a name that is taken says so."""
+        url, alice = await self.remote_server()
+        await self.start_app()
+        await self.activate("connect-server")
+        await self.eventually_shows(lambda d: d["windows"] == ["Connect to a Server"],
+                                    "Connect to a Server did not open")
+        await self.click("New account")
+        await self.fill("Server address", url)
+        await self.fill("User name", "alice")
+        await self.fill("Password", password_for("carol"))
+        await self.click("C_reate Account")
+        shown = await self.eventually_shows(
+            lambda d: "This user name is already taken on the server. Choose another one." in d["labels"],
+            "a taken name does not say so")
+        await self.screenshot("light-create-account-taken.png", window=shown["windows"][0])
+        await self.fill("User name", "carol")
+        await self.click("C_reate Account")
+        shown = await self.eventually_shows(lambda d: d["windows"] == [] and d["account"] == "carol",
+                                            "the new account is not signed in", timeout=30)
+        ws = await open_ws(url, [JSON_PROTOCOL])
+        carol = JsonClient(ws, "carol")
+        self.clients.append(carol)
+        await carol.login("carol", password_for("carol"))
+
     # Every window, dialog and menu ------------------------------------------------------
 
     async def open_everything(self, variant, narrow=False):
