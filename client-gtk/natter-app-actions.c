@@ -27,6 +27,21 @@ open_room_action (GSimpleAction *action,
   natter_window_open_room (window, g_variant_get_string (parameter, NULL));
 }
 
+/* (room, seq): natterd's notifications, GNOME Shell's search results and the app's own
+ * notifications open the room at the message. */
+static void
+open_message_action (GSimpleAction *action,
+                     GVariant      *parameter,
+                     gpointer       user_data)
+{
+  NatterWindow *window = _natter_application_present (user_data);
+  const char *room;
+  guint64 seq;
+
+  g_variant_get (parameter, "(&st)", &room, &seq);
+  natter_window_open_message (window, room, seq);
+}
+
 static void
 search_action (GSimpleAction *action,
                GVariant      *parameter,
@@ -148,6 +163,7 @@ quit_action (GSimpleAction *action,
 
 static const GActionEntry app_actions[] = {
   { "open-room", open_room_action, "s" },
+  { "open-message", open_message_action, "(st)" },
   { "search", search_action, "s" },
   { "preferences", preferences_action },
   { "connect-server", connect_server_action },

@@ -141,7 +141,9 @@ message_received_cb (NatterService     *service,
   icon = g_themed_icon_new (APP_ID);
   g_notification_set_icon (notification, icon);
   g_notification_set_category (notification, "im.received");
-  g_notification_set_default_action_and_target (notification, "app.open-room", "s", natter_room_get_name (room));
+  g_notification_set_default_action_and_target (notification, "app.open-message", "(st)",
+                                                natter_room_get_name (room),
+                                                natter_message_get_seq (message));
 
   id = notification_id (room);
   g_application_send_notification (G_APPLICATION (self), id, notification);

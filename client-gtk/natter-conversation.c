@@ -14,6 +14,8 @@
 #define LOAD_OLDER_THRESHOLD 400.0
 /* Scrolled this close to the bottom, the view follows new messages. */
 #define BOTTOM_THRESHOLD 48.0
+/* How long a revealed message stays highlighted. */
+#define HIGHLIGHT_SECONDS 4
 /* SetTyping(true) is repeated at most this often while typing goes on… */
 #define TYPING_REPEAT_US (4 * G_USEC_PER_SEC)
 /* …and SetTyping(false) follows this long after the last key. */
@@ -41,6 +43,9 @@ struct _NatterConversation
   gboolean       adjusting;
   gboolean       on_screen;
   gboolean       inserting;
+  guint64        reveal_seq;       /* a message to bring on screen once loaded; 0: none */
+  guint64        highlighted_seq;  /* the message shown highlighted; 0: none */
+  guint          highlight_id;     /* ends the highlight */
 
   GtkScrolledWindow *scroller;
   GtkStack          *history_stack;
@@ -138,10 +143,13 @@ maybe_load_older (NatterConversation *self)
   natter_room_load_older (self->room);
 }
 
+static void try_reveal (NatterConversation *self);
+
 static void
 room_loading_cb (NatterConversation *self)
 {
   update_history_state (self);
+  try_reveal (self);
   /* A page that does not fill the view cannot be scrolled to ask for the next one. */
   if (self->room != NULL && !natter_room_get_loading (self->room))
     maybe_load_older (self);
@@ -364,6 +372,7 @@ static void
 stop_typing (NatterConversation *self)
 {
   g_clear_handle_id (&self->typing_idle_id, g_source_remove);
+  g_clear_handle_id (&self->highlight_id, g_source_remove);
   if (self->typing_sent)
     send_typing (self, FALSE);
 }
@@ -549,10 +558,138 @@ room_state_cb (NatterConversation *self)
   maybe_mark_read (self);
 }
 
+/* Revealing a message (a search result, a notification) ---------------------------- */
+
+static GtkWidget *
+row_of_seq (NatterConversation *self,
+            guint64             seq)
+{
+  GtkListBoxRow *row;
+
+  for (int i = 0; (row = gtk_list_box_get_row_at_index (self->message_list, i)) != NULL; i++)
+    if (natter_message_get_seq (natter_message_row_get_message (NATTER_MESSAGE_ROW (row))) == seq)
+      return GTK_WIDGET (row);
+  return NULL;
+}
+
+static void
+set_highlight (NatterConversation *self,
+               guint64             seq)
+{
+  GtkWidget *row;
+
+  if (self->highlighted_seq != 0 && (row = row_of_seq (self, self->highlighted_seq)) != NULL)
+    gtk_widget_remove_css_class (row, "highlighted");
+  self->highlighted_seq = seq;
+  if (seq != 0 && (row = row_of_seq (self, seq)) != NULL)
+    gtk_widget_add_css_class (row, "highlighted");
+}
+
+static gboolean
+highlight_done_cb (gpointer user_data)
+{
+  NatterConversation *self = user_data;
+
+  self->highlight_id = 0;
+  set_highlight (self, 0);
+  return G_SOURCE_REMOVE;
+}
+
+/* After layout, when the row has its place: put it a third of the way down. */
+static gboolean
+scroll_to_highlight_cb (GtkWidget     *widget,
+                        GdkFrameClock *clock,
+                        gpointer       user_data)
+{
+  NatterConversation *self = NATTER_CONVERSATION (widget);
+  GtkAdjustment *adj = vadjustment (self);
+  GtkWidget *row = row_of_seq (self, self->highlighted_seq);
+  graphene_point_t point;
+
+  if (row != NULL &&
+      gtk_widget_compute_point (row, gtk_scrolled_window_get_child (self->scroller),
+                                &GRAPHENE_POINT_INIT (0, 0), &point))
+    {
+      double value = point.y - gtk_adjustment_get_page_size (adj) / 3;
+
+      scroll_to (self, CLAMP (value, gtk_adjustment_get_lower (adj),
+                              gtk_adjustment_get_upper (adj) - gtk_adjustment_get_page_size (adj)));
+    }
+  return G_SOURCE_REMOVE;
+}
+
+/* Brings self->reveal_seq on screen, loading older pages until it is there. */
+static void
+try_reveal (NatterConversation *self)
+{
+  GListModel *messages;
+  g_autoptr(NatterMessage) first = NULL;
+
+  if (self->reveal_seq == 0 || self->room == NULL)
+    return;
+  if (row_of_seq (self, self->reveal_seq) != NULL)
+    {
+      set_highlight (self, self->reveal_seq);
+      self->reveal_seq = 0;
+      self->stick_to_bottom = FALSE;
+      self->keep_distance = FALSE;
+      g_clear_handle_id (&self->highlight_id, g_source_remove);
+      self->highlight_id = g_timeout_add_seconds (HIGHLIGHT_SECONDS, highlight_done_cb, self);
+      gtk_widget_add_tick_callback (GTK_WIDGET (self), scroll_to_highlight_cb, NULL, NULL);
+      return;
+    }
+  /* The recent page comes first; then older ones until the message is in. */
+  if (!natter_room_get_history_loaded (self->room) || natter_room_get_loading (self->room))
+    return;
+  messages = natter_room_get_messages (self->room);
+  if (g_list_model_get_n_items (messages) > 0)
+    first = g_list_model_get_item (messages, 0);
+  if (natter_room_get_has_more (self->room) &&
+      (first == NULL || natter_message_get_seq (first) > self->reveal_seq))
+    natter_room_load_older (self->room);
+  else
+    self->reveal_seq = 0;  /* Not in the room's history (deleted, or another epoch). */
+}
+
+/**
+ * natter_conversation_reveal:
+ * @self: a conversation
+ * @seq: a message of the room on screen
+ *
+ * Scrolls to message @seq and highlights it for a moment, loading older history until
+ * it is there.
+ */
+void
+natter_conversation_reveal (NatterConversation *self,
+                            guint64             seq)
+{
+  g_return_if_fail (NATTER_IS_CONVERSATION (self));
+
+  self->reveal_seq = seq;
+  try_reveal (self);
+}
+
+/**
+ * natter_conversation_get_highlighted:
+ * @self: a conversation
+ *
+ * Returns: the seq of the message shown highlighted, or 0
+ */
+guint64
+natter_conversation_get_highlighted (NatterConversation *self)
+{
+  g_return_val_if_fail (NATTER_IS_CONVERSATION (self), 0);
+  return self->highlighted_seq;
+}
+
 static void
 messages_changed_cb (NatterConversation *self)
 {
   update_seen (self);
+  /* Rows are made anew for new items: keep the highlight on its row. */
+  if (self->highlighted_seq != 0)
+    set_highlight (self, self->highlighted_seq);
+  try_reveal (self);
 }
 
 /**
@@ -583,6 +720,9 @@ natter_conversation_set_room (NatterConversation *self,
   g_clear_object (&self->cancellable);
   self->cancellable = g_cancellable_new ();
   g_set_object (&self->room, room);
+  self->reveal_seq = 0;
+  self->highlighted_seq = 0;
+  g_clear_handle_id (&self->highlight_id, g_source_remove);
 
   self->inserting = TRUE;
   gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->composer), "", 0);

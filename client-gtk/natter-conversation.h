@@ -26,6 +26,9 @@ gboolean    natter_conversation_handle_key       (NatterConversation *self,
                                                   GdkModifierType     state);
 char       *natter_conversation_dup_composer_text (NatterConversation *self);
 GtkListBox *natter_conversation_get_outgoing_list (NatterConversation *self);
+void        natter_conversation_reveal           (NatterConversation *self,
+                                                  guint64             seq);
+guint64     natter_conversation_get_highlighted  (NatterConversation *self);
 GtkListBox *natter_conversation_get_message_list (NatterConversation *self);
 const char *natter_conversation_get_typing_text  (NatterConversation *self);
 const char *natter_conversation_get_seen_text    (NatterConversation *self);

@@ -338,6 +338,8 @@ describe_window (NatterWindow *self)
   g_variant_builder_add (&builder, "{sv}", "room-subtitle", g_variant_new_string (adw_window_title_get_subtitle (self->room_title)));
   g_variant_builder_add (&builder, "{sv}", "messages", g_variant_builder_end (&messages));
   g_variant_builder_add (&builder, "{sv}", "outgoing", g_variant_builder_end (&outgoing));
+  g_variant_builder_add (&builder, "{sv}", "highlighted",
+                         g_variant_new_uint64 (natter_conversation_get_highlighted (self->conversation)));
   g_variant_builder_add (&builder, "{sv}", "days", g_variant_builder_end (&days));
   g_variant_builder_add (&builder, "{sv}", "marker", g_variant_new_boolean (marker));
   g_variant_builder_add (&builder, "{sv}", "at-start", g_variant_new_boolean (natter_conversation_get_at_start (self->conversation)));
@@ -704,6 +706,18 @@ test_enter_action (GSimpleAction *action,
     g_signal_emit_by_name (gtk_editable_get_delegate (GTK_EDITABLE (control)), "activate");
 }
 
+/* Enter in the search entry: opens the first result. */
+static void
+test_search_enter_action (GSimpleAction *action,
+                          GVariant      *parameter,
+                          gpointer       user_data)
+{
+  NatterWindow *window = test_window (user_data);
+
+  if (window != NULL)
+    g_signal_emit_by_name (window->search_entry, "activate");
+}
+
 static const GActionEntry test_actions[] = {
   { "test-scroll", test_scroll_action, "s" },
   { "test-describe", test_describe_action, "s" },
@@ -716,6 +730,7 @@ static const GActionEntry test_actions[] = {
   { "test-activate", test_activate_action, "s" },
   { "test-fill", test_fill_action, "(ss)" },
   { "test-enter", test_enter_action, "s" },
+  { "test-search-enter", test_search_enter_action },
 };
 
 void

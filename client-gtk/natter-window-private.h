@@ -24,6 +24,7 @@ struct _NatterWindow
   GCancellable         *search_cancellable; /* (owned) (nullable) */
   char                 *pending_room;       /* (owned) (nullable): to open when it appears */
   NatterPending         pending;            /* what to do while pending_room is not there */
+  guint64               pending_seq;        /* a message of pending_room to reveal, or 0 */
   gboolean              welcome_shown;
 
   /* Template children */

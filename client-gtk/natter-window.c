@@ -242,12 +242,17 @@ show_room (NatterWindow *self,
   NatterRoom *previous = natter_conversation_get_room (self->conversation);
   NatterRoomRow *row;
 
+  guint64 seq = self->pending_seq;
+
   g_clear_pointer (&self->pending_room, g_free);
+  self->pending_seq = 0;
 
   if (previous != NULL)
     g_signal_handlers_disconnect_by_func (previous, update_room_title, self);
 
   natter_conversation_set_room (self->conversation, room);
+  if (room != NULL && seq != 0)
+    natter_conversation_reveal (self->conversation, seq);
   gtk_stack_set_visible_child_name (self->content_stack, room != NULL ? "conversation" : "empty");
   gtk_widget_set_visible (GTK_WIDGET (self->room_menu_button), room != NULL);
 
@@ -346,11 +351,29 @@ void
 natter_window_open_room (NatterWindow *self,
                          const char   *name)
 {
+  natter_window_open_message (self, name, 0);
+}
+
+/**
+ * natter_window_open_message:
+ * @self: a window
+ * @name: a room name
+ * @seq: a message of the room, or 0 for none
+ *
+ * Shows the conversation of room @name as natter_window_open_room() does, scrolled to
+ * message @seq, highlighted (a search result, a notification).
+ */
+void
+natter_window_open_message (NatterWindow *self,
+                            const char   *name,
+                            guint64       seq)
+{
   g_return_if_fail (NATTER_IS_WINDOW (self));
   g_return_if_fail (name != NULL);
 
   g_free (self->pending_room);
   self->pending_room = g_strdup (name);
+  self->pending_seq = seq;
   self->pending = NATTER_PENDING_JOIN;
   resolve_pending_room (self);
 }
@@ -445,6 +468,9 @@ create_search_row (NatterService *service,
   gtk_list_box_row_set_child (GTK_LIST_BOX_ROW (row), box);
   gtk_widget_add_css_class (row, "search-result");
   g_object_set_data_full (G_OBJECT (row), "natter-room", g_strdup (natter_message_get_room (message)), g_free);
+  g_object_set_data_full (G_OBJECT (row), "natter-seq",
+                          g_memdup2 (&(guint64) { natter_message_get_seq (message) }, sizeof (guint64)),
+                          g_free);
   return row;
 }
 
@@ -526,9 +552,10 @@ search_result_activated_cb (NatterWindow  *self,
                             GtkListBoxRow *row)
 {
   const char *room = g_object_get_data (G_OBJECT (row), "natter-room");
+  guint64 *seq = g_object_get_data (G_OBJECT (row), "natter-seq");
 
   if (room != NULL)
-    natter_window_open_room (self, room);
+    natter_window_open_message (self, room, seq != NULL ? *seq : 0);
 }
 
 /**

@@ -18,6 +18,9 @@ void          natter_window_open_room        (NatterWindow      *self,
 void          natter_window_search           (NatterWindow      *self,
                                               const char        *terms);
 NatterRoom   *natter_window_get_visible_room (NatterWindow      *self);
+void          natter_window_open_message     (NatterWindow      *self,
+                                              const char        *name,
+                                              guint64            seq);
 void          natter_window_show_toast       (NatterWindow      *self,
                                               const char        *text);
 

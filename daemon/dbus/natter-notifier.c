@@ -28,6 +28,8 @@ typedef struct
   gboolean         in_flight;  /* a Notify call is on its way */
   gboolean         withdrawn;  /* withdrawn while in flight: close it when it arrives */
   Natter__Message *queued;     /* (owned) (nullable) the next message to show */
+  guint64          seq;        /* the message shown, which a click opens */
+  char            *token;      /* (owned) (nullable) the server's activation token for it */
 } RoomNote;
 
 struct _NatterNotifier
@@ -41,6 +43,7 @@ struct _NatterNotifier
   gboolean         body_markup;
   guint            action_subscription;
   guint            closed_subscription;
+  guint            token_subscription;
   GHashTable      *rooms;        /* (owned) room name → RoomNote * (owned) */
   GCancellable    *cancellable;  /* (owned) */
   GSettings       *settings;     /* (owned) (nullable) the app's, if its schema is installed */
@@ -52,34 +55,61 @@ static void
 room_note_free (RoomNote *note)
 {
   g_clear_pointer (&note->queued, natter_message_free);
+  g_free (note->token);
   g_free (note);
 }
 
 /**
  * natter_notifier_activate_app:
  * @connection: the session bus
- * @action: an application action of the GTK app, such as `open-room`
+ * @action: an application action of the GTK app, such as `open-message`
  * @parameter: (nullable) (transfer floating): its parameter
+ * @activation_token: (nullable): an XDG activation token for the app's window, from
+ *   what the user clicked (a notification server's ActivationToken)
+ * @startup_id: (nullable): an X11 startup notification id, or %NULL for
+ *   @activation_token (which a notification server hands out for both)
  *
- * Activates the app (D-Bus-activating it if needed) and runs @action in it.
+ * Activates the app (D-Bus-activating it if needed) and runs @action in it. The token
+ * and id go in the platform data (`activation-token`, `desktop-startup-id`), with which
+ * GTK presents the window with focus.
  */
 void
 natter_notifier_activate_app (GDBusConnection *connection,
                               const char      *action,
-                              GVariant        *parameter)
+                              GVariant        *parameter,
+                              const char      *activation_token,
+                              const char      *startup_id)
 {
   g_autofree char *path = g_strdelimit (g_strconcat ("/", APP_ID, NULL), ".", '/');
   GVariantBuilder params;
+  GVariantBuilder platform_data;
 
   g_return_if_fail (G_IS_DBUS_CONNECTION (connection));
 
   g_variant_builder_init (&params, G_VARIANT_TYPE ("av"));
   if (parameter != NULL)
     g_variant_builder_add (&params, "v", parameter);
+  g_variant_builder_init (&platform_data, G_VARIANT_TYPE_VARDICT);
+  if (startup_id == NULL)
+    startup_id = activation_token;
+  if (activation_token != NULL && *activation_token != '\0')
+    g_variant_builder_add (&platform_data, "{sv}", "activation-token",
+                           g_variant_new_string (activation_token));
+  if (startup_id != NULL && *startup_id != '\0')
+    g_variant_builder_add (&platform_data, "{sv}", "desktop-startup-id",
+                           g_variant_new_string (startup_id));
   g_dbus_connection_call (connection, APP_ID, path, "org.freedesktop.Application",
                           "ActivateAction",
-                          g_variant_new ("(sava{sv})", action, &params, NULL),
+                          g_variant_new ("(sava{sv})", action, &params, &platform_data),
                           NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL, NULL);
+}
+
+/* The room and message a notification opens, as the app's open-message action takes. */
+static GVariant *
+open_message_target (const char *room,
+                     guint64     seq)
+{
+  return g_variant_new ("(st)", room, seq);
 }
 
 static RoomNote *
@@ -230,6 +260,8 @@ send_notify (NatterNotifier        *self,
   call->self = g_object_ref (self);
   call->room = g_strdup (room);
   note->in_flight = TRUE;
+  note->seq = message->seq;
+  g_clear_pointer (&note->token, g_free);
   g_dbus_connection_call (self->connection, NOTIFICATIONS_NAME, NOTIFICATIONS_PATH,
                           NOTIFICATIONS_IFACE, "Notify",
                           g_variant_new ("(susss^asa{sv}i)", _("Natter"), note->id, APP_ID,
@@ -269,9 +301,9 @@ portal_show (NatterNotifier        *self,
   g_variant_builder_add (&notification, "{sv}", "title", g_variant_new_string (title));
   g_variant_builder_add (&notification, "{sv}", "body", g_variant_new_string (body));
   g_variant_builder_add (&notification, "{sv}", "default-action",
-                         g_variant_new_string ("app.open-room"));
+                         g_variant_new_string ("app.open-message"));
   g_variant_builder_add (&notification, "{sv}", "default-action-target",
-                         g_variant_new_string (message->room));
+                         open_message_target (message->room, message->seq));
   g_dbus_connection_call (self->connection, PORTAL_NAME, PORTAL_PATH, PORTAL_IFACE,
                           "AddNotification", g_variant_new ("(sa{sv})", id, &notification),
                           G_VARIANT_TYPE_UNIT, G_DBUS_CALL_FLAGS_NONE, -1, self->cancellable,
@@ -370,14 +402,41 @@ action_invoked_cb (GDBusConnection *connection,
 {
   NatterNotifier *self = user_data;
   const char *action, *room = NULL;
+  RoomNote *note;
   guint32 id;
 
   if (!g_variant_is_of_type (parameters, G_VARIANT_TYPE ("(us)")))
     return;
   g_variant_get (parameters, "(u&s)", &id, &action);
-  if (g_strcmp0 (sender, self->server) != 0 || lookup_note_by_id (self, id, &room) == NULL)
+  if (g_strcmp0 (sender, self->server) != 0 || (note = lookup_note_by_id (self, id, &room)) == NULL)
     return;
-  natter_notifier_activate_app (self->connection, "open-room", g_variant_new_string (room));
+  natter_notifier_activate_app (self->connection, "open-message",
+                                open_message_target (room, note->seq), note->token, NULL);
+}
+
+/* Servers of notification spec 1.2 (GNOME Shell among them) send a token for the app's
+ * window just before ActionInvoked: without it, Wayland does not give the app focus. */
+static void
+activation_token_cb (GDBusConnection *connection,
+                     const char      *sender,
+                     const char      *path,
+                     const char      *iface,
+                     const char      *signal,
+                     GVariant        *parameters,
+                     gpointer         user_data)
+{
+  NatterNotifier *self = user_data;
+  const char *token, *room = NULL;
+  RoomNote *note;
+  guint32 id;
+
+  if (!g_variant_is_of_type (parameters, G_VARIANT_TYPE ("(us)")))
+    return;
+  g_variant_get (parameters, "(u&s)", &id, &token);
+  if (g_strcmp0 (sender, self->server) != 0 || (note = lookup_note_by_id (self, id, &room)) == NULL)
+    return;
+  g_free (note->token);
+  note->token = g_strdup (token);
 }
 
 static void
@@ -416,14 +475,28 @@ portal_action_invoked_cb (GDBusConnection *connection,
 {
   NatterNotifier *self = user_data;
   const char *id, *action;
+  g_autoptr(GVariant) args = NULL;
+  g_autoptr(GVariant) target = NULL;
+  g_autoptr(GVariant) platform_data = NULL;
+  const char *token = NULL;
 
   if (!g_variant_is_of_type (parameters, G_VARIANT_TYPE ("(ssav)")))
     return;
-  g_variant_get (parameters, "(&s&s@av)", &id, &action, NULL);
-  if (!g_str_equal (action, "app.open-room") || !g_str_has_prefix (id, PORTAL_ID_PREFIX))
+
+  g_variant_get (parameters, "(&s&s@av)", &id, &action, &args);
+  if (!g_str_equal (action, "app.open-message") || !g_str_has_prefix (id, PORTAL_ID_PREFIX))
     return;
-  natter_notifier_activate_app (self->connection, "open-room",
-                                g_variant_new_string (id + sizeof (PORTAL_ID_PREFIX) - 1));
+  /* The target, then (newer portals) the platform data with the activation token. */
+  if (g_variant_n_children (args) > 0)
+    g_variant_get_child (args, 0, "v", &target);
+  if (target == NULL || !g_variant_is_of_type (target, G_VARIANT_TYPE ("(st)")))
+    return;
+  if (g_variant_n_children (args) > 1)
+    g_variant_get_child (args, 1, "v", &platform_data);
+  if (platform_data != NULL && g_variant_is_of_type (platform_data, G_VARIANT_TYPE_VARDICT))
+    g_variant_lookup (platform_data, "activation-token", "&s", &token);
+  natter_notifier_activate_app (self->connection, "open-message", g_steal_pointer (&target), token,
+                                NULL);
 }
 
 static void
@@ -488,7 +561,9 @@ natter_notifier_dispose (GObject *object)
         g_dbus_connection_signal_unsubscribe (self->connection, self->action_subscription);
       if (self->closed_subscription != 0)
         g_dbus_connection_signal_unsubscribe (self->connection, self->closed_subscription);
-      self->action_subscription = self->closed_subscription = 0;
+      if (self->token_subscription != 0)
+        g_dbus_connection_signal_unsubscribe (self->connection, self->token_subscription);
+      self->action_subscription = self->closed_subscription = self->token_subscription = 0;
     }
   g_clear_object (&self->connection);
   g_clear_object (&self->settings);
@@ -583,6 +658,11 @@ natter_notifier_new (GDBusConnection *connection)
     g_dbus_connection_signal_subscribe (connection, NOTIFICATIONS_NAME, NOTIFICATIONS_IFACE,
                                         "NotificationClosed", NOTIFICATIONS_PATH, NULL,
                                         G_DBUS_SIGNAL_FLAGS_NONE, notification_closed_cb, self,
+                                        NULL);
+  self->token_subscription =
+    g_dbus_connection_signal_subscribe (connection, NOTIFICATIONS_NAME, NOTIFICATIONS_IFACE,
+                                        "ActivationToken", NOTIFICATIONS_PATH, NULL,
+                                        G_DBUS_SIGNAL_FLAGS_NONE, activation_token_cb, self,
                                         NULL);
   self->watch_id = g_bus_watch_name_on_connection (connection, NOTIFICATIONS_NAME,
                                                    G_BUS_NAME_WATCHER_FLAGS_NONE,

@@ -38,6 +38,8 @@ void            natter_notifier_withdraw     (NatterNotifier        *self,
 char           *natter_notifier_title_for    (const Natter__Message *message);
 void            natter_notifier_activate_app (GDBusConnection       *connection,
                                               const char            *action,
-                                              GVariant              *parameter);
+                                              GVariant              *parameter,
+                                              const char            *activation_token,
+                                              const char            *startup_id);
 
 G_END_DECLS

@@ -196,10 +196,15 @@ natter_search_provider_handle_activate_result (NatterShellSearchProvider2 *iface
                                                guint                       timestamp)
 {
   g_autofree char *room = room_of_result (id);
+  /* The Shell gives no activation token, only the time of the click: what X11's startup
+   * notification takes (GLib's own format for a time-only id). */
+  g_autofree char *startup_id = timestamp != 0 ? g_strdup_printf ("_TIME%u", timestamp) : NULL;
+  guint64 seq = g_ascii_strtoull (strrchr (id, '#') != NULL ? strrchr (id, '#') + 1 : "0", NULL, 10);
 
   if (room != NULL)
     natter_notifier_activate_app (g_dbus_method_invocation_get_connection (invocation),
-                                  "open-room", g_variant_new_string (room));
+                                  "open-message", g_variant_new ("(st)", room, seq), NULL,
+                                  startup_id);
   natter_shell_search_provider2_complete_activate_result (iface, invocation);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
@@ -211,9 +216,10 @@ natter_search_provider_handle_launch_search (NatterShellSearchProvider2 *iface,
                                              guint                       timestamp)
 {
   g_autofree char *query = g_strjoinv (" ", (char **) terms);
+  g_autofree char *startup_id = timestamp != 0 ? g_strdup_printf ("_TIME%u", timestamp) : NULL;
 
   natter_notifier_activate_app (g_dbus_method_invocation_get_connection (invocation),
-                                "search", g_variant_new_string (query));
+                                "search", g_variant_new_string (query), NULL, startup_id);
   natter_shell_search_provider2_complete_launch_search (iface, invocation);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }

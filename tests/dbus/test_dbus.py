@@ -376,13 +376,22 @@ class DBusTest(DBusTestCase):
                                                          "")))
         await self.gdbus_call(SEARCH_PATH, SEARCH_IFACE + ".ActivateResult", "general#1",
                               "['quick']", "0")
-        await eventually(self._app_action_called("open-room", "general"),
-                         message="the app was not asked to open the room")
+        await eventually(self._app_action_called("open-message", ("general", 1), {}),
+                         message="the app was not asked to open the room at the message")
+        # The time of the click becomes X11's startup notification id.
+        await self.gdbus_call(SEARCH_PATH, SEARCH_IFACE + ".ActivateResult", "general#1",
+                              "['quick']", "1234")
+        await eventually(self._app_action_called("open-message", ("general", 1),
+                                                 {"desktop-startup-id": "_TIME1234"}),
+                         message="the click's time was not passed on")
 
-    def _app_action_called(self, action, parameter):
+    def _app_action_called(self, action, parameter, platform_data=None):
+        """Whether the app was asked for @action with @parameter (and, if given, with
+        exactly @platform_data)."""
         async def check():
             calls = await self.mock_calls(*APP)
-            return any(m == "ActivateAction" and a[0] == action and list(a[1]) == [parameter]
+            return any(m == "ActivateAction" and a[0] == action and list(a[1]) == [parameter] and
+                       (platform_data is None or dict(a[2]) == platform_data)
                        for (m, a) in calls)
         return check
 
@@ -424,17 +433,25 @@ class DBusTest(DBusTestCase):
         await self.watcher.call(APP[0], APP[1], "org.freedesktop.DBus.Mock", "AddMethod",
                                 GLib.Variant("(sssss)", ("", "ActivateAction", "sava{sv}", "",
                                                          "")))
-        await alice.call("send", {"room": "general", "body": "third", "client_msg_id": "3"},
-                         "sent")
+        third = await alice.call("send", {"room": "general", "body": "third",
+                                          "client_msg_id": "3"}, "sent")
         await eventually(self._n_notifies(notifies, 3), message="no third notification")
-        # The mock numbers new notifications 1, 2, …: this one, after a close, is 2.
+        # The mock numbers new notifications 1, 2, …: this one, after a close, is 2. As
+        # GNOME Shell does, the server sends an activation token before the action.
+        await self.watcher.call(*NOTIFICATIONS, "org.freedesktop.DBus.Mock", "EmitSignal",
+                                GLib.Variant("(sssav)", ("org.freedesktop.Notifications",
+                                                         "ActivationToken", "us",
+                                                         [GLib.Variant("u", 2),
+                                                          GLib.Variant("s", "token-17")])))
         await self.watcher.call(*NOTIFICATIONS, "org.freedesktop.DBus.Mock", "EmitSignal",
                                 GLib.Variant("(sssav)", ("org.freedesktop.Notifications",
                                                          "ActionInvoked", "us",
                                                          [GLib.Variant("u", 2),
                                                           GLib.Variant("s", "default")])))
-        await eventually(self._app_action_called("open-room", "general"),
-                         message="the app was not asked to open the room")
+        await eventually(self._app_action_called("open-message", ("general", third["seq"]),
+                                                 {"activation-token": "token-17",
+                                                  "desktop-startup-id": "token-17"}),
+                         message="the app was not asked to open the message, with the token")
 
         # While a caller views the room, nothing is shown.
         await self.watcher.call(BUS_NAME, general, ROOM_IFACE, "SetViewed",
@@ -486,14 +503,14 @@ class DBusTest(DBusTestCase):
         async def added():
             return [a for (m, a) in await self.mock_calls(*PORTAL) if m == "AddNotification"]
 
-        await alice.call("send", {"room": "general", "body": "<b>hi</b> desk",
-                                  "client_msg_id": "1"}, "sent")
+        first = await alice.call("send", {"room": "general", "body": "<b>hi</b> desk",
+                                          "client_msg_id": "1"}, "sent")
         await eventually(added, message="no notification through the portal")
         (note_id, note), = await added()
         self.assertEqual(note_id, "room:general")
         self.assertEqual(note, {"title": "alice in #general", "body": "<b>hi</b> desk",
-                                "default-action": "app.open-room",
-                                "default-action-target": "general"})
+                                "default-action": "app.open-message",
+                                "default-action-target": ("general", first["seq"])})
 
         await self.gdbus_call(room_path("general"), ROOM_IFACE + ".MarkRead", "0")
         await eventually(self._mock_called(PORTAL, "RemoveNotification"),
@@ -505,18 +522,24 @@ class DBusTest(DBusTestCase):
         await self.watcher.call(APP[0], APP[1], "org.freedesktop.DBus.Mock", "AddMethod",
                                 GLib.Variant("(sssss)", ("", "ActivateAction", "sava{sv}", "",
                                                          "")))
-        await alice.call("send", {"room": "general", "body": "again", "client_msg_id": "2"},
-                         "sent")
+        again = await alice.call("send", {"room": "general", "body": "again",
+                                          "client_msg_id": "2"}, "sent")
         await eventually(self._n_notifies(added, 2), message="no second notification")
+        # The target, then the platform data with the activation token (newer portals).
         await self.watcher.call(*PORTAL, "org.freedesktop.DBus.Mock", "EmitSignal",
                                 GLib.Variant("(sssav)", (
                                     "org.freedesktop.portal.Notification", "ActionInvoked",
                                     "ssav", [GLib.Variant("s", "room:general"),
-                                             GLib.Variant("s", "app.open-room"),
-                                             GLib.Variant("av", [GLib.Variant("s",
-                                                                              "general")])])))
-        await eventually(self._app_action_called("open-room", "general"),
-                         message="the app was not asked to open the room")
+                                             GLib.Variant("s", "app.open-message"),
+                                             GLib.Variant("av", [
+                                                 GLib.Variant("(st)", ("general", again["seq"])),
+                                                 GLib.Variant("a{sv}", {
+                                                     "activation-token": GLib.Variant("s", "tok")})
+                                             ])])))
+        await eventually(self._app_action_called("open-message", ("general", again["seq"]),
+                                                 {"activation-token": "tok",
+                                                  "desktop-startup-id": "tok"}),
+                         message="the app was not asked to open the message")
         self.assertEqual(await self.mock_calls(*NOTIFICATIONS), [])
 
     def _n_notifies(self, notifies, n):

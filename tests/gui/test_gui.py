@@ -197,6 +197,42 @@ class GuiTest(GuiTestCase):
         self.assertEqual(shown["sidebar"], "search")
         self.assertIn("the pineapple has landed", shown["labels"])
 
+    async def busy_room(self, alice, n=130):
+        """Room busy with @n messages from alice; returns the seq of each by body."""
+        await alice.call("join", {"room": "busy"}, "joined")
+        await self.join("busy")
+        seqs = {}
+        for i in range(1, n + 1):
+            body = "an old pineapple" if i == 5 else f"message {i}"
+            sent = await alice.call("send", {"room": "busy", "body": body,
+                                             "client_msg_id": f"m{i}"}, "sent")
+            seqs[body] = sent["seq"]
+        return seqs
+
+    async def test_search_result_opens_at_the_message(self):
+        """A search result far back in a room's history opens the room scrolled back to
+        that message, highlighted, in the app and from GNOME Shell's search."""
+        alice = await self.ws_user("alice")
+        seqs = await self.busy_room(alice)
+        await self.start_app()
+        await self.action_string("search", "pineapple")
+        await self.eventually_shows(lambda d: d["search-results"] == ["busy"], "no search result")
+        await self.activate("test-search-enter")
+        shown = await self.eventually_shows(
+            lambda d: d["room"] == "busy" and d["highlighted"] == seqs["an old pineapple"],
+            "the result did not open at its message", timeout=30)
+        self.assertIn(seqs["an old pineapple"], [m[0] for m in shown["messages"]])
+        await self.screenshot("light-search-result.png")
+
+        # GNOME Shell activates a result through natterd's search provider.
+        await self.open_room("general")
+        await self.gdbus_call("/io/github/natter/Natter/SearchProvider",
+                              "org.gnome.Shell.SearchProvider2.ActivateResult",
+                              f"busy#{seqs['message 3']}", "['message']", "0")
+        await self.eventually_shows(
+            lambda d: d["room"] == "busy" and d["highlighted"] == seqs["message 3"],
+            "the Shell's result did not open at its message", timeout=30)
+
     async def test_daemon_restart(self):
         """When natterd goes away the banner says so; when it is back the conversation
         goes on where it was."""
@@ -249,7 +285,7 @@ class GuiTest(GuiTestCase):
         await self.open_room("general")
         await self.eventually_shows(lambda d: room_row(d, "random") is not None, "no random")
 
-        await alice.call("send", {"room": "random", "body": "look here", "client_msg_id": "n"}, "sent")
+        sent = await alice.call("send", {"room": "random", "body": "look here", "client_msg_id": "n"}, "sent")
 
         async def notifies():
             return [args for (method, args) in await self.mock_calls(*NOTIFICATIONS) if method == "Notify"]
@@ -261,8 +297,8 @@ class GuiTest(GuiTestCase):
                                 "EmitSignal", GLib.Variant("(sssav)", (
                                     "org.freedesktop.Notifications", "ActionInvoked", "us",
                                     [GLib.Variant("u", 1), GLib.Variant("s", "default")])))
-        await self.eventually_shows(lambda d: d["room"] == "random",
-                                    "the notification's action did not open the room")
+        await self.eventually_shows(lambda d: d["room"] == "random" and d["highlighted"] == sent["seq"],
+                                    "the notification's action did not open the room at the message")
         self.assertEqual(len(await notifies()), 1, "natterd notified as well")
 
     async def test_screenshots(self):
