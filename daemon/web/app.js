@@ -15,6 +15,20 @@ const TOAST_MS = 8000;
 const AVATAR_COLOURS = 8;
 const URL_RE = /\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]]/g;
 
+// What the login form says after the page was signed out, by ChatClient's reason.
+const SIGNED_OUT_TEXT = {
+  expired: 'session_expired',
+  offline: 'signed_out_offline',
+  'logged-out': 'signed_out_elsewhere',
+  revoked: 'signed_out_revoked',
+  'revoked-here': 'signed_out_revoked_here',
+  'password-changed': 'signed_out_password',
+  disabled: 'signed_out_disabled',
+  deleted: 'signed_out_deleted',
+};
+const PASSWORD_MIN_BYTES = 8;
+const PASSWORD_MAX_BYTES = 1024;
+
 /** Another server named by `?ws=`: development builds only (see build.js). */
 function serverOverride() {
   return DEVELOPMENT ? new URLSearchParams(location.search).get('ws') : null;
@@ -30,6 +44,22 @@ function socketUrl() {
   url.search = '';
   url.hash = '';
   return url.href;
+}
+
+/**
+ * A short name for a session's browser from its User-Agent header, e.g. "Firefox on Linux";
+ * the whole header is kept in the row's tooltip.
+ */
+function describeAgent(agent) {
+  if (!agent)
+    return '';
+  const browser = [['Edg/', 'Edge'], ['OPR/', 'Opera'], ['Firefox/', 'Firefox'], ['Chrome/', 'Chrome'],
+    ['Chromium/', 'Chromium'], ['Safari/', 'Safari']].find(([token]) => agent.includes(token))?.[1];
+  const system = [['Android', 'Android'], ['iPhone', 'iOS'], ['iPad', 'iOS'], ['Windows', 'Windows'],
+    ['Mac OS', 'macOS'], ['CrOS', 'ChromeOS'], ['Linux', 'Linux']].find(([token]) => agent.includes(token))?.[1];
+  if (browser && system)
+    return t('session_agent', { browser, system });
+  return browser || system || agent.slice(0, 60);
 }
 
 function el(tag, attrs = {}, ...children) {
@@ -176,7 +206,7 @@ class App {
       else
         this.toast(this.errorText(error));
     });
-    on('logged-out', ({ reason }) => this.showLogin(reason === 'expired' ? t('session_expired') : ''));
+    on('logged-out', ({ reason }) => this.showLogin(SIGNED_OUT_TEXT[reason] ? t(SIGNED_OUT_TEXT[reason]) : ''));
 
     this.bindLogin();
     this.bindChat();
@@ -253,6 +283,7 @@ class App {
         return;
       error.textContent = failure.code === 'unauthorized' ? t('error_login_failed')
         : failure.code === 'conflict' ? t('error_user_taken')
+        : failure.code === 'forbidden' && !this.createMode ? t('error_account_disabled')
         : this.errorText(failure);
       (failure.code === 'conflict' ? userInput : passwordInput).focus();
     } finally {
@@ -263,6 +294,8 @@ class App {
 
   showLogin(message) {
     this.restored = false;
+    // Whoever comes back after being signed out has an account: offer to log in.
+    this.createMode = false;
     this.closeDialogs();
     document.querySelector('.skip-link').hidden = true;
     $('chat-view').hidden = true;
@@ -298,7 +331,8 @@ class App {
         (this.current ? $('timeline') : $('new-button')).focus();
     });
     $('conn-retry').addEventListener('click', () => this.client.conn.retryNow());
-    $('logout-button').addEventListener('click', () => this.client.logOut());
+    $('logout-button').addEventListener('click', () => this.logOut());
+    this.bindAccount();
     $('back-button').addEventListener('click', () => {
       const room = this.current;
       $('chat-view').classList.remove('show-conversation');
@@ -309,7 +343,7 @@ class App {
     $('new-button').addEventListener('click', () => this.openDialog('new-dialog', 'join-input'));
     $('empty-new').addEventListener('click', () => this.openDialog('new-dialog', 'join-input'));
     $('search-button').addEventListener('click', () => this.openSearch());
-    for (const button of document.querySelectorAll('.dialog-close'))
+    for (const button of document.querySelectorAll('.dialog-close, .dialog-close-text'))
       button.addEventListener('click', () => button.closest('dialog').close());
     for (const dialog of document.querySelectorAll('dialog')) {
       // A click on the backdrop closes, as a GNOME dialog does.
@@ -397,6 +431,236 @@ class App {
           document.activeElement !== $('composer-input'))
         $('back-button').click();
     });
+  }
+
+  // ---- Account ---------------------------------------------------------------------------
+
+  async logOut() {
+    const button = $('logout-button');
+    button.disabled = true;
+    try {
+      await this.client.logOut();
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  bindAccount() {
+    $('account-button').addEventListener('click', () => this.openAccount());
+    $('password-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      this.submitPassword();
+    });
+    $('delete-open').addEventListener('click', () => {
+      $('delete-password').value = '';
+      $('delete-password').removeAttribute('aria-invalid');
+      this.openDialog('delete-dialog', 'delete-password');
+    });
+    $('delete-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      this.submitDelete();
+    });
+    $('admin-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      this.loadUsers();
+    });
+    // The form holds passwords: nothing typed into it outlives the dialog.
+    $('account-dialog').addEventListener('close', () => {
+      for (const input of $('password-form').querySelectorAll('input'))
+        input.value = '';
+      $('password-done').textContent = '';
+    });
+    $('delete-dialog').addEventListener('close', () => {
+      $('delete-password').value = '';
+    });
+  }
+
+  openAccount() {
+    $('password-done').textContent = '';
+    for (const input of document.querySelectorAll('#account-dialog input[aria-invalid]'))
+      input.removeAttribute('aria-invalid');
+    $('admin-section').hidden = !this.client.isAdmin;
+    this.openDialog('account-dialog', 'account-title');
+    this.loadSessions();
+    if (this.client.isAdmin)
+      this.loadUsers();
+  }
+
+  async loadSessions() {
+    const list = $('session-list');
+    const status = $('sessions-status');
+    list.setAttribute('aria-busy', 'true');
+    status.textContent = '';
+    let sessions;
+    try {
+      sessions = await this.client.sessions();
+    } catch (error) {
+      status.textContent = this.errorText(error);
+      return;
+    } finally {
+      list.setAttribute('aria-busy', 'false');
+    }
+    // This device first, the others newest first: the one to revoke is usually the newest.
+    sessions.sort((a, b) => Number(b.current) - Number(a.current) || b.created_ts - a.created_ts);
+    list.replaceChildren(...sessions.map((session) => this.sessionRow(session)));
+  }
+
+  sessionRow(session) {
+    const agent = describeAgent(session.agent) || t('session_unknown_agent');
+    const when = [];
+    if (session.created_ts)
+      when.push(t('session_created', { time: this.fullFormat.format(new Date(session.created_ts)) }));
+    if (session.last_seen_ts && !session.current)
+      when.push(t('session_last_seen', { time: this.fullFormat.format(new Date(session.last_seen_ts)) }));
+    return el('li', { class: 'account-row', dataset: { session: session.id, current: String(Boolean(session.current)) } },
+      el('span', { class: 'account-row-text' },
+        el('span', { class: 'account-row-title' }, el('span', { text: agent, title: session.agent || null }),
+          session.current ? el('span', { class: 'tag', text: t('session_this_device') }) : null),
+        el('span', { class: 'account-row-detail', text: when.join(' · ') })),
+      el('button', {
+        type: 'button', class: 'button small destructive', text: t('session_revoke'),
+        'aria-label': session.current ? t('session_revoke_this') : t('session_revoke_label', { agent }),
+        onclick: (event) => this.revokeSession(session, event.currentTarget),
+      }));
+  }
+
+  async revokeSession(session, button) {
+    button.disabled = true;
+    try {
+      await this.client.revokeSession(session.id, session.current);
+    } catch (error) {
+      $('sessions-status').textContent = this.errorText(error);
+      button.disabled = false;
+      return;
+    }
+    if (!session.current) {
+      const row = button.closest('li');
+      // The focus would be lost with the row: it moves to the list's next button.
+      const next = row.nextElementSibling ?? row.previousElementSibling;
+      row.remove();
+      next?.querySelector('button')?.focus();
+    }
+  }
+
+  async submitPassword() {
+    const oldInput = $('password-old');
+    const newInput = $('password-new');
+    const error = $('password-error');
+    const done = $('password-done');
+    oldInput.removeAttribute('aria-invalid');
+    newInput.removeAttribute('aria-invalid');
+    done.textContent = '';
+    const bytes = new TextEncoder().encode(newInput.value).length;
+    const fault = !oldInput.value ? [oldInput, 'error_password_empty']
+      : bytes < PASSWORD_MIN_BYTES || bytes > PASSWORD_MAX_BYTES ? [newInput, 'error_password_length']
+      : newInput.value === oldInput.value ? [newInput, 'error_password_same'] : null;
+    if (fault) {
+      error.textContent = t(fault[1]);
+      fault[0].setAttribute('aria-invalid', 'true');
+      fault[0].focus();
+      return;
+    }
+    error.textContent = '';
+    const button = $('password-submit');
+    button.disabled = true;
+    try {
+      await this.client.changePassword(oldInput.value, newInput.value);
+    } catch (failure) {
+      // A wrong old password is worded as a wrong login is: nothing more to learn from it.
+      error.textContent = failure.code === 'unauthorized' ? t('error_old_password') : this.errorText(failure);
+      const at = failure.code === 'bad_request' ? newInput : oldInput;
+      at.setAttribute('aria-invalid', 'true');
+      at.focus();
+      return;
+    } finally {
+      button.disabled = false;
+    }
+    oldInput.value = '';
+    newInput.value = '';
+    done.textContent = t('password_changed');
+    this.loadSessions();
+  }
+
+  async submitDelete() {
+    const input = $('delete-password');
+    const error = $('delete-error');
+    input.removeAttribute('aria-invalid');
+    if (!input.value) {
+      error.textContent = t('error_password_empty');
+      input.setAttribute('aria-invalid', 'true');
+      input.focus();
+      return;
+    }
+    error.textContent = '';
+    const button = $('delete-submit');
+    button.disabled = true;
+    try {
+      await this.client.deleteAccount(input.value);
+    } catch (failure) {
+      error.textContent = failure.code === 'unauthorized' ? t('error_wrong_password') : this.errorText(failure);
+      input.setAttribute('aria-invalid', 'true');
+      input.focus();
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  async loadUsers() {
+    const query = $('admin-query').value.trim().toLowerCase().replace(/^@/, '');
+    const status = $('admin-status');
+    const list = $('user-list');
+    if (query && !USER_NAME_RE.test(query)) {
+      status.textContent = t('error_user_name');
+      return;
+    }
+    status.textContent = t('searching');
+    let users;
+    try {
+      users = await this.client.adminUsers(query);
+    } catch (error) {
+      status.textContent = this.errorText(error);
+      return;
+    }
+    status.textContent = users.length ? t('admin_count', { count: users.length }) : t('admin_none');
+    list.replaceChildren(...users.map((user) => this.userRow(user)));
+  }
+
+  userRow(user) {
+    const states = [];
+    if (user.admin)
+      states.push(el('span', { class: 'tag', text: t('role_admin') }));
+    if (user.disabled)
+      states.push(el('span', { class: 'tag warning', text: t('user_disabled') }));
+    const detail = user.created_ts
+      ? t('user_created', { time: this.fullFormat.format(new Date(user.created_ts)) }) : '';
+    // Administrators cannot disable themselves; the server refuses it anyway.
+    const button = user.user === this.client.user ? null : el('button', {
+      type: 'button',
+      class: `button small ${user.disabled ? '' : 'destructive'}`.trim(),
+      text: t(user.disabled ? 'user_enable' : 'user_disable'),
+      'aria-label': t(user.disabled ? 'user_enable_label' : 'user_disable_label', { user: user.user }),
+      onclick: (event) => this.setDisabled(user, !user.disabled, event.currentTarget),
+    });
+    return el('li', { class: 'account-row', dataset: { user: user.user, disabled: String(Boolean(user.disabled)) } },
+      el('span', { class: 'account-row-text' },
+        el('span', { class: 'account-row-title' }, el('span', { text: user.user }), ...states),
+        el('span', { class: 'account-row-detail', text: detail })),
+      button);
+  }
+
+  async setDisabled(user, disabled, button) {
+    button.disabled = true;
+    try {
+      await this.client.adminSetDisabled(user.user, disabled);
+    } catch (error) {
+      $('admin-status').textContent = this.errorText(error);
+      button.disabled = false;
+      return;
+    }
+    const row = this.userRow({ ...user, disabled });
+    button.closest('li').replaceWith(row);
+    row.querySelector('button')?.focus();
+    $('admin-status').textContent = t(disabled ? 'user_disabled_done' : 'user_enabled_done', { user: user.user });
   }
 
   openDialog(id, focusId) {

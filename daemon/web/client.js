@@ -29,6 +29,18 @@ const FILL_PAGE = 200;
 const MAX_FRAME_BYTES = 60000;
 const TYPING_EXPIRY_MS = 8000;
 const POSITIONS_SAVE_DELAY_MS = 250;
+const LOGOUT_TIMEOUT_MS = 5000;
+
+// The reasons natterd gives when it closes a connection with 1008 because its session was
+// ended (docs/protocol.md, "Accounts and sessions"), mapped to why the page signed out.
+// Reconnecting with the token would only be refused, so the page stops and says why.
+const SESSION_ENDED = new Map([
+  ['logged out', 'logged-out'],
+  ['session revoked', 'revoked'],
+  ['password changed', 'password-changed'],
+  ['account disabled', 'disabled'],
+  ['account deleted', 'deleted'],
+]);
 
 export function roomKind(name) {
   if (name === 'system')
@@ -195,10 +207,28 @@ export class ChatClient extends EventTarget {
     });
   }
 
-  logOut() {
+  /**
+   * Logs out: asks the server to end this session (its token stops working everywhere),
+   * then forgets everything here. Offline, or when the server does not answer in time, the
+   * page forgets the token all the same, so nobody at this browser can use it again, and
+   * reports `offline`: the server session then lasts until it expires or is revoked from
+   * another device's account page. Resolves with `{offline}`.
+   */
+  async logOut() {
+    let offline = false;
+    if (this.conn.state === 'online') {
+      try {
+        await this.conn.request('logout', {}, LOGOUT_TIMEOUT_MS);
+      } catch (error) {
+        offline = true;
+      }
+    } else {
+      offline = true;
+    }
     this.conn.stop();
     this.#forget();
-    this.#emit('logged-out', { reason: 'user' });
+    this.#emit('logged-out', { reason: offline ? 'offline' : 'user' });
+    return { offline };
   }
 
   #forget() {
@@ -580,7 +610,11 @@ export class ChatClient extends EventTarget {
     this.#emit('receipts', name);
   }
 
-  #onClose({ code }) {
+  #onClose({ code, reason }) {
+    if (code === 1008 && SESSION_ENDED.has(reason) && this.session) {
+      this.#endSession(SESSION_ENDED.get(reason));
+      return;
+    }
     // Presence is unknown while disconnected; `joined.online` refills it after the resume.
     this.online.clear();
     this.#emit('presence');
@@ -595,6 +629,55 @@ export class ChatClient extends EventTarget {
       }
     }
     this.#emit('outbox');
+  }
+
+  // The server ended this session: stop reconnecting and forget it, saying why.
+  #endSession(reason) {
+    this.conn.stop();
+    this.#forget();
+    this.#emit('logged-out', { reason });
+  }
+
+  // ---- The account ----------------------------------------------------------------------
+
+  /** The account's signed-in sessions, oldest first. */
+  async sessions() {
+    const { body } = await this.conn.request('sessions');
+    return body.sessions || [];
+  }
+
+  /** Ends the session @id; ending this page's own logs it out (the server closes with 1008). */
+  async revokeSession(id, current) {
+    await this.conn.request('revoke', { session: id });
+    if (current)
+      this.#endSession('revoked-here');
+  }
+
+  /** Changes the password; every other session of the account ends. */
+  async changePassword(oldPassword, newPassword) {
+    await this.conn.request('password', { old: oldPassword, new: newPassword });
+  }
+
+  /** Deletes the account; the page is logged out once the server says it is gone. */
+  async deleteAccount(password) {
+    await this.conn.request('delete_account', { password });
+    // The server closes this connection with 1008 right after `ok`; not waiting for it
+    // keeps the page from using a dead token should that close be lost.
+    this.#endSession('deleted');
+  }
+
+  /** Administrators: the accounts whose names contain @query, by name. */
+  async adminUsers(query) {
+    const body = { limit: 100 };
+    if (query)
+      body.query = query;
+    const { body: list } = await this.conn.request('admin_users', body);
+    return list.users || [];
+  }
+
+  /** Administrators: disables (ending every session of) or enables @user. */
+  async adminSetDisabled(user, disabled) {
+    await this.conn.request(disabled ? 'admin_disable' : 'admin_enable', { user });
   }
 
   // ---- Actions of the user --------------------------------------------------------------
