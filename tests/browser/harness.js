@@ -272,7 +272,7 @@ async function register(page, user, password) {
   await page.locator('#login-view').waitFor();
   await page.getByRole('button', { name: 'Create an account' }).click();
   await page.getByLabel('User name').fill(user);
-  await page.getByLabel('Password').fill(password);
+  await page.getByLabel('Password', { exact: true }).fill(password);
   await page.getByRole('button', { name: 'Create Account' }).click();
   await page.locator('#chat-view').waitFor();
   await waitOnline(page);
@@ -281,7 +281,7 @@ async function register(page, user, password) {
 async function logIn(page, user, password) {
   await page.locator('#login-view').waitFor();
   await page.getByLabel('User name').fill(user);
-  await page.getByLabel('Password').fill(password);
+  await page.getByLabel('Password', { exact: true }).fill(password);
   await page.getByRole('button', { name: 'Log In' }).click();
   await page.locator('#chat-view').waitFor();
   await waitOnline(page);

@@ -77,7 +77,7 @@ test('a zh-CN browser gets the Simplified Chinese page', h.withReport(fixture, a
   await page.locator('#login-title', { hasText: '登录' }).waitFor();
   await page.getByRole('button', { name: '创建账户' }).click();
   await page.getByLabel('用户名').fill('lihua');
-  await page.getByLabel('密码').fill('lihua-password-1');
+  await page.getByLabel('密码', { exact: true }).fill('lihua-password-1');
   await page.getByRole('button', { name: '创建账户' }).last().click();
   await h.waitOnline(page);
   await page.locator('#conn-text', { hasText: '已连接' }).waitFor();
