@@ -216,12 +216,15 @@ export class ChatClient extends EventTarget {
    */
   async logOut() {
     let offline = false;
-    if (this.conn.state === 'online') {
+    if (this.conn.state === 'online' || this.conn.state === 'syncing') {
       try {
         await this.conn.request('logout', {}, LOGOUT_TIMEOUT_MS);
-      } catch (error) {
+      } catch {
         offline = true;
       }
+      // Ended meanwhile from elsewhere: that reason has been shown already.
+      if (!this.session)
+        return { offline: false };
     } else {
       offline = true;
     }
