@@ -128,6 +128,33 @@ static const char * const migrations[] = {
   "  ADD COLUMN created_at_ms bigint NOT NULL DEFAULT 0;"
   "ALTER TABLE users ALTER COLUMN created_at_ms"
   "  SET DEFAULT (extract (epoch FROM clock_timestamp ()) * 1000)::bigint;",
+
+  /* 3: rooms people control. Rooms from before are public and their members plain
+   * members, so they keep working and have no owner until an admin sets one.
+   * Invitations and bans go with their room; blocks are between users only. */
+  "ALTER TABLE rooms ADD COLUMN private boolean NOT NULL DEFAULT false;"
+  "ALTER TABLE members ADD COLUMN role text NOT NULL DEFAULT 'member';"
+  "CREATE TABLE invitations ("
+  "  room text NOT NULL REFERENCES rooms (name) ON DELETE CASCADE,"
+  "  user_name text NOT NULL,"
+  "  invited_by text NOT NULL,"
+  "  created_at_ms bigint NOT NULL"
+  "    DEFAULT (extract (epoch FROM clock_timestamp ()) * 1000)::bigint,"
+  "  PRIMARY KEY (room, user_name));"
+  "CREATE TABLE bans ("
+  "  room text NOT NULL REFERENCES rooms (name) ON DELETE CASCADE,"
+  "  user_name text NOT NULL,"
+  "  banned_by text,"
+  "  reason text,"
+  "  created_at_ms bigint NOT NULL"
+  "    DEFAULT (extract (epoch FROM clock_timestamp ()) * 1000)::bigint,"
+  "  PRIMARY KEY (room, user_name));"
+  "CREATE TABLE blocks ("
+  "  user_name text NOT NULL,"
+  "  blocked text NOT NULL,"
+  "  created_at_ms bigint NOT NULL"
+  "    DEFAULT (extract (epoch FROM clock_timestamp ()) * 1000)::bigint,"
+  "  PRIMARY KEY (user_name, blocked));",
 };
 
 /* ---------------------------------------------------------------------------------------
@@ -156,6 +183,17 @@ typedef enum {
   STMT_SET_READ,
   STMT_SEARCH,
   STMT_LAST_SEQS,
+  STMT_ROOM_ACCESS,
+  STMT_LIST_BLOCKS,
+  STMT_DIRECTORY,
+  STMT_MOD_CREATE,
+  STMT_MOD_SET_ROLE,
+  STMT_MOD_SET_TOPIC,
+  STMT_MOD_INVITE,
+  STMT_MOD_BAN,
+  STMT_MOD_UNBAN,
+  STMT_MOD_BLOCK,
+  STMT_MOD_UNBLOCK,
   N_STMTS
 } Stmt;
 
@@ -167,9 +205,9 @@ static const struct {
   int         n_params;
 } statements[N_STMTS] = {
   [STMT_LOAD_ROOMS] = { "natter_load_rooms",
-    "SELECT name, kind, topic, last_seq FROM rooms ORDER BY name", 0 },
+    "SELECT name, kind, topic, last_seq, private FROM rooms ORDER BY name", 0 },
   [STMT_LOAD_MEMBERS] = { "natter_load_members",
-    "SELECT room, user_name, read_seq FROM members ORDER BY room, user_name", 0 },
+    "SELECT room, user_name, read_seq, role FROM members ORDER BY room, user_name", 0 },
   /* One statement: an owner account is never left unmarked. */
   [STMT_CREATE_USER] = { "natter_create_user",
     "WITH created AS ("
@@ -224,13 +262,14 @@ static const struct {
     "INSERT INTO rooms (name, kind, topic) VALUES ($1, $2, $3)"
     " ON CONFLICT (name) DO NOTHING", 3 },
   [STMT_GET_ROOM] = { "natter_get_room",
-    "SELECT r.name, r.kind, r.topic, r.last_seq, m.user_name, m.read_seq"
+    "SELECT r.name, r.kind, r.topic, r.last_seq, r.private, m.user_name, m.read_seq, m.role"
     " FROM rooms r LEFT JOIN members m ON m.room = r.name"
     " WHERE r.name = $1 ORDER BY m.user_name", 1 },
   [STMT_ROOM_EXISTS] = { "natter_room_exists",
     "SELECT 1 FROM rooms WHERE name = $1", 1 },
   [STMT_ADD_MEMBER] = { "natter_add_member",
-    "INSERT INTO members (room, user_name) VALUES ($1, $2)"
+    "WITH i AS (DELETE FROM invitations WHERE room = $1 AND user_name = $2)"
+    " INSERT INTO members (room, user_name) VALUES ($1, $2)"
     " ON CONFLICT (room, user_name) DO NOTHING", 2 },
   [STMT_REMOVE_MEMBER] = { "natter_remove_member",
     "DELETE FROM members WHERE room = $1 AND user_name = $2", 2 },
@@ -258,6 +297,60 @@ static const struct {
     " ORDER BY m.ts DESC, m.id DESC LIMIT $5", 5 },
   [STMT_LAST_SEQS] = { "natter_last_seqs",
     "SELECT name, last_seq FROM rooms WHERE name = ANY ($1::text[])", 1 },
+  /* Of one room, or of all ($1 NULL): false for an invitation, true for a ban. */
+  [STMT_ROOM_ACCESS] = { "natter_room_access",
+    "SELECT room, user_name, false FROM invitations WHERE $1::text IS NULL OR room = $1"
+    " UNION ALL SELECT room, user_name, true FROM bans WHERE $1::text IS NULL OR room = $1"
+    " ORDER BY 1, 2", 1 },
+  [STMT_LIST_BLOCKS] = { "natter_list_blocks",
+    "SELECT blocked FROM blocks WHERE user_name = $1 ORDER BY blocked", 1 },
+  [STMT_DIRECTORY] = { "natter_directory",
+    "SELECT r.name, r.topic, (SELECT count (*) FROM members m WHERE m.room = r.name)"
+    " FROM rooms r WHERE r.kind = 'room' AND NOT r.private"
+    "   AND ($1::text IS NULL OR strpos (r.name, $1) > 0"
+    "        OR strpos (coalesce (r.topic, ''), $1) > 0)"
+    " ORDER BY r.name LIMIT $2", 2 },
+  /* Moderation: one statement each, so one transaction, answering 'ok', 'not_found'
+   * (no room), 'not_member' or 'conflict'. */
+  [STMT_MOD_CREATE] = { "natter_mod_create",
+    "WITH r AS (INSERT INTO rooms (name, kind, topic, private)"
+    "           VALUES ($1, 'room', $3, $4::boolean)"
+    "           ON CONFLICT (name) DO NOTHING RETURNING name),"
+    "     m AS (INSERT INTO members (room, user_name, role) SELECT name, $2, 'owner' FROM r)"
+    " SELECT CASE WHEN EXISTS (SELECT 1 FROM r) THEN 'ok' ELSE 'conflict' END", 4 },
+  [STMT_MOD_SET_ROLE] = { "natter_mod_set_role",
+    "WITH u AS (UPDATE members SET role = $3 WHERE room = $1 AND user_name = $2 RETURNING 1)"
+    " SELECT CASE WHEN EXISTS (SELECT 1 FROM u) THEN 'ok'"
+    "   WHEN EXISTS (SELECT 1 FROM rooms WHERE name = $1) THEN 'not_member'"
+    "   ELSE 'not_found' END", 3 },
+  [STMT_MOD_SET_TOPIC] = { "natter_mod_set_topic",
+    "WITH u AS (UPDATE rooms SET topic = $2 WHERE name = $1 RETURNING 1)"
+    " SELECT CASE WHEN EXISTS (SELECT 1 FROM u) THEN 'ok' ELSE 'not_found' END", 2 },
+  [STMT_MOD_INVITE] = { "natter_mod_invite",
+    "WITH i AS (INSERT INTO invitations (room, user_name, invited_by)"
+    "           SELECT name, $2, $3 FROM rooms WHERE name = $1"
+    "           ON CONFLICT (room, user_name) DO UPDATE SET invited_by = excluded.invited_by"
+    "           RETURNING 1)"
+    " SELECT CASE WHEN EXISTS (SELECT 1 FROM i) THEN 'ok' ELSE 'not_found' END", 3 },
+  [STMT_MOD_BAN] = { "natter_mod_ban",
+    "WITH b AS (INSERT INTO bans (room, user_name, banned_by, reason)"
+    "           SELECT name, $2, $3, $4 FROM rooms WHERE name = $1"
+    "           ON CONFLICT (room, user_name) DO UPDATE"
+    "             SET banned_by = excluded.banned_by, reason = excluded.reason"
+    "           RETURNING 1),"
+    "     m AS (DELETE FROM members WHERE room = $1 AND user_name = $2),"
+    "     i AS (DELETE FROM invitations WHERE room = $1 AND user_name = $2)"
+    " SELECT CASE WHEN EXISTS (SELECT 1 FROM b) THEN 'ok' ELSE 'not_found' END", 4 },
+  [STMT_MOD_UNBAN] = { "natter_mod_unban",
+    "WITH d AS (DELETE FROM bans WHERE room = $1 AND user_name = $2)"
+    " SELECT CASE WHEN EXISTS (SELECT 1 FROM rooms WHERE name = $1) THEN 'ok'"
+    "   ELSE 'not_found' END", 2 },
+  [STMT_MOD_BLOCK] = { "natter_mod_block",
+    "WITH b AS (INSERT INTO blocks (user_name, blocked) VALUES ($1, $2)"
+    "           ON CONFLICT (user_name, blocked) DO NOTHING)"
+    " SELECT 'ok'", 2 },
+  [STMT_MOD_UNBLOCK] = { "natter_mod_unblock",
+    "WITH d AS (DELETE FROM blocks WHERE user_name = $1 AND blocked = $2) SELECT 'ok'", 2 },
 };
 
 /* ---------------------------------------------------------------------------------------
@@ -292,6 +385,9 @@ struct _Job
   guint              limit;
   NatterHistoryQuery query;
   GStrv              rooms;           /* (owned) (nullable) */
+  char              *by;              /* (owned) (nullable) who moderates or blocks */
+  NatterModerationKind moderation;
+  NatterRole         role;
 
   /* Outcome */
   gpointer           result;          /* (owned) (nullable) */
@@ -352,6 +448,7 @@ job_free (Job *job)
   g_free (job->user);
   g_free (job->kind);
   g_free (job->text);
+  g_free (job->by);
   g_free (job->client_msg_id);
   g_strfreev (job->rooms);
   if (job->result != NULL && job->result_free != NULL)
@@ -609,6 +706,35 @@ message_from_row (const PGresult *res, int row, int col)
                              get_text (res, row, col + 6));
 }
 
+static NatterMemberRecord *
+member_from_row (const PGresult *res, int row, int col)
+{
+  NatterMemberRecord *member = natter_member_record_new (get_text (res, row, col),
+                                                         get_u64 (res, row, col + 1));
+
+  /* A role this version does not know grants nothing beyond membership. */
+  if (!natter_role_from_string (get_text (res, row, col + 2), &member->role))
+    member->role = NATTER_ROLE_MEMBER;
+  return member;
+}
+
+/* Adds the invitations and bans of @access (room, user, is_ban) to @room, or to the rooms
+ * of @by_name (@room NULL). */
+static void
+add_room_access (const PGresult *access, NatterRoomRecord *room, GHashTable *by_name)
+{
+  for (int i = 0; i < PQntuples (access); i++)
+    {
+      NatterRoomRecord *target = room != NULL ? room
+                                 : g_hash_table_lookup (by_name, get_text (access, i, 0));
+
+      /* Foreign keys make this always true. */
+      if (target != NULL)
+        g_ptr_array_add (get_bool (access, i, 2) ? target->banned : target->invited,
+                         g_strdup (get_text (access, i, 1)));
+    }
+}
+
 /* ---------------------------------------------------------------------------------------
  * Operations, on a worker thread */
 
@@ -617,6 +743,7 @@ run_load (Worker *worker, Job *job, GError **error)
 {
   g_autoptr(PGresult) rooms = NULL;
   g_autoptr(PGresult) members = NULL;
+  g_autoptr(PGresult) access = NULL;
   g_autoptr(NatterStoreSnapshot) snapshot = NULL;
   g_autoptr(GHashTable) by_name = NULL;
   gboolean ok;
@@ -628,7 +755,13 @@ run_load (Worker *worker, Job *job, GError **error)
   rooms = worker_exec (worker, STMT_LOAD_ROOMS, NULL, PGRES_TUPLES_OK, error);
   if (rooms != NULL)
     members = worker_exec (worker, STMT_LOAD_MEMBERS, NULL, PGRES_TUPLES_OK, error);
-  ok = members != NULL;
+  if (members != NULL)
+    {
+      const char * const all[] = { NULL };
+
+      access = worker_exec (worker, STMT_ROOM_ACCESS, all, PGRES_TUPLES_OK, error);
+    }
+  ok = access != NULL;
 
   if (!connection_lost (worker->conn))
     {
@@ -653,6 +786,7 @@ run_load (Worker *worker, Job *job, GError **error)
                                                        get_text (rooms, i, 1),
                                                        get_text (rooms, i, 2),
                                                        get_u64 (rooms, i, 3));
+      room->is_private = get_bool (rooms, i, 4);
       g_ptr_array_add (snapshot->rooms, room);
       g_hash_table_insert (by_name, room->name, room);
     }
@@ -662,10 +796,9 @@ run_load (Worker *worker, Job *job, GError **error)
       NatterRoomRecord *room = g_hash_table_lookup (by_name, get_text (members, i, 0));
 
       if (room != NULL)
-        g_ptr_array_add (room->members,
-                         natter_member_record_new (get_text (members, i, 1),
-                                                   get_u64 (members, i, 2)));
+        g_ptr_array_add (room->members, member_from_row (members, i, 1));
     }
+  add_room_access (access, NULL, by_name);
 
   return g_steal_pointer (&snapshot);
 }
@@ -870,11 +1003,114 @@ run_list_users (Worker *worker, Job *job, GError **error)
   return users;
 }
 
+static gpointer
+run_list_blocks (Worker *worker, Job *job, GError **error)
+{
+  const char * const values[] = { job->user };
+  g_autoptr(PGresult) res = NULL;
+  g_autoptr(GStrvBuilder) blocked = g_strv_builder_new ();
+
+  res = worker_exec (worker, STMT_LIST_BLOCKS, values, PGRES_TUPLES_OK, error);
+  if (res == NULL)
+    return NULL;
+  for (int i = 0; i < PQntuples (res); i++)
+    g_strv_builder_add (blocked, get_text (res, i, 0));
+  return g_strv_builder_end (blocked);
+}
+
+static gpointer
+run_directory (Worker *worker, Job *job, GError **error)
+{
+  g_autofree char *limit = g_strdup_printf ("%u", job->limit);
+  const char * const values[] = { job->text, limit };
+  g_autoptr(PGresult) res = NULL;
+  GPtrArray *entries;
+
+  res = worker_exec (worker, STMT_DIRECTORY, values, PGRES_TUPLES_OK, error);
+  if (res == NULL)
+    return NULL;
+  entries = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_directory_entry_free);
+  for (int i = 0; i < PQntuples (res); i++)
+    {
+      NatterDirectoryEntry *entry = g_new0 (NatterDirectoryEntry, 1);
+
+      entry->name = g_strdup (get_text (res, i, 0));
+      entry->topic = g_strdup (get_text (res, i, 1));
+      entry->n_members = (guint) get_u64 (res, i, 2);
+      g_ptr_array_add (entries, entry);
+    }
+  return entries;
+}
+
+static gpointer
+run_moderate (Worker *worker, Job *job, GError **error)
+{
+  const char *values[4] = { job->name, job->user, job->by, job->text };
+  g_autoptr(PGresult) res = NULL;
+  const char *status;
+  Stmt stmt;
+
+  switch (job->moderation)
+    {
+    case NATTER_MODERATION_CREATE:
+      stmt = STMT_MOD_CREATE;
+      values[2] = job->text;
+      values[3] = job->flag ? "true" : "false";
+      break;
+    case NATTER_MODERATION_SET_ROLE:
+      stmt = STMT_MOD_SET_ROLE;
+      values[2] = natter_role_to_string (job->role);
+      break;
+    case NATTER_MODERATION_SET_TOPIC:
+      stmt = STMT_MOD_SET_TOPIC;
+      values[1] = job->text;
+      break;
+    case NATTER_MODERATION_INVITE:
+      stmt = STMT_MOD_INVITE;
+      break;
+    case NATTER_MODERATION_BAN:
+      stmt = STMT_MOD_BAN;
+      break;
+    case NATTER_MODERATION_UNBAN:
+      stmt = STMT_MOD_UNBAN;
+      break;
+    case NATTER_MODERATION_BLOCK:
+    case NATTER_MODERATION_UNBLOCK:
+      stmt = job->moderation == NATTER_MODERATION_BLOCK ? STMT_MOD_BLOCK : STMT_MOD_UNBLOCK;
+      values[0] = job->by;
+      values[1] = job->user;
+      break;
+    default:
+      g_set_error (error, NATTER_ERROR, NATTER_ERROR_INTERNAL, "Unknown moderation %d",
+                   job->moderation);
+      return NULL;
+    }
+
+  res = worker_exec (worker, stmt, values, PGRES_TUPLES_OK, error);
+  if (res == NULL)
+    return NULL;
+  status = PQntuples (res) == 1 ? get_text (res, 0, 0) : NULL;
+  if (g_strcmp0 (status, "ok") == 0)
+    return GINT_TO_POINTER (TRUE);
+  if (g_strcmp0 (status, "conflict") == 0)
+    g_set_error (error, NATTER_ERROR, NATTER_ERROR_CONFLICT, "Room “%s” exists", job->name);
+  else if (g_strcmp0 (status, "not_found") == 0)
+    g_set_error (error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND, "No room “%s”", job->name);
+  else if (g_strcmp0 (status, "not_member") == 0)
+    g_set_error (error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND,
+                 "“%s” is not a member of “%s”", job->user, job->name);
+  else
+    g_set_error_literal (error, NATTER_ERROR, NATTER_ERROR_INTERNAL,
+                         "Unexpected reply to a moderation");
+  return NULL;
+}
+
 static NatterRoomRecord *
 fetch_room (Worker *worker, const char *name, GError **error)
 {
   const char * const values[] = { name };
   g_autoptr(PGresult) res = NULL;
+  g_autoptr(PGresult) access = NULL;
   NatterRoomRecord *room;
 
   res = worker_exec (worker, STMT_GET_ROOM, values, PGRES_TUPLES_OK, error);
@@ -888,12 +1124,22 @@ fetch_room (Worker *worker, const char *name, GError **error)
 
   room = natter_room_record_new (get_text (res, 0, 0), get_text (res, 0, 1),
                                  get_text (res, 0, 2), get_u64 (res, 0, 3));
+  room->is_private = get_bool (res, 0, 4);
   for (int i = 0; i < PQntuples (res); i++)
     {
-      if (!PQgetisnull (res, i, 4))
-        g_ptr_array_add (room->members,
-                         natter_member_record_new (get_text (res, i, 4), get_u64 (res, i, 5)));
+      if (!PQgetisnull (res, i, 5))
+        g_ptr_array_add (room->members, member_from_row (res, i, 5));
     }
+
+  /* A later snapshot than the members': a user banned in between shows as a member and
+   * banned, and a ban always wins. */
+  access = worker_exec (worker, STMT_ROOM_ACCESS, values, PGRES_TUPLES_OK, error);
+  if (access == NULL)
+    {
+      natter_room_record_free (room);
+      return NULL;
+    }
+  add_room_access (access, room, NULL);
   return room;
 }
 
@@ -1973,6 +2219,60 @@ natter_store_postgres_list_users_async (NatterStore *store, const char *query, g
 }
 
 static void
+natter_store_postgres_moderate_async (NatterStore *store, const NatterModeration *change,
+                                      GCancellable *cancellable,
+                                      GAsyncReadyCallback callback, gpointer user_data)
+{
+  NatterStorePostgres *self = NATTER_STORE_POSTGRES (store);
+  Job *job = job_new (self, run_moderate, natter_store_postgres_moderate_async,
+                      cancellable, callback, user_data);
+
+  /* All but creation are idempotent; a repeated creation would report its own room as
+   * taken. */
+  job->repeatable = change->kind != NATTER_MODERATION_CREATE;
+  job->boolean_result = TRUE;
+  job->moderation = change->kind;
+  job->name = g_strdup (change->room);
+  job->user = g_strdup (change->user);
+  job->by = g_strdup (change->by);
+  job->text = g_strdup (change->text);
+  job->role = change->role;
+  job->flag = change->is_private;
+  queue_job (self, change->room, job);
+}
+
+static void
+natter_store_postgres_list_blocks_async (NatterStore *store, const char *user,
+                                         GCancellable *cancellable,
+                                         GAsyncReadyCallback callback, gpointer user_data)
+{
+  NatterStorePostgres *self = NATTER_STORE_POSTGRES (store);
+  Job *job = job_new (self, run_list_blocks, natter_store_postgres_list_blocks_async,
+                      cancellable, callback, user_data);
+
+  job->repeatable = TRUE;
+  job->result_free = (GDestroyNotify) g_strfreev;
+  job->user = g_strdup (user);
+  queue_job (self, NULL, job);
+}
+
+static void
+natter_store_postgres_directory_async (NatterStore *store, const char *query, guint limit,
+                                       GCancellable *cancellable,
+                                       GAsyncReadyCallback callback, gpointer user_data)
+{
+  NatterStorePostgres *self = NATTER_STORE_POSTGRES (store);
+  Job *job = job_new (self, run_directory, natter_store_postgres_directory_async,
+                      cancellable, callback, user_data);
+
+  job->repeatable = TRUE;
+  job->result_free = (GDestroyNotify) g_ptr_array_unref;
+  job->text = g_strdup (query);
+  job->limit = limit;
+  queue_job (self, NULL, job);
+}
+
+static void
 natter_store_postgres_create_room_async (NatterStore *store, const char *name,
                                          const char *kind, const char *topic,
                                          GCancellable *cancellable,
@@ -2202,6 +2502,9 @@ natter_store_postgres_iface_init (NatterStoreInterface *iface)
   iface->set_account_state_async = natter_store_postgres_set_account_state_async;
   iface->list_users_async = natter_store_postgres_list_users_async;
   iface->create_room_async = natter_store_postgres_create_room_async;
+  iface->moderate_async = natter_store_postgres_moderate_async;
+  iface->list_blocks_async = natter_store_postgres_list_blocks_async;
+  iface->directory_async = natter_store_postgres_directory_async;
   iface->get_room_async = natter_store_postgres_get_room_async;
   iface->add_member_async = natter_store_postgres_add_member_async;
   iface->remove_member_async = natter_store_postgres_remove_member_async;

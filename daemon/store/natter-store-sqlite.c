@@ -159,6 +159,33 @@ static const char * const migrations[] = {
   "CREATE UNIQUE INDEX tokens_id ON tokens (id);"
   "ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;"
   "ALTER TABLE users ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;",
+
+  /* 6: rooms people control. Rooms from before are public and their members plain
+   * members, so they keep working and have no owner until an admin sets one.
+   * Invitations and bans go with their room; blocks are between users only. */
+  "ALTER TABLE rooms ADD COLUMN private INTEGER NOT NULL DEFAULT 0;"
+  "ALTER TABLE members ADD COLUMN role TEXT NOT NULL DEFAULT 'member';"
+  "CREATE TABLE invitations ("
+  "  room       TEXT NOT NULL REFERENCES rooms (name) ON DELETE CASCADE,"
+  "  user       TEXT NOT NULL,"
+  "  invited_by TEXT NOT NULL,"
+  "  created_at INTEGER NOT NULL,"
+  "  PRIMARY KEY (room, user)"
+  ") WITHOUT ROWID;"
+  "CREATE TABLE bans ("
+  "  room       TEXT NOT NULL REFERENCES rooms (name) ON DELETE CASCADE,"
+  "  user       TEXT NOT NULL,"
+  "  banned_by  TEXT,"
+  "  reason     TEXT,"
+  "  created_at INTEGER NOT NULL,"
+  "  PRIMARY KEY (room, user)"
+  ") WITHOUT ROWID;"
+  "CREATE TABLE blocks ("
+  "  user       TEXT NOT NULL,"
+  "  blocked    TEXT NOT NULL,"
+  "  created_at INTEGER NOT NULL,"
+  "  PRIMARY KEY (user, blocked)"
+  ") WITHOUT ROWID;",
 };
 
 #define MESSAGE_COLUMNS "room, seq, ts, sender, body, client_msg_id, kind"
@@ -205,6 +232,19 @@ typedef enum {
   STMT_HISTORY_DESCENDING,
   STMT_SEARCH,
   STMT_INDEX_NEW_MESSAGES,
+  STMT_CREATE_PRIVATE_ROOM,
+  STMT_INSERT_OWNER,
+  STMT_SET_ROLE,
+  STMT_SET_TOPIC,
+  STMT_INSERT_INVITATION,
+  STMT_DELETE_INVITATION,
+  STMT_INSERT_BAN,
+  STMT_DELETE_BAN,
+  STMT_INSERT_BLOCK,
+  STMT_DELETE_BLOCK,
+  STMT_SELECT_BLOCKS,
+  STMT_SELECT_ROOM_ACCESS,
+  STMT_SELECT_DIRECTORY,
   STMT_SELECT_UNINDEXED,
   STMT_SET_INDEXED_ID,
   N_STMTS
@@ -265,12 +305,14 @@ static const char * const stmt_sql[N_STMTS] = {
   [STMT_INSERT_ROOM] =
     "INSERT INTO rooms (name, kind, topic, last_seq, created_at) VALUES (?1, ?2, ?3, 0, ?4)"
     " ON CONFLICT (name) DO NOTHING",
-  [STMT_SELECT_ROOM] = "SELECT name, kind, topic, last_seq FROM rooms WHERE name = ?1",
-  [STMT_SELECT_ROOMS] = "SELECT name, kind, topic, last_seq FROM rooms ORDER BY name",
+  [STMT_SELECT_ROOM] =
+    "SELECT name, kind, topic, last_seq, private FROM rooms WHERE name = ?1",
+  [STMT_SELECT_ROOMS] =
+    "SELECT name, kind, topic, last_seq, private FROM rooms ORDER BY name",
   [STMT_SELECT_MEMBERS] =
-    "SELECT user, read_seq FROM members WHERE room = ?1 ORDER BY user",
+    "SELECT user, read_seq, role FROM members WHERE room = ?1 ORDER BY user",
   [STMT_SELECT_ALL_MEMBERS] =
-    "SELECT room, user, read_seq FROM members ORDER BY room, user",
+    "SELECT room, user, read_seq, role FROM members ORDER BY room, user",
   [STMT_SELECT_MEMBER] = "SELECT 1 FROM members WHERE room = ?1 AND user = ?2",
   [STMT_INSERT_MEMBER] =
     "INSERT INTO members (room, user, read_seq) VALUES (?1, ?2, 0)"
@@ -306,6 +348,37 @@ static const char * const stmt_sql[N_STMTS] = {
     " ORDER BY messages_fts.rowid DESC LIMIT ?5",
   [STMT_INDEX_NEW_MESSAGES] =
     "INSERT INTO messages_fts (rowid, body) SELECT id, body FROM messages WHERE id >= ?1",
+  [STMT_CREATE_PRIVATE_ROOM] =
+    "INSERT INTO rooms (name, kind, topic, last_seq, created_at, private)"
+    " VALUES (?1, 'room', ?2, 0, ?3, ?4) ON CONFLICT (name) DO NOTHING",
+  [STMT_INSERT_OWNER] =
+    "INSERT INTO members (room, user, read_seq, role) VALUES (?1, ?2, 0, 'owner')",
+  [STMT_SET_ROLE] = "UPDATE members SET role = ?3 WHERE room = ?1 AND user = ?2",
+  [STMT_SET_TOPIC] = "UPDATE rooms SET topic = ?2 WHERE name = ?1",
+  [STMT_INSERT_INVITATION] =
+    "INSERT INTO invitations (room, user, invited_by, created_at) VALUES (?1, ?2, ?3, ?4)"
+    " ON CONFLICT (room, user) DO UPDATE SET invited_by = excluded.invited_by",
+  [STMT_DELETE_INVITATION] = "DELETE FROM invitations WHERE room = ?1 AND user = ?2",
+  [STMT_INSERT_BAN] =
+    "INSERT INTO bans (room, user, banned_by, reason, created_at) VALUES (?1, ?2, ?3, ?4, ?5)"
+    " ON CONFLICT (room, user) DO UPDATE"
+    "  SET banned_by = excluded.banned_by, reason = excluded.reason",
+  [STMT_DELETE_BAN] = "DELETE FROM bans WHERE room = ?1 AND user = ?2",
+  [STMT_INSERT_BLOCK] =
+    "INSERT INTO blocks (user, blocked, created_at) VALUES (?1, ?2, ?3)"
+    " ON CONFLICT (user, blocked) DO NOTHING",
+  [STMT_DELETE_BLOCK] = "DELETE FROM blocks WHERE user = ?1 AND blocked = ?2",
+  [STMT_SELECT_BLOCKS] = "SELECT blocked FROM blocks WHERE user = ?1 ORDER BY blocked",
+  /* Of one room, or of all (?1 NULL): 0 for an invitation, 1 for a ban. */
+  [STMT_SELECT_ROOM_ACCESS] =
+    "SELECT room, user, 0 FROM invitations WHERE ?1 IS NULL OR room = ?1"
+    " UNION ALL SELECT room, user, 1 FROM bans WHERE ?1 IS NULL OR room = ?1"
+    " ORDER BY 1, 2",
+  [STMT_SELECT_DIRECTORY] =
+    "SELECT r.name, r.topic, (SELECT count (*) FROM members m WHERE m.room = r.name)"
+    " FROM rooms r WHERE r.kind = 'room' AND r.private = 0"
+    "   AND (?1 IS NULL OR instr (r.name, ?1) > 0 OR instr (coalesce (r.topic, ''), ?1) > 0)"
+    " ORDER BY r.name LIMIT ?2",
   [STMT_SELECT_UNINDEXED] =
     "SELECT min (id) FROM messages WHERE id >"
     "  (SELECT CAST (value AS INTEGER) FROM meta WHERE key = 'search_indexed_id')",
@@ -460,8 +533,25 @@ message_from_row (sqlite3_stmt *stmt)
 static NatterRoomRecord *
 room_from_row (sqlite3_stmt *stmt)
 {
-  return natter_room_record_new (column_text (stmt, 0), column_text (stmt, 1),
-                                 column_text (stmt, 2), (guint64) sqlite3_column_int64 (stmt, 3));
+  NatterRoomRecord *room = natter_room_record_new (column_text (stmt, 0), column_text (stmt, 1),
+                                                   column_text (stmt, 2),
+                                                   (guint64) sqlite3_column_int64 (stmt, 3));
+
+  room->is_private = sqlite3_column_int (stmt, 4) != 0;
+  return room;
+}
+
+/* Columns, from @col: user, read_seq, role */
+static NatterMemberRecord *
+member_from_row (sqlite3_stmt *stmt, int col)
+{
+  NatterMemberRecord *member = natter_member_record_new (column_text (stmt, col),
+                                                         (guint64) sqlite3_column_int64 (stmt, col + 1));
+
+  /* A role this version does not know grants nothing beyond membership. */
+  if (!natter_role_from_string (column_text (stmt, col + 2), &member->role))
+    member->role = NATTER_ROLE_MEMBER;
+  return member;
 }
 
 /* Readers beside the writer need WAL; SQLite silently keeps the old journal mode where it
@@ -706,6 +796,9 @@ struct _Op
   gboolean            flag;            /* admin */
   gboolean            owner;           /* the local owner account */
   NatterHistoryQuery  history;
+  NatterModerationKind moderation;
+  NatterRole          role;
+  char               *by;              /* (owned) (nullable) who moderates or blocks */
 
   /* Outcome */
   gpointer            result;          /* (owned) (nullable) */
@@ -725,6 +818,7 @@ op_free (Op *op)
   g_free (op->text);
   g_free (op->client_msg_id);
   g_free (op->kind);
+  g_free (op->by);
   if (op->result != NULL)
     op->result_free (op->result);
   g_clear_error (&op->error);
@@ -1038,6 +1132,19 @@ write_create_room (Conn *conn, Op *op, GError **error)
   return TRUE;
 }
 
+/* Runs statement @id with the two text parameters @a and @b. */
+static gboolean
+run_pair (Conn *conn, StmtId id, const char *a, const char *b, GError **error)
+{
+  g_autoptr(BorrowedStmt) stmt = conn_borrow (conn, id, error);
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, a);
+  bind_text (stmt, 2, b);
+  return stmt_step (conn, stmt, error) != 0;
+}
+
 static gboolean
 write_add_member (Conn *conn, Op *op, GError **error)
 {
@@ -1047,7 +1154,126 @@ write_add_member (Conn *conn, Op *op, GError **error)
     return FALSE;
   bind_text (stmt, 1, op->room);
   bind_text (stmt, 2, op->user);
-  return step_insert_referencing (conn, stmt, "room", op->room, error);
+  if (!step_insert_referencing (conn, stmt, "room", op->room, error))
+    return FALSE;
+  return run_pair (conn, STMT_DELETE_INVITATION, op->room, op->user, error);
+}
+
+static gboolean
+fail_no_room (const char *room, GError **error)
+{
+  g_set_error (error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND, "No room “%s”", room);
+  return FALSE;
+}
+
+/* Checks that @room exists: changes that touch no row say nothing about that. */
+static gboolean
+require_room (Conn *conn, const char *room, GError **error)
+{
+  g_autoptr(NatterRoomRecord) record = NULL;
+
+  if (!select_room (conn, room, &record, error))
+    return FALSE;
+  return record != NULL || fail_no_room (room, error);
+}
+
+static gboolean
+write_moderate (Conn *conn, Op *op, GError **error)
+{
+  g_autoptr(BorrowedStmt) stmt = NULL;
+
+  switch (op->moderation)
+    {
+    case NATTER_MODERATION_CREATE:
+      stmt = conn_borrow (conn, STMT_CREATE_PRIVATE_ROOM, error);
+      if (stmt == NULL)
+        return FALSE;
+      bind_text (stmt, 1, op->room);
+      bind_text (stmt, 2, op->text);
+      sqlite3_bind_int64 (stmt, 3, now_ms ());
+      sqlite3_bind_int (stmt, 4, op->flag);
+      if (stmt_step (conn, stmt, error) == 0)
+        return FALSE;
+      if (sqlite3_changes (conn->db) == 0)
+        {
+          g_set_error (error, NATTER_ERROR, NATTER_ERROR_CONFLICT, "Room “%s” exists", op->room);
+          return FALSE;
+        }
+      return run_pair (conn, STMT_INSERT_OWNER, op->room, op->user, error);
+
+    case NATTER_MODERATION_SET_ROLE:
+      stmt = conn_borrow (conn, STMT_SET_ROLE, error);
+      if (stmt == NULL)
+        return FALSE;
+      bind_text (stmt, 1, op->room);
+      bind_text (stmt, 2, op->user);
+      bind_text (stmt, 3, natter_role_to_string (op->role));
+      if (stmt_step (conn, stmt, error) == 0)
+        return FALSE;
+      if (sqlite3_changes (conn->db) == 0)
+        {
+          if (!require_room (conn, op->room, error))
+            return FALSE;
+          g_set_error (error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND,
+                       "“%s” is not a member of “%s”", op->user, op->room);
+          return FALSE;
+        }
+      return TRUE;
+
+    case NATTER_MODERATION_SET_TOPIC:
+      stmt = conn_borrow (conn, STMT_SET_TOPIC, error);
+      if (stmt == NULL)
+        return FALSE;
+      bind_text (stmt, 1, op->room);
+      bind_text (stmt, 2, op->text);
+      if (stmt_step (conn, stmt, error) == 0)
+        return FALSE;
+      return sqlite3_changes (conn->db) > 0 || fail_no_room (op->room, error);
+
+    case NATTER_MODERATION_INVITE:
+      stmt = conn_borrow (conn, STMT_INSERT_INVITATION, error);
+      if (stmt == NULL)
+        return FALSE;
+      bind_text (stmt, 1, op->room);
+      bind_text (stmt, 2, op->user);
+      bind_text (stmt, 3, op->by);
+      sqlite3_bind_int64 (stmt, 4, now_ms ());
+      return step_insert_referencing (conn, stmt, "room", op->room, error);
+
+    case NATTER_MODERATION_BAN:
+      stmt = conn_borrow (conn, STMT_INSERT_BAN, error);
+      if (stmt == NULL)
+        return FALSE;
+      bind_text (stmt, 1, op->room);
+      bind_text (stmt, 2, op->user);
+      bind_text (stmt, 3, op->by);
+      bind_text (stmt, 4, op->text);
+      sqlite3_bind_int64 (stmt, 5, now_ms ());
+      return step_insert_referencing (conn, stmt, "room", op->room, error) &&
+             run_pair (conn, STMT_DELETE_MEMBER, op->room, op->user, error) &&
+             run_pair (conn, STMT_DELETE_INVITATION, op->room, op->user, error);
+
+    case NATTER_MODERATION_UNBAN:
+      return require_room (conn, op->room, error) &&
+             run_pair (conn, STMT_DELETE_BAN, op->room, op->user, error);
+
+    case NATTER_MODERATION_BLOCK:
+      stmt = conn_borrow (conn, STMT_INSERT_BLOCK, error);
+      if (stmt == NULL)
+        return FALSE;
+      bind_text (stmt, 1, op->by);
+      bind_text (stmt, 2, op->user);
+      sqlite3_bind_int64 (stmt, 3, now_ms ());
+      return stmt_step (conn, stmt, error) != 0;
+
+    case NATTER_MODERATION_UNBLOCK:
+      return run_pair (conn, STMT_DELETE_BLOCK, op->by, op->user, error);
+
+    default:
+      g_set_error (error, NATTER_ERROR, NATTER_ERROR_INTERNAL, "Unknown moderation %d",
+                   op->moderation);
+      return FALSE;
+    }
 }
 
 static gboolean
@@ -1282,6 +1508,51 @@ read_list_sessions (Conn *conn, Op *op, GError **error)
 }
 
 static gboolean
+read_list_blocks (Conn *conn, Op *op, GError **error)
+{
+  g_autoptr(BorrowedStmt) stmt = conn_borrow (conn, STMT_SELECT_BLOCKS, error);
+  g_autoptr(GStrvBuilder) blocked = g_strv_builder_new ();
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, op->user);
+  while ((rc = stmt_step (conn, stmt, error)) == SQLITE_ROW)
+    g_strv_builder_add (blocked, column_text (stmt, 0));
+  if (rc == 0)
+    return FALSE;
+  op_set_result (op, g_strv_builder_end (blocked), (GDestroyNotify) g_strfreev);
+  return TRUE;
+}
+
+static gboolean
+read_directory (Conn *conn, Op *op, GError **error)
+{
+  g_autoptr(BorrowedStmt) stmt = conn_borrow (conn, STMT_SELECT_DIRECTORY, error);
+  g_autoptr(GPtrArray) entries = NULL;
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, op->text);
+  sqlite3_bind_int64 (stmt, 2, (sqlite3_int64) op->u64);
+  entries = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_directory_entry_free);
+  while ((rc = stmt_step (conn, stmt, error)) == SQLITE_ROW)
+    {
+      NatterDirectoryEntry *entry = g_new0 (NatterDirectoryEntry, 1);
+
+      entry->name = g_strdup (column_text (stmt, 0));
+      entry->topic = g_strdup (column_text (stmt, 1));
+      entry->n_members = (guint) sqlite3_column_int64 (stmt, 2);
+      g_ptr_array_add (entries, entry);
+    }
+  if (rc == 0)
+    return FALSE;
+  op_set_result (op, g_steal_pointer (&entries), (GDestroyNotify) g_ptr_array_unref);
+  return TRUE;
+}
+
+static gboolean
 read_list_users (Conn *conn, Op *op, GError **error)
 {
   g_autoptr(BorrowedStmt) stmt = conn_borrow (conn, STMT_SELECT_USERS, error);
@@ -1320,9 +1591,30 @@ select_members (Conn *conn, NatterRoomRecord *room, GError **error)
     return FALSE;
   bind_text (stmt, 1, room->name);
   while ((rc = stmt_step (conn, stmt, error)) == SQLITE_ROW)
-    g_ptr_array_add (room->members,
-                     natter_member_record_new (column_text (stmt, 0),
-                                               (guint64) sqlite3_column_int64 (stmt, 1)));
+    g_ptr_array_add (room->members, member_from_row (stmt, 0));
+  return rc == SQLITE_DONE;
+}
+
+/* Fills the invitations and bans of @room, or of every room of @by_name (@room NULL). */
+static gboolean
+select_room_access (Conn *conn, NatterRoomRecord *room, GHashTable *by_name, GError **error)
+{
+  g_autoptr(BorrowedStmt) stmt = conn_borrow (conn, STMT_SELECT_ROOM_ACCESS, error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, room != NULL ? room->name : NULL);
+  while ((rc = stmt_step (conn, stmt, error)) == SQLITE_ROW)
+    {
+      NatterRoomRecord *target = room != NULL ? room
+                                 : g_hash_table_lookup (by_name, column_text (stmt, 0));
+
+      /* Foreign keys make this always true. */
+      if (target != NULL)
+        g_ptr_array_add (sqlite3_column_int (stmt, 2) == 0 ? target->invited : target->banned,
+                         g_strdup (column_text (stmt, 1)));
+    }
   return rc == SQLITE_DONE;
 }
 
@@ -1352,7 +1644,7 @@ read_get_room_snapshot (Conn *conn, Op *op, GError **error)
       g_set_error (error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND, "No room “%s”", op->room);
       return FALSE;
     }
-  if (!select_members (conn, room, error))
+  if (!select_members (conn, room, error) || !select_room_access (conn, room, NULL, error))
     return FALSE;
   op_set_result (op, g_steal_pointer (&room), (GDestroyNotify) natter_room_record_free);
   return TRUE;
@@ -1395,11 +1687,9 @@ read_load_snapshot (Conn *conn, Op *op, GError **error)
 
       /* Foreign keys make this always true. */
       if (room != NULL)
-        g_ptr_array_add (room->members,
-                         natter_member_record_new (column_text (members, 1),
-                                                   (guint64) sqlite3_column_int64 (members, 2)));
+        g_ptr_array_add (room->members, member_from_row (members, 1));
     }
-  if (rc != SQLITE_DONE)
+  if (rc != SQLITE_DONE || !select_room_access (conn, NULL, by_name, error))
     return FALSE;
 
   op_set_result (op, g_steal_pointer (&snapshot), (GDestroyNotify) natter_store_snapshot_free);
@@ -2223,6 +2513,55 @@ natter_store_sqlite_list_users_async (NatterStore *store, const char *query, gui
 }
 
 static void
+natter_store_sqlite_moderate_async (NatterStore *store, const NatterModeration *change,
+                                    GCancellable *cancellable, GAsyncReadyCallback callback,
+                                    gpointer user_data)
+{
+  NatterStoreSqlite *self = NATTER_STORE_SQLITE (store);
+  Op *op;
+
+  op = op_new (self, write_moderate, natter_store_sqlite_moderate_async, cancellable,
+               callback, user_data);
+  op->moderation = change->kind;
+  op->room = g_strdup (change->room);
+  op->user = g_strdup (change->user);
+  op->by = g_strdup (change->by);
+  op->text = g_strdup (change->text);
+  op->role = change->role;
+  op->flag = change->is_private;
+  submit_write (self, op);
+}
+
+static void
+natter_store_sqlite_list_blocks_async (NatterStore *store, const char *user,
+                                       GCancellable *cancellable,
+                                       GAsyncReadyCallback callback, gpointer user_data)
+{
+  NatterStoreSqlite *self = NATTER_STORE_SQLITE (store);
+  Op *op;
+
+  op = op_new (self, read_list_blocks, natter_store_sqlite_list_blocks_async, cancellable,
+               callback, user_data);
+  op->user = g_strdup (user);
+  submit_read (self, op);
+}
+
+static void
+natter_store_sqlite_directory_async (NatterStore *store, const char *query, guint limit,
+                                     GCancellable *cancellable,
+                                     GAsyncReadyCallback callback, gpointer user_data)
+{
+  NatterStoreSqlite *self = NATTER_STORE_SQLITE (store);
+  Op *op;
+
+  op = op_new (self, read_directory, natter_store_sqlite_directory_async, cancellable,
+               callback, user_data);
+  op->text = g_strdup (query);
+  op->u64 = limit;
+  submit_read (self, op);
+}
+
+static void
 natter_store_sqlite_create_room_async (NatterStore *store, const char *name, const char *kind,
                                        const char *topic, GCancellable *cancellable,
                                        GAsyncReadyCallback callback, gpointer user_data)
@@ -2411,6 +2750,9 @@ natter_store_sqlite_iface_init (NatterStoreInterface *iface)
   iface->set_account_state_async = natter_store_sqlite_set_account_state_async;
   iface->list_users_async = natter_store_sqlite_list_users_async;
   iface->create_room_async = natter_store_sqlite_create_room_async;
+  iface->moderate_async = natter_store_sqlite_moderate_async;
+  iface->list_blocks_async = natter_store_sqlite_list_blocks_async;
+  iface->directory_async = natter_store_sqlite_directory_async;
   iface->get_room_async = natter_store_sqlite_get_room_async;
   iface->add_member_async = natter_store_sqlite_add_member_async;
   iface->remove_member_async = natter_store_sqlite_remove_member_async;

@@ -235,6 +235,56 @@ natter_store_list_users_finish (NatterStore *self, GAsyncResult *result, GError 
 }
 
 void
+natter_store_moderate_async (NatterStore *self, const NatterModeration *change,
+                             GCancellable *cancellable, GAsyncReadyCallback callback,
+                             gpointer user_data)
+{
+  g_return_if_fail (NATTER_IS_STORE (self));
+  g_return_if_fail (change != NULL && change->user != NULL);
+  STORE_IFACE (self)->moderate_async (self, change, cancellable, callback, user_data);
+}
+
+gboolean
+natter_store_moderate_finish (NatterStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (check_task (self, result), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+void
+natter_store_list_blocks_async (NatterStore *self, const char *user,
+                                GCancellable *cancellable, GAsyncReadyCallback callback,
+                                gpointer user_data)
+{
+  g_return_if_fail (NATTER_IS_STORE (self));
+  g_return_if_fail (user != NULL);
+  STORE_IFACE (self)->list_blocks_async (self, user, cancellable, callback, user_data);
+}
+
+GStrv
+natter_store_list_blocks_finish (NatterStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (check_task (self, result), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+void
+natter_store_directory_async (NatterStore *self, const char *query, guint limit,
+                              GCancellable *cancellable, GAsyncReadyCallback callback,
+                              gpointer user_data)
+{
+  g_return_if_fail (NATTER_IS_STORE (self));
+  STORE_IFACE (self)->directory_async (self, query, limit, cancellable, callback, user_data);
+}
+
+GPtrArray *
+natter_store_directory_finish (NatterStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (check_task (self, result), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+void
 natter_store_create_room_async (NatterStore *self, const char *name, const char *kind,
                                 const char *topic, GCancellable *cancellable,
                                 GAsyncReadyCallback callback, gpointer user_data)
@@ -459,6 +509,43 @@ natter_member_record_free (NatterMemberRecord *record)
   g_free (record);
 }
 
+void
+natter_directory_entry_free (NatterDirectoryEntry *entry)
+{
+  if (entry == NULL)
+    return;
+  g_free (entry->name);
+  g_free (entry->topic);
+  g_free (entry);
+}
+
+static const char * const role_names[] = {
+  [NATTER_ROLE_MEMBER] = "member",
+  [NATTER_ROLE_MODERATOR] = "moderator",
+  [NATTER_ROLE_OWNER] = "owner",
+};
+
+const char *
+natter_role_to_string (NatterRole role)
+{
+  g_return_val_if_fail ((guint) role < G_N_ELEMENTS (role_names), NULL);
+  return role_names[role];
+}
+
+gboolean
+natter_role_from_string (const char *name, NatterRole *out_role)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (role_names); i++)
+    {
+      if (g_strcmp0 (name, role_names[i]) == 0)
+        {
+          *out_role = (NatterRole) i;
+          return TRUE;
+        }
+    }
+  return FALSE;
+}
+
 NatterRoomRecord *
 natter_room_record_new (const char *name, const char *kind, const char *topic,
                         guint64 last_seq)
@@ -470,6 +557,8 @@ natter_room_record_new (const char *name, const char *kind, const char *topic,
   record->topic = g_strdup (topic);
   record->last_seq = last_seq;
   record->members = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_member_record_free);
+  record->invited = g_ptr_array_new_with_free_func (g_free);
+  record->banned = g_ptr_array_new_with_free_func (g_free);
   return record;
 }
 
@@ -482,6 +571,8 @@ natter_room_record_free (NatterRoomRecord *record)
   g_free (record->kind);
   g_free (record->topic);
   g_clear_pointer (&record->members, g_ptr_array_unref);
+  g_clear_pointer (&record->invited, g_ptr_array_unref);
+  g_clear_pointer (&record->banned, g_ptr_array_unref);
   g_free (record);
 }
 

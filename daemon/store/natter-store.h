@@ -62,9 +62,24 @@ typedef struct {
   char   *agent;            /* (owned) (nullable) the client's User-Agent, if it sent one */
 } NatterSessionRecord;
 
+/**
+ * NatterRole:
+ * @NATTER_ROLE_MEMBER: reads and writes
+ * @NATTER_ROLE_MODERATOR: also kicks, bans and sets the topic
+ * @NATTER_ROLE_OWNER: also sets roles
+ *
+ * A member's role in a room, ordered: a role may do what the ones before it may.
+ */
+typedef enum {
+  NATTER_ROLE_MEMBER,
+  NATTER_ROLE_MODERATOR,
+  NATTER_ROLE_OWNER,
+} NatterRole;
+
 typedef struct {
-  char    *user;            /* (owned) */
-  guint64  read_seq;
+  char       *user;         /* (owned) */
+  guint64     read_seq;
+  NatterRole  role;
 } NatterMemberRecord;
 
 typedef struct {
@@ -72,8 +87,56 @@ typedef struct {
   char      *kind;          /* (owned) NATTER_ROOM_KIND_* */
   char      *topic;         /* (owned) (nullable) */
   guint64    last_seq;
+  gboolean   is_private;    /* only members and invited users see it */
   GPtrArray *members;       /* (owned) (element-type NatterMemberRecord) */
+  GPtrArray *invited;       /* (owned) (element-type utf8) invited, not yet joined */
+  GPtrArray *banned;        /* (owned) (element-type utf8) */
 } NatterRoomRecord;
+
+/* A public room as the directory lists it. */
+typedef struct {
+  char  *name;              /* (owned) */
+  char  *topic;             /* (owned) (nullable) */
+  guint  n_members;
+} NatterDirectoryEntry;
+
+/**
+ * NatterModerationKind:
+ * @NATTER_MODERATION_CREATE: creates @room (kind room, @is_private, @text as topic) with
+ *   @user as its owner; fails with NATTER_ERROR_CONFLICT if the name is taken
+ * @NATTER_MODERATION_SET_ROLE: gives member @user of @room the role @role; fails with
+ *   NATTER_ERROR_NOT_FOUND if @user is not a member
+ * @NATTER_MODERATION_SET_TOPIC: sets the topic of @room to @text (nullable)
+ * @NATTER_MODERATION_INVITE: lets @user join private @room; @by invited
+ * @NATTER_MODERATION_BAN: bans @user from @room (@by, reason @text); ends the
+ *   membership and drops the invitation in the same transaction
+ * @NATTER_MODERATION_UNBAN: lifts the ban of @user in @room
+ * @NATTER_MODERATION_BLOCK: @by blocks @user (no @room)
+ * @NATTER_MODERATION_UNBLOCK: @by unblocks @user (no @room)
+ *
+ * A change to who may do what. Those naming a room fail with NATTER_ERROR_NOT_FOUND
+ * if there is no such room; all but CREATE and SET_ROLE are idempotent.
+ */
+typedef enum {
+  NATTER_MODERATION_CREATE,
+  NATTER_MODERATION_SET_ROLE,
+  NATTER_MODERATION_SET_TOPIC,
+  NATTER_MODERATION_INVITE,
+  NATTER_MODERATION_BAN,
+  NATTER_MODERATION_UNBAN,
+  NATTER_MODERATION_BLOCK,
+  NATTER_MODERATION_UNBLOCK,
+} NatterModerationKind;
+
+typedef struct {
+  NatterModerationKind  kind;
+  const char           *room;       /* (unowned) (nullable) */
+  const char           *user;       /* (unowned) */
+  const char           *by;         /* (unowned) (nullable) */
+  const char           *text;       /* (unowned) (nullable) topic or reason */
+  NatterRole            role;
+  gboolean              is_private;
+} NatterModeration;
 
 typedef struct {
   GPtrArray *rooms;         /* (owned) (element-type NatterRoomRecord) */
@@ -177,6 +240,15 @@ struct _NatterStoreInterface
   void (*list_users_async)        (NatterStore *self, const char *query, guint limit,
                                    GCancellable *cancellable,
                                    GAsyncReadyCallback callback, gpointer user_data);
+  void (*moderate_async)          (NatterStore *self, const NatterModeration *change,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data);
+  void (*list_blocks_async)       (NatterStore *self, const char *user,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data);
+  void (*directory_async)         (NatterStore *self, const char *query, guint limit,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data);
 
   /* What not every store can do; each may be NULL. */
   gboolean (*is_shared)           (NatterStore *self);
@@ -268,6 +340,26 @@ void                 natter_store_list_users_async     (NatterStore *self, const
                                                         GAsyncReadyCallback callback, gpointer user_data);
 GPtrArray           *natter_store_list_users_finish    (NatterStore *self, GAsyncResult *result, GError **error);
 
+/* Applies @change (see #NatterModerationKind) in one transaction. */
+void                 natter_store_moderate_async       (NatterStore *self,
+                                                        const NatterModeration *change,
+                                                        GCancellable *cancellable,
+                                                        GAsyncReadyCallback callback, gpointer user_data);
+gboolean             natter_store_moderate_finish      (NatterStore *self, GAsyncResult *result, GError **error);
+
+/* The users @user blocks, by name. Returns (transfer full). */
+void                 natter_store_list_blocks_async    (NatterStore *self, const char *user,
+                                                        GCancellable *cancellable,
+                                                        GAsyncReadyCallback callback, gpointer user_data);
+GStrv                natter_store_list_blocks_finish   (NatterStore *self, GAsyncResult *result, GError **error);
+
+/* Public rooms (kind room, not private) whose name or topic contains @query (nullable),
+ * by name, at most @limit. Returns (element-type NatterDirectoryEntry). */
+void                 natter_store_directory_async      (NatterStore *self, const char *query,
+                                                        guint limit, GCancellable *cancellable,
+                                                        GAsyncReadyCallback callback, gpointer user_data);
+GPtrArray           *natter_store_directory_finish     (NatterStore *self, GAsyncResult *result, GError **error);
+
 /* Creates the room if missing; returns the stored room either way (members not filled). */
 void                 natter_store_create_room_async    (NatterStore *self, const char *name,
                                                         const char *kind, const char *topic,
@@ -281,7 +373,7 @@ void                 natter_store_get_room_async       (NatterStore *self, const
                                                         GAsyncReadyCallback callback, gpointer user_data);
 NatterRoomRecord    *natter_store_get_room_finish      (NatterStore *self, GAsyncResult *result, GError **error);
 
-/* Idempotent. */
+/* Idempotent; a new member is a NATTER_ROLE_MEMBER, and its invitation is used up. */
 void                 natter_store_add_member_async     (NatterStore *self, const char *room, const char *user,
                                                         GCancellable *cancellable,
                                                         GAsyncReadyCallback callback, gpointer user_data);
@@ -349,6 +441,10 @@ void natter_session_record_free   (NatterSessionRecord *record);
 /* The public id of the session whose token hashes to @token_hash. */
 char *natter_store_session_id     (const char *token_hash);
 void natter_member_record_free    (NatterMemberRecord *record);
+void natter_directory_entry_free  (NatterDirectoryEntry *entry);
+/* The protocol's name of @role, and back; FALSE for a name that is no role. */
+const char *natter_role_to_string (NatterRole role);
+gboolean    natter_role_from_string (const char *name, NatterRole *out_role);
 NatterMemberRecord *natter_member_record_new (const char *user, guint64 read_seq);
 NatterRoomRecord *natter_room_record_new (const char *name, const char *kind,
                                           const char *topic, guint64 last_seq);
@@ -361,6 +457,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (Natter__Message, natter_message_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterUserRecord, natter_user_record_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterSessionRecord, natter_session_record_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterRoomRecord, natter_room_record_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterDirectoryEntry, natter_directory_entry_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterStoreSnapshot, natter_store_snapshot_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterAppendResult, natter_append_result_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterHistoryResult, natter_history_result_free)

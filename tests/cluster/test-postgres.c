@@ -531,7 +531,8 @@ test_unreachable (Fixture *fixture, gconstpointer user_data)
 }
 
 /* A database from before sessions were recorded (schema 1): its tokens keep working,
- * as sessions with nothing known about them, and its accounts are enabled. */
+ * as sessions with nothing known about them, and its accounts are enabled. Its rooms
+ * are public and nobody owns them. */
 static void
 test_sessions_migration (Fixture *fixture, gconstpointer user_data)
 {
@@ -543,7 +544,10 @@ test_sessions_migration (Fixture *fixture, gconstpointer user_data)
   g_autofree char *user = NULL;
   g_autoptr(GPtrArray) sessions = NULL;
   g_autoptr(NatterUserRecord) record = NULL;
+  g_autoptr(GAsyncResult) got_room = NULL;
+  g_autoptr(NatterRoomRecord) room = NULL;
   NatterSessionRecord *session;
+  NatterMemberRecord *member;
   PGconn *conn;
 
   fixture->store = open_store_ok (fixture);
@@ -553,6 +557,9 @@ test_sessions_migration (Fixture *fixture, gconstpointer user_data)
   conn = PQconnectdb (admin);
   g_assert_cmpint (PQstatus (conn), ==, CONNECTION_OK);
   PQclear (PQexec (conn,
+                   "DROP TABLE invitations, bans, blocks;"
+                   "ALTER TABLE rooms DROP COLUMN private;"
+                   "ALTER TABLE members DROP COLUMN role;"
                    "DROP INDEX tokens_id;"
                    "ALTER TABLE tokens DROP COLUMN id, DROP COLUMN created_at_ms,"
                    "  DROP COLUMN last_seen_ms, DROP COLUMN agent;"
@@ -561,7 +568,9 @@ test_sessions_migration (Fixture *fixture, gconstpointer user_data)
                    "UPDATE schema_version SET version = 1;"
                    "INSERT INTO users (name, password_hash, admin) VALUES ('alice', 'hash', false);"
                    "INSERT INTO tokens (token_hash, user_name, expires_at_ms)"
-                   "  VALUES ('c0ffeec0ffeec0ffee00', 'alice', 9000000000000);"));
+                   "  VALUES ('c0ffeec0ffeec0ffee00', 'alice', 9000000000000);"
+                   "INSERT INTO rooms (name, kind) VALUES ('general', 'room');"
+                   "INSERT INTO members (room, user_name) VALUES ('general', 'alice');"));
   PQfinish (conn);
 
   fixture->store = open_store_ok (fixture);
@@ -591,6 +600,18 @@ test_sessions_migration (Fixture *fixture, gconstpointer user_data)
   g_assert_false (record->disabled);
   g_assert_false (record->deleted);
   g_assert_cmpint (record->created_ts, ==, 0);
+
+  natter_store_get_room_async (fixture->store, "general", NULL, result_cb, &got_room);
+  WAIT_UNTIL (got_room != NULL);
+  room = natter_store_get_room_finish (fixture->store, got_room, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_false (room->is_private);
+  g_assert_cmpuint (room->members->len, ==, 1);
+  member = g_ptr_array_index (room->members, 0);
+  g_assert_cmpstr (member->user, ==, "alice");
+  g_assert_cmpint (member->role, ==, NATTER_ROLE_MEMBER);
+  g_assert_cmpuint (room->invited->len, ==, 0);
+  g_assert_cmpuint (room->banned->len, ==, 0);
 }
 
 static void

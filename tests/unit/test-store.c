@@ -359,6 +359,111 @@ add_member (Fixture *f, const char *room, const char *user, GError **error)
   return natter_store_add_member_finish (f->store, result, error);
 }
 
+static gboolean
+moderate (Fixture *f, NatterModerationKind kind, const char *room, const char *user,
+          const char *by, const char *text, GError **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  NatterModeration change = { .kind = kind, .room = room, .user = user, .by = by,
+                              .text = text };
+
+  natter_store_moderate_async (f->store, &change, NULL, result_cb, &result);
+  WAIT_UNTIL (result != NULL);
+  return natter_store_moderate_finish (f->store, result, error);
+}
+
+static void
+moderate_ok (Fixture *f, NatterModerationKind kind, const char *room, const char *user,
+             const char *by, const char *text)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  g_assert_true (moderate (f, kind, room, user, by, text, &local_error));
+  g_assert_no_error (local_error);
+}
+
+static gboolean
+create_owned_room (Fixture *f, const char *room, const char *owner, gboolean is_private,
+                   const char *topic, GError **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  NatterModeration change = { .kind = NATTER_MODERATION_CREATE, .room = room,
+                              .user = owner, .text = topic, .is_private = is_private };
+
+  natter_store_moderate_async (f->store, &change, NULL, result_cb, &result);
+  WAIT_UNTIL (result != NULL);
+  return natter_store_moderate_finish (f->store, result, error);
+}
+
+static gboolean
+set_role (Fixture *f, const char *room, const char *user, NatterRole role, GError **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  NatterModeration change = { .kind = NATTER_MODERATION_SET_ROLE, .room = room,
+                              .user = user, .role = role };
+
+  natter_store_moderate_async (f->store, &change, NULL, result_cb, &result);
+  WAIT_UNTIL (result != NULL);
+  return natter_store_moderate_finish (f->store, result, error);
+}
+
+static GStrv
+list_blocks (Fixture *f, const char *user)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) local_error = NULL;
+  GStrv blocked;
+
+  natter_store_list_blocks_async (f->store, user, NULL, result_cb, &result);
+  WAIT_UNTIL (result != NULL);
+  blocked = natter_store_list_blocks_finish (f->store, result, &local_error);
+  g_assert_no_error (local_error);
+  return blocked;
+}
+
+static GPtrArray *
+directory (Fixture *f, const char *query, guint limit)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) local_error = NULL;
+  GPtrArray *entries;
+
+  natter_store_directory_async (f->store, query, limit, NULL, result_cb, &result);
+  WAIT_UNTIL (result != NULL);
+  entries = natter_store_directory_finish (f->store, result, &local_error);
+  g_assert_no_error (local_error);
+  return entries;
+}
+
+static NatterMemberRecord *
+find_member (NatterRoomRecord *room, const char *user)
+{
+  for (guint i = 0; i < room->members->len; i++)
+    {
+      NatterMemberRecord *member = g_ptr_array_index (room->members, i);
+
+      if (g_str_equal (member->user, user))
+        return member;
+    }
+  return NULL;
+}
+
+static gboolean
+contains (GPtrArray *names, const char *name)
+{
+  return g_ptr_array_find_with_equal_func (names, name, g_str_equal, NULL);
+}
+
+static NatterRoomRecord *
+get_room_ok (Fixture *f, const char *name)
+{
+  g_autoptr(GError) local_error = NULL;
+  NatterRoomRecord *room = get_room (f, name, &local_error);
+
+  g_assert_no_error (local_error);
+  return room;
+}
+
 /* A room with one member who can post: how most message tests start. */
 static void
 create_room_with_member (Fixture *f, const char *room, const char *user)
@@ -1516,6 +1621,269 @@ test_load (Fixture *fixture, gconstpointer user_data)
   g_assert_cmpuint (member->read_seq, ==, 2);
 }
 
+/* Rooms from before roles, and rooms made by join: public, members with no more than
+ * membership. A room made by create: its creator owns it, private if asked. */
+static void
+test_room_create (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(NatterRoomRecord) plain = NULL;
+  g_autoptr(NatterRoomRecord) secret = NULL;
+  g_autoptr(NatterStoreSnapshot) snapshot = NULL;
+  NatterRoomRecord *loaded;
+
+  create_room_with_member (fixture, "general", "alice");
+  plain = get_room_ok (fixture, "general");
+  g_assert_false (plain->is_private);
+  g_assert_cmpint (find_member (plain, "alice")->role, ==, NATTER_ROLE_MEMBER);
+
+  g_assert_true (create_owned_room (fixture, "secret", "bob", TRUE, "Plans", &local_error));
+  g_assert_no_error (local_error);
+  secret = get_room_ok (fixture, "secret");
+  g_assert_true (secret->is_private);
+  g_assert_cmpstr (secret->kind, ==, NATTER_ROOM_KIND_ROOM);
+  g_assert_cmpstr (secret->topic, ==, "Plans");
+  g_assert_cmpuint (secret->members->len, ==, 1);
+  g_assert_cmpint (find_member (secret, "bob")->role, ==, NATTER_ROLE_OWNER);
+
+  /* A name that is taken, by any kind of room, is a conflict and changes nothing. */
+  g_assert_false (create_owned_room (fixture, "general", "bob", TRUE, NULL, &local_error));
+  g_assert_error (local_error, NATTER_ERROR, NATTER_ERROR_CONFLICT);
+  g_clear_error (&local_error);
+  g_clear_pointer (&plain, natter_room_record_free);
+  plain = get_room_ok (fixture, "general");
+  g_assert_false (plain->is_private);
+  g_assert_null (find_member (plain, "bob"));
+
+  snapshot = load (fixture, &local_error);
+  g_assert_no_error (local_error);
+  loaded = find_room (snapshot, "secret");
+  g_assert_true (loaded->is_private);
+  g_assert_cmpint (find_member (loaded, "bob")->role, ==, NATTER_ROLE_OWNER);
+  g_assert_false (find_room (snapshot, "general")->is_private);
+}
+
+static void
+test_room_roles (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(NatterRoomRecord) room = NULL;
+  NatterRole role;
+
+  g_assert_true (create_owned_room (fixture, "club", "alice", FALSE, NULL, &local_error));
+  g_assert_true (add_member (fixture, "club", "bob", &local_error));
+  g_assert_no_error (local_error);
+
+  g_assert_true (set_role (fixture, "club", "bob", NATTER_ROLE_MODERATOR, &local_error));
+  g_assert_no_error (local_error);
+  room = get_room_ok (fixture, "club");
+  g_assert_cmpint (find_member (room, "bob")->role, ==, NATTER_ROLE_MODERATOR);
+  g_assert_cmpint (find_member (room, "alice")->role, ==, NATTER_ROLE_OWNER);
+
+  /* Joining again keeps the role. */
+  g_assert_true (add_member (fixture, "club", "bob", &local_error));
+  g_clear_pointer (&room, natter_room_record_free);
+  room = get_room_ok (fixture, "club");
+  g_assert_cmpint (find_member (room, "bob")->role, ==, NATTER_ROLE_MODERATOR);
+
+  g_assert_false (set_role (fixture, "club", "carol", NATTER_ROLE_OWNER, &local_error));
+  g_assert_error (local_error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND);
+  g_clear_error (&local_error);
+  g_assert_false (set_role (fixture, "nowhere", "bob", NATTER_ROLE_OWNER, &local_error));
+  g_assert_error (local_error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND);
+  g_clear_error (&local_error);
+
+  /* Leaving drops the role: coming back is as a member. */
+  g_assert_true (remove_member (fixture, "club", "bob", &local_error));
+  g_assert_true (add_member (fixture, "club", "bob", &local_error));
+  g_clear_pointer (&room, natter_room_record_free);
+  room = get_room_ok (fixture, "club");
+  g_assert_cmpint (find_member (room, "bob")->role, ==, NATTER_ROLE_MEMBER);
+
+  g_assert_true (natter_role_from_string ("moderator", &role));
+  g_assert_cmpint (role, ==, NATTER_ROLE_MODERATOR);
+  g_assert_false (natter_role_from_string ("admin", &role));
+  g_assert_cmpstr (natter_role_to_string (NATTER_ROLE_OWNER), ==, "owner");
+}
+
+static void
+test_room_topic (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(NatterRoomRecord) room = NULL;
+
+  create_room (fixture, "general");
+  moderate_ok (fixture, NATTER_MODERATION_SET_TOPIC, "general", "alice", NULL, "Welcome");
+  room = get_room_ok (fixture, "general");
+  g_assert_cmpstr (room->topic, ==, "Welcome");
+
+  moderate_ok (fixture, NATTER_MODERATION_SET_TOPIC, "general", "alice", NULL, NULL);
+  g_clear_pointer (&room, natter_room_record_free);
+  room = get_room_ok (fixture, "general");
+  g_assert_null (room->topic);
+
+  g_assert_false (moderate (fixture, NATTER_MODERATION_SET_TOPIC, "nowhere", "alice", NULL,
+                            "x", &local_error));
+  g_assert_error (local_error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND);
+}
+
+static void
+test_room_invitations (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(NatterRoomRecord) room = NULL;
+  g_autoptr(NatterStoreSnapshot) snapshot = NULL;
+
+  g_assert_true (create_owned_room (fixture, "secret", "alice", TRUE, NULL, &local_error));
+  g_assert_no_error (local_error);
+  moderate_ok (fixture, NATTER_MODERATION_INVITE, "secret", "bob", "alice", NULL);
+  /* Again: idempotent. */
+  moderate_ok (fixture, NATTER_MODERATION_INVITE, "secret", "bob", "alice", NULL);
+  moderate_ok (fixture, NATTER_MODERATION_INVITE, "secret", "carol", "alice", NULL);
+
+  room = get_room_ok (fixture, "secret");
+  g_assert_cmpuint (room->invited->len, ==, 2);
+  g_assert_true (contains (room->invited, "bob"));
+  g_assert_true (contains (room->invited, "carol"));
+
+  /* Joining uses the invitation up. */
+  g_assert_true (add_member (fixture, "secret", "bob", &local_error));
+  g_assert_no_error (local_error);
+  g_clear_pointer (&room, natter_room_record_free);
+  room = get_room_ok (fixture, "secret");
+  g_assert_false (contains (room->invited, "bob"));
+  g_assert_nonnull (find_member (room, "bob"));
+
+  snapshot = load (fixture, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_true (contains (find_room (snapshot, "secret")->invited, "carol"));
+  g_assert_cmpuint (find_room (snapshot, "secret")->invited->len, ==, 1);
+
+  g_assert_false (moderate (fixture, NATTER_MODERATION_INVITE, "nowhere", "bob", "alice",
+                            NULL, &local_error));
+  g_assert_error (local_error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND);
+}
+
+static void
+test_room_bans (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(NatterRoomRecord) room = NULL;
+  g_autoptr(NatterStoreSnapshot) snapshot = NULL;
+  g_autoptr(GPtrArray) found = NULL;
+
+  create_room_with_member (fixture, "general", "alice");
+  g_assert_true (add_member (fixture, "general", "mallory", &local_error));
+  append_ok (fixture, "general", "alice", "a message about llamas");
+  moderate_ok (fixture, NATTER_MODERATION_INVITE, "general", "trudy", "alice", NULL);
+
+  /* A ban ends the membership and the invitation at once. */
+  moderate_ok (fixture, NATTER_MODERATION_BAN, "general", "mallory", "alice", "spam");
+  moderate_ok (fixture, NATTER_MODERATION_BAN, "general", "trudy", "alice", NULL);
+  room = get_room_ok (fixture, "general");
+  g_assert_null (find_member (room, "mallory"));
+  g_assert_cmpuint (room->banned->len, ==, 2);
+  g_assert_true (contains (room->banned, "mallory"));
+  g_assert_cmpuint (room->invited->len, ==, 0);
+
+  /* A banned user's search no longer reaches the room. */
+  found = search (fixture, "mallory", "llamas", NULL, 10, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (found->len, ==, 0);
+
+  /* Again: idempotent. */
+  moderate_ok (fixture, NATTER_MODERATION_BAN, "general", "mallory", "alice", "more spam");
+  snapshot = load (fixture, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (find_room (snapshot, "general")->banned->len, ==, 2);
+
+  moderate_ok (fixture, NATTER_MODERATION_UNBAN, "general", "mallory", "alice", NULL);
+  moderate_ok (fixture, NATTER_MODERATION_UNBAN, "general", "mallory", "alice", NULL);
+  g_clear_pointer (&room, natter_room_record_free);
+  room = get_room_ok (fixture, "general");
+  g_assert_false (contains (room->banned, "mallory"));
+  g_assert_true (contains (room->banned, "trudy"));
+  /* Unbanning does not make a member again. */
+  g_assert_null (find_member (room, "mallory"));
+
+  g_assert_false (moderate (fixture, NATTER_MODERATION_BAN, "nowhere", "mallory", "alice",
+                            NULL, &local_error));
+  g_assert_error (local_error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND);
+  g_clear_error (&local_error);
+  g_assert_false (moderate (fixture, NATTER_MODERATION_UNBAN, "nowhere", "mallory", "alice",
+                            NULL, &local_error));
+  g_assert_error (local_error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND);
+}
+
+static void
+test_blocks (Fixture *fixture, gconstpointer user_data)
+{
+  g_auto(GStrv) none = NULL;
+  g_auto(GStrv) two = NULL;
+  g_auto(GStrv) one = NULL;
+  g_auto(GStrv) theirs = NULL;
+
+  none = list_blocks (fixture, "alice");
+  g_assert_cmpuint (g_strv_length (none), ==, 0);
+
+  moderate_ok (fixture, NATTER_MODERATION_BLOCK, NULL, "mallory", "alice", NULL);
+  moderate_ok (fixture, NATTER_MODERATION_BLOCK, NULL, "mallory", "alice", NULL);
+  moderate_ok (fixture, NATTER_MODERATION_BLOCK, NULL, "eve", "alice", NULL);
+  two = list_blocks (fixture, "alice");
+  g_assert_cmpuint (g_strv_length (two), ==, 2);
+  g_assert_cmpstr (two[0], ==, "eve");
+  g_assert_cmpstr (two[1], ==, "mallory");
+
+  /* One way only. */
+  theirs = list_blocks (fixture, "mallory");
+  g_assert_cmpuint (g_strv_length (theirs), ==, 0);
+
+  moderate_ok (fixture, NATTER_MODERATION_UNBLOCK, NULL, "eve", "alice", NULL);
+  moderate_ok (fixture, NATTER_MODERATION_UNBLOCK, NULL, "eve", "alice", NULL);
+  one = list_blocks (fixture, "alice");
+  g_assert_cmpstrv (one, ((const char * const[]) { "mallory", NULL }));
+}
+
+static void
+test_directory (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GPtrArray) all = NULL;
+  g_autoptr(GPtrArray) limited = NULL;
+  g_autoptr(GPtrArray) by_topic = NULL;
+  NatterDirectoryEntry *entry;
+
+  create_room_with_member (fixture, "general", "alice");
+  g_assert_true (add_member (fixture, "general", "bob", &local_error));
+  g_assert_true (create_owned_room (fixture, "knitting", "bob", FALSE, "Wool and yarn",
+                                    &local_error));
+  g_assert_true (create_owned_room (fixture, "secret", "bob", TRUE, "Wool plans",
+                                    &local_error));
+  g_assert_no_error (local_error);
+  create_room_of_kind (fixture, "dm:alice:bob", NATTER_ROOM_KIND_DM, NULL);
+  create_room_of_kind (fixture, NATTER_SYSTEM_ROOM, NATTER_ROOM_KIND_SYSTEM, NULL);
+
+  /* Public rooms only: not private ones, DMs or the system room. */
+  all = directory (fixture, NULL, 100);
+  g_assert_cmpuint (all->len, ==, 2);
+  entry = g_ptr_array_index (all, 0);
+  g_assert_cmpstr (entry->name, ==, "general");
+  g_assert_null (entry->topic);
+  g_assert_cmpuint (entry->n_members, ==, 2);
+  entry = g_ptr_array_index (all, 1);
+  g_assert_cmpstr (entry->name, ==, "knitting");
+  g_assert_cmpstr (entry->topic, ==, "Wool and yarn");
+  g_assert_cmpuint (entry->n_members, ==, 1);
+
+  limited = directory (fixture, NULL, 1);
+  g_assert_cmpuint (limited->len, ==, 1);
+
+  by_topic = directory (fixture, "Wool", 100);
+  g_assert_cmpuint (by_topic->len, ==, 1);
+  g_assert_cmpstr (((NatterDirectoryEntry *) g_ptr_array_index (by_topic, 0))->name, ==,
+                   "knitting");
+}
+
 static void
 test_persistence (Fixture *fixture, gconstpointer user_data)
 {
@@ -1636,6 +2004,19 @@ exec_raw (sqlite3 *db, const char *sql)
 
 /* Stores a message by alice in "general" behind the store's back, as a build that indexed
  * differently (or was killed before indexing) would have left it. */
+/* A room with one member, as the schemas before roles stored them. */
+static void
+insert_room_raw (sqlite3 *db, const char *room, const char *user)
+{
+  char *sql = sqlite3_mprintf ("INSERT INTO rooms (name, kind, last_seq, created_at)"
+                               " VALUES (%Q, 'room', 0, 0);"
+                               "INSERT INTO members (room, user) VALUES (%Q, %Q)",
+                               room, room, user);
+
+  exec_raw (db, sql);
+  sqlite3_free (sql);
+}
+
 static void
 insert_message_raw (sqlite3 *db, gint64 seq, const char *body)
 {
@@ -1850,10 +2231,10 @@ test_sqlite_migration_fts_trigger (Fixture *fixture, gconstpointer user_data)
   fixture->store = natter_store_sqlite_new_full (fixture->path, NATTER_DURABILITY_NORMAL, 2,
                                                  5000, &local_error);
   g_assert_no_error (local_error);
-  create_room_with_member (fixture, "general", "alice");
   close_store (fixture);
   /* Written as that schema's code wrote it: the trigger indexes the row. */
   db = open_raw (fixture->path);
+  insert_room_raw (db, "general", "alice");
   insert_message_raw (db, 1, "indexed by the old trigger");
   g_assert_cmpint (query_int_raw (db, "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'trigger'"),
                    ==, 1);
@@ -1886,6 +2267,7 @@ test_sqlite_migration (Fixture *fixture, gconstpointer user_data)
   g_autoptr(NatterUserRecord) user = NULL;
   g_autofree char *token_user = NULL;
   g_autoptr(GPtrArray) sessions = NULL;
+  g_autoptr(NatterRoomRecord) room = NULL;
   NatterSessionRecord *old_session;
   sqlite3 *db;
 
@@ -1898,8 +2280,13 @@ test_sqlite_migration (Fixture *fixture, gconstpointer user_data)
   epoch = g_strdup (natter_store_get_epoch (fixture->store));
   g_assert_true (create_user (fixture, "alice", "hash", FALSE, &local_error));
   g_assert_no_error (local_error);
-  create_room (fixture, "general");
-  g_assert_true (add_member (fixture, "general", "alice", &local_error));
+  close_store (fixture);
+  db = open_raw (fixture->path);
+  insert_room_raw (db, "general", "alice");
+  sqlite3_close (db);
+  fixture->store = natter_store_sqlite_new_full (fixture->path, NATTER_DURABILITY_NORMAL, 1,
+                                                 5000, &local_error);
+  g_assert_no_error (local_error);
   append_ok (fixture, "general", "alice", "written before the search index existed");
   append_ok (fixture, "general", "alice", "second message");
   close_store (fixture);
@@ -1938,6 +2325,15 @@ test_sqlite_migration (Fixture *fixture, gconstpointer user_data)
   g_assert_cmpint (old_session->created_ts, ==, 0);
   g_assert_null (old_session->agent);
   g_assert_false (user->disabled);
+
+  /* The room from before roles is public, its member a plain member, and nobody owns it. */
+  room = get_room_ok (fixture, "general");
+  g_assert_false (room->is_private);
+  g_assert_cmpuint (room->members->len, ==, 1);
+  g_assert_cmpint (find_member (room, "alice")->role, ==, NATTER_ROLE_MEMBER);
+  g_assert_cmpuint (room->invited->len, ==, 0);
+  g_assert_cmpuint (room->banned->len, ==, 0);
+  moderate_ok (fixture, NATTER_MODERATION_BAN, "general", "mallory", "alice", NULL);
 
   db = open_raw (fixture->path);
   g_assert_cmpint (query_int_raw (db, "PRAGMA user_version"), ==,
@@ -2195,6 +2591,13 @@ main (int argc, char **argv)
   ADD ("/store/search/text", test_search_text);
   ADD ("/store/load", test_load);
   ADD ("/store/persistence", test_persistence);
+  ADD ("/store/rooms/create", test_room_create);
+  ADD ("/store/rooms/roles", test_room_roles);
+  ADD ("/store/rooms/topic", test_room_topic);
+  ADD ("/store/rooms/invitations", test_room_invitations);
+  ADD ("/store/rooms/bans", test_room_bans);
+  ADD ("/store/rooms/blocks", test_blocks);
+  ADD ("/store/rooms/directory", test_directory);
   ADD ("/store/closed", test_closed);
   ADD ("/store/finalize-without-close", test_finalize_without_close);
 
