@@ -96,6 +96,9 @@ fill_room_info (Natter__RoomInfo *info, Room *room, const char *user)
   info->kind = room->kind;
   info->has_read_seq = TRUE;
   info->read_seq = read_seq;
+  info->has_private_ = TRUE;
+  info->private_ = room->is_private;
+  info->role = (char *) natter_role_to_string (natter_hub_room_role (room, user));
 }
 
 /* The rooms of @user, `system` first, then by name. Returns (element-type Room). */

@@ -12,6 +12,8 @@
  * - natter-hub-account.c: logout, sessions, revoke, password, delete_account and the
  *   administrators' account operations; closing ended sessions;
  * - natter-hub-requests.c: send, broadcast, history, room list, read, typing, search;
+ * - natter-hub-moderation.c: who may see, join and moderate a room; create, invite,
+ *   directory, roles, kick, ban, topic and blocks;
  * - natter-hub-remote.c: what other writers of a shared store and other nodes change.
  * Nothing outside core/ includes this header: the cluster uses the hub's public API
  * (natter-hub.h). */
@@ -40,6 +42,11 @@ struct _Room
   GHashTable     *subs;           /* (owned) ClientState * → Sub * (unowned, owned by the client) */
   /* The hub's membership_gen when this room's members last changed (shared store only). */
   guint64         membership_gen;
+  /* Who may see and moderate it (natter-hub-moderation.c). */
+  gboolean        is_private;
+  GHashTable     *roles;          /* (owned) member → NatterRole, above NATTER_ROLE_MEMBER only */
+  GHashTable     *invited;        /* (owned) set of user names */
+  GHashTable     *banned;         /* (owned) set of user names */
 };
 
 /* The highest seq delivered to local clients, in order. */
@@ -157,6 +164,18 @@ void  natter_hub_send_member_event  (NatterHub             *self,
                                      Room                  *room,
                                      const char            *user,
                                      gboolean               joined);
+/* With the member's @role (nullable) or who removed them, @by (nullable). */
+void  natter_hub_send_member_event_full (NatterHub         *self,
+                                         Room              *room,
+                                         const char        *user,
+                                         gboolean           joined,
+                                         const char        *role,
+                                         const char        *by);
+/* @by (nullable) removed @user from @room (a kick or ban): as natter_hub_remove_member(). */
+void  natter_hub_remove_member_by   (NatterHub             *self,
+                                     Room                  *room,
+                                     const char            *user,
+                                     const char            *by);
 void  natter_hub_room_committed     (NatterHub             *self,
                                      Room                  *room,
                                      const Natter__Message *message);
@@ -224,6 +243,8 @@ struct _Request
   /* Shared store: the room was read again from the store, and the request rerun. */
   gboolean             refreshed;
   guint64              refresh_gen;
+  /* send {to}: the recipient does not block the sender. */
+  gboolean             block_checked;
 };
 
 static inline gint64
@@ -299,6 +320,30 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (Request, natter_hub_request_unref)
 /* natter-hub-rooms.c: presence is the union of this node's sessions and other nodes'. */
 gboolean natter_hub_user_online        (NatterHub             *self,
                                         const char            *user);
+
+/* natter-hub-rooms.c: req->room was created for, or joined by, req->user in the store. */
+void natter_hub_join_added (Request *req);
+
+/* natter-hub-moderation.c */
+void       natter_hub_room_apply_record  (Room                   *room,
+                                          const NatterRoomRecord *record);
+NatterRole natter_hub_room_role          (Room *room, const char *user);
+/* Whether @user may see @room at all: public, or a member or invitee of a private one. */
+gboolean   natter_hub_room_visible       (Room *room, const char *user, gboolean admin);
+/* Whether @cs may join @room; answers forbidden when not. */
+gboolean   natter_hub_may_join           (Request *req, ClientState *cs, Room *room);
+/* send {to}: checks once that @to does not block the sender, then runs the request again.
+ * Returns TRUE when it took the request over (answered it, or will run it again). */
+gboolean   natter_hub_check_blocked      (Request *req, ClientState *cs, const char *to);
+void natter_hub_handle_create    (Request *req, ClientState *cs);
+void natter_hub_handle_invite    (Request *req, ClientState *cs);
+void natter_hub_handle_directory (Request *req, ClientState *cs);
+void natter_hub_handle_set_role  (Request *req, ClientState *cs);
+/* kick, ban and unban */
+void natter_hub_handle_ban       (Request *req, ClientState *cs);
+void natter_hub_handle_set_topic (Request *req, ClientState *cs);
+/* block and unblock */
+void natter_hub_handle_block     (Request *req, ClientState *cs);
 
 /* natter-hub-remote.c */
 void     natter_hub_merge_room         (NatterHub              *self,

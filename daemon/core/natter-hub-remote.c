@@ -96,6 +96,7 @@ natter_hub_merge_room (NatterHub              *self,
 
   if (room->membership_gen > since_gen)
     return;
+  natter_hub_room_apply_record (room, record);
   system = g_str_equal (room->kind, NATTER_ROOM_KIND_SYSTEM);
   stored = g_hash_table_new (g_str_hash, g_str_equal);
   for (guint i = 0; i < record->members->len; i++)

@@ -210,6 +210,8 @@ natter_hub_handle_send (Request *req, ClientState *cs)
           natter_hub_reply_with_error (req, NATTER_ERROR_BAD_REQUEST, "cannot send a direct message to yourself");
           return;
         }
+      if (natter_hub_check_blocked (req, cs, op->to))
+        return;
       name = natter_dm_room_name (cs->user, op->to);
       room = g_hash_table_lookup (self->rooms, name);
       if (room != NULL && g_hash_table_size (room->subs) == 0 && natter_hub_refresh_and_retry (req, name))

@@ -123,6 +123,9 @@ room_new (NatterHub *self, const char *name, const char *kind, const char *topic
   room->order = natter_seq_order_new (&room_order_policy, last_seq, room);
   room->members = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   room->subs = g_hash_table_new (NULL, NULL);
+  room->roles = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  room->invited = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  room->banned = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   return room;
 }
 
@@ -135,6 +138,9 @@ natter_hub_room_free (Room *room)
   g_free (room->topic);
   g_hash_table_unref (room->members);
   g_hash_table_unref (room->subs);
+  g_hash_table_unref (room->roles);
+  g_hash_table_unref (room->invited);
+  g_hash_table_unref (room->banned);
   g_free (room);
 }
 
@@ -309,17 +315,25 @@ natter_hub_subscribe_user (NatterHub *self, const char *user, Room *room, guint6
 void
 natter_hub_remove_member (NatterHub *self, Room *room, const char *user)
 {
+  natter_hub_remove_member_by (self, room, user, NULL);
+}
+
+void
+natter_hub_remove_member_by (NatterHub *self, Room *room, const char *user, const char *by)
+{
   g_autofree char *name = g_strdup (user);
   GHashTable *mine;
   GPtrArray *sessions;
 
   if (!g_hash_table_remove (room->members, name))
     return;
+  /* A role ends with the membership. */
+  g_hash_table_remove (room->roles, name);
   room->membership_gen = ++self->membership_gen;
   mine = natter_hub_user_rooms (self, name, FALSE);
   if (mine != NULL)
     g_hash_table_remove (mine, room);
-  natter_hub_send_member_event (self, room, name, FALSE);
+  natter_hub_send_member_event_full (self, room, name, FALSE, NULL, by);
   sessions = g_hash_table_lookup (self->online, name);
   for (guint i = 0; sessions != NULL && i < sessions->len; i++)
     unsubscribe (self, g_ptr_array_index (sessions, i), room);
@@ -642,7 +656,7 @@ hold_or_release (NatterHub *self, ClientState *cs, Sub *sub)
 }
 
 static void
-send_joined (Request *req, Room *room, gboolean has_more)
+send_joined (Request *req, Room *room, const char *user, gboolean has_more)
 {
   NatterHub *self = req->hub;
   Natter__ServerFrame frame = NATTER__SERVER_FRAME__INIT;
@@ -676,6 +690,9 @@ send_joined (Request *req, Room *room, gboolean has_more)
   joined.has_more = has_more;
   joined.kind = room->kind;
   joined.topic = room->topic;
+  joined.has_private_ = TRUE;
+  joined.private_ = room->is_private;
+  joined.role = (char *) natter_role_to_string (natter_hub_room_role (room, user));
   frame.event_case = NATTER__SERVER_FRAME__EVENT_JOINED;
   frame.joined = &joined;
   natter_hub_reply (req, &frame);
@@ -768,12 +785,12 @@ join_member (Request *req, ClientState *cs, Room *room)
        * mean the client is ahead of us; never repeat what it has. */
       if (req->has_since && sub->first_live == 0)
         sub->delivered = MAX (sub->delivered, MIN (req->since_seq, delivered_seq));
-      send_joined (req, room, FALSE);
+      send_joined (req, room, cs->user, FALSE);
       return;
     }
 
   /* Seqs are gapless, so the size of the backlog is known before reading it. */
-  send_joined (req, room, delivered_seq - req->since_seq > cap);
+  send_joined (req, room, cs->user, delivered_seq - req->since_seq > cap);
   if (sub->first_live == 0)
     sub->delivered = req->since_seq;
   sub->catching_up = TRUE;
@@ -786,6 +803,13 @@ join_member (Request *req, ClientState *cs, Room *room)
 void
 natter_hub_send_member_event (NatterHub *self, Room *room, const char *user, gboolean joined)
 {
+  natter_hub_send_member_event_full (self, room, user, joined, NULL, NULL);
+}
+
+void
+natter_hub_send_member_event_full (NatterHub *self, Room *room, const char *user,
+                                   gboolean joined, const char *role, const char *by)
+{
   Natter__ServerFrame frame = NATTER__SERVER_FRAME__INIT;
   Natter__Member member = NATTER__MEMBER__INIT;
   g_autoptr(NatterEvent) event = NULL;
@@ -794,6 +818,8 @@ natter_hub_send_member_event (NatterHub *self, Room *room, const char *user, gbo
   member.user = (char *) user;
   member.has_joined = TRUE;
   member.joined = joined;
+  member.role = (char *) role;
+  member.by = (char *) by;
   frame.event_case = NATTER__SERVER_FRAME__EVENT_MEMBER;
   frame.member = &member;
   event = natter_event_new (&frame);
@@ -805,21 +831,30 @@ join_member_added_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(Request) req = user_data;
   g_autoptr(GError) error = NULL;
-  NatterHub *self = req->hub;
-  ClientState *cs;
-  Room *room;
 
   if (!natter_store_add_member_finish (NATTER_STORE (source), result, &error))
     {
       natter_hub_reply_with_gerror (req, error);
       return;
     }
+  natter_hub_join_added (req);
+}
+
+void
+natter_hub_join_added (Request *req)
+{
+  NatterHub *self = req->hub;
+  ClientState *cs;
+  Room *room;
+
   room = g_hash_table_lookup (self->rooms, req->room);
   cs = natter_hub_lookup_client (self, req->client);
   if (room == NULL || cs == NULL)
     return;
   if (!natter_hub_room_is_member (room, cs->user))
     {
+      /* An invitation is used up by joining (the store dropped it too). */
+      g_hash_table_remove (room->invited, cs->user);
       natter_hub_add_member (self, room, cs->user, 0);
       /* The account's other sessions see the room from its start. */
       natter_hub_subscribe_user (self, cs->user, room, 0);
@@ -892,6 +927,8 @@ natter_hub_handle_join (Request *req, ClientState *cs)
       join_member (req, cs, room);
       return;
     }
+  if (room != NULL && !natter_hub_may_join (req, cs, room))
+    return;
   if (parse_dm_name (op->room, &a, &b))
     {
       if (!g_str_equal (a, cs->user) && !g_str_equal (b, cs->user))
@@ -938,9 +975,8 @@ natter_hub_handle_join (Request *req, ClientState *cs)
   req->room = g_strdup (op->room);
   if (room == NULL)
     {
-      req->then = join_member_added_cb;
-      natter_store_create_room_async (self->store, op->room, NATTER_ROOM_KIND_ROOM, NULL, NULL,
-                                      natter_hub_room_created_cb, natter_hub_request_ref (req));
+      /* Its creator owns it, as with create. */
+      natter_hub_handle_create (req, cs);
     }
   else
     natter_store_add_member_async (self->store, room->name, cs->user, NULL,

@@ -299,6 +299,30 @@ natter_hub_handle_request (Request     *req,
     case NATTER__CLIENT_FRAME__OP_ADMIN_ENABLE:
       natter_hub_handle_admin_set_enabled (req, cs);
       break;
+    case NATTER__CLIENT_FRAME__OP_CREATE:
+      natter_hub_handle_create (req, cs);
+      break;
+    case NATTER__CLIENT_FRAME__OP_INVITE:
+      natter_hub_handle_invite (req, cs);
+      break;
+    case NATTER__CLIENT_FRAME__OP_DIRECTORY:
+      natter_hub_handle_directory (req, cs);
+      break;
+    case NATTER__CLIENT_FRAME__OP_SET_ROLE:
+      natter_hub_handle_set_role (req, cs);
+      break;
+    case NATTER__CLIENT_FRAME__OP_KICK:
+    case NATTER__CLIENT_FRAME__OP_BAN:
+    case NATTER__CLIENT_FRAME__OP_UNBAN:
+      natter_hub_handle_ban (req, cs);
+      break;
+    case NATTER__CLIENT_FRAME__OP_SET_TOPIC:
+      natter_hub_handle_set_topic (req, cs);
+      break;
+    case NATTER__CLIENT_FRAME__OP_BLOCK:
+    case NATTER__CLIENT_FRAME__OP_UNBLOCK:
+      natter_hub_handle_block (req, cs);
+      break;
     case NATTER__CLIENT_FRAME__OP_REGISTER:
     case NATTER__CLIENT_FRAME__OP_LOGIN:
     case NATTER__CLIENT_FRAME__OP__NOT_SET:
@@ -503,6 +527,8 @@ load_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       NatterRoomRecord *record = g_ptr_array_index (snapshot->rooms, i);
       Room *room = natter_hub_add_room (self, record->name, record->kind, record->topic,
                                         record->last_seq);
+
+      natter_hub_room_apply_record (room, record);
 
       for (guint j = 0; j < record->members->len; j++)
         {

@@ -120,6 +120,13 @@ typedef struct
   Natter__DeleteAccount delete_account;
   Natter__AdminUsers  admin_users;
   Natter__AdminUser   admin_user;
+  Natter__Create      create;
+  Natter__Invite      invite;
+  Natter__Directory   directory;
+  Natter__SetRole     set_role;
+  Natter__Moderate    moderate;
+  Natter__SetTopic    set_topic;
+  Natter__Block       block;
 } ClientFrames;
 
 static void
@@ -252,6 +259,63 @@ build_client_frame (ClientFrames *s,
       else
         s->frame.admin_enable = &s->admin_user;
       break;
+    case NATTER__CLIENT_FRAME__OP_CREATE:
+      s->create = (Natter__Create) NATTER__CREATE__INIT;
+      s->create.room = (char *) "plans";
+      s->create.has_private_ = TRUE;
+      s->create.private_ = TRUE;
+      s->create.topic = (char *) TRICKY;
+      s->frame.create = &s->create;
+      break;
+    case NATTER__CLIENT_FRAME__OP_INVITE:
+      s->invite = (Natter__Invite) NATTER__INVITE__INIT;
+      s->invite.room = (char *) "plans";
+      s->invite.user = (char *) "bob";
+      s->frame.invite = &s->invite;
+      break;
+    case NATTER__CLIENT_FRAME__OP_DIRECTORY:
+      s->directory = (Natter__Directory) NATTER__DIRECTORY__INIT;
+      s->directory.query = (char *) TRICKY;
+      s->directory.has_limit = TRUE;
+      s->directory.limit = G_MAXUINT32;
+      s->frame.directory = &s->directory;
+      break;
+    case NATTER__CLIENT_FRAME__OP_SET_ROLE:
+      s->set_role = (Natter__SetRole) NATTER__SET_ROLE__INIT;
+      s->set_role.room = (char *) "plans";
+      s->set_role.user = (char *) "bob";
+      s->set_role.role = (char *) "moderator";
+      s->frame.set_role = &s->set_role;
+      break;
+    case NATTER__CLIENT_FRAME__OP_KICK:
+    case NATTER__CLIENT_FRAME__OP_BAN:
+    case NATTER__CLIENT_FRAME__OP_UNBAN:
+      s->moderate = (Natter__Moderate) NATTER__MODERATE__INIT;
+      s->moderate.room = (char *) "plans";
+      s->moderate.user = (char *) "mallory";
+      s->moderate.reason = (char *) TRICKY;
+      if (op == NATTER__CLIENT_FRAME__OP_KICK)
+        s->frame.kick = &s->moderate;
+      else if (op == NATTER__CLIENT_FRAME__OP_BAN)
+        s->frame.ban = &s->moderate;
+      else
+        s->frame.unban = &s->moderate;
+      break;
+    case NATTER__CLIENT_FRAME__OP_SET_TOPIC:
+      s->set_topic = (Natter__SetTopic) NATTER__SET_TOPIC__INIT;
+      s->set_topic.room = (char *) "plans";
+      s->set_topic.topic = (char *) TRICKY;
+      s->frame.set_topic = &s->set_topic;
+      break;
+    case NATTER__CLIENT_FRAME__OP_BLOCK:
+    case NATTER__CLIENT_FRAME__OP_UNBLOCK:
+      s->block = (Natter__Block) NATTER__BLOCK__INIT;
+      s->block.user = (char *) "mallory";
+      if (op == NATTER__CLIENT_FRAME__OP_BLOCK)
+        s->frame.block = &s->block;
+      else
+        s->frame.unblock = &s->block;
+      break;
     default:
       g_error ("ClientFrame op %u has no test frame: add it here", op);
     }
@@ -287,6 +351,11 @@ typedef struct
   Natter__UserList       user_list;
   char                  *ended_ids[2];
   Natter__SessionsEnded  sessions_ended;
+  Natter__Invited        invited;
+  Natter__DirectoryRoom  directory_rooms[2];
+  Natter__DirectoryRoom *directory_room_ptrs[2];
+  Natter__DirectoryList  directory;
+  Natter__Topic          topic;
 } ServerFrames;
 
 static void
@@ -322,6 +391,9 @@ fill_room_infos (ServerFrames *s)
       r->kind = (char *) (i == 0 ? "room" : "system");
       r->has_read_seq = TRUE;
       r->read_seq = G_MAXINT64 + (guint64) i;
+      r->has_private_ = TRUE;
+      r->private_ = i == 0;
+      r->role = (char *) (i == 0 ? "owner" : "member");
       s->room_info_ptrs[i] = r;
     }
 }
@@ -378,6 +450,9 @@ build_server_frame (ServerFrames *s,
       s->joined.online = s->online;
       s->joined.kind = (char *) "room";
       s->joined.topic = (char *) "Talk";
+      s->joined.has_private_ = TRUE;
+      s->joined.private_ = TRUE;
+      s->joined.role = (char *) "moderator";
       s->frame.joined = &s->joined;
       break;
     case NATTER__SERVER_FRAME__EVENT_SENT:
@@ -438,6 +513,8 @@ build_server_frame (ServerFrames *s,
       s->member.user = (char *) "bob";
       s->member.has_joined = TRUE;
       s->member.joined = FALSE;
+      s->member.role = (char *) "member";
+      s->member.by = (char *) "alice";
       s->frame.member = &s->member;
       break;
     case NATTER__SERVER_FRAME__EVENT_TYPING:
@@ -511,6 +588,36 @@ build_server_frame (ServerFrames *s,
       s->sessions_ended.all = FALSE;
       s->sessions_ended.reason = (char *) TRICKY;
       s->frame.sessions_ended = &s->sessions_ended;
+      break;
+    case NATTER__SERVER_FRAME__EVENT_INVITE:
+      s->invited = (Natter__Invited) NATTER__INVITED__INIT;
+      s->invited.room = (char *) "plans";
+      s->invited.by = (char *) "alice";
+      s->frame.invite = &s->invited;
+      break;
+    case NATTER__SERVER_FRAME__EVENT_DIRECTORY:
+      for (guint i = 0; i < 2; i++)
+        {
+          Natter__DirectoryRoom *r = &s->directory_rooms[i];
+
+          *r = (Natter__DirectoryRoom) NATTER__DIRECTORY_ROOM__INIT;
+          r->name = (char *) (i == 0 ? "general" : "knitting");
+          r->topic = (char *) (i == 0 ? TRICKY : "");
+          r->has_members = TRUE;
+          r->members = i == 0 ? G_MAXUINT32 : 0;
+          s->directory_room_ptrs[i] = r;
+        }
+      s->directory = (Natter__DirectoryList) NATTER__DIRECTORY_LIST__INIT;
+      s->directory.n_rooms = 2;
+      s->directory.rooms = s->directory_room_ptrs;
+      s->frame.directory = &s->directory;
+      break;
+    case NATTER__SERVER_FRAME__EVENT_TOPIC:
+      s->topic = (Natter__Topic) NATTER__TOPIC__INIT;
+      s->topic.room = (char *) "general";
+      s->topic.topic = (char *) TRICKY;
+      s->topic.by = (char *) "alice";
+      s->frame.topic = &s->topic;
       break;
     default:
       g_error ("ServerFrame event %u has no test frame: add it here", event);
