@@ -177,11 +177,75 @@ deliver_to_user (NatterHub *self, const char *user, Natter__ServerFrame *frame)
     natter_hub_deliver (self, g_ptr_array_index (sessions, i), event);
 }
 
+/* Tells the room's sessions, here and, through the cluster, on other nodes. */
+static void
+publish_member_event (NatterHub *self, Room *room, const char *user, gboolean joined,
+                      const char *role, const char *by)
+{
+  Natter__ServerFrame frame = NATTER__SERVER_FRAME__INIT;
+  Natter__Member member = NATTER__MEMBER__INIT;
+
+  if (joined)
+    natter_hub_send_member_event_full (self, room, user, joined, role, by);
+  member.room = room->name;
+  member.user = (char *) user;
+  member.has_joined = TRUE;
+  member.joined = joined;
+  member.role = (char *) role;
+  member.by = (char *) by;
+  frame.event_case = NATTER__SERVER_FRAME__EVENT_MEMBER;
+  frame.member = &member;
+  g_signal_emit (self, natter_hub_signals[SIGNAL_ROOM_EVENT], 0, room->name, &frame);
+}
+
 /* Runs a moderation through the store, then @done on the main loop. */
 static void
 moderate (Request *req, const NatterModeration *change, GAsyncReadyCallback done)
 {
   natter_store_moderate_async (req->hub->store, change, NULL, done, natter_hub_request_ref (req));
+}
+
+/* Another node changed @room: a role, a kick or ban (@frame a `member`), or the topic.
+ * Returns whether @frame is one of those; the caller delivers it to the room, except
+ * for a removal, which this delivers while the removed user's sessions still read it. */
+gboolean
+natter_hub_apply_remote_moderation (NatterHub *self, Room *room, const Natter__ServerFrame *frame,
+                                    gboolean *out_deliver)
+{
+  *out_deliver = TRUE;
+  switch ((int) frame->event_case)
+    {
+    case NATTER__SERVER_FRAME__EVENT_MEMBER:
+      {
+        const Natter__Member *member = frame->member;
+        NatterRole role;
+
+        if (g_strcmp0 (member->room, room->name) != 0 || member->user == NULL)
+          return FALSE;
+        if (!member->joined)
+          {
+            natter_hub_remove_member_by (self, room, member->user, member->by);
+            *out_deliver = FALSE;
+            return TRUE;
+          }
+        if (member->role == NULL || !natter_role_from_string (member->role, &role) ||
+            !natter_hub_room_is_member (room, member->user))
+          return FALSE;
+        if (role == NATTER_ROLE_MEMBER)
+          g_hash_table_remove (room->roles, member->user);
+        else
+          g_hash_table_insert (room->roles, g_strdup (member->user), GINT_TO_POINTER (role));
+        return TRUE;
+      }
+    case NATTER__SERVER_FRAME__EVENT_TOPIC:
+      if (g_strcmp0 (frame->topic->room, room->name) != 0)
+        return FALSE;
+      g_free (room->topic);
+      room->topic = g_strdup (frame->topic->topic);
+      return TRUE;
+    default:
+      return FALSE;
+    }
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -444,7 +508,7 @@ role_set_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   natter_hub_reply_ok (req);
   if (room != NULL)
-    natter_hub_send_member_event_full (req->hub, room, op->user, TRUE, op->role, req->user);
+    publish_member_event (req->hub, room, op->user, TRUE, op->role, req->user);
 }
 
 /* Whether @room has an owner besides @user. */
@@ -542,8 +606,11 @@ removed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       if (req->frame->op_case != NATTER__CLIENT_FRAME__OP_UNBAN &&
           natter_hub_room_is_member (room, req->token))
         {
-          /* Its sessions stop receiving the room now; other nodes hear of it too. */
+          /* Its sessions stop receiving the room now, here and on other nodes: those
+           * hear of the removal with who did it on the room's channel, and of the
+           * membership's end as of any leave. */
           natter_hub_remove_member_by (self, room, req->token, req->user);
+          publish_member_event (self, room, req->token, FALSE, NULL, req->user);
           g_signal_emit (self, natter_hub_signals[SIGNAL_MEMBER_CHANGED], 0, room->name,
                          req->token, FALSE);
         }
@@ -648,6 +715,7 @@ topic_set_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   frame.topic = &topic;
   event = natter_event_new (&frame);
   natter_hub_deliver_to_room (req->hub, room, event, NULL);
+  g_signal_emit (req->hub, natter_hub_signals[SIGNAL_ROOM_EVENT], 0, room->name, &frame);
 }
 
 void

@@ -335,6 +335,10 @@ gboolean   natter_hub_may_join           (Request *req, ClientState *cs, Room *r
 /* send {to}: checks once that @to does not block the sender, then runs the request again.
  * Returns TRUE when it took the request over (answered it, or will run it again). */
 gboolean   natter_hub_check_blocked      (Request *req, ClientState *cs, const char *to);
+gboolean   natter_hub_apply_remote_moderation (NatterHub                 *self,
+                                               Room                      *room,
+                                               const Natter__ServerFrame *frame,
+                                               gboolean                  *out_deliver);
 void natter_hub_handle_create    (Request *req, ClientState *cs);
 void natter_hub_handle_invite    (Request *req, ClientState *cs);
 void natter_hub_handle_directory (Request *req, ClientState *cs);

@@ -390,6 +390,15 @@ natter_hub_receive_room_event (NatterHub                 *self,
       if (g_hash_table_contains (room->members, frame->receipt->user))
         natter_hub_room_set_read_seq (room, frame->receipt->user, frame->receipt->seq);
       break;
+    case NATTER__SERVER_FRAME__EVENT_MEMBER:
+    case NATTER__SERVER_FRAME__EVENT_TOPIC:
+      {
+        gboolean deliver;
+
+        if (!natter_hub_apply_remote_moderation (self, room, frame, &deliver) || !deliver)
+          return;
+      }
+      break;
     default:
       g_debug ("Ignoring a frame of type %d on room %s", frame->event_case, name);
       return;

@@ -901,6 +901,70 @@ class SessionsTest(ClusterTestCase):
         return result.stdout.decode()
 
 
+class ModerationTest(ClusterTestCase):
+
+    async def expect_error(self, client, op, body, code):
+        frame = await client.request(op, body, expect_error=True)
+        self.assertEqual(frame.get("error", {}).get("code"), code, frame)
+
+    async def assert_not_delivered(self, client, room):
+        """Nothing of @room reached @client since the last take_pending(): the reply to a
+        later request comes after anything already on its way to it."""
+        await client.call("rooms", {}, "room_list")
+        self.assertEqual(client.take_pending("message", room=room), [],
+                         f"{client.label} still receives {room}")
+
+    async def test_ban_on_one_node_stops_delivery_on_another(self):
+        n1, n2, n3 = (self.node(f"n{i}") for i in (1, 2, 3))
+        alice = await self.connect("alice-n1", n1.url())
+        await alice.register("alice", password_for("alice"))
+        bob = await self.connect("bob-n3", n3.url())
+        await bob.register("bob", password_for("bob"))
+        mallory = await self.connect("mallory-n2", n2.url())
+        await mallory.register("mallory", password_for("mallory"))
+        mallory3 = await self.connect("mallory-n3", n3.url())
+        await mallory3.login(token=mallory.welcome["token"])
+
+        await alice.call("create", {"room": "club"}, "joined")
+        await bob.call("join", {"room": "club"}, "joined")
+        await mallory.call("join", {"room": "club"}, "joined")
+        first = await self.send(alice, "club", "before", "a1")
+        for client in (bob, mallory, mallory3):
+            await client.next_event("message", room="club", seq=first["seq"])
+
+        # A role set on n1 reaches the members on the other nodes, and n3 acts on it: its
+        # new moderator sets the topic there, which reaches n1 and n2.
+        await alice.call("set_role", {"room": "club", "user": "bob", "role": "moderator"}, "ok")
+        event = await bob.next_event("member", room="club", user="bob", role="moderator")
+        self.assertEqual(event.get("by"), "alice")
+        await bob.call("set_topic", {"room": "club", "topic": "Rules"}, "ok")
+        for client in (alice, mallory):
+            event = await client.next_event("topic", room="club")
+            self.assertEqual((event.get("topic"), event.get("by")), ("Rules", "bob"))
+
+        # A ban on n1; the banned user's sessions are on n2 and n3.
+        await alice.call("ban", {"room": "club", "user": "mallory"}, "ok")
+        for client in (mallory, mallory3):
+            await client.next_event("member", room="club", user="mallory", joined=False)
+
+        # From now on nothing of the room reaches her sessions on n2 and n3.
+        mallory.take_pending()
+        mallory3.take_pending()
+        later = await self.send(alice, "club", "after the ban", "a2")
+        await bob.next_event("message", room="club", seq=later["seq"])
+        await self.assert_not_delivered(mallory, "club")
+        await self.assert_not_delivered(mallory3, "club")
+
+        # The ban holds on every node.
+        for client in (mallory, mallory3):
+            await self.expect_error(client, "join", {"room": "club"}, "forbidden")
+            await self.expect_error(client, "history", {"room": "club"}, "forbidden")
+
+        # Lifted on n1, she may join on n2 again.
+        await alice.call("unban", {"room": "club", "user": "mallory"}, "ok")
+        await mallory.call("join", {"room": "club"}, "joined")
+
+
 class DatabaseLinkTest(ClusterTestCase):
 
     linked_nodes = ("n3",)
