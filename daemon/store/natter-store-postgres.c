@@ -155,6 +155,21 @@ static const char * const migrations[] = {
   "  created_at_ms bigint NOT NULL"
   "    DEFAULT (extract (epoch FROM clock_timestamp ()) * 1000)::bigint,"
   "  PRIMARY KEY (user_name, blocked));",
+  /* 4: replies and message changes. target_seq is the message a reply answers or a change
+   * (edit, delete, reaction) changes; the target row itself holds its current state (body,
+   * edited_ts, kind 'deleted') and reactions have a table of their own, so that a history
+   * page reads its messages and their reactions with two indexed range scans. */
+  "ALTER TABLE messages ADD COLUMN target_seq bigint,"
+  "  ADD COLUMN edited_ts bigint,"
+  "  ADD COLUMN active boolean;"
+  "CREATE INDEX messages_target ON messages (room, target_seq)"
+  "  WHERE target_seq IS NOT NULL;"
+  "CREATE TABLE reactions ("
+  "  room text NOT NULL,"
+  "  seq bigint NOT NULL,"
+  "  emoji text NOT NULL,"
+  "  user_name text NOT NULL,"
+  "  PRIMARY KEY (room, seq, emoji, user_name));",
 };
 
 /* ---------------------------------------------------------------------------------------
@@ -194,10 +209,22 @@ typedef enum {
   STMT_MOD_UNBAN,
   STMT_MOD_BLOCK,
   STMT_MOD_UNBLOCK,
+  STMT_BY_CLIENT_MSG_ID,
+  STMT_LOCK_ROOM,
+  STMT_SELECT_TARGET,
+  STMT_EDIT_TARGET,
+  STMT_DELETE_TARGET,
+  STMT_ERASE_EDITS,
+  STMT_DELETE_REACTIONS,
+  STMT_ADD_REACTION,
+  STMT_REMOVE_REACTION,
+  STMT_APPEND_CHANGE,
+  STMT_SELECT_REACTIONS,
   N_STMTS
 } Stmt;
 
-#define MESSAGE_COLUMNS "room, seq, ts, sender, body, client_msg_id, kind"
+#define MESSAGE_COLUMNS \
+  "room, seq, ts, sender, body, client_msg_id, kind, target_seq, edited_ts, active"
 
 static const struct {
   const char *name;
@@ -274,7 +301,8 @@ static const struct {
   [STMT_REMOVE_MEMBER] = { "natter_remove_member",
     "DELETE FROM members WHERE room = $1 AND user_name = $2", 2 },
   [STMT_APPEND] = { "natter_append",
-    "SELECT r_status, r_room, r_seq, r_ts, r_sender, r_body, r_client_msg_id, r_kind"
+    "SELECT r_status, r_room, r_seq, r_ts, r_sender, r_body, r_client_msg_id, r_kind,"
+    "  NULL::bigint, NULL::bigint, NULL::boolean"
     " FROM natter_append ($1, $2, $3, $4, $5, $6)", 6 },
   [STMT_HISTORY_ASC] = { "natter_history_asc",
     "SELECT " MESSAGE_COLUMNS " FROM messages"
@@ -288,9 +316,11 @@ static const struct {
     "   LEAST ($3::bigint, (SELECT last_seq FROM rooms WHERE name = $1)))"
     " WHERE room = $1 AND user_name = $2", 3 },
   [STMT_SEARCH] = { "natter_search",
-    "SELECT m.room, m.seq, m.ts, m.sender, m.body, m.client_msg_id, m.kind"
+    "SELECT m.room, m.seq, m.ts, m.sender, m.body, m.client_msg_id, m.kind,"
+    "  m.target_seq, m.edited_ts, m.active"
     " FROM messages m"
     " WHERE m.tsv @@ to_tsquery ('" SEARCH_CONFIG "', $1)"
+    "   AND m.kind IN ('text', 'broadcast')"
     "   AND ($2::text IS NULL OR m.room = $2)"
     "   AND (m.room = $3 OR EXISTS (SELECT 1 FROM members mb"
     "                               WHERE mb.room = m.room AND mb.user_name = $4))"
@@ -351,6 +381,40 @@ static const struct {
     " SELECT 'ok'", 2 },
   [STMT_MOD_UNBLOCK] = { "natter_mod_unblock",
     "WITH d AS (DELETE FROM blocks WHERE user_name = $1 AND blocked = $2) SELECT 'ok'", 2 },
+  [STMT_BY_CLIENT_MSG_ID] = { "natter_by_client_msg_id",
+    "SELECT " MESSAGE_COLUMNS " FROM messages WHERE sender = $1 AND client_msg_id = $2", 2 },
+  /* Taken first, as natter_append() does, so that changes and sends of a room queue on
+   * one lock and never deadlock. */
+  [STMT_LOCK_ROOM] = { "natter_lock_room",
+    "SELECT 1 FROM rooms WHERE name = $1 FOR UPDATE", 1 },
+  [STMT_SELECT_TARGET] = { "natter_select_target",
+    "SELECT sender, kind FROM messages WHERE room = $1 AND seq = $2", 2 },
+  [STMT_EDIT_TARGET] = { "natter_edit_target",
+    "UPDATE messages SET body = $3, edited_ts = $4 WHERE room = $1 AND seq = $2", 4 },
+  [STMT_DELETE_TARGET] = { "natter_delete_target",
+    "UPDATE messages SET body = '', kind = 'deleted', edited_ts = NULL"
+    " WHERE room = $1 AND seq = $2", 2 },
+  [STMT_ERASE_EDITS] = { "natter_erase_edits",
+    "UPDATE messages SET body = '' WHERE room = $1 AND target_seq = $2 AND kind = 'edit'", 2 },
+  [STMT_DELETE_REACTIONS] = { "natter_delete_reactions",
+    "DELETE FROM reactions WHERE room = $1 AND seq = $2", 2 },
+  [STMT_ADD_REACTION] = { "natter_add_reaction",
+    "INSERT INTO reactions (room, seq, emoji, user_name) VALUES ($1, $2, $3, $4)"
+    " ON CONFLICT DO NOTHING", 4 },
+  [STMT_REMOVE_REACTION] = { "natter_remove_reaction",
+    "DELETE FROM reactions WHERE room = $1 AND seq = $2 AND emoji = $3 AND user_name = $4", 4 },
+  [STMT_APPEND_CHANGE] = { "natter_append_change",
+    "WITH r AS (UPDATE rooms SET last_seq = last_seq + 1 WHERE name = $1 RETURNING last_seq),"
+    "     m AS (INSERT INTO messages (room, seq, ts, sender, body, client_msg_id, kind,"
+    "                                 target_seq, active)"
+    "           SELECT $1, r.last_seq, $3, $2, $4, $5, $6, $7, $8::boolean FROM r"
+    "           RETURNING " MESSAGE_COLUMNS "),"
+    "     u AS (UPDATE members SET read_seq = GREATEST (read_seq, (SELECT seq FROM m))"
+    "           WHERE room = $1 AND user_name = $2)"
+    " SELECT " MESSAGE_COLUMNS " FROM m", 8 },
+  [STMT_SELECT_REACTIONS] = { "natter_select_reactions",
+    "SELECT seq, emoji, user_name FROM reactions"
+    " WHERE room = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq, emoji, user_name", 3 },
 };
 
 /* ---------------------------------------------------------------------------------------
@@ -381,7 +445,8 @@ struct _Job
   gint64             number;          /* ts, expiry, now or NatterAccountState */
   guint64            seq;
   gboolean           flag;
-  gboolean           owner;       /* create_user: the local owner account */
+  gboolean           owner;       /* create_user: the local owner account; a change: a
+                                   * moderator, who may delete the messages of others */
   guint              limit;
   NatterHistoryQuery query;
   GStrv              rooms;           /* (owned) (nullable) */
@@ -696,14 +761,21 @@ get_bool (const PGresult *res, int row, int col)
   return PQgetvalue (res, row, col)[0] == 't';
 }
 
-/* Columns, from @col: room, seq, ts, sender, body, client_msg_id, kind */
+/* Columns, from @col: those of MESSAGE_COLUMNS */
 static Natter__Message *
 message_from_row (const PGresult *res, int row, int col)
 {
-  return natter_message_new (get_text (res, row, col), get_u64 (res, row, col + 1),
-                             get_i64 (res, row, col + 2), get_text (res, row, col + 3),
-                             get_text (res, row, col + 4), get_text (res, row, col + 5),
-                             get_text (res, row, col + 6));
+  Natter__Message *message;
+
+  message = natter_message_new (get_text (res, row, col), get_u64 (res, row, col + 1),
+                                get_i64 (res, row, col + 2), get_text (res, row, col + 3),
+                                get_text (res, row, col + 4), get_text (res, row, col + 5),
+                                get_text (res, row, col + 6));
+  natter_message_set_refs (message,
+                           !PQgetisnull (res, row, col + 7), get_u64 (res, row, col + 7),
+                           PQgetisnull (res, row, col + 8) ? 0 : get_i64 (res, row, col + 8),
+                           !PQgetisnull (res, row, col + 9), get_bool (res, row, col + 9));
+  return message;
 }
 
 static NatterMemberRecord *
@@ -1230,6 +1302,154 @@ run_append (Worker *worker, Job *job, GError **error)
   return result;
 }
 
+/* Adds to @messages (ascending, of @room) their reactions, read in one range scan. */
+static gboolean
+add_reactions (Worker *worker, const char *room, GPtrArray *messages, GError **error)
+{
+  Natter__Message *first = g_ptr_array_index (messages, 0);
+  Natter__Message *last = g_ptr_array_index (messages, messages->len - 1);
+  g_autofree char *from = g_strdup_printf ("%" G_GUINT64_FORMAT, first->seq);
+  g_autofree char *to = g_strdup_printf ("%" G_GUINT64_FORMAT, last->seq);
+  const char * const values[] = { room, from, to };
+  g_autoptr(PGresult) res = NULL;
+  guint i = 0;
+
+  res = worker_exec (worker, STMT_SELECT_REACTIONS, values, PGRES_TUPLES_OK, error);
+  if (res == NULL)
+    return FALSE;
+  for (int row = 0; row < PQntuples (res); row++)
+    {
+      guint64 seq = get_u64 (res, row, 0);
+
+      while (i < messages->len &&
+             ((Natter__Message *) g_ptr_array_index (messages, i))->seq < seq)
+        i++;
+      if (i < messages->len &&
+          ((Natter__Message *) g_ptr_array_index (messages, i))->seq == seq)
+        natter_message_add_reaction (g_ptr_array_index (messages, i),
+                                     get_text (res, row, 1), get_text (res, row, 2));
+    }
+  return TRUE;
+}
+
+/* A statement about the target message: room and seq, then @extra. */
+static gboolean
+exec_on_target (Worker *worker, Stmt stmt, Job *job, const char *seq, const char *extra1,
+                const char *extra2, GError **error)
+{
+  const char * const values[] = { job->name, seq, extra1, extra2 };
+  g_autoptr(PGresult) res = worker_exec (worker, stmt, values, PGRES_COMMAND_OK, error);
+
+  return res != NULL;
+}
+
+/* Checks a reply or change against its target, applies it and appends it, in one
+ * transaction. */
+static NatterAppendResult *
+change_in_transaction (Worker *worker, Job *job, GError **error)
+{
+  g_autofree char *seq = g_strdup_printf ("%" G_GUINT64_FORMAT, MIN (job->seq, G_MAXINT64));
+  g_autofree char *ts = g_strdup_printf ("%" G_GINT64_FORMAT, job->number);
+  gboolean is_reaction = g_str_equal (job->kind, NATTER_MESSAGE_KIND_REACTION);
+  const char * const room_values[] = { job->name };
+  const char * const target_values[] = { job->name, seq };
+  const char * const append_values[] = {
+    job->name, job->user, ts, job->text, job->client_msg_id, job->kind, seq,
+    is_reaction ? (job->flag ? "true" : "false") : NULL
+  };
+  g_autoptr(PGresult) res = NULL;
+  NatterAppendResult *result;
+
+  if (job->client_msg_id != NULL)
+    {
+      const char * const values[] = { job->user, job->client_msg_id };
+
+      res = worker_exec (worker, STMT_BY_CLIENT_MSG_ID, values, PGRES_TUPLES_OK, error);
+      if (res == NULL)
+        return NULL;
+      if (PQntuples (res) == 1)
+        {
+          result = g_new0 (NatterAppendResult, 1);
+          result->message = message_from_row (res, 0, 0);
+          result->duplicate = TRUE;
+          return result;
+        }
+      g_clear_pointer (&res, PQclear);
+    }
+
+  res = worker_exec (worker, STMT_LOCK_ROOM, room_values, PGRES_TUPLES_OK, error);
+  if (res == NULL)
+    return NULL;
+  if (PQntuples (res) == 0)
+    {
+      g_set_error (error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND, "No room “%s”", job->name);
+      return NULL;
+    }
+  g_clear_pointer (&res, PQclear);
+
+  res = worker_exec (worker, STMT_SELECT_TARGET, target_values, PGRES_TUPLES_OK, error);
+  if (res == NULL)
+    return NULL;
+  if (PQntuples (res) == 0)
+    {
+      g_set_error (error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND,
+                   "No message %s in “%s”", seq, job->name);
+      return NULL;
+    }
+  if (!natter_store_check_change (job->kind, job->user, job->owner, job->seq,
+                                  get_text (res, 0, 0), get_text (res, 0, 1), error))
+    return NULL;
+  g_clear_pointer (&res, PQclear);
+
+  if (g_str_equal (job->kind, NATTER_MESSAGE_KIND_EDIT))
+    {
+      if (!exec_on_target (worker, STMT_EDIT_TARGET, job, seq, job->text, ts, error))
+        return NULL;
+    }
+  else if (g_str_equal (job->kind, NATTER_MESSAGE_KIND_DELETE))
+    {
+      if (!exec_on_target (worker, STMT_DELETE_TARGET, job, seq, NULL, NULL, error) ||
+          !exec_on_target (worker, STMT_ERASE_EDITS, job, seq, NULL, NULL, error) ||
+          !exec_on_target (worker, STMT_DELETE_REACTIONS, job, seq, NULL, NULL, error))
+        return NULL;
+    }
+  else if (is_reaction)
+    {
+      if (!exec_on_target (worker, job->flag ? STMT_ADD_REACTION : STMT_REMOVE_REACTION,
+                           job, seq, job->text, job->user, error))
+        return NULL;
+    }
+
+  res = worker_exec (worker, STMT_APPEND_CHANGE, append_values, PGRES_TUPLES_OK, error);
+  if (res == NULL)
+    return NULL;
+  result = g_new0 (NatterAppendResult, 1);
+  result->message = message_from_row (res, 0, 0);
+  return result;
+}
+
+static gpointer
+run_change (Worker *worker, Job *job, GError **error)
+{
+  NatterAppendResult *result;
+
+  if (!worker_exec_simple (worker, "BEGIN", error))
+    return NULL;
+  result = change_in_transaction (worker, job, error);
+  if (result == NULL)
+    {
+      if (!connection_lost (worker->conn))
+        worker_exec_simple (worker, "ROLLBACK", NULL);
+      return NULL;
+    }
+  if (!worker_exec_simple (worker, "COMMIT", error))
+    {
+      natter_append_result_free (result);
+      return NULL;
+    }
+  return result;
+}
+
 static gpointer
 run_history (Worker *worker, Job *job, GError **error)
 {
@@ -1278,6 +1498,8 @@ run_history (Worker *worker, Job *job, GError **error)
     g_ptr_array_add (result->messages,
                      message_from_row (res, ascending ? i : n - 1 - i, 0));
 
+  if (n > 0 && !add_reactions (worker, job->name, result->messages, error))
+    return NULL;
   return g_steal_pointer (&result);
 }
 
@@ -2360,6 +2582,32 @@ natter_store_postgres_append_message_async (NatterStore *store, const char *room
 }
 
 static void
+natter_store_postgres_change_message_async (NatterStore *store,
+                                            const NatterMessageChange *change,
+                                            GCancellable *cancellable,
+                                            GAsyncReadyCallback callback, gpointer user_data)
+{
+  NatterStorePostgres *self = NATTER_STORE_POSTGRES (store);
+  Job *job = job_new (self, run_change, natter_store_postgres_change_message_async,
+                      cancellable, callback, user_data);
+
+  job->result_free = (GDestroyNotify) natter_append_result_free;
+  job->name = g_strdup (change->room);
+  job->user = g_strdup (change->sender);
+  job->text = g_strdup (change->body != NULL ? change->body : "");
+  job->client_msg_id = change->client_msg_id != NULL && *change->client_msg_id != '\0'
+                       ? g_strdup (change->client_msg_id) : NULL;
+  job->kind = g_strdup (change->kind);
+  job->number = change->ts_ms;
+  job->seq = change->target_seq;
+  job->flag = change->active;
+  /* Whether the sender may delete the messages of others. */
+  job->owner = change->moderator;
+  /* Keyed by room like sends, so that a room's writes run in the order issued. */
+  queue_job (self, change->room, job);
+}
+
+static void
 natter_store_postgres_history_async (NatterStore *store, const char *room,
                                      const NatterHistoryQuery *query,
                                      GCancellable *cancellable,
@@ -2509,6 +2757,7 @@ natter_store_postgres_iface_init (NatterStoreInterface *iface)
   iface->add_member_async = natter_store_postgres_add_member_async;
   iface->remove_member_async = natter_store_postgres_remove_member_async;
   iface->append_message_async = natter_store_postgres_append_message_async;
+  iface->change_message_async = natter_store_postgres_change_message_async;
   iface->history_async = natter_store_postgres_history_async;
   iface->set_read_async = natter_store_postgres_set_read_async;
   iface->search_async = natter_store_postgres_search_async;

@@ -186,9 +186,27 @@ static const char * const migrations[] = {
   "  created_at INTEGER NOT NULL,"
   "  PRIMARY KEY (user, blocked)"
   ") WITHOUT ROWID;",
+
+  /* 7: replies and message changes. target_seq is the message a reply answers or a change
+   * (edit, delete, reaction) changes; the target row itself holds its current state (body,
+   * edited_ts, kind 'deleted') and reactions have a table of their own, so that a history
+   * page reads its messages and their reactions with two indexed range scans. */
+  "ALTER TABLE messages ADD COLUMN target_seq INTEGER;"
+  "ALTER TABLE messages ADD COLUMN edited_ts INTEGER;"
+  "ALTER TABLE messages ADD COLUMN active INTEGER;"
+  "CREATE INDEX messages_target ON messages (room, target_seq)"
+  "  WHERE target_seq IS NOT NULL;"
+  "CREATE TABLE reactions ("
+  "  room  TEXT NOT NULL,"
+  "  seq   INTEGER NOT NULL,"
+  "  emoji TEXT NOT NULL,"
+  "  user  TEXT NOT NULL,"
+  "  PRIMARY KEY (room, seq, emoji, user)"
+  ") WITHOUT ROWID;",
 };
 
-#define MESSAGE_COLUMNS "room, seq, ts, sender, body, client_msg_id, kind"
+#define MESSAGE_COLUMNS \
+  "room, seq, ts, sender, body, client_msg_id, kind, target_seq, edited_ts, active"
 
 typedef enum {
   STMT_BEGIN_IMMEDIATE,
@@ -228,6 +246,16 @@ typedef enum {
   STMT_SELECT_LAST_SEQ,
   STMT_SET_LAST_SEQ,
   STMT_INSERT_MESSAGE,
+  STMT_INSERT_CHANGE,
+  STMT_SELECT_TARGET,
+  STMT_EDIT_TARGET,
+  STMT_DELETE_TARGET,
+  STMT_ERASE_EDITS,
+  STMT_DELETE_REACTIONS,
+  STMT_ADD_REACTION,
+  STMT_REMOVE_REACTION,
+  STMT_OPTIMIZE_INDEX,
+  STMT_SELECT_REACTIONS,
   STMT_HISTORY_ASCENDING,
   STMT_HISTORY_DESCENDING,
   STMT_SEARCH,
@@ -332,7 +360,32 @@ static const char * const stmt_sql[N_STMTS] = {
   [STMT_SELECT_LAST_SEQ] = "SELECT last_seq FROM rooms WHERE name = ?1",
   [STMT_SET_LAST_SEQ] = "UPDATE rooms SET last_seq = ?2 WHERE name = ?1",
   [STMT_INSERT_MESSAGE] =
-    "INSERT INTO messages (" MESSAGE_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    "INSERT INTO messages (room, seq, ts, sender, body, client_msg_id, kind)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+  [STMT_INSERT_CHANGE] =
+    "INSERT INTO messages (" MESSAGE_COLUMNS ")"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, ?9)",
+  [STMT_SELECT_TARGET] =
+    "SELECT id, sender, kind FROM messages WHERE room = ?1 AND seq = ?2",
+  [STMT_EDIT_TARGET] =
+    "UPDATE messages SET body = ?3, edited_ts = ?4 WHERE room = ?1 AND seq = ?2",
+  [STMT_DELETE_TARGET] =
+    "UPDATE messages SET body = '', kind = 'deleted', edited_ts = NULL"
+    " WHERE room = ?1 AND seq = ?2",
+  [STMT_ERASE_EDITS] =
+    "UPDATE messages SET body = '' WHERE room = ?1 AND target_seq = ?2 AND kind = 'edit'",
+  [STMT_DELETE_REACTIONS] = "DELETE FROM reactions WHERE room = ?1 AND seq = ?2",
+  [STMT_ADD_REACTION] =
+    "INSERT INTO reactions (room, seq, emoji, user) VALUES (?1, ?2, ?3, ?4)"
+    " ON CONFLICT DO NOTHING",
+  [STMT_REMOVE_REACTION] =
+    "DELETE FROM reactions WHERE room = ?1 AND seq = ?2 AND emoji = ?3 AND user = ?4",
+  /* FTS5 (before 3.42, without secure-delete) only marks a deleted row's terms as gone
+   * in a newer segment; merging every segment into one drops them from the file. */
+  [STMT_OPTIMIZE_INDEX] = "INSERT INTO messages_fts (messages_fts) VALUES ('optimize')",
+  [STMT_SELECT_REACTIONS] =
+    "SELECT seq, emoji, user FROM reactions"
+    " WHERE room = ?1 AND seq >= ?2 AND seq <= ?3 ORDER BY seq, emoji, user",
   [STMT_HISTORY_ASCENDING] =
     "SELECT " MESSAGE_COLUMNS " FROM messages"
     " WHERE room = ?1 AND seq > ?2 AND seq < ?3 ORDER BY seq ASC LIMIT ?4",
@@ -340,9 +393,10 @@ static const char * const stmt_sql[N_STMTS] = {
     "SELECT " MESSAGE_COLUMNS " FROM messages"
     " WHERE room = ?1 AND seq > ?2 AND seq < ?3 ORDER BY seq DESC LIMIT ?4",
   [STMT_SEARCH] =
-    "SELECT m.room, m.seq, m.ts, m.sender, m.body, m.client_msg_id, m.kind"
+    "SELECT m.room, m.seq, m.ts, m.sender, m.body, m.client_msg_id, m.kind,"
+    "  m.target_seq, m.edited_ts, m.active"
     "  FROM messages_fts JOIN messages AS m ON m.id = messages_fts.rowid"
-    " WHERE messages_fts MATCH ?1"
+    " WHERE messages_fts MATCH ?1 AND m.kind IN ('text', 'broadcast')"
     "   AND (m.room = ?3 OR m.room IN (SELECT room FROM members WHERE user = ?2))"
     "   AND (?4 IS NULL OR m.room = ?4)"
     " ORDER BY messages_fts.rowid DESC LIMIT ?5",
@@ -521,13 +575,23 @@ now_ms (void)
   return g_get_real_time () / 1000;
 }
 
+/* A row of MESSAGE_COLUMNS. */
 static Natter__Message *
 message_from_row (sqlite3_stmt *stmt)
 {
-  return natter_message_new (column_text (stmt, 0), (guint64) sqlite3_column_int64 (stmt, 1),
-                             sqlite3_column_int64 (stmt, 2), column_text (stmt, 3),
-                             column_text (stmt, 4), column_text (stmt, 5),
-                             column_text (stmt, 6));
+  Natter__Message *message;
+
+  message = natter_message_new (column_text (stmt, 0), (guint64) sqlite3_column_int64 (stmt, 1),
+                                sqlite3_column_int64 (stmt, 2), column_text (stmt, 3),
+                                column_text (stmt, 4), column_text (stmt, 5),
+                                column_text (stmt, 6));
+  natter_message_set_refs (message,
+                           sqlite3_column_type (stmt, 7) != SQLITE_NULL,
+                           (guint64) sqlite3_column_int64 (stmt, 7),
+                           sqlite3_column_int64 (stmt, 8),
+                           sqlite3_column_type (stmt, 9) != SQLITE_NULL,
+                           sqlite3_column_int (stmt, 9) != 0);
+  return message;
 }
 
 static NatterRoomRecord *
@@ -591,7 +655,9 @@ enable_wal (Conn *conn, GError **error)
   "PRAGMA query_only = ON;" \
   "PRAGMA mmap_size = 268435456;" \
   "PRAGMA cache_size = -32768;"
-#define WRITER_PRAGMAS COMMON_PRAGMAS "PRAGMA journal_size_limit = 67108864;"
+/* secure_delete: a deleted message's text must leave the file, not linger in free space. */
+#define WRITER_PRAGMAS COMMON_PRAGMAS "PRAGMA journal_size_limit = 67108864;" \
+  "PRAGMA secure_delete = ON;"
 
 static Conn *
 conn_open (const char *path, gboolean read_only, NatterDurability durability,
@@ -795,6 +861,8 @@ struct _Op
   guint64             u64;             /* seq, limit or NatterAccountState */
   gboolean            flag;            /* admin */
   gboolean            owner;           /* the local owner account */
+  gboolean            moderator;       /* may delete the messages of others */
+  gboolean            needs_index;     /* changes indexed rows: see index_before() */
   NatterHistoryQuery  history;
   NatterModerationKind moderation;
   NatterRole          role;
@@ -1386,32 +1454,22 @@ next_seq (Conn *conn, const char *room, gint64 *out_seq, GError **error)
   return TRUE;
 }
 
+/* Inserts the message of @op with the room's next seq and completes @op with it. */
 static gboolean
-write_append_message (Conn *conn, Op *op, GError **error)
+insert_message (Conn *conn, Op *op, gboolean has_target, gboolean has_active, GError **error)
 {
   g_autoptr(BorrowedStmt) insert = NULL;
   g_autoptr(BorrowedStmt) advance = NULL;
-  Natter__Message *original = NULL;
+  Natter__Message *message;
   gint64 seq;
-
-  if (op->client_msg_id != NULL)
-    {
-      if (!find_by_client_msg_id (conn, op->user, op->client_msg_id, &original, error))
-        return FALSE;
-      if (original != NULL)
-        {
-          op_set_result (op, append_result_new (original, TRUE),
-                         (GDestroyNotify) natter_append_result_free);
-          return TRUE;
-        }
-    }
 
   if (!next_seq (conn, op->room, &seq, error))
     return FALSE;
 
-  /* The search index gets the row before this transaction commits: see
-   * index_new_messages(). */
-  insert = conn_borrow (conn, STMT_INSERT_MESSAGE, error);
+  /* The search index gets the row later: see index_pending(). */
+  /* Plain messages leave the newer columns out: a store opened at an older schema (to
+   * test its migration) writes them as that schema's code did. */
+  insert = conn_borrow (conn, has_target ? STMT_INSERT_CHANGE : STMT_INSERT_MESSAGE, error);
   if (insert == NULL)
     return FALSE;
   bind_text (insert, 1, op->room);
@@ -1421,11 +1479,15 @@ write_append_message (Conn *conn, Op *op, GError **error)
   bind_text (insert, 5, op->text);
   bind_text (insert, 6, op->client_msg_id);
   bind_text (insert, 7, op->kind);
+  if (has_target)
+    sqlite3_bind_int64 (insert, 8, seq_to_sql (op->u64));
+  if (has_active)
+    sqlite3_bind_int (insert, 9, op->flag);
   if (stmt_step (conn, insert, error) == 0)
     return FALSE;
-  /* Ids only grow (the table has no deletes), so every message appended from here on in
-   * this transaction has an id at least this one. If this operation's savepoint is rolled
-   * back, the row goes away and the index never sees it. */
+  /* Ids only grow, so every message appended from here on in this transaction has an id
+   * at least this one. If this operation's savepoint is rolled back, the row goes away
+   * and the index never sees it. */
   if (conn->unindexed_from == 0)
     conn->unindexed_from = sqlite3_last_insert_rowid (conn->db);
 
@@ -1438,13 +1500,127 @@ write_append_message (Conn *conn, Op *op, GError **error)
   if (stmt_step (conn, advance, error) == 0)
     return FALSE;
 
-  op_set_result (op,
-                 append_result_new (natter_message_new (op->room, (guint64) seq, op->i64,
-                                                        op->user, op->text,
-                                                        op->client_msg_id, op->kind),
-                                    FALSE),
+  message = natter_message_new (op->room, (guint64) seq, op->i64, op->user, op->text,
+                                op->client_msg_id, op->kind);
+  natter_message_set_refs (message, has_target, op->u64, 0, has_active, op->flag);
+  op_set_result (op, append_result_new (message, FALSE),
                  (GDestroyNotify) natter_append_result_free);
   return TRUE;
+}
+
+/* Completes @op with the earlier message of its sender and client_msg_id, if any. */
+static gboolean
+find_duplicate (Conn *conn, Op *op, gboolean *out_found, GError **error)
+{
+  Natter__Message *original = NULL;
+
+  *out_found = FALSE;
+  if (op->client_msg_id == NULL)
+    return TRUE;
+  if (!find_by_client_msg_id (conn, op->user, op->client_msg_id, &original, error))
+    return FALSE;
+  if (original != NULL)
+    {
+      op_set_result (op, append_result_new (original, TRUE),
+                     (GDestroyNotify) natter_append_result_free);
+      *out_found = TRUE;
+    }
+  return TRUE;
+}
+
+static gboolean
+write_append_message (Conn *conn, Op *op, GError **error)
+{
+  gboolean duplicate;
+
+  if (!find_duplicate (conn, op, &duplicate, error))
+    return FALSE;
+  return duplicate || insert_message (conn, op, FALSE, FALSE, error);
+}
+
+static gboolean
+run_target_stmt (Conn *conn, StmtId id, Op *op, GError **error)
+{
+  g_autoptr(BorrowedStmt) stmt = conn_borrow (conn, id, error);
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, op->room);
+  sqlite3_bind_int64 (stmt, 2, seq_to_sql (op->u64));
+  if (id == STMT_EDIT_TARGET)
+    {
+      bind_text (stmt, 3, op->text);
+      sqlite3_bind_int64 (stmt, 4, op->i64);
+    }
+  else if (id == STMT_ADD_REACTION || id == STMT_REMOVE_REACTION)
+    {
+      bind_text (stmt, 3, op->text);
+      bind_text (stmt, 4, op->user);
+    }
+  return stmt_step (conn, stmt, error) != 0;
+}
+
+/* A reply or a change of the message op->u64: checks it against its target, applies it
+ * to the target and appends it. */
+static gboolean
+write_change_message (Conn *conn, Op *op, GError **error)
+{
+  g_autoptr(BorrowedStmt) select = NULL;
+  g_autofree char *target_sender = NULL;
+  g_autofree char *target_kind = NULL;
+  gboolean duplicate;
+
+  if (!find_duplicate (conn, op, &duplicate, error))
+    return FALSE;
+  if (duplicate)
+    return TRUE;
+
+  select = conn_borrow (conn, STMT_SELECT_TARGET, error);
+  if (select == NULL)
+    return FALSE;
+  bind_text (select, 1, op->room);
+  sqlite3_bind_int64 (select, 2, seq_to_sql (op->u64));
+  switch (stmt_step (conn, select, error))
+    {
+    case SQLITE_ROW:
+      target_sender = g_strdup (column_text (select, 1));
+      target_kind = g_strdup (column_text (select, 2));
+      break;
+    case SQLITE_DONE:
+      g_set_error (error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND,
+                   "No message %" G_GUINT64_FORMAT " in “%s”", op->u64, op->room);
+      return FALSE;
+    default:
+      return FALSE;
+    }
+  g_clear_pointer (&select, borrowed_stmt_release);
+
+  if (!natter_store_check_change (op->kind, op->user, op->moderator, op->u64, target_sender,
+                                  target_kind, error))
+    return FALSE;
+
+  if (g_str_equal (op->kind, NATTER_MESSAGE_KIND_EDIT))
+    {
+      if (!run_target_stmt (conn, STMT_EDIT_TARGET, op, error))
+        return FALSE;
+    }
+  else if (g_str_equal (op->kind, NATTER_MESSAGE_KIND_DELETE))
+    {
+      if (!run_target_stmt (conn, STMT_DELETE_TARGET, op, error) ||
+          !run_target_stmt (conn, STMT_ERASE_EDITS, op, error) ||
+          !run_target_stmt (conn, STMT_DELETE_REACTIONS, op, error) ||
+          !conn_exec (conn, STMT_OPTIMIZE_INDEX, error))
+        return FALSE;
+    }
+  else if (g_str_equal (op->kind, NATTER_MESSAGE_KIND_REACTION))
+    {
+      if (!run_target_stmt (conn, op->flag ? STMT_ADD_REACTION : STMT_REMOVE_REACTION, op,
+                            error))
+        return FALSE;
+    }
+
+  return insert_message (conn, op, TRUE, g_str_equal (op->kind, NATTER_MESSAGE_KIND_REACTION),
+                         error);
 }
 
 /* Reads, run by a reader thread */
@@ -1702,6 +1878,36 @@ read_load (Conn *conn, Op *op, GError **error)
   return read_in_transaction (conn, op, read_load_snapshot, error);
 }
 
+/* Adds to @messages (ascending, of @room) their reactions, read in one range scan. */
+static gboolean
+add_reactions (Conn *conn, const char *room, GPtrArray *messages, GError **error)
+{
+  g_autoptr(BorrowedStmt) stmt = conn_borrow (conn, STMT_SELECT_REACTIONS, error);
+  Natter__Message *first = g_ptr_array_index (messages, 0);
+  Natter__Message *last = g_ptr_array_index (messages, messages->len - 1);
+  guint i = 0;
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, room);
+  sqlite3_bind_int64 (stmt, 2, seq_to_sql (first->seq));
+  sqlite3_bind_int64 (stmt, 3, seq_to_sql (last->seq));
+  while ((rc = stmt_step (conn, stmt, error)) == SQLITE_ROW)
+    {
+      guint64 seq = (guint64) sqlite3_column_int64 (stmt, 0);
+
+      while (i < messages->len &&
+             ((Natter__Message *) g_ptr_array_index (messages, i))->seq < seq)
+        i++;
+      if (i < messages->len &&
+          ((Natter__Message *) g_ptr_array_index (messages, i))->seq == seq)
+        natter_message_add_reaction (g_ptr_array_index (messages, i),
+                                     column_text (stmt, 1), column_text (stmt, 2));
+    }
+  return rc == SQLITE_DONE;
+}
+
 static gboolean
 read_history (Conn *conn, Op *op, GError **error)
 {
@@ -1747,6 +1953,7 @@ read_history (Conn *conn, Op *op, GError **error)
     }
   if (rc != SQLITE_DONE)
     return FALSE;
+  g_clear_pointer (&stmt, borrowed_stmt_release);
 
   /* Pages are always in ascending order. */
   if (descending)
@@ -1762,6 +1969,9 @@ read_history (Conn *conn, Op *op, GError **error)
           pdata[n - 1 - i] = tmp;
         }
     }
+
+  if (result->messages->len > 0 && !add_reactions (conn, op->room, result->messages, error))
+    return FALSE;
 
   op_set_result (op, g_steal_pointer (&result), (GDestroyNotify) natter_history_result_free);
   return TRUE;
@@ -1905,8 +2115,8 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (NatterStoreSqlite, natter_store_sqlite, G_TYPE_OB
 /* Adds the messages from conn->unindexed_from on to the search index, in the open
  * transaction, with one statement: FTS5 then writes one segment for all of them, where a
  * row-by-row index update inside each operation's savepoint made it flush once per
- * message. No write deletes or edits a message; one that did would have to index what
- * waits first, since the delete and update triggers expect the old row to be indexed. */
+ * message. Edits and deletions index what waits first (index_before()), since the update
+ * trigger expects the old row to be indexed. */
 static gboolean
 index_new_messages (Conn *conn, GError **error)
 {
@@ -1950,6 +2160,23 @@ index_pending (NatterStoreSqlite *self)
   g_atomic_int_set (&self->index_pending, FALSE);
 }
 
+/* Before an operation that changes the body of stored messages: what waits for the index
+ * goes in now, in the batch's transaction but outside the operation's savepoint, so that
+ * the update trigger finds the old bodies indexed. If the batch fails, this is undone with
+ * it and the messages wait again. */
+static gboolean
+index_before (NatterStoreSqlite *self, GError **error)
+{
+  Conn *conn = self->writer_conn;
+
+  if (self->index_mode != INDEX_DEFERRED || conn->unindexed_from == 0)
+    return TRUE;
+  if (!index_new_messages (conn, error) || !conn_exec (conn, STMT_SET_INDEXED_ID, error))
+    return FALSE;
+  conn->unindexed_from = 0;
+  return TRUE;
+}
+
 /* Finds the first message that the search index does not have yet (schema 4). */
 static gboolean
 find_unindexed (Conn *conn, GError **error)
@@ -1982,7 +2209,8 @@ run_batch (NatterStoreSqlite *self, GPtrArray *batch)
           if (g_cancellable_set_error_if_cancelled (g_task_get_cancellable (op->task),
                                                     &op->error))
             continue;
-          if (!conn_exec (conn, STMT_SAVEPOINT, &batch_error))
+          if ((op->needs_index && !index_before (self, &batch_error)) ||
+              !conn_exec (conn, STMT_SAVEPOINT, &batch_error))
             break;
           if (op->run (conn, op, &op->error))
             conn_exec (conn, STMT_RELEASE, &batch_error);
@@ -2659,6 +2887,31 @@ natter_store_sqlite_append_message_async (NatterStore *store, const char *room,
 }
 
 static void
+natter_store_sqlite_change_message_async (NatterStore *store, const NatterMessageChange *change,
+                                          GCancellable *cancellable,
+                                          GAsyncReadyCallback callback, gpointer user_data)
+{
+  NatterStoreSqlite *self = NATTER_STORE_SQLITE (store);
+  Op *op;
+
+  op = op_new (self, write_change_message, natter_store_sqlite_change_message_async,
+               cancellable, callback, user_data);
+  op->room = g_strdup (change->room);
+  op->user = g_strdup (change->sender);
+  op->text = g_strdup (change->body != NULL ? change->body : "");
+  op->client_msg_id = (change->client_msg_id != NULL && *change->client_msg_id != '\0')
+                        ? g_strdup (change->client_msg_id) : NULL;
+  op->kind = g_strdup (change->kind);
+  op->i64 = change->ts_ms;
+  op->u64 = change->target_seq;
+  op->flag = change->active;
+  op->moderator = change->moderator;
+  op->needs_index = g_str_equal (change->kind, NATTER_MESSAGE_KIND_EDIT) ||
+                    g_str_equal (change->kind, NATTER_MESSAGE_KIND_DELETE);
+  submit_write (self, op);
+}
+
+static void
 natter_store_sqlite_history_async (NatterStore *store, const char *room,
                                    const NatterHistoryQuery *query, GCancellable *cancellable,
                                    GAsyncReadyCallback callback, gpointer user_data)
@@ -2757,6 +3010,7 @@ natter_store_sqlite_iface_init (NatterStoreInterface *iface)
   iface->add_member_async = natter_store_sqlite_add_member_async;
   iface->remove_member_async = natter_store_sqlite_remove_member_async;
   iface->append_message_async = natter_store_sqlite_append_message_async;
+  iface->change_message_async = natter_store_sqlite_change_message_async;
   iface->history_async = natter_store_sqlite_history_async;
   iface->set_read_async = natter_store_sqlite_set_read_async;
   iface->search_async = natter_store_sqlite_search_async;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "natter-error.h"
 #include "natter-store.h"
 
 G_DEFINE_INTERFACE (NatterStore, natter_store, G_TYPE_OBJECT)
@@ -367,6 +368,23 @@ natter_store_append_message_finish (NatterStore *self, GAsyncResult *result, GEr
 }
 
 void
+natter_store_change_message_async (NatterStore *self, const NatterMessageChange *change,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (NATTER_IS_STORE (self));
+  g_return_if_fail (change != NULL);
+  STORE_IFACE (self)->change_message_async (self, change, cancellable, callback, user_data);
+}
+
+NatterAppendResult *
+natter_store_change_message_finish (NatterStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (check_task (self, result), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+void
 natter_store_history_async (NatterStore *self, const char *room,
                             const NatterHistoryQuery *query, GCancellable *cancellable,
                             GAsyncReadyCallback callback, gpointer user_data)
@@ -439,11 +457,15 @@ natter_message_new (const char *room, guint64 seq, gint64 ts, const char *sender
   return message;
 }
 
+/* Through the wire format, so that every field, repeated ones too, is copied. */
 Natter__Message *
 natter_message_copy (const Natter__Message *message)
 {
-  return natter_message_new (message->room, message->seq, message->ts, message->sender,
-                             message->body, message->client_msg_id, message->kind);
+  gsize len = natter__message__get_packed_size (message);
+  g_autofree guint8 *buf = g_malloc (MAX (len, 1));
+
+  natter__message__pack (message, buf);
+  return natter__message__unpack (NULL, len, buf);
 }
 
 void
@@ -451,6 +473,92 @@ natter_message_free (Natter__Message *message)
 {
   if (message != NULL)
     protobuf_c_message_free_unpacked (&message->base, NULL);
+}
+
+void
+natter_message_set_refs (Natter__Message *message, gboolean has_target, guint64 target,
+                         gint64 edited_ts, gboolean has_active, gboolean active)
+{
+  gboolean is_change = g_strcmp0 (message->kind, NATTER_MESSAGE_KIND_EDIT) == 0 ||
+                       g_strcmp0 (message->kind, NATTER_MESSAGE_KIND_DELETE) == 0 ||
+                       g_strcmp0 (message->kind, NATTER_MESSAGE_KIND_REACTION) == 0;
+
+  if (has_target && is_change)
+    {
+      message->has_target_seq = TRUE;
+      message->target_seq = target;
+    }
+  else if (has_target)
+    {
+      message->has_reply_to = TRUE;
+      message->reply_to = target;
+    }
+  if (edited_ts != 0)
+    {
+      message->has_edited_ts = TRUE;
+      message->edited_ts = edited_ts;
+    }
+  if (has_active)
+    {
+      message->has_active = TRUE;
+      message->active = active;
+    }
+}
+
+void
+natter_message_add_reaction (Natter__Message *message, const char *emoji, const char *user)
+{
+  Natter__Reaction *reaction = NULL;
+
+  if (message->n_reactions > 0 &&
+      g_strcmp0 (message->reactions[message->n_reactions - 1]->emoji, emoji) == 0)
+    reaction = message->reactions[message->n_reactions - 1];
+  else
+    {
+      reaction = g_malloc (sizeof *reaction);
+      natter__reaction__init (reaction);
+      reaction->emoji = g_strdup (emoji);
+      message->reactions = g_realloc_n (message->reactions, message->n_reactions + 1,
+                                        sizeof *message->reactions);
+      message->reactions[message->n_reactions++] = reaction;
+    }
+  reaction->users = g_realloc_n (reaction->users, reaction->n_users + 1,
+                                 sizeof *reaction->users);
+  reaction->users[reaction->n_users++] = g_strdup (user);
+}
+
+gboolean
+natter_store_check_change (const char *kind, const char *user, gboolean moderator,
+                           guint64 target_seq, const char *target_sender,
+                           const char *target_kind, GError **error)
+{
+  if (g_str_equal (target_kind, NATTER_MESSAGE_KIND_DELETED))
+    {
+      g_set_error (error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND,
+                   "Message %" G_GUINT64_FORMAT " was deleted", target_seq);
+      return FALSE;
+    }
+  if (!g_str_equal (target_kind, NATTER_MESSAGE_KIND_TEXT) &&
+      !g_str_equal (target_kind, NATTER_MESSAGE_KIND_BROADCAST))
+    {
+      g_set_error (error, NATTER_ERROR, NATTER_ERROR_BAD_REQUEST,
+                   "Message %" G_GUINT64_FORMAT " is a change, not a message", target_seq);
+      return FALSE;
+    }
+  if (g_str_equal (kind, NATTER_MESSAGE_KIND_EDIT) && g_strcmp0 (user, target_sender) != 0)
+    {
+      g_set_error_literal (error, NATTER_ERROR, NATTER_ERROR_FORBIDDEN,
+                           "Only its sender may edit a message");
+      return FALSE;
+    }
+  if (g_str_equal (kind, NATTER_MESSAGE_KIND_DELETE) && !moderator &&
+      g_strcmp0 (user, target_sender) != 0)
+    {
+      g_set_error_literal (error, NATTER_ERROR, NATTER_ERROR_FORBIDDEN,
+                           "Only its sender or a moderator may delete a message");
+      return FALSE;
+    }
+  return TRUE;
 }
 
 void

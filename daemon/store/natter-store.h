@@ -19,6 +19,11 @@ G_BEGIN_DECLS
 /* Message kinds. */
 #define NATTER_MESSAGE_KIND_TEXT      "text"
 #define NATTER_MESSAGE_KIND_BROADCAST "broadcast"
+#define NATTER_MESSAGE_KIND_EDIT      "edit"
+#define NATTER_MESSAGE_KIND_DELETE    "delete"
+#define NATTER_MESSAGE_KIND_REACTION  "reaction"
+/* What history shows in place of a deleted message. */
+#define NATTER_MESSAGE_KIND_DELETED   "deleted"
 
 /**
  * NatterAccountFlags:
@@ -147,6 +152,20 @@ typedef struct {
   gboolean         duplicate; /* an earlier send with the same (sender, client_msg_id) */
 } NatterAppendResult;
 
+/* A message that refers to another of its room: a reply (kind text) or a change (edit,
+ * delete or reaction) of the message @target_seq. */
+typedef struct {
+  const char *room;
+  const char *sender;
+  const char *kind;          /* NATTER_MESSAGE_KIND_TEXT, _EDIT, _DELETE or _REACTION */
+  const char *body;          /* the reply, the new body, "" or the emoji */
+  const char *client_msg_id; /* (nullable) */
+  guint64     target_seq;
+  gboolean    active;        /* reactions: added, or taken back */
+  gboolean    moderator;     /* may delete the messages of others */
+  gint64      ts_ms;
+} NatterMessageChange;
+
 typedef struct {
   gboolean has_before;
   guint64  before_seq;      /* messages with seq < before_seq, newest first page */
@@ -210,6 +229,9 @@ struct _NatterStoreInterface
   void (*append_message_async)    (NatterStore *self, const char *room, const char *sender,
                                    const char *body, const char *client_msg_id,
                                    const char *kind, gint64 ts_ms,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data);
+  void (*change_message_async)    (NatterStore *self, const NatterMessageChange *change,
                                    GCancellable *cancellable,
                                    GAsyncReadyCallback callback, gpointer user_data);
   void (*history_async)           (NatterStore *self, const char *room,
@@ -393,6 +415,21 @@ void                 natter_store_append_message_async (NatterStore *self, const
                                                         GAsyncReadyCallback callback, gpointer user_data);
 NatterAppendResult  *natter_store_append_message_finish (NatterStore *self, GAsyncResult *result, GError **error);
 
+/* Appends @change like natter_store_append_message_async() does a message, in the
+ * transaction that applies it to its target: an edit replaces the target's body and sets
+ * its edited_ts, a deletion erases its text (and that of its earlier edits) from the store
+ * and the search index, a reaction adds or removes the sender's emoji. Fails, with nothing
+ * stored, with NATTER_ERROR_NOT_FOUND when the target is not a message of the room or was
+ * deleted, NATTER_ERROR_BAD_REQUEST when it is itself a change, and NATTER_ERROR_FORBIDDEN
+ * when an edit is not by the target's sender or a deletion neither by it nor a moderator. */
+void                 natter_store_change_message_async  (NatterStore *self,
+                                                         const NatterMessageChange *change,
+                                                         GCancellable *cancellable,
+                                                         GAsyncReadyCallback callback, gpointer user_data);
+NatterAppendResult  *natter_store_change_message_finish (NatterStore *self, GAsyncResult *result, GError **error);
+
+/* Messages in their current state: the latest body and edited_ts, deleted ones with kind
+ * NATTER_MESSAGE_KIND_DELETED and no body, the reactions summed up. */
 void                 natter_store_history_async        (NatterStore *self, const char *room,
                                                         const NatterHistoryQuery *query,
                                                         GCancellable *cancellable,
@@ -435,6 +472,21 @@ Natter__Message *natter_message_new  (const char *room, guint64 seq, gint64 ts,
                                       const char *client_msg_id, const char *kind);
 Natter__Message *natter_message_copy (const Natter__Message *message);
 void             natter_message_free (Natter__Message *message);
+/* Sets what a stored row says beyond natter_message_new(): its target (reply_to for a
+ * text, target_seq for a change), when it was edited (0: never) and, for a reaction,
+ * whether it was added. */
+void             natter_message_set_refs (Natter__Message *message, gboolean has_target,
+                                          guint64 target, gint64 edited_ts,
+                                          gboolean has_active, gboolean active);
+/* Adds @user to the reaction @emoji of @message; rows come grouped by emoji. */
+void             natter_message_add_reaction (Natter__Message *message, const char *emoji,
+                                              const char *user);
+/* The rules a reply or change by @user (a moderator or not) of a message of @target_sender
+ * and @target_kind follows; both stores check them in the transaction that applies it. */
+gboolean         natter_store_check_change (const char *kind, const char *user,
+                                            gboolean moderator, guint64 target_seq,
+                                            const char *target_sender,
+                                            const char *target_kind, GError **error);
 
 void natter_user_record_free      (NatterUserRecord *record);
 void natter_session_record_free   (NatterSessionRecord *record);

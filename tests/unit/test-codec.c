@@ -127,6 +127,9 @@ typedef struct
   Natter__Moderate    moderate;
   Natter__SetTopic    set_topic;
   Natter__Block       block;
+  Natter__Edit        edit;
+  Natter__Delete      delete_;
+  Natter__React       react;
 } ClientFrames;
 
 static void
@@ -171,6 +174,8 @@ build_client_frame (ClientFrames *s,
       s->send.to = (char *) "bob";
       s->send.body = (char *) TRICKY;
       s->send.client_msg_id = (char *) "c-17";
+      s->send.has_reply_to = TRUE;
+      s->send.reply_to = G_MAXUINT64;
       s->frame.send = &s->send;
       break;
     case NATTER__CLIENT_FRAME__OP_BROADCAST:
@@ -316,6 +321,34 @@ build_client_frame (ClientFrames *s,
       else
         s->frame.unblock = &s->block;
       break;
+    case NATTER__CLIENT_FRAME__OP_EDIT:
+      s->edit = (Natter__Edit) NATTER__EDIT__INIT;
+      s->edit.room = (char *) "general";
+      s->edit.has_seq = TRUE;
+      s->edit.seq = G_MAXUINT64;
+      s->edit.body = (char *) TRICKY;
+      s->edit.client_msg_id = (char *) "e-1";
+      s->frame.edit = &s->edit;
+      break;
+    case NATTER__CLIENT_FRAME__OP_DELETE:
+      s->delete_ = (Natter__Delete) NATTER__DELETE__INIT;
+      s->delete_.room = (char *) "dm:alice:bob";
+      s->delete_.has_seq = TRUE;
+      s->delete_.seq = 1;
+      s->delete_.client_msg_id = (char *) "d-1";
+      s->frame.delete_ = &s->delete_;
+      break;
+    case NATTER__CLIENT_FRAME__OP_REACT:
+      s->react = (Natter__React) NATTER__REACT__INIT;
+      s->react.room = (char *) "general";
+      s->react.has_seq = TRUE;
+      s->react.seq = 2;
+      s->react.emoji = (char *) "\xf0\x9f\x91\x8d\xf0\x9f\x8f\xbd";
+      s->react.has_active = TRUE;
+      s->react.active = FALSE;
+      s->react.client_msg_id = (char *) "r-1";
+      s->frame.react = &s->react;
+      break;
     default:
       g_error ("ClientFrame op %u has no test frame: add it here", op);
     }
@@ -362,6 +395,14 @@ static void
 fill_message (Natter__Message *m,
               guint            i)
 {
+  static char *users[] = { (char *) "alice", (char *) "bob" };
+  static char *mentions[] = { (char *) "bob" };
+  static Natter__Reaction reaction = {
+    PROTOBUF_C_MESSAGE_INIT (&natter__reaction__descriptor),
+    (char *) "\xf0\x9f\x8e\x89", G_N_ELEMENTS (users), users,
+  };
+  static Natter__Reaction *reactions[] = { &reaction };
+
   *m = (Natter__Message) NATTER__MESSAGE__INIT;
   m->room = (char *) (i == 0 ? "general" : "dm:alice:bob");
   m->has_seq = TRUE;
@@ -371,7 +412,25 @@ fill_message (Natter__Message *m,
   m->sender = (char *) "alice";
   m->body = (char *) (i == 0 ? TRICKY : "");
   m->client_msg_id = (char *) "c-1";
-  m->kind = (char *) "text";
+  m->kind = (char *) (i == 0 ? "text" : "reaction");
+  if (i == 0)
+    {
+      m->has_reply_to = TRUE;
+      m->reply_to = G_MAXUINT64;
+      m->has_edited_ts = TRUE;
+      m->edited_ts = G_MININT64;
+      m->n_reactions = G_N_ELEMENTS (reactions);
+      m->reactions = reactions;
+      m->n_mentions = G_N_ELEMENTS (mentions);
+      m->mentions = mentions;
+    }
+  else
+    {
+      m->has_target_seq = TRUE;
+      m->target_seq = 1;
+      m->has_active = TRUE;
+      m->active = FALSE;
+    }
 }
 
 static void

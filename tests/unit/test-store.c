@@ -511,6 +511,53 @@ append_ok (Fixture *f, const char *room, const char *sender, const char *body)
   return result->message->seq;
 }
 
+static NatterAppendResult *
+change (Fixture *f, const char *kind, const char *sender, guint64 target, const char *body,
+        gboolean moderator, const char *client_msg_id, GError **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  NatterMessageChange request = {
+    .room = "general",
+    .sender = sender,
+    .kind = kind,
+    .body = body,
+    .client_msg_id = client_msg_id,
+    .target_seq = target,
+    .active = TRUE,
+    .moderator = moderator,
+    .ts_ms = now_ms (),
+  };
+
+  natter_store_change_message_async (f->store, &request, NULL, result_cb, &result);
+  WAIT_UNTIL (result != NULL);
+  return natter_store_change_message_finish (f->store, result, error);
+}
+
+static guint64
+change_ok (Fixture *f, const char *kind, const char *sender, guint64 target, const char *body)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(NatterAppendResult) result = change (f, kind, sender, target, body, FALSE, NULL,
+                                                 &local_error);
+
+  g_assert_no_error (local_error);
+  g_assert_false (result->duplicate);
+  g_assert_cmpstr (result->message->kind, ==, kind);
+  return result->message->seq;
+}
+
+static void
+assert_change_fails (Fixture *f, const char *kind, const char *sender, guint64 target,
+                     NatterError code)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(NatterAppendResult) result = change (f, kind, sender, target, "x", FALSE, NULL,
+                                                 &local_error);
+
+  g_assert_error (local_error, NATTER_ERROR, code);
+  g_assert_null (result);
+}
+
 static NatterHistoryResult *
 history (Fixture *f, const char *room, gint64 after, gint64 before, guint limit,
          GError **error)
@@ -1364,6 +1411,134 @@ test_history (Fixture *fixture, gconstpointer user_data)
     }
 }
 
+/* Replies, edits, deletions and reactions: each a message of its own, and history shows
+ * every message in its current state. */
+static void
+test_changes (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(NatterAppendResult) reply = NULL;
+  g_autoptr(NatterAppendResult) again = NULL;
+  g_autoptr(NatterHistoryResult) page = NULL;
+  g_autoptr(GPtrArray) found = NULL;
+  Natter__Message *m;
+  guint64 first, second, edit, reaction;
+
+  create_room_with_member (fixture, "general", "alice");
+  g_assert_true (add_member (fixture, "general", "bob", NULL));
+  first = append_ok (fixture, "general", "alice", "helo wrold");
+  second = append_ok (fixture, "general", "bob", "secret hunter2");
+
+  reply = change (fixture, NATTER_MESSAGE_KIND_TEXT, "bob", first, "an answer", FALSE, "r-1",
+                  &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (reply->message->seq, ==, 3);
+  g_assert_true (reply->message->has_reply_to);
+  g_assert_cmpuint (reply->message->reply_to, ==, first);
+  g_assert_false (reply->message->has_target_seq);
+  again = change (fixture, NATTER_MESSAGE_KIND_TEXT, "bob", first, "an answer", FALSE, "r-1",
+                  &local_error);
+  g_assert_no_error (local_error);
+  g_assert_true (again->duplicate);
+  g_assert_cmpuint (again->message->seq, ==, 3);
+
+  edit = change_ok (fixture, NATTER_MESSAGE_KIND_EDIT, "alice", first, "hello world");
+  g_assert_cmpuint (edit, ==, 4);
+  g_assert_cmpuint (change_ok (fixture, NATTER_MESSAGE_KIND_DELETE, "bob", second, ""), ==, 5);
+  reaction = change_ok (fixture, NATTER_MESSAGE_KIND_REACTION, "bob", first, "👍");
+  change_ok (fixture, NATTER_MESSAGE_KIND_REACTION, "alice", first, "👍");
+  change_ok (fixture, NATTER_MESSAGE_KIND_REACTION, "alice", first, "🎉");
+  g_assert_cmpuint (reaction, ==, 6);
+
+  /* The rules: nothing is stored when one fails. */
+  assert_change_fails (fixture, NATTER_MESSAGE_KIND_EDIT, "bob", first, NATTER_ERROR_FORBIDDEN);
+  assert_change_fails (fixture, NATTER_MESSAGE_KIND_DELETE, "bob", first,
+                       NATTER_ERROR_FORBIDDEN);
+  assert_change_fails (fixture, NATTER_MESSAGE_KIND_EDIT, "bob", second,
+                       NATTER_ERROR_NOT_FOUND);
+  assert_change_fails (fixture, NATTER_MESSAGE_KIND_REACTION, "bob", second,
+                       NATTER_ERROR_NOT_FOUND);
+  assert_change_fails (fixture, NATTER_MESSAGE_KIND_TEXT, "bob", 999, NATTER_ERROR_NOT_FOUND);
+  assert_change_fails (fixture, NATTER_MESSAGE_KIND_REACTION, "bob", edit,
+                       NATTER_ERROR_BAD_REQUEST);
+
+  page = history (fixture, "general", -1, -1, 50, &local_error);
+  g_assert_no_error (local_error);
+  assert_page (page, 1, 8, FALSE);
+  m = g_ptr_array_index (page->messages, 0);
+  g_assert_cmpstr (m->body, ==, "hello world");
+  g_assert_true (m->has_edited_ts);
+  g_assert_cmpuint (m->n_reactions, ==, 2);
+  g_assert_cmpstr (m->reactions[0]->emoji, ==, "🎉");
+  g_assert_cmpuint (m->reactions[0]->n_users, ==, 1);
+  g_assert_cmpstr (m->reactions[1]->emoji, ==, "👍");
+  g_assert_cmpuint (m->reactions[1]->n_users, ==, 2);
+  g_assert_cmpstr (m->reactions[1]->users[0], ==, "alice");
+  g_assert_cmpstr (m->reactions[1]->users[1], ==, "bob");
+  m = g_ptr_array_index (page->messages, 1);
+  g_assert_cmpstr (m->kind, ==, NATTER_MESSAGE_KIND_DELETED);
+  g_assert_cmpstr (m->body, ==, "");
+  m = g_ptr_array_index (page->messages, 3);
+  g_assert_cmpstr (m->kind, ==, NATTER_MESSAGE_KIND_EDIT);
+  g_assert_cmpuint (m->target_seq, ==, first);
+  m = g_ptr_array_index (page->messages, 5);
+  g_assert_cmpstr (m->kind, ==, NATTER_MESSAGE_KIND_REACTION);
+  g_assert_true (m->has_active && m->active);
+
+  /* A reaction taken back. */
+  {
+    g_autoptr(NatterHistoryResult) one = NULL;
+    g_autoptr(GAsyncResult) result = NULL;
+    g_autoptr(NatterAppendResult) undone = NULL;
+    NatterMessageChange request = {
+      .room = "general", .sender = "bob", .kind = NATTER_MESSAGE_KIND_REACTION,
+      .body = "👍", .target_seq = first, .active = FALSE, .ts_ms = now_ms (),
+    };
+
+    natter_store_change_message_async (fixture->store, &request, NULL, result_cb, &result);
+    WAIT_UNTIL (result != NULL);
+    undone = natter_store_change_message_finish (fixture->store, result, &local_error);
+    g_assert_no_error (local_error);
+    g_assert_true (undone->message->has_active);
+    g_assert_false (undone->message->active);
+    one = history (fixture, "general", 0, 2, 1, &local_error);
+    g_assert_no_error (local_error);
+    m = g_ptr_array_index (one->messages, 0);
+    g_assert_cmpuint (m->reactions[1]->n_users, ==, 1);
+    g_assert_cmpstr (m->reactions[1]->users[0], ==, "alice");
+  }
+
+  /* Search finds the current text only, and never the changes themselves. */
+  found = search (fixture, "alice", "world", NULL, 10, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (found->len, ==, 1);
+  g_assert_cmpuint (((Natter__Message *) g_ptr_array_index (found, 0))->seq, ==, first);
+  g_clear_pointer (&found, g_ptr_array_unref);
+  found = search (fixture, "alice", "hunter2", NULL, 10, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (found->len, ==, 0);
+  g_clear_pointer (&found, g_ptr_array_unref);
+
+  /* A moderator deletes the message of another, and its earlier edits go with it. */
+  {
+    g_autoptr(NatterAppendResult) deleted = change (fixture, NATTER_MESSAGE_KIND_DELETE, "bob",
+                                                    first, "", TRUE, NULL, &local_error);
+    g_autoptr(NatterHistoryResult) all = NULL;
+
+    g_assert_no_error (local_error);
+    all = history (fixture, "general", 0, -1, 50, &local_error);
+    g_assert_no_error (local_error);
+    m = g_ptr_array_index (all->messages, 0);
+    g_assert_cmpstr (m->kind, ==, NATTER_MESSAGE_KIND_DELETED);
+    g_assert_cmpuint (m->n_reactions, ==, 0);
+    m = g_ptr_array_index (all->messages, edit - 1);
+    g_assert_cmpstr (m->body, ==, "");
+  }
+  found = search (fixture, "alice", "world", NULL, 10, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (found->len, ==, 0);
+}
+
 static void
 test_read_markers (Fixture *fixture, gconstpointer user_data)
 {
@@ -2080,6 +2255,68 @@ test_sqlite_file (Fixture *fixture, gconstpointer user_data)
 }
 
 static gboolean
+file_contains (const char *path, const char *word)
+{
+  g_autofree char *contents = NULL;
+  gsize len = 0;
+  gsize word_len = strlen (word);
+
+  if (!g_file_get_contents (path, &contents, &len, NULL))
+    return FALSE;
+
+  /* Not g_strstr_len(): it stops at the first NUL, and the file is full of them. */
+  for (gsize i = 0; i + word_len <= len; i++)
+    if (memcmp (contents + i, word, word_len) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* Copies the whole log into the database file and empties it; the store's own
+ * checkpoints may hold it up for a moment. */
+static gboolean
+checkpoint_raw (const char *path)
+{
+  sqlite3 *db = open_raw (path);
+  gint64 busy = query_int_raw (db, "PRAGMA wal_checkpoint(TRUNCATE)");
+
+  sqlite3_close (db);
+  return busy == 0;
+}
+
+/* Deleting a message erases its text from the file: the row, its earlier edits, the
+ * search index and the free pages, once the log is checkpointed. */
+static void
+test_sqlite_erase (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GPtrArray) found = NULL;
+  g_autofree char *wal = g_strconcat (fixture->path, "-wal", NULL);
+  guint64 seq;
+
+  create_room_with_member (fixture, "general", "alice");
+  for (guint i = 0; i < 50; i++)
+    append_ok (fixture, "general", "alice", "filler words to make segments");
+  seq = append_ok (fixture, "general", "alice", "my password is zqxjwvpassword");
+  change_ok (fixture, NATTER_MESSAGE_KIND_EDIT, "alice", seq, "oops zqxjwvedited");
+  /* Into the index and the database file first, as time would do it. */
+  found = search (fixture, "alice", "zqxjwvedited", NULL, 10, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (found->len, ==, 1);
+  g_clear_pointer (&found, g_ptr_array_unref);
+  WAIT_UNTIL (checkpoint_raw (fixture->path));
+  g_assert_true (file_contains (fixture->path, "zqxjwvedited"));
+
+  change_ok (fixture, NATTER_MESSAGE_KIND_DELETE, "alice", seq, "");
+  found = search (fixture, "alice", "zqxjwvedited", NULL, 10, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (found->len, ==, 0);
+
+  WAIT_UNTIL (checkpoint_raw (fixture->path));
+  g_assert_false (file_contains (fixture->path, "zqxjwv"));
+  g_assert_false (file_contains (wal, "zqxjwv"));
+}
+
+static gboolean
 wake_cb (gpointer user_data)
 {
   return G_SOURCE_CONTINUE;
@@ -2587,6 +2824,7 @@ main (int argc, char **argv)
   ADD ("/store/idempotency", test_idempotency);
   ADD ("/store/history", test_history);
   ADD ("/store/read-markers", test_read_markers);
+  ADD ("/store/changes", test_changes);
   ADD ("/store/search/scope", test_search);
   ADD ("/store/search/text", test_search_text);
   ADD ("/store/load", test_load);
@@ -2609,6 +2847,7 @@ main (int argc, char **argv)
   ADD ("/store/sqlite/fts-batched", test_sqlite_fts_batched);
   ADD ("/store/sqlite/fts-deferred", test_sqlite_fts_deferred);
   ADD ("/store/sqlite/fts-recovery", test_sqlite_fts_recovery);
+  ADD ("/store/sqlite/erase", test_sqlite_erase);
   ADD_EMPTY ("/store/sqlite/migration", test_sqlite_migration);
   ADD_EMPTY ("/store/sqlite/migration-fts-trigger", test_sqlite_migration_fts_trigger);
   ADD_EMPTY ("/store/sqlite/newer-schema", test_sqlite_newer_schema);
