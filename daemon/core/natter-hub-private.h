@@ -187,6 +187,7 @@ void  natter_hub_room_backfill      (NatterHub             *self,
 #define DEFAULT_SEARCH_LIMIT  20
 #define MAX_QUERY_CHARS       256
 #define MAX_CLIENT_MSG_ID     64
+#define MAX_EMOJI_BYTES       32
 /* The largest page the stores return at once. */
 #define MAX_PAGE              200
 #define MIN_PASSWORD_BYTES    8
@@ -312,6 +313,9 @@ void natter_hub_handle_history (Request *req, ClientState *cs);
 void natter_hub_handle_read (Request *req, ClientState *cs);
 void natter_hub_handle_rooms (Request *req, ClientState *cs);
 void natter_hub_handle_search (Request *req, ClientState *cs);
+void natter_hub_handle_edit (Request *req, ClientState *cs);
+void natter_hub_handle_delete (Request *req, ClientState *cs);
+void natter_hub_handle_react (Request *req, ClientState *cs);
 void natter_hub_handle_send (Request *req, ClientState *cs);
 void natter_hub_handle_typing (Request *req, ClientState *cs);
 

@@ -15,13 +15,61 @@
 /* ---------------------------------------------------------------------------------- */
 /* Send and broadcast */
 
-static void
-send_appended_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+/* Whether @c may be part of a user name (natter_validate_user_name()). */
+static gboolean
+is_name_char (char c)
 {
-  g_autoptr(Request) req = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(NatterAppendResult) appended = natter_store_append_message_finish (NATTER_STORE (source),
-                                                                              result, &error);
+  return g_ascii_islower (c) || g_ascii_isdigit (c) || c == '_' || c == '.' || c == '-';
+}
+
+/* Sets the mentions of @message: the members of @room named as `@user` in its body, each
+ * once, in the order of their first mention. A name is the longest run of name characters
+ * after the `@`, less trailing dots, so that "thanks @bob." names bob. */
+static void
+add_mentions (Room *room, Natter__Message *message)
+{
+  g_autoptr(GPtrArray) found = NULL;
+  const char *body = message->body;
+
+  if (body == NULL || message->kind == NULL ||
+      !(g_str_equal (message->kind, NATTER_MESSAGE_KIND_TEXT) ||
+        g_str_equal (message->kind, NATTER_MESSAGE_KIND_EDIT) ||
+        g_str_equal (message->kind, NATTER_MESSAGE_KIND_BROADCAST)))
+    return;
+
+  found = g_ptr_array_new ();
+  for (const char *at = strchr (body, '@'); at != NULL; at = strchr (at + 1, '@'))
+    {
+      g_autofree char *name = NULL;
+      gsize len = 0;
+
+      /* "a@b" is an address, not a mention. */
+      if (at > body && is_name_char (at[-1]))
+        continue;
+      while (is_name_char (at[1 + len]))
+        len++;
+      while (len > 0 && at[len] == '.')
+        len--;
+      if (len == 0)
+        continue;
+      name = g_strndup (at + 1, len);
+      if (natter_hub_room_is_member (room, name) &&
+          !g_ptr_array_find_with_equal_func (found, name, g_str_equal, NULL))
+        g_ptr_array_add (found, g_steal_pointer (&name));
+    }
+  if (found->len == 0)
+    return;
+
+  g_strfreev (message->mentions);
+  message->n_mentions = found->len;
+  g_ptr_array_add (found, NULL);
+  message->mentions = (char **) g_ptr_array_steal (found, NULL);
+}
+
+/* Replies `sent` to an append (of a message or change) and fans the new message out. */
+static void
+complete_append (Request *req, NatterAppendResult *appended, const GError *error)
+{
   NatterHub *self = req->hub;
   Natter__ServerFrame frame = NATTER__SERVER_FRAME__INIT;
   Natter__Sent sent = NATTER__SENT__INIT;
@@ -34,6 +82,9 @@ send_appended_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   message = appended->message;
+  room = g_hash_table_lookup (self->rooms, message->room);
+  if (room != NULL)
+    add_mentions (room, message);
 
   /* Durable now: acknowledge, then fan out. */
   sent.room = message->room;
@@ -46,7 +97,6 @@ send_appended_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   frame.sent = &sent;
   natter_hub_reply (req, &frame);
 
-  room = g_hash_table_lookup (self->rooms, message->room);
   if (room != NULL && !appended->duplicate)
     {
       self->n_messages++;
@@ -58,9 +108,62 @@ send_appended_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void
+send_appended_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(Request) req = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterAppendResult) appended = natter_store_append_message_finish (NATTER_STORE (source),
+                                                                              result, &error);
+
+  complete_append (req, appended, error);
+}
+
+static void
+change_appended_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(Request) req = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterAppendResult) appended = natter_store_change_message_finish (NATTER_STORE (source),
+                                                                              result, &error);
+
+  complete_append (req, appended, error);
+}
+
+/* A message that refers to @target_seq of @room: a reply, or a change (kind edit, delete
+ * or reaction). The store checks the target in the transaction that appends it. */
+static void
+append_change (Request *req, Room *room, const char *kind, guint64 target_seq,
+               const char *body, const char *client_msg_id, gboolean active,
+               gboolean moderator)
+{
+  NatterMessageChange change = {
+    .room = room->name,
+    .sender = req->user,
+    .kind = kind,
+    .body = body,
+    .client_msg_id = client_msg_id,
+    .target_seq = target_seq,
+    .active = active,
+    .moderator = moderator,
+    .ts_ms = natter_hub_now_ms (),
+  };
+
+  natter_store_change_message_async (req->hub->store, &change, NULL, change_appended_cb,
+                                     natter_hub_request_ref (req));
+}
+
+static void
 append (Request *req, Room *room, const char *body, const char *client_msg_id,
         const char *kind)
 {
+  Natter__Send *send = req->frame->op_case == NATTER__CLIENT_FRAME__OP_SEND ? req->frame->send
+                                                                           : NULL;
+
+  if (send != NULL && send->has_reply_to)
+    {
+      append_change (req, room, kind, send->reply_to, body, client_msg_id, FALSE, FALSE);
+      return;
+    }
   natter_store_append_message_async (req->hub->store, room->name, req->user, body,
                                      client_msg_id, kind, natter_hub_now_ms (), NULL, send_appended_cb,
                                      natter_hub_request_ref (req));
@@ -248,6 +351,74 @@ natter_hub_handle_send (Request *req, ClientState *cs)
   append (req, room, op->body, op->client_msg_id, NATTER_MESSAGE_KIND_TEXT);
 }
 
+/* The room of an edit, delete or react by @cs, if it may change messages there. */
+static Room *
+room_for_change (Request *req, ClientState *cs, const char *name, gboolean has_seq,
+                 const char *client_msg_id)
+{
+  Room *room;
+
+  if (!has_seq)
+    {
+      natter_hub_reply_with_error (req, NATTER_ERROR_BAD_REQUEST, "seq is required");
+      return NULL;
+    }
+  if (!check_client_msg_id (req, client_msg_id, FALSE))
+    return NULL;
+  room = natter_hub_room_for_reading (req, cs->user, name);
+  if (room == NULL)
+    return NULL;
+  if (!check_rate (req, cs))
+    return NULL;
+  req->user = g_strdup (cs->user);
+  return room;
+}
+
+void
+natter_hub_handle_edit (Request *req, ClientState *cs)
+{
+  Natter__Edit *op = req->frame->edit;
+  Room *room;
+
+  if (!check_body (req, op->body))
+    return;
+  room = room_for_change (req, cs, op->room, op->has_seq, op->client_msg_id);
+  if (room != NULL)
+    append_change (req, room, NATTER_MESSAGE_KIND_EDIT, op->seq, op->body, op->client_msg_id,
+                   FALSE, FALSE);
+}
+
+void
+natter_hub_handle_delete (Request *req, ClientState *cs)
+{
+  Natter__Delete *op = req->frame->delete_;
+  Room *room = room_for_change (req, cs, op->room, op->has_seq, op->client_msg_id);
+
+  /* Rooms have no moderator roles yet: besides the sender, administrators may delete. */
+  if (room != NULL)
+    append_change (req, room, NATTER_MESSAGE_KIND_DELETE, op->seq, "", op->client_msg_id,
+                   FALSE, cs->admin);
+}
+
+void
+natter_hub_handle_react (Request *req, ClientState *cs)
+{
+  Natter__React *op = req->frame->react;
+  gsize len = op->emoji != NULL ? strlen (op->emoji) : 0;
+  Room *room;
+
+  if (len == 0 || len > MAX_EMOJI_BYTES || !g_utf8_validate (op->emoji, -1, NULL))
+    {
+      natter_hub_reply_with_error (req, NATTER_ERROR_BAD_REQUEST,
+                                   "emoji must be 1 to %u bytes of UTF-8", MAX_EMOJI_BYTES);
+      return;
+    }
+  room = room_for_change (req, cs, op->room, op->has_seq, op->client_msg_id);
+  if (room != NULL)
+    append_change (req, room, NATTER_MESSAGE_KIND_REACTION, op->seq, op->emoji,
+                   op->client_msg_id, op->has_active ? op->active : TRUE, FALSE);
+}
+
 void
 natter_hub_handle_broadcast (Request *req, ClientState *cs)
 {
@@ -284,12 +455,16 @@ history_cb (GObject *source, GAsyncResult *result, gpointer user_data)
                                                                      result, &error);
   Natter__ServerFrame frame = NATTER__SERVER_FRAME__INIT;
   Natter__HistoryPage history = NATTER__HISTORY_PAGE__INIT;
+  Room *room;
 
   if (page == NULL)
     {
       natter_hub_reply_with_gerror (req, error);
       return;
     }
+  room = g_hash_table_lookup (req->hub->rooms, req->room);
+  for (guint i = 0; room != NULL && i < page->messages->len; i++)
+    add_mentions (room, g_ptr_array_index (page->messages, i));
   history.room = req->room;
   history.n_messages = page->messages->len;
   history.messages = (Natter__Message **) page->messages->pdata;

@@ -277,6 +277,15 @@ natter_hub_handle_request (Request     *req,
     case NATTER__CLIENT_FRAME__OP_SEARCH:
       natter_hub_handle_search (req, cs);
       break;
+    case NATTER__CLIENT_FRAME__OP_EDIT:
+      natter_hub_handle_edit (req, cs);
+      break;
+    case NATTER__CLIENT_FRAME__OP_DELETE:
+      natter_hub_handle_delete (req, cs);
+      break;
+    case NATTER__CLIENT_FRAME__OP_REACT:
+      natter_hub_handle_react (req, cs);
+      break;
     case NATTER__CLIENT_FRAME__OP_LOGOUT:
       natter_hub_handle_logout (req, cs);
       break;
