@@ -61,6 +61,7 @@ static gint64   opt_messages;
 static gint     opt_body_words = 12;
 static gint     opt_inflight = 4096;
 static gboolean opt_full;
+static double   opt_changed;
 
 static GOptionEntry entries[] = {
   { "data-dir", 'd', 0, G_OPTION_ARG_FILENAME, &opt_data_dir, "natterd data directory (created if missing)", "DIR" },
@@ -77,6 +78,7 @@ static GOptionEntry entries[] = {
   { "body-words", 0, 0, G_OPTION_ARG_INT, &opt_body_words, "Filler words per message (12)", "W" },
   { "inflight", 0, 0, G_OPTION_ARG_INT, &opt_inflight, "Store operations in flight (4096)", "N" },
   { "full", 0, 0, G_OPTION_ARG_NONE, &opt_full, "Open with durability full (default normal)", NULL },
+  { "changed", 0, 0, G_OPTION_ARG_DOUBLE, &opt_changed, "Then edit or react to this fraction of the messages, evenly spread, half each (0)", "F" },
   { NULL }
 };
 
@@ -295,6 +297,40 @@ submit_message (Seed *seed, guint64 i)
 }
 
 static void
+change_appended_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterAppendResult) res = natter_store_change_message_finish (NATTER_STORE (source),
+                                                                          result, &error);
+
+  op_done (user_data, res != NULL, error);
+}
+
+/* The @i-th change: of every (1 / opt_changed)-th message, an edit by its sender or a
+ * reaction by the next member, in turn. */
+static void
+submit_change (Seed *seed, guint64 i)
+{
+  guint64 target = (guint64) ((double) i / opt_changed);
+  guint64 round = target / (guint64) opt_rooms;
+  g_autofree char *room = room_name (target % (guint64) opt_rooms);
+  g_autofree char *sender = user_name (round % (guint64) opt_members);
+  g_autofree char *reactor = user_name ((round + 1) % (guint64) opt_members);
+  gboolean edit = i % 2 == 0;
+  NatterMessageChange change = {
+    .room = room,
+    .sender = edit ? sender : reactor,
+    .kind = edit ? NATTER_MESSAGE_KIND_EDIT : NATTER_MESSAGE_KIND_REACTION,
+    .body = edit ? "edited: the body as it reads now" : "👍",
+    .target_seq = round + 1,
+    .active = TRUE,
+    .ts_ms = g_get_real_time () / 1000,
+  };
+
+  natter_store_change_message_async (seed->store, &change, NULL, change_appended_cb, seed);
+}
+
+static void
 hash_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Seed *seed = user_data;
@@ -318,7 +354,7 @@ main (int argc, char **argv)
       return 2;
     }
   if ((opt_data_dir == NULL) == (opt_postgres == NULL) || opt_users < 0 || opt_rooms < 0 ||
-      opt_messages < 0 || opt_inflight < 1 ||
+      opt_messages < 0 || opt_inflight < 1 || opt_changed < 0 || opt_changed > 1 ||
       (opt_messages > 0 && (opt_rooms == 0 || opt_users == 0)))
     {
       g_printerr ("natter-seed: --data-dir or --postgres is required; --messages needs --rooms "
@@ -379,6 +415,7 @@ main (int argc, char **argv)
   run_phase (&seed, "rooms", (guint64) opt_rooms, submit_room);
   run_phase (&seed, "members", (guint64) opt_rooms * (guint64) opt_members, submit_member);
   run_phase (&seed, "messages", (guint64) opt_messages, submit_message);
+  run_phase (&seed, "changes", (guint64) (opt_changed * (double) opt_messages), submit_change);
 
   if (opt_token_file != NULL && seed.tokens->len > 0)
     {
