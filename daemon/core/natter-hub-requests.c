@@ -394,10 +394,10 @@ natter_hub_handle_delete (Request *req, ClientState *cs)
   Natter__Delete *op = req->frame->delete_;
   Room *room = room_for_change (req, cs, op->room, op->has_seq, op->client_msg_id);
 
-  /* Rooms have no moderator roles yet: besides the sender, administrators may delete. */
+  /* Besides the sender: the room's moderators and owners, and administrators. */
   if (room != NULL)
     append_change (req, room, NATTER_MESSAGE_KIND_DELETE, op->seq, "", op->client_msg_id,
-                   FALSE, cs->admin);
+                   FALSE, cs->admin || natter_hub_room_role (room, cs->user) >= NATTER_ROLE_MODERATOR);
 }
 
 void

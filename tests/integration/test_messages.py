@@ -211,6 +211,23 @@ class MessagesTest(NatterTestCase):
         self.assertEqual((page.messages[0].kind, page.messages[0].body), ("deleted", ""))
 
 
+    async def test_moderator_deletes_any_message(self):
+        alice = await self.user("alice")
+        bob = await self.user("bob")
+        carol = await self.user("carol")
+        await alice.call("create", {"room": "modded"}, "joined")
+        await bob.call("join", {"room": "modded"}, "joined")
+        await carol.call("join", {"room": "modded"}, "joined")
+        await alice.call("set_role", {"room": "modded", "user": "carol", "role": "moderator"}, "ok")
+        await self.send(alice, "modded", "the owner's", "a1")
+        await self.send(bob, "modded", "abuse", "b1")
+        await self.expect_error(bob, "delete", {"room": "modded", "seq": 1}, "forbidden")
+        await carol.call("delete", {"room": "modded", "seq": 2}, "sent")
+        await alice.call("delete", {"room": "modded", "seq": 1}, "sent")
+        page = await bob.call("history", {"room": "modded"}, "history")
+        self.assertEqual([m["kind"] for m in page["messages"]][:2], ["deleted", "deleted"])
+
+
 class AdminMessagesTest(NatterTestCase):
     admin_account = ("root", "root-password-1")
 
