@@ -663,6 +663,8 @@ send_joined (Request *req, Room *room, const char *user, gboolean has_more)
   Natter__Joined joined = NATTER__JOINED__INIT;
   g_autoptr(GPtrArray) members = g_ptr_array_new ();
   g_autoptr(GPtrArray) online = g_ptr_array_new ();
+  g_autoptr(GPtrArray) owners = g_ptr_array_new ();
+  g_autoptr(GPtrArray) moderators = g_ptr_array_new ();
   GHashTableIter iter;
   gpointer key;
 
@@ -671,12 +673,20 @@ send_joined (Request *req, Room *room, const char *user, gboolean has_more)
       g_hash_table_iter_init (&iter, room->members);
       while (g_hash_table_iter_next (&iter, &key, NULL))
         {
+          NatterRole role = natter_hub_room_role (room, key);
+
           g_ptr_array_add (members, key);
           if (natter_hub_user_online (self, key))
             g_ptr_array_add (online, key);
+          if (role == NATTER_ROLE_OWNER)
+            g_ptr_array_add (owners, key);
+          else if (role == NATTER_ROLE_MODERATOR)
+            g_ptr_array_add (moderators, key);
         }
       g_ptr_array_sort (members, compare_strv_items);
       g_ptr_array_sort (online, compare_strv_items);
+      g_ptr_array_sort (owners, compare_strv_items);
+      g_ptr_array_sort (moderators, compare_strv_items);
     }
 
   joined.room = room->name;
@@ -693,6 +703,10 @@ send_joined (Request *req, Room *room, const char *user, gboolean has_more)
   joined.has_private_ = TRUE;
   joined.private_ = room->is_private;
   joined.role = (char *) natter_role_to_string (natter_hub_room_role (room, user));
+  joined.n_owners = owners->len;
+  joined.owners = (char **) owners->pdata;
+  joined.n_moderators = moderators->len;
+  joined.moderators = (char **) moderators->pdata;
   frame.event_case = NATTER__SERVER_FRAME__EVENT_JOINED;
   frame.joined = &joined;
   natter_hub_reply (req, &frame);

@@ -153,6 +153,10 @@ class RoomsTest(NatterTestCase):
         listing = await bob.call("rooms", {}, "room_list")
         self.assertEqual({r["name"]: r.get("role") for r in listing["rooms"]}["club"],
                          "moderator")
+        # A join lists who holds which role, so a member list can show them.
+        joined = await carol.call("join", {"room": "club"}, "joined")
+        self.assertEqual(joined.get("owners"), ["alice"])
+        self.assertEqual(joined.get("moderators"), ["bob"])
 
         # Owners only; moderators and members may not.
         await self.expect_error(bob, "set_role", {"room": "club", "user": "carol",
