@@ -36,6 +36,10 @@ struct _NatterDBusRoom
   GCancellable             *cancellable;  /* (owned) cancelled on unexport */
   gboolean                  filling;
   guint64                   announced_seq; /* the last seq signalled by MessageReceived */
+  /* Changes (edits, deletions, reactions) not signalled yet, in seq order: one whose
+   * message is not in the window waits for its state to be read. */
+  GQueue                    changes;      /* (owned) Natter__Message * */
+  gboolean                  reading_change;
 };
 
 static void natter_dbus_room_iface_init (NatterDBusChatRoomIface *iface);
@@ -183,6 +187,86 @@ message_path (NatterDBusRoom *self,
   return g_strdup_printf ("%s/%" G_GUINT64_FORMAT, self->path, seq);
 }
 
+static gboolean
+is_change (const Natter__Message *message)
+{
+  return g_strcmp0 (message->kind, NATTER_MESSAGE_KIND_EDIT) == 0 ||
+         g_strcmp0 (message->kind, NATTER_MESSAGE_KIND_DELETE) == 0 ||
+         g_strcmp0 (message->kind, NATTER_MESSAGE_KIND_REACTION) == 0;
+}
+
+static GVariant *
+reactions_variant (const Natter__Message *message)
+{
+  GVariantBuilder builder;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(sas)"));
+  for (gsize i = 0; i < message->n_reactions; i++)
+    {
+      const Natter__Reaction *reaction = message->reactions[i];
+
+      g_variant_builder_open (&builder, G_VARIANT_TYPE ("(sas)"));
+      g_variant_builder_add (&builder, "s", reaction->emoji != NULL ? reaction->emoji : "");
+      g_variant_builder_add_value (&builder,
+                                   g_variant_new_strv ((const char * const *) reaction->users,
+                                                       reaction->n_users));
+      g_variant_builder_close (&builder);
+    }
+  return g_variant_builder_end (&builder);
+}
+
+/* A message's state beyond seq, time, sender and body, as HistoryDetailed() and
+ * MessageChanged give it: only what it has. */
+static GVariant *
+details_variant (const Natter__Message *message,
+                 gboolean               with_kind)
+{
+  GVariantBuilder builder;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
+  if (with_kind)
+    g_variant_builder_add (&builder, "{sv}", "kind",
+                           g_variant_new_string (message->kind != NULL ? message->kind
+                                                                       : NATTER_MESSAGE_KIND_TEXT));
+  if (message->has_edited_ts && message->edited_ts != 0)
+    g_variant_builder_add (&builder, "{sv}", "edited_ts", g_variant_new_int64 (message->edited_ts));
+  if (message->has_reply_to && message->reply_to != 0)
+    g_variant_builder_add (&builder, "{sv}", "reply_to", g_variant_new_uint64 (message->reply_to));
+  if (message->n_reactions > 0)
+    g_variant_builder_add (&builder, "{sv}", "reactions", reactions_variant (message));
+  if (message->n_mentions > 0)
+    g_variant_builder_add (&builder, "{sv}", "mentions",
+                           g_variant_new_strv ((const char * const *) message->mentions,
+                                               message->n_mentions));
+  return g_variant_builder_end (&builder);
+}
+
+/* The generated setters notify only on change. */
+static void
+sync_message_properties (NatterDBusChatMessage *iface,
+                         const Natter__Message *message)
+{
+  g_autoptr(GPtrArray) mentions = g_ptr_array_new ();
+
+  natter_dbus_chat_message_set_sender (iface, message->sender != NULL ? message->sender : "");
+  natter_dbus_chat_message_set_body (iface, message->body != NULL ? message->body : "");
+  natter_dbus_chat_message_set_timestamp (iface, message->ts);
+  natter_dbus_chat_message_set_client_msg_id (iface, message->client_msg_id != NULL
+                                                     ? message->client_msg_id : "");
+  natter_dbus_chat_message_set_kind (iface, message->kind != NULL ? message->kind
+                                                                  : NATTER_MESSAGE_KIND_TEXT);
+  natter_dbus_chat_message_set_edited_timestamp (iface, message->has_edited_ts
+                                                        ? message->edited_ts : 0);
+  natter_dbus_chat_message_set_reply_to (iface, message->has_reply_to ? message->reply_to : 0);
+  natter_dbus_chat_message_set_reactions (iface, reactions_variant (message));
+  for (gsize i = 0; i < message->n_mentions; i++)
+    g_ptr_array_add (mentions, message->mentions[i]);
+  g_ptr_array_add (mentions, NULL);
+  if (!strv_equal ((const char * const *) mentions->pdata,
+                   natter_dbus_chat_message_get_mentions (iface)))
+    natter_dbus_chat_message_set_mentions (iface, (const char * const *) mentions->pdata);
+}
+
 static WindowEntry *
 window_entry_new (NatterDBusRoom        *self,
                   const Natter__Message *message)
@@ -194,13 +278,7 @@ window_entry_new (NatterDBusRoom        *self,
   entry->message = natter_message_copy (message);
   natter_dbus_chat_message_set_room (iface, self->name);
   natter_dbus_chat_message_set_seq (iface, message->seq);
-  natter_dbus_chat_message_set_sender (iface, message->sender != NULL ? message->sender : "");
-  natter_dbus_chat_message_set_body (iface, message->body != NULL ? message->body : "");
-  natter_dbus_chat_message_set_timestamp (iface, message->ts);
-  natter_dbus_chat_message_set_client_msg_id (iface, message->client_msg_id != NULL
-                                                     ? message->client_msg_id : "");
-  natter_dbus_chat_message_set_kind (iface, message->kind != NULL ? message->kind
-                                                                  : NATTER_MESSAGE_KIND_TEXT);
+  sync_message_properties (iface, message);
   entry->object = natter_dbus_object_skeleton_new (path);
   natter_dbus_object_skeleton_set_chat_message (entry->object, iface);
   return entry;
@@ -242,6 +320,136 @@ window_insert (NatterDBusRoom        *self,
   return TRUE;
 }
 
+/* ---------------------------------------------------------------------------------- */
+/* Changes: edits, deletions and reactions */
+
+static WindowEntry *
+window_lookup (NatterDBusRoom *self,
+               guint64         seq)
+{
+  for (GList *link = self->window.tail; link != NULL; link = link->prev)
+    {
+      WindowEntry *entry = link->data;
+
+      if (entry->message->seq == seq)
+        return entry;
+      if (entry->message->seq < seq)
+        break;
+    }
+  return NULL;
+}
+
+static void
+emit_message_changed (NatterDBusRoom        *self,
+                      const Natter__Message *change,
+                      const Natter__Message *state)
+{
+  natter_dbus_chat_room_emit_message_changed (NATTER_DBUS_CHAT_ROOM (self),
+                                              change->target_seq, change->seq,
+                                              change->sender != NULL ? change->sender : "",
+                                              change->kind,
+                                              state->body != NULL ? state->body : "",
+                                              details_variant (state, TRUE));
+}
+
+static void read_change_target (NatterDBusRoom *self, guint64 seq);
+
+/* Applies the waiting changes in order: to the target's object if it is in the window
+ * (a deletion erases its text there), and signals each with the target's state. A target
+ * older than the window is read first, so that MessageChanged always tells its state. */
+static void
+signal_changes (NatterDBusRoom *self)
+{
+  Natter__Message *change;
+
+  while (!self->reading_change && (change = g_queue_peek_head (&self->changes)) != NULL)
+    {
+      g_autoptr(Natter__Message) owned = NULL;
+      g_autoptr(Natter__Message) state = NULL;
+      WindowEntry *entry = window_lookup (self, change->target_seq);
+
+      if (entry != NULL)
+        {
+          NatterDBusChatMessage *iface;
+
+          state = natter_message_apply_change (entry->message, change);
+          natter_message_free (entry->message);
+          entry->message = natter_message_copy (state);
+          iface = natter_dbus_object_get_chat_message (NATTER_DBUS_OBJECT (entry->object));
+          sync_message_properties (iface, state);
+          g_object_unref (iface);
+        }
+      else if (g_strcmp0 (change->kind, NATTER_MESSAGE_KIND_DELETE) == 0)
+        {
+          /* Nothing of a deleted message is left to read. */
+          state = natter_message_new (self->name, change->target_seq, 0, NULL, "", NULL,
+                                      NATTER_MESSAGE_KIND_DELETED);
+        }
+      else
+        {
+          read_change_target (self, change->target_seq);
+          return;
+        }
+      owned = g_queue_pop_head (&self->changes);
+      emit_message_changed (self, owned, state);
+    }
+}
+
+static void
+change_target_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(NatterDBusRoom) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterEvent) event = natter_dbus_client_request_finish (NATTER_DBUS_CLIENT (source),
+                                                                    result, &error);
+  g_autoptr(Natter__Message) change = NULL;
+  g_autoptr(Natter__Message) state = NULL;
+  const Natter__ServerFrame *frame = event != NULL ? natter_event_get_frame (event) : NULL;
+
+  self->reading_change = FALSE;
+  change = g_queue_pop_head (&self->changes);
+  if (change == NULL || self->manager == NULL)
+    return;
+  if (frame != NULL && frame->event_case == NATTER__SERVER_FRAME__EVENT_HISTORY)
+    for (gsize i = 0; i < frame->history->n_messages && state == NULL; i++)
+      if (frame->history->messages[i]->seq == change->target_seq)
+        state = natter_message_copy (frame->history->messages[i]);
+  if (state == NULL)
+    {
+      /* The room was left meanwhile, or natterd is going away: say what the change says. */
+      g_autoptr(Natter__Message) unknown = natter_message_new (self->name, change->target_seq, 0,
+                                                               NULL, "", NULL,
+                                                               NATTER_MESSAGE_KIND_TEXT);
+
+      g_debug ("Could not read message %" G_GUINT64_FORMAT " of %s: %s", change->target_seq,
+               self->name, error != NULL ? error->message : "not in the page");
+      state = natter_message_apply_change (unknown, change);
+    }
+  emit_message_changed (self, change, state);
+  signal_changes (self);
+}
+
+static void
+read_change_target (NatterDBusRoom *self,
+                    guint64         seq)
+{
+  Natter__ClientFrame *frame = natter_dbus_client_frame_new ();
+
+  frame->op_case = NATTER__CLIENT_FRAME__OP_HISTORY;
+  frame->history = g_new0 (Natter__History, 1);
+  natter__history__init (frame->history);
+  frame->history->room = g_strdup (self->name);
+  frame->history->has_limit = TRUE;
+  frame->history->limit = 1;
+  frame->history->has_before_seq = TRUE;
+  frame->history->before_seq = seq + 1;
+  self->reading_change = TRUE;
+  natter_dbus_client_request_async (self->client, frame, self->cancellable, change_target_cb,
+                                    g_object_ref (self));
+}
+
 /**
  * natter_dbus_room_add_message:
  * @self: a #NatterDBusRoom
@@ -270,6 +478,19 @@ natter_dbus_room_add_message (NatterDBusRoom        *self,
       g_strcmp0 (natter_dbus_chat_room_get_kind (NATTER_DBUS_CHAT_ROOM (self)),
                  NATTER_ROOM_KIND_SYSTEM) != 0)
     move_read_seq (self, message->seq);
+
+  /* A change is no message object of its own: it changes its target's. History pages
+   * (the window's filling) hold their messages' current state already. */
+  if (is_change (message))
+    {
+      if (live && message->seq > self->announced_seq)
+        {
+          self->announced_seq = message->seq;
+          g_queue_push_tail (&self->changes, natter_message_copy (message));
+          signal_changes (self);
+        }
+      return FALSE;
+    }
 
   inserted = window_insert (self, message);
   if (!live)
@@ -640,6 +861,171 @@ natter_dbus_room_handle_history (NatterDBusChatRoom    *iface,
 }
 
 static void
+history_detailed_cb (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(NatterDBusCall) call = user_data;
+  g_autoptr(NatterEvent) event = natter_dbus_call_finish_request (call, source, result,
+                                                                  NATTER__SERVER_FRAME__EVENT_HISTORY);
+  const Natter__HistoryPage *page;
+  GVariantBuilder builder;
+
+  if (event == NULL)
+    return;
+  page = natter_event_get_frame (event)->history;
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(txsssa{sv})"));
+  for (gsize i = 0; i < page->n_messages; i++)
+    {
+      const Natter__Message *m = page->messages[i];
+
+      /* The page's messages are in their current state: their changes are folded in. */
+      if (is_change (m))
+        continue;
+      g_variant_builder_add (&builder, "(txsss@a{sv})", m->seq, m->ts,
+                             m->sender != NULL ? m->sender : "",
+                             m->body != NULL ? m->body : "",
+                             m->kind != NULL ? m->kind : NATTER_MESSAGE_KIND_TEXT,
+                             details_variant (m, FALSE));
+    }
+  natter_dbus_chat_room_complete_history_detailed (NATTER_DBUS_CHAT_ROOM (call->self),
+                                                   call->invocation,
+                                                   g_variant_builder_end (&builder),
+                                                   page->has_more);
+}
+
+static gboolean
+natter_dbus_room_handle_history_detailed (NatterDBusChatRoom    *iface,
+                                          GDBusMethodInvocation *invocation,
+                                          guint64                before_seq,
+                                          guint                  limit)
+{
+  NatterDBusRoom *self = NATTER_DBUS_ROOM (iface);
+  Natter__ClientFrame *frame = natter_dbus_client_frame_new ();
+
+  frame->op_case = NATTER__CLIENT_FRAME__OP_HISTORY;
+  frame->history = g_new0 (Natter__History, 1);
+  natter__history__init (frame->history);
+  frame->history->room = g_strdup (self->name);
+  frame->history->has_before_seq = before_seq > 0;
+  frame->history->before_seq = before_seq;
+  frame->history->has_limit = limit > 0;
+  frame->history->limit = limit;
+  natter_dbus_client_request_async (self->client, frame, NULL, history_detailed_cb,
+                                    natter_dbus_call_new (self, invocation));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+/* Reply(), Edit(), Delete() and React() all answer with the new message's seq. */
+static void
+change_sent_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(NatterDBusCall) call = user_data;
+  g_autoptr(NatterEvent) event = natter_dbus_call_finish_request (call, source, result,
+                                                                  NATTER__SERVER_FRAME__EVENT_SENT);
+
+  if (event == NULL)
+    return;
+  /* Returning takes a reference of the invocation, as the generated complete_*() do. */
+  g_dbus_method_invocation_return_value (call->invocation,
+                                         g_variant_new ("(t)",
+                                                        natter_event_get_frame (event)->sent->seq));
+}
+
+static gboolean
+natter_dbus_room_handle_reply (NatterDBusChatRoom    *iface,
+                               GDBusMethodInvocation *invocation,
+                               guint64                reply_to,
+                               const char            *body,
+                               const char            *client_msg_id)
+{
+  NatterDBusRoom *self = NATTER_DBUS_ROOM (iface);
+  Natter__ClientFrame *frame = natter_dbus_client_frame_new ();
+
+  frame->op_case = NATTER__CLIENT_FRAME__OP_SEND;
+  frame->send = g_new0 (Natter__Send, 1);
+  natter__send__init (frame->send);
+  frame->send->room = g_strdup (self->name);
+  frame->send->body = g_strdup (body);
+  frame->send->has_reply_to = TRUE;
+  frame->send->reply_to = reply_to;
+  frame->send->client_msg_id = client_msg_id[0] != '\0' ? g_strdup (client_msg_id)
+                                                         : natter_dbus_new_client_msg_id ();
+  natter_dbus_client_request_async (self->client, frame, NULL, change_sent_cb,
+                                    natter_dbus_call_new (self, invocation));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+natter_dbus_room_handle_edit (NatterDBusChatRoom    *iface,
+                              GDBusMethodInvocation *invocation,
+                              guint64                seq,
+                              const char            *body)
+{
+  NatterDBusRoom *self = NATTER_DBUS_ROOM (iface);
+  Natter__ClientFrame *frame = natter_dbus_client_frame_new ();
+
+  frame->op_case = NATTER__CLIENT_FRAME__OP_EDIT;
+  frame->edit = g_new0 (Natter__Edit, 1);
+  natter__edit__init (frame->edit);
+  frame->edit->room = g_strdup (self->name);
+  frame->edit->has_seq = TRUE;
+  frame->edit->seq = seq;
+  frame->edit->body = g_strdup (body);
+  frame->edit->client_msg_id = natter_dbus_new_client_msg_id ();
+  natter_dbus_client_request_async (self->client, frame, NULL, change_sent_cb,
+                                    natter_dbus_call_new (self, invocation));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+natter_dbus_room_handle_delete (NatterDBusChatRoom    *iface,
+                                GDBusMethodInvocation *invocation,
+                                guint64                seq)
+{
+  NatterDBusRoom *self = NATTER_DBUS_ROOM (iface);
+  Natter__ClientFrame *frame = natter_dbus_client_frame_new ();
+
+  frame->op_case = NATTER__CLIENT_FRAME__OP_DELETE;
+  frame->delete_ = g_new0 (Natter__Delete, 1);
+  natter__delete__init (frame->delete_);
+  frame->delete_->room = g_strdup (self->name);
+  frame->delete_->has_seq = TRUE;
+  frame->delete_->seq = seq;
+  frame->delete_->client_msg_id = natter_dbus_new_client_msg_id ();
+  natter_dbus_client_request_async (self->client, frame, NULL, change_sent_cb,
+                                    natter_dbus_call_new (self, invocation));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+natter_dbus_room_handle_react (NatterDBusChatRoom    *iface,
+                               GDBusMethodInvocation *invocation,
+                               guint64                seq,
+                               const char            *emoji,
+                               gboolean               active)
+{
+  NatterDBusRoom *self = NATTER_DBUS_ROOM (iface);
+  Natter__ClientFrame *frame = natter_dbus_client_frame_new ();
+
+  frame->op_case = NATTER__CLIENT_FRAME__OP_REACT;
+  frame->react = g_new0 (Natter__React, 1);
+  natter__react__init (frame->react);
+  frame->react->room = g_strdup (self->name);
+  frame->react->has_seq = TRUE;
+  frame->react->seq = seq;
+  frame->react->emoji = g_strdup (emoji);
+  frame->react->has_active = TRUE;
+  frame->react->active = active;
+  frame->react->client_msg_id = natter_dbus_new_client_msg_id ();
+  natter_dbus_client_request_async (self->client, frame, NULL, change_sent_cb,
+                                    natter_dbus_call_new (self, invocation));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
 mark_read_cb (GObject      *source,
               GAsyncResult *result,
               gpointer      user_data)
@@ -769,6 +1155,11 @@ natter_dbus_room_iface_init (NatterDBusChatRoomIface *iface)
   iface->handle_send = natter_dbus_room_handle_send;
   iface->handle_send_with_id = natter_dbus_room_handle_send_with_id;
   iface->handle_history = natter_dbus_room_handle_history;
+  iface->handle_history_detailed = natter_dbus_room_handle_history_detailed;
+  iface->handle_reply = natter_dbus_room_handle_reply;
+  iface->handle_edit = natter_dbus_room_handle_edit;
+  iface->handle_delete = natter_dbus_room_handle_delete;
+  iface->handle_react = natter_dbus_room_handle_react;
   iface->handle_mark_read = natter_dbus_room_handle_mark_read;
   iface->handle_leave = natter_dbus_room_handle_leave;
   iface->handle_set_typing = natter_dbus_room_handle_set_typing;
@@ -826,6 +1217,7 @@ natter_dbus_room_finalize (GObject *object)
   g_clear_pointer (&self->online, g_hash_table_unref);
   g_clear_pointer (&self->viewers, g_hash_table_unref);
   g_clear_object (&self->cancellable);
+  g_queue_clear_full (&self->changes, (GDestroyNotify) natter_message_free);
 
   G_OBJECT_CLASS (natter_dbus_room_parent_class)->finalize (object);
 }
@@ -850,6 +1242,7 @@ static void
 natter_dbus_room_init (NatterDBusRoom *self)
 {
   g_queue_init (&self->window);
+  g_queue_init (&self->changes);
   self->members = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->online = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->viewers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, natter_dbus_unwatch);

@@ -527,6 +527,89 @@ natter_message_add_reaction (Natter__Message *message, const char *emoji, const 
   reaction->users[reaction->n_users++] = g_strdup (user);
 }
 
+static gint
+compare_reaction_pairs (gconstpointer a, gconstpointer b, gpointer user_data)
+{
+  const char * const *x = a, * const *y = b;
+  int order = strcmp (x[0], y[0]);
+
+  return order != 0 ? order : strcmp (x[1], y[1]);
+}
+
+/**
+ * natter_message_apply_change:
+ * @target: a message in its current state
+ * @change: an edit, deletion or reaction of @target (kind NATTER_MESSAGE_KIND_EDIT, _DELETE
+ *   or _REACTION)
+ *
+ * What a front end that keeps copies of messages does with a change as it comes, so that
+ * its copy reads as `history` would: an edit brings the new body, its time as edited_ts and
+ * its mentions; a deletion leaves kind NATTER_MESSAGE_KIND_DELETED without body, mentions
+ * or reactions; a reaction adds or takes back the sender's emoji. Reactions are listed as
+ * the stores list them: by emoji, then by user (bytewise).
+ *
+ * Returns: (transfer full): @target as @change leaves it
+ */
+Natter__Message *
+natter_message_apply_change (const Natter__Message *target, const Natter__Message *change)
+{
+  Natter__Message next = *target;
+  g_autoptr(Natter__Message) scratch = NULL;
+
+  g_return_val_if_fail (target != NULL, NULL);
+  g_return_val_if_fail (change != NULL, NULL);
+
+  if (g_strcmp0 (change->kind, NATTER_MESSAGE_KIND_EDIT) == 0)
+    {
+      next.body = change->body;
+      next.has_edited_ts = TRUE;
+      next.edited_ts = change->ts;
+      next.n_mentions = change->n_mentions;
+      next.mentions = change->mentions;
+    }
+  else if (g_strcmp0 (change->kind, NATTER_MESSAGE_KIND_DELETE) == 0)
+    {
+      next.body = (char *) "";
+      next.kind = (char *) NATTER_MESSAGE_KIND_DELETED;
+      next.has_edited_ts = FALSE;
+      next.edited_ts = 0;
+      next.n_mentions = 0;
+      next.mentions = NULL;
+      next.n_reactions = 0;
+      next.reactions = NULL;
+    }
+  else if (g_strcmp0 (change->kind, NATTER_MESSAGE_KIND_REACTION) == 0 &&
+           change->body != NULL && change->sender != NULL)
+    {
+      gboolean active = !change->has_active || change->active;
+      g_autoptr(GPtrArray) pairs = g_ptr_array_new ();
+
+      /* (emoji, user) pairs, sorted as the stores' history lists them. */
+      for (gsize i = 0; i < target->n_reactions; i++)
+        for (gsize j = 0; j < target->reactions[i]->n_users; j++)
+          {
+            if (g_strcmp0 (target->reactions[i]->emoji, change->body) == 0 &&
+                g_strcmp0 (target->reactions[i]->users[j], change->sender) == 0)
+              continue;
+            g_ptr_array_add (pairs, target->reactions[i]->emoji);
+            g_ptr_array_add (pairs, target->reactions[i]->users[j]);
+          }
+      if (active)
+        {
+          g_ptr_array_add (pairs, change->body);
+          g_ptr_array_add (pairs, change->sender);
+        }
+      g_qsort_with_data (pairs->pdata, pairs->len / 2, 2 * sizeof (gpointer),
+                         compare_reaction_pairs, NULL);
+      scratch = natter_message_new (NULL, 0, 0, NULL, NULL, NULL, NULL);
+      for (guint i = 0; i + 1 < pairs->len; i += 2)
+        natter_message_add_reaction (scratch, pairs->pdata[i], pairs->pdata[i + 1]);
+      next.n_reactions = scratch->n_reactions;
+      next.reactions = scratch->reactions;
+    }
+  return natter_message_copy (&next);
+}
+
 gboolean
 natter_store_check_change (const char *kind, const char *user, gboolean moderator,
                            guint64 target_seq, const char *target_sender,

@@ -481,6 +481,9 @@ void             natter_message_set_refs (Natter__Message *message, gboolean has
 /* Adds @user to the reaction @emoji of @message; rows come grouped by emoji. */
 void             natter_message_add_reaction (Natter__Message *message, const char *emoji,
                                               const char *user);
+/* @target as the edit, deletion or reaction @change leaves it. */
+Natter__Message *natter_message_apply_change (const Natter__Message *target,
+                                              const Natter__Message *change);
 /* The rules a reply or change by @user (a moderator or not) of a message of @target_sender
  * and @target_kind follows; both stores check them in the transaction that applies it. */
 gboolean         natter_store_check_change (const char *kind, const char *user,

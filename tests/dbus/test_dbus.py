@@ -117,7 +117,9 @@ class DBusTest(DBusTestCase):
         messages = await self.message_objects("general")
         self.assertEqual(messages[seq], {"Room": "general", "Seq": seq, "Sender": "alice",
                                          "Body": "hi desk", "Timestamp": sent["ts"],
-                                         "Kind": "text", "ClientMsgId": "a-1"})
+                                         "Kind": "text", "ClientMsgId": "a-1",
+                                         "EditedTimestamp": 0, "ReplyTo": 0, "Reactions": [],
+                                         "Mentions": []})
         props = await self.room_props("general")
         self.assertEqual((props["LastSeq"], props["UnreadCount"]), (seq, 1))
 
