@@ -30,7 +30,7 @@ struct _NatterDBusRoom
   char                     *account;      /* (owned) */
   guint                     window_size;
   GQueue                    window;       /* (owned) WindowEntry *, ascending seq */
-  GHashTable               *members;      /* (owned) set of user names */
+  GHashTable               *members;      /* (owned) user name → role (owned) */
   GHashTable               *online;       /* (owned) set of user names */
   GHashTable               *viewers;      /* (owned) unique bus name → name watch id */
   GCancellable             *cancellable;  /* (owned) cancelled on unexport */
@@ -117,11 +117,59 @@ sync_members (NatterDBusRoom *self)
   g_auto(GStrv) members = sorted_names (self->members);
   g_auto(GStrv) online = sorted_names (self->online);
   NatterDBusChatRoom *iface = NATTER_DBUS_CHAT_ROOM (self);
+  g_autoptr(GVariant) roles = NULL;
+  GVariant *current;
+  GVariantBuilder builder;
 
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a{ss}"));
+  for (guint i = 0; members[i] != NULL; i++)
+    g_variant_builder_add (&builder, "{ss}", members[i],
+                           (const char *) g_hash_table_lookup (self->members, members[i]));
+  roles = g_variant_ref_sink (g_variant_builder_end (&builder));
+
+  /* One PropertiesChanged for a change, none without one. */
   if (!strv_equal ((const char * const *) members, natter_dbus_chat_room_get_members (iface)))
     natter_dbus_chat_room_set_members (iface, (const char * const *) members);
+  current = natter_dbus_chat_room_get_member_roles (iface);
+  if (current == NULL || !g_variant_equal (current, roles))
+    natter_dbus_chat_room_set_member_roles (iface, roles);
   if (!strv_equal ((const char * const *) online, natter_dbus_chat_room_get_online (iface)))
     natter_dbus_chat_room_set_online (iface, (const char * const *) online);
+}
+
+/* The account's own role, as the room's Role; "" where it has none (`system`). */
+static void
+set_own_role (NatterDBusRoom *self,
+              const char     *role)
+{
+  NatterDBusChatRoom *iface = NATTER_DBUS_CHAT_ROOM (self);
+
+  if (g_strcmp0 (natter_dbus_chat_room_get_kind (iface), NATTER_ROOM_KIND_SYSTEM) == 0)
+    role = "";
+  if (g_strcmp0 (natter_dbus_chat_room_get_role (iface), role) != 0)
+    natter_dbus_chat_room_set_role (iface, role);
+}
+
+static void
+set_private (NatterDBusRoom *self,
+             gboolean        is_private)
+{
+  NatterDBusChatRoom *iface = NATTER_DBUS_CHAT_ROOM (self);
+
+  if (natter_dbus_chat_room_get_private (iface) != is_private)
+    natter_dbus_chat_room_set_private (iface, is_private);
+}
+
+static void
+set_topic (NatterDBusRoom *self,
+           const char     *topic)
+{
+  NatterDBusChatRoom *iface = NATTER_DBUS_CHAT_ROOM (self);
+
+  if (topic == NULL)
+    topic = "";
+  if (g_strcmp0 (natter_dbus_chat_room_get_topic (iface), topic) != 0)
+    natter_dbus_chat_room_set_topic (iface, topic);
 }
 
 static void
@@ -625,7 +673,19 @@ natter_dbus_room_update_info (NatterDBusRoom         *self,
 
   if (info->kind != NULL)
     natter_dbus_chat_room_set_kind (iface, info->kind);
-  natter_dbus_chat_room_set_topic (iface, info->topic != NULL ? info->topic : "");
+  set_topic (self, info->topic);
+  if (info->has_private_)
+    set_private (self, info->private_);
+  if (info->role != NULL)
+    {
+      set_own_role (self, info->role);
+      /* The account's own entry of MemberRoles, which a list does not carry otherwise. */
+      if (self->account != NULL && g_hash_table_contains (self->members, self->account))
+        {
+          g_hash_table_insert (self->members, g_strdup (self->account), g_strdup (info->role));
+          sync_members (self);
+        }
+    }
   if (info->has_read_seq)
     read_seq = info->read_seq;
   else
@@ -645,33 +705,93 @@ natter_dbus_room_update_joined (NatterDBusRoom       *self,
 
   if (joined->kind != NULL)
     natter_dbus_chat_room_set_kind (iface, joined->kind);
-  natter_dbus_chat_room_set_topic (iface, joined->topic != NULL ? joined->topic : "");
+  set_topic (self, joined->topic);
+  if (joined->has_private_)
+    set_private (self, joined->private_);
+  if (joined->role != NULL)
+    set_own_role (self, joined->role);
   move_last_seq (self, joined->last_seq);
 
   g_hash_table_remove_all (self->members);
   for (gsize i = 0; i < joined->n_members; i++)
-    g_hash_table_add (self->members, g_strdup (joined->members[i]));
+    g_hash_table_insert (self->members, g_strdup (joined->members[i]),
+                         g_strdup (NATTER_DBUS_ROLE_MEMBER));
+  for (gsize i = 0; i < joined->n_moderators; i++)
+    if (g_hash_table_contains (self->members, joined->moderators[i]))
+      g_hash_table_insert (self->members, g_strdup (joined->moderators[i]),
+                           g_strdup (NATTER_DBUS_ROLE_MODERATOR));
+  for (gsize i = 0; i < joined->n_owners; i++)
+    if (g_hash_table_contains (self->members, joined->owners[i]))
+      g_hash_table_insert (self->members, g_strdup (joined->owners[i]),
+                           g_strdup (NATTER_DBUS_ROLE_OWNER));
+  /* The caller's own role is in every `joined`, also from a server without the lists. */
+  if (joined->role != NULL && self->account != NULL &&
+      g_hash_table_contains (self->members, self->account))
+    g_hash_table_insert (self->members, g_strdup (self->account), g_strdup (joined->role));
   g_hash_table_remove_all (self->online);
   for (gsize i = 0; i < joined->n_online; i++)
     g_hash_table_add (self->online, g_strdup (joined->online[i]));
   sync_members (self);
 }
 
+/**
+ * natter_dbus_room_member_changed:
+ * @self: a #NatterDBusRoom
+ * @user: a user name
+ * @joined: whether @user is a member now
+ * @role: (nullable): @user's role now, if the event said (a join says none: a newcomer
+ *   is a member, a member that was one keeps its role)
+ * @by: (nullable): who kicked, banned or set the role
+ *
+ * Updates Members, MemberRoles, Online (and Role, for the account) and emits
+ * MemberChanged.
+ */
 void
 natter_dbus_room_member_changed (NatterDBusRoom *self,
                                  const char     *user,
-                                 gboolean        joined)
+                                 gboolean        joined,
+                                 const char     *role,
+                                 const char     *by)
 {
+  const char *now = "";
+
   g_return_if_fail (NATTER_IS_DBUS_ROOM (self));
+  g_return_if_fail (user != NULL);
 
   if (joined)
-    g_hash_table_add (self->members, g_strdup (user));
+    {
+      if (role == NULL || *role == '\0')
+        role = g_hash_table_lookup (self->members, user);
+      if (role == NULL)
+        role = NATTER_DBUS_ROLE_MEMBER;
+      g_hash_table_insert (self->members, g_strdup (user), g_strdup (role));
+      now = g_hash_table_lookup (self->members, user);
+      if (g_strcmp0 (user, self->account) == 0)
+        set_own_role (self, now);
+    }
   else
     {
       g_hash_table_remove (self->members, user);
       g_hash_table_remove (self->online, user);
     }
   sync_members (self);
+  natter_dbus_chat_room_emit_member_changed (NATTER_DBUS_CHAT_ROOM (self), user, joined, now,
+                                             by != NULL ? by : "");
+}
+
+/**
+ * natter_dbus_room_topic_changed:
+ * @self: a #NatterDBusRoom
+ * @topic: (nullable): the room's topic now
+ *
+ * Someone set the topic: Topic follows.
+ */
+void
+natter_dbus_room_topic_changed (NatterDBusRoom *self,
+                                const char     *topic)
+{
+  g_return_if_fail (NATTER_IS_DBUS_ROOM (self));
+  set_topic (self, topic);
 }
 
 void
@@ -1149,6 +1269,144 @@ natter_dbus_room_handle_set_viewed (NatterDBusChatRoom    *iface,
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+/* Invite, Kick, Ban, Unban, SetRole and SetTopic: requests answered with `ok`, whose
+ * effects (MemberChanged, Topic) come as the events every member gets. */
+static void
+moderation_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(NatterDBusCall) call = user_data;
+  g_autoptr(NatterEvent) event = natter_dbus_call_finish_request (call, source, result,
+                                                                  NATTER__SERVER_FRAME__EVENT_OK);
+
+  if (event == NULL)
+    return;
+  g_dbus_method_invocation_return_value (call->invocation, NULL);
+}
+
+static void
+request_moderation (NatterDBusRoom        *self,
+                    GDBusMethodInvocation *invocation,
+                    Natter__ClientFrame   *frame)
+{
+  natter_dbus_client_request_async (self->client, frame, NULL, moderation_cb,
+                                    natter_dbus_call_new (self, invocation));
+}
+
+static gboolean
+natter_dbus_room_handle_invite (NatterDBusChatRoom    *iface,
+                                GDBusMethodInvocation *invocation,
+                                const char            *user)
+{
+  NatterDBusRoom *self = NATTER_DBUS_ROOM (iface);
+  Natter__ClientFrame *frame = natter_dbus_client_frame_new ();
+
+  frame->op_case = NATTER__CLIENT_FRAME__OP_INVITE;
+  frame->invite = g_new0 (Natter__Invite, 1);
+  natter__invite__init (frame->invite);
+  frame->invite->room = g_strdup (self->name);
+  frame->invite->user = g_strdup (user);
+  request_moderation (self, invocation, frame);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static Natter__Moderate *
+moderate_new (NatterDBusRoom *self,
+              const char     *user,
+              const char     *reason)
+{
+  Natter__Moderate *op = g_new0 (Natter__Moderate, 1);
+
+  natter__moderate__init (op);
+  op->room = g_strdup (self->name);
+  op->user = g_strdup (user);
+  /* "" means no reason, as documented. */
+  op->reason = reason != NULL && *reason != '\0' ? g_strdup (reason) : NULL;
+  return op;
+}
+
+static gboolean
+natter_dbus_room_handle_kick (NatterDBusChatRoom    *iface,
+                              GDBusMethodInvocation *invocation,
+                              const char            *user,
+                              const char            *reason)
+{
+  NatterDBusRoom *self = NATTER_DBUS_ROOM (iface);
+  Natter__ClientFrame *frame = natter_dbus_client_frame_new ();
+
+  frame->op_case = NATTER__CLIENT_FRAME__OP_KICK;
+  frame->kick = moderate_new (self, user, reason);
+  request_moderation (self, invocation, frame);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+natter_dbus_room_handle_ban (NatterDBusChatRoom    *iface,
+                             GDBusMethodInvocation *invocation,
+                             const char            *user,
+                             const char            *reason)
+{
+  NatterDBusRoom *self = NATTER_DBUS_ROOM (iface);
+  Natter__ClientFrame *frame = natter_dbus_client_frame_new ();
+
+  frame->op_case = NATTER__CLIENT_FRAME__OP_BAN;
+  frame->ban = moderate_new (self, user, reason);
+  request_moderation (self, invocation, frame);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+natter_dbus_room_handle_unban (NatterDBusChatRoom    *iface,
+                               GDBusMethodInvocation *invocation,
+                               const char            *user)
+{
+  NatterDBusRoom *self = NATTER_DBUS_ROOM (iface);
+  Natter__ClientFrame *frame = natter_dbus_client_frame_new ();
+
+  frame->op_case = NATTER__CLIENT_FRAME__OP_UNBAN;
+  frame->unban = moderate_new (self, user, NULL);
+  request_moderation (self, invocation, frame);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+natter_dbus_room_handle_set_role (NatterDBusChatRoom    *iface,
+                                  GDBusMethodInvocation *invocation,
+                                  const char            *user,
+                                  const char            *role)
+{
+  NatterDBusRoom *self = NATTER_DBUS_ROOM (iface);
+  Natter__ClientFrame *frame = natter_dbus_client_frame_new ();
+
+  /* The backend checks the role's name: one of the three, or bad_request. */
+  frame->op_case = NATTER__CLIENT_FRAME__OP_SET_ROLE;
+  frame->set_role = g_new0 (Natter__SetRole, 1);
+  natter__set_role__init (frame->set_role);
+  frame->set_role->room = g_strdup (self->name);
+  frame->set_role->user = g_strdup (user);
+  frame->set_role->role = g_strdup (role);
+  request_moderation (self, invocation, frame);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+natter_dbus_room_handle_set_topic (NatterDBusChatRoom    *iface,
+                                   GDBusMethodInvocation *invocation,
+                                   const char            *topic)
+{
+  NatterDBusRoom *self = NATTER_DBUS_ROOM (iface);
+  Natter__ClientFrame *frame = natter_dbus_client_frame_new ();
+
+  frame->op_case = NATTER__CLIENT_FRAME__OP_SET_TOPIC;
+  frame->set_topic = g_new0 (Natter__SetTopic, 1);
+  natter__set_topic__init (frame->set_topic);
+  frame->set_topic->room = g_strdup (self->name);
+  frame->set_topic->topic = g_strdup (topic);
+  request_moderation (self, invocation, frame);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
 static void
 natter_dbus_room_iface_init (NatterDBusChatRoomIface *iface)
 {
@@ -1164,6 +1422,12 @@ natter_dbus_room_iface_init (NatterDBusChatRoomIface *iface)
   iface->handle_leave = natter_dbus_room_handle_leave;
   iface->handle_set_typing = natter_dbus_room_handle_set_typing;
   iface->handle_set_viewed = natter_dbus_room_handle_set_viewed;
+  iface->handle_invite = natter_dbus_room_handle_invite;
+  iface->handle_kick = natter_dbus_room_handle_kick;
+  iface->handle_ban = natter_dbus_room_handle_ban;
+  iface->handle_unban = natter_dbus_room_handle_unban;
+  iface->handle_set_role = natter_dbus_room_handle_set_role;
+  iface->handle_set_topic = natter_dbus_room_handle_set_topic;
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -1243,7 +1507,7 @@ natter_dbus_room_init (NatterDBusRoom *self)
 {
   g_queue_init (&self->window);
   g_queue_init (&self->changes);
-  self->members = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->members = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->online = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->viewers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, natter_dbus_unwatch);
   self->cancellable = g_cancellable_new ();
@@ -1294,6 +1558,7 @@ natter_dbus_room_new (NatterDBusClient         *client,
   natter_dbus_chat_room_set_name (iface, name);
   natter_dbus_chat_room_set_kind (iface, kind);
   natter_dbus_chat_room_set_topic (iface, "");
+  natter_dbus_chat_room_set_role (iface, "");
   sync_members (self);
 
   self->object = natter_dbus_object_skeleton_new (self->path);

@@ -8,6 +8,11 @@
 
 G_BEGIN_DECLS
 
+/* The roles of MemberRoles and Role. */
+#define NATTER_DBUS_ROLE_OWNER     "owner"
+#define NATTER_DBUS_ROLE_MODERATOR "moderator"
+#define NATTER_DBUS_ROLE_MEMBER    "member"
+
 #define NATTER_TYPE_DBUS_ROOM (natter_dbus_room_get_type ())
 G_DECLARE_FINAL_TYPE (NatterDBusRoom, natter_dbus_room, NATTER, DBUS_ROOM,
                       NatterDBusChatRoomSkeleton)
@@ -46,7 +51,11 @@ gboolean        natter_dbus_room_add_message      (NatterDBusRoom           *sel
                                                    gboolean                  live);
 void            natter_dbus_room_member_changed   (NatterDBusRoom           *self,
                                                    const char               *user,
-                                                   gboolean                  joined);
+                                                   gboolean                  joined,
+                                                   const char               *role,
+                                                   const char               *by);
+void            natter_dbus_room_topic_changed    (NatterDBusRoom           *self,
+                                                   const char               *topic);
 void            natter_dbus_room_presence_changed (NatterDBusRoom           *self,
                                                    const char               *user,
                                                    gboolean                  online);

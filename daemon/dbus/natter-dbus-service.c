@@ -250,6 +250,10 @@ on_member (NatterDBusService      *self,
     {
       if (!member->joined)
         {
+          /* Left, kicked or banned: the room says so (and by whom) before it goes. */
+          room = g_hash_table_lookup (self->rooms, member->room);
+          if (room != NULL)
+            natter_dbus_room_member_changed (room, member->user, FALSE, NULL, member->by);
           drop_room (self, member->room);
           return;
         }
@@ -260,10 +264,35 @@ on_member (NatterDBusService      *self,
   room = g_hash_table_lookup (self->rooms, member->room);
   if (room == NULL)
     return;
-  natter_dbus_room_member_changed (room, member->user, member->joined);
-  /* Whether the newcomer is online is the backend's to say: ask it for the room again. */
-  if (member->joined && g_strcmp0 (member->user, self->account) != 0)
+  natter_dbus_room_member_changed (room, member->user, member->joined, member->role, member->by);
+  /* Whether the newcomer is online is the backend's to say: ask it for the room again
+   * (not for a new role: the member was one already). */
+  if (member->joined && member->role == NULL && g_strcmp0 (member->user, self->account) != 0)
     load_room (self, member->room);
+}
+
+static void
+on_topic (NatterDBusService  *self,
+          const Natter__Topic *topic)
+{
+  NatterDBusRoom *room = topic->room != NULL ? g_hash_table_lookup (self->rooms, topic->room)
+                                             : NULL;
+
+  if (room != NULL)
+    natter_dbus_room_topic_changed (room, topic->topic);
+}
+
+static void
+on_invite (NatterDBusService     *self,
+           const Natter__Invited *invited)
+{
+  if (invited->room == NULL)
+    return;
+  natter_dbus_chat_emit_invited (NATTER_DBUS_CHAT (self), invited->room,
+                                 invited->by != NULL ? invited->by : "");
+  /* As for messages: not when a front end shows them itself. */
+  if (g_hash_table_size (self->handlers) == 0)
+    natter_notifier_show_invitation (self->notifier, invited->room, invited->by);
 }
 
 static void
@@ -322,6 +351,12 @@ on_client_event (NatterDBusClient  *client,
     case NATTER__SERVER_FRAME__EVENT_PRESENCE:
       on_presence (self, frame->presence);
       break;
+    case NATTER__SERVER_FRAME__EVENT_TOPIC:
+      on_topic (self, frame->topic);
+      break;
+    case NATTER__SERVER_FRAME__EVENT_INVITE:
+      on_invite (self, frame->invite);
+      break;
     case NATTER__SERVER_FRAME__EVENT_TYPING:
       room = frame->typing->room != NULL ? g_hash_table_lookup (self->rooms, frame->typing->room)
                                          : NULL;
@@ -348,6 +383,18 @@ on_client_event (NatterDBusClient  *client,
 /* ---------------------------------------------------------------------------------- */
 /* Methods */
 
+static int
+compare_directory_rooms (gconstpointer a,
+                         gconstpointer b)
+{
+  const Natter__DirectoryRoom *x = *(Natter__DirectoryRoom * const *) a;
+  const Natter__DirectoryRoom *y = *(Natter__DirectoryRoom * const *) b;
+
+  if (x->members != y->members)
+    return x->members > y->members ? -1 : 1;
+  return g_strcmp0 (x->name, y->name);
+}
+
 static void
 join_room_cb (GObject      *source,
               GAsyncResult *result,
@@ -369,6 +416,163 @@ join_room_cb (GObject      *source,
   natter_dbus_room_fill_window (room);
   natter_dbus_chat_complete_join_room (NATTER_DBUS_CHAT (self), call->invocation,
                                        natter_dbus_room_get_object_path (room));
+}
+
+static void
+create_room_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(NatterDBusCall) call = user_data;
+  NatterDBusService *self = call->self;
+  g_autoptr(NatterEvent) event = natter_dbus_call_finish_request (call, source, result,
+                                                                  NATTER__SERVER_FRAME__EVENT_JOINED);
+  const Natter__Joined *joined;
+  NatterDBusRoom *room;
+  gboolean created;
+
+  if (event == NULL)
+    return;
+  joined = natter_event_get_frame (event)->joined;
+  room = ensure_room (self, joined->room, &created);
+  natter_dbus_room_update_joined (room, joined);
+  natter_dbus_chat_complete_create_room (NATTER_DBUS_CHAT (self), call->invocation,
+                                         natter_dbus_room_get_object_path (room));
+}
+
+static gboolean
+natter_dbus_service_handle_create_room (NatterDBusChat        *iface,
+                                        GDBusMethodInvocation *invocation,
+                                        const char            *name,
+                                        gboolean               is_private,
+                                        const char            *topic)
+{
+  NatterDBusService *self = NATTER_DBUS_SERVICE (iface);
+  Natter__ClientFrame *frame = natter_dbus_client_frame_new ();
+
+  /* The backend checks the name and the topic, and answers `joined`. */
+  frame->op_case = NATTER__CLIENT_FRAME__OP_CREATE;
+  frame->create = g_new0 (Natter__Create, 1);
+  natter__create__init (frame->create);
+  frame->create->room = g_strdup (name);
+  frame->create->has_private_ = TRUE;
+  frame->create->private_ = is_private;
+  frame->create->topic = *topic != '\0' ? g_strdup (topic) : NULL;
+  natter_dbus_client_request_async (self->client, frame, NULL, create_room_cb,
+                                    natter_dbus_call_new (self, invocation));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+directory_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(NatterDBusCall) call = user_data;
+  g_autoptr(NatterEvent) event = natter_dbus_call_finish_request (call, source, result,
+                                                                  NATTER__SERVER_FRAME__EVENT_DIRECTORY);
+  const Natter__DirectoryList *list;
+  g_autoptr(GPtrArray) rooms = NULL;
+  GVariantBuilder builder;
+
+  if (event == NULL)
+    return;
+  list = natter_event_get_frame (event)->directory;
+  /* Most members first, as documented; the server lists them by name, which breaks ties. */
+  rooms = g_ptr_array_new ();
+  for (gsize i = 0; i < list->n_rooms; i++)
+    if (list->rooms[i]->name != NULL)
+      g_ptr_array_add (rooms, list->rooms[i]);
+  g_ptr_array_sort (rooms, compare_directory_rooms);
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(ssu)"));
+  for (guint i = 0; i < rooms->len; i++)
+    {
+      const Natter__DirectoryRoom *room = g_ptr_array_index (rooms, i);
+
+      g_variant_builder_add (&builder, "(ssu)", room->name,
+                             room->topic != NULL ? room->topic : "", room->members);
+    }
+  natter_dbus_chat_complete_directory (NATTER_DBUS_CHAT (call->self), call->invocation,
+                                       g_variant_builder_end (&builder));
+}
+
+static gboolean
+natter_dbus_service_handle_directory (NatterDBusChat        *iface,
+                                      GDBusMethodInvocation *invocation,
+                                      const char            *query,
+                                      guint                  limit)
+{
+  NatterDBusService *self = NATTER_DBUS_SERVICE (iface);
+  Natter__ClientFrame *frame = natter_dbus_client_frame_new ();
+
+  frame->op_case = NATTER__CLIENT_FRAME__OP_DIRECTORY;
+  frame->directory = g_new0 (Natter__Directory, 1);
+  natter__directory__init (frame->directory);
+  /* "" and 0 mean "every room" and "the server's default", as documented; the backend
+   * refuses a limit above 100. */
+  frame->directory->query = *query != '\0' ? g_strdup (query) : NULL;
+  frame->directory->has_limit = limit > 0;
+  frame->directory->limit = limit;
+  natter_dbus_client_request_async (self->client, frame, NULL, directory_cb,
+                                    natter_dbus_call_new (self, invocation));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+block_cb (GObject      *source,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  g_autoptr(NatterDBusCall) call = user_data;
+  g_autoptr(NatterEvent) event = natter_dbus_call_finish_request (call, source, result,
+                                                                  NATTER__SERVER_FRAME__EVENT_OK);
+
+  if (event == NULL)
+    return;
+  g_dbus_method_invocation_return_value (call->invocation, NULL);
+}
+
+static void
+request_block (NatterDBusService     *self,
+               GDBusMethodInvocation *invocation,
+               gboolean               block,
+               const char            *user)
+{
+  Natter__ClientFrame *frame = natter_dbus_client_frame_new ();
+  Natter__Block *op = g_new0 (Natter__Block, 1);
+
+  natter__block__init (op);
+  op->user = g_strdup (user);
+  if (block)
+    {
+      frame->op_case = NATTER__CLIENT_FRAME__OP_BLOCK;
+      frame->block = op;
+    }
+  else
+    {
+      frame->op_case = NATTER__CLIENT_FRAME__OP_UNBLOCK;
+      frame->unblock = op;
+    }
+  natter_dbus_client_request_async (self->client, frame, NULL, block_cb,
+                                    natter_dbus_call_new (self, invocation));
+}
+
+static gboolean
+natter_dbus_service_handle_block (NatterDBusChat        *iface,
+                                  GDBusMethodInvocation *invocation,
+                                  const char            *user)
+{
+  request_block (NATTER_DBUS_SERVICE (iface), invocation, TRUE, user);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+natter_dbus_service_handle_unblock (NatterDBusChat        *iface,
+                                    GDBusMethodInvocation *invocation,
+                                    const char            *user)
+{
+  request_block (NATTER_DBUS_SERVICE (iface), invocation, FALSE, user);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
 static gboolean
@@ -804,6 +1008,10 @@ natter_dbus_service_iface_init (NatterDBusChatIface *iface)
   iface->handle_set_listen_address = natter_dbus_service_handle_set_listen_address;
   iface->handle_disconnect = natter_dbus_service_handle_disconnect;
   iface->handle_forget_account = natter_dbus_service_handle_forget_account;
+  iface->handle_create_room = natter_dbus_service_handle_create_room;
+  iface->handle_directory = natter_dbus_service_handle_directory;
+  iface->handle_block = natter_dbus_service_handle_block;
+  iface->handle_unblock = natter_dbus_service_handle_unblock;
 }
 
 /* ---------------------------------------------------------------------------------- */

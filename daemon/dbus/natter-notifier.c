@@ -391,6 +391,76 @@ natter_notifier_withdraw (NatterNotifier *self,
   g_hash_table_remove (self->rooms, room);
 }
 
+/**
+ * natter_notifier_show_invitation:
+ * @self: a #NatterNotifier
+ * @room: the room the account was invited to
+ * @by: (nullable): who invited it
+ *
+ * Shows that the account was invited to @room, if notifications are on and a
+ * notification server is running. The notification has no action: the app lists the
+ * invitation itself.
+ */
+void
+natter_notifier_show_invitation (NatterNotifier *self,
+                                 const char     *room,
+                                 const char     *by)
+{
+  g_autofree char *title = NULL;
+  g_autofree char *body = NULL;
+  const char *no_actions[] = { NULL };
+  GVariantBuilder hints;
+
+  g_return_if_fail (NATTER_IS_NOTIFIER (self));
+  g_return_if_fail (room != NULL);
+
+  if (self->settings != NULL && !g_settings_get_boolean (self->settings, "notifications"))
+    return;
+  /* Translators: the title of a notification; %s is a room name. */
+  title = g_strdup_printf (_("Invitation to #%s"), room);
+  if (by != NULL && *by != '\0')
+    /* Translators: the text of a notification; the first %s is a user name, the second
+     * a room name. */
+    body = g_strdup_printf (_("%s invited you to #%s."), by, room);
+  else
+    /* Translators: the text of a notification; %s is a room name. */
+    body = g_strdup_printf (_("You were invited to #%s."), room);
+  if (self->body_markup && !self->use_portal)
+    {
+      g_autofree char *escaped = g_markup_escape_text (body, -1);
+
+      g_free (body);
+      body = g_steal_pointer (&escaped);
+    }
+
+  if (self->use_portal)
+    {
+      g_autofree char *id = g_strconcat ("invite:", room, NULL);
+      GVariantBuilder notification;
+
+      g_variant_builder_init (&notification, G_VARIANT_TYPE_VARDICT);
+      g_variant_builder_add (&notification, "{sv}", "title", g_variant_new_string (title));
+      g_variant_builder_add (&notification, "{sv}", "body", g_variant_new_string (body));
+      g_dbus_connection_call (self->connection, PORTAL_NAME, PORTAL_PATH, PORTAL_IFACE,
+                              "AddNotification", g_variant_new ("(sa{sv})", id, &notification),
+                              G_VARIANT_TYPE_UNIT, G_DBUS_CALL_FLAGS_NONE, -1, self->cancellable,
+                              portal_add_cb, NULL);
+      return;
+    }
+  if (self->server == NULL)
+    return;
+
+  g_variant_builder_init (&hints, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&hints, "{sv}", "desktop-entry", g_variant_new_string (APP_ID));
+  g_variant_builder_add (&hints, "{sv}", "category", g_variant_new_string ("im"));
+  g_dbus_connection_call (self->connection, NOTIFICATIONS_NAME, NOTIFICATIONS_PATH,
+                          NOTIFICATIONS_IFACE, "Notify",
+                          g_variant_new ("(susss^asa{sv}i)", _("Natter"), 0, APP_ID,
+                                         title, body, no_actions, &hints, -1),
+                          G_VARIANT_TYPE ("(u)"), G_DBUS_CALL_FLAGS_NO_AUTO_START, -1,
+                          self->cancellable, NULL, NULL);
+}
+
 static void
 action_invoked_cb (GDBusConnection *connection,
                    const char      *sender,

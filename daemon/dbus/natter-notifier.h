@@ -34,6 +34,9 @@ void            natter_notifier_show         (NatterNotifier        *self,
                                               const Natter__Message *message);
 void            natter_notifier_withdraw     (NatterNotifier        *self,
                                               const char            *room);
+void            natter_notifier_show_invitation (NatterNotifier     *self,
+                                                 const char         *room,
+                                                 const char         *by);
 
 char           *natter_notifier_title_for    (const Natter__Message *message);
 void            natter_notifier_activate_app (GDBusConnection       *connection,
