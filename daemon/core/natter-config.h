@@ -60,6 +60,8 @@ typedef struct {
   guint            max_password_queue; /* password hashes waiting or running at once */
   guint            registrations_per_hour; /* accounts one address may create */
   guint            rooms_per_hour;     /* rooms one account may create */
+  guint            invites_per_hour;   /* invitations one account may send */
+  guint            directory_per_minute; /* directory queries of one account */
   double           event_rate;         /* typing and read markers per second per connection */
   guint            event_burst;
   guint            max_queue_bytes;

@@ -79,6 +79,23 @@ natter_hub_may_join (Request *req, ClientState *cs, Room *room)
   return TRUE;
 }
 
+static gboolean has_other_owner (Room *room, const char *user);
+
+/* The last owner of a room with other members would leave it without one: refused
+ * (with an answer to @req), as demoting, kicking or banning the last owner is. */
+gboolean
+natter_hub_may_leave (Request *req, Room *room, const char *user)
+{
+  if (!g_str_equal (room->kind, NATTER_ROOM_KIND_ROOM) ||
+      natter_hub_room_role (room, user) != NATTER_ROLE_OWNER ||
+      has_other_owner (room, user) || g_hash_table_size (room->members) <= 1)
+    return TRUE;
+  natter_hub_reply_with_error (req, NATTER_ERROR_FORBIDDEN,
+                               "you are the last owner of “%s”: make someone else owner first",
+                               room->name);
+  return FALSE;
+}
+
 /* What @cs may do in @room: its role there, or an owner's for a server admin. */
 static NatterRole
 effective_role (Room *room, ClientState *cs)
@@ -391,6 +408,7 @@ void
 natter_hub_handle_invite (Request *req, ClientState *cs)
 {
   Natter__Invite *op = req->frame->invite;
+  guint retry_after_ms = 0;
   Room *room;
 
   if (!check_user_field (req, op->user))
@@ -398,6 +416,12 @@ natter_hub_handle_invite (Request *req, ClientState *cs)
   room = room_for_moderation (req, cs, op->room, NATTER_ROLE_MEMBER);
   if (room == NULL)
     return;
+  /* Every invitation counts, also to unknown users: guessing names costs as much. */
+  if (!natter_buckets_take (req->hub->invite_buckets, cs->user, &retry_after_ms))
+    {
+      natter_hub_reply_rate_limited (req, retry_after_ms, "too many invitations; retry later");
+      return;
+    }
   if (g_hash_table_contains (room->banned, op->user))
     {
       natter_hub_reply_with_error (req, NATTER_ERROR_FORBIDDEN, "“%s” is banned from “%s”",
@@ -461,6 +485,7 @@ natter_hub_handle_directory (Request *req, ClientState *cs)
 {
   Natter__Directory *op = req->frame->directory;
   guint limit = op->has_limit ? op->limit : DEFAULT_DIRECTORY_LIMIT;
+  guint retry_after_ms = 0;
 
   if (limit < 1 || limit > MAX_DIRECTORY_LIMIT)
     {
@@ -474,6 +499,12 @@ natter_hub_handle_directory (Request *req, ClientState *cs)
       natter_hub_reply_with_error (req, NATTER_ERROR_BAD_REQUEST,
                                    "directory.query must be valid UTF-8 of at most %u characters",
                                    MAX_QUERY_CHARS);
+      return;
+    }
+  if (!natter_buckets_take (req->hub->directory_buckets, cs->user, &retry_after_ms))
+    {
+      natter_hub_reply_rate_limited (req, retry_after_ms,
+                                     "too many directory queries; retry later");
       return;
     }
   natter_store_directory_async (req->hub->store, op->query != NULL && *op->query != '\0' ? op->query : NULL,

@@ -112,6 +112,8 @@ struct _NatterHub
   NatterBuckets  *password_buckets; /* (owned) password checks per address */
   NatterBuckets  *register_buckets; /* (owned) registrations per address */
   NatterBuckets  *room_buckets;     /* (owned) rooms created per account */
+  NatterBuckets  *invite_buckets;   /* (owned) invitations sent per account */
+  NatterBuckets  *directory_buckets; /* (owned) directory queries per account */
   Room         *system;       /* (unowned) */
 
   gboolean      started;
@@ -336,6 +338,7 @@ NatterRole natter_hub_room_role          (Room *room, const char *user);
 gboolean   natter_hub_room_visible       (Room *room, const char *user, gboolean admin);
 /* Whether @cs may join @room; answers forbidden when not. */
 gboolean   natter_hub_may_join           (Request *req, ClientState *cs, Room *room);
+gboolean   natter_hub_may_leave          (Request *req, Room *room, const char *user);
 /* send {to}: checks once that @to does not block the sender, then runs the request again.
  * Returns TRUE when it took the request over (answered it, or will run it again). */
 gboolean   natter_hub_check_blocked      (Request *req, ClientState *cs, const char *to);

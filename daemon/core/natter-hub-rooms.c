@@ -1035,6 +1035,8 @@ natter_hub_handle_leave (Request *req, ClientState *cs)
       natter_hub_reply_with_error (req, NATTER_ERROR_FORBIDDEN, "nobody can leave the system room");
       return;
     }
+  if (!natter_hub_may_leave (req, room, cs->user))
+    return;
   req->user = g_strdup (cs->user);
   req->room = g_strdup (room->name);
   natter_store_remove_member_async (req->hub->store, room->name, cs->user, NULL,

@@ -691,6 +691,8 @@ natter_hub_finalize (GObject *object)
   g_clear_pointer (&self->password_buckets, natter_buckets_free);
   g_clear_pointer (&self->register_buckets, natter_buckets_free);
   g_clear_pointer (&self->room_buckets, natter_buckets_free);
+  g_clear_pointer (&self->invite_buckets, natter_buckets_free);
+  g_clear_pointer (&self->directory_buckets, natter_buckets_free);
   g_clear_object (&self->drain_task);
   g_clear_object (&self->store);
 
@@ -920,6 +922,10 @@ natter_hub_new (NatterStore        *store,
                                                config->registrations_per_hour);
   self->room_buckets = natter_buckets_new (config->rooms_per_hour / 3600.0,
                                            config->rooms_per_hour);
+  self->invite_buckets = natter_buckets_new (config->invites_per_hour / 3600.0,
+                                             config->invites_per_hour);
+  self->directory_buckets = natter_buckets_new (config->directory_per_minute / 60.0,
+                                                config->directory_per_minute);
   natter_auth_set_max_pending (config->max_password_queue);
   /* Other nodes write to a shared store too: see natter-hub-remote.c. */
   self->shared = natter_store_is_shared (store);

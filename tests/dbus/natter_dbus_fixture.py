@@ -42,7 +42,8 @@ STOP_TIMEOUT = 10.0
 # Generous so that tests not about rate limits never hit them (as tests/integration does).
 DEFAULT_DAEMON_ARGS = ("--rate", "10000", "--rate-burst", "10000",
                        "--password-burst", "100000", "--registrations-per-hour", "10000000",
-                       "--rooms-per-hour", "10000000", "--event-burst", "100000")
+                       "--rooms-per-hour", "10000000", "--event-burst", "100000",
+                       "--invites-per-hour", "10000000", "--directory-per-minute", "10000000")
 
 BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">

@@ -31,7 +31,8 @@ PROTO_PROTOCOL = "natter.v1.proto"
 # Generous defaults so that tests which are not about rate limiting never hit it.
 DEFAULT_DAEMON_ARGS = ("--rate", "10000", "--rate-burst", "10000",
                        "--password-burst", "100000", "--registrations-per-hour", "10000000",
-                       "--rooms-per-hour", "10000000", "--event-burst", "100000")
+                       "--rooms-per-hour", "10000000", "--event-burst", "100000",
+                       "--invites-per-hour", "10000000", "--directory-per-minute", "10000000")
 
 RECV_TIMEOUT = 10.0
 START_TIMEOUT = 15.0

@@ -55,7 +55,8 @@ STOP_TIMEOUT = 10.0
 RECONNECT_TIMEOUT = 30.0
 DEFAULT_HOST_ARGS = ("--rate", "10000", "--rate-burst", "10000",
                      "--password-burst", "100000", "--registrations-per-hour", "10000000",
-                     "--rooms-per-hour", "10000000", "--event-burst", "100000")
+                     "--rooms-per-hour", "10000000", "--event-burst", "100000",
+                     "--invites-per-hour", "10000000", "--directory-per-minute", "10000000")
 
 __all__ = ["BUS_NAME", "ROOT_PATH", "CHAT_IFACE", "ROOM_IFACE", "MESSAGE_IFACE",
            "SEARCH_PATH", "SEARCH_IFACE", "ERROR_PREFIX", "RECONNECT_TIMEOUT",
