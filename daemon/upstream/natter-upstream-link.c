@@ -307,6 +307,13 @@ natter_upstream_continue_welcome (NatterUpstream      *self,
       natter_seq_order_note_known (room->order, info->last_seq);
       if (info->has_read_seq)
         room->read_seq = MAX (room->read_seq, info->read_seq);
+      if (info->has_private_)
+        room->is_private = info->private_;
+      if (info->role != NULL)
+        {
+          g_free (room->role);
+          room->role = g_strdup (info->role);
+        }
 
       join = natter_upstream_client_frame_new (NATTER__CLIENT_FRAME__OP_JOIN);
       join->join = g_new0 (Natter__Join, 1);
@@ -465,6 +472,12 @@ natter_upstream_handle_frame (NatterUpstream      *self,
       break;
     case NATTER__SERVER_FRAME__EVENT_RECEIPT:
       natter_upstream_handle_receipt (self, frame->receipt);
+      break;
+    case NATTER__SERVER_FRAME__EVENT_TOPIC:
+      natter_upstream_handle_topic (self, frame->topic);
+      break;
+    case NATTER__SERVER_FRAME__EVENT_INVITE:
+      /* For the front end: an invitation changes nothing here until the account joins. */
       break;
     case NATTER__SERVER_FRAME__EVENT_PRESENCE:
     case NATTER__SERVER_FRAME__EVENT_TYPING:

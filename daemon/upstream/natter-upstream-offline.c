@@ -31,6 +31,8 @@ offline_joined (NatterUpstream  *self,
   Natter__ServerFrame frame = NATTER__SERVER_FRAME__INIT;
   Natter__Joined joined = NATTER__JOINED__INIT;
   g_autofree char **members = NULL;
+  g_autoptr(GPtrArray) owners = g_ptr_array_new ();
+  g_autoptr(GPtrArray) moderators = g_ptr_array_new ();
   const char *name = req->frame->join->room;
   UpstreamRoom *room = name != NULL ? g_hash_table_lookup (self->rooms, name) : NULL;
   guint n;
@@ -49,11 +51,19 @@ offline_joined (NatterUpstream  *self,
   joined.last_seq = natter_upstream_room_seen (room);
   joined.kind = room->kind;
   joined.topic = room->topic;
+  joined.has_private_ = TRUE;
+  joined.private_ = room->is_private;
+  joined.role = room->role;
   /* Nobody is known to be online while we are not. */
   if (!g_str_equal (room->kind, NATTER_ROOM_KIND_SYSTEM))
     {
       joined.members = members;
       joined.n_members = n;
+      natter_upstream_room_roles (room, owners, moderators);
+      joined.owners = (char **) owners->pdata;
+      joined.n_owners = owners->len;
+      joined.moderators = (char **) moderators->pdata;
+      joined.n_moderators = moderators->len;
     }
   frame.event_case = NATTER__SERVER_FRAME__EVENT_JOINED;
   frame.joined = &joined;

@@ -74,6 +74,10 @@ typedef struct
   guint64         resume_end;
   gboolean        gapped;     /* seqs were skipped: the local copy of the room stops */
   GHashTable     *members;    /* (owned) set of user names */
+  /* Who may see and moderate the room, as the server last said (not kept in the cache). */
+  gboolean        is_private;
+  char           *role;       /* (owned) (nullable) the account's */
+  GHashTable     *roles;      /* (owned) owners and moderators: user name → role (owned) */
 } UpstreamRoom;
 
 struct _NatterUpstream
@@ -212,6 +216,11 @@ void natter_upstream_apply_joined (NatterUpstream       *self,
 void natter_upstream_resume_reply (NatterUpstream      *self,
                                    UpstreamRequest     *req,
                                    Natter__ServerFrame *frame);
+void natter_upstream_handle_topic (NatterUpstream       *self,
+                                   const Natter__Topic  *topic);
+void natter_upstream_room_roles (UpstreamRoom *room,
+                                 GPtrArray    *owners,
+                                 GPtrArray    *moderators);
 void natter_upstream_handle_member (NatterUpstream       *self,
                                     const Natter__Member *member);
 void natter_upstream_handle_receipt (NatterUpstream        *self,

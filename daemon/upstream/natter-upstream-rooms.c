@@ -48,6 +48,7 @@ natter_upstream_room_new (NatterUpstream *self,
   room->kind = g_strdup (kind != NULL ? kind : kind_for_room_name (name));
   room->order = natter_seq_order_new (&room_order_policy, last_seq, room);
   room->members = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  room->roles = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   return room;
 }
 
@@ -57,8 +58,10 @@ natter_upstream_room_free (UpstreamRoom *room)
   g_free (room->name);
   g_free (room->kind);
   g_free (room->topic);
+  g_free (room->role);
   natter_seq_order_free (room->order);
   g_hash_table_unref (room->members);
+  g_hash_table_unref (room->roles);
   g_free (room);
 }
 
@@ -127,6 +130,9 @@ natter_upstream_local_room_infos (NatterUpstream    *self,
       info->read_seq = MIN (room->read_seq, info->last_seq);
       info->has_unread = TRUE;
       info->unread = info->last_seq - info->read_seq;
+      info->has_private_ = TRUE;
+      info->private_ = room->is_private;
+      info->role = room->role;
       ptrs[i] = info;
     }
   *out_n = rooms->len;
@@ -362,6 +368,55 @@ natter_upstream_apply_joined (NatterUpstream       *self,
   /* `system` lists no members: everyone reads it. */
   if (joined->n_members > 0)
     update_members (self, room, joined->members, joined->n_members);
+  if (joined->has_private_)
+    room->is_private = joined->private_;
+  if (joined->role != NULL)
+    {
+      g_free (room->role);
+      room->role = g_strdup (joined->role);
+    }
+  g_hash_table_remove_all (room->roles);
+  for (gsize i = 0; i < joined->n_moderators; i++)
+    g_hash_table_insert (room->roles, g_strdup (joined->moderators[i]), g_strdup ("moderator"));
+  for (gsize i = 0; i < joined->n_owners; i++)
+    g_hash_table_insert (room->roles, g_strdup (joined->owners[i]), g_strdup ("owner"));
+}
+
+static int
+compare_name_ptrs (gconstpointer a,
+                   gconstpointer b)
+{
+  return strcmp (*(const char * const *) a, *(const char * const *) b);
+}
+
+/* The room's owners and moderators as the mirror knows them, sorted, for a `joined`
+ * answered offline; the arrays borrow the names. */
+void
+natter_upstream_room_roles (UpstreamRoom *room,
+                            GPtrArray    *owners,
+                            GPtrArray    *moderators)
+{
+  GHashTableIter iter;
+  gpointer user, role;
+
+  g_hash_table_iter_init (&iter, room->roles);
+  while (g_hash_table_iter_next (&iter, &user, &role))
+    g_ptr_array_add (g_str_equal (role, "owner") ? owners : moderators, user);
+  g_ptr_array_sort (owners, compare_name_ptrs);
+  g_ptr_array_sort (moderators, compare_name_ptrs);
+}
+
+void
+natter_upstream_handle_topic (NatterUpstream      *self,
+                              const Natter__Topic *topic)
+{
+  UpstreamRoom *room = topic->room != NULL ? g_hash_table_lookup (self->rooms, topic->room)
+                                           : NULL;
+
+  if (room == NULL)
+    return;
+  g_free (room->topic);
+  room->topic = topic->topic != NULL && *topic->topic != '\0' ? g_strdup (topic->topic) : NULL;
 }
 
 void
@@ -406,15 +461,31 @@ natter_upstream_handle_member (NatterUpstream       *self,
     return;
   if (g_strcmp0 (member->user, self->user) == 0)
     {
-      if (member->joined)
-        natter_upstream_ensure_room (self, member->room, NULL, NULL);
-      else
-        natter_upstream_forget_room (self, member->room);
+      if (!member->joined)
+        {
+          natter_upstream_forget_room (self, member->room);
+          return;
+        }
+      room = natter_upstream_ensure_room (self, member->room, NULL, NULL);
+      if (member->role != NULL)
+        {
+          g_free (room->role);
+          room->role = g_strdup (member->role);
+          if (g_str_equal (member->role, "member"))
+            g_hash_table_remove (room->roles, member->user);
+          else
+            g_hash_table_insert (room->roles, g_strdup (member->user), g_strdup (member->role));
+        }
       return;
     }
   room = g_hash_table_lookup (self->rooms, member->room);
   if (room == NULL)
     return;
+  /* A role ends with the membership; a join says none (a newcomer is a member). */
+  if (!member->joined || g_strcmp0 (member->role, "member") == 0)
+    g_hash_table_remove (room->roles, member->user);
+  else if (member->role != NULL)
+    g_hash_table_insert (room->roles, g_strdup (member->user), g_strdup (member->role));
   if (member->joined && g_hash_table_add (room->members, g_strdup (member->user)))
     {
       if (self->cache != NULL)

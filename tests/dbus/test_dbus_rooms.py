@@ -17,7 +17,7 @@ from gi.repository import GLib
 
 from natter_dbus_fixture import (BUS_NAME, CHAT_IFACE, ERROR_PREFIX, OWNER, ROOM_IFACE,
                                  ROOT_PATH, DBusTestCase, daemon_args, eventually, no_daemon,
-                                 required_env, room_path)
+                                 password_for, required_env, room_path)
 
 NOTIFICATIONS = ("org.freedesktop.Notifications", "/org/freedesktop/Notifications")
 
@@ -151,7 +151,7 @@ class DBusRoomsTest(RoomsHelpers, DBusTestCase):
                          message="no MemberChanged for alice's join")
         await eventually(self.props_are("team", MemberRoles={OWNER: "owner", "alice": "member"}),
                          message="MemberRoles did not follow the join")
-        self.assertIn("MemberRoles", self.changed_properties("team"))
+        await eventually(lambda: "MemberRoles" in self.changed_properties("team"))
 
         # Roles.
         await self.room_call("team", "SetRole", "alice", "moderator")
@@ -175,7 +175,7 @@ class DBusRoomsTest(RoomsHelpers, DBusTestCase):
         await alice.call("set_topic", {"room": "team", "topic": "From alice"}, "ok")
         await eventually(self.props_are("team", Topic="From alice"),
                          message="Topic did not follow alice")
-        self.assertIn("Topic", self.changed_properties("team"))
+        await eventually(lambda: "Topic" in self.changed_properties("team"))
         await self.room_call("team", "SetTopic", "")
         await eventually(self.props_are("team", Topic=""), message="the topic was not cleared")
         self.assertEqual(await self.room_error("team", "SetTopic", "x" * 2000), "BadRequest")
@@ -231,8 +231,10 @@ class DBusRoomsTest(RoomsHelpers, DBusTestCase):
 
         await alice.call("set_role", {"room": "alices", "user": OWNER, "role": "moderator"}, "ok")
         await eventually(self.props_are("alices", Role="moderator"), message="Role did not change")
-        self.assertIn("Role", self.changed_properties("alices"))
-        self.assertIn((OWNER, True, "moderator", "alice"), self.member_changes("alices"))
+        # Signals reach the watcher's thread on their own: wait for them too.
+        await eventually(lambda: "Role" in self.changed_properties("alices"))
+        await eventually(lambda: (OWNER, True, "moderator", "alice") in
+                         self.member_changes("alices"))
 
         await alice.call("set_topic", {"room": "alices", "topic": "Changed"}, "ok")
         await eventually(self.props_are("alices", Topic="Changed"), message="Topic did not change")
@@ -243,7 +245,8 @@ class DBusRoomsTest(RoomsHelpers, DBusTestCase):
 
         await alice.call("kick", {"room": "alices", "user": OWNER}, "ok")
         await eventually(self.room_gone("alices"), message="the room object stayed")
-        self.assertIn((OWNER, False, "", "alice"), self.member_changes("alices"))
+        await eventually(lambda: (OWNER, False, "", "alice") in self.member_changes("alices"),
+                         message="no MemberChanged for the kick")
 
         await self.join("alices")
         await alice.call("ban", {"room": "alices", "user": OWNER}, "ok")
@@ -360,6 +363,113 @@ class DBusRoomsTest(RoomsHelpers, DBusTestCase):
 
         await self.gdbus_call(ROOT_PATH, CHAT_IFACE + ".Directory", "", "0")
         self.assertEqual(await self.root_error("Directory", "", "0"), "RateLimited")
+
+
+class DBusRoomsUpstreamTest(RoomsHelpers, DBusTestCase):
+    """natterd in upstream mode against a remote natterd: the same methods go to the
+    server as wire requests, its events reach the mirrored rooms."""
+
+    async def connect_carol(self):
+        url, alice = await self.remote_server()
+        await self.gdbus_call(ROOT_PATH, CHAT_IFACE + ".CreateAccount", url, "carol",
+                              password_for("carol"), "false")
+        props = await self.root_props()
+        self.assertEqual((props["Mode"], props["Account"], props["Status"]),
+                         ("upstream", "carol", "connected"))
+        return url, alice
+
+    async def test_upstream_create_invite_topic_roles(self):
+        """CreateRoom, Invite, SetRole, SetTopic and Directory go to the server; its
+        member and topic events update the mirrored room."""
+        url, alice = await self.connect_carol()
+
+        path = await self.create("crew", private=True, topic="Ours")
+        self.assertEqual(path, room_path("crew"))
+        props = await self.room_props("crew")
+        self.assertEqual((props["Private"], props["Role"], props["Topic"]), (True, "owner", "Ours"))
+        self.assertEqual(props["MemberRoles"], {"carol": "owner"})
+        self.assertEqual(await self.root_error("CreateRoom", "remote-room", "false", ""),
+                         "Conflict")
+
+        await self.room_call("crew", "Invite", "alice")
+        event = await alice.next_event("invite", room="crew")
+        self.assertEqual(event["by"], "carol")
+        self.assertEqual(await self.room_error("crew", "Invite", "nobody"), "NotFound")
+        await alice.call("join", {"room": "crew"}, "joined")
+        await eventually(lambda: ("alice", True, "member", "") in self.member_changes("crew"),
+                         message="no MemberChanged for alice's join")
+        await eventually(self.props_are("crew", MemberRoles={"carol": "owner", "alice": "member"}),
+                         message="MemberRoles did not follow")
+
+        await self.room_call("crew", "SetRole", "alice", "moderator")
+        await eventually(lambda: ("alice", True, "moderator", "carol") in
+                         self.member_changes("crew"), message="no MemberChanged for the role")
+        self.assertEqual(await self.room_error("crew", "SetRole", "alice", "king"), "BadRequest")
+        self.assertEqual(await self.room_error("crew", "SetRole", "carol", "member"), "Forbidden")
+
+        await self.room_call("crew", "SetTopic", "Set by carol")
+        await alice.next_event("topic", room="crew", topic="Set by carol")
+        await eventually(self.props_are("crew", Topic="Set by carol"))
+        await alice.call("set_topic", {"room": "crew", "topic": "Set by alice"}, "ok")
+        await eventually(self.props_are("crew", Topic="Set by alice"),
+                         message="the server's topic event did not reach the room")
+
+        (rooms,) = await self.gdbus_call(ROOT_PATH, CHAT_IFACE + ".Directory", "", "0")
+        self.assertEqual([r[0] for r in rooms], ["remote-room"])
+
+        # An invitation from the server's side.
+        await alice.call("create", {"room": "alices-den", "private": True}, "joined")
+        await alice.call("invite", {"room": "alices-den", "user": "carol"}, "ok")
+        await eventually(lambda: self.watcher.received("Invited", ROOT_PATH, CHAT_IFACE),
+                         message="no Invited signal in upstream mode")
+        self.assertEqual(self.watcher.received("Invited", ROOT_PATH)[0][2],
+                         ("alices-den", "alice"))
+        await self.join("alices-den")
+        props = await self.room_props("alices-den")
+        self.assertEqual((props["Private"], props["Role"]), (True, "member"))
+
+        # Block goes to the server too.
+        await self.gdbus_call(ROOT_PATH, CHAT_IFACE + ".Block", "alice")
+        frame = await alice.request("send", {"to": "carol", "body": "hi", "client_msg_id": "b"},
+                                    expect_error=True)
+        self.assertEqual(frame["error"]["code"], "forbidden")
+
+    async def test_upstream_kick_and_ban_remove_the_room(self):
+        """Kicked or banned on the server, the account's room object goes away; its own
+        Kick and Ban reach the server."""
+        url, alice = await self.connect_carol()
+        await alice.call("create", {"room": "club"}, "joined")
+        await self.join("club")
+        await eventually(self.props_are("club", Role="member",
+                                        MemberRoles={"alice": "owner", "carol": "member"}),
+                         message="the mirrored room lacks its roles")
+        await alice.call("set_role", {"room": "club", "user": "carol", "role": "moderator"}, "ok")
+        await eventually(self.props_are("club", Role="moderator"), message="Role did not follow")
+        self.assertEqual(await self.room_error("club", "Kick", "alice", ""), "Forbidden")
+
+        await alice.call("kick", {"room": "club", "user": "carol"}, "ok")
+        await eventually(self.room_gone("club"), message="the kicked room stayed")
+        await eventually(lambda: ("carol", False, "", "alice") in self.member_changes("club"),
+                         message="no MemberChanged for the kick")
+
+        await self.join("club")
+        await eventually(self.has_room("club"))
+        await alice.call("ban", {"room": "club", "user": "carol"}, "ok")
+        await eventually(self.room_gone("club"), message="the banned room stayed")
+        name, _ = await self.gdbus_call_error(ROOT_PATH, CHAT_IFACE + ".JoinRoom", "club")
+        self.assertEqual(name, ERROR_PREFIX + "Forbidden")
+
+        # carol's own moderation goes to the server.
+        await self.create("carols")
+        await alice.call("join", {"room": "carols"}, "joined")
+        await self.room_call("carols", "Ban", "alice", "")
+        await alice.next_event("member", room="carols", user="alice", joined=False)
+        frame = await alice.request("join", {"room": "carols"}, expect_error=True)
+        self.assertEqual(frame["error"]["code"], "forbidden")
+        await self.room_call("carols", "Unban", "alice")
+        await alice.call("join", {"room": "carols"}, "joined")
+        await self.room_call("carols", "Kick", "alice", "bye")
+        await alice.next_event("member", room="carols", user="alice", joined=False, by="carol")
 
 
 if __name__ == "__main__":
