@@ -5,6 +5,7 @@
 import { languageTag, loadTranslations, t, translateTree } from './i18n.js';
 import { ChatClient, ROOM_NAME_RE, USER_NAME_RE, dmPeer } from './client.js';
 import { DEVELOPMENT } from './build.js';
+import { RoomsUI } from './rooms.js';
 
 const $ = (id) => document.getElementById(id);
 const NARROW = matchMedia('(max-width: 720px)');
@@ -210,6 +211,7 @@ class App {
 
     this.bindLogin();
     this.bindChat();
+    this.rooms = new RoomsUI(this, { el, icon });
   }
 
   start() {
@@ -426,7 +428,8 @@ class App {
         this.client.markRead(this.current);
     });
     document.addEventListener('keydown', (event) => {
-      if (event.key === 'Escape' && !document.querySelector('dialog[open]') &&
+      // (Not the Escape that just closed a dialog: that one was handled, defaultPrevented.)
+      if (event.key === 'Escape' && !event.defaultPrevented && !document.querySelector('dialog[open]') &&
           NARROW.matches && $('chat-view').classList.contains('show-conversation') &&
           document.activeElement !== $('composer-input'))
         $('back-button').click();
@@ -818,9 +821,10 @@ class App {
         lead = el('span', { class: 'avatar-wrap' }, avatar(peer, 'small'),
           el('span', { class: `presence ${this.client.online.has(peer) ? 'online' : ''}` }));
       } else {
-        lead = el('span', { class: `room-icon ${room.kind}` }, icon(room.kind === 'system' ? 'megaphone' : 'hash'));
+        lead = el('span', { class: `room-icon ${room.kind}` },
+          icon(room.kind === 'system' ? 'megaphone' : room.private ? 'lock' : 'hash'));
       }
-      const extra = [];
+      const extra = this.rooms.rowExtras(room);
       if (room.kind === 'dm')
         extra.push(t(this.client.online.has(dmPeer(room.name, this.client.user)) ? 'online' : 'offline'));
       if (room.unread)
@@ -922,6 +926,7 @@ class App {
     const title = $('room-title');
     const subtitle = $('room-subtitle');
     const membersButton = $('members-button');
+    this.rooms.renderHeader(room);
     if (!room) {
       title.textContent = t('app_name');
       subtitle.textContent = '';
@@ -954,8 +959,7 @@ class App {
     if (!room)
       return;
     const online = this.client.online;
-    const members = [...room.members].sort((a, b) =>
-      Number(online.has(b)) - Number(online.has(a)) || a.localeCompare(b));
+    const members = this.rooms.sortMembers(room, online);
     $('members-title').textContent = t('members_title', { count: members.length });
     $('member-list').replaceChildren(...members.map((user) => {
       const isOnline = online.has(user);
@@ -963,13 +967,20 @@ class App {
       const state = el('span', { class: 'member-state', text: t(isOnline ? 'online' : 'offline') });
       const lead = el('span', { class: 'avatar-wrap' }, avatar(user, 'small'),
         el('span', { class: `presence ${isOnline ? 'online' : ''}` }));
-      if (user === this.client.user)
+      const tag = this.rooms.roleTag(room, user);
+      const self = user === this.client.user;
+      if (self && room.kind !== 'room')
         return el('li', { class: 'member' }, lead, label, el('span', { class: 'member-state', text: t('you') }));
+      // In a room a member opens the member dialog (message, role, kick, ban).
       return el('li', {}, el('button', {
-        type: 'button', class: 'member-button', title: t('dm_with', { user }),
-        onclick: () => this.showRoom(this.client.openDm(user), { focus: true }),
-      }, lead, label, state));
+        type: 'button', class: 'member-button',
+        title: room.kind === 'room' ? t('member_actions', { user }) : t('dm_with', { user }),
+        'aria-haspopup': room.kind === 'room' ? 'dialog' : null,
+        onclick: () => (room.kind === 'room' ? this.rooms.openMember(user)
+          : this.showRoom(this.client.openDm(user), { focus: true })),
+      }, lead, label, tag, self ? el('span', { class: 'member-state', text: t('you') }) : state));
     }));
+    this.rooms.renderPane(room);
     $('leave-button').hidden = room.kind !== 'room';
   }
 
@@ -1070,7 +1081,7 @@ class App {
       $('new-dialog').close();
       this.showRoom(room, { focus: true });
     }, (failure) => {
-      error.textContent = this.errorText(failure);
+      error.textContent = this.rooms.actionError('join', failure, { room: name });
       input.setAttribute('aria-invalid', 'true');
       input.focus();
     });

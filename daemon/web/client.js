@@ -101,6 +101,11 @@ export class Room {
     this.name = name;
     this.kind = kind || roomKind(name);
     this.topic = '';
+    // Rooms people control: whether the room is private, the account's role, and the roles
+    // of the other members (user → "owner" | "moderator"; anyone else is a "member").
+    this.private = false;
+    this.role = '';
+    this.roles = new Map();
     this.lastSeq = 0;
     this.unread = 0;
     this.readSeq = 0;
@@ -273,6 +278,8 @@ export class ChatClient extends EventTarget {
       last_seq: room.lastSeq,
       unread: room.unread,
       read_seq: room.readSeq,
+      private: room.private,
+      role: room.role,
     })));
   }
 
@@ -380,6 +387,8 @@ export class ChatClient extends EventTarget {
     room.lastSeq = Math.max(room.lastSeq, info.last_seq ?? 0);
     room.readSeq = Math.max(room.readSeq, info.read_seq ?? 0);
     room.unread = this.isReading(room.name) ? 0 : (info.unread ?? 0);
+    room.private = Boolean(info.private);
+    room.role = info.role ?? room.role;
   }
 
   // Joins (or re-joins) a room, replaying what was missed since `pos`.
@@ -403,6 +412,10 @@ export class ChatClient extends EventTarget {
       room.kind = joined.kind;
     if (joined.topic !== undefined)
       room.topic = joined.topic;
+    room.private = Boolean(joined.private);
+    room.role = joined.role ?? '';
+    room.roles = new Map([...(joined.owners || []).map((user) => [user, 'owner']),
+      ...(joined.moderators || []).map((user) => [user, 'moderator'])]);
     room.joined = true;
     room.draft = false;
     if (room.pos === null) {
@@ -517,6 +530,12 @@ export class ChatClient extends EventTarget {
     case 'receipt':
       this.#onReceipt(body);
       break;
+    case 'invite':
+      this.#emit('invite', body);
+      break;
+    case 'topic':
+      this.#onTopic(body);
+      break;
     case 'error':
       this.#emit('error', { error: new NatterError(body.code, body.message, body.retry_after_ms) });
       break;
@@ -553,7 +572,18 @@ export class ChatClient extends EventTarget {
     }
   }
 
-  #onMember({ room: name, user, joined }) {
+  #onMember({ room: name, user, joined, role, by }) {
+    const known = this.rooms.get(name);
+    if (known && joined && role) {
+      if (role === 'member')
+        known.roles.delete(user);
+      else
+        known.roles.set(user, role);
+      if (user === this.user)
+        known.role = role;
+    } else if (known && !joined) {
+      known.roles.delete(user);
+    }
     if (user === this.user) {
       if (joined && !this.rooms.has(name)) {
         this.#ensureRoom(name);
@@ -562,8 +592,12 @@ export class ChatClient extends EventTarget {
         this.rooms.delete(name);
         delete this.#positions[name];
         this.#savePositions();
+        // Kicked or banned: the last frame of the room this page gets.
+        if (by)
+          this.#emit('removed', { room: name, by });
       }
       this.#emit('rooms');
+      this.#emit('members', name);
       return;
     }
     const room = this.rooms.get(name);
@@ -572,13 +606,24 @@ export class ChatClient extends EventTarget {
     if (joined) {
       room.members.add(user);
       // Joining takes a live session, and presence events only flow between people who
-      // share a room: until now nobody told this page whether the newcomer is online.
-      this.online.add(user);
+      // share a room: until now nobody told this page whether the newcomer is online. (A
+      // role change, which carries a role, says nothing about that.)
+      if (!role)
+        this.online.add(user);
     } else {
       room.members.delete(user);
     }
     this.#emit('members', name);
     this.#emit('presence', user);
+  }
+
+  #onTopic({ room: name, topic, by }) {
+    const room = this.rooms.get(name);
+    if (!room)
+      return;
+    room.topic = topic ?? '';
+    this.#emit('rooms');
+    this.#emit('topic', { room: name, topic: room.topic, by });
   }
 
   #onTyping({ room: name, user, active }) {
@@ -688,6 +733,18 @@ export class ChatClient extends EventTarget {
   /** Joins or creates a public room; resolves with its name. */
   async joinRoom(name) {
     const { body: joined } = await this.conn.request('join', { room: name });
+    const room = this.#ensureRoom(joined.room || name, joined.kind);
+    room.lastSeq = Math.max(room.lastSeq, joined.last_seq ?? 0);
+    this.#applyJoined(room, joined, null);
+    return room.name;
+  }
+
+  /** Creates a room (public or private, with a topic) owned by the user; resolves with its name. */
+  async createRoom(name, { private: isPrivate = false, topic = '' } = {}) {
+    const body = { room: name, private: isPrivate };
+    if (topic)
+      body.topic = topic;
+    const { body: joined } = await this.conn.request('create', body);
     const room = this.#ensureRoom(joined.room || name, joined.kind);
     room.lastSeq = Math.max(room.lastSeq, joined.last_seq ?? 0);
     this.#applyJoined(room, joined, null);
