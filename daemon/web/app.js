@@ -1114,7 +1114,7 @@ class App {
       $('chat-view').classList.remove('show-conversation');
       $('new-button').focus();
     } catch (error) {
-      this.toast(this.errorText(error));
+      this.toast(this.rooms.actionError('leave', error, { room: name }));
     }
   }
 

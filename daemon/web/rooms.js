@@ -166,6 +166,8 @@ export class RoomsUI {
         return t('error_moderators_only');
       case 'join':
         return t('error_join_forbidden', { room });
+      case 'leave':
+        return t('error_leave_last_owner', { room });
       default:
         break;
       }

@@ -232,6 +232,10 @@ test('owners set roles, moderators change the topic, everyone sees it live', h.w
   await h.screenshot(alice, 'rooms-member-error-light');
   await closeDialog(alice);
   await alice.locator('#room-tags .tag', { hasText: 'Owner' }).waitFor();
+  // Nor may the last owner leave a room others are still in.
+  await alice.getByRole('button', { name: 'Leave Room' }).click();
+  await alice.locator('.toast', { hasText: 'You are the last owner of knitting: make someone else owner before you leave.' }).waitFor();
+  await alice.locator('.room-row[data-room="knitting"]').waitFor();
 }));
 
 test('a kick takes the room off the kicked page at once; a ban keeps them out until unbanned', h.withReport(fixture, async () => {
