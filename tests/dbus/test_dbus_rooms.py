@@ -20,6 +20,7 @@ from natter_dbus_fixture import (BUS_NAME, CHAT_IFACE, ERROR_PREFIX, OWNER, ROOM
                                  password_for, required_env, room_path)
 
 NOTIFICATIONS = ("org.freedesktop.Notifications", "/org/freedesktop/Notifications")
+PORTAL = ("org.freedesktop.portal.Desktop", "/org/freedesktop/portal/desktop")
 
 
 class RoomsHelpers:
@@ -326,6 +327,31 @@ class DBusRoomsTest(RoomsHelpers, DBusTestCase):
         await eventually(lambda: self.watcher.received("MessageReceived", room_path("general")))
         calls = await self.mock_calls(*NOTIFICATIONS)
         self.assertEqual([c for c in calls if c[0] == "Notify"], [])
+
+    @no_daemon
+    async def test_invitation_notification_portal(self):
+        """In a sandbox (GIO_USE_PORTALS=1) the invitation's notification goes through
+        the notification portal, as messages' do, with its own id."""
+        await self.start_mock("-t", "notification_daemon")
+        await self.start_mock(*PORTAL, "org.freedesktop.portal.Notification")
+        await self.watcher.call(PORTAL[0], PORTAL[1], "org.freedesktop.DBus.Mock", "AddMethod",
+                                GLib.Variant("(sssss)", ("", "AddNotification", "sa{sv}", "",
+                                                         "")))
+        self.daemon.env["GIO_USE_PORTALS"] = "1"
+        await self.start_daemon()
+        alice = await self.ws_user("alice")
+        await alice.call("create", {"room": "den", "private": True}, "joined")
+        await alice.call("invite", {"room": "den", "user": OWNER}, "ok")
+
+        async def added():
+            return [a for (m, a) in await self.mock_calls(*PORTAL) if m == "AddNotification"]
+
+        await eventually(added, message="no notification through the portal")
+        (note_id, note), = await added()
+        self.assertEqual(note_id, "invite:den")
+        self.assertEqual(note, {"title": "Invitation to #den",
+                                "body": "alice invited you to #den."})
+        self.assertEqual(await self.mock_calls(*NOTIFICATIONS), [])
 
     async def test_block_and_unblock(self):
         """Block refuses a user's direct messages to the account (Forbidden, nothing
