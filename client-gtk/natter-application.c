@@ -104,6 +104,12 @@ message_received_cb (NatterService     *service,
 
   if (natter_message_get_own (message) || !g_settings_get_boolean (self->settings, "notifications"))
     return;
+  /* The room's level: a mention of the account (or a direct message) still notifies
+   * with "mentions". */
+  if (g_str_equal (natter_room_get_notification_level (room), "none") ||
+      (g_str_equal (natter_room_get_notification_level (room), "mentions") && !g_str_equal (kind, "dm") &&
+       !natter_message_mentions (message, natter_room_get_account (room))))
+    return;
   /* The conversation is in front of the user. */
   if (window != NULL && gtk_window_is_active (GTK_WINDOW (window)) &&
       natter_window_get_visible_room (window) == room)

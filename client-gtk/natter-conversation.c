@@ -21,8 +21,11 @@
 /* …and SetTyping(false) follows this long after the last key. */
 #define TYPING_IDLE_SECONDS 5
 
-/* The conversation of one room: its messages with scroll-back through History(), the
- * read marker, who is typing, who has seen the last message, and the composer. */
+/* The conversation of one room: its messages with scroll-back through
+ * HistoryDetailed(), the read marker, who is typing, who has seen the last message, and
+ * the composer, which also edits the account's messages (Up, or a message's menu) and
+ * answers others (Reply), completing mentions with Tab. The rows' menus act through the
+ * conversation's actions: reply, edit, delete (after asking), react and reveal. */
 struct _NatterConversation
 {
   GtkWidget      parent_instance;
@@ -46,6 +49,11 @@ struct _NatterConversation
   guint64        reveal_seq;       /* a message to bring on screen once loaded; 0: none */
   guint64        highlighted_seq;  /* the message shown highlighted; 0: none */
   guint          highlight_id;     /* ends the highlight */
+  guint64        editing_seq;      /* the message the composer edits; 0: none */
+  guint64        replying_seq;     /* the message the composer answers; 0: none */
+  char          *completion_prefix;  /* (owned) (nullable): what Tab completes, while it cycles */
+  guint          completion_index;
+  gboolean       completing;
 
   GtkScrolledWindow *scroller;
   GtkStack          *history_stack;
@@ -60,6 +68,10 @@ struct _NatterConversation
   GtkTextView       *composer;
   GtkLabel          *placeholder;
   GtkButton         *send_button;
+  GtkWidget         *context_bar;
+  GtkImage          *context_icon;
+  GtkLabel          *context_title;
+  GtkLabel          *context_text;
 };
 
 G_DEFINE_FINAL_TYPE (NatterConversation, natter_conversation, GTK_TYPE_WIDGET)
@@ -181,11 +193,36 @@ upper_changed_cb (NatterConversation *self)
 
 /* Rows and their headers ----------------------------------------------------------- */
 
+/* Whether the account may delete others' messages here: a moderator or owner of the
+ * room, or an administrator of the server. */
+static gboolean
+can_moderate (NatterConversation *self)
+{
+  return self->room != NULL &&
+         (natter_room_get_can_moderate (self->room) ||
+          (self->service != NULL && natter_service_get_admin (self->service)));
+}
+
 static GtkWidget *
 create_row (gpointer item,
             gpointer user_data)
 {
-  return natter_message_row_new (NATTER_MESSAGE (item));
+  NatterConversation *self = user_data;
+  GtkWidget *row = natter_message_row_new (NATTER_MESSAGE (item), self->room);
+
+  natter_message_row_set_moderator (NATTER_MESSAGE_ROW (row), can_moderate (self));
+  return row;
+}
+
+/* The room's role changed, or the account's rights on the server. */
+static void
+update_moderator (NatterConversation *self)
+{
+  gboolean moderator = can_moderate (self);
+  GtkListBoxRow *row;
+
+  for (int i = 0; (row = gtk_list_box_get_row_at_index (self->message_list, i)) != NULL; i++)
+    natter_message_row_set_moderator (NATTER_MESSAGE_ROW (row), moderator);
 }
 
 static GtkWidget *
@@ -384,6 +421,9 @@ buffer_changed_cb (NatterConversation *self)
   gboolean empty = gtk_text_buffer_get_char_count (buffer) == 0;
 
   update_composer (self);
+  /* Typing anything but a completion ends the cycle through the names. */
+  if (!self->completing)
+    g_clear_pointer (&self->completion_prefix, g_free);
 
   if (self->inserting || self->room == NULL)
     return;
@@ -465,6 +505,322 @@ broadcast_cb (GObject      *source,
   sent (data, error);
 }
 
+/* Editing and answering --------------------------------------------------------- */
+
+static void
+change_cb (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  g_autoptr(NatterConversation) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!natter_room_change_finish (NATTER_ROOM (source), result, &error) &&
+      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    g_signal_emit (self, signals[SHOW_ERROR], 0, error->message);
+}
+
+static void
+set_composer_text (NatterConversation *self,
+                   const char         *text)
+{
+  GtkTextBuffer *buffer = gtk_text_view_get_buffer (self->composer);
+  GtkTextIter end;
+
+  self->inserting = TRUE;
+  gtk_text_buffer_set_text (buffer, text, -1);
+  self->inserting = FALSE;
+  gtk_text_buffer_get_end_iter (buffer, &end);
+  gtk_text_buffer_place_cursor (buffer, &end);
+}
+
+/* The composer edits message @editing_seq, answers @replying_seq, or neither; the bar
+ * above it says which, with the message concerned. */
+static void
+set_compose_mode (NatterConversation *self,
+                  guint64             editing_seq,
+                  guint64             replying_seq)
+{
+  NatterMessage *message = NULL;
+  guint64 seq = editing_seq != 0 ? editing_seq : replying_seq;
+
+  self->editing_seq = editing_seq;
+  self->replying_seq = replying_seq;
+  if (seq != 0 && self->room != NULL)
+    message = natter_room_lookup_message (self->room, seq);
+  if (message == NULL)
+    {
+      self->editing_seq = 0;
+      self->replying_seq = 0;
+      gtk_widget_set_visible (self->context_bar, FALSE);
+      return;
+    }
+
+  if (editing_seq != 0)
+    {
+      gtk_image_set_from_icon_name (self->context_icon, "document-edit-symbolic");
+      gtk_label_set_label (self->context_title, _("Editing Message"));
+    }
+  else
+    {
+      g_autofree char *title = NULL;
+
+      gtk_image_set_from_icon_name (self->context_icon, "mail-reply-sender-symbolic");
+      /* Translators: above the composer; %s is who wrote the message answered */
+      title = g_strdup_printf (_("Replying to %s"), natter_message_get_sender (message));
+      gtk_label_set_label (self->context_title, title);
+    }
+  gtk_label_set_label (self->context_text, natter_message_get_body (message));
+  gtk_widget_set_visible (self->context_bar, TRUE);
+}
+
+static void
+start_edit (NatterConversation *self,
+            guint64             seq)
+{
+  NatterMessage *message = self->room != NULL ? natter_room_lookup_message (self->room, seq) : NULL;
+
+  if (message == NULL || !natter_message_get_own (message) || natter_message_get_deleted (message))
+    return;
+  set_compose_mode (self, seq, 0);
+  set_composer_text (self, natter_message_get_body (message));
+  gtk_widget_grab_focus (GTK_WIDGET (self->composer));
+}
+
+static void
+cancel_compose (NatterConversation *self)
+{
+  /* The text was the message's: it goes with the edit. */
+  if (self->editing_seq != 0)
+    set_composer_text (self, "");
+  set_compose_mode (self, 0, 0);
+}
+
+/* The newest of the account's messages that can still be edited. */
+static guint64
+last_own_message (NatterConversation *self)
+{
+  GListModel *messages = natter_room_get_messages (self->room);
+
+  for (guint i = g_list_model_get_n_items (messages); i > 0; i--)
+    {
+      g_autoptr(NatterMessage) message = g_list_model_get_item (messages, i - 1);
+
+      if (natter_message_get_own (message) && !natter_message_get_deleted (message) &&
+          g_str_equal (natter_message_get_kind (message), "text"))
+        return natter_message_get_seq (message);
+    }
+  return 0;
+}
+
+static void
+room_message_changed_cb (NatterConversation *self,
+                         NatterMessage      *message,
+                         const char         *kind)
+{
+  guint64 seq = natter_message_get_seq (message);
+
+  /* A message deleted meanwhile can be neither edited nor answered. */
+  if (natter_message_get_deleted (message) && (seq == self->editing_seq || seq == self->replying_seq))
+    cancel_compose (self);
+  else if (seq == self->editing_seq || seq == self->replying_seq)
+    set_compose_mode (self, self->editing_seq, self->replying_seq);
+}
+
+static void
+delete_response_cb (AdwMessageDialog *dialog,
+                    const char       *response,
+                    gpointer          user_data)
+{
+  NatterConversation *self = user_data;
+  NatterRoom *room = g_object_get_data (G_OBJECT (dialog), "natter-room");
+  guint64 seq = *(guint64 *) g_object_get_data (G_OBJECT (dialog), "natter-seq");
+
+  if (g_strcmp0 (response, "delete") == 0 && room != NULL)
+    natter_room_delete_async (room, seq, self->cancellable, change_cb, g_object_ref (self));
+}
+
+static void
+confirm_delete (NatterConversation *self,
+                guint64             seq)
+{
+  NatterMessage *message = self->room != NULL ? natter_room_lookup_message (self->room, seq) : NULL;
+  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
+  AdwMessageDialog *dialog;
+
+  if (message == NULL || natter_message_get_deleted (message))
+    return;
+
+  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL,
+                                                       _("Delete Message?"), NULL));
+  if (natter_message_get_own (message))
+    adw_message_dialog_set_body (dialog, _("It will be deleted for everyone in the conversation. This cannot be undone."));
+  else
+    /* Translators: %s is who wrote the message a moderator deletes */
+    adw_message_dialog_format_body (dialog, _("The message from %s will be deleted for everyone in the conversation. This cannot be undone."),
+                                    natter_message_get_sender (message));
+  adw_message_dialog_add_responses (dialog, "cancel", _("_Cancel"), "delete", _("_Delete"), NULL);
+  adw_message_dialog_set_response_appearance (dialog, "delete", ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (dialog, "cancel");
+  adw_message_dialog_set_close_response (dialog, "cancel");
+  g_object_set_data_full (G_OBJECT (dialog), "natter-room", g_object_ref (self->room), g_object_unref);
+  g_object_set_data_full (G_OBJECT (dialog), "natter-seq", g_memdup2 (&seq, sizeof seq), g_free);
+  g_signal_connect_object (dialog, "response", G_CALLBACK (delete_response_cb), self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+static void
+message_action_cb (GtkWidget  *widget,
+                   const char *action_name,
+                   GVariant   *parameter)
+{
+  NatterConversation *self = NATTER_CONVERSATION (widget);
+
+  if (self->room == NULL)
+    return;
+  if (g_str_equal (action_name, "conversation.react"))
+    {
+      guint64 seq;
+      const char *emoji;
+      gboolean active;
+
+      g_variant_get (parameter, "(t&sb)", &seq, &emoji, &active);
+      natter_room_react_async (self->room, seq, emoji, active, self->cancellable, change_cb,
+                               g_object_ref (self));
+    }
+  else if (g_str_equal (action_name, "conversation.reply"))
+    {
+      guint64 seq = g_variant_get_uint64 (parameter);
+
+      if (self->editing_seq != 0)
+        set_composer_text (self, "");
+      set_compose_mode (self, 0, seq);
+      gtk_widget_grab_focus (GTK_WIDGET (self->composer));
+    }
+  else if (g_str_equal (action_name, "conversation.edit"))
+    {
+      start_edit (self, g_variant_get_uint64 (parameter));
+    }
+  else if (g_str_equal (action_name, "conversation.delete"))
+    {
+      confirm_delete (self, g_variant_get_uint64 (parameter));
+    }
+  else if (g_str_equal (action_name, "conversation.reveal"))
+    {
+      natter_conversation_reveal (self, g_variant_get_uint64 (parameter));
+    }
+  else if (g_str_equal (action_name, "conversation.cancel-compose"))
+    {
+      cancel_compose (self);
+      gtk_widget_grab_focus (GTK_WIDGET (self->composer));
+    }
+}
+
+/* Mentions ------------------------------------------------------------------------- */
+
+static int
+compare_names (gconstpointer a,
+               gconstpointer b)
+{
+  return g_strcmp0 (*(const char * const *) a, *(const char * const *) b);
+}
+
+/* The members whose names start with @prefix, sorted, the account left out. */
+static GPtrArray *
+members_starting_with (NatterConversation *self,
+                       const char         *prefix)
+{
+  const char * const *members = natter_room_get_members (self->room);
+  GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
+
+  for (guint i = 0; members != NULL && members[i] != NULL; i++)
+    if (g_str_has_prefix (members[i], prefix) &&
+        g_strcmp0 (members[i], natter_room_get_account (self->room)) != 0)
+      g_ptr_array_add (names, g_strdup (members[i]));
+  g_ptr_array_sort (names, compare_names);
+  return names;
+}
+
+/* Tab after `@` and the start of a member's name: the name, in full when only one member
+ * fits, else as far as they agree, then each in turn. */
+static gboolean
+complete_mention (NatterConversation *self)
+{
+  GtkTextBuffer *buffer = gtk_text_view_get_buffer (self->composer);
+  GtkTextIter cursor;
+  GtkTextIter word_start;
+  g_autofree char *before = NULL;
+  g_autoptr(GPtrArray) names = NULL;
+  g_autofree char *replacement = NULL;
+  const char *at;
+  const char *prefix;
+  gsize common;
+
+  if (self->room == NULL)
+    return FALSE;
+  gtk_text_buffer_get_iter_at_mark (buffer, &cursor, gtk_text_buffer_get_insert (buffer));
+  word_start = cursor;
+  gtk_text_iter_set_line_offset (&word_start, 0);
+  before = gtk_text_buffer_get_text (buffer, &word_start, &cursor, FALSE);
+
+  /* The word at the cursor: `@` then name characters. */
+  at = before + strlen (before);
+  while (at > before && (g_ascii_isalnum (at[-1]) || strchr ("_.-", at[-1]) != NULL))
+    at--;
+  if (at == before || at[-1] != '@' || (at - 1 > before && (g_ascii_isalnum (at[-2]) || at[-2] == '@')))
+    return FALSE;
+  prefix = self->completion_prefix != NULL ? self->completion_prefix : at;
+  names = members_starting_with (self, prefix);
+  if (names->len == 0)
+    return TRUE;
+
+  if (names->len == 1)
+    {
+      replacement = g_strconcat (g_ptr_array_index (names, 0), " ", NULL);
+      g_clear_pointer (&self->completion_prefix, g_free);
+    }
+  else if (self->completion_prefix != NULL)
+    {
+      self->completion_index = (self->completion_index + 1) % names->len;
+      replacement = g_strdup (g_ptr_array_index (names, self->completion_index));
+    }
+  else
+    {
+      const char *first = g_ptr_array_index (names, 0);
+
+      for (common = strlen (first); common > 0; common--)
+        {
+          guint i;
+
+          for (i = 1; i < names->len && strncmp (first, g_ptr_array_index (names, i), common) == 0; i++)
+            ;
+          if (i == names->len)
+            break;
+        }
+      if (common > strlen (prefix))
+        {
+          replacement = g_strndup (first, common);
+        }
+      else
+        {
+          /* Nothing more in common: go through the names. */
+          self->completion_prefix = g_strdup (prefix);
+          self->completion_index = 0;
+          replacement = g_strdup (first);
+        }
+    }
+
+  word_start = cursor;
+  gtk_text_iter_backward_chars (&word_start, g_utf8_strlen (at, -1));
+  self->completing = TRUE;
+  gtk_text_buffer_begin_user_action (buffer);
+  gtk_text_buffer_delete (buffer, &word_start, &cursor);
+  gtk_text_buffer_insert (buffer, &word_start, replacement, -1);
+  gtk_text_buffer_end_user_action (buffer);
+  self->completing = FALSE;
+  return TRUE;
+}
+
 static void
 send_message (NatterConversation *self)
 {
@@ -487,6 +843,17 @@ send_message (NatterConversation *self)
   self->inserting = FALSE;
   stop_typing (self);
 
+  if (self->editing_seq != 0)
+    {
+      NatterMessage *message = natter_room_lookup_message (self->room, self->editing_seq);
+
+      if (message == NULL || g_strcmp0 (natter_message_get_body (message), text) != 0)
+        natter_room_edit_async (self->room, self->editing_seq, text, self->cancellable,
+                                change_cb, g_object_ref (self));
+      set_compose_mode (self, 0, 0);
+      return;
+    }
+
   /* Once the user has answered, the marker has done its job. */
   if (self->marker_seq != G_MAXUINT64)
     {
@@ -502,7 +869,8 @@ send_message (NatterConversation *self)
   if (g_str_equal (natter_room_get_kind (self->room), "system"))
     natter_service_broadcast_async (self->service, text, self->cancellable, broadcast_cb, data);
   else
-    natter_room_send_async (self->room, text, self->cancellable, room_send_cb, data);
+    natter_room_reply_async (self->room, self->replying_seq, text, self->cancellable, room_send_cb, data);
+  set_compose_mode (self, 0, 0);
 }
 
 static void
@@ -520,7 +888,8 @@ send_action_cb (GtkWidget  *widget,
  * @state: the modifiers held
  *
  * The composer's keys: Enter sends, Shift+Enter (or Ctrl+Enter) is left to the text
- * view, which starts a new line.
+ * view, which starts a new line. Up in an empty composer edits the account's last
+ * message, Escape stops editing or answering, Tab completes a member's name after `@`.
  *
  * Returns: whether the key was handled
  */
@@ -530,6 +899,26 @@ natter_conversation_handle_key (NatterConversation *self,
                                 GdkModifierType     state)
 {
   g_return_val_if_fail (NATTER_IS_CONVERSATION (self), FALSE);
+
+  if ((keyval == GDK_KEY_Up || keyval == GDK_KEY_KP_Up) &&
+      (state & (GDK_SHIFT_MASK | GDK_CONTROL_MASK | GDK_ALT_MASK)) == 0 &&
+      self->room != NULL && self->editing_seq == 0 &&
+      gtk_text_buffer_get_char_count (gtk_text_view_get_buffer (self->composer)) == 0)
+    {
+      guint64 seq = last_own_message (self);
+
+      if (seq == 0)
+        return FALSE;
+      start_edit (self, seq);
+      return TRUE;
+    }
+  if (keyval == GDK_KEY_Escape && (self->editing_seq != 0 || self->replying_seq != 0))
+    {
+      cancel_compose (self);
+      return TRUE;
+    }
+  if (keyval == GDK_KEY_Tab && (state & (GDK_SHIFT_MASK | GDK_CONTROL_MASK | GDK_ALT_MASK)) == 0)
+    return complete_mention (self);
 
   if (keyval != GDK_KEY_Return && keyval != GDK_KEY_KP_Enter && keyval != GDK_KEY_ISO_Enter)
     return FALSE;
@@ -720,6 +1109,8 @@ natter_conversation_set_room (NatterConversation *self,
   g_clear_object (&self->cancellable);
   self->cancellable = g_cancellable_new ();
   g_set_object (&self->room, room);
+  set_compose_mode (self, 0, 0);
+  g_clear_pointer (&self->completion_prefix, g_free);
   self->reveal_seq = 0;
   self->highlighted_seq = 0;
   g_clear_handle_id (&self->highlight_id, g_source_remove);
@@ -749,10 +1140,12 @@ natter_conversation_set_room (NatterConversation *self,
   g_signal_connect_object (room, "notify::unread-count", G_CALLBACK (room_state_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (room, "notify::attached", G_CALLBACK (room_state_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (room, "receipts-changed", G_CALLBACK (update_seen), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (room, "message-changed", G_CALLBACK (room_message_changed_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (room, "notify::role", G_CALLBACK (update_moderator), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (natter_room_get_messages (room), "items-changed",
                            G_CALLBACK (messages_changed_cb), self, G_CONNECT_SWAPPED);
 
-  gtk_list_box_bind_model (self->message_list, natter_room_get_messages (room), create_row, NULL, NULL);
+  gtk_list_box_bind_model (self->message_list, natter_room_get_messages (room), create_row, self, NULL);
   /* Messages sent from here and not confirmed yet come after those of the room. */
   gtk_list_box_bind_model (self->outgoing_list, natter_room_get_outgoing (room), create_outgoing_row,
                            self, NULL);
@@ -810,6 +1203,7 @@ natter_conversation_set_service (NatterConversation *self,
 
   g_set_object (&self->service, service);
   g_signal_connect_object (service, "notify::admin", G_CALLBACK (update_composer), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (service, "notify::admin", G_CALLBACK (update_moderator), self, G_CONNECT_SWAPPED);
 }
 
 void
@@ -979,6 +1373,7 @@ natter_conversation_finalize (GObject *object)
   g_clear_object (&self->settings);
   g_clear_pointer (&self->typing_text, g_free);
   g_clear_pointer (&self->seen_text, g_free);
+  g_clear_pointer (&self->completion_prefix, g_free);
 
   G_OBJECT_CLASS (natter_conversation_parent_class)->finalize (object);
 }
@@ -1017,8 +1412,18 @@ natter_conversation_class_init (NatterConversationClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterConversation, composer);
   gtk_widget_class_bind_template_child (widget_class, NatterConversation, placeholder);
   gtk_widget_class_bind_template_child (widget_class, NatterConversation, send_button);
+  gtk_widget_class_bind_template_child (widget_class, NatterConversation, context_bar);
+  gtk_widget_class_bind_template_child (widget_class, NatterConversation, context_icon);
+  gtk_widget_class_bind_template_child (widget_class, NatterConversation, context_title);
+  gtk_widget_class_bind_template_child (widget_class, NatterConversation, context_text);
 
   gtk_widget_class_install_action (widget_class, "conversation.send", NULL, send_action_cb);
+  gtk_widget_class_install_action (widget_class, "conversation.reply", "t", message_action_cb);
+  gtk_widget_class_install_action (widget_class, "conversation.edit", "t", message_action_cb);
+  gtk_widget_class_install_action (widget_class, "conversation.delete", "t", message_action_cb);
+  gtk_widget_class_install_action (widget_class, "conversation.react", "(tsb)", message_action_cb);
+  gtk_widget_class_install_action (widget_class, "conversation.reveal", "t", message_action_cb);
+  gtk_widget_class_install_action (widget_class, "conversation.cancel-compose", NULL, message_action_cb);
 }
 
 static void

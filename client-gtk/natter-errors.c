@@ -38,6 +38,7 @@ message_for (const char    *name,
         case NATTER_REQUEST_LEAVE:
         case NATTER_REQUEST_SEARCH:
         case NATTER_REQUEST_DISCONNECT:
+        case NATTER_REQUEST_CHANGE_MESSAGE:
         default:
           return _("The chat service did not accept this request");
         }
@@ -62,10 +63,13 @@ message_for (const char    *name,
         case NATTER_REQUEST_DISCONNECT:
         case NATTER_REQUEST_LISTEN:
         case NATTER_REQUEST_CREATE_ACCOUNT:
+        case NATTER_REQUEST_CHANGE_MESSAGE:
         default:
           return _("You are not allowed to do this");
         }
     }
+  if (g_strcmp0 (name, NATTER_DBUS_ERROR "NotFound") == 0 && request == NATTER_REQUEST_CHANGE_MESSAGE)
+    return _("This message was deleted in the meantime");
   if (g_strcmp0 (name, NATTER_DBUS_ERROR "NotFound") == 0)
     return request == NATTER_REQUEST_DIRECT ?
            _("There is no user of that name on this server") :

@@ -16,6 +16,7 @@ typedef enum {
   NATTER_REQUEST_CREATE_ACCOUNT,
   NATTER_REQUEST_DISCONNECT,
   NATTER_REQUEST_LISTEN,
+  NATTER_REQUEST_CHANGE_MESSAGE,  /* edit, delete, react, reply */
 } NatterRequest;
 
 GError *natter_error_for_user (const GError  *error,

@@ -4,6 +4,7 @@
 #include <gtk/gtk.h>
 
 #include "natter-message.h"
+#include "natter-room.h"
 
 G_BEGIN_DECLS
 
@@ -11,12 +12,24 @@ G_BEGIN_DECLS
 
 G_DECLARE_FINAL_TYPE (NatterMessageRow, natter_message_row, NATTER, MESSAGE_ROW, GtkListBoxRow)
 
-GtkWidget     *natter_message_row_new         (NatterMessage    *message);
+GtkWidget     *natter_message_row_new         (NatterMessage    *message,
+                                               NatterRoom       *room);
 NatterMessage *natter_message_row_get_message (NatterMessageRow *self);
 const char    *natter_message_row_get_sender  (NatterMessageRow *self);
 const char    *natter_message_row_get_time    (NatterMessageRow *self);
 const char    *natter_message_row_get_body    (NatterMessageRow *self);
 GtkLabel      *natter_message_row_get_body_label (NatterMessageRow *self);
 gboolean       natter_message_row_get_header_visible (NatterMessageRow *self);
+void           natter_message_row_popup_menu  (NatterMessageRow *self);
+void           natter_message_row_set_moderator (NatterMessageRow *self,
+                                               gboolean          moderator);
+const char * const *natter_message_row_get_highlighted (NatterMessageRow *self);
+gboolean       natter_message_row_get_mentions_me (NatterMessageRow *self);
+GtkWidget     *natter_message_row_get_edited_label (NatterMessageRow *self);
+GtkWidget     *natter_message_row_get_quote_button (NatterMessageRow *self);
+char          *natter_message_row_dup_quote_text (NatterMessageRow *self);
+GtkWidget     *natter_message_row_get_reactions_box (NatterMessageRow *self);
+GtkWidget     *natter_message_row_get_emoji_chooser (NatterMessageRow *self);
+GtkWidget     *natter_message_row_get_menu_button (NatterMessageRow *self);
 
 G_END_DECLS

@@ -30,5 +30,22 @@ void           natter_message_set_own       (NatterMessage *self,
                                              gboolean       own);
 gboolean       natter_message_same_day      (NatterMessage *self,
                                              NatterMessage *other);
+gboolean       natter_message_get_deleted   (NatterMessage *self);
+gint64         natter_message_get_edited_timestamp (NatterMessage *self);
+guint64        natter_message_get_reply_to  (NatterMessage *self);
+GVariant      *natter_message_get_reactions (NatterMessage *self);
+const char * const *natter_message_get_mentions (NatterMessage *self);
+gboolean       natter_message_get_detailed  (NatterMessage *self);
+void           natter_message_apply         (NatterMessage *self,
+                                             const char    *body,
+                                             const char    *kind,
+                                             GVariant      *details);
+void           natter_message_update_from   (NatterMessage *self,
+                                             NatterMessage *other);
+gboolean       natter_message_mentions      (NatterMessage *self,
+                                             const char    *user);
+NatterMessage *natter_message_get_quoted    (NatterMessage *self);
+void           natter_message_set_quoted    (NatterMessage *self,
+                                             NatterMessage *quoted);
 
 G_END_DECLS

@@ -14,6 +14,7 @@ struct _NatterOutgoing
   char    *body;           /* (owned) */
   char    *client_msg_id;  /* (owned) */
   char    *error;          /* (owned) (nullable): why the last attempt failed */
+  guint64  reply_to;       /* the message it answers (Room.Reply), or 0 */
 };
 
 G_DEFINE_FINAL_TYPE (NatterOutgoing, natter_outgoing, G_TYPE_OBJECT)
@@ -130,4 +131,32 @@ natter_outgoing_set_error (NatterOutgoing *self,
   g_free (self->error);
   self->error = g_strdup (error);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ERROR]);
+}
+
+/**
+ * natter_outgoing_get_reply_to:
+ * @self: a message on its way
+ *
+ * Returns: the seq of the message it answers, or 0
+ */
+guint64
+natter_outgoing_get_reply_to (NatterOutgoing *self)
+{
+  g_return_val_if_fail (NATTER_IS_OUTGOING (self), 0);
+  return self->reply_to;
+}
+
+/**
+ * natter_outgoing_set_reply_to:
+ * @self: a message on its way
+ * @reply_to: the seq of the message it answers, or 0
+ *
+ * Each attempt to send it is then a Room.Reply.
+ */
+void
+natter_outgoing_set_reply_to (NatterOutgoing *self,
+                              guint64         reply_to)
+{
+  g_return_if_fail (NATTER_IS_OUTGOING (self));
+  self->reply_to = reply_to;
 }

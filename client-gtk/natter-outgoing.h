@@ -16,4 +16,8 @@ const char     *natter_outgoing_get_error         (NatterOutgoing *self);
 void            natter_outgoing_set_error         (NatterOutgoing *self,
                                                    const char     *error);
 
+guint64         natter_outgoing_get_reply_to      (NatterOutgoing *self);
+void            natter_outgoing_set_reply_to      (NatterOutgoing *self,
+                                                   guint64         reply_to);
+
 G_END_DECLS

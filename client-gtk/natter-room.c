@@ -16,7 +16,8 @@
 
 /* A room the account is a member of, as the app sees it: the D-Bus room proxy (which
  * comes and goes with natterd) and the messages loaded so far, in seq order without
- * duplicates, whether they came from History(), a message object or MessageReceived. */
+ * duplicates, whether they came from HistoryDetailed(), a message object or
+ * MessageReceived. MessageChanged changes a loaded message in place. */
 struct _NatterRoom
 {
   GObject             parent_instance;
@@ -30,6 +31,8 @@ struct _NatterRoom
   GListStore         *outgoing;       /* (owned): NatterOutgoing not confirmed yet, in order */
   GHashTable         *typing;         /* (owned): user → GSource id of its expiry */
   GHashTable         *receipts;       /* (owned): user → guint64 * seq */
+  GHashTable         *quoted;         /* (owned): guint64 * seq → NatterMessage read only
+                                         because a loaded reply quotes it */
   gboolean            has_more;
   gboolean            loading;
   gboolean            recent_loaded;
@@ -56,11 +59,14 @@ enum {
   PROP_LOADING,
   PROP_LAST_MESSAGE,
   PROP_ATTACHED,
+  PROP_ROLE,
+  PROP_NOTIFICATION_LEVEL,
   N_PROPS
 };
 
 enum {
   MESSAGE_RECEIVED,
+  MESSAGE_CHANGED,
   RECEIPTS_CHANGED,
   N_SIGNALS
 };
@@ -88,6 +94,7 @@ natter_room_finalize (GObject *object)
   g_clear_pointer (&self->account, g_free);
   g_clear_pointer (&self->display_name, g_free);
   g_clear_pointer (&self->receipts, g_hash_table_unref);
+  g_clear_pointer (&self->quoted, g_hash_table_unref);
   g_clear_object (&self->messages);
   g_clear_object (&self->outgoing);
 
@@ -152,6 +159,12 @@ natter_room_get_property (GObject    *object,
     case PROP_ATTACHED:
       g_value_set_boolean (value, self->proxy != NULL);
       break;
+    case PROP_ROLE:
+      g_value_set_string (value, natter_room_get_role (self));
+      break;
+    case PROP_NOTIFICATION_LEVEL:
+      g_value_set_string (value, natter_room_get_notification_level (self));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -185,6 +198,9 @@ natter_room_class_init (NatterRoomClass *klass)
   properties[PROP_LAST_MESSAGE] =
     g_param_spec_object ("last-message", NULL, NULL, NATTER_TYPE_MESSAGE, RO);
   properties[PROP_ATTACHED] = g_param_spec_boolean ("attached", NULL, NULL, FALSE, RO);
+  properties[PROP_ROLE] = g_param_spec_string ("role", NULL, NULL, NULL, RO);
+  properties[PROP_NOTIFICATION_LEVEL] =
+    g_param_spec_string ("notification-level", NULL, NULL, NULL, RO);
 #undef RO
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
@@ -199,6 +215,18 @@ natter_room_class_init (NatterRoomClass *klass)
   signals[MESSAGE_RECEIVED] =
     g_signal_new ("message-received", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 1, NATTER_TYPE_MESSAGE);
+
+  /**
+   * NatterRoom::message-changed:
+   * @self: the room
+   * @message: a loaded message, changed in place already
+   * @kind: "edit", "delete" or "reaction"
+   *
+   * Someone changed a loaded message.
+   */
+  signals[MESSAGE_CHANGED] =
+    g_signal_new ("message-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 2, NATTER_TYPE_MESSAGE, G_TYPE_STRING);
 
   /**
    * NatterRoom::receipts-changed:
@@ -219,6 +247,7 @@ natter_room_init (NatterRoom *self)
   self->typing = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                         (GDestroyNotify) g_source_remove);
   self->receipts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->quoted = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_object_unref);
 }
 
 /**
@@ -245,6 +274,7 @@ notify_state (NatterRoom *self)
   static const guint props[] = {
     PROP_KIND, PROP_TOPIC, PROP_SUBTITLE, PROP_UNREAD_COUNT, PROP_LAST_SEQ, PROP_READ_SEQ,
     PROP_MEMBERS, PROP_ONLINE, PROP_ICON_NAME, PROP_DISPLAY_NAME, PROP_ATTACHED,
+    PROP_ROLE, PROP_NOTIFICATION_LEVEL,
   };
 
   g_object_freeze_notify (G_OBJECT (self));
@@ -311,12 +341,73 @@ seq_at (NatterRoom *self,
   return natter_message_get_seq (message);
 }
 
+/* Where @seq is in the loaded messages, or where it would go. */
+static gboolean
+find_position (NatterRoom *self,
+               guint64     seq,
+               guint      *position)
+{
+  guint lo = 0;
+  guint hi = g_list_model_get_n_items (G_LIST_MODEL (self->messages));
+
+  /* Live messages come last: check the end before searching. */
+  if (hi == 0 || seq_at (self, hi - 1) < seq)
+    {
+      *position = hi;
+      return FALSE;
+    }
+  while (lo < hi)
+    {
+      guint mid = lo + (hi - lo) / 2;
+      guint64 mid_seq = seq_at (self, mid);
+
+      if (mid_seq == seq)
+        {
+          *position = mid;
+          return TRUE;
+        }
+      if (mid_seq < seq)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+  *position = lo;
+  return FALSE;
+}
+
+/**
+ * natter_room_lookup_message:
+ * @self: a room
+ * @seq: a message's seq
+ *
+ * Returns: (transfer none) (nullable): the loaded message @seq
+ */
+NatterMessage *
+natter_room_lookup_message (NatterRoom *self,
+                            guint64     seq)
+{
+  g_autoptr(NatterMessage) message = NULL;
+  guint position;
+
+  g_return_val_if_fail (NATTER_IS_ROOM (self), NULL);
+
+  if (!find_position (self, seq, &position))
+    return NULL;
+  message = g_list_model_get_item (G_LIST_MODEL (self->messages), position);
+  /* The store keeps its own reference. */
+  return message;
+}
+
+static void link_quote (NatterRoom    *self,
+                        NatterMessage *message);
+
 /**
  * natter_room_add_message:
  * @self: a room
  * @message: a message of the room
  *
- * Inserts @message in seq order, unless a message with its seq is already there.
+ * Inserts @message in seq order, unless a message with its seq is already there; that
+ * one then takes what @message knows of its current state.
  *
  * Returns: whether @message was new
  */
@@ -324,41 +415,28 @@ gboolean
 natter_room_add_message (NatterRoom    *self,
                          NatterMessage *message)
 {
-  guint64 seq;
-  guint lo = 0;
-  guint hi;
+  guint position;
 
   g_return_val_if_fail (NATTER_IS_ROOM (self), FALSE);
   g_return_val_if_fail (NATTER_IS_MESSAGE (message), FALSE);
 
-  seq = natter_message_get_seq (message);
-  hi = g_list_model_get_n_items (G_LIST_MODEL (self->messages));
+  if (find_position (self, natter_message_get_seq (message), &position))
+    {
+      g_autoptr(NatterMessage) existing = g_list_model_get_item (G_LIST_MODEL (self->messages), position);
 
-  /* Live messages come last: check the end before searching. */
-  if (hi == 0 || seq_at (self, hi - 1) < seq)
-    {
-      lo = hi;
-    }
-  else
-    {
-      while (lo < hi)
+      if (existing != message)
         {
-          guint mid = lo + (hi - lo) / 2;
-          guint64 mid_seq = seq_at (self, mid);
-
-          if (mid_seq == seq)
-            return FALSE;
-          if (mid_seq < seq)
-            lo = mid + 1;
-          else
-            hi = mid;
+          natter_message_update_from (existing, message);
+          link_quote (self, existing);
         }
+      return FALSE;
     }
 
   natter_message_set_own (message, g_strcmp0 (natter_message_get_sender (message), self->account) == 0);
-  g_list_store_insert (self->messages, lo, message);
-  regroup (self, lo);
-  if (lo + 1 == g_list_model_get_n_items (G_LIST_MODEL (self->messages)))
+  link_quote (self, message);
+  g_list_store_insert (self->messages, position, message);
+  regroup (self, position);
+  if (position + 1 == g_list_model_get_n_items (G_LIST_MODEL (self->messages)))
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LAST_MESSAGE]);
   return TRUE;
 }
@@ -381,6 +459,9 @@ message_received_cb (NatterDBusChatRoom *proxy,
    * message once, so the signal, not the insertion, says it is new. */
   natter_room_add_message (self, message);
   natter_message_set_own (message, g_strcmp0 (sender, self->account) == 0);
+  /* The one loaded, which may know more (its mentions, from the message object). */
+  if (natter_room_lookup_message (self, seq) != NULL)
+    g_set_object (&message, natter_room_lookup_message (self, seq));
   g_signal_emit (self, signals[MESSAGE_RECEIVED], 0, message);
 
   /* A message ends its sender's typing. */
@@ -460,6 +541,28 @@ receipt_cb (NatterDBusChatRoom *proxy,
 }
 
 static void
+message_changed_cb (NatterDBusChatRoom *proxy,
+                    guint64             seq,
+                    guint64             change_seq,
+                    const char         *sender,
+                    const char         *kind,
+                    const char         *body,
+                    GVariant           *details,
+                    NatterRoom         *self)
+{
+  NatterMessage *message = natter_room_lookup_message (self, seq);
+  NatterMessage *quoted = g_hash_table_lookup (self->quoted, &seq);
+
+  /* Not loaded: history will give its current state when it is. */
+  if (message != NULL)
+    natter_message_apply (message, body, NULL, details);
+  if (quoted != NULL && natter_message_get_detailed (quoted))
+    natter_message_apply (quoted, body, NULL, details);
+  if (message != NULL)
+    g_signal_emit (self, signals[MESSAGE_CHANGED], 0, message, kind);
+}
+
+static void
 properties_changed_cb (GDBusProxy *proxy,
                        GVariant   *changed,
                        GStrv       invalidated,
@@ -519,6 +622,7 @@ natter_room_attach (NatterRoom         *self,
   g_signal_connect_object (proxy, "message-received", G_CALLBACK (message_received_cb), self, 0);
   g_signal_connect_object (proxy, "typing", G_CALLBACK (typing_cb), self, 0);
   g_signal_connect_object (proxy, "receipt", G_CALLBACK (receipt_cb), self, 0);
+  g_signal_connect_object (proxy, "message-changed", G_CALLBACK (message_changed_cb), self, 0);
   g_signal_connect_object (proxy, "g-properties-changed", G_CALLBACK (properties_changed_cb), self, 0);
   notify_state (self);
 
@@ -604,6 +708,7 @@ natter_room_reset (NatterRoom *self)
 
   g_list_store_remove_all (self->messages);
   g_hash_table_remove_all (self->receipts);
+  g_hash_table_remove_all (self->quoted);
   self->recent_loaded = FALSE;
   set_has_more (self, FALSE);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LAST_MESSAGE]);
@@ -910,8 +1015,8 @@ history_cb (GObject      *source,
   const char *body;
   const char *kind;
 
-  if (!natter_dbus_chat_room_call_history_finish (NATTER_DBUS_CHAT_ROOM (source), &page,
-                                                  &has_more, result, &error))
+  if (!natter_dbus_chat_room_call_history_detailed_finish (NATTER_DBUS_CHAT_ROOM (source), &page,
+                                                           &has_more, result, &error))
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         {
@@ -926,9 +1031,12 @@ history_cb (GObject      *source,
   for (gsize i = n; i > 0; i--)
     {
       g_autoptr(NatterMessage) message = NULL;
+      g_autoptr(GVariant) details = NULL;
 
-      g_variant_get_child (page, i - 1, "(tx&s&s&s)", &seq, &timestamp, &sender, &body, &kind);
+      g_variant_get_child (page, i - 1, "(tx&s&s&s@a{sv})", &seq, &timestamp, &sender, &body, &kind,
+                           &details);
       message = natter_message_new (self->name, seq, timestamp, sender, body, kind);
+      natter_message_apply (message, body, kind, details);
       natter_room_add_message (self, message);
     }
 
@@ -944,8 +1052,8 @@ load_page (NatterRoom *self,
   if (self->proxy == NULL || self->loading)
     return;
   set_loading (self, TRUE);
-  natter_dbus_chat_room_call_history (self->proxy, before_seq, NATTER_ROOM_PAGE_SIZE,
-                                      self->cancellable, history_cb, g_object_ref (self));
+  natter_dbus_chat_room_call_history_detailed (self->proxy, before_seq, NATTER_ROOM_PAGE_SIZE,
+                                               self->cancellable, history_cb, g_object_ref (self));
 }
 
 /**
@@ -980,6 +1088,89 @@ natter_room_load_older (NatterRoom *self)
   if (!self->has_more)
     return;
   load_page (self, seq_at (self, 0));
+}
+
+/* Quotes --------------------------------------------------------------------------- */
+
+/* Gives each loaded reply to @quoted its quote. */
+static void
+quote_loaded (NatterRoom    *self,
+              NatterMessage *quoted)
+{
+  guint64 seq = natter_message_get_seq (quoted);
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->messages));
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(NatterMessage) message = g_list_model_get_item (G_LIST_MODEL (self->messages), i);
+
+      if (natter_message_get_reply_to (message) == seq && natter_message_get_quoted (message) == NULL)
+        natter_message_set_quoted (message, quoted);
+    }
+}
+
+static void
+quote_cb (GObject      *source,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  g_autoptr(NatterRoom) self = user_data;
+  g_autoptr(GVariant) page = NULL;
+  g_autoptr(GVariant) details = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterMessage) quoted = NULL;
+  gboolean has_more = FALSE;
+  guint64 seq;
+  gint64 timestamp;
+  const char *sender;
+  const char *body;
+  const char *kind;
+
+  if (!natter_dbus_chat_room_call_history_detailed_finish (NATTER_DBUS_CHAT_ROOM (source), &page,
+                                                           &has_more, result, &error))
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        g_debug ("Cannot read a quoted message of %s: %s", self->name, error->message);
+      return;
+    }
+  if (g_variant_n_children (page) == 0)
+    return;
+  g_variant_get_child (page, 0, "(tx&s&s&s@a{sv})", &seq, &timestamp, &sender, &body, &kind, &details);
+  /* Either a message loaded meanwhile or the placeholder of a message not there. */
+  if (natter_room_lookup_message (self, seq) != NULL ||
+      !g_hash_table_contains (self->quoted, &seq))
+    return;
+  quoted = natter_message_new (self->name, seq, timestamp, sender, body, kind);
+  natter_message_apply (quoted, body, kind, details);
+  g_hash_table_replace (self->quoted, g_memdup2 (&seq, sizeof seq), g_object_ref (quoted));
+  quote_loaded (self, quoted);
+}
+
+/* Finds the message @message answers, among the loaded ones or from natterd. */
+static void
+link_quote (NatterRoom    *self,
+            NatterMessage *message)
+{
+  guint64 reply_to = natter_message_get_reply_to (message);
+  NatterMessage *quoted;
+
+  if (reply_to == 0 || natter_message_get_quoted (message) != NULL)
+    return;
+  quoted = natter_room_lookup_message (self, reply_to);
+  if (quoted == NULL)
+    quoted = g_hash_table_lookup (self->quoted, &reply_to);
+  if (quoted != NULL && natter_message_get_detailed (quoted))
+    {
+      natter_message_set_quoted (message, quoted);
+      return;
+    }
+  /* Asked for already: the answer serves every reply to it. */
+  if (g_hash_table_contains (self->quoted, &reply_to) || self->proxy == NULL)
+    return;
+  g_hash_table_insert (self->quoted, g_memdup2 (&reply_to, sizeof reply_to),
+                       natter_message_new (self->name, reply_to, 0, "", "", "text"));
+  natter_dbus_chat_room_call_history_detailed (self->proxy, reply_to + 1, 1, self->cancellable,
+                                               quote_cb, g_object_ref (self));
 }
 
 /* Calls ---------------------------------------------------------------------------- */
@@ -1059,11 +1250,19 @@ send_outgoing (NatterRoom          *self,
     }
   /* No timeout: natterd answers once the message is stored, which may wait for the link
    * to the server, or fails; a call that fails can be made again without a duplicate. */
-  g_dbus_proxy_call (G_DBUS_PROXY (self->proxy), "SendWithId",
-                     g_variant_new ("(ss)", natter_outgoing_get_body (outgoing),
-                                    natter_outgoing_get_client_msg_id (outgoing)),
-                     G_DBUS_CALL_FLAGS_NONE, G_MAXINT, cancellable, send_proxy_cb,
-                     g_steal_pointer (&task));
+  if (natter_outgoing_get_reply_to (outgoing) != 0)
+    g_dbus_proxy_call (G_DBUS_PROXY (self->proxy), "Reply",
+                       g_variant_new ("(tss)", natter_outgoing_get_reply_to (outgoing),
+                                      natter_outgoing_get_body (outgoing),
+                                      natter_outgoing_get_client_msg_id (outgoing)),
+                       G_DBUS_CALL_FLAGS_NONE, G_MAXINT, cancellable, send_proxy_cb,
+                       g_steal_pointer (&task));
+  else
+    g_dbus_proxy_call (G_DBUS_PROXY (self->proxy), "SendWithId",
+                       g_variant_new ("(ss)", natter_outgoing_get_body (outgoing),
+                                      natter_outgoing_get_client_msg_id (outgoing)),
+                       G_DBUS_CALL_FLAGS_NONE, G_MAXINT, cancellable, send_proxy_cb,
+                       g_steal_pointer (&task));
 }
 
 /**
@@ -1084,12 +1283,39 @@ natter_room_send_async (NatterRoom          *self,
                         GAsyncReadyCallback  callback,
                         gpointer             user_data)
 {
+  g_return_if_fail (NATTER_IS_ROOM (self));
+  g_return_if_fail (body != NULL);
+
+  natter_room_reply_async (self, 0, body, cancellable, callback, user_data);
+}
+
+/**
+ * natter_room_reply_async:
+ * @self: a room
+ * @reply_to: the seq of the message answered, or 0 for an ordinary message
+ * @body: the text to send
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when natterd has stored the message (or refused it)
+ * @user_data: data for @callback
+ *
+ * Sends a message that answers message @reply_to (Room.Reply), as
+ * natter_room_send_async() sends others. Finish with natter_room_send_finish().
+ */
+void
+natter_room_reply_async (NatterRoom          *self,
+                         guint64              reply_to,
+                         const char          *body,
+                         GCancellable        *cancellable,
+                         GAsyncReadyCallback  callback,
+                         gpointer             user_data)
+{
   g_autoptr(NatterOutgoing) outgoing = NULL;
 
   g_return_if_fail (NATTER_IS_ROOM (self));
   g_return_if_fail (body != NULL);
 
   outgoing = natter_outgoing_new (body);
+  natter_outgoing_set_reply_to (outgoing, reply_to);
   g_list_store_append (self->outgoing, outgoing);
   send_outgoing (self, outgoing, cancellable, callback, user_data);
 }
@@ -1309,4 +1535,232 @@ natter_room_set_viewed (NatterRoom *self,
     return;
   self->viewed = viewed;
   send_viewed (self);
+}
+
+/* Changing messages ---------------------------------------------------------------- */
+
+static void
+change_cb (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_proxy_call_finish (G_DBUS_PROXY (source), result, &error);
+
+  if (reply == NULL)
+    {
+      g_task_return_error (task, natter_error_for_user (error, NATTER_REQUEST_CHANGE_MESSAGE));
+      return;
+    }
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+call_change (NatterRoom          *self,
+             const char          *method,
+             GVariant            *parameters,
+             gpointer             source_tag,
+             GCancellable        *cancellable,
+             GAsyncReadyCallback  callback,
+             gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  g_autoptr(GVariant) owned = g_variant_ref_sink (parameters);
+
+  g_task_set_source_tag (task, source_tag);
+  if (self->proxy == NULL)
+    {
+      g_task_return_error (task, not_connected_error ());
+      return;
+    }
+  g_dbus_proxy_call (G_DBUS_PROXY (self->proxy), method, owned, G_DBUS_CALL_FLAGS_NONE, -1,
+                     cancellable, change_cb, g_steal_pointer (&task));
+}
+
+/**
+ * natter_room_edit_async:
+ * @self: a room
+ * @seq: one of the account's messages
+ * @body: its new text
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when natterd has made the change (or refused it)
+ * @user_data: data for @callback
+ *
+ * Replaces the text of message @seq (Room.Edit). The message changes on screen when
+ * MessageChanged says so. Finish with natter_room_change_finish().
+ */
+void
+natter_room_edit_async (NatterRoom          *self,
+                        guint64              seq,
+                        const char          *body,
+                        GCancellable        *cancellable,
+                        GAsyncReadyCallback  callback,
+                        gpointer             user_data)
+{
+  g_return_if_fail (NATTER_IS_ROOM (self));
+  g_return_if_fail (body != NULL);
+
+  call_change (self, "Edit", g_variant_new ("(ts)", seq, body), natter_room_edit_async,
+               cancellable, callback, user_data);
+}
+
+/**
+ * natter_room_delete_async:
+ * @self: a room
+ * @seq: a message the account may delete
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when natterd has made the change (or refused it)
+ * @user_data: data for @callback
+ *
+ * Deletes message @seq (Room.Delete). Finish with natter_room_change_finish().
+ */
+void
+natter_room_delete_async (NatterRoom          *self,
+                          guint64              seq,
+                          GCancellable        *cancellable,
+                          GAsyncReadyCallback  callback,
+                          gpointer             user_data)
+{
+  g_return_if_fail (NATTER_IS_ROOM (self));
+
+  call_change (self, "Delete", g_variant_new ("(t)", seq), natter_room_delete_async,
+               cancellable, callback, user_data);
+}
+
+/**
+ * natter_room_react_async:
+ * @self: a room
+ * @seq: a message
+ * @emoji: the reaction
+ * @active: %TRUE to add the account's reaction, %FALSE to take it back
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when natterd has made the change (or refused it)
+ * @user_data: data for @callback
+ *
+ * Reacts to message @seq (Room.React). Finish with natter_room_change_finish().
+ */
+void
+natter_room_react_async (NatterRoom          *self,
+                         guint64              seq,
+                         const char          *emoji,
+                         gboolean             active,
+                         GCancellable        *cancellable,
+                         GAsyncReadyCallback  callback,
+                         gpointer             user_data)
+{
+  g_return_if_fail (NATTER_IS_ROOM (self));
+  g_return_if_fail (emoji != NULL);
+
+  call_change (self, "React", g_variant_new ("(tsb)", seq, emoji, active), natter_room_react_async,
+               cancellable, callback, user_data);
+}
+
+/**
+ * natter_room_set_notification_level_async:
+ * @self: a room
+ * @level: "all", "mentions" or "none"
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when natterd has stored it (or refused it)
+ * @user_data: data for @callback
+ *
+ * Chooses which new messages of the room raise a notification. Finish with
+ * natter_room_change_finish().
+ */
+void
+natter_room_set_notification_level_async (NatterRoom          *self,
+                                          const char          *level,
+                                          GCancellable        *cancellable,
+                                          GAsyncReadyCallback  callback,
+                                          gpointer             user_data)
+{
+  g_return_if_fail (NATTER_IS_ROOM (self));
+  g_return_if_fail (level != NULL);
+
+  call_change (self, "SetNotificationLevel", g_variant_new ("(s)", level),
+               natter_room_set_notification_level_async, cancellable, callback, user_data);
+}
+
+/**
+ * natter_room_change_finish:
+ * @self: a room
+ * @result: the result given to the callback
+ * @error: return location for an error, for users
+ *
+ * Returns: whether natterd made the change
+ */
+gboolean
+natter_room_change_finish (NatterRoom    *self,
+                           GAsyncResult  *result,
+                           GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * natter_room_get_role:
+ * @self: a room
+ *
+ * Returns: the account's role in the room: "owner", "moderator", "member", or "" when
+ *   natterd does not say
+ */
+const char *
+natter_room_get_role (NatterRoom *self)
+{
+  const char *role = NULL;
+
+  g_return_val_if_fail (NATTER_IS_ROOM (self), NULL);
+
+  if (self->proxy != NULL)
+    role = natter_dbus_chat_room_get_role (self->proxy);
+  return role != NULL ? role : "";
+}
+
+/**
+ * natter_room_get_can_moderate:
+ * @self: a room
+ *
+ * Returns: whether the account may delete other members' messages in the room
+ */
+gboolean
+natter_room_get_can_moderate (NatterRoom *self)
+{
+  const char *role;
+
+  g_return_val_if_fail (NATTER_IS_ROOM (self), FALSE);
+
+  role = natter_room_get_role (self);
+  return g_str_equal (role, "owner") || g_str_equal (role, "moderator");
+}
+
+/**
+ * natter_room_get_notification_level:
+ * @self: a room
+ *
+ * Returns: which new messages raise a notification: "all", "mentions" or "none"
+ */
+const char *
+natter_room_get_notification_level (NatterRoom *self)
+{
+  const char *level = NULL;
+
+  g_return_val_if_fail (NATTER_IS_ROOM (self), NULL);
+
+  if (self->proxy != NULL)
+    level = natter_dbus_chat_room_get_notification_level (self->proxy);
+  return level != NULL && *level != '\0' ? level : "all";
+}
+
+/**
+ * natter_room_get_account:
+ * @self: a room
+ *
+ * Returns: the account the app acts as
+ */
+const char *
+natter_room_get_account (NatterRoom *self)
+{
+  g_return_val_if_fail (NATTER_IS_ROOM (self), NULL);
+  return self->account;
 }

@@ -78,4 +78,43 @@ void                natter_room_set_typing         (NatterRoom          *self,
 void                natter_room_set_viewed         (NatterRoom          *self,
                                                     gboolean             viewed);
 
+void                natter_room_reply_async        (NatterRoom          *self,
+                                                    guint64              reply_to,
+                                                    const char          *body,
+                                                    GCancellable        *cancellable,
+                                                    GAsyncReadyCallback  callback,
+                                                    gpointer             user_data);
+NatterMessage      *natter_room_lookup_message     (NatterRoom          *self,
+                                                    guint64              seq);
+void                natter_room_edit_async         (NatterRoom          *self,
+                                                    guint64              seq,
+                                                    const char          *body,
+                                                    GCancellable        *cancellable,
+                                                    GAsyncReadyCallback  callback,
+                                                    gpointer             user_data);
+void                natter_room_delete_async       (NatterRoom          *self,
+                                                    guint64              seq,
+                                                    GCancellable        *cancellable,
+                                                    GAsyncReadyCallback  callback,
+                                                    gpointer             user_data);
+void                natter_room_react_async        (NatterRoom          *self,
+                                                    guint64              seq,
+                                                    const char          *emoji,
+                                                    gboolean             active,
+                                                    GCancellable        *cancellable,
+                                                    GAsyncReadyCallback  callback,
+                                                    gpointer             user_data);
+void                natter_room_set_notification_level_async (NatterRoom          *self,
+                                                    const char          *level,
+                                                    GCancellable        *cancellable,
+                                                    GAsyncReadyCallback  callback,
+                                                    gpointer             user_data);
+gboolean            natter_room_change_finish      (NatterRoom          *self,
+                                                    GAsyncResult        *result,
+                                                    GError             **error);
+const char         *natter_room_get_role           (NatterRoom          *self);
+gboolean            natter_room_get_can_moderate   (NatterRoom          *self);
+const char         *natter_room_get_notification_level (NatterRoom      *self);
+const char         *natter_room_get_account        (NatterRoom          *self);
+
 G_END_DECLS

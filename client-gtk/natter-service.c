@@ -201,6 +201,27 @@ room_message_received_cb (NatterRoom    *room,
   g_signal_emit (self, signals[MESSAGE_RECEIVED], 0, room, message);
 }
 
+/* A message object's edits, reply, reactions and mentions, as HistoryDetailed() gives
+ * them. Returns a floating `a{sv}`. */
+static GVariant *
+message_details (NatterDBusChatMessage *proxy)
+{
+  GVariantBuilder builder;
+  GVariant *reactions = natter_dbus_chat_message_get_reactions (proxy);
+  const char * const *mentions = natter_dbus_chat_message_get_mentions (proxy);
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&builder, "{sv}", "edited_ts",
+                         g_variant_new_int64 (natter_dbus_chat_message_get_edited_timestamp (proxy)));
+  g_variant_builder_add (&builder, "{sv}", "reply_to",
+                         g_variant_new_uint64 (natter_dbus_chat_message_get_reply_to (proxy)));
+  if (reactions != NULL)
+    g_variant_builder_add (&builder, "{sv}", "reactions", reactions);
+  if (mentions != NULL)
+    g_variant_builder_add (&builder, "{sv}", "mentions", g_variant_new_strv (mentions, -1));
+  return g_variant_builder_end (&builder);
+}
+
 static void
 add_message_object (NatterService         *self,
                     NatterDBusChatMessage *proxy)
@@ -217,6 +238,8 @@ add_message_object (NatterService         *self,
                                 natter_dbus_chat_message_get_sender (proxy),
                                 natter_dbus_chat_message_get_body (proxy),
                                 natter_dbus_chat_message_get_kind (proxy));
+  natter_message_apply (message, natter_dbus_chat_message_get_body (proxy),
+                        natter_dbus_chat_message_get_kind (proxy), message_details (proxy));
   natter_room_add_message (room, message);
   natter_room_message_arrived (room, natter_dbus_chat_message_get_client_msg_id (proxy));
 }

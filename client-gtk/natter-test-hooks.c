@@ -219,6 +219,73 @@ add_links (GVariantBuilder *links,
     }
 }
 
+/* Where @widget's middle is in the window's surface, for the pointer; (-1, -1) when it
+ * is not on screen. */
+static void
+widget_point (NatterWindow *self,
+              GtkWidget    *widget,
+              int          *x,
+              int          *y)
+{
+  double surface_x, surface_y, wx, wy;
+
+  *x = -1;
+  *y = -1;
+  if (!gtk_widget_get_mapped (widget))
+    return;
+  gtk_native_get_surface_transform (GTK_NATIVE (self), &surface_x, &surface_y);
+  if (gtk_widget_translate_coordinates (widget, GTK_WIDGET (self), gtk_widget_get_width (widget) / 2.0,
+                                        gtk_widget_get_height (widget) / 2.0, &wx, &wy))
+    {
+      *x = (int) (wx + surface_x);
+      *y = (int) (wy + surface_y);
+    }
+}
+
+/* What people did to a message, as its row shows it: "row" (s, the widget),
+ * "edited" (b) and its tooltip,
+ * "deleted" (b), "quote" (s), "reactions" a(ssbii) (label, tooltip, the account's own,
+ * where it is), "mentions" (as, highlighted), "mentions-me" (b). Returns a floating
+ * `a{sv}`. */
+static GVariant *
+describe_message_row (NatterWindow     *self,
+                      NatterMessageRow *row)
+{
+  GVariantBuilder builder;
+  GVariantBuilder reactions;
+  GtkWidget *edited = natter_message_row_get_edited_label (row);
+  g_autofree char *quote = natter_message_row_dup_quote_text (row);
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
+  /* Which widget it is: a row changed in place stays the same one. */
+  g_variant_builder_add (&builder, "{sv}", "row", g_variant_new_take_string (g_strdup_printf ("%p", (void *) row)));
+  g_variant_builder_add (&builder, "{sv}", "edited", g_variant_new_boolean (gtk_widget_get_visible (edited)));
+  g_variant_builder_add (&builder, "{sv}", "edited-tooltip",
+                         g_variant_new_string (nonnull (gtk_widget_get_tooltip_text (edited))));
+  g_variant_builder_add (&builder, "{sv}", "deleted",
+                         g_variant_new_boolean (gtk_widget_has_css_class (GTK_WIDGET (row), "deleted")));
+  g_variant_builder_add (&builder, "{sv}", "quote", g_variant_new_string (quote));
+  g_variant_builder_init (&reactions, G_VARIANT_TYPE ("a(ssbii)"));
+  if (gtk_widget_get_visible (natter_message_row_get_reactions_box (row)))
+    for (GtkWidget *child = gtk_widget_get_first_child (natter_message_row_get_reactions_box (row));
+         child != NULL; child = gtk_widget_get_next_sibling (child))
+      {
+        GtkWidget *button = gtk_flow_box_child_get_child (GTK_FLOW_BOX_CHILD (child));
+        int x, y;
+
+        widget_point (self, button, &x, &y);
+        g_variant_builder_add (&reactions, "(ssbii)", nonnull (gtk_button_get_label (GTK_BUTTON (button))),
+                               nonnull (gtk_widget_get_tooltip_text (button)),
+                               gtk_widget_has_css_class (button, "mine"), x, y);
+      }
+  g_variant_builder_add (&builder, "{sv}", "reactions", g_variant_builder_end (&reactions));
+  g_variant_builder_add (&builder, "{sv}", "mentions",
+                         g_variant_new_strv (natter_message_row_get_highlighted (row), -1));
+  g_variant_builder_add (&builder, "{sv}", "mentions-me",
+                         g_variant_new_boolean (natter_message_row_get_mentions_me (row)));
+  return g_variant_builder_end (&builder);
+}
+
 /* What the window shows, read back from its widgets (not from the model behind them).
  * Returns a floating `a{sv}`. */
 static GVariant *
@@ -238,6 +305,7 @@ describe_window (NatterWindow *self)
   GVariantBuilder buttons;
   GVariantBuilder tooltips;
   GVariantBuilder links;
+  GVariantBuilder details;
   GtkListBox *list = natter_conversation_get_message_list (self->conversation);
   NatterRoom *room = natter_conversation_get_room (self->conversation);
   GtkListBoxRow *row;
@@ -266,6 +334,7 @@ describe_window (NatterWindow *self)
   g_variant_builder_init (&messages, G_VARIANT_TYPE ("a(tsssb)"));
   g_variant_builder_init (&links, G_VARIANT_TYPE ("a(sii)"));
   g_variant_builder_init (&days, G_VARIANT_TYPE_STRING_ARRAY);
+  g_variant_builder_init (&details, G_VARIANT_TYPE ("a(ta{sv})"));
   for (int i = 0; (row = gtk_list_box_get_row_at_index (list, i)) != NULL; i++)
     {
       NatterMessageRow *message_row = NATTER_MESSAGE_ROW (row);
@@ -279,6 +348,9 @@ describe_window (NatterWindow *self)
                              natter_message_row_get_body (message_row),
                              natter_message_row_get_header_visible (message_row));
       add_links (&links, self, natter_message_row_get_body_label (message_row));
+      g_variant_builder_add (&details, "(t@a{sv})",
+                             natter_message_get_seq (natter_message_row_get_message (message_row)),
+                             describe_message_row (self, message_row));
     }
 
   g_variant_builder_init (&outgoing, G_VARIANT_TYPE ("a(ss)"));
@@ -355,6 +427,9 @@ describe_window (NatterWindow *self)
   g_variant_builder_add (&builder, "{sv}", "menu-buttons", g_variant_builder_end (&buttons));
   g_variant_builder_add (&builder, "{sv}", "tooltips", g_variant_builder_end (&tooltips));
   g_variant_builder_add (&builder, "{sv}", "links", g_variant_builder_end (&links));
+  g_variant_builder_add (&builder, "{sv}", "message-details", g_variant_builder_end (&details));
+  g_variant_builder_add (&builder, "{sv}", "notification-level",
+                         g_variant_new_string (room != NULL ? natter_room_get_notification_level (room) : ""));
 
   return g_variant_builder_end (&builder);
 }
@@ -535,6 +610,16 @@ test_popup_action (GSimpleAction *action,
   gtk_menu_button_popup (button);
 }
 
+static void
+popdown_all (GtkWidget *widget)
+{
+  if (GTK_IS_MENU_BUTTON (widget))
+    gtk_menu_button_popdown (GTK_MENU_BUTTON (widget));
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    popdown_all (child);
+}
+
 /* Closes every other window and menu, as Escape would. */
 static void
 test_close_action (GSimpleAction *action,
@@ -555,6 +640,9 @@ test_close_action (GSimpleAction *action,
       if (button != NULL)
         gtk_menu_button_popdown (button);
     }
+  /* The menus of the messages too. */
+  if (window != NULL)
+    popdown_all (GTK_WIDGET (natter_conversation_get_message_list (window->conversation)));
 }
 
 /* (window, width, height): see find_window() for the window's name. */
@@ -718,7 +806,82 @@ test_search_enter_action (GSimpleAction *action,
     g_signal_emit_by_name (window->search_entry, "activate");
 }
 
+/* The row of message @seq in the conversation on screen. */
+static NatterMessageRow *
+find_message_row (NatterApplication *app,
+                  guint64            seq)
+{
+  NatterWindow *window = test_window (app);
+  GtkListBoxRow *row;
+
+  if (window == NULL)
+    return NULL;
+  for (int i = 0; (row = gtk_list_box_get_row_at_index (natter_conversation_get_message_list (window->conversation), i)) != NULL; i++)
+    if (natter_message_get_seq (natter_message_row_get_message (NATTER_MESSAGE_ROW (row))) == seq)
+      return NATTER_MESSAGE_ROW (row);
+  g_message ("test hooks: no message %" G_GUINT64_FORMAT " on screen", seq);
+  return NULL;
+}
+
+/* (seq, what, argument): works a message's row as a user would. "menu" opens its menu
+ * as the Menu key does; "action" activates an item of that menu (argument: its action,
+ * "message.edit"…); "quote" clicks the quote; "reaction" clicks the reaction button of
+ * that emoji; "emoji" picks that emoji in the row's emoji chooser. */
+static void
+test_message_action (GSimpleAction *action,
+                     GVariant      *parameter,
+                     gpointer       user_data)
+{
+  NatterMessageRow *row;
+  const char *what;
+  const char *argument;
+  guint64 seq;
+
+  g_variant_get (parameter, "(t&s&s)", &seq, &what, &argument);
+  row = find_message_row (user_data, seq);
+  if (row == NULL)
+    return;
+  if (g_str_equal (what, "menu"))
+    {
+      natter_message_row_popup_menu (row);
+    }
+  else if (g_str_equal (what, "action"))
+    {
+      GtkWidget *button = natter_message_row_get_menu_button (row);
+
+      gtk_menu_button_popdown (GTK_MENU_BUTTON (button));
+      gtk_widget_activate_action (GTK_WIDGET (row), argument, NULL);
+    }
+  else if (g_str_equal (what, "quote"))
+    {
+      gtk_widget_activate (natter_message_row_get_quote_button (row));
+    }
+  else if (g_str_equal (what, "reaction"))
+    {
+      for (GtkWidget *child = gtk_widget_get_first_child (natter_message_row_get_reactions_box (row));
+           child != NULL; child = gtk_widget_get_next_sibling (child))
+        {
+          GtkWidget *button = gtk_flow_box_child_get_child (GTK_FLOW_BOX_CHILD (child));
+
+          if (g_str_has_prefix (nonnull (gtk_button_get_label (GTK_BUTTON (button))), argument))
+            gtk_widget_activate (button);
+        }
+    }
+  else if (g_str_equal (what, "emoji"))
+    {
+      GtkWidget *chooser = natter_message_row_get_emoji_chooser (row);
+
+      g_signal_emit_by_name (chooser, "emoji-picked", argument);
+      gtk_popover_popdown (GTK_POPOVER (chooser));
+    }
+  else
+    {
+      g_warning ("test-message: nothing called %s", what);
+    }
+}
+
 static const GActionEntry test_actions[] = {
+  { "test-message", test_message_action, "(tss)" },
   { "test-scroll", test_scroll_action, "s" },
   { "test-describe", test_describe_action, "s" },
   { "test-screenshot", test_screenshot_action, "(ss)" },

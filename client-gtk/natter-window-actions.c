@@ -119,7 +119,42 @@ leave_room_action (GSimpleAction *action,
   gtk_window_present (GTK_WINDOW (dialog));
 }
 
+static void
+notification_level_set_cb (GObject      *source,
+                           GAsyncResult *result,
+                           gpointer      user_data)
+{
+  g_autoptr(NatterWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!natter_room_change_finish (NATTER_ROOM (source), result, &error))
+    {
+      g_autofree char *text = g_strdup_printf (_("Cannot change the notifications: %s"), error->message);
+
+      natter_window_show_toast (self, text);
+      _natter_window_actions_update (self);
+    }
+}
+
+/* The room's notification level, in its menu; it changes once natterd says so. */
+static void
+notification_level_action (GSimpleAction *action,
+                           GVariant      *state,
+                           gpointer       user_data)
+{
+  NatterWindow *self = user_data;
+  NatterRoom *room = natter_conversation_get_room (self->conversation);
+  const char *level = g_variant_get_string (state, NULL);
+
+  if (room == NULL || (!g_str_equal (level, "all") && !g_str_equal (level, "mentions") &&
+                       !g_str_equal (level, "none")))
+    return;
+  g_simple_action_set_state (action, state);
+  natter_room_set_notification_level_async (room, level, NULL, notification_level_set_cb, g_object_ref (self));
+}
+
 static const GActionEntry actions[] = {
+  { "notification-level", NULL, "s", "'all'", notification_level_action },
   { "join-room", join_room_action },
   { "new-direct", new_direct_action },
   { "search", search_action },
@@ -152,6 +187,20 @@ _natter_window_actions_update (NatterWindow *self)
 
   set_enabled (self, "mark-read", room != NULL);
   set_enabled (self, "leave-room", room != NULL && !g_str_equal (natter_room_get_kind (room), "system"));
+
+  set_enabled (self, "notification-level", room != NULL && natter_room_is_attached (room));
+  if (room != NULL)
+    {
+      GAction *level = g_action_map_lookup_action (G_ACTION_MAP (self), "notification-level");
+
+      g_simple_action_set_state (G_SIMPLE_ACTION (level),
+                                 g_variant_new_string (natter_room_get_notification_level (room)));
+      g_signal_handlers_disconnect_by_func (room, _natter_window_actions_update, self);
+      g_signal_connect_object (room, "notify::notification-level",
+                               G_CALLBACK (_natter_window_actions_update), self, G_CONNECT_SWAPPED);
+      g_signal_connect_object (room, "notify::attached",
+                               G_CALLBACK (_natter_window_actions_update), self, G_CONNECT_SWAPPED);
+    }
 }
 
 void
