@@ -409,7 +409,6 @@ static void
 stop_typing (NatterConversation *self)
 {
   g_clear_handle_id (&self->typing_idle_id, g_source_remove);
-  g_clear_handle_id (&self->highlight_id, g_source_remove);
   if (self->typing_sent)
     send_typing (self, FALSE);
 }

@@ -398,8 +398,10 @@ natter_room_lookup_message (NatterRoom *self,
   return message;
 }
 
-static void link_quote (NatterRoom    *self,
-                        NatterMessage *message);
+static void link_quote   (NatterRoom    *self,
+                          NatterMessage *message);
+static void quote_loaded (NatterRoom    *self,
+                          NatterMessage *quoted);
 
 /**
  * natter_room_add_message:
@@ -435,6 +437,9 @@ natter_room_add_message (NatterRoom    *self,
   natter_message_set_own (message, g_strcmp0 (natter_message_get_sender (message), self->account) == 0);
   link_quote (self, message);
   g_list_store_insert (self->messages, position, message);
+  /* Replies loaded before it wait for it. */
+  if (g_hash_table_contains (self->quoted, &(guint64) { natter_message_get_seq (message) }))
+    quote_loaded (self, message);
   regroup (self, position);
   if (position + 1 == g_list_model_get_n_items (G_LIST_MODEL (self->messages)))
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LAST_MESSAGE]);
@@ -1109,12 +1114,28 @@ quote_loaded (NatterRoom    *self,
     }
 }
 
+typedef struct
+{
+  NatterRoom *room;      /* (owned) */
+  guint64     reply_to;  /* the message asked for */
+} QuoteRequest;
+
+static void
+quote_request_free (QuoteRequest *request)
+{
+  g_object_unref (request->room);
+  g_free (request);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (QuoteRequest, quote_request_free)
+
 static void
 quote_cb (GObject      *source,
           GAsyncResult *result,
           gpointer      user_data)
 {
-  g_autoptr(NatterRoom) self = user_data;
+  g_autoptr(QuoteRequest) request = user_data;
+  NatterRoom *self = request->room;
   g_autoptr(GVariant) page = NULL;
   g_autoptr(GVariant) details = NULL;
   g_autoptr(GError) error = NULL;
@@ -1131,14 +1152,15 @@ quote_cb (GObject      *source,
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         g_debug ("Cannot read a quoted message of %s: %s", self->name, error->message);
+      /* Asked again by the next reply to it (natterd may be back by then). */
+      g_hash_table_remove (self->quoted, &request->reply_to);
       return;
     }
   if (g_variant_n_children (page) == 0)
     return;
   g_variant_get_child (page, 0, "(tx&s&s&s@a{sv})", &seq, &timestamp, &sender, &body, &kind, &details);
-  /* Either a message loaded meanwhile or the placeholder of a message not there. */
-  if (natter_room_lookup_message (self, seq) != NULL ||
-      !g_hash_table_contains (self->quoted, &seq))
+  /* Not the message asked for (it is not in the room's history), or loaded meanwhile. */
+  if (seq != request->reply_to || natter_room_lookup_message (self, seq) != NULL)
     return;
   quoted = natter_message_new (self->name, seq, timestamp, sender, body, kind);
   natter_message_apply (quoted, body, kind, details);
@@ -1153,6 +1175,7 @@ link_quote (NatterRoom    *self,
 {
   guint64 reply_to = natter_message_get_reply_to (message);
   NatterMessage *quoted;
+  QuoteRequest *request;
 
   if (reply_to == 0 || natter_message_get_quoted (message) != NULL)
     return;
@@ -1169,8 +1192,11 @@ link_quote (NatterRoom    *self,
     return;
   g_hash_table_insert (self->quoted, g_memdup2 (&reply_to, sizeof reply_to),
                        natter_message_new (self->name, reply_to, 0, "", "", "text"));
+  request = g_new0 (QuoteRequest, 1);
+  request->room = g_object_ref (self);
+  request->reply_to = reply_to;
   natter_dbus_chat_room_call_history_detailed (self->proxy, reply_to + 1, 1, self->cancellable,
-                                               quote_cb, g_object_ref (self));
+                                               quote_cb, request);
 }
 
 /* Calls ---------------------------------------------------------------------------- */
