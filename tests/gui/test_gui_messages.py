@@ -12,7 +12,9 @@
 
 import unittest
 
-from natter_gui_fixture import OWNER, GuiTestCase, gvariant_text, room_path
+from natter_gui_fixture import OWNER, GuiTestCase, eventually, gvariant_text, room_path
+# After natter_gui_fixture, which puts tests/integration on the path.
+from natter_fixture import JSON_PROTOCOL, JsonClient, open_ws, password_for  # noqa: E402
 
 ROOM_IFACE = "io.github.natter.Chat.Room"
 
@@ -221,6 +223,53 @@ class GuiMessagesTest(GuiTestCase):
         self.assertEqual(reactions(shown, seq), {}, "a deleted message keeps its reactions on screen")
         self.assertEqual(details(shown, seq)["row"], row)
         self.assertEqual(bodies(shown), ["This message was deleted", "or later"])
+
+    async def test_moderators_delete_others_messages(self):
+        """Connected to a server as an ordinary member, the account may delete its own
+        messages only; made a moderator of the room (Role), it may delete others' too."""
+        remote_url, alice = await self.remote_server()
+        ws = await open_ws(remote_url, [JSON_PROTOCOL])
+        bob = JsonClient(ws, "bob")
+        self.clients.append(bob)
+        await bob.register("bob", password_for("bob"))
+        await bob.call("join", {"room": "bobs-room"}, "joined")
+        await alice.call("join", {"room": "bobs-room"}, "joined")
+        theirs = await bob.call("send", {"room": "bobs-room", "body": "my room, my rules",
+                                         "client_msg_id": "b1"}, "sent")
+        await self.start_app()
+        await self.activate("connect-server")
+        await self.showing(lambda d: d["windows"] == ["Connect to a Server"], "Connect to a Server did not open")
+        await self.fill("Server address", remote_url)
+        await self.fill("User name", "alice")
+        await self.fill("Password", password_for("alice"))
+        await self.click("C_onnect")
+        await self.showing(lambda d: d["windows"] == [] and d["account"] == "alice",
+                           "the app did not connect to the server", timeout=30)
+        await self.open_room("bobs-room")
+        await self.showing(lambda d: body_of(d, theirs["seq"]) == "my room, my rules", "bob's message is not shown")
+
+        shown = await self.open_menu(theirs["seq"])
+        self.assertIn("Reply", shown["labels"])
+        self.assertNotIn("Delete…", shown["labels"])
+        self.assertNotIn("Edit", shown["labels"])
+        await self.close_others()
+
+        await bob.call("set_role", {"room": "bobs-room", "user": "alice", "role": "moderator"}, "ok")
+        await self.eventually_shows_menu_item(theirs["seq"], "Delete…")
+        await self.message(theirs["seq"], "action", "message.delete")
+        await self.showing(lambda d: len(d["windows"]) == 1, "Delete did not ask")
+        await self.click("_Delete")
+        await change_event(bob, "delete", room="bobs-room", target_seq=theirs["seq"])
+        await self.showing(lambda d: details(d, theirs["seq"])["deleted"], "bob's message stays")
+
+    async def eventually_shows_menu_item(self, seq, item):
+        async def offered():
+            await self.message(seq, "menu")
+            shown = await self.describe()
+            await self.close_others()
+            return item in shown["labels"]
+
+        await eventually(offered, 20, message=f"the menu of message {seq} never offers {item}")
 
     # Replies ----------------------------------------------------------------------------
 
