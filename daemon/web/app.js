@@ -145,6 +145,28 @@ function highlight(text, query) {
   return fragment;
 }
 
+/**
+ * Keeps Tab inside a modal dialog: from its last control to its first and back. (A modal
+ * <dialog> makes the page inert, but Tab would still leave it for the browser's own UI.)
+ */
+function trapTab(dialog, event) {
+  const controls = [...dialog.querySelectorAll(
+    'button, input, select, textarea, a[href], [tabindex]:not([tabindex="-1"])')]
+    .filter((node) => !node.disabled && !node.closest('[hidden]') && node.checkVisibility());
+  if (!controls.length)
+    return;
+  const first = controls[0];
+  const last = controls[controls.length - 1];
+  const inside = dialog.contains(document.activeElement) && document.activeElement !== dialog;
+  if (event.shiftKey && (!inside || document.activeElement === first)) {
+    event.preventDefault();
+    last.focus();
+  } else if (!event.shiftKey && (!inside || document.activeElement === last)) {
+    event.preventDefault();
+    first.focus();
+  }
+}
+
 class App {
   constructor(client) {
     this.client = client;
@@ -358,6 +380,8 @@ class App {
         if (event.key === 'Escape') {
           event.preventDefault();
           dialog.close();
+        } else if (event.key === 'Tab') {
+          trapTab(dialog, event);
         }
       });
     }

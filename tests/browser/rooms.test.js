@@ -188,6 +188,11 @@ test('owners set roles, moderators change the topic, everyone sees it live', h.w
   await openMember(alice, 'carol');
   assert.equal(await focusInDialog(alice), true);
   assert.deepEqual(await unlabelledInDialog(alice), []);
+  // The keyboard stays in the dialog, forwards and backwards, past either end.
+  for (const key of [...Array(10).fill('Tab'), ...Array(10).fill('Shift+Tab')]) {
+    await alice.keyboard.press(key);
+    assert.equal(await focusInDialog(alice), true, `focus after ${key}`);
+  }
   await alice.getByLabel('Role', { exact: true }).selectOption('moderator');
   await alice.getByRole('button', { name: 'Change Role' }).click();
   await alice.locator('#member-dialog-role', { hasText: 'Role in knitting: Moderator' }).waitFor();
