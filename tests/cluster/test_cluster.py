@@ -161,6 +161,7 @@ class Node:
                 "--ready-file", ready, "--no-dbus", "--rate", "10000", "--rate-burst", "10000",
                 "--password-burst", "100000", "--registrations-per-hour", "10000000",
                 "--rooms-per-hour", "10000000", "--event-burst", "100000",
+                "--invites-per-hour", "10000000", "--directory-per-minute", "10000000",
                 "--trusted-proxy", "127.0.0.1", *self.extra_args]
         with open(self.log_path, "ab") as log:
             log.write(f"\n===== start: {' '.join(args)}\n".encode())
