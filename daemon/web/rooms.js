@@ -57,8 +57,12 @@ export class RoomsUI {
     });
     on('rooms', () => this.onRooms());
     on('members', (room) => {
-      if (room === this.dialogRoom && $('member-dialog').open)
+      if (room !== this.dialogRoom)
+        return;
+      if ($('member-dialog').open)
         this.renderMember();
+      if ($('room-dialog').open)
+        this.renderRights(this.client.rooms.get(room));
     });
     on('logged-out', () => {
       // Logging out forgets what the page kept for the account, as the client does.
@@ -491,23 +495,30 @@ export class RoomsUI {
     this.dialogRoom = room.name;
     const moderator = this.canModerate(room);
     $('room-dialog-title').textContent = t('room_settings_title', { room: room.name });
-    $('room-dialog-summary').textContent = t(room.private ? 'room_summary_private' : 'room_summary_public',
-      { role: roleText(room.role) });
-    const topic = $('topic-input');
-    topic.value = room.topic;
-    topic.readOnly = !moderator;
-    $('topic-submit').hidden = !moderator;
-    $('topic-hint').textContent = t(moderator ? 'topic_hint' : 'topic_readonly');
+    $('topic-input').value = room.topic;
     $('invite-hint').textContent = t(room.private ? 'invite_hint_private' : 'invite_hint_public');
     $('invite-input').value = '';
     $('unban-input').value = '';
-    $('unban-form').hidden = !moderator;
+    this.renderRights(room);
     for (const done of $('room-dialog').querySelectorAll('.form-done'))
       done.textContent = '';
     for (const input of $('room-dialog').querySelectorAll('[aria-invalid]'))
       input.removeAttribute('aria-invalid');
     this.fillSuggestions(room);
     this.app.openDialog('room-dialog', focusId === 'topic-input' && !moderator ? 'invite-input' : focusId);
+  }
+
+  /** What the room dialog offers for the user's role; kept current when the role changes. */
+  renderRights(room) {
+    if (!room)
+      return;
+    const moderator = this.canModerate(room);
+    $('room-dialog-summary').textContent = t(room.private ? 'room_summary_private' : 'room_summary_public',
+      { role: roleText(room.role) });
+    $('topic-input').readOnly = !moderator;
+    $('topic-submit').hidden = !moderator;
+    $('topic-hint').textContent = t(moderator ? 'topic_hint' : 'topic_readonly');
+    $('unban-form').hidden = !moderator;
   }
 
   /** Completion for the invite field: people the user shares a room with, not yet in @room. */
@@ -638,7 +649,10 @@ export class RoomsUI {
     $('role-form').hidden = !this.isOwner(room);
     if (document.activeElement !== $('role-select'))
       $('role-select').value = role;
-    $('moderate-form').hidden = self || !this.canModerate(room);
+    // Moderators may not remove owners; owners (and administrators) may remove anyone but
+    // the last owner, which the server refuses with its reason.
+    $('moderate-form').hidden = self || !this.canModerate(room) ||
+      (role === 'owner' && !this.isOwner(room));
   }
 
   async submitRole() {

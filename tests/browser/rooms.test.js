@@ -204,6 +204,14 @@ test('owners set roles, moderators change the topic, everyone sees it live', h.w
   await openMembers(carol);
   await carol.locator('#member-list .member-button', { hasText: 'alice' }).locator('.tag', { hasText: 'Owner' }).waitFor();
 
+  // A moderator may remove members but is not offered to remove an owner.
+  await openMember(carol, 'alice');
+  assert.equal(await carol.locator('#moderate-form').isHidden(), true);
+  await closeDialog(carol);
+  await openMember(carol, 'bob');
+  await carol.getByRole('button', { name: 'Remove From Room' }).waitFor();
+  await closeDialog(carol);
+
   // A moderator changes the topic; alice and bob see it without doing anything.
   await openSettings(carol);
   assert.equal(await carol.getByLabel('Topic', { exact: true }).getAttribute('readonly'), null);
