@@ -245,7 +245,8 @@ widget_point (NatterWindow *self,
 /* What people did to a message, as its row shows it: "row" (s, the widget),
  * "edited" (b) and its tooltip,
  * "deleted" (b), "quote" (s), "reactions" a(ssbii) (label, tooltip, the account's own,
- * where it is), "mentions" (as, highlighted), "mentions-me" (b). Returns a floating
+ * where it is), "mentions" (as, highlighted), "mentions-me" (b), "body-point" and
+ * "menu-point" ((ii): where the text and the menu button are). Returns a floating
  * `a{sv}`. */
 static GVariant *
 describe_message_row (NatterWindow     *self,
@@ -255,6 +256,7 @@ describe_message_row (NatterWindow     *self,
   GVariantBuilder reactions;
   GtkWidget *edited = natter_message_row_get_edited_label (row);
   g_autofree char *quote = natter_message_row_dup_quote_text (row);
+  int x, y;
 
   g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
   /* Which widget it is: a row changed in place stays the same one. */
@@ -271,7 +273,6 @@ describe_message_row (NatterWindow     *self,
          child != NULL; child = gtk_widget_get_next_sibling (child))
       {
         GtkWidget *button = gtk_flow_box_child_get_child (GTK_FLOW_BOX_CHILD (child));
-        int x, y;
 
         widget_point (self, button, &x, &y);
         g_variant_builder_add (&reactions, "(ssbii)", nonnull (gtk_button_get_label (GTK_BUTTON (button))),
@@ -283,6 +284,10 @@ describe_message_row (NatterWindow     *self,
                          g_variant_new_strv (natter_message_row_get_highlighted (row), -1));
   g_variant_builder_add (&builder, "{sv}", "mentions-me",
                          g_variant_new_boolean (natter_message_row_get_mentions_me (row)));
+  widget_point (self, GTK_WIDGET (natter_message_row_get_body_label (row)), &x, &y);
+  g_variant_builder_add (&builder, "{sv}", "body-point", g_variant_new ("(ii)", x, y));
+  widget_point (self, natter_message_row_get_menu_button (row), &x, &y);
+  g_variant_builder_add (&builder, "{sv}", "menu-point", g_variant_new ("(ii)", x, y));
   return g_variant_builder_end (&builder);
 }
 

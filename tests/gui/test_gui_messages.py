@@ -72,6 +72,14 @@ class GuiMessagesTest(GuiTestCase):
         return await self.eventually_shows(lambda d: d["popovers"] == ["menu_button"],
                                            f"the menu of message {seq} did not open")
 
+    def right_click(self, x, y):
+        """A secondary click through XTEST, as a mouse's right button."""
+        pointer = self.pointer
+        pointer.move(x, y)
+        pointer.xtst.XTestFakeButtonEvent(pointer.dpy, 3, True, 0)
+        pointer.xtst.XTestFakeButtonEvent(pointer.dpy, 3, False, 0)
+        pointer.x11.XFlush(pointer.dpy)
+
     async def showing(self, predicate, message, timeout=15.0):
         return await self.eventually_shows(predicate, message, timeout)
 
@@ -154,6 +162,20 @@ class GuiMessagesTest(GuiTestCase):
         event = await change_event(alice, "edit", room="general")
         self.assertEqual((event["target_seq"], event["body"]), (mine, "a typo hree (here)"))
         await self.showing(lambda d: body_of(d, mine) == "a typo hree (here)", "the edit is not shown")
+
+        # The pointer opens the menu too: a right click on the text, or the button that
+        # shows on hover.
+        shown = await self.describe()
+        self.right_click(*details(shown, mine)["body-point"])
+        shown = await self.showing(lambda d: d["popovers"] == ["menu_button"], "a right click opened no menu")
+        self.assertIn("Edit", shown["labels"])
+        await self.close_others()
+        (x, y) = details(shown, theirs["seq"])["menu-point"]
+        self.pointer.move(x, y)
+        self.pointer.click(x, y)
+        shown = await self.showing(lambda d: d["popovers"] == ["menu_button"], "the hover button opened no menu")
+        self.pointer.move(0, 0)
+        await self.close_others()
 
         # Another member's message: no Edit, but Delete for an administrator.
         shown = await self.open_menu(theirs["seq"])
