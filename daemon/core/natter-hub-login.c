@@ -99,6 +99,8 @@ fill_room_info (Natter__RoomInfo *info, Room *room, const char *user)
   info->has_private_ = TRUE;
   info->private_ = room->is_private;
   info->role = (char *) natter_role_to_string (natter_hub_room_role (room, user));
+  info->notification_level = (char *) natter_notification_level_to_string (
+    natter_hub_room_notification_level (room, user));
 }
 
 /* The rooms of @user, `system` first, then by name. Returns (element-type Room). */

@@ -39,6 +39,15 @@ natter_hub_room_apply_record (Room *room, const NatterRoomRecord *record)
       if (member->role != NATTER_ROLE_MEMBER)
         g_hash_table_insert (room->roles, g_strdup (member->user), GINT_TO_POINTER (member->role));
     }
+  g_hash_table_remove_all (room->levels);
+  for (guint i = 0; i < record->members->len; i++)
+    {
+      NatterMemberRecord *member = g_ptr_array_index (record->members, i);
+
+      if (member->notification_level != NATTER_NOTIFICATION_LEVEL_ALL)
+        g_hash_table_insert (room->levels, g_strdup (member->user),
+                             GINT_TO_POINTER (member->notification_level));
+    }
   g_hash_table_remove_all (room->invited);
   for (guint i = 0; i < record->invited->len; i++)
     g_hash_table_add (room->invited, g_strdup (g_ptr_array_index (record->invited, i)));

@@ -14,6 +14,7 @@
  * - natter-hub-requests.c: send, broadcast, history, room list, read, typing, search;
  * - natter-hub-moderation.c: who may see, join and moderate a room; create, invite,
  *   directory, roles, kick, ban, topic and blocks;
+ * - natter-hub-levels.c: each member's notification level in a room;
  * - natter-hub-remote.c: what other writers of a shared store and other nodes change.
  * Nothing outside core/ includes this header: the cluster uses the hub's public API
  * (natter-hub.h). */
@@ -47,6 +48,8 @@ struct _Room
   GHashTable     *roles;          /* (owned) member → NatterRole, above NATTER_ROLE_MEMBER only */
   GHashTable     *invited;        /* (owned) set of user names */
   GHashTable     *banned;         /* (owned) set of user names */
+  /* Members' notification levels (natter-hub-levels.c), other than "all". */
+  GHashTable     *levels;         /* (owned) member → NatterNotificationLevel */
 };
 
 /* The highest seq delivered to local clients, in order. */
@@ -355,6 +358,14 @@ void natter_hub_handle_ban       (Request *req, ClientState *cs);
 void natter_hub_handle_set_topic (Request *req, ClientState *cs);
 /* block and unblock */
 void natter_hub_handle_block     (Request *req, ClientState *cs);
+
+/* natter-hub-levels.c */
+NatterNotificationLevel natter_hub_room_notification_level (Room *room, const char *user);
+void natter_hub_handle_set_notification_level (Request *req, ClientState *cs);
+/* Another node's session of @frame's account set its level: passes it on to this node's
+ * sessions of the account. */
+void natter_hub_receive_notification_level (NatterHub *self, Room *room,
+                                            const Natter__ServerFrame *frame);
 
 /* natter-hub-remote.c */
 void     natter_hub_merge_room         (NatterHub              *self,

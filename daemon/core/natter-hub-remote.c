@@ -390,6 +390,10 @@ natter_hub_receive_room_event (NatterHub                 *self,
       if (g_hash_table_contains (room->members, frame->receipt->user))
         natter_hub_room_set_read_seq (room, frame->receipt->user, frame->receipt->seq);
       break;
+    case NATTER__SERVER_FRAME__EVENT_NOTIFICATION_LEVEL:
+      /* For the account's own sessions, not the room. */
+      natter_hub_receive_notification_level (self, room, frame);
+      return;
     case NATTER__SERVER_FRAME__EVENT_MEMBER:
     case NATTER__SERVER_FRAME__EVENT_TOPIC:
       {

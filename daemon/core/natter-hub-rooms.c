@@ -124,6 +124,7 @@ room_new (NatterHub *self, const char *name, const char *kind, const char *topic
   room->members = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   room->subs = g_hash_table_new (NULL, NULL);
   room->roles = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  room->levels = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   room->invited = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   room->banned = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   return room;
@@ -139,6 +140,7 @@ natter_hub_room_free (Room *room)
   g_hash_table_unref (room->members);
   g_hash_table_unref (room->subs);
   g_hash_table_unref (room->roles);
+  g_hash_table_unref (room->levels);
   g_hash_table_unref (room->invited);
   g_hash_table_unref (room->banned);
   g_free (room);
@@ -327,8 +329,9 @@ natter_hub_remove_member_by (NatterHub *self, Room *room, const char *user, cons
 
   if (!g_hash_table_remove (room->members, name))
     return;
-  /* A role ends with the membership. */
+  /* A role and a notification level end with the membership. */
   g_hash_table_remove (room->roles, name);
+  g_hash_table_remove (room->levels, name);
   room->membership_gen = ++self->membership_gen;
   mine = natter_hub_user_rooms (self, name, FALSE);
   if (mine != NULL)
@@ -703,6 +706,8 @@ send_joined (Request *req, Room *room, const char *user, gboolean has_more)
   joined.has_private_ = TRUE;
   joined.private_ = room->is_private;
   joined.role = (char *) natter_role_to_string (natter_hub_room_role (room, user));
+  joined.notification_level = (char *) natter_notification_level_to_string (
+    natter_hub_room_notification_level (room, user));
   joined.n_owners = owners->len;
   joined.owners = (char **) owners->pdata;
   joined.n_moderators = moderators->len;

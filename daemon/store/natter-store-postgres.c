@@ -170,6 +170,8 @@ static const char * const migrations[] = {
   "  emoji text NOT NULL,"
   "  user_name text NOT NULL,"
   "  PRIMARY KEY (room, seq, emoji, user_name));",
+  /* 5: which new messages of a room notify each member: 'all', 'mentions' or 'none'. */
+  "ALTER TABLE members ADD COLUMN notification_level text NOT NULL DEFAULT 'all';",
 };
 
 /* ---------------------------------------------------------------------------------------
@@ -196,6 +198,7 @@ typedef enum {
   STMT_HISTORY_ASC,
   STMT_HISTORY_DESC,
   STMT_SET_READ,
+  STMT_SET_NOTIFICATION_LEVEL,
   STMT_SEARCH,
   STMT_LAST_SEQS,
   STMT_ROOM_ACCESS,
@@ -234,7 +237,8 @@ static const struct {
   [STMT_LOAD_ROOMS] = { "natter_load_rooms",
     "SELECT name, kind, topic, last_seq, private FROM rooms ORDER BY name", 0 },
   [STMT_LOAD_MEMBERS] = { "natter_load_members",
-    "SELECT room, user_name, read_seq, role FROM members ORDER BY room, user_name", 0 },
+    "SELECT room, user_name, read_seq, role, notification_level FROM members"
+    " ORDER BY room, user_name", 0 },
   /* One statement: an owner account is never left unmarked. */
   [STMT_CREATE_USER] = { "natter_create_user",
     "WITH created AS ("
@@ -289,7 +293,8 @@ static const struct {
     "INSERT INTO rooms (name, kind, topic) VALUES ($1, $2, $3)"
     " ON CONFLICT (name) DO NOTHING", 3 },
   [STMT_GET_ROOM] = { "natter_get_room",
-    "SELECT r.name, r.kind, r.topic, r.last_seq, r.private, m.user_name, m.read_seq, m.role"
+    "SELECT r.name, r.kind, r.topic, r.last_seq, r.private, m.user_name, m.read_seq, m.role,"
+    "  m.notification_level"
     " FROM rooms r LEFT JOIN members m ON m.room = r.name"
     " WHERE r.name = $1 ORDER BY m.user_name", 1 },
   [STMT_ROOM_EXISTS] = { "natter_room_exists",
@@ -311,6 +316,8 @@ static const struct {
     "SELECT " MESSAGE_COLUMNS " FROM messages"
     " WHERE room = $1 AND seq > $2 AND seq < $3 ORDER BY seq DESC LIMIT $4", 4 },
   /* The marker never passes the room's last seq, so unread counts never underflow. */
+  [STMT_SET_NOTIFICATION_LEVEL] = { "natter_set_notification_level",
+    "UPDATE members SET notification_level = $3 WHERE room = $1 AND user_name = $2", 3 },
   [STMT_SET_READ] = { "natter_set_read",
     "UPDATE members SET read_seq = GREATEST (read_seq,"
     "   LEAST ($3::bigint, (SELECT last_seq FROM rooms WHERE name = $1)))"
@@ -787,6 +794,9 @@ member_from_row (const PGresult *res, int row, int col)
   /* A role this version does not know grants nothing beyond membership. */
   if (!natter_role_from_string (get_text (res, row, col + 2), &member->role))
     member->role = NATTER_ROLE_MEMBER;
+  if (!natter_notification_level_from_string (get_text (res, row, col + 3),
+                                              &member->notification_level))
+    member->notification_level = NATTER_NOTIFICATION_LEVEL_ALL;
   return member;
 }
 
@@ -1511,6 +1521,24 @@ run_set_read (Worker *worker, Job *job, GError **error)
   g_autoptr(PGresult) res = NULL;
 
   res = worker_exec (worker, STMT_SET_READ, values, PGRES_COMMAND_OK, error);
+  if (res == NULL)
+    return NULL;
+  if (g_strcmp0 (PQcmdTuples (res), "0") == 0)
+    {
+      g_set_error (error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND,
+                   "“%s” is not a member of “%s”", job->user, job->name);
+      return NULL;
+    }
+  return GINT_TO_POINTER (TRUE);
+}
+
+static gpointer
+run_set_notification_level (Worker *worker, Job *job, GError **error)
+{
+  const char * const values[] = { job->name, job->user, job->text };
+  g_autoptr(PGresult) res = NULL;
+
+  res = worker_exec (worker, STMT_SET_NOTIFICATION_LEVEL, values, PGRES_COMMAND_OK, error);
   if (res == NULL)
     return NULL;
   if (g_strcmp0 (PQcmdTuples (res), "0") == 0)
@@ -2642,6 +2670,27 @@ natter_store_postgres_set_read_async (NatterStore *store, const char *room, cons
 }
 
 static void
+natter_store_postgres_set_notification_level_async (NatterStore *store, const char *room,
+                                                    const char *user,
+                                                    NatterNotificationLevel level,
+                                                    GCancellable *cancellable,
+                                                    GAsyncReadyCallback callback,
+                                                    gpointer user_data)
+{
+  NatterStorePostgres *self = NATTER_STORE_POSTGRES (store);
+  Job *job = job_new (self, run_set_notification_level,
+                      natter_store_postgres_set_notification_level_async,
+                      cancellable, callback, user_data);
+
+  job->repeatable = TRUE;  /* sets a value: safe to repeat */
+  job->boolean_result = TRUE;
+  job->name = g_strdup (room);
+  job->user = g_strdup (user);
+  job->text = g_strdup (natter_notification_level_to_string (level));
+  queue_job (self, room, job);
+}
+
+static void
 natter_store_postgres_search_async (NatterStore *store, const char *user, const char *query,
                                     const char *room, guint limit,
                                     GCancellable *cancellable,
@@ -2760,6 +2809,7 @@ natter_store_postgres_iface_init (NatterStoreInterface *iface)
   iface->change_message_async = natter_store_postgres_change_message_async;
   iface->history_async = natter_store_postgres_history_async;
   iface->set_read_async = natter_store_postgres_set_read_async;
+  iface->set_notification_level_async = natter_store_postgres_set_notification_level_async;
   iface->search_async = natter_store_postgres_search_async;
   iface->is_shared = natter_store_postgres_is_shared;
   iface->is_ready = natter_store_postgres_is_ready;

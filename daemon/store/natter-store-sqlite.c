@@ -203,6 +203,9 @@ static const char * const migrations[] = {
   "  user  TEXT NOT NULL,"
   "  PRIMARY KEY (room, seq, emoji, user)"
   ") WITHOUT ROWID;",
+
+  /* 8: which new messages of a room notify each member: 'all', 'mentions' or 'none'. */
+  "ALTER TABLE members ADD COLUMN notification_level TEXT NOT NULL DEFAULT 'all';",
 };
 
 #define MESSAGE_COLUMNS \
@@ -241,6 +244,7 @@ typedef enum {
   STMT_INSERT_MEMBER,
   STMT_DELETE_MEMBER,
   STMT_SET_READ,
+  STMT_SET_NOTIFICATION_LEVEL,
   STMT_ADVANCE_READ,
   STMT_SELECT_BY_CLIENT_MSG_ID,
   STMT_SELECT_LAST_SEQ,
@@ -338,9 +342,9 @@ static const char * const stmt_sql[N_STMTS] = {
   [STMT_SELECT_ROOMS] =
     "SELECT name, kind, topic, last_seq, private FROM rooms ORDER BY name",
   [STMT_SELECT_MEMBERS] =
-    "SELECT user, read_seq, role FROM members WHERE room = ?1 ORDER BY user",
+    "SELECT user, read_seq, role, notification_level FROM members WHERE room = ?1 ORDER BY user",
   [STMT_SELECT_ALL_MEMBERS] =
-    "SELECT room, user, read_seq, role FROM members ORDER BY room, user",
+    "SELECT room, user, read_seq, role, notification_level FROM members ORDER BY room, user",
   [STMT_SELECT_MEMBER] = "SELECT 1 FROM members WHERE room = ?1 AND user = ?2",
   [STMT_INSERT_MEMBER] =
     "INSERT INTO members (room, user, read_seq) VALUES (?1, ?2, 0)"
@@ -351,6 +355,8 @@ static const char * const stmt_sql[N_STMTS] = {
     "UPDATE members SET read_seq = target.seq"
     "  FROM (SELECT min (?3, last_seq) AS seq FROM rooms WHERE name = ?1) AS target"
     " WHERE members.room = ?1 AND members.user = ?2 AND members.read_seq < target.seq",
+  [STMT_SET_NOTIFICATION_LEVEL] =
+    "UPDATE members SET notification_level = ?3 WHERE room = ?1 AND user = ?2",
   [STMT_ADVANCE_READ] =
     "UPDATE members SET read_seq = ?3 WHERE room = ?1 AND user = ?2 AND read_seq < ?3",
   [STMT_SELECT_BY_CLIENT_MSG_ID] =
@@ -615,6 +621,9 @@ member_from_row (sqlite3_stmt *stmt, int col)
   /* A role this version does not know grants nothing beyond membership. */
   if (!natter_role_from_string (column_text (stmt, col + 2), &member->role))
     member->role = NATTER_ROLE_MEMBER;
+  if (!natter_notification_level_from_string (column_text (stmt, col + 3),
+                                              &member->notification_level))
+    member->notification_level = NATTER_NOTIFICATION_LEVEL_ALL;
   return member;
 }
 
@@ -1384,6 +1393,27 @@ write_set_read (Conn *conn, Op *op, GError **error)
     g_set_error (error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND, "“%s” is not a member of “%s”",
                  op->user, op->room);
   return rc == SQLITE_ROW;
+}
+
+static gboolean
+write_set_notification_level (Conn *conn, Op *op, GError **error)
+{
+  g_autoptr(BorrowedStmt) stmt = conn_borrow (conn, STMT_SET_NOTIFICATION_LEVEL, error);
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, op->room);
+  bind_text (stmt, 2, op->user);
+  bind_text (stmt, 3, op->text);
+  if (stmt_step (conn, stmt, error) == 0)
+    return FALSE;
+  if (sqlite3_changes (conn->db) == 0)
+    {
+      g_set_error (error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND, "“%s” is not a member of “%s”",
+                   op->user, op->room);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 static NatterAppendResult *
@@ -2947,6 +2977,28 @@ natter_store_sqlite_set_read_async (NatterStore *store, const char *room, const 
   submit_write (self, op);
 }
 
+static void
+natter_store_sqlite_set_notification_level_async (NatterStore *store, const char *room,
+                                                  const char *user, NatterNotificationLevel level,
+                                                  GCancellable *cancellable,
+                                                  GAsyncReadyCallback callback,
+                                                  gpointer user_data)
+{
+  NatterStoreSqlite *self = NATTER_STORE_SQLITE (store);
+  Op *op;
+
+  g_return_if_fail (room != NULL);
+  g_return_if_fail (user != NULL);
+
+  op = op_new (self, write_set_notification_level,
+               natter_store_sqlite_set_notification_level_async, cancellable, callback,
+               user_data);
+  op->room = g_strdup (room);
+  op->user = g_strdup (user);
+  op->text = g_strdup (natter_notification_level_to_string (level));
+  submit_write (self, op);
+}
+
 static gboolean
 is_blank (const char *text)
 {
@@ -3013,6 +3065,7 @@ natter_store_sqlite_iface_init (NatterStoreInterface *iface)
   iface->change_message_async = natter_store_sqlite_change_message_async;
   iface->history_async = natter_store_sqlite_history_async;
   iface->set_read_async = natter_store_sqlite_set_read_async;
+  iface->set_notification_level_async = natter_store_sqlite_set_notification_level_async;
   iface->search_async = natter_store_sqlite_search_async;
 }
 

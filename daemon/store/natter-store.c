@@ -418,6 +418,25 @@ natter_store_set_read_finish (NatterStore *self, GAsyncResult *result, GError **
 }
 
 void
+natter_store_set_notification_level_async (NatterStore *self, const char *room, const char *user,
+                                           NatterNotificationLevel level,
+                                           GCancellable *cancellable, GAsyncReadyCallback callback,
+                                           gpointer user_data)
+{
+  g_return_if_fail (NATTER_IS_STORE (self));
+  STORE_IFACE (self)->set_notification_level_async (self, room, user, level, cancellable,
+                                                    callback, user_data);
+}
+
+gboolean
+natter_store_set_notification_level_finish (NatterStore *self, GAsyncResult *result,
+                                            GError **error)
+{
+  g_return_val_if_fail (check_task (self, result), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+void
 natter_store_search_async (NatterStore *self, const char *user, const char *query,
                            const char *room, guint limit, GCancellable *cancellable,
                            GAsyncReadyCallback callback, gpointer user_data)
@@ -731,6 +750,33 @@ natter_role_from_string (const char *name, NatterRole *out_role)
       if (g_strcmp0 (name, role_names[i]) == 0)
         {
           *out_role = (NatterRole) i;
+          return TRUE;
+        }
+    }
+  return FALSE;
+}
+
+static const char * const notification_level_names[] = {
+  [NATTER_NOTIFICATION_LEVEL_ALL] = "all",
+  [NATTER_NOTIFICATION_LEVEL_MENTIONS] = "mentions",
+  [NATTER_NOTIFICATION_LEVEL_NONE] = "none",
+};
+
+const char *
+natter_notification_level_to_string (NatterNotificationLevel level)
+{
+  g_return_val_if_fail ((guint) level < G_N_ELEMENTS (notification_level_names), NULL);
+  return notification_level_names[level];
+}
+
+gboolean
+natter_notification_level_from_string (const char *name, NatterNotificationLevel *out_level)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (notification_level_names); i++)
+    {
+      if (g_strcmp0 (name, notification_level_names[i]) == 0)
+        {
+          *out_level = (NatterNotificationLevel) i;
           return TRUE;
         }
     }

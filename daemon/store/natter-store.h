@@ -81,10 +81,26 @@ typedef enum {
   NATTER_ROLE_OWNER,
 } NatterRole;
 
+/**
+ * NatterNotificationLevel:
+ * @NATTER_NOTIFICATION_LEVEL_ALL: every new message notifies
+ * @NATTER_NOTIFICATION_LEVEL_MENTIONS: only messages that mention the member (and direct
+ *   messages)
+ * @NATTER_NOTIFICATION_LEVEL_NONE: nothing notifies
+ *
+ * Which new messages of a room notify a member, kept per account and room.
+ */
+typedef enum {
+  NATTER_NOTIFICATION_LEVEL_ALL,
+  NATTER_NOTIFICATION_LEVEL_MENTIONS,
+  NATTER_NOTIFICATION_LEVEL_NONE,
+} NatterNotificationLevel;
+
 typedef struct {
   char       *user;         /* (owned) */
   guint64     read_seq;
   NatterRole  role;
+  NatterNotificationLevel notification_level;
 } NatterMemberRecord;
 
 typedef struct {
@@ -241,6 +257,10 @@ struct _NatterStoreInterface
   void (*set_read_async)          (NatterStore *self, const char *room, const char *user,
                                    guint64 seq, GCancellable *cancellable,
                                    GAsyncReadyCallback callback, gpointer user_data);
+  void (*set_notification_level_async) (NatterStore *self, const char *room,
+                                        const char *user, NatterNotificationLevel level,
+                                        GCancellable *cancellable,
+                                        GAsyncReadyCallback callback, gpointer user_data);
   void (*search_async)            (NatterStore *self, const char *user, const char *query,
                                    const char *room, guint limit,
                                    GCancellable *cancellable,
@@ -442,6 +462,17 @@ void                 natter_store_set_read_async       (NatterStore *self, const
                                                         GAsyncReadyCallback callback, gpointer user_data);
 gboolean             natter_store_set_read_finish      (NatterStore *self, GAsyncResult *result, GError **error);
 
+/* Sets member @user's notification level in @room. Fails with NATTER_ERROR_NOT_FOUND when
+ * @user is no member of @room. */
+void                 natter_store_set_notification_level_async (NatterStore *self, const char *room,
+                                                                const char *user,
+                                                                NatterNotificationLevel level,
+                                                                GCancellable *cancellable,
+                                                                GAsyncReadyCallback callback,
+                                                                gpointer user_data);
+gboolean             natter_store_set_notification_level_finish (NatterStore *self, GAsyncResult *result,
+                                                                 GError **error);
+
 /* Full-text search over the rooms @user is a member of and `system`; newest first.
  * Returns (element-type Natter__Message). Fails with NATTER_ERROR_BAD_REQUEST for a
  * query the index cannot parse. */
@@ -500,6 +531,10 @@ void natter_directory_entry_free  (NatterDirectoryEntry *entry);
 /* The protocol's name of @role, and back; FALSE for a name that is no role. */
 const char *natter_role_to_string (NatterRole role);
 gboolean    natter_role_from_string (const char *name, NatterRole *out_role);
+/* The protocol's name of @level ("all", "mentions", "none"), and back. */
+const char *natter_notification_level_to_string (NatterNotificationLevel level);
+gboolean    natter_notification_level_from_string (const char *name,
+                                                   NatterNotificationLevel *out_level);
 NatterMemberRecord *natter_member_record_new (const char *user, guint64 read_seq);
 NatterRoomRecord *natter_room_record_new (const char *name, const char *kind,
                                           const char *topic, guint64 last_seq);

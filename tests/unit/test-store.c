@@ -1539,6 +1539,103 @@ test_changes (Fixture *fixture, gconstpointer user_data)
   g_assert_cmpuint (found->len, ==, 0);
 }
 
+static gboolean
+set_level (Fixture *f, const char *room, const char *user, NatterNotificationLevel level,
+           GError **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  natter_store_set_notification_level_async (f->store, room, user, level, NULL, result_cb,
+                                             &result);
+  WAIT_UNTIL (result != NULL);
+  return natter_store_set_notification_level_finish (f->store, result, error);
+}
+
+static NatterNotificationLevel
+level_of (NatterStoreSnapshot *snapshot, const char *room, const char *user)
+{
+  for (guint i = 0; i < snapshot->rooms->len; i++)
+    {
+      NatterRoomRecord *record = g_ptr_array_index (snapshot->rooms, i);
+
+      if (!g_str_equal (record->name, room))
+        continue;
+      for (guint j = 0; j < record->members->len; j++)
+        {
+          NatterMemberRecord *member = g_ptr_array_index (record->members, j);
+
+          if (g_str_equal (member->user, user))
+            return member->notification_level;
+        }
+    }
+  g_assert_not_reached ();
+}
+
+static NatterNotificationLevel
+room_level_of (Fixture *f, const char *room, const char *user)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(NatterRoomRecord) record = get_room (f, room, &local_error);
+
+  g_assert_no_error (local_error);
+  for (guint i = 0; i < record->members->len; i++)
+    {
+      NatterMemberRecord *member = g_ptr_array_index (record->members, i);
+
+      if (g_str_equal (member->user, user))
+        return member->notification_level;
+    }
+  g_assert_not_reached ();
+}
+
+static void
+test_notification_levels (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(NatterStoreSnapshot) snapshot = NULL;
+  NatterNotificationLevel level;
+
+  create_room (fixture, "general");
+  g_assert_true (add_member (fixture, "general", "alice", &local_error));
+  g_assert_true (add_member (fixture, "general", "bob", &local_error));
+  g_assert_no_error (local_error);
+  g_assert_cmpint (room_level_of (fixture, "general", "alice"), ==,
+                   NATTER_NOTIFICATION_LEVEL_ALL);
+
+  g_assert_true (set_level (fixture, "general", "alice", NATTER_NOTIFICATION_LEVEL_MENTIONS,
+                            &local_error));
+  g_assert_no_error (local_error);
+  g_assert_true (set_level (fixture, "general", "bob", NATTER_NOTIFICATION_LEVEL_NONE,
+                            &local_error));
+  g_assert_no_error (local_error);
+  g_assert_cmpint (room_level_of (fixture, "general", "alice"), ==,
+                   NATTER_NOTIFICATION_LEVEL_MENTIONS);
+  g_assert_cmpint (room_level_of (fixture, "general", "bob"), ==, NATTER_NOTIFICATION_LEVEL_NONE);
+  snapshot = load (fixture, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpint (level_of (snapshot, "general", "alice"), ==,
+                   NATTER_NOTIFICATION_LEVEL_MENTIONS);
+  g_assert_cmpint (level_of (snapshot, "general", "bob"), ==, NATTER_NOTIFICATION_LEVEL_NONE);
+
+  /* Not a member, no such room: nothing stored. */
+  g_assert_false (set_level (fixture, "general", "carol", NATTER_NOTIFICATION_LEVEL_NONE,
+                             &local_error));
+  g_assert_error (local_error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND);
+  g_clear_error (&local_error);
+  g_assert_false (set_level (fixture, "nowhere", "alice", NATTER_NOTIFICATION_LEVEL_NONE,
+                             &local_error));
+  g_assert_error (local_error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND);
+  g_clear_error (&local_error);
+
+  /* The names, and back. */
+  g_assert_cmpstr (natter_notification_level_to_string (NATTER_NOTIFICATION_LEVEL_MENTIONS), ==,
+                   "mentions");
+  g_assert_true (natter_notification_level_from_string ("none", &level));
+  g_assert_cmpint (level, ==, NATTER_NOTIFICATION_LEVEL_NONE);
+  g_assert_false (natter_notification_level_from_string ("loud", &level));
+  g_assert_false (natter_notification_level_from_string (NULL, &level));
+}
+
 static void
 test_read_markers (Fixture *fixture, gconstpointer user_data)
 {
@@ -2824,6 +2921,7 @@ main (int argc, char **argv)
   ADD ("/store/idempotency", test_idempotency);
   ADD ("/store/history", test_history);
   ADD ("/store/read-markers", test_read_markers);
+  ADD ("/store/notification-levels", test_notification_levels);
   ADD ("/store/changes", test_changes);
   ADD ("/store/search/scope", test_search);
   ADD ("/store/search/text", test_search_text);
