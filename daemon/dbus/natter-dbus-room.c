@@ -686,6 +686,8 @@ natter_dbus_room_update_info (NatterDBusRoom         *self,
           sync_members (self);
         }
     }
+  if (info->notification_level != NULL)
+    natter_dbus_chat_room_set_notification_level (iface, info->notification_level);
   if (info->has_read_seq)
     read_seq = info->read_seq;
   else
@@ -710,6 +712,8 @@ natter_dbus_room_update_joined (NatterDBusRoom       *self,
     set_private (self, joined->private_);
   if (joined->role != NULL)
     set_own_role (self, joined->role);
+  if (joined->notification_level != NULL)
+    natter_dbus_chat_room_set_notification_level (iface, joined->notification_level);
   move_last_seq (self, joined->last_seq);
 
   g_hash_table_remove_all (self->members);
@@ -831,6 +835,20 @@ natter_dbus_room_receipt (NatterDBusRoom *self,
   if (g_strcmp0 (user, self->account) == 0)
     move_read_seq (self, seq);
   natter_dbus_chat_room_emit_receipt (NATTER_DBUS_CHAT_ROOM (self), user, seq);
+}
+
+/**
+ * natter_dbus_room_set_notification_level:
+ * @level: "all", "mentions" or "none", as the backend said
+ *
+ * The account's notification level in the room changed (another front end set it).
+ */
+void
+natter_dbus_room_set_notification_level (NatterDBusRoom *self,
+                                         const char     *level)
+{
+  g_return_if_fail (NATTER_IS_DBUS_ROOM (self));
+  natter_dbus_chat_room_set_notification_level (NATTER_DBUS_CHAT_ROOM (self), level);
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -1146,6 +1164,45 @@ natter_dbus_room_handle_react (NatterDBusChatRoom    *iface,
 }
 
 static void
+set_notification_level_cb (GObject      *source,
+                           GAsyncResult *result,
+                           gpointer      user_data)
+{
+  g_autoptr(NatterDBusCall) call = user_data;
+  g_autoptr(NatterEvent) event = natter_dbus_call_finish_request (call, source, result,
+                                                                  NATTER__SERVER_FRAME__EVENT_OK);
+  GVariant *parameters;
+  const char *level;
+
+  if (event == NULL)
+    return;
+  parameters = g_dbus_method_invocation_get_parameters (call->invocation);
+  g_variant_get (parameters, "(&s)", &level);
+  natter_dbus_chat_room_set_notification_level (NATTER_DBUS_CHAT_ROOM (call->self), level);
+  natter_dbus_chat_room_complete_set_notification_level (NATTER_DBUS_CHAT_ROOM (call->self),
+                                                         call->invocation);
+}
+
+static gboolean
+natter_dbus_room_handle_set_notification_level (NatterDBusChatRoom    *iface,
+                                                GDBusMethodInvocation *invocation,
+                                                const char            *level)
+{
+  NatterDBusRoom *self = NATTER_DBUS_ROOM (iface);
+  Natter__ClientFrame *frame = natter_dbus_client_frame_new ();
+
+  /* The backend checks the level, so that the error is the server's. */
+  frame->op_case = NATTER__CLIENT_FRAME__OP_SET_NOTIFICATION_LEVEL;
+  frame->set_notification_level = g_new0 (Natter__SetNotificationLevel, 1);
+  natter__set_notification_level__init (frame->set_notification_level);
+  frame->set_notification_level->room = g_strdup (self->name);
+  frame->set_notification_level->level = g_strdup (level);
+  natter_dbus_client_request_async (self->client, frame, NULL, set_notification_level_cb,
+                                    natter_dbus_call_new (self, invocation));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
 mark_read_cb (GObject      *source,
               GAsyncResult *result,
               gpointer      user_data)
@@ -1418,6 +1475,7 @@ natter_dbus_room_iface_init (NatterDBusChatRoomIface *iface)
   iface->handle_edit = natter_dbus_room_handle_edit;
   iface->handle_delete = natter_dbus_room_handle_delete;
   iface->handle_react = natter_dbus_room_handle_react;
+  iface->handle_set_notification_level = natter_dbus_room_handle_set_notification_level;
   iface->handle_mark_read = natter_dbus_room_handle_mark_read;
   iface->handle_leave = natter_dbus_room_handle_leave;
   iface->handle_set_typing = natter_dbus_room_handle_set_typing;
@@ -1559,6 +1617,7 @@ natter_dbus_room_new (NatterDBusClient         *client,
   natter_dbus_chat_room_set_kind (iface, kind);
   natter_dbus_chat_room_set_topic (iface, "");
   natter_dbus_chat_room_set_role (iface, "");
+  natter_dbus_chat_room_set_notification_level (iface, "all");
   sync_members (self);
 
   self->object = natter_dbus_object_skeleton_new (self->path);

@@ -67,6 +67,8 @@ void            natter_dbus_room_receipt          (NatterDBusRoom           *sel
                                                    guint64                   seq);
 
 gboolean        natter_dbus_room_is_viewed        (NatterDBusRoom           *self);
+void            natter_dbus_room_set_notification_level (NatterDBusRoom     *self,
+                                                         const char         *level);
 
 /* Object paths */
 char           *natter_dbus_room_path_for_name    (const char               *name);

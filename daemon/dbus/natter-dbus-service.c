@@ -216,7 +216,10 @@ notifications_wanted (NatterDBusService     *self,
 {
   return g_hash_table_size (self->handlers) == 0 &&
          g_strcmp0 (message->sender, self->account) != 0 &&
-         !natter_dbus_room_is_viewed (room);
+         !natter_dbus_room_is_viewed (room) &&
+         natter_notifier_level_allows (
+           natter_dbus_chat_room_get_notification_level (NATTER_DBUS_CHAT_ROOM (room)),
+           self->account, message);
 }
 
 static void
@@ -368,6 +371,12 @@ on_client_event (NatterDBusClient  *client,
                                           : NULL;
       if (room != NULL && frame->receipt->user != NULL)
         natter_dbus_room_receipt (room, frame->receipt->user, frame->receipt->seq);
+      break;
+    case NATTER__SERVER_FRAME__EVENT_NOTIFICATION_LEVEL:
+      room = frame->notification_level->room != NULL
+             ? g_hash_table_lookup (self->rooms, frame->notification_level->room) : NULL;
+      if (room != NULL && frame->notification_level->level != NULL)
+        natter_dbus_room_set_notification_level (room, frame->notification_level->level);
       break;
     case NATTER__SERVER_FRAME__EVENT_ERROR:
       /* The answer to a request sent without an id (typing). */

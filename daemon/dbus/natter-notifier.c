@@ -144,6 +144,35 @@ close_notification (NatterNotifier *self,
 }
 
 /**
+ * natter_notifier_level_allows:
+ * @level: the room's notification level for the account: "all", "mentions" or "none"
+ * @account: (nullable): the account's user name
+ * @message: a new message of the room
+ *
+ * Whether the room's notification level lets @message notify: "none" lets nothing
+ * through, "mentions" only a message whose server-computed mentions name @account and
+ * direct messages, "all" (or a level this version does not know) everything.
+ *
+ * Returns: whether @message may raise a notification
+ */
+gboolean
+natter_notifier_level_allows (const char            *level,
+                              const char            *account,
+                              const Natter__Message *message)
+{
+  if (g_strcmp0 (level, "none") == 0)
+    return FALSE;
+  if (g_strcmp0 (level, "mentions") != 0)
+    return TRUE;
+  if (message->room != NULL && g_str_has_prefix (message->room, "dm:"))
+    return TRUE;
+  for (gsize i = 0; account != NULL && i < message->n_mentions; i++)
+    if (g_strcmp0 (message->mentions[i], account) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/**
  * natter_notifier_title_for:
  * @message: a message
  *

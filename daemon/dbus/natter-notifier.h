@@ -38,6 +38,9 @@ void            natter_notifier_show_invitation (NatterNotifier     *self,
                                                  const char         *room,
                                                  const char         *by);
 
+gboolean        natter_notifier_level_allows (const char            *level,
+                                              const char            *account,
+                                              const Natter__Message *message);
 char           *natter_notifier_title_for    (const Natter__Message *message);
 void            natter_notifier_activate_app (GDBusConnection       *connection,
                                               const char            *action,

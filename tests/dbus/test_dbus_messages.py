@@ -13,8 +13,9 @@ import unittest
 
 from gi.repository import GLib
 
-from natter_dbus_fixture import (BUS_NAME, ERROR_PREFIX, OWNER, ROOM_IFACE, DBusTestCase,
-                                 daemon_args, eventually, room_path)
+from natter_dbus_fixture import (BUS_NAME, ERROR_PREFIX, JSON_PROTOCOL, OWNER, ROOM_IFACE,
+                                 DBusTestCase, JsonClient, daemon_args, eventually, open_ws,
+                                 password_for, required_env, room_path)
 
 NOTIFICATIONS = ("org.freedesktop.Notifications", "/org/freedesktop/Notifications")
 
@@ -275,6 +276,97 @@ class DBusMessagesTest(DBusTestCase):
         messages, has_more = await self.history_detailed("general", b + 1, 1)
         self.assertEqual([m[0] for m in messages], [b])
         self.assertTrue(has_more)
+
+    # Notification levels ----------------------------------------------------------------
+
+    async def owner_session(self):
+        """A WebSocket session of the desktop's own account (its password set with
+        natterd's --reset-password, as an operator would)."""
+        password = password_for(OWNER)
+        proc = await asyncio.create_subprocess_exec(
+            required_env("NATTERD"), "--data-dir", self.daemon.data_dir, "--reset-password",
+            OWNER, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL, env=self.env)
+        await asyncio.wait_for(proc.communicate((password + "\n").encode()), 60)
+        self.assertEqual(proc.returncode, 0, "--reset-password failed")
+        ws = await open_ws(self.daemon.url(), [JSON_PROTOCOL])
+        client = JsonClient(ws, OWNER)
+        self.clients.append(client)
+        await client.login(OWNER, password)
+        return client
+
+    async def test_notification_level_property(self):
+        """NotificationLevel starts at "all"; SetNotificationLevel() changes it on the
+        server, for the account's other sessions too, and the property follows a change
+        made elsewhere."""
+        await self.join("general")
+        self.assertEqual((await self.room_props("general"))["NotificationLevel"], "all")
+        web = await self.owner_session()
+
+        await self.room_call("general", "SetNotificationLevel", "(s)", ("mentions",))
+        self.assertEqual((await self.room_props("general"))["NotificationLevel"], "mentions")
+        event = await web.next_event("notification_level", room="general")
+        self.assertEqual(event["level"], "mentions")
+        rooms = (await web.call("rooms", {}, "room_list"))["rooms"]
+        self.assertEqual([r["notification_level"] for r in rooms if r["name"] == "general"],
+                         ["mentions"])
+
+        # From the account's web session: the D-Bus property follows.
+        await web.call("set_notification_level", {"room": "general", "level": "none"}, "ok")
+
+        async def level_is(level):
+            return (await self.room_props("general"))["NotificationLevel"] == level
+        await eventually(lambda: level_is("none"), message="NotificationLevel did not follow")
+
+        name, _ = await self.room_error("general", "SetNotificationLevel", "(s)", "loud")
+        self.assertEqual(name, ERROR_PREFIX + "BadRequest")
+        self.assertEqual((await self.room_props("general"))["NotificationLevel"], "none")
+
+        # A natterd started again reads it from the server.
+        await asyncio.to_thread(self.daemon.stop)
+        await self.start_daemon()
+        await eventually(lambda: level_is("none"), message="NotificationLevel was not kept")
+
+    async def test_notification_levels_notify(self):
+        """natterd's notifications follow each room's level: "none" is silent, "mentions"
+        notifies only messages that mention the account (and direct messages), "all" every
+        message, as before."""
+        await self.start_mock("-t", "notification_daemon")
+        alice = await self.ws_user("alice")
+        for room, level in (("quiet", "none"), ("busy", "mentions"), ("loud", "all")):
+            await alice.call("join", {"room": room}, "joined")
+            await self.join(room)
+            await self.room_call(room, "SetNotificationLevel", "(s)", (level,))
+
+        async def notifies():
+            return [a for (m, a) in await self.mock_calls(*NOTIFICATIONS) if m == "Notify"]
+
+        async def say(room, body, n):
+            await alice.call("send", {"room": room, "body": body, "client_msg_id": body}, "sent")
+            await eventually(lambda: len(self.watcher.received("MessageReceived",
+                                                               room_path(room))) >= n,
+                             message=f"no MessageReceived in {room}")
+
+        await say("quiet", "nobody hears this", 1)
+        await say("quiet", f"not even @{OWNER}", 2)
+        await say("busy", "plain chatter", 1)
+        await say("busy", f"@{OWNER} look", 2)
+        await say("loud", "everything counts", 1)
+        # A direct message notifies in a "mentions" room too.
+        dm = await alice.call("send", {"to": OWNER, "body": "psst", "client_msg_id": "dm"},
+                              "sent")
+        await eventually(lambda: room_path(dm["room"]) in self.managed_objects_sync(),
+                         message="no DM room")
+        await self.room_call(dm["room"], "SetNotificationLevel", "(s)", ("mentions",))
+        await say(dm["room"], "psst again", 2)
+
+        await eventually(lambda: self._bodies(notifies, 4),
+                         message="the notifications that should come did not")
+        self.assertEqual([n[4] for n in await notifies()],
+                         [f"@{OWNER} look", "everything counts", "psst", "psst again"])
+
+    async def _bodies(self, notifies, n):
+        return len(await notifies()) >= n
 
 
 if __name__ == "__main__":
