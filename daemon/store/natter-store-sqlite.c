@@ -66,6 +66,22 @@
 /* Under load (the last batch had more than one write) the writer waits this long after
  * a batch's first write for more to join it: fewer, larger transactions. */
 #define GATHER_US            500
+/* Schema 9 splits the search index by message id into shards of this many ids, one FTS5
+ * table each (messages_fts_<id / size>). Before 3.42 FTS5 erases a deleted row's terms
+ * from the file only by merging every segment that holds them ('optimize'): on one index
+ * of 1,000,000 messages that took 1.3-4 s of the writer. A delete now merges one shard
+ * only, a cost bounded by the shard size (about 5-15 ms here at 4,096, 35-90 ms at 16,384),
+ * and a search walks the shards newest first, stopping at its limit (docs/benchmarks.md
+ * has the measurements). The size is a property of the file, kept in meta. */
+#define SEARCH_SHARD_SIZE    4096
+/* After a delete the checkpointer empties the log with a TRUNCATE checkpoint, so that the
+ * deleted text leaves the -wal file too: at most once per this interval, retried after it
+ * while readers or the writer hold the log. */
+#define TRUNCATE_INTERVAL_US G_TIME_SPAN_SECOND
+/* A TRUNCATE checkpoint takes the write lock and then waits for the readers to finish
+ * what they read; meanwhile the writer waits. It waits at most this long for either
+ * before it gives up until the next interval. */
+#define TRUNCATE_BUSY_MS     10
 
 /* Each entry moves the schema from version i to i + 1 in one transaction. Add new
  * migrations at the end; never edit one that has shipped. */
@@ -206,7 +222,20 @@ static const char * const migrations[] = {
 
   /* 8: which new messages of a room notify each member: 'all', 'mentions' or 'none'. */
   "ALTER TABLE members ADD COLUMN notification_level TEXT NOT NULL DEFAULT 'all';",
+
+  /* 9: the search index in shards by message id (see SEARCH_SHARD_SIZE), so that erasing
+   * a deleted message rewrites one shard, not the whole index. Only messages that search
+   * can return (text, broadcast) are indexed; edits and deletions update their shard from
+   * the code, not by trigger. migrate_search_shards() then moves what messages_fts held
+   * into the shards and drops it. */
+  "CREATE TABLE search_shards (shard INTEGER PRIMARY KEY);"
+  "DROP TRIGGER messages_fts_delete;"
+  "DROP TRIGGER messages_fts_update;"
+  "INSERT INTO meta (key, value) VALUES ('search_shard_size', '" G_STRINGIFY (SEARCH_SHARD_SIZE) "');",
 };
+
+/* The first schema version with a sharded search index. */
+#define SCHEMA_SHARDED 9
 
 #define MESSAGE_COLUMNS \
   "room, seq, ts, sender, body, client_msg_id, kind, target_seq, edited_ts, active"
@@ -279,6 +308,9 @@ typedef enum {
   STMT_SELECT_DIRECTORY,
   STMT_SELECT_UNINDEXED,
   STMT_SET_INDEXED_ID,
+  STMT_SELECT_MAX_ID,
+  STMT_ADD_SHARD,
+  STMT_SELECT_SHARDS,
   N_STMTS
 } StmtId;
 
@@ -445,7 +477,30 @@ static const char * const stmt_sql[N_STMTS] = {
   [STMT_SET_INDEXED_ID] =
     "UPDATE meta SET value = (SELECT coalesce (max (id), 0) FROM messages)"
     " WHERE key = 'search_indexed_id'",
+  [STMT_SELECT_MAX_ID] = "SELECT coalesce (max (id), 0) FROM messages",
+  [STMT_ADD_SHARD] = "INSERT INTO search_shards (shard) VALUES (?1) ON CONFLICT DO NOTHING",
+  [STMT_SELECT_SHARDS] = "SELECT shard FROM search_shards ORDER BY shard DESC",
 };
+
+/* Statements on one search shard, for conn_borrow_shard(): each %s is the shard's table. */
+#define SHARD_INDEX \
+  "INSERT INTO %s (rowid, body) SELECT id, body FROM messages" \
+  " WHERE id >= ?1 AND id < ?2 AND kind IN ('text', 'broadcast')"
+/* A contentless index forgets a row given the exact text it indexed: the stored body. */
+#define SHARD_UNINDEX \
+  "INSERT INTO %s (%s, rowid, body) SELECT 'delete', id, body FROM messages" \
+  " WHERE id = ?1 AND kind IN ('text', 'broadcast')"
+/* FTS5 before 3.42 only marks a deleted row's terms as gone in a newer segment; merging
+ * the shard's segments into one drops them from the file. */
+#define SHARD_OPTIMIZE "INSERT INTO %s (%s) VALUES ('optimize')"
+#define SHARD_SEARCH \
+  "SELECT m.room, m.seq, m.ts, m.sender, m.body, m.client_msg_id, m.kind," \
+  "  m.target_seq, m.edited_ts, m.active" \
+  "  FROM %s JOIN messages AS m ON m.id = %s.rowid" \
+  " WHERE %s MATCH ?1 AND m.kind IN ('text', 'broadcast')" \
+  "   AND (m.room = ?3 OR m.room IN (SELECT room FROM members WHERE user = ?2))" \
+  "   AND (?4 IS NULL OR m.room = ?4)" \
+  " ORDER BY %s.rowid DESC LIMIT ?5"
 
 /* A connection with its cache of prepared statements. Used by one thread at a time. */
 typedef struct {
@@ -454,6 +509,12 @@ typedef struct {
   /* Writer only: the lowest id of the messages appended and not yet in the search index,
    * or 0 if there are none. */
   sqlite3_int64 unindexed_from;
+  /* Schema 9 on: statements on the search shards, by SQL (prepared on first use). */
+  gboolean      sharded;
+  gint64        shard_size;
+  GHashTable   *shard_stmts;      /* (owned) (nullable) char * -> sqlite3_stmt * */
+  gint64        top_shard;        /* writer only: the newest shard that exists, or -1 */
+  gboolean      erased;           /* writer only: this batch deleted a message */
 } Conn;
 
 /* How the writer keeps the search index, by schema version. */
@@ -470,6 +531,7 @@ conn_free (Conn *conn)
     return;
   for (guint i = 0; i < N_STMTS; i++)
     sqlite3_finalize (conn->stmts[i]);
+  g_clear_pointer (&conn->shard_stmts, g_hash_table_unref);
   sqlite3_close (conn->db);
   g_free (conn);
 }
@@ -530,6 +592,33 @@ conn_borrow (Conn *conn, StmtId id, GError **error)
         }
     }
   return conn->stmts[id];
+}
+
+/* A statement on one search shard, @format with the shard's number for each %s, cached
+ * like those of conn_borrow(). The number is an integer, never outside input. */
+static BorrowedStmt *
+conn_borrow_shard (Conn *conn, const char *format, gint64 shard, GError **error)
+{
+  g_autofree char *table = g_strdup_printf ("messages_fts_%" G_GINT64_FORMAT, shard);
+  g_autoptr(GString) sql = g_string_new (format);
+  sqlite3_stmt *stmt;
+  int rc;
+
+  g_string_replace (sql, "%s", table, 0);
+  if (conn->shard_stmts == NULL)
+    conn->shard_stmts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                               (GDestroyNotify) sqlite3_finalize);
+  stmt = g_hash_table_lookup (conn->shard_stmts, sql->str);
+  if (stmt != NULL)
+    return stmt;
+  rc = sqlite3_prepare_v3 (conn->db, sql->str, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
+  if (rc != SQLITE_OK)
+    {
+      set_db_error (error, conn->db, rc);
+      return NULL;
+    }
+  g_hash_table_insert (conn->shard_stmts, g_string_free (g_steal_pointer (&sql), FALSE), stmt);
+  return stmt;
 }
 
 /* Steps @stmt once. Returns SQLITE_ROW or SQLITE_DONE, or 0 with @error set. */
@@ -708,6 +797,189 @@ conn_open (const char *path, gboolean read_only, NatterDurability durability,
   return g_steal_pointer (&conn);
 }
 
+/* The search shards (schema 9 on) */
+
+/* Runs a statement of conn_borrow_shard() that returns no rows, with ids bound to the
+ * parameters it has of ?1 and ?2. */
+static gboolean
+shard_run (Conn *conn, const char *format, gint64 shard, sqlite3_int64 id1, sqlite3_int64 id2,
+           GError **error)
+{
+  g_autoptr(BorrowedStmt) stmt = conn_borrow_shard (conn, format, shard, error);
+
+  if (stmt == NULL)
+    return FALSE;
+  if (sqlite3_bind_parameter_count (stmt) >= 1)
+    sqlite3_bind_int64 (stmt, 1, id1);
+  if (sqlite3_bind_parameter_count (stmt) >= 2)
+    sqlite3_bind_int64 (stmt, 2, id2);
+  return stmt_step (conn, stmt, error) != 0;
+}
+
+static gint64
+shard_of (Conn *conn, sqlite3_int64 id)
+{
+  return id / conn->shard_size;
+}
+
+/* Makes the shard @shard exist, in the open transaction. */
+static gboolean
+ensure_shard (Conn *conn, gint64 shard, GError **error)
+{
+  g_autoptr(BorrowedStmt) add = conn_borrow (conn, STMT_ADD_SHARD, error);
+  g_autofree char *create = NULL;
+  g_autofree char *table = NULL;
+  int rc;
+
+  if (add == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (add, 1, shard);
+  if (stmt_step (conn, add, error) == 0)
+    return FALSE;
+  if (sqlite3_changes (conn->db) == 0)
+    return TRUE;
+
+  table = g_strdup_printf ("messages_fts_%" G_GINT64_FORMAT, shard);
+  create = g_strdup_printf ("CREATE VIRTUAL TABLE %s USING fts5 ("
+                            "  body, content = '', tokenize = 'unicode61 remove_diacritics 2')",
+                            table);
+  rc = sqlite3_exec (conn->db, create, NULL, NULL, NULL);
+  if (rc != SQLITE_OK)
+    {
+      set_db_error (error, conn->db, rc);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Indexes the messages with ids from @from to @to (excluded) into their shards. When the
+ * newest shard is left behind, its segments are merged into one first, once: a search then
+ * opens one segment there, and a later delete in it has less to merge. */
+static gboolean
+index_into_shards (Conn *conn, sqlite3_int64 from, sqlite3_int64 to, gboolean optimize_full,
+                   GError **error)
+{
+  for (gint64 shard = shard_of (conn, from); shard <= shard_of (conn, to - 1); shard++)
+    {
+      sqlite3_int64 lo = MAX (from, shard * conn->shard_size);
+      sqlite3_int64 hi = MIN (to, (shard + 1) * conn->shard_size);
+
+      if (shard > conn->top_shard)
+        {
+          if (optimize_full && conn->top_shard >= 0 &&
+              !shard_run (conn, SHARD_OPTIMIZE, conn->top_shard, 0, 0, error))
+            return FALSE;
+          if (!ensure_shard (conn, shard, error))
+            return FALSE;
+          conn->top_shard = shard;
+        }
+      if (!shard_run (conn, SHARD_INDEX, shard, lo, hi, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+query_int64 (Conn *conn, StmtId id, gint64 *out_value, GError **error)
+{
+  g_autoptr(BorrowedStmt) stmt = conn_borrow (conn, id, error);
+
+  if (stmt == NULL || stmt_step (conn, stmt, error) != SQLITE_ROW)
+    {
+      if (error != NULL && *error == NULL)
+        g_set_error_literal (error, NATTER_ERROR, NATTER_ERROR_INTERNAL, "No row");
+      return FALSE;
+    }
+  *out_value = sqlite3_column_int64 (stmt, 0);
+  return TRUE;
+}
+
+/* Reads how the search index of a database at schema 9 or later is sharded. */
+static gboolean
+load_search_shards (Conn *conn, GError **error)
+{
+  sqlite3_stmt *stmt = NULL;
+  int rc;
+
+  conn->sharded = TRUE;
+  conn->shard_size = 0;
+  conn->top_shard = -1;
+  rc = sqlite3_prepare_v2 (conn->db,
+                           "SELECT (SELECT CAST (value AS INTEGER) FROM meta"
+                           "         WHERE key = 'search_shard_size'),"
+                           "       (SELECT coalesce (max (shard), -1) FROM search_shards)",
+                           -1, &stmt, NULL);
+  if (rc == SQLITE_OK && (rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      conn->shard_size = sqlite3_column_int64 (stmt, 0);
+      conn->top_shard = sqlite3_column_int64 (stmt, 1);
+      rc = SQLITE_OK;
+    }
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_OK)
+    {
+      set_db_error (error, conn->db, rc);
+      return FALSE;
+    }
+  if (conn->shard_size <= 0)
+    {
+      g_set_error (error, NATTER_ERROR, NATTER_ERROR_INTERNAL,
+                   "Bad search shard size %" G_GINT64_FORMAT, conn->shard_size);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Migration 9, in its transaction: every message that search can return goes into its
+ * shard (each shard merged into one segment), and the one index of before goes. At
+ * 1,000,000 messages this takes a while, once. */
+static gboolean
+migrate_search_shards (Conn *conn, GError **error)
+{
+  g_autoptr(GArray) shards = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autofree char *select = NULL;
+  sqlite3_stmt *stmt = NULL;
+  int rc;
+
+  if (!load_search_shards (conn, error))
+    return FALSE;
+  select = g_strdup_printf ("SELECT DISTINCT id / %" G_GINT64_FORMAT " FROM messages"
+                            " WHERE kind IN ('text', 'broadcast') ORDER BY 1",
+                            conn->shard_size);
+  rc = sqlite3_prepare_v2 (conn->db, select, -1, &stmt, NULL);
+  while (rc == SQLITE_OK && (rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      gint64 shard = sqlite3_column_int64 (stmt, 0);
+
+      g_array_append_val (shards, shard);
+      rc = SQLITE_OK;
+    }
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_DONE)
+    {
+      set_db_error (error, conn->db, rc);
+      return FALSE;
+    }
+
+  for (guint i = 0; i < shards->len; i++)
+    {
+      gint64 shard = g_array_index (shards, gint64, i);
+
+      if (!index_into_shards (conn, shard * conn->shard_size, (shard + 1) * conn->shard_size,
+                              FALSE, error) ||
+          !shard_run (conn, SHARD_OPTIMIZE, shard, 0, 0, error))
+        return FALSE;
+    }
+
+  rc = sqlite3_exec (conn->db, "DROP TABLE messages_fts;", NULL, NULL, NULL);
+  if (rc != SQLITE_OK)
+    {
+      set_db_error (error, conn->db, rc);
+      return FALSE;
+    }
+  return conn_exec (conn, STMT_SET_INDEXED_ID, error);
+}
+
 /* Schema migrations */
 
 static gboolean
@@ -756,6 +1028,17 @@ apply_next_migration (Conn *conn, guint target, gboolean *out_done, GError **err
 
   g_debug ("Migrating the database from schema version %u to %u", version, version + 1);
   rc = sqlite3_exec (conn->db, migrations[version], NULL, NULL, NULL);
+  if (rc == SQLITE_OK && version + 1 == SCHEMA_SHARDED)
+    {
+      g_autoptr(GError) local_error = NULL;
+
+      if (!migrate_search_shards (conn, &local_error))
+        {
+          g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
+                                      "Migration to schema version %u failed: ", version + 1);
+          return FALSE;
+        }
+    }
   if (rc == SQLITE_OK)
     {
       set_version = g_strdup_printf ("PRAGMA user_version = %u", version + 1);
@@ -1598,6 +1881,7 @@ write_change_message (Conn *conn, Op *op, GError **error)
   g_autoptr(BorrowedStmt) select = NULL;
   g_autofree char *target_sender = NULL;
   g_autofree char *target_kind = NULL;
+  sqlite3_int64 target_id = 0;
   gboolean duplicate;
 
   if (!find_duplicate (conn, op, &duplicate, error))
@@ -1613,6 +1897,7 @@ write_change_message (Conn *conn, Op *op, GError **error)
   switch (stmt_step (conn, select, error))
     {
     case SQLITE_ROW:
+      target_id = sqlite3_column_int64 (select, 0);
       target_sender = g_strdup (column_text (select, 1));
       target_kind = g_strdup (column_text (select, 2));
       break;
@@ -1629,18 +1914,31 @@ write_change_message (Conn *conn, Op *op, GError **error)
                                   target_kind, error))
     return FALSE;
 
+  /* Schema 9 on, the target's shard is updated here (before, triggers did it): its old
+   * text out, then the new one in, or the shard's segments merged so that the deleted
+   * text leaves the file. The target is indexed: see index_before(). */
   if (g_str_equal (op->kind, NATTER_MESSAGE_KIND_EDIT))
     {
-      if (!run_target_stmt (conn, STMT_EDIT_TARGET, op, error))
+      if ((conn->sharded &&
+           !shard_run (conn, SHARD_UNINDEX, shard_of (conn, target_id), target_id, 0, error)) ||
+          !run_target_stmt (conn, STMT_EDIT_TARGET, op, error) ||
+          (conn->sharded &&
+           !shard_run (conn, SHARD_INDEX, shard_of (conn, target_id), target_id, target_id + 1,
+                       error)))
         return FALSE;
     }
   else if (g_str_equal (op->kind, NATTER_MESSAGE_KIND_DELETE))
     {
-      if (!run_target_stmt (conn, STMT_DELETE_TARGET, op, error) ||
+      if ((conn->sharded &&
+           !shard_run (conn, SHARD_UNINDEX, shard_of (conn, target_id), target_id, 0, error)) ||
+          !run_target_stmt (conn, STMT_DELETE_TARGET, op, error) ||
           !run_target_stmt (conn, STMT_ERASE_EDITS, op, error) ||
-          !run_target_stmt (conn, STMT_DELETE_REACTIONS, op, error) ||
-          !conn_exec (conn, STMT_OPTIMIZE_INDEX, error))
+          !run_target_stmt (conn, STMT_DELETE_REACTIONS, op, error))
         return FALSE;
+      if (conn->sharded ? !shard_run (conn, SHARD_OPTIMIZE, shard_of (conn, target_id), 0, 0, error)
+                        : !conn_exec (conn, STMT_OPTIMIZE_INDEX, error))
+        return FALSE;
+      conn->erased = TRUE;
     }
   else if (g_str_equal (op->kind, NATTER_MESSAGE_KIND_REACTION))
     {
@@ -2065,6 +2363,60 @@ fts_query_from_text (const char *text)
   return g_string_free (g_steal_pointer (&query), FALSE);
 }
 
+/* Schema 9 on: the shards newest first, each in rowid order, until the limit. One read
+ * transaction, so that all of them are read at one moment. */
+static gboolean
+search_shards (Conn *conn, Op *op, const char *match, GPtrArray *messages, GError **error)
+{
+  g_autoptr(GArray) shards = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr(BorrowedStmt) list = NULL;
+  gboolean ok = TRUE;
+  int rc;
+
+  if (!conn_exec (conn, STMT_BEGIN, error))
+    return FALSE;
+  list = conn_borrow (conn, STMT_SELECT_SHARDS, error);
+  if (list == NULL)
+    ok = FALSE;
+  while (ok && (rc = stmt_step (conn, list, error)) == SQLITE_ROW)
+    {
+      gint64 shard = sqlite3_column_int64 (list, 0);
+
+      g_array_append_val (shards, shard);
+    }
+  if (ok && rc == 0)
+    ok = FALSE;
+  g_clear_pointer (&list, borrowed_stmt_release);
+
+  for (guint i = 0; ok && i < shards->len && messages->len < op->u64; i++)
+    {
+      g_autoptr(BorrowedStmt) stmt = conn_borrow_shard (conn, SHARD_SEARCH,
+                                                        g_array_index (shards, gint64, i),
+                                                        error);
+
+      if (stmt == NULL)
+        {
+          ok = FALSE;
+          break;
+        }
+      bind_text (stmt, 1, match);
+      bind_text (stmt, 2, op->user);
+      bind_text (stmt, 3, NATTER_SYSTEM_ROOM);
+      bind_text (stmt, 4, op->room);
+      sqlite3_bind_int64 (stmt, 5, (sqlite3_int64) (op->u64 - messages->len));
+      while ((rc = stmt_step (conn, stmt, error)) == SQLITE_ROW)
+        g_ptr_array_add (messages, message_from_row (stmt));
+      if (rc != SQLITE_DONE)
+        ok = FALSE;
+    }
+
+  if (ok)
+    ok = conn_exec (conn, STMT_COMMIT, error);
+  if (!ok)
+    rollback_if_open (conn);
+  return ok;
+}
+
 static gboolean
 read_search (Conn *conn, Op *op, GError **error)
 {
@@ -2076,6 +2428,14 @@ read_search (Conn *conn, Op *op, GError **error)
   /* Only separators, such as "*" or "((": nothing can match. */
   if (match == NULL)
     {
+      op_set_result (op, g_steal_pointer (&messages), (GDestroyNotify) g_ptr_array_unref);
+      return TRUE;
+    }
+
+  if (conn->sharded)
+    {
+      if (!search_shards (conn, op, match, messages, error))
+        return FALSE;
       op_set_result (op, g_steal_pointer (&messages), (GDestroyNotify) g_ptr_array_unref);
       return TRUE;
     }
@@ -2132,6 +2492,9 @@ struct _NatterStoreSqlite
   gboolean      checkpoint_requested;
   gboolean      checkpoint_stop;
   int           checkpointed_frames;   /* of the log, as the last checkpoint left it */
+  gboolean      truncate_wanted;       /* a delete committed since the log was emptied */
+  gint64        truncate_at;           /* monotonic: not before, see TRUNCATE_INTERVAL_US */
+  gint64        truncated_at;          /* monotonic: when the log was last emptied */
   Conn         *checkpoint_conn;       /* (owned) (nullable) */
   GThread      *checkpointer;          /* (owned) (nullable) */
 };
@@ -2154,6 +2517,14 @@ index_new_messages (Conn *conn, GError **error)
 
   if (conn->unindexed_from == 0)
     return TRUE;
+  if (conn->sharded)
+    {
+      gint64 max_id;
+
+      return query_int64 (conn, STMT_SELECT_MAX_ID, &max_id, error) &&
+             (max_id < conn->unindexed_from ||
+              index_into_shards (conn, conn->unindexed_from, max_id + 1, TRUE, error));
+    }
   stmt = conn_borrow (conn, STMT_INDEX_NEW_MESSAGES, error);
   if (stmt == NULL)
     return FALSE;
@@ -2219,6 +2590,23 @@ find_unindexed (Conn *conn, GError **error)
   return TRUE;
 }
 
+/* A delete committed: the checkpointer empties the log soon (see checkpointer_thread). */
+static void
+request_truncate (NatterStoreSqlite *self)
+{
+  g_mutex_lock (&self->checkpoint_lock);
+  if (!self->truncate_wanted)
+    {
+      self->truncate_wanted = TRUE;
+      self->truncate_at = self->truncated_at == 0
+                            ? g_get_monotonic_time ()
+                            : MAX (g_get_monotonic_time (),
+                                   self->truncated_at + TRUNCATE_INTERVAL_US);
+      g_cond_signal (&self->checkpoint_cond);
+    }
+  g_mutex_unlock (&self->checkpoint_lock);
+}
+
 /* Runs one batch of writes in one transaction, then completes them. If the transaction
  * cannot commit, every write of the batch fails: nothing of it was stored, and since the
  * room counters are only in the database, the next batch continues without a gap. */
@@ -2230,6 +2618,7 @@ run_batch (NatterStoreSqlite *self, GPtrArray *batch)
   sqlite3_int64 unindexed_before = conn->unindexed_from;
 
   self->last_batch_len = batch->len;
+  conn->erased = FALSE;
   if (conn_exec (conn, STMT_BEGIN_IMMEDIATE, &batch_error))
     {
       for (guint i = 0; i < batch->len && batch_error == NULL; i++)
@@ -2258,6 +2647,10 @@ run_batch (NatterStoreSqlite *self, GPtrArray *batch)
       if (batch_error != NULL)
         rollback_if_open (conn);
     }
+
+  if (batch_error == NULL && conn->erased)
+    request_truncate (self);
+  conn->erased = FALSE;
 
   if (batch_error != NULL || self->index_mode != INDEX_DEFERRED)
     conn->unindexed_from = unindexed_before;
@@ -2451,17 +2844,52 @@ checkpointer_thread (gpointer data)
       int rc;
       int n_checkpointed = -1;
 
+      gboolean truncate;
+
       while (!self->checkpoint_requested && !self->checkpoint_stop)
-        g_cond_wait (&self->checkpoint_cond, &self->checkpoint_lock);
+        {
+          if (!self->truncate_wanted)
+            g_cond_wait (&self->checkpoint_cond, &self->checkpoint_lock);
+          else if (g_get_monotonic_time () < self->truncate_at)
+            g_cond_wait_until (&self->checkpoint_cond, &self->checkpoint_lock,
+                               self->truncate_at);
+          else
+            break;
+        }
       if (self->checkpoint_stop)
         break;
       self->checkpoint_requested = FALSE;
+      truncate = self->truncate_wanted && g_get_monotonic_time () >= self->truncate_at;
+      if (truncate)
+        self->truncate_wanted = FALSE;
       g_mutex_unlock (&self->checkpoint_lock);
 
-      /* PASSIVE never blocks the writer or the readers; BUSY only means another
-       * checkpoint is running. */
-      rc = sqlite3_wal_checkpoint_v2 (self->checkpoint_conn->db, NULL,
-                                      SQLITE_CHECKPOINT_PASSIVE, NULL, &n_checkpointed);
+      if (truncate)
+        {
+          /* After a delete: the whole log into the database file, then the log emptied,
+           * so that the deleted text leaves the -wal file as well. */
+          sqlite3_busy_timeout (self->checkpoint_conn->db, TRUNCATE_BUSY_MS);
+          rc = sqlite3_wal_checkpoint_v2 (self->checkpoint_conn->db, NULL,
+                                          SQLITE_CHECKPOINT_TRUNCATE, NULL, &n_checkpointed);
+          sqlite3_busy_timeout (self->checkpoint_conn->db, 0);
+          g_mutex_lock (&self->checkpoint_lock);
+          if (rc == SQLITE_OK)
+            self->truncated_at = g_get_monotonic_time ();
+          else if (!self->truncate_wanted)
+            {
+              /* Readers or the writer held the log: again after the interval. */
+              self->truncate_wanted = TRUE;
+              self->truncate_at = g_get_monotonic_time () + TRUNCATE_INTERVAL_US;
+            }
+          g_mutex_unlock (&self->checkpoint_lock);
+        }
+      else
+        {
+          /* PASSIVE never blocks the writer or the readers; BUSY only means another
+           * checkpoint is running. */
+          rc = sqlite3_wal_checkpoint_v2 (self->checkpoint_conn->db, NULL,
+                                          SQLITE_CHECKPOINT_PASSIVE, NULL, &n_checkpointed);
+        }
       if (rc != SQLITE_OK && rc != SQLITE_BUSY)
         g_warning ("Checkpoint failed: %s", sqlite3_errmsg (self->checkpoint_conn->db));
       set_checkpointed (self, rc, n_checkpointed);
@@ -3158,6 +3586,8 @@ natter_store_sqlite_open (NatterStoreSqlite *self, const char *path,
     }
   else
     self->index_mode = schema_version == 3 ? INDEX_ON_COMMIT : INDEX_BY_TRIGGER;
+  if (schema_version >= SCHEMA_SHARDED && !load_search_shards (self->writer_conn, error))
+    return FALSE;
   self->epoch = ensure_epoch (self->writer_conn, error);
   if (self->epoch == NULL)
     return FALSE;
@@ -3168,11 +3598,14 @@ natter_store_sqlite_open (NatterStoreSqlite *self, const char *path,
       self->readers[i].conn = conn_open (path, TRUE, durability, busy_timeout_ms, error);
       if (self->readers[i].conn == NULL)
         return FALSE;
+      self->readers[i].conn->sharded = self->writer_conn->sharded;
     }
 
   self->checkpoint_conn = conn_open (path, FALSE, durability, busy_timeout_ms, error);
   if (self->checkpoint_conn == NULL)
     return FALSE;
+  /* PASSIVE checkpoints never wait; TRUNCATE ones wait TRUNCATE_BUSY_MS at most. */
+  sqlite3_busy_timeout (self->checkpoint_conn->db, 0);
   self->checkpointer = g_thread_try_new ("natter-store-c", checkpointer_thread, self, error);
   if (self->checkpointer == NULL)
     return FALSE;

@@ -2314,6 +2314,61 @@ query_int_raw (sqlite3 *db, const char *sql)
   return value;
 }
 
+/* The search shards of a database at schema 9 or later, newest first. */
+static GArray *
+shards_raw (sqlite3 *db)
+{
+  GArray *shards = g_array_new (FALSE, FALSE, sizeof (gint64));
+  sqlite3_stmt *stmt = NULL;
+
+  g_assert_cmpint (sqlite3_prepare_v2 (db, "SELECT shard FROM search_shards ORDER BY shard DESC",
+                                       -1, &stmt, NULL), ==, SQLITE_OK);
+  while (sqlite3_step (stmt) == SQLITE_ROW)
+    {
+      gint64 shard = sqlite3_column_int64 (stmt, 0);
+
+      g_array_append_val (shards, shard);
+    }
+  sqlite3_finalize (stmt);
+  return shards;
+}
+
+/* How many messages the search index has for @query, over all shards. */
+static gint64
+count_indexed_db (sqlite3 *db, const char *query)
+{
+  g_autoptr(GArray) shards = shards_raw (db);
+  gint64 n = 0;
+
+  for (guint i = 0; i < shards->len; i++)
+    {
+      gint64 shard = g_array_index (shards, gint64, i);
+      g_autofree char *sql = g_strdup_printf ("SELECT count(*) FROM messages_fts_%" G_GINT64_FORMAT
+                                              " WHERE messages_fts_%" G_GINT64_FORMAT " MATCH '%s'",
+                                              shard, shard, query);
+
+      n += query_int_raw (db, sql);
+    }
+  return n;
+}
+
+/* FTS5's own check of every shard. */
+static void
+check_shards_raw (sqlite3 *db)
+{
+  g_autoptr(GArray) shards = shards_raw (db);
+
+  for (guint i = 0; i < shards->len; i++)
+    {
+      gint64 shard = g_array_index (shards, gint64, i);
+      g_autofree char *sql = g_strdup_printf ("INSERT INTO messages_fts_%" G_GINT64_FORMAT
+                                              " (messages_fts_%" G_GINT64_FORMAT ")"
+                                              " VALUES ('integrity-check')", shard, shard);
+
+      exec_raw (db, sql);
+    }
+}
+
 static void
 test_sqlite_file (Fixture *fixture, gconstpointer user_data)
 {
@@ -2343,8 +2398,7 @@ test_sqlite_file (Fixture *fixture, gconstpointer user_data)
   /* Closing indexes what waits for the search index. */
   close_store (fixture);
   db = open_raw (fixture->path);
-  g_assert_cmpint (query_int_raw (db, "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'hello'"),
-                   ==, 1);
+  g_assert_cmpint (count_indexed_db (db, "hello"), ==, 1);
   g_assert_cmpint (query_int_raw (db, "SELECT CAST (value AS INTEGER) FROM meta"
                                       " WHERE key = 'search_indexed_id'"),
                    ==, query_int_raw (db, "SELECT max (id) FROM messages"));
@@ -2419,13 +2473,190 @@ wake_cb (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* The search index in shards of a few message ids (the size is the file's, set here before
+ * any message): results come newest first across shards and stop at the limit, prefixes
+ * match, an edit moves its message's text and a delete in an old shard erases it. */
+static void
+test_sqlite_search_shards (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GPtrArray) found = NULL;
+  g_autoptr(GArray) shards = NULL;
+  guint64 secret = 0;
+  sqlite3 *db;
+
+  close_store (fixture);
+  db = open_raw (fixture->path);
+  exec_raw (db, "UPDATE meta SET value = '4' WHERE key = 'search_shard_size'");
+  sqlite3_close (db);
+  fixture->store = create_store (fixture);
+
+  create_room_with_member (fixture, "general", "alice");
+  for (guint i = 0; i < 30; i++)
+    {
+      g_autofree char *body = NULL;
+      guint64 seq;
+
+      if (i == 5)
+        body = g_strdup ("secret qqxvbzsecret");
+      else if (i % 3 == 0)
+        body = g_strdup_printf ("shardword number %u", i);
+      else
+        body = g_strdup_printf ("filler %u", i);
+      seq = append_ok (fixture, "general", "alice", body);
+      if (i == 5)
+        secret = seq;
+    }
+
+  found = search (fixture, "alice", "shardword", NULL, 100, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (found->len, ==, 10);
+  for (guint i = 0; i < found->len; i++)
+    g_assert_cmpuint (((Natter__Message *) g_ptr_array_index (found, i))->seq, ==, 28 - 3 * i);
+  g_clear_pointer (&found, g_ptr_array_unref);
+
+  /* The limit holds across shards. */
+  found = search (fixture, "alice", "shardword", NULL, 3, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (found->len, ==, 3);
+  g_assert_cmpuint (((Natter__Message *) g_ptr_array_index (found, 2))->seq, ==, 22);
+  g_clear_pointer (&found, g_ptr_array_unref);
+
+  /* Search as you type. */
+  found = search (fixture, "alice", "shardw", NULL, 100, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (found->len, ==, 10);
+  g_clear_pointer (&found, g_ptr_array_unref);
+
+  /* An edit in an old shard: the new text found, the old one not. */
+  change_ok (fixture, NATTER_MESSAGE_KIND_EDIT, "alice", 4, "renamed zzyzx");
+  found = search (fixture, "alice", "shardword", NULL, 100, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (found->len, ==, 9);
+  g_clear_pointer (&found, g_ptr_array_unref);
+  found = search (fixture, "alice", "zzyzx", NULL, 100, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (found->len, ==, 1);
+  g_assert_cmpuint (((Natter__Message *) g_ptr_array_index (found, 0))->seq, ==, 4);
+  g_clear_pointer (&found, g_ptr_array_unref);
+
+  WAIT_UNTIL (checkpoint_raw (fixture->path));
+  g_assert_true (file_contains (fixture->path, "qqxvbzsecret"));
+  change_ok (fixture, NATTER_MESSAGE_KIND_DELETE, "alice", secret, "");
+  found = search (fixture, "alice", "qqxvbzsecret", NULL, 100, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (found->len, ==, 0);
+  g_clear_pointer (&found, g_ptr_array_unref);
+  WAIT_UNTIL (checkpoint_raw (fixture->path));
+  g_assert_false (file_contains (fixture->path, "qqxvbz"));
+
+  db = open_raw (fixture->path);
+  shards = shards_raw (db);
+  g_assert_cmpuint (shards->len, >=, 7);
+  g_assert_cmpint (count_indexed_db (db, "shardword"), ==, 9);
+  g_assert_cmpint (count_indexed_db (db, "secret"), ==, 0);
+  check_shards_raw (db);
+  sqlite3_close (db);
+}
+
+/* After a delete the store empties the log by itself: without any checkpoint from here,
+ * the deleted text leaves the -wal file and the database file within a few of the store's
+ * own checkpoint cycles. */
+static void
+test_sqlite_erase_truncates_log (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GPtrArray) found = NULL;
+  g_autofree char *wal = g_strconcat (fixture->path, "-wal", NULL);
+  guint64 seq;
+  guint wake_id;
+
+  create_room_with_member (fixture, "general", "alice");
+  for (guint i = 0; i < 20; i++)
+    append_ok (fixture, "general", "alice", "filler words");
+  seq = append_ok (fixture, "general", "alice", "my token is vvqxzkwal");
+  found = search (fixture, "alice", "vvqxzkwal", NULL, 10, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (found->len, ==, 1);
+  /* Far below the frames that ask for a checkpoint: it is in the log. */
+  g_assert_true (file_contains (wal, "vvqxzkwal"));
+
+  change_ok (fixture, NATTER_MESSAGE_KIND_DELETE, "alice", seq, "");
+  wake_id = g_timeout_add (50, wake_cb, NULL);
+  WAIT_UNTIL (!file_contains (wal, "vvqxzk") && !file_contains (fixture->path, "vvqxzk"));
+  g_source_remove (wake_id);
+
+  /* The store goes on writing. */
+  append_ok (fixture, "general", "alice", "after the delete");
+}
+
+/* A store written by schema 8, with its one search index: opening it moves the index into
+ * shards, search finds the old messages, and a delete erases as before. */
+static void
+test_sqlite_migration_search_shards (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GPtrArray) found = NULL;
+  guint64 seq;
+  sqlite3 *db;
+
+  g_assert_cmpuint (natter_store_sqlite_get_latest_schema_version (), >=, 9);
+  fixture->store = natter_store_sqlite_new_full (fixture->path, NATTER_DURABILITY_NORMAL, 8,
+                                                 5000, &local_error);
+  g_assert_no_error (local_error);
+  create_room_with_member (fixture, "general", "alice");
+  append_ok (fixture, "general", "alice", "before shards one");
+  seq = append_ok (fixture, "general", "alice", "before shards two kkqzvwold");
+  change_ok (fixture, NATTER_MESSAGE_KIND_REACTION, "alice", 1, "👍");
+  found = search (fixture, "alice", "before", NULL, 10, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (found->len, ==, 2);
+  g_clear_pointer (&found, g_ptr_array_unref);
+  close_store (fixture);
+
+  db = open_raw (fixture->path);
+  g_assert_cmpint (query_int_raw (db, "PRAGMA user_version"), ==, 8);
+  g_assert_cmpint (query_int_raw (db, "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'before'"),
+                   ==, 2);
+  sqlite3_close (db);
+
+  fixture->store = create_store (fixture);
+  found = search (fixture, "alice", "befo", NULL, 10, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (found->len, ==, 2);
+  g_assert_cmpuint (((Natter__Message *) g_ptr_array_index (found, 0))->seq, ==, seq);
+  g_clear_pointer (&found, g_ptr_array_unref);
+
+  change_ok (fixture, NATTER_MESSAGE_KIND_DELETE, "alice", seq, "");
+  found = search (fixture, "alice", "kkqzvwold", NULL, 10, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (found->len, ==, 0);
+  g_clear_pointer (&found, g_ptr_array_unref);
+  append_ok (fixture, "general", "alice", "after shards");
+  found = search (fixture, "alice", "shards", NULL, 10, &local_error);
+  g_assert_no_error (local_error);
+  g_assert_cmpuint (found->len, ==, 2);
+  WAIT_UNTIL (checkpoint_raw (fixture->path));
+  g_assert_false (file_contains (fixture->path, "kkqzvw"));
+
+  db = open_raw (fixture->path);
+  g_assert_cmpint (query_int_raw (db, "PRAGMA user_version"), ==,
+                   natter_store_sqlite_get_latest_schema_version ());
+  g_assert_cmpint (query_int_raw (db, "SELECT count(*) FROM sqlite_schema WHERE name = 'messages_fts'"),
+                   ==, 0);
+  g_assert_cmpint (query_int_raw (db, "SELECT count(*) FROM meta WHERE key = 'search_shard_size'"),
+                   ==, 1);
+  g_assert_cmpint (count_indexed_db (db, "before"), ==, 1);
+  g_assert_cmpint (count_indexed_db (db, "shards"), ==, 2);
+  check_shards_raw (db);
+  sqlite3_close (db);
+}
+
 static gint64
 count_indexed_raw (const char *path, const char *word)
 {
-  g_autofree char *sql = g_strdup_printf ("SELECT count(*) FROM messages_fts"
-                                          " WHERE messages_fts MATCH '%s'", word);
   sqlite3 *db = open_raw (path);
-  gint64 n = query_int_raw (db, sql);
+  gint64 n = count_indexed_db (db, word);
 
   sqlite3_close (db);
   return n;
@@ -2475,8 +2706,7 @@ test_sqlite_fts_recovery (Fixture *fixture, gconstpointer user_data)
   /* As a kill between the commit and the index leaves it: stored, not indexed. */
   db = open_raw (fixture->path);
   insert_message_raw (db, 2, "stored before the crash");
-  g_assert_cmpint (query_int_raw (db, "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'stored'"),
-                   ==, 0);
+  g_assert_cmpint (count_indexed_db (db, "stored"), ==, 0);
   sqlite3_close (db);
 
   fixture->store = create_store (fixture);
@@ -2486,7 +2716,7 @@ test_sqlite_fts_recovery (Fixture *fixture, gconstpointer user_data)
   close_store (fixture);
 
   db = open_raw (fixture->path);
-  exec_raw (db, "INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)");
+  check_shards_raw (db);
   g_assert_cmpint (query_int_raw (db, "SELECT CAST (value AS INTEGER) FROM meta"
                                       " WHERE key = 'search_indexed_id'"),
                    ==, 2);
@@ -2544,11 +2774,10 @@ test_sqlite_fts_batched (Fixture *fixture, gconstpointer user_data)
 
   db = open_raw (fixture->path);
   g_assert_cmpint (query_int_raw (db, "SELECT count(*) FROM messages"), ==, n_messages / 2 + 1);
-  g_assert_cmpint (query_int_raw (db, "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'batched'"),
-                   ==, n_messages / 2);
-  g_assert_cmpint (query_int_raw (db, "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'zebra'"),
-                   ==, query_int_raw (db, "SELECT count(*) FROM messages WHERE body LIKE '%zebra%'"));
-  exec_raw (db, "INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)");
+  g_assert_cmpint (count_indexed_db (db, "batched"), ==, n_messages / 2);
+  g_assert_cmpint (count_indexed_db (db, "zebra"), ==,
+                   query_int_raw (db, "SELECT count(*) FROM messages WHERE body LIKE '%zebra%'"));
+  check_shards_raw (db);
   sqlite3_close (db);
 }
 
@@ -2585,9 +2814,10 @@ test_sqlite_migration_fts_trigger (Fixture *fixture, gconstpointer user_data)
   g_assert_cmpint (query_int_raw (db, "PRAGMA user_version"), ==,
                    natter_store_sqlite_get_latest_schema_version ());
   g_assert_cmpint (query_int_raw (db, "SELECT count(*) FROM sqlite_schema"
-                                      " WHERE type = 'trigger' AND name = 'messages_fts_insert'"),
+                                      " WHERE type = 'trigger' AND name LIKE 'messages_fts_%'"),
                    ==, 0);
-  exec_raw (db, "INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)");
+  g_assert_cmpint (count_indexed_db (db, "indexed"), ==, 2);
+  check_shards_raw (db);
   sqlite3_close (db);
 }
 
@@ -2946,6 +3176,9 @@ main (int argc, char **argv)
   ADD ("/store/sqlite/fts-deferred", test_sqlite_fts_deferred);
   ADD ("/store/sqlite/fts-recovery", test_sqlite_fts_recovery);
   ADD ("/store/sqlite/erase", test_sqlite_erase);
+  ADD ("/store/sqlite/erase-truncates-log", test_sqlite_erase_truncates_log);
+  ADD ("/store/sqlite/search-shards", test_sqlite_search_shards);
+  ADD_EMPTY ("/store/sqlite/migration-search-shards", test_sqlite_migration_search_shards);
   ADD_EMPTY ("/store/sqlite/migration", test_sqlite_migration);
   ADD_EMPTY ("/store/sqlite/migration-fts-trigger", test_sqlite_migration_fts_trigger);
   ADD_EMPTY ("/store/sqlite/newer-schema", test_sqlite_newer_schema);
