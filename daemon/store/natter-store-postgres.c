@@ -17,6 +17,11 @@
 /* How often the health thread checks that the database answers, and how long it waits. */
 #define HEALTH_INTERVAL_US (1 * G_USEC_PER_SEC)
 #define HEALTH_TIMEOUT_MS  3000
+/* After a delete, a thread of its own runs VACUUM on the messages table, so that the
+ * deleted versions of rows (old bodies, their search vectors) stop being kept: at most
+ * once per this interval, whatever the number of deletes. docs/cluster.md says what else
+ * an operator does to get them off the disk. */
+#define VACUUM_INTERVAL_US (5 * 60 * G_USEC_PER_SEC)
 #define HISTORY_LIMIT_MAX  200
 #define SEARCH_LIMIT_MAX   1000
 #define SEQ_MAX            "9223372036854775807"
@@ -494,6 +499,10 @@ struct _NatterStorePostgres
   GMutex     lock;
   GCond      health_cond;
   gboolean   health_stop;             /* (locked-by lock) */
+  GThread   *vacuum_thread;           /* (owned) (nullable) */
+  GCond      vacuum_cond;
+  gboolean   vacuum_wanted;           /* (locked-by lock) a delete committed since */
+  PGcancel  *vacuum_cancel;           /* (locked-by lock) (owned) (nullable) while running */
   gint       ready;                   /* (atomic) */
 
   /* For /metrics */
@@ -1457,6 +1466,15 @@ run_change (Worker *worker, Job *job, GError **error)
       natter_append_result_free (result);
       return NULL;
     }
+  if (g_str_equal (job->kind, NATTER_MESSAGE_KIND_DELETE))
+    {
+      NatterStorePostgres *self = worker->store;
+
+      g_mutex_lock (&self->lock);
+      self->vacuum_wanted = TRUE;
+      g_cond_signal (&self->vacuum_cond);
+      g_mutex_unlock (&self->lock);
+    }
   return result;
 }
 
@@ -1919,6 +1937,66 @@ health_thread (gpointer data)
   return NULL;
 }
 
+/* VACUUM of the messages table after deletes, at most once per VACUUM_INTERVAL_US, on a
+ * connection of its own (VACUUM cannot run in a transaction, and takes no lock that
+ * stops reads or writes). Closing the store cancels one that runs. */
+static gpointer
+vacuum_thread (gpointer data)
+{
+  NatterStorePostgres *self = data;
+  PGconn *conn = NULL;
+  gint64 last = 0;
+
+  g_mutex_lock (&self->lock);
+  for (;;)
+    {
+      g_autoptr(GError) error = NULL;
+      PGresult *res;
+
+      while (!self->health_stop &&
+             (!self->vacuum_wanted ||
+              (last != 0 && g_get_monotonic_time () < last + VACUUM_INTERVAL_US)))
+        {
+          if (!self->vacuum_wanted)
+            g_cond_wait (&self->vacuum_cond, &self->lock);
+          else
+            g_cond_wait_until (&self->vacuum_cond, &self->lock, last + VACUUM_INTERVAL_US);
+        }
+      if (self->health_stop)
+        break;
+      self->vacuum_wanted = FALSE;
+      g_mutex_unlock (&self->lock);
+
+      last = g_get_monotonic_time ();
+      if (conn == NULL || PQstatus (conn) != CONNECTION_OK)
+        {
+          g_clear_pointer (&conn, PQfinish);
+          conn = connect_db (self->conninfo, "3", &error);
+        }
+      if (conn != NULL)
+        {
+          g_mutex_lock (&self->lock);
+          self->vacuum_cancel = PQgetCancel (conn);
+          g_mutex_unlock (&self->lock);
+          res = PQexec (conn, "VACUUM messages");
+          if (PQresultStatus (res) != PGRES_COMMAND_OK)
+            g_debug ("VACUUM messages: %s", PQerrorMessage (conn));
+          PQclear (res);
+          g_mutex_lock (&self->lock);
+          g_clear_pointer (&self->vacuum_cancel, PQfreeCancel);
+          g_mutex_unlock (&self->lock);
+        }
+      else
+        g_debug ("VACUUM messages: %s", error->message);
+
+      g_mutex_lock (&self->lock);
+    }
+  g_mutex_unlock (&self->lock);
+
+  g_clear_pointer (&conn, PQfinish);
+  return NULL;
+}
+
 /* ---------------------------------------------------------------------------------------
  * Start-up: schema and migrations, synchronously */
 
@@ -2203,8 +2281,16 @@ natter_store_postgres_close (NatterStore *store)
   g_mutex_lock (&self->lock);
   self->health_stop = TRUE;
   g_cond_signal (&self->health_cond);
+  g_cond_signal (&self->vacuum_cond);
+  if (self->vacuum_cancel != NULL)
+    {
+      char message[256];
+
+      PQcancel (self->vacuum_cancel, message, sizeof message);
+    }
   g_mutex_unlock (&self->lock);
   g_clear_pointer (&self->health_thread, g_thread_join);
+  g_clear_pointer (&self->vacuum_thread, g_thread_join);
   g_atomic_int_set (&self->ready, FALSE);
 }
 
@@ -2223,6 +2309,7 @@ natter_store_postgres_finalize (GObject *object)
   g_clear_pointer (&self->epoch, g_free);
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->health_cond);
+  g_cond_clear (&self->vacuum_cond);
 
   G_OBJECT_CLASS (natter_store_postgres_parent_class)->finalize (object);
 }
@@ -2240,6 +2327,7 @@ natter_store_postgres_init (NatterStorePostgres *self)
 {
   g_mutex_init (&self->lock);
   g_cond_init (&self->health_cond);
+  g_cond_init (&self->vacuum_cond);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -2892,6 +2980,7 @@ natter_store_postgres_new_full (const char  *conninfo,
 
   g_atomic_int_set (&self->ready, TRUE);
   self->health_thread = g_thread_new ("natter-pg-health", health_thread, self);
+  self->vacuum_thread = g_thread_new ("natter-pg-vacuum", vacuum_thread, self);
 
   g_debug ("PostgreSQL store ready: epoch %s, %u workers, text search “%s”",
            self->epoch, self->n_workers, self->text_search_config);

@@ -645,6 +645,67 @@ test_last_seqs (Fixture *fixture, gconstpointer user_data)
   g_assert_false (g_hash_table_contains (seqs, "nowhere"));
 }
 
+
+static gboolean
+wake_cb (gpointer user_data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+/* How many times the messages table of @fixture's database was vacuumed by a VACUUM
+ * command (autovacuum counts apart). */
+static gint64
+vacuum_count (Fixture *fixture)
+{
+  PGconn *conn = PQconnectdb (fixture->conninfo);
+  PGresult *res;
+  gint64 n;
+
+  g_assert_cmpint (PQstatus (conn), ==, CONNECTION_OK);
+  res = PQexec (conn, "SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = 'messages'");
+  g_assert_cmpint (PQresultStatus (res), ==, PGRES_TUPLES_OK);
+  g_assert_cmpint (PQntuples (res), ==, 1);
+  n = g_ascii_strtoll (PQgetvalue (res, 0, 0), NULL, 10);
+  PQclear (res);
+  PQfinish (conn);
+  return n;
+}
+
+/* A delete has the store vacuum the messages table by itself, in the background, so that
+ * the old versions of the row stop being kept. */
+static void
+test_vacuum_after_delete (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(NatterAppendResult) deleted = NULL;
+  NatterMessageChange change = {
+    .room = "general",
+    .sender = "alice",
+    .kind = NATTER_MESSAGE_KIND_DELETE,
+    .body = "",
+    .active = TRUE,
+    .ts_ms = g_get_real_time () / 1000,
+  };
+  guint wake_id;
+
+  create_room (fixture->store, "general");
+  add_member (fixture->store, "general", "alice");
+  append_ok (fixture->store, "general", "kept");
+  change.target_seq = append_ok (fixture->store, "general", "the code is 4711");
+  g_assert_cmpint (vacuum_count (fixture), ==, 0);
+
+  natter_store_change_message_async (fixture->store, &change, NULL, result_cb, &result);
+  WAIT_UNTIL (result != NULL);
+  deleted = natter_store_change_message_finish (fixture->store, result, &local_error);
+  g_assert_no_error (local_error);
+
+  /* The statistics reach the view a moment after the VACUUM. */
+  wake_id = g_timeout_add (100, wake_cb, NULL);
+  WAIT_UNTIL (vacuum_count (fixture) > 0);
+  g_source_remove (wake_id);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -663,6 +724,8 @@ main (int argc, char **argv)
               teardown);
   g_test_add ("/postgres/unreachable", Fixture, NULL, setup_empty, test_unreachable, teardown);
   g_test_add ("/postgres/last-seqs", Fixture, NULL, setup, test_last_seqs, teardown);
+  g_test_add ("/postgres/vacuum-after-delete", Fixture, NULL, setup, test_vacuum_after_delete,
+              teardown);
   g_test_add ("/postgres/sessions-migration", Fixture, NULL, setup_empty,
               test_sessions_migration, teardown);
 
