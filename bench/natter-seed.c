@@ -27,6 +27,7 @@
 #include "natter-auth.h"
 #include "natter-error.h"
 #include "natter-store-sqlite.h"
+#include "natter-store-sqlite-private.h"
 #if NATTER_HAVE_CLUSTER
 #include "natter-store-postgres.h"
 #endif
@@ -61,6 +62,7 @@ static gint64   opt_messages;
 static gint     opt_body_words = 12;
 static gint     opt_inflight = 4096;
 static gboolean opt_full;
+static gint opt_schema;
 static double   opt_changed;
 
 static GOptionEntry entries[] = {
@@ -78,6 +80,7 @@ static GOptionEntry entries[] = {
   { "body-words", 0, 0, G_OPTION_ARG_INT, &opt_body_words, "Filler words per message (12)", "W" },
   { "inflight", 0, 0, G_OPTION_ARG_INT, &opt_inflight, "Store operations in flight (4096)", "N" },
   { "full", 0, 0, G_OPTION_ARG_NONE, &opt_full, "Open with durability full (default normal)", NULL },
+  { "schema", 0, 0, G_OPTION_ARG_INT, &opt_schema, "SQLite: write the store at this schema version, as its code did (default the latest)", "N" },
   { "changed", 0, 0, G_OPTION_ARG_DOUBLE, &opt_changed, "Then edit or react to this fraction of the messages, evenly spread, half each (0)", "F" },
   { NULL }
 };
@@ -386,9 +389,14 @@ main (int argc, char **argv)
           return 1;
         }
       db_path = g_build_filename (opt_data_dir, "natter.db", NULL);
-      seed.store = natter_store_sqlite_new (db_path,
-                                            opt_full ? NATTER_DURABILITY_FULL : NATTER_DURABILITY_NORMAL,
-                                            &error);
+      if (opt_schema < 0 || (guint) opt_schema > natter_store_sqlite_get_latest_schema_version ())
+        {
+          g_printerr ("natter-seed: no schema version %d\n", opt_schema);
+          return 2;
+        }
+      seed.store = natter_store_sqlite_new_full (db_path,
+                                                 opt_full ? NATTER_DURABILITY_FULL : NATTER_DURABILITY_NORMAL,
+                                                 (guint) opt_schema, 5000, &error);
       if (seed.store == NULL)
         {
           g_printerr ("natter-seed: cannot open %s: %s\n", db_path, error->message);

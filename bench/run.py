@@ -13,6 +13,8 @@ One command per scenario, and `all`:
     bench/run.py durable             # 4. 100 senders into SQLite, durability normal and full
     bench/run.py history             # 5. history page and search at 1,000,000 messages; time to ready
     bench/run.py history-changed     # 5b. history pages when a tenth of the messages were edited or reacted to
+    bench/run.py delete              # 5c. what deleting a message costs the SQLite writer at 1,000,000
+                                     #     messages, before (schema 7) and after (schema 8)
     bench/run.py cluster             # 6. three natterd nodes, PostgreSQL, Redis and HAProxy:
                                      #    9,000 connections in rooms of 10, one node profiled
 
@@ -217,8 +219,9 @@ def seeded_users(args, n):
     return d
 
 
-def seeded_history(args, messages, rooms, members, changed=0):
+def seeded_history(args, messages, rooms, members, changed=0, schema=0):
     suffix = f"-changed-{changed}" if changed else ""
+    suffix += f"-schema-{schema}" if schema else ""
     d = os.path.join(args.work_dir, f"history-{messages}-{rooms}-{members}{suffix}")
     key = seed_key(args)
     if not cached(d, key):
@@ -228,7 +231,8 @@ def seeded_history(args, messages, rooms, members, changed=0):
         run_seed(args, ["--data-dir", os.path.join(d, "data"), "--users", members,
                         "--token-file", os.path.join(d, "tokens.txt"), "--rooms", rooms,
                         "--messages", messages]
-                 + (["--changed", changed] if changed else []))
+                 + (["--changed", changed] if changed else [])
+                 + (["--schema", schema] if schema else []))
         with open(os.path.join(d, "done"), "w") as f:
             f.write(f"{key}\n{time.monotonic() - t0:.1f}\n")
     return d
@@ -456,6 +460,34 @@ def scenario_history_changed(args):
             rows.append(res)
     finally:
         srv.stop()
+    return rows
+
+
+def scenario_delete(args):
+    """Deleting a message on the SQLite store of section 5, written at schema 7 (one
+    search index, which a delete merged whole) and opened once at schema 7 and once at the
+    latest (migrated: the index in shards, a delete merges one). natter-delete-bench drives
+    the store directly: each delete has a send queued right behind it."""
+    rows = []
+    if "natterd" not in args.servers:
+        return rows
+    seeded = seeded_history(args, args.history_messages, args.history_rooms,
+                            args.history_users, schema=7)
+    tool = os.path.join(args.build, "bench", "natter-delete-bench")
+    for schema, deletes, what in ((7, args.delete_before, "before: schema 7, one index"),
+                                  (0, args.delete_count, "after: schema 8, shards of 4,096")):
+        data = fresh_copy(args, seeded, f"data-delete-{schema}")
+        cmd = [tool, "--db", os.path.join(data, "natter.db"), "--schema", str(schema),
+               "--deletes", str(deletes)]
+        log("delete: " + " ".join(shlex.quote(c) for c in cmd))
+        out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True,
+                             timeout=3600).stdout
+        res = json.loads(out.strip().splitlines()[-1])
+        res["what"] = what
+        res["label"] = f"delete, {what}"
+        res["server_cmd"] = " ".join(shlex.quote(c) for c in cmd)
+        rows.append(res)
+        shutil.rmtree(data, ignore_errors=True)
     return rows
 
 
@@ -737,6 +769,7 @@ SCENARIOS = {
     "durable": scenario_durable,
     "history": scenario_history,
     "history-changed": scenario_history_changed,
+    "delete": scenario_delete,
     "cluster": scenario_cluster,
 }
 
@@ -1003,6 +1036,38 @@ def render(results, info):
                         f"{worst:.2f} ms", worst <= 2))
         add("")
 
+    dele = rows_of("delete")
+    if dele:
+        add(f"### 5c. Deleting a message at {dele[0]['messages']:,} messages{when('delete')}")
+        add("")
+        m = results["delete"].get("machine")
+        if m and (m["cpu"], m["kernel"]) != (info["cpu"], info["kernel"]):
+            add(f"Machine of this run: {m['cpu']}, {m['nproc']} cores, {m['mem_gib']} GiB, "
+                f"{m['os']}, kernel {m['kernel']}; open files {m['nofile']} per process.")
+            add("")
+        add("The store of section 5, written at schema 7, opened once at schema 7 (its code: "
+            "one search index, merged whole by every delete so that the deleted text leaves "
+            "the file) and once at the latest schema (migrated on opening: the index in "
+            "shards of 4,096 message ids, a delete merges its shard). `natter-delete-bench` "
+            "drives the store directly: random text messages deleted one at a time, 100 ms "
+            "apart, each with a send into its room queued right behind it, which waits for "
+            "the delete on the single writer thread. Plain sends first, as the baseline. "
+            "CPU is the process's CPU time over each round (the writer's work and the "
+            "checkpointer's meanwhile), which depends less on what else runs than the wall "
+            "times. Times in ms, p50 / p99 / max.")
+        add("")
+        add("| store | deletes | open (migration) ms | delete | send behind a delete | plain send | CPU per delete round | CPU per plain send round |")
+        add("|---|---:|---:|---|---|---|---|---|")
+
+        def pm(h):
+            return f"{h['p50']:.2f} / {h['p99']:.2f} / {h['max']:.2f}"
+        for r in dele:
+            add(f"| {r['what']} | {r['delete_ms']['n']} | {r['open_ms']:,.0f} | "
+                f"{pm(r['delete_ms'])} | {pm(r['send_behind_delete_ms'])} | "
+                f"{pm(r['send_ms'])} | {pm(r['delete_round_cpu_ms'])} | "
+                f"{pm(r['send_round_cpu_ms'])} |")
+        add("")
+
     clu = rows_of("cluster")
     if clu:
         add(f"### 6. A cluster on one machine: three nodes, PostgreSQL, Redis, HAProxy{when('cluster')}")
@@ -1070,8 +1135,11 @@ def render(results, info):
     add("")
     for scn in SCENARIOS:
         for r in rows_of(scn):
-            add(f"- {r['label']}: `{r['server_cmd']}`  ")
-            add(f"  `{r['loadgen_cmd']}`")
+            if "loadgen_cmd" in r:
+                add(f"- {r['label']}: `{r['server_cmd']}`  ")
+                add(f"  `{r['loadgen_cmd']}`")
+            else:
+                add(f"- {r['label']}: `{r['server_cmd']}`")
     add("")
     add("</details>")
     add("")
@@ -1144,6 +1212,10 @@ def main():
     p.add_argument("--history-rooms", type=int, default=100)
     p.add_argument("--history-users", type=int, default=20)
     p.add_argument("--history-conns", type=int, default=4)
+    p.add_argument("--delete-before", type=int, default=20,
+                   help="deletes at schema 7, each a merge of the whole index (20)")
+    p.add_argument("--delete-count", type=int, default=100,
+                   help="deletes at the latest schema (100)")
     p.add_argument("--cluster-conns", type=int,
                    help="connections through HAProxy, in rooms of 10 (9,000; quick 900)")
     p.add_argument("--cluster-rates",
