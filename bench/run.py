@@ -1054,7 +1054,8 @@ def render(results, info):
             "the delete on the single writer thread. Plain sends first, as the baseline. "
             "CPU is the process's CPU time over each round (the writer's work and the "
             "checkpointer's meanwhile), which depends less on what else runs than the wall "
-            "times. Times in ms, p50 / p99 / max.")
+            "times: other work shared the two cores during these runs (builds and test "
+            "suites; the plain sends' p99 shows how much). Times in ms, p50 / p99 / max.")
         add("")
         add("| store | deletes | open (migration) ms | delete | send behind a delete | plain send | CPU per delete round | CPU per plain send round |")
         add("|---|---:|---:|---|---|---|---|---|")
