@@ -14,7 +14,7 @@ One command per scenario, and `all`:
     bench/run.py history             # 5. history page and search at 1,000,000 messages; time to ready
     bench/run.py history-changed     # 5b. history pages when a tenth of the messages were edited or reacted to
     bench/run.py delete              # 5c. what deleting a message costs the SQLite writer at 1,000,000
-                                     #     messages, before (schema 7) and after (schema 8)
+                                     #     messages, before (schema 8) and after (schema 9)
     bench/run.py cluster             # 6. three natterd nodes, PostgreSQL, Redis and HAProxy:
                                      #    9,000 connections in rooms of 10, one node profiled
 
@@ -464,18 +464,18 @@ def scenario_history_changed(args):
 
 
 def scenario_delete(args):
-    """Deleting a message on the SQLite store of section 5, written at schema 7 (one
-    search index, which a delete merged whole) and opened once at schema 7 and once at the
+    """Deleting a message on the SQLite store of section 5, written at schema 8 (one
+    search index, which a delete merged whole) and opened once at schema 8 and once at the
     latest (migrated: the index in shards, a delete merges one). natter-delete-bench drives
     the store directly: each delete has a send queued right behind it."""
     rows = []
     if "natterd" not in args.servers:
         return rows
     seeded = seeded_history(args, args.history_messages, args.history_rooms,
-                            args.history_users, schema=7)
+                            args.history_users, schema=8)
     tool = os.path.join(args.build, "bench", "natter-delete-bench")
-    for schema, deletes, what in ((7, args.delete_before, "before: schema 7, one index"),
-                                  (0, args.delete_count, "after: schema 8, shards of 4,096")):
+    for schema, deletes, what in ((8, args.delete_before, "before: schema 8, one index"),
+                                  (0, args.delete_count, "after: schema 9, shards of 4,096")):
         data = fresh_copy(args, seeded, f"data-delete-{schema}")
         cmd = [tool, "--db", os.path.join(data, "natter.db"), "--schema", str(schema),
                "--deletes", str(deletes)]
@@ -1045,7 +1045,8 @@ def render(results, info):
             add(f"Machine of this run: {m['cpu']}, {m['nproc']} cores, {m['mem_gib']} GiB, "
                 f"{m['os']}, kernel {m['kernel']}; open files {m['nofile']} per process.")
             add("")
-        add("The store of section 5, written at schema 7, opened once at schema 7 (its code: "
+        add(f"The store of section 5, written at schema {dele[0]['schema']}, opened once at "
+            f"schema {dele[0]['schema']} (its code: "
             "one search index, merged whole by every delete so that the deleted text leaves "
             "the file) and once at the latest schema (migrated on opening: the index in "
             "shards of 4,096 message ids, a delete merges its shard). `natter-delete-bench` "
@@ -1214,7 +1215,7 @@ def main():
     p.add_argument("--history-users", type=int, default=20)
     p.add_argument("--history-conns", type=int, default=4)
     p.add_argument("--delete-before", type=int, default=20,
-                   help="deletes at schema 7, each a merge of the whole index (20)")
+                   help="deletes at schema 8, each a merge of the whole index (20)")
     p.add_argument("--delete-count", type=int, default=100,
                    help="deletes at the latest schema (100)")
     p.add_argument("--cluster-conns", type=int,
