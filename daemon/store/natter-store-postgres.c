@@ -349,8 +349,9 @@ static const struct {
   [STMT_DIRECTORY] = { "natter_directory",
     "SELECT r.name, r.topic, (SELECT count (*) FROM members m WHERE m.room = r.name)"
     " FROM rooms r WHERE r.kind = 'room' AND NOT r.private"
-    "   AND ($1::text IS NULL OR strpos (r.name, $1) > 0"
-    "        OR strpos (coalesce (r.topic, ''), $1) > 0)"
+    /* lower () folds case by the database's locale: beyond ASCII where it is not C. */
+    "   AND ($1::text IS NULL OR strpos (lower (r.name), lower ($1)) > 0"
+    "        OR strpos (lower (coalesce (r.topic, '')), lower ($1)) > 0)"
     " ORDER BY r.name LIMIT $2", 2 },
   /* Moderation: one statement each, so one transaction, answering 'ok', 'not_found'
    * (no room), 'not_member' or 'conflict'. */

@@ -469,7 +469,8 @@ static const char * const stmt_sql[N_STMTS] = {
   [STMT_SELECT_DIRECTORY] =
     "SELECT r.name, r.topic, (SELECT count (*) FROM members m WHERE m.room = r.name)"
     " FROM rooms r WHERE r.kind = 'room' AND r.private = 0"
-    "   AND (?1 IS NULL OR instr (r.name, ?1) > 0 OR instr (coalesce (r.topic, ''), ?1) > 0)"
+    "   AND (?1 IS NULL OR instr (natter_casefold (r.name), ?1) > 0"
+    "        OR instr (natter_casefold (coalesce (r.topic, '')), ?1) > 0)"
     " ORDER BY r.name LIMIT ?2",
   [STMT_SELECT_UNINDEXED] =
     "SELECT min (id) FROM messages WHERE id >"
@@ -757,6 +758,29 @@ enable_wal (Conn *conn, GError **error)
 #define WRITER_PRAGMAS COMMON_PRAGMAS "PRAGMA journal_size_limit = 67108864;" \
   "PRAGMA secure_delete = ON;"
 
+/* natter_casefold (text): @text case-folded as GLib folds it (Unicode, not only ASCII),
+ * for matching without regard to case; the other side is folded with g_utf8_casefold(). */
+static void
+sql_casefold (sqlite3_context *context, int argc, sqlite3_value **argv)
+{
+  const char *text = (const char *) sqlite3_value_text (argv[0]);
+  g_autofree char *folded = NULL;
+
+  if (text == NULL)
+    {
+      sqlite3_result_null (context);
+      return;
+    }
+  /* Stored text is valid UTF-8: the hub validates what it stores. */
+  if (!g_utf8_validate (text, -1, NULL))
+    {
+      sqlite3_result_value (context, argv[0]);
+      return;
+    }
+  folded = g_utf8_casefold (text, -1);
+  sqlite3_result_text (context, g_steal_pointer (&folded), -1, g_free);
+}
+
 static Conn *
 conn_open (const char *path, gboolean read_only, NatterDurability durability,
            guint busy_timeout_ms, GError **error)
@@ -777,6 +801,15 @@ conn_open (const char *path, gboolean read_only, NatterDurability durability,
 
   sqlite3_db_config (conn->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
   sqlite3_busy_timeout (conn->db, (int) busy_timeout_ms);
+  rc = sqlite3_create_function_v2 (conn->db, "natter_casefold", 1,
+                                   SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
+                                   NULL, sql_casefold, NULL, NULL, NULL);
+  if (rc != SQLITE_OK)
+    {
+      set_db_error (error, conn->db, rc);
+      g_prefix_error (error, "Cannot set up %s: ", path);
+      return NULL;
+    }
 
   if (read_only)
     pragmas = READER_PRAGMAS;
@@ -3242,7 +3275,8 @@ natter_store_sqlite_directory_async (NatterStore *store, const char *query, guin
 
   op = op_new (self, read_directory, natter_store_sqlite_directory_async, cancellable,
                callback, user_data);
-  op->text = g_strdup (query);
+  /* Matched case-folded: see sql_casefold(). */
+  op->text = query != NULL ? g_utf8_casefold (query, -1) : NULL;
   op->u64 = limit;
   submit_read (self, op);
 }

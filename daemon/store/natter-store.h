@@ -395,8 +395,8 @@ void                 natter_store_list_blocks_async    (NatterStore *self, const
                                                         GAsyncReadyCallback callback, gpointer user_data);
 GStrv                natter_store_list_blocks_finish   (NatterStore *self, GAsyncResult *result, GError **error);
 
-/* Public rooms (kind room, not private) whose name or topic contains @query (nullable),
- * by name, at most @limit. Returns (element-type NatterDirectoryEntry). */
+/* Public rooms (kind room, not private) whose name or topic contains @query (nullable)
+ * regardless of case, by name, at most @limit. Returns (element-type NatterDirectoryEntry). */
 void                 natter_store_directory_async      (NatterStore *self, const char *query,
                                                         guint limit, GCancellable *cancellable,
                                                         GAsyncReadyCallback callback, gpointer user_data);

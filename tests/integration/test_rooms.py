@@ -137,6 +137,21 @@ class RoomsTest(NatterTestCase):
         await self.expect_error(bob, "directory", {"limit": 0}, "bad_request")
         await self.expect_error(bob, "directory", {"query": "x" * 300}, "bad_request")
 
+    async def test_directory_ignores_case(self):
+        alice = await self.user("alice")
+        await alice.call("create", {"room": "knitting", "topic": "Wool and needles"}, "joined")
+        await alice.call("create", {"room": "chess", "topic": "Openings"}, "joined")
+        await alice.call("create", {"room": "cafe", "topic": "Crème BRÛLÉE"}, "joined")
+
+        for query in ("wool", "WOOL", "Needles", "KNIT"):
+            found = await alice.call("directory", {"query": query}, "directory")
+            self.assertEqual([r["name"] for r in found["rooms"]], ["knitting"], query)
+        # Beyond ASCII: the SQLite store folds as GLib does.
+        found = await alice.call("directory", {"query": "brûlée"}, "directory")
+        self.assertEqual([r["name"] for r in found["rooms"]], ["cafe"])
+        found = await alice.call("directory", {"query": "yarn"}, "directory")
+        self.assertEqual(found.get("rooms", []), [])
+
     async def test_set_role(self):
         alice = await self.user("alice")
         bob = await self.user("bob")

@@ -2156,6 +2156,47 @@ test_directory (Fixture *fixture, gconstpointer user_data)
                    "knitting");
 }
 
+/* Whether @entries is exactly the rooms @names (NULL-terminated), in order. */
+static void
+assert_directory_names (GPtrArray *entries, const char * const *names)
+{
+  g_assert_cmpuint (entries->len, ==, g_strv_length ((char **) names));
+  for (guint i = 0; i < entries->len; i++)
+    g_assert_cmpstr (((NatterDirectoryEntry *) g_ptr_array_index (entries, i))->name, ==,
+                     names[i]);
+}
+
+/* The directory matches names and topics regardless of case, whichever side has capitals. */
+static void
+test_directory_case (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GPtrArray) lower = NULL;
+  g_autoptr(GPtrArray) upper = NULL;
+  g_autoptr(GPtrArray) by_name = NULL;
+  g_autoptr(GPtrArray) none = NULL;
+  const char * const knitting[] = { "knitting", NULL };
+  const char * const both[] = { "knitting", "wool-shop", NULL };
+  const char * const nothing[] = { NULL };
+
+  g_assert_true (create_owned_room (fixture, "knitting", "bob", FALSE, "Wool and needles",
+                                    &local_error));
+  g_assert_true (create_owned_room (fixture, "wool-shop", "bob", FALSE, NULL, &local_error));
+  g_assert_true (create_owned_room (fixture, "chess", "bob", FALSE, "Openings",
+                                    &local_error));
+  g_assert_no_error (local_error);
+
+  lower = directory (fixture, "needles", 100);
+  assert_directory_names (lower, knitting);
+  upper = directory (fixture, "NEEDLES", 100);
+  assert_directory_names (upper, knitting);
+  /* A capital in the query finds the lowercase name as well as the topic. */
+  by_name = directory (fixture, "Wool", 100);
+  assert_directory_names (by_name, both);
+  none = directory (fixture, "wool and yarn", 100);
+  assert_directory_names (none, nothing);
+}
+
 static void
 test_persistence (Fixture *fixture, gconstpointer user_data)
 {
@@ -3164,6 +3205,7 @@ main (int argc, char **argv)
   ADD ("/store/rooms/bans", test_room_bans);
   ADD ("/store/rooms/blocks", test_blocks);
   ADD ("/store/rooms/directory", test_directory);
+  ADD ("/store/rooms/directory-case", test_directory_case);
   ADD ("/store/closed", test_closed);
   ADD ("/store/finalize-without-close", test_finalize_without_close);
 
