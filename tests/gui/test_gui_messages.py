@@ -12,10 +12,13 @@
 
 import unittest
 
+from gi.repository import GLib
+
 from natter_gui_fixture import OWNER, GuiTestCase, eventually, gvariant_text, room_path
 # After natter_gui_fixture, which puts tests/integration on the path.
 from natter_fixture import JSON_PROTOCOL, JsonClient, open_ws, password_for  # noqa: E402
 
+WINDOW_PATH = "/io/github/natter/Natter/window/1"
 ROOM_IFACE = "io.github.natter.Chat.Room"
 
 
@@ -424,6 +427,65 @@ class GuiMessagesTest(GuiTestCase):
         await self.press("Return")
         event = await alice.next_event("message", room="general", body="hi @bob and @alice x")
         self.assertEqual(sorted(event.get("mentions", [])), ["alice", "bob"])
+
+    # Notification level -----------------------------------------------------------------
+
+    async def test_notification_level_in_the_room_menu(self):
+        """The room's menu chooses which messages notify: all, mentions only or none; the
+        choice is the room's NotificationLevel, and a change made elsewhere shows."""
+        await self.start_mock("-t", "notification_daemon")
+        alice = await self.room_with_alice()
+        await self.join("random")
+        await alice.call("join", {"room": "random"}, "joined")
+        await self.start_app()
+        await self.open_room("general")
+        shown = await self.popup("room_menu_button")
+        for item in ("Notifications", "All Messages", "Mentions Only", "None"):
+            self.assertIn(item, shown["labels"])
+        self.assertEqual(shown["notification-level"], "all")
+        await self.screenshot("light-messages-room-menu.png")
+        await self.close_others()
+
+        await self.set_window_action_state("notification-level", "'mentions'")
+        await eventually(lambda: self.room_level("general", "mentions"), message="NotificationLevel stays")
+        await self.showing(lambda d: d["notification-level"] == "mentions", "the menu does not follow")
+        self.assertEqual(await self.window_action_state("notification-level"), "mentions")
+
+        # Elsewhere (another front end of the account): the menu follows.
+        await self.gdbus_call(room_path("general"), ROOM_IFACE + ".SetNotificationLevel", "none")
+        await eventually(lambda: self.window_action_state_is("notification-level", "none"),
+                         message="the menu did not follow NotificationLevel")
+
+        # With "mentions", only a mention of the account notifies (the room not on screen).
+        await self.gdbus_call(room_path("general"), ROOM_IFACE + ".SetNotificationLevel", "mentions")
+        await self.open_room("random")
+        await alice.call("send", {"room": "general", "body": "nothing for you", "client_msg_id": "n1"}, "sent")
+        await alice.call("send", {"room": "general", "body": f"@{OWNER} this one", "client_msg_id": "n2"}, "sent")
+
+        async def notified():
+            return [args[4] for (method, args) in await self.mock_calls("org.freedesktop.Notifications",
+                                                                         "/org/freedesktop/Notifications")
+                    if method == "Notify"]
+
+        await eventually(notified, message="the mention did not notify")
+        self.assertEqual(await notified(), [f"@{OWNER} this one"])
+
+    async def room_level(self, room, level):
+        props = await self.room_props(room)
+        return props.get("NotificationLevel") == level
+
+    async def set_window_action_state(self, action, value):
+        await self.gdbus("call", "--session", "--dest", "io.github.natter.Natter", "--object-path", WINDOW_PATH,
+                         "--method", "org.gtk.Actions.SetState", action, f"<{value}>", "{}")
+
+    async def window_action_state(self, action):
+        _, out, _ = await self.gdbus("call", "--session", "--dest", "io.github.natter.Natter",
+                                     "--object-path", WINDOW_PATH, "--method", "org.gtk.Actions.Describe", action)
+        ((enabled, _, state),) = GLib.Variant.parse(None, out.strip(), None, None).unpack()
+        return state[0] if state else None
+
+    async def window_action_state_is(self, action, value):
+        return await self.window_action_state(action) == value
 
     # Every look ---------------------------------------------------------------------------
 
