@@ -349,3 +349,97 @@ natter_backend_forget_account_finish (NatterBackend  *self,
     return g_task_propagate_boolean (G_TASK (result), error);
   return NATTER_BACKEND_GET_IFACE (self)->forget_account_finish (self, result, error);
 }
+
+/**
+ * natter_backend_password_changed_async:
+ * @self: a #NatterBackend
+ * @password: the account's new password
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called once the backend's credentials follow the new password
+ * @user_data: data for @callback
+ *
+ * Tells the backend that a `password` request of its local front end succeeded. A
+ * backend signed in to a remote server replaces the credentials it keeps (its session
+ * token in the Secret Service); one that hosts its accounts has nothing to do.
+ */
+void
+natter_backend_password_changed_async (NatterBackend       *self,
+                                       const char          *password,
+                                       GCancellable        *cancellable,
+                                       GAsyncReadyCallback  callback,
+                                       gpointer             user_data)
+{
+  NatterBackendInterface *iface;
+
+  g_return_if_fail (NATTER_IS_BACKEND (self));
+  g_return_if_fail (password != NULL);
+
+  iface = NATTER_BACKEND_GET_IFACE (self);
+  if (iface->password_changed_async == NULL)
+    {
+      g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+
+      g_task_set_source_tag (task, natter_backend_password_changed_async);
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  iface->password_changed_async (self, password, cancellable, callback, user_data);
+}
+
+gboolean
+natter_backend_password_changed_finish (NatterBackend  *self,
+                                        GAsyncResult   *result,
+                                        GError        **error)
+{
+  g_return_val_if_fail (NATTER_IS_BACKEND (self), FALSE);
+
+  if (g_async_result_is_tagged (result, natter_backend_password_changed_async))
+    return g_task_propagate_boolean (G_TASK (result), error);
+  return NATTER_BACKEND_GET_IFACE (self)->password_changed_finish (self, result, error);
+}
+
+/**
+ * natter_backend_logged_out_async:
+ * @self: a #NatterBackend
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called once the backend let go of the account
+ * @user_data: data for @callback
+ *
+ * Tells the backend that a `logout` request of its local front end succeeded: its own
+ * session ended. A backend signed in to a remote server forgets the account (its
+ * secrets and local copy) and goes offline; one that hosts its accounts has nothing
+ * to do.
+ */
+void
+natter_backend_logged_out_async (NatterBackend       *self,
+                                 GCancellable        *cancellable,
+                                 GAsyncReadyCallback  callback,
+                                 gpointer             user_data)
+{
+  NatterBackendInterface *iface;
+
+  g_return_if_fail (NATTER_IS_BACKEND (self));
+
+  iface = NATTER_BACKEND_GET_IFACE (self);
+  if (iface->logged_out_async == NULL)
+    {
+      g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+
+      g_task_set_source_tag (task, natter_backend_logged_out_async);
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  iface->logged_out_async (self, cancellable, callback, user_data);
+}
+
+gboolean
+natter_backend_logged_out_finish (NatterBackend  *self,
+                                  GAsyncResult   *result,
+                                  GError        **error)
+{
+  g_return_val_if_fail (NATTER_IS_BACKEND (self), FALSE);
+
+  if (g_async_result_is_tagged (result, natter_backend_logged_out_async))
+    return g_task_propagate_boolean (G_TASK (result), error);
+  return NATTER_BACKEND_GET_IFACE (self)->logged_out_finish (self, result, error);
+}

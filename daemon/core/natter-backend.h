@@ -39,6 +39,12 @@ G_DECLARE_INTERFACE (NatterBackend, natter_backend, NATTER, BACKEND, GObject)
  * @forget_account_async: (nullable): signs out and forgets the account's secrets and
  *   local copy
  * @forget_account_finish: (nullable): finishes @forget_account_async
+ * @password_changed_async: (nullable): the account's password is now the one given (a
+ *   `password` request succeeded): a backend that keeps credentials updates them
+ * @password_changed_finish: (nullable): finishes @password_changed_async
+ * @logged_out_async: (nullable): the account's session ended (a `logout` request
+ *   succeeded): a backend signed in elsewhere forgets the account and goes offline
+ * @logged_out_finish: (nullable): finishes @logged_out_async
  *
  * What front ends talk to: the hub (natterd hosts the accounts) or the upstream link
  * (natterd mirrors one account of a remote server). Both take the same
@@ -106,6 +112,21 @@ struct _NatterBackendInterface
   gboolean (*forget_account_finish) (NatterBackend        *self,
                                      GAsyncResult         *result,
                                      GError              **error);
+  void     (*password_changed_async) (NatterBackend       *self,
+                                      const char          *password,
+                                      GCancellable        *cancellable,
+                                      GAsyncReadyCallback  callback,
+                                      gpointer             user_data);
+  gboolean (*password_changed_finish) (NatterBackend      *self,
+                                       GAsyncResult       *result,
+                                       GError            **error);
+  void     (*logged_out_async)      (NatterBackend        *self,
+                                     GCancellable         *cancellable,
+                                     GAsyncReadyCallback   callback,
+                                     gpointer              user_data);
+  gboolean (*logged_out_finish)     (NatterBackend        *self,
+                                     GAsyncResult         *result,
+                                     GError              **error);
 };
 
 /* The ids an implementation passes to natter_backend_install_properties() hands out,
@@ -171,5 +192,20 @@ void         natter_backend_forget_account_async (NatterBackend        *self,
 gboolean     natter_backend_forget_account_finish (NatterBackend       *self,
                                                    GAsyncResult        *result,
                                                    GError             **error);
+void         natter_backend_password_changed_async (NatterBackend       *self,
+                                                    const char          *password,
+                                                    GCancellable        *cancellable,
+                                                    GAsyncReadyCallback  callback,
+                                                    gpointer             user_data);
+gboolean     natter_backend_password_changed_finish (NatterBackend      *self,
+                                                     GAsyncResult       *result,
+                                                     GError            **error);
+void         natter_backend_logged_out_async     (NatterBackend        *self,
+                                                  GCancellable         *cancellable,
+                                                  GAsyncReadyCallback   callback,
+                                                  gpointer              user_data);
+gboolean     natter_backend_logged_out_finish    (NatterBackend        *self,
+                                                  GAsyncResult         *result,
+                                                  GError              **error);
 
 G_END_DECLS

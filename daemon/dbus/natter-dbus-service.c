@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "natter-dbus-account.h"
 #include "natter-dbus-client.h"
 #include "natter-dbus-room.h"
 #include "natter-dbus-service.h"
@@ -1021,6 +1022,7 @@ natter_dbus_service_iface_init (NatterDBusChatIface *iface)
   iface->handle_directory = natter_dbus_service_handle_directory;
   iface->handle_block = natter_dbus_service_handle_block;
   iface->handle_unblock = natter_dbus_service_handle_unblock;
+  natter_dbus_account_iface_init (iface);
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -1411,4 +1413,30 @@ natter_dbus_service_set_listening (NatterDBusService  *self,
   natter_dbus_chat_set_listen_address (iface, address);
   natter_dbus_chat_set_listen_error (iface, error_message);
   natter_dbus_chat_set_web_addresses (iface, web_addresses != NULL ? web_addresses : none);
+}
+
+/**
+ * natter_dbus_service_get_backend:
+ * @self: a #NatterDBusService
+ *
+ * Returns: (transfer none): the backend the service is a front end of now
+ */
+NatterBackend *
+natter_dbus_service_get_backend (NatterDBusService *self)
+{
+  g_return_val_if_fail (NATTER_IS_DBUS_SERVICE (self), NULL);
+  return self->backend;
+}
+
+/**
+ * natter_dbus_service_get_client:
+ * @self: a #NatterDBusService
+ *
+ * Returns: (transfer none): the client through which D-Bus callers act on the backend
+ */
+NatterDBusClient *
+natter_dbus_service_get_client (NatterDBusService *self)
+{
+  g_return_val_if_fail (NATTER_IS_DBUS_SERVICE (self), NULL);
+  return self->client;
 }

@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 
 #include "natter-backend.h"
+#include "natter-dbus-client.h"
 #include "natter-dbus-generated.h"
 
 G_BEGIN_DECLS
@@ -91,5 +92,8 @@ void               natter_dbus_service_set_backend     (NatterDBusService  *self
                                                         NatterBackend      *backend);
 void               natter_dbus_service_set_status      (NatterDBusService  *self,
                                                         const char         *status);
+
+NatterBackend     *natter_dbus_service_get_backend     (NatterDBusService  *self);
+NatterDBusClient  *natter_dbus_service_get_client      (NatterDBusService  *self);
 
 G_END_DECLS

@@ -9,8 +9,9 @@ G_BEGIN_DECLS
 /**
  * NatterSecretKind:
  * @NATTER_SECRET_TOKEN: a session token the server issued (what natterd stores)
- * @NATTER_SECRET_PASSWORD: the account's password (natterd only reads it: a user may
- *   store one with secret-tool as a fallback for an expired token)
+ * @NATTER_SECRET_PASSWORD: the account's password (natterd only reads it, and replaces
+ *   it after ChangePassword(): a user may store one with secret-tool as a fallback for
+ *   an expired token)
  *
  * The `kind` attribute of a stored secret.
  */

@@ -87,8 +87,8 @@ natter_upstream_proceed (NatterUpstream *self)
         }
       self->want_link = FALSE;
       natter_upstream_set_status (self, NATTER_BACKEND_STATUS_OFFLINE,
-                                  "No credentials for %s on %s in the Secret Service: call "
-                                  "Connect() with the password", self->user, self->server);
+                                  "No saved sign-in for %s on %s: sign in again with your "
+                                  "password", self->user, self->server);
       natter_upstream_fail_connect (self, NATTER_ERROR_UNAUTHORIZED, self->status_message);
       return;
     }
@@ -516,6 +516,170 @@ gboolean
 natter_upstream_forget_account_finish (NatterBackend  *self,
                                        GAsyncResult   *result,
                                        GError        **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* After ChangePassword() and LogOut() */
+
+/* A password the user keeps in the Secret Service as a fallback for an expired token:
+ * replaced by the new one, so that the fallback still works. */
+typedef struct
+{
+  char *server;    /* (owned) */
+  char *user;      /* (owned) */
+  char *password;  /* (owned) wiped when freed */
+} StoredPassword;
+
+static void
+stored_password_free (StoredPassword *data)
+{
+  g_free (data->server);
+  g_free (data->user);
+  natter_upstream_wipe_string (&data->password);
+  g_free (data);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (StoredPassword, stored_password_free)
+
+static void
+password_replaced_cb (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!natter_account_secret_store_finish (result, &error))
+    g_warning ("Cannot keep the new password in the Secret Service: %s", error->message);
+}
+
+static void
+stored_password_found_cb (GObject      *source,
+                          GAsyncResult *result,
+                          gpointer      user_data)
+{
+  g_autoptr(StoredPassword) data = user_data;
+  g_autoptr(GError) error = NULL;
+  char *old = natter_account_secret_lookup_finish (result, &error);
+
+  if (error != NULL)
+    g_warning ("Cannot read the Secret Service: %s", error->message);
+  if (old == NULL)
+    return;
+  secret_password_free (old);
+  natter_account_secret_store_async (data->server, data->user, NATTER_SECRET_PASSWORD,
+                                     data->password, NULL, password_replaced_cb, NULL);
+}
+
+/* The session of the old password ended (or the server could not end it): a new one
+ * with the new password, whose token the welcome keeps. */
+static void
+old_session_ended (NatterUpstream      *self,
+                   UpstreamRequest     *req,
+                   Natter__ServerFrame *frame)
+{
+  if (frame->event_case != NATTER__SERVER_FRAME__EVENT_OK)
+    g_message ("%s kept the session of the old password: %s", natter_upstream_server_label (self),
+               frame->event_case == NATTER__SERVER_FRAME__EVENT_ERROR &&
+               frame->error->message != NULL ? frame->error->message : "unexpected reply");
+  self->want_link = TRUE;
+  g_clear_handle_id (&self->reconnect_source, g_source_remove);
+  natter_upstream_link_lost (self, NULL);
+  natter_upstream_proceed (self);
+}
+
+/* ChangePassword() succeeded on the server, which kept natterd's session. Its token is
+ * what a stolen keyring would give away, so natterd ends that session and signs in
+ * again with the new password: the Secret Service then holds the new session's token
+ * (when it held one before). Completes once signed in again. */
+void
+natter_upstream_password_changed_async (NatterBackend       *backend,
+                                        const char          *password,
+                                        GCancellable        *cancellable,
+                                        GAsyncReadyCallback  callback,
+                                        gpointer             user_data)
+{
+  NatterUpstream *self = NATTER_UPSTREAM (backend);
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  Natter__ClientFrame *frame;
+
+  g_task_set_source_tag (task, natter_upstream_password_changed_async);
+  if (self->user == NULL || (self->link != LINK_UP && !self->want_link))
+    {
+      g_task_return_new_error (task, NATTER_ERROR, NATTER_ERROR_UNAVAILABLE,
+                               "The password was changed, but natterd is offline: connect with the new password");
+      return;
+    }
+  if (self->remember)
+    {
+      StoredPassword *data = g_new0 (StoredPassword, 1);
+
+      data->server = g_strdup (self->server);
+      data->user = g_strdup (self->user);
+      data->password = g_strdup (password);
+      natter_account_secret_lookup_async (self->server, self->user, NATTER_SECRET_PASSWORD, NULL,
+                                          stored_password_found_cb, data);
+    }
+
+  natter_upstream_fail_connect (self, NATTER_ERROR_UNAVAILABLE, "replaced by ChangePassword()");
+  natter_upstream_wipe_string (&self->token);
+  natter_upstream_wipe_string (&self->password);
+  self->password = g_strdup (password);
+  self->connect_task = g_steal_pointer (&task);
+  /* Offline for now, the next attempt signs in with the new password. */
+  if (self->link != LINK_UP)
+    return;
+  frame = natter_upstream_client_frame_new (NATTER__CLIENT_FRAME__OP_LOGOUT);
+  frame->logout = g_new0 (Natter__Logout, 1);
+  natter__logout__init (frame->logout);
+  natter_upstream_send_own_request (self, frame, NULL, old_session_ended);
+}
+
+gboolean
+natter_upstream_password_changed_finish (NatterBackend  *self,
+                                         GAsyncResult   *result,
+                                         GError        **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+logged_out_forgotten_cb (GObject      *source,
+                         GAsyncResult *result,
+                         gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!natter_upstream_forget_account_finish (NATTER_BACKEND (source), result, &error))
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+/* LogOut(): the server ended natterd's session; nothing of the account stays here. */
+void
+natter_upstream_logged_out_async (NatterBackend       *backend,
+                                  GCancellable        *cancellable,
+                                  GAsyncReadyCallback  callback,
+                                  gpointer             user_data)
+{
+  NatterUpstream *self = NATTER_UPSTREAM (backend);
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+  g_autofree char *server = g_strdup (natter_upstream_server_label (self));
+
+  g_task_set_source_tag (task, natter_upstream_logged_out_async);
+  natter_upstream_forget_account_async (backend, NULL, logged_out_forgotten_cb, task);
+  natter_upstream_set_status (self, NATTER_BACKEND_STATUS_OFFLINE, "Logged out of %s", server);
+}
+
+gboolean
+natter_upstream_logged_out_finish (NatterBackend  *self,
+                                   GAsyncResult   *result,
+                                   GError        **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
   return g_task_propagate_boolean (G_TASK (result), error);

@@ -112,7 +112,7 @@ auth_failed (NatterUpstream *self,
   natter_upstream_wipe_string (&self->password);
   natter_upstream_wipe_string (&self->token);
   natter_upstream_set_status (self, NATTER_BACKEND_STATUS_AUTH_FAILED,
-                              "%s refused the account %s: %s. Call Connect() with the password.",
+                              "%s refused the account %s: %s. Sign in again with your password.",
                               natter_upstream_server_label (self), self->user, message);
   natter_upstream_fail_connect (self, NATTER_ERROR_UNAUTHORIZED, self->status_message);
   natter_upstream_link_lost (self, NULL);

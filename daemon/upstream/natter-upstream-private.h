@@ -261,6 +261,21 @@ void natter_upstream_forget_account_async (NatterBackend       *backend,
 gboolean natter_upstream_forget_account_finish (NatterBackend  *self,
                                                 GAsyncResult   *result,
                                                 GError        **error);
+void natter_upstream_password_changed_async (NatterBackend       *backend,
+                                             const char          *password,
+                                             GCancellable        *cancellable,
+                                             GAsyncReadyCallback  callback,
+                                             gpointer             user_data);
+gboolean natter_upstream_password_changed_finish (NatterBackend  *self,
+                                                  GAsyncResult   *result,
+                                                  GError        **error);
+void natter_upstream_logged_out_async (NatterBackend       *backend,
+                                       GCancellable        *cancellable,
+                                       GAsyncReadyCallback  callback,
+                                       gpointer             user_data);
+gboolean natter_upstream_logged_out_finish (NatterBackend  *self,
+                                            GAsyncResult   *result,
+                                            GError        **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (UpstreamRequest, natter_upstream_request_free)
 

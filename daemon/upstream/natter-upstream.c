@@ -418,6 +418,10 @@ natter_upstream_backend_init (NatterBackendInterface *iface)
   iface->disconnect = natter_upstream_disconnect;
   iface->forget_account_async = natter_upstream_forget_account_async;
   iface->forget_account_finish = natter_upstream_forget_account_finish;
+  iface->password_changed_async = natter_upstream_password_changed_async;
+  iface->password_changed_finish = natter_upstream_password_changed_finish;
+  iface->logged_out_async = natter_upstream_logged_out_async;
+  iface->logged_out_finish = natter_upstream_logged_out_finish;
 }
 
 /* ---------------------------------------------------------------------------------- */
