@@ -110,9 +110,10 @@ listen_set_cb (GObject      *source,
                GAsyncResult *result,
                gpointer      user_data)
 {
-  g_autoptr(NatterPreferencesWindow) self = user_data;
+  NatterPreferencesWindow *self = user_data;
   g_autoptr(GError) error = NULL;
 
+  /* Cancelled: the window is gone. */
   if (natter_service_set_listen_address_finish (NATTER_SERVICE (source), result, &error) ||
       g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
@@ -139,8 +140,12 @@ apply_listen (NatterPreferencesWindow *self)
   self->port_edited = FALSE;
   address = g_strdup_printf ("%s:%u", gtk_switch_get_active (self->network_switch) ? "0.0.0.0" : "127.0.0.1",
                              (guint) port);
+  /* No reference for the callback: one would keep the window from being disposed
+   * after it was destroyed, until after its transient parent was finalized (criticals
+   * from GtkWindow when the app quit while natterd was still answering). Its dispose
+   * cancels the call instead. */
   natter_service_set_listen_address_async (self->service, address, self->cancellable,
-                                           listen_set_cb, g_object_ref (self));
+                                           listen_set_cb, self);
 }
 
 static void
