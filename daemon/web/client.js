@@ -18,6 +18,7 @@
 // that had already been stored into the original `sent`.
 
 import { Connection, NatterError } from './connection.js';
+import { applyChanges, changeFields, findMentions } from './message-state.js';
 
 export const USER_NAME_RE = /^[a-z0-9_.-]{1,32}$/;
 export const ROOM_NAME_RE = /^[a-z0-9_.-]{1,64}$/;
@@ -117,6 +118,7 @@ export class Room {
     this.typing = new Map();
     this.draft = false;
     this.joined = false;
+    this.notificationLevel = 'all';
     this.reachedStart = false;
     this.olderLoad = null;
     this.filling = null;
@@ -280,6 +282,7 @@ export class ChatClient extends EventTarget {
       read_seq: room.readSeq,
       private: room.private,
       role: room.role,
+      notification_level: room.notificationLevel,
     })));
   }
 
@@ -389,6 +392,7 @@ export class ChatClient extends EventTarget {
     room.unread = this.isReading(room.name) ? 0 : (info.unread ?? 0);
     room.private = Boolean(info.private);
     room.role = info.role ?? room.role;
+    room.notificationLevel = info.notification_level ?? room.notificationLevel;
   }
 
   // Joins (or re-joins) a room, replaying what was missed since `pos`.
@@ -416,6 +420,7 @@ export class ChatClient extends EventTarget {
     room.role = joined.role ?? '';
     room.roles = new Map([...(joined.owners || []).map((user) => [user, 'owner']),
       ...(joined.moderators || []).map((user) => [user, 'moderator'])]);
+    room.notificationLevel = joined.notification_level ?? room.notificationLevel;
     room.joined = true;
     room.draft = false;
     if (room.pos === null) {
@@ -468,6 +473,7 @@ export class ChatClient extends EventTarget {
         body: message.body ?? '',
         client_msg_id: message.client_msg_id ?? '',
         kind: message.kind || 'text',
+        ...changeFields(message),
       };
       room.messages.set(seq, stored);
       if (room.oldest === null || seq < room.oldest)
@@ -480,8 +486,11 @@ export class ChatClient extends EventTarget {
     }
     if (added.length) {
       added.sort((a, b) => a.seq - b.seq);
+      const changed = applyChanges(room, added);
       this.#advance(room);
       this.#emit('messages', { room: room.name, added, source });
+      if (changed.length)
+        this.#emit('changes', { room: room.name, seqs: changed });
     }
     return added;
   }
@@ -535,6 +544,12 @@ export class ChatClient extends EventTarget {
       break;
     case 'topic':
       this.#onTopic(body);
+      break;
+    case 'notification_level':
+      if (this.rooms.has(body.room)) {
+        this.rooms.get(body.room).notificationLevel = body.level;
+        this.#emit('rooms');
+      }
       break;
     case 'error':
       this.#emit('error', { error: new NatterError(body.code, body.message, body.retry_after_ms) });
@@ -773,11 +788,13 @@ export class ChatClient extends EventTarget {
   }
 
   /** Queues a message; it goes out now if online, else after reconnecting. */
-  send(roomName, body) {
+  send(roomName, body, { replyTo } = {}) {
     const room = this.rooms.get(roomName);
     if (!room)
       throw new NatterError('not_found');
     const entry = { cid: newClientMsgId(), room: roomName, body, ts: Date.now(), state: 'queued' };
+    if (replyTo && room.kind !== 'system')
+      entry.reply_to = replyTo;
     if (room.kind === 'system')
       entry.broadcast = true;
     else if (room.kind === 'dm')
@@ -815,9 +832,11 @@ export class ChatClient extends EventTarget {
   #frameOf(entry) {
     if (entry.broadcast)
       return { op: 'broadcast', body: { body: entry.body, client_msg_id: entry.cid } };
-    if (entry.to)
-      return { op: 'send', body: { to: entry.to, body: entry.body, client_msg_id: entry.cid } };
-    return { op: 'send', body: { room: entry.room, body: entry.body, client_msg_id: entry.cid } };
+    const send = entry.to ? { to: entry.to } : { room: entry.room };
+    Object.assign(send, { body: entry.body, client_msg_id: entry.cid });
+    if (entry.reply_to)
+      send.reply_to = entry.reply_to;
+    return { op: 'send', body: send };
   }
 
   #flushOutbox() {
@@ -875,6 +894,8 @@ export class ChatClient extends EventTarget {
       body: entry.body,
       client_msg_id: entry.cid,
       kind: entry.broadcast ? 'broadcast' : 'text',
+      reply_to: entry.reply_to,
+      mentions: findMentions(entry.body, room.members),
     }], 'sent');
     if (wasDraft || !room.joined)
       this.#join(room.name).catch(() => {});
@@ -891,7 +912,43 @@ export class ChatClient extends EventTarget {
     this.#emit('outbox', entry.room);
   }
 
-  /** Loads a page of older messages; resolves with whether any came. */
+  /**
+   * Edits, deletes or reacts to message @seq of @name (@op `edit`, `delete` or `react`,
+   * @fields its other fields); resolves once stored, with the change applied here. These
+   * need the connection: unlike a new message, a change waits in no outbox, so it never
+   * lands on a message that changed meanwhile.
+   */
+  async changeMessage(name, op, seq, fields = {}) {
+    const room = this.rooms.get(name);
+    if (!room)
+      throw new NatterError('not_found');
+    if (this.conn.state !== 'online')
+      throw new NatterError('disconnected');
+    const cid = newClientMsgId();
+    const { body: sent } = await this.conn.request(op, { room: name, seq, ...fields, client_msg_id: cid });
+    const change = {
+      seq: sent.seq, ts: sent.ts, sender: this.user, client_msg_id: cid, target_seq: seq,
+      kind: op === 'react' ? 'reaction' : op, body: op === 'react' ? fields.emoji : (fields.body ?? ''),
+    };
+    if (op === 'react')
+      change.active = fields.active !== false;
+    if (op === 'edit')
+      change.mentions = findMentions(fields.body, room.members);
+    if (sent.seq > room.lastSeq)
+      room.lastSeq = sent.seq;
+    this.#insert(room, [change], 'sent');
+  }
+
+  /** Sets how @name notifies: `all`, `mentions` or `none`; other pages of the account follow. */
+  async setNotificationLevel(name, level) {
+    await this.conn.request('set_notification_level', { room: name, level });
+    const room = this.rooms.get(name);
+    if (room) {
+      room.notificationLevel = level;
+      this.#emit('rooms');
+    }
+  }
+
   /**
    * Loads a page of older messages of @name; resolves with whether any were added. A call
    * while a page is on its way gets that page's answer instead of asking again, so that
