@@ -6,6 +6,7 @@ import { languageTag, loadTranslations, t, translateTree } from './i18n.js';
 import { ChatClient, ROOM_NAME_RE, USER_NAME_RE, dmPeer } from './client.js';
 import { DEVELOPMENT } from './build.js';
 import { RoomsUI } from './rooms.js';
+import { MessageActions } from './message-actions.js';
 
 const $ = (id) => document.getElementById(id);
 const NARROW = matchMedia('(max-width: 720px)');
@@ -234,6 +235,7 @@ class App {
     this.bindLogin();
     this.bindChat();
     this.rooms = new RoomsUI(this, { el, icon });
+    this.actions = new MessageActions(this, { linkify });
   }
 
   start() {
@@ -410,6 +412,8 @@ class App {
 
     const composer = $('composer-input');
     composer.addEventListener('keydown', (event) => {
+      if (this.actions.onComposerKey(event))
+        return;
       if (event.key === 'Enter' && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
         event.preventDefault();
         this.submitComposer();
@@ -922,6 +926,7 @@ class App {
       $('pending-list').replaceChildren();
       $('composer-input').value = '';
       this.autoGrow();
+      this.actions.roomShown();
       const room = name && this.client.rooms.get(name);
       if (room) {
         this.insertMessages([...room.messages.values()].sort((a, b) => a.seq - b.seq));
@@ -1036,14 +1041,22 @@ class App {
   submitComposer() {
     const input = $('composer-input');
     const body = input.value.trim();
-    if (!body || !this.current)
+    if (!this.current)
+      return;
+    if (this.actions.submitEdit(body)) {
+      input.value = '';
+      this.autoGrow();
+      return;
+    }
+    if (!body)
       return;
     try {
-      this.client.send(this.current, body);
+      this.client.send(this.current, body, this.actions.sendOptions());
     } catch (error) {
       this.toast(t('send_failed', { reason: this.errorText(error) }));
       return;
     }
+    this.actions.cancelContext(false);
     input.value = '';
     this.autoGrow();
     this.stopTyping();
@@ -1224,7 +1237,7 @@ class App {
     }
     if (source === 'live') {
       const last = inserted[inserted.length - 1];
-      if (last.sender !== this.client.user) {
+      if (last.sender !== this.client.user && this.actions.announces(last)) {
         $('announcer').textContent = last.kind === 'broadcast'
           ? t('announce_broadcast', { body: last.body })
           : t('announce_message', { user: last.sender, body: last.body });
@@ -1239,7 +1252,7 @@ class App {
     const inserted = [];
     const list = $('message-list');
     for (const message of messages) {
-      if (this.nodes.has(message.seq))
+      if (this.nodes.has(message.seq) || !this.actions.shows(message))
         continue;
       let lo = 0;
       let hi = this.seqs.length;
@@ -1278,13 +1291,15 @@ class App {
     const header = el('div', { class: 'message-header' },
       broadcast ? el('span', { class: 'broadcast-label' }, icon('megaphone'), el('span', { text: t('broadcast_label') })) : null,
       el('span', { class: 'sender', text: message.sender }), time);
-    return el('li', {
+    const node = el('li', {
       class: classes.join(' '),
       tabindex: '-1',
       dataset: { seq: String(message.seq), sender: message.sender, ts: String(message.ts) },
     }, broadcast ? null : avatar(message.sender),
     el('div', { class: 'message-content' }, header,
       el('div', { class: 'body', dir: 'auto' }, linkify(message.body))));
+    this.actions.decorate(node, message);
+    return node;
   }
 
   dayLabel(date) {
@@ -1375,7 +1390,8 @@ class App {
     for (const [user, seq] of room.receipts) {
       if (user === this.client.user)
         continue;
-      const at = Math.min(seq, newest);
+      // A change (an edit, a reaction) is not shown by itself: the newest message up to it is.
+      const at = this.seqs[this.seqs.findLastIndex((shown) => shown <= Math.min(seq, newest))];
       // "Seen" under one's own message says nothing.
       if (!this.nodes.has(at) || this.nodes.get(at).dataset.sender === user)
         continue;
