@@ -211,12 +211,16 @@ export class MessageActions {
     return !isChange(message);
   }
 
-  /** Whether a new message from someone else is announced, by the room's notification level. */
+  /**
+   * Whether a new message from someone else is announced, by the room's notification level
+   * (docs/protocol.md, "Notification levels": at `mentions`, direct messages still are).
+   */
   announces(message) {
-    const level = this.client.rooms.get(message.room)?.notificationLevel ?? 'all';
+    const room = this.client.rooms.get(message.room);
+    const level = room?.notificationLevel ?? 'all';
     if (level === 'none')
       return false;
-    return level === 'all' || (message.mentions ?? []).includes(this.client.user);
+    return level === 'all' || room.kind === 'dm' || (message.mentions ?? []).includes(this.client.user);
   }
 
   mayDelete(room, message) {
@@ -655,7 +659,7 @@ export class MessageActions {
   renderNotify() {
     const button = $('notify-button');
     const room = this.room;
-    button.hidden = !room || room.draft || room.kind === 'system';
+    button.hidden = !room || room.draft;
     if (button.hidden) {
       this.menu.close(false);
       return;

@@ -3,8 +3,8 @@
 // Messages people can fix and answer, through the page: editing the last message with Up,
 // deleting with a confirmation (one's own, and as the room's owner someone else's), replies
 // that quote and jump to their original (loading history for it), reactions with counts and
-// who reacted, @mentions highlighted and completed with Tab, and the same state after a
-// reload and after changes made while a page was away.
+// who reacted, @mentions highlighted and completed with Tab, the room's notification level,
+// and the same state after a reload and after changes made while a page was away.
 
 'use strict';
 
@@ -283,6 +283,51 @@ test('mentions are highlighted, one\'s own most, and Tab completes names', h.wit
   await box.fill('');
 }));
 
+test('the notification level is set from the room\'s menu and followed', h.withReport(fixture, async () => {
+  const bell = alice.getByRole('button', { name: 'Notifications' });
+  await bell.click();
+  const menu = alice.getByRole('menu', { name: 'Notifications' });
+  await menu.waitFor();
+  assert.equal(await menu.getByRole('menuitemradio', { name: /All Messages/ }).getAttribute('aria-checked'), 'true');
+  await h.screenshot(alice, 'messages-notifications');
+  await menu.getByRole('menuitemradio', { name: /Mentions Only/ }).click();
+  await alice.locator('#notify-button[title="Notifications: Mentions Only"]').waitFor();
+
+  // Another page of alice's follows at once, and a new one starts with it.
+  const other = await fixture.newPage({ name: 'alice-other' });
+  await h.logIn(other, 'alice', 'alice-password-1');
+  await h.openRoom(other, ROOM);
+  await other.locator('#notify-button[title="Notifications: Mentions Only"]').waitFor();
+  await alice.getByRole('button', { name: 'Notifications' }).click();
+  await alice.getByRole('menuitemradio', { name: /Nothing/ }).click();
+  await other.locator('#notify-button[title="Notifications: Nothing"]').waitFor();
+  await alice.getByRole('button', { name: 'Notifications' }).click();
+  await alice.getByRole('menuitemradio', { name: /Mentions Only/ }).click();
+  await other.locator('#notify-button[title="Notifications: Mentions Only"]').waitFor();
+  await other.close();
+
+  // Mentions only: a message naming alice is announced, one that does not is not.
+  await h.sendMessage(bob, 'Lunch is at noon.');
+  await h.sendMessage(bob, '@alice lunch is at noon.');
+  await alice.locator('#announcer', { hasText: 'bob: @alice lunch is at noon.' }).waitFor({ state: 'attached' });
+  await h.sendMessage(bob, 'Take a coat.');
+  await h.waitForMessage(alice, 'Take a coat.');
+  assert.equal(await alice.locator('#announcer').textContent(), 'bob: @alice lunch is at noon.');
+
+  // Nothing: not even a mention; All Messages: everything again.
+  await alice.getByRole('button', { name: 'Notifications' }).click();
+  await alice.getByRole('menuitemradio', { name: /Nothing/ }).click();
+  await alice.locator('#notify-button[title="Notifications: Nothing"]').waitFor();
+  await h.sendMessage(bob, '@alice are you there?');
+  await h.waitForMessage(alice, '@alice are you there?');
+  assert.equal(await alice.locator('#announcer').textContent(), 'bob: @alice lunch is at noon.');
+  await alice.getByRole('button', { name: 'Notifications' }).click();
+  await alice.getByRole('menuitemradio', { name: /All Messages/ }).click();
+  await alice.locator('#notify-button[title="Notifications: All Messages"]').waitFor();
+  await h.sendMessage(bob, 'Bring an umbrella.');
+  await alice.locator('#announcer', { hasText: 'bob: Bring an umbrella.' }).waitFor({ state: 'attached' });
+}));
+
 test('after a reload, and after changes made while away, the page shows the current state', h.withReport(fixture, async () => {
   // Changes while bob's page is closed: it resumes from its saved position.
   const context = bob.context();
@@ -353,7 +398,7 @@ test('at phone width the menu and the reactions fit the screen', h.withReport(fi
   const phone = await fixture.newPage({ name: 'alice-phone', width: 375, height: 720, colorScheme: 'dark' });
   await h.logIn(phone, 'alice', 'alice-password-1');
   await h.openRoom(phone, ROOM);
-  const seq = await seqOf(phone, '@bob can you check the new notes?');
+  const seq = await seqOf(phone, 'Bring an umbrella.');
   await openMenu(phone, seq);
   const box = await phone.getByRole('menu').boundingBox();
   assert.ok(box.x >= 0 && box.x + box.width <= 375, `the menu is within the screen (${JSON.stringify(box)})`);
