@@ -242,7 +242,7 @@ export class MessageActions {
         continue;
       fragment.append(this.linkify(text.slice(last, span.start)));
       const me = span.user === this.client.user;
-      fragment.append(el('span', { class: me ? 'mention me' : 'mention', text: text.slice(span.start, span.end) }));
+      fragment.append(el('span', { class: me ? 'mention mention-self' : 'mention', text: text.slice(span.start, span.end) }));
       last = span.end;
     }
     fragment.append(this.linkify(text.slice(last)));

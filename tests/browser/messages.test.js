@@ -266,13 +266,14 @@ test('mentions are highlighted, one\'s own most, and Tab completes names', h.wit
   await box.press('Enter');
   const seq = await seqOf(bob, '@bob can you check the notes?');
 
-  const mine = bySeq(bob, seq).locator('.mention.me');
+  const mine = bySeq(bob, seq).locator('.mention.mention-self');
   await mine.waitFor();
   assert.equal(await mine.textContent(), '@bob');
+  assert.equal(await mine.evaluate((node) => getComputedStyle(node).display), 'inline', 'the mention stays in the line');
   assert.match(await bySeq(bob, seq).getAttribute('class'), /\bmentions-me\b/);
   // On alice's side the name is marked, but it is not her.
   await bySeq(alice, seq).locator('.mention', { hasText: '@bob' }).waitFor();
-  assert.equal(await bySeq(alice, seq).locator('.mention.me').count(), 0);
+  assert.equal(await bySeq(alice, seq).locator('.mention.mention-self').count(), 0);
   assert.doesNotMatch(await bySeq(alice, seq).getAttribute('class'), /\bmentions-me\b/);
 
   // A name nobody has: Tab is left to move the focus on, and the text stays.
@@ -371,7 +372,7 @@ test('after a reload, and after changes made while away, the page shows the curr
       ['👍', '1', 'alice reacted with 👍'],
     ].sort());
     await bySeq(page, notes).locator('.body', { hasText: /^@bob can you check the new notes\?$/ }).waitFor();
-    await bySeq(page, notes).locator('.mention.me', { hasText: '@bob' }).waitFor();
+    await bySeq(page, notes).locator('.mention.mention-self', { hasText: '@bob' }).waitFor();
     const tombstones = await page.locator('#message-list .tombstone').count();
     assert.equal(tombstones, 2);
     assert.equal(await h.messageLocator(page, 'Oops, wrong room').count(), 0);
@@ -390,7 +391,8 @@ test('after a reload, and after changes made while away, the page shows the curr
     return (await h.shownSeqs(bob)).includes(1);
   }, { message: 'the whole room', interval: 200, timeout: 30000 });
   await expectState(bob);
-  await bySeq(bob, meeting).scrollIntoViewIfNeeded();
+  await h.screenshot(bob, 'messages-light-top');
+  await h.messageLocator(bob, 'I have it.').evaluate((node) => node.scrollIntoView({ block: 'start' }));
   await h.screenshot(bob, 'messages-light');
 }));
 
