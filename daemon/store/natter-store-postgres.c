@@ -352,7 +352,8 @@ static const struct {
     /* lower () folds case by the database's locale: beyond ASCII where it is not C. */
     "   AND ($1::text IS NULL OR strpos (lower (r.name), lower ($1)) > 0"
     "        OR strpos (lower (coalesce (r.topic, '')), lower ($1)) > 0)"
-    " ORDER BY r.name LIMIT $2", 2 },
+    /* The busiest rooms are the ones worth listing first: the top $2 by members. */
+    " ORDER BY 3 DESC, r.name LIMIT $2", 2 },
   /* Moderation: one statement each, so one transaction, answering 'ok', 'not_found'
    * (no room), 'not_member' or 'conflict'. */
   [STMT_MOD_CREATE] = { "natter_mod_create",

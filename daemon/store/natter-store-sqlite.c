@@ -471,7 +471,8 @@ static const char * const stmt_sql[N_STMTS] = {
     " FROM rooms r WHERE r.kind = 'room' AND r.private = 0"
     "   AND (?1 IS NULL OR instr (natter_casefold (r.name), ?1) > 0"
     "        OR instr (natter_casefold (coalesce (r.topic, '')), ?1) > 0)"
-    " ORDER BY r.name LIMIT ?2",
+    /* The busiest rooms are the ones worth listing first: the top ?2 by members. */
+    " ORDER BY 3 DESC, r.name LIMIT ?2",
   [STMT_SELECT_UNINDEXED] =
     "SELECT min (id) FROM messages WHERE id >"
     "  (SELECT CAST (value AS INTEGER) FROM meta WHERE key = 'search_indexed_id')",

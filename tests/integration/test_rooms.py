@@ -305,6 +305,23 @@ class RoomsTest(NatterTestCase):
         await self.expect_error(alice, "block", {"user": "alice"}, "bad_request")
         await self.expect_error(alice, "block", {}, "bad_request")
 
+    async def test_directory_most_members_first(self):
+        """The limit keeps the busiest rooms, not the first by name; ties go by name."""
+        alice, bob, carol = [await self.user(name) for name in ("alice", "bob", "carol")]
+        await alice.call("create", {"room": "aaa-quiet"}, "joined")
+        for room, members in (("crowded", (bob, carol)), ("busy", (bob,)), ("bustling", (carol,))):
+            await alice.call("create", {"room": room}, "joined")
+            for member in members:
+                await member.call("join", {"room": room}, "joined")
+
+        listing = await bob.call("directory", {}, "directory")
+        self.assertEqual([(r["name"], r["members"]) for r in listing["rooms"]],
+                         [("crowded", 3), ("bustling", 2), ("busy", 2), ("aaa-quiet", 1)])
+        top = await bob.call("directory", {"limit": 2}, "directory")
+        self.assertEqual([r["name"] for r in top["rooms"]], ["crowded", "bustling"])
+        queried = await bob.call("directory", {"query": "bus", "limit": 1}, "directory")
+        self.assertEqual([r["name"] for r in queried["rooms"]], ["bustling"])
+
 
 class AdminRoomsTest(NatterTestCase):
     admin_account = ("root", password_for("root"))

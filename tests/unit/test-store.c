@@ -2197,6 +2197,56 @@ test_directory_case (Fixture *fixture, gconstpointer user_data)
   assert_directory_names (none, nothing);
 }
 
+/* The directory's limit takes the rooms with the most members, not the first by name. */
+static void
+test_directory_most_members_first (Fixture *fixture, gconstpointer user_data)
+{
+  static const struct { const char *room; guint members; } rooms[] = {
+    { "alpha", 1 }, { "beta", 3 }, { "delta", 2 }, { "gamma", 3 }, { "zeta", 0 },
+  };
+  static const char * const users[] = { "u1", "u2", "u3" };
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GPtrArray) all = NULL;
+  g_autoptr(GPtrArray) top = NULL;
+  g_autoptr(GPtrArray) queried = NULL;
+  const char * const expected[] = { "beta", "gamma", "delta", "alpha", "zeta" };
+  const guint expected_members[] = { 3, 3, 2, 1, 0 };
+
+  for (guint i = 0; i < G_N_ELEMENTS (rooms); i++)
+    {
+      create_room (fixture, rooms[i].room);
+      for (guint j = 0; j < rooms[i].members; j++)
+        {
+          g_assert_true (add_member (fixture, rooms[i].room, users[j], &local_error));
+          g_assert_no_error (local_error);
+        }
+    }
+
+  /* Most members first, ties by name. */
+  all = directory (fixture, NULL, 100);
+  g_assert_cmpuint (all->len, ==, G_N_ELEMENTS (expected));
+  for (guint i = 0; i < all->len; i++)
+    {
+      NatterDirectoryEntry *entry = g_ptr_array_index (all, i);
+
+      g_assert_cmpstr (entry->name, ==, expected[i]);
+      g_assert_cmpuint (entry->n_members, ==, expected_members[i]);
+    }
+
+  /* The limit keeps the busiest: "alpha", first by name, is not among the top three. */
+  top = directory (fixture, NULL, 3);
+  g_assert_cmpuint (top->len, ==, 3);
+  for (guint i = 0; i < top->len; i++)
+    g_assert_cmpstr (((NatterDirectoryEntry *) g_ptr_array_index (top, i))->name, ==,
+                     expected[i]);
+
+  /* The same with a query: of beta, delta and zeta, the two busiest. */
+  queried = directory (fixture, "ta", 2);
+  g_assert_cmpuint (queried->len, ==, 2);
+  g_assert_cmpstr (((NatterDirectoryEntry *) g_ptr_array_index (queried, 0))->name, ==, "beta");
+  g_assert_cmpstr (((NatterDirectoryEntry *) g_ptr_array_index (queried, 1))->name, ==, "delta");
+}
+
 static void
 test_persistence (Fixture *fixture, gconstpointer user_data)
 {
@@ -3206,6 +3256,7 @@ main (int argc, char **argv)
   ADD ("/store/rooms/blocks", test_blocks);
   ADD ("/store/rooms/directory", test_directory);
   ADD ("/store/rooms/directory-case", test_directory_case);
+  ADD ("/store/rooms/directory-most-members-first", test_directory_most_members_first);
   ADD ("/store/closed", test_closed);
   ADD ("/store/finalize-without-close", test_finalize_without_close);
 
