@@ -1044,7 +1044,6 @@ class App {
     if (!this.current)
       return;
     if (this.actions.submitEdit(body)) {
-      input.value = '';
       this.autoGrow();
       return;
     }
@@ -1350,6 +1349,7 @@ class App {
       }, avatar(this.client.user ?? ''),
       el('div', { class: 'message-content' },
         el('div', { class: 'message-header' }, el('span', { class: 'sender', text: this.client.user })),
+        entry.reply_to ? this.actions.quote(this.client.rooms.get(entry.room), entry.reply_to) : null,
         el('div', { class: 'body', dir: 'auto' }, linkify(entry.body)),
         el('div', { class: 'pending-state' }, el('span', { text: state }), actions)));
     }));

@@ -492,7 +492,10 @@ export class MessageActions {
     return { replyTo: replying.seq };
   }
 
-  /** Takes the composer's text when it is an edit; returns whether it was one. */
+  /**
+   * Takes the composer's text when it is an edit; returns whether it was one. The box then
+   * holds again what was typed before the edit began.
+   */
   submitEdit(body) {
     const editing = this.editing;
     if (!editing)
@@ -501,14 +504,13 @@ export class MessageActions {
       this.cancelContext(false);
       return false;
     }
+    const message = this.client.rooms.get(editing.room)?.messages.get(editing.seq);
+    this.cancelContext(true);
     if (!body) {
-      const message = this.client.rooms.get(editing.room)?.messages.get(editing.seq);
-      this.cancelContext(false);
       if (message)
         this.askDelete(message);
       return true;
     }
-    this.cancelContext(false);
     if (body !== editing.body) {
       this.client.changeMessage(editing.room, 'edit', editing.seq, { body })
         .catch((error) => this.app.toast(t('edit_failed', { reason: this.app.errorText(error) })));

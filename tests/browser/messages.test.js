@@ -27,6 +27,11 @@ before(async () => {
   // alice creates the room, so she is its owner; bob is a member.
   await h.joinRoom(alice, ROOM);
   await h.joinRoom(bob, ROOM);
+  // A third member whose name starts as bob's does, for name completion.
+  const bea = await fixture.newPage({ name: 'bea' });
+  await h.register(bea, 'bea', 'bea-password-1');
+  await h.joinRoom(bea, ROOM);
+  await bea.close();
 });
 
 after(async () => {
@@ -257,10 +262,14 @@ test('reactions: chips with counts and who reacted; one\'s own toggles off', h.w
 test('mentions are highlighted, one\'s own most, and Tab completes names', h.withReport(fixture, async () => {
   const box = alice.locator('#composer-input');
   await box.fill('');
+  await alice.waitForFunction(() => document.querySelector('#room-subtitle')?.textContent.startsWith('3 members'));
   await box.pressSequentially('@b');
   await box.press('Tab');
+  assert.equal(await box.inputValue(), '@bea ');
+  await alice.locator('#announcer', { hasText: 'Completed bea, 1 of 2; Tab for the next' }).waitFor({ state: 'attached' });
+  await box.press('Tab');
   assert.equal(await box.inputValue(), '@bob ');
-  await alice.locator('#announcer', { hasText: 'Completed bob' }).waitFor({ state: 'attached' });
+  await alice.locator('#announcer', { hasText: 'Completed bob, 2 of 2' }).waitFor({ state: 'attached' });
   assert.equal(await alice.evaluate(() => document.activeElement?.id), 'composer-input');
   await box.pressSequentially('can you check the notes?');
   await box.press('Enter');
@@ -344,10 +353,15 @@ test('after a reload, and after changes made while away, the page shows the curr
   await openMenu(alice, meeting);
   await alice.getByRole('menuitem', { name: 'React with 🎉' }).click();
   await bySeq(alice, meeting).locator('.reaction[data-emoji="🎉"]').waitFor();
+  // An edit from the menu over a half-written message: the draft comes back after it.
+  await alice.locator('#composer-input').fill('a half-written thought');
   await openMenu(alice, meeting);
   await alice.getByRole('menuitem', { name: 'Edit' }).click();
+  assert.equal(await alice.locator('#composer-input').inputValue(), 'The meeting is at 3');
   await alice.locator('#composer-input').fill('The meeting is at 4');
   await alice.locator('#composer-input').press('Enter');
+  assert.equal(await alice.locator('#composer-input').inputValue(), 'a half-written thought');
+  await alice.locator('#composer-input').fill('');
   await bySeq(alice, meeting).locator('.body', { hasText: /^The meeting is at 4$/ }).waitFor();
 
   bob = await context.newPage();
