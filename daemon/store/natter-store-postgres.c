@@ -2720,6 +2720,8 @@ natter_store_postgres_change_message_async (NatterStore *store,
   job->seq = change->target_seq;
   job->flag = change->active;
   /* Whether the sender may delete the messages of others. */
+  /* Only the upstream cache (SQLite) mirrors a server's changes. */
+  g_warn_if_fail (!change->mirror);
   job->owner = change->moderator;
   /* Keyed by room like sends, so that a room's writes run in the order issued. */
   queue_job (self, change->room, job);

@@ -1188,6 +1188,7 @@ struct _Op
   gboolean            flag;            /* admin */
   gboolean            owner;           /* the local owner account */
   gboolean            moderator;       /* may delete the messages of others */
+  gboolean            mirror;          /* a change: see NatterMessageChange */
   gboolean            needs_index;     /* changes indexed rows: see index_before() */
   NatterHistoryQuery  history;
   NatterModerationKind moderation;
@@ -1936,6 +1937,9 @@ write_change_message (Conn *conn, Op *op, GError **error)
       target_kind = g_strdup (column_text (select, 2));
       break;
     case SQLITE_DONE:
+      if (op->mirror)
+        return insert_message (conn, op, TRUE,
+                               g_str_equal (op->kind, NATTER_MESSAGE_KIND_REACTION), error);
       g_set_error (error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND,
                    "No message %" G_GUINT64_FORMAT " in “%s”", op->u64, op->room);
       return FALSE;
@@ -1946,7 +1950,14 @@ write_change_message (Conn *conn, Op *op, GError **error)
 
   if (!natter_store_check_change (op->kind, op->user, op->moderator, op->u64, target_sender,
                                   target_kind, error))
-    return FALSE;
+    {
+      if (!op->mirror)
+        return FALSE;
+      /* The copy's target is further along than the change (deleted already). */
+      g_clear_error (error);
+      return insert_message (conn, op, TRUE,
+                             g_str_equal (op->kind, NATTER_MESSAGE_KIND_REACTION), error);
+    }
 
   /* Schema 9 on, the target's shard is updated here (before, triggers did it): its old
    * text out, then the new one in, or the shard's segments merged so that the deleted
@@ -3399,6 +3410,7 @@ natter_store_sqlite_change_message_async (NatterStore *store, const NatterMessag
   op->u64 = change->target_seq;
   op->flag = change->active;
   op->moderator = change->moderator;
+  op->mirror = change->mirror;
   op->needs_index = g_str_equal (change->kind, NATTER_MESSAGE_KIND_EDIT) ||
                     g_str_equal (change->kind, NATTER_MESSAGE_KIND_DELETE);
   submit_write (self, op);

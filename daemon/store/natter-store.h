@@ -180,6 +180,10 @@ typedef struct {
   gboolean    active;        /* reactions: added, or taken back */
   gboolean    moderator;     /* may delete the messages of others */
   gint64      ts_ms;
+  /* A copy of what a server already did (upstream mode's local copy, SQLite): applied to
+   * the target as far as the copy allows (it may be deleted already, or missing), and
+   * appended in any case, so that the copy's seqs stay the server's. */
+  gboolean    mirror;
 } NatterMessageChange;
 
 typedef struct {

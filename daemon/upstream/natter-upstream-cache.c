@@ -389,23 +389,36 @@ natter_upstream_cache_remove_member (NatterUpstreamCache *self,
 
 typedef struct
 {
-  NatterUpstreamCache *self;  /* (owned) */
+  NatterUpstreamCache *self;     /* (owned) */
   guint64              seq;
+  gboolean             change;   /* a reply or change, through change_message */
 } Append;
+
+static void
+append_free (Append *append)
+{
+  g_clear_object (&append->self);
+  g_free (append);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Append, append_free)
+
 
 static void
 appended_cb (GObject      *source,
              GAsyncResult *result,
              gpointer      user_data)
 {
-  Append *append = user_data;
-  g_autoptr(NatterUpstreamCache) self = append->self;
+  g_autoptr(Append) append = user_data;
+  NatterUpstreamCache *self = append->self;
   g_autoptr(GError) error = NULL;
-  g_autoptr(NatterAppendResult) appended = natter_store_append_message_finish (NATTER_STORE (source),
-                                                                               result, &error);
+  g_autoptr(NatterAppendResult) appended = NULL;
   guint64 expected = append->seq;
 
-  g_free (append);
+  if (append->change)
+    appended = natter_store_change_message_finish (NATTER_STORE (source), result, &error);
+  else
+    appended = natter_store_append_message_finish (NATTER_STORE (source), result, &error);
   if (appended == NULL)
     {
       write_failed (self, "message", error);
@@ -421,6 +434,14 @@ appended_cb (GObject      *source,
                                                 appended->message->seq);
       write_failed (self, "message order", mismatch);
     }
+}
+
+static gboolean
+is_change (const Natter__Message *message)
+{
+  return g_strcmp0 (message->kind, NATTER_MESSAGE_KIND_EDIT) == 0 ||
+         g_strcmp0 (message->kind, NATTER_MESSAGE_KIND_DELETE) == 0 ||
+         g_strcmp0 (message->kind, NATTER_MESSAGE_KIND_REACTION) == 0;
 }
 
 /**
@@ -439,6 +460,31 @@ natter_upstream_cache_append (NatterUpstreamCache   *self,
 
   if (self->store == NULL || message->room == NULL)
     return;
+  /* A reply keeps what it answers, and a change changes its copy of the target as the
+   * server's store did: a deletion erases the text here too (store, index, log). */
+  if (is_change (message) || (message->has_reply_to && message->reply_to != 0))
+    {
+      NatterMessageChange change = {
+        .room = message->room,
+        .sender = message->sender != NULL ? message->sender : "",
+        .kind = message->kind != NULL ? message->kind : NATTER_MESSAGE_KIND_TEXT,
+        .body = message->body != NULL ? message->body : "",
+        .client_msg_id = message->client_msg_id,
+        .target_seq = is_change (message) ? message->target_seq : message->reply_to,
+        .active = !message->has_active || message->active,
+        /* The server checked who may: a copy takes what it was told. */
+        .moderator = TRUE,
+        .ts_ms = message->ts,
+        .mirror = TRUE,
+      };
+
+      append = g_new0 (Append, 1);
+      append->self = g_object_ref (self);
+      append->seq = message->seq;
+      append->change = TRUE;
+      natter_store_change_message_async (self->store, &change, NULL, appended_cb, append);
+      return;
+    }
   append = g_new0 (Append, 1);
   append->self = g_object_ref (self);
   append->seq = message->seq;

@@ -314,6 +314,7 @@ natter_upstream_continue_welcome (NatterUpstream      *self,
           g_free (room->role);
           room->role = g_strdup (info->role);
         }
+      natter_upstream_set_notification_level (room, info->notification_level);
 
       join = natter_upstream_client_frame_new (NATTER__CLIENT_FRAME__OP_JOIN);
       join->join = g_new0 (Natter__Join, 1);
@@ -478,6 +479,9 @@ natter_upstream_handle_frame (NatterUpstream      *self,
       break;
     case NATTER__SERVER_FRAME__EVENT_INVITE:
       /* For the front end: an invitation changes nothing here until the account joins. */
+      break;
+    case NATTER__SERVER_FRAME__EVENT_NOTIFICATION_LEVEL:
+      natter_upstream_handle_notification_level (self, frame->notification_level);
       break;
     case NATTER__SERVER_FRAME__EVENT_PRESENCE:
     case NATTER__SERVER_FRAME__EVENT_TYPING:

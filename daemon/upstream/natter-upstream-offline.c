@@ -54,6 +54,7 @@ offline_joined (NatterUpstream  *self,
   joined.has_private_ = TRUE;
   joined.private_ = room->is_private;
   joined.role = room->role;
+  joined.notification_level = room->notification_level;
   /* Nobody is known to be online while we are not. */
   if (!g_str_equal (room->kind, NATTER_ROOM_KIND_SYSTEM))
     {

@@ -78,6 +78,7 @@ typedef struct
   gboolean        is_private;
   char           *role;       /* (owned) (nullable) the account's */
   GHashTable     *roles;      /* (owned) owners and moderators: user name → role (owned) */
+  char           *notification_level; /* (owned) (nullable) the account's, as the server said */
 } UpstreamRoom;
 
 struct _NatterUpstream
@@ -225,6 +226,10 @@ void natter_upstream_handle_member (NatterUpstream       *self,
                                     const Natter__Member *member);
 void natter_upstream_handle_receipt (NatterUpstream        *self,
                                      const Natter__Receipt *receipt);
+void natter_upstream_set_notification_level (UpstreamRoom *room,
+                                             const char   *level);
+void natter_upstream_handle_notification_level (NatterUpstream                  *self,
+                                                const Natter__NotificationLevel *level);
 
 /* natter-upstream-offline.c: answers from the local copy */
 void natter_upstream_answer_offline (NatterUpstream  *self,

@@ -59,6 +59,7 @@ natter_upstream_room_free (UpstreamRoom *room)
   g_free (room->kind);
   g_free (room->topic);
   g_free (room->role);
+  g_free (room->notification_level);
   natter_seq_order_free (room->order);
   g_hash_table_unref (room->members);
   g_hash_table_unref (room->roles);
@@ -133,6 +134,7 @@ natter_upstream_local_room_infos (NatterUpstream    *self,
       info->has_private_ = TRUE;
       info->private_ = room->is_private;
       info->role = room->role;
+      info->notification_level = room->notification_level;
       ptrs[i] = info;
     }
   *out_n = rooms->len;
@@ -375,6 +377,7 @@ natter_upstream_apply_joined (NatterUpstream       *self,
       g_free (room->role);
       room->role = g_strdup (joined->role);
     }
+  natter_upstream_set_notification_level (room, joined->notification_level);
   g_hash_table_remove_all (room->roles);
   for (gsize i = 0; i < joined->n_moderators; i++)
     g_hash_table_insert (room->roles, g_strdup (joined->moderators[i]), g_strdup ("moderator"));
@@ -512,4 +515,29 @@ natter_upstream_handle_receipt (NatterUpstream        *self,
   room->read_seq = MAX (room->read_seq, receipt->seq);
   if (self->cache != NULL)
     natter_upstream_cache_set_read (self->cache, room->name, receipt->seq);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Notification levels: the server keeps them; the copy here answers while offline. */
+
+void
+natter_upstream_set_notification_level (UpstreamRoom *room,
+                                        const char   *level)
+{
+  if (level == NULL || g_strcmp0 (room->notification_level, level) == 0)
+    return;
+  g_free (room->notification_level);
+  room->notification_level = g_strdup (level);
+}
+
+/* Another session of the account set its level in a room. */
+void
+natter_upstream_handle_notification_level (NatterUpstream                  *self,
+                                           const Natter__NotificationLevel *level)
+{
+  UpstreamRoom *room = level->room != NULL ? g_hash_table_lookup (self->rooms, level->room)
+                                           : NULL;
+
+  if (room != NULL)
+    natter_upstream_set_notification_level (room, level->level);
 }
