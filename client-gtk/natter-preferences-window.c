@@ -6,6 +6,7 @@
 #include <string.h>
 #include <glib/gi18n.h>
 
+#include "natter-account-page.h"
 #include "natter-preferences-window.h"
 
 /* The preferences (GSettings) and what natterd says about itself. */
@@ -266,5 +267,7 @@ natter_preferences_window_new (GtkWindow     *parent,
   self->service = g_object_ref (service);
   g_signal_connect_object (service, "notify", G_CALLBACK (update_service), self, G_CONNECT_SWAPPED);
   update_service (self);
+  adw_preferences_window_add (ADW_PREFERENCES_WINDOW (self),
+                              ADW_PREFERENCES_PAGE (natter_account_page_new (service)));
   return GTK_WINDOW (self);
 }

@@ -1367,3 +1367,68 @@ natter_service_create_account_async (NatterService       *self,
   g_task_set_source_tag (task, natter_service_connect_async);
   account_call (self, task, "CreateAccount", g_variant_new ("(sssb)", url, user, password, remember));
 }
+
+static void
+call_cb (GObject      *source,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_proxy_call_finish (G_DBUS_PROXY (source), result, &error);
+
+  if (reply == NULL)
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_pointer (task, g_steal_pointer (&reply), (GDestroyNotify) g_variant_unref);
+}
+
+/**
+ * natter_service_call_async:
+ * @self: a service
+ * @method: a method of natterd's root object (io.github.natter.Chat)
+ * @parameters: (nullable): its parameters; floating references are sunk
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called with natterd's reply
+ * @user_data: data for @callback
+ *
+ * Calls @method for a part of the app that shows natterd's errors in its own words (the
+ * account page): natter_service_call_finish() returns the D-Bus error as it came.
+ */
+void
+natter_service_call_async (NatterService       *self,
+                           const char          *method,
+                           GVariant            *parameters,
+                           GCancellable        *cancellable,
+                           GAsyncReadyCallback  callback,
+                           gpointer             user_data)
+{
+  g_autoptr(GVariant) owned_parameters = parameters != NULL ? g_variant_ref_sink (parameters) : NULL;
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (NATTER_IS_SERVICE (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, natter_service_call_async);
+  if (!check_running (self, task))
+    return;
+  g_dbus_proxy_call (G_DBUS_PROXY (self->root), method, owned_parameters, G_DBUS_CALL_FLAGS_NONE,
+                     -1, cancellable, call_cb, g_steal_pointer (&task));
+}
+
+/**
+ * natter_service_call_finish:
+ * @self: a service
+ * @result: the result given to the callback
+ * @error: return location for the D-Bus error
+ *
+ * Returns: (transfer full): the reply, or %NULL on error
+ */
+GVariant *
+natter_service_call_finish (NatterService  *self,
+                            GAsyncResult   *result,
+                            GError        **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}

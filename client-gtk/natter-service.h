@@ -108,4 +108,14 @@ gboolean       natter_service_set_listen_address_finish  (NatterService        *
                                                           GAsyncResult         *result,
                                                           GError              **error);
 
+void           natter_service_call_async                 (NatterService        *self,
+                                                          const char           *method,
+                                                          GVariant             *parameters,
+                                                          GCancellable         *cancellable,
+                                                          GAsyncReadyCallback   callback,
+                                                          gpointer              user_data);
+GVariant      *natter_service_call_finish                (NatterService        *self,
+                                                          GAsyncResult         *result,
+                                                          GError              **error);
+
 G_END_DECLS

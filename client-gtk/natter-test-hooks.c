@@ -885,6 +885,19 @@ test_message_action (GSimpleAction *action,
     }
 }
 
+/* Shows the page of that name in every preferences window. */
+static void
+test_page_action (GSimpleAction *action,
+                  GVariant      *parameter,
+                  gpointer       user_data)
+{
+  g_autoptr(GList) toplevels = gtk_window_list_toplevels ();
+
+  for (GList *l = toplevels; l != NULL; l = l->next)
+    if (ADW_IS_PREFERENCES_WINDOW (l->data))
+      adw_preferences_window_set_visible_page_name (l->data, g_variant_get_string (parameter, NULL));
+}
+
 static const GActionEntry test_actions[] = {
   { "test-message", test_message_action, "(tss)" },
   { "test-scroll", test_scroll_action, "s" },
@@ -899,6 +912,7 @@ static const GActionEntry test_actions[] = {
   { "test-fill", test_fill_action, "(ss)" },
   { "test-enter", test_enter_action, "s" },
   { "test-search-enter", test_search_enter_action },
+  { "test-page", test_page_action, "s" },
 };
 
 void
