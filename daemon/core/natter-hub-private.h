@@ -284,6 +284,7 @@ void natter_hub_room_drop_sub (NatterHub *self, Room *room, ClientState *cs);
 Room * natter_hub_room_for_reading (Request *req, const char *user, const char *name);
 void natter_hub_room_free (Room *room);
 gboolean natter_hub_room_is_member (Room *room, const char *user);
+void natter_hub_room_add_mentions (Room *room, Natter__Message *message);
 guint64 natter_hub_room_read_seq (Room *room, const char *user);
 void natter_hub_subscribe (NatterHub *self, ClientState *cs, Room *room, guint64 from_seq);
 GHashTable * natter_hub_user_rooms (NatterHub *self, const char *user, gboolean create);

@@ -23,10 +23,11 @@ is_name_char (char c)
 }
 
 /* Sets the mentions of @message: the members of @room named as `@user` in its body, each
- * once, in the order of their first mention. A name is the longest run of name characters
+ * once, in the order of their first mention. Every message read from the store on its way
+ * to a client goes through here (the store keeps no mentions). A name is the longest run of name characters
  * after the `@`, less trailing dots, so that "thanks @bob." names bob. */
-static void
-add_mentions (Room *room, Natter__Message *message)
+void
+natter_hub_room_add_mentions (Room *room, Natter__Message *message)
 {
   g_autoptr(GPtrArray) found = NULL;
   const char *body = message->body;
@@ -84,7 +85,7 @@ complete_append (Request *req, NatterAppendResult *appended, const GError *error
   message = appended->message;
   room = g_hash_table_lookup (self->rooms, message->room);
   if (room != NULL)
-    add_mentions (room, message);
+    natter_hub_room_add_mentions (room, message);
 
   /* Durable now: acknowledge, then fan out. */
   sent.room = message->room;
@@ -464,7 +465,7 @@ history_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   room = g_hash_table_lookup (req->hub->rooms, req->room);
   for (guint i = 0; room != NULL && i < page->messages->len; i++)
-    add_mentions (room, g_ptr_array_index (page->messages, i));
+    natter_hub_room_add_mentions (room, g_ptr_array_index (page->messages, i));
   history.room = req->room;
   history.n_messages = page->messages->len;
   history.messages = (Natter__Message **) page->messages->pdata;

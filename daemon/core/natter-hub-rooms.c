@@ -515,6 +515,8 @@ gap_fill_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
   /* A node that missed many messages (Redis was away) pages until it has them all. */
   before = natter_room_delivered_seq (room);
+  for (guint i = 0; i < page->messages->len; i++)
+    natter_hub_room_add_mentions (room, g_ptr_array_index (page->messages, i));
   natter_seq_order_fetched (room->order, (Natter__Message * const *) page->messages->pdata,
                             page->messages->len);
   self->n_catch_ups += natter_room_delivered_seq (room) - before;
@@ -769,6 +771,7 @@ resume_fetched_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       if (sub->first_live != 0 && message->seq >= sub->first_live &&
           message->seq <= sub->delivered)
         continue;
+      natter_hub_room_add_mentions (room, message);
       frame.event_case = NATTER__SERVER_FRAME__EVENT_MESSAGE;
       frame.message = message;
       event = natter_event_new (&frame);

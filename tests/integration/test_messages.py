@@ -223,6 +223,17 @@ class MessagesTest(NatterTestCase):
         page = await bob.call("history", {"room": "fix"}, "history")
         self.assertEqual(page["messages"][0]["mentions"], ["bob"])
 
+    async def test_mentions_on_resume(self):
+        # A session that joins with since_seq gets the messages it missed from the store:
+        # they carry their mentions as live ones do.
+        alice, bob = await self.pair()
+        await self.send(alice, "fix", "before", "m1")
+        sent = await self.send(alice, "fix", "@bob while you were away", "m2")
+        other = await self.session_of(bob)
+        await other.call("join", {"room": "fix", "since_seq": 1}, "joined")
+        msg = await other.next_event("message", room="fix", seq=sent["seq"])
+        self.assertEqual(msg["mentions"], ["bob"])
+
     async def test_protobuf_client(self):
         alice = await self.connect_proto("alice")
         await alice.register("alice", password_for("alice"))
