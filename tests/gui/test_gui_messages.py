@@ -140,6 +140,38 @@ class GuiMessagesTest(GuiTestCase):
         (page, _) = await self.gdbus_call(room_path("general"), ROOM_IFACE + ".HistoryDetailed", "0", "0")
         self.assertEqual([m[3] for m in page], ["the meeting is at noon", "see you tomorrow"])
 
+    async def test_message_deleted_while_editing_or_answering(self):
+        """A message deleted elsewhere while the composer edits or answers it: the
+        composer lets go of it rather than send a change that cannot be made."""
+        alice = await self.room_with_alice()
+        await self.start_app()
+        await self.open_room("general")
+        mine = await self.send("general", "draft plan")
+        await self.showing(lambda d: body_of(d, mine) == "draft plan", "the message is not shown")
+        await self.press("Up")
+        await self.showing(lambda d: d["composer"] == "draft plan" and "Editing Message" in d["labels"],
+                           "Up did not edit the message")
+        # Another front end of the account deletes it.
+        await self.gdbus_call(room_path("general"), ROOM_IFACE + ".Delete", str(mine))
+        shown = await self.showing(lambda d: details(d, mine)["deleted"] and d["composer"] == "",
+                                   "the composer still edits a deleted message")
+        self.assertNotIn("Editing Message", shown["labels"])
+
+        theirs = await alice.call("send", {"room": "general", "body": "oops", "client_msg_id": "o"}, "sent")
+        await self.showing(lambda d: body_of(d, theirs["seq"]) == "oops", "alice's message is not shown")
+        await self.message(theirs["seq"], "action", "message.reply")
+        await self.showing(lambda d: "Replying to alice" in d["labels"], "Reply shows nothing")
+        await self.type_text("what did you mean?")
+        await alice.call("delete", {"room": "general", "seq": theirs["seq"]}, "sent")
+        shown = await self.showing(lambda d: "Replying to alice" not in d["labels"],
+                                   "the composer still answers a deleted message")
+        # What was typed stays, now an ordinary message.
+        self.assertEqual(shown["composer"], "what did you mean?")
+        await self.press("Return")
+        event = await alice.next_event("message", room="general", body="what did you mean?")
+        self.assertIsNone(event.get("reply_to"))
+        self.assertEqual(self.log_problems(), [])
+
     async def test_edit_and_delete_from_the_menu(self):
         """A message's menu edits it and deletes it after asking; a deleted message stays
         as a quiet line. The account (an administrator here) may delete another member's
