@@ -7,6 +7,7 @@
 #include <glib/gi18n.h>
 
 #include "natter-conversation.h"
+#include "natter-mention-completer.h"
 #include "natter-message-row.h"
 #include "natter-outgoing-row.h"
 
@@ -51,9 +52,7 @@ struct _NatterConversation
   guint          highlight_id;     /* ends the highlight */
   guint64        editing_seq;      /* the message the composer edits; 0: none */
   guint64        replying_seq;     /* the message the composer answers; 0: none */
-  char          *completion_prefix;  /* (owned) (nullable): what Tab completes, while it cycles */
-  guint          completion_index;
-  gboolean       completing;
+  NatterMentionCompleter *completer;  /* (owned): Tab after `@` in the composer */
 
   GtkScrolledWindow *scroller;
   GtkStack          *history_stack;
@@ -420,9 +419,6 @@ buffer_changed_cb (NatterConversation *self)
   gboolean empty = gtk_text_buffer_get_char_count (buffer) == 0;
 
   update_composer (self);
-  /* Typing anything but a completion ends the cycle through the names. */
-  if (!self->completing)
-    g_clear_pointer (&self->completion_prefix, g_free);
 
   if (self->inserting || self->room == NULL)
     return;
@@ -715,111 +711,6 @@ message_action_cb (GtkWidget  *widget,
     }
 }
 
-/* Mentions ------------------------------------------------------------------------- */
-
-static int
-compare_names (gconstpointer a,
-               gconstpointer b)
-{
-  return g_strcmp0 (*(const char * const *) a, *(const char * const *) b);
-}
-
-/* The members whose names start with @prefix, sorted, the account left out. */
-static GPtrArray *
-members_starting_with (NatterConversation *self,
-                       const char         *prefix)
-{
-  const char * const *members = natter_room_get_members (self->room);
-  GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
-
-  for (guint i = 0; members != NULL && members[i] != NULL; i++)
-    if (g_str_has_prefix (members[i], prefix) &&
-        g_strcmp0 (members[i], natter_room_get_account (self->room)) != 0)
-      g_ptr_array_add (names, g_strdup (members[i]));
-  g_ptr_array_sort (names, compare_names);
-  return names;
-}
-
-/* Tab after `@` and the start of a member's name: the name, in full when only one member
- * fits, else as far as they agree, then each in turn. */
-static gboolean
-complete_mention (NatterConversation *self)
-{
-  GtkTextBuffer *buffer = gtk_text_view_get_buffer (self->composer);
-  GtkTextIter cursor;
-  GtkTextIter word_start;
-  g_autofree char *before = NULL;
-  g_autoptr(GPtrArray) names = NULL;
-  g_autofree char *replacement = NULL;
-  const char *at;
-  const char *prefix;
-  gsize common;
-
-  if (self->room == NULL)
-    return FALSE;
-  gtk_text_buffer_get_iter_at_mark (buffer, &cursor, gtk_text_buffer_get_insert (buffer));
-  word_start = cursor;
-  gtk_text_iter_set_line_offset (&word_start, 0);
-  before = gtk_text_buffer_get_text (buffer, &word_start, &cursor, FALSE);
-
-  /* The word at the cursor: `@` then name characters. */
-  at = before + strlen (before);
-  while (at > before && (g_ascii_isalnum (at[-1]) || strchr ("_.-", at[-1]) != NULL))
-    at--;
-  if (at == before || at[-1] != '@' || (at - 1 > before && (g_ascii_isalnum (at[-2]) || at[-2] == '@')))
-    return FALSE;
-  prefix = self->completion_prefix != NULL ? self->completion_prefix : at;
-  names = members_starting_with (self, prefix);
-  if (names->len == 0)
-    return TRUE;
-
-  if (names->len == 1)
-    {
-      replacement = g_strconcat (g_ptr_array_index (names, 0), " ", NULL);
-      g_clear_pointer (&self->completion_prefix, g_free);
-    }
-  else if (self->completion_prefix != NULL)
-    {
-      self->completion_index = (self->completion_index + 1) % names->len;
-      replacement = g_strdup (g_ptr_array_index (names, self->completion_index));
-    }
-  else
-    {
-      const char *first = g_ptr_array_index (names, 0);
-
-      for (common = strlen (first); common > 0; common--)
-        {
-          guint i;
-
-          for (i = 1; i < names->len && strncmp (first, g_ptr_array_index (names, i), common) == 0; i++)
-            ;
-          if (i == names->len)
-            break;
-        }
-      if (common > strlen (prefix))
-        {
-          replacement = g_strndup (first, common);
-        }
-      else
-        {
-          /* Nothing more in common: go through the names. */
-          self->completion_prefix = g_strdup (prefix);
-          self->completion_index = 0;
-          replacement = g_strdup (first);
-        }
-    }
-
-  word_start = cursor;
-  gtk_text_iter_backward_chars (&word_start, g_utf8_strlen (at, -1));
-  self->completing = TRUE;
-  gtk_text_buffer_begin_user_action (buffer);
-  gtk_text_buffer_delete (buffer, &word_start, &cursor);
-  gtk_text_buffer_insert (buffer, &word_start, replacement, -1);
-  gtk_text_buffer_end_user_action (buffer);
-  self->completing = FALSE;
-  return TRUE;
-}
-
 static void
 send_message (NatterConversation *self)
 {
@@ -917,7 +808,9 @@ natter_conversation_handle_key (NatterConversation *self,
       return TRUE;
     }
   if (keyval == GDK_KEY_Tab && (state & (GDK_SHIFT_MASK | GDK_CONTROL_MASK | GDK_ALT_MASK)) == 0)
-    return complete_mention (self);
+    return self->room != NULL &&
+           natter_mention_completer_complete (self->completer, natter_room_get_members (self->room),
+                                              natter_room_get_account (self->room));
 
   if (keyval != GDK_KEY_Return && keyval != GDK_KEY_KP_Enter && keyval != GDK_KEY_ISO_Enter)
     return FALSE;
@@ -1109,7 +1002,7 @@ natter_conversation_set_room (NatterConversation *self,
   self->cancellable = g_cancellable_new ();
   g_set_object (&self->room, room);
   set_compose_mode (self, 0, 0);
-  g_clear_pointer (&self->completion_prefix, g_free);
+  natter_mention_completer_reset (self->completer);
   self->reveal_seq = 0;
   self->highlighted_seq = 0;
   g_clear_handle_id (&self->highlight_id, g_source_remove);
@@ -1372,7 +1265,7 @@ natter_conversation_finalize (GObject *object)
   g_clear_object (&self->settings);
   g_clear_pointer (&self->typing_text, g_free);
   g_clear_pointer (&self->seen_text, g_free);
-  g_clear_pointer (&self->completion_prefix, g_free);
+  g_clear_object (&self->completer);
 
   G_OBJECT_CLASS (natter_conversation_parent_class)->finalize (object);
 }
@@ -1453,6 +1346,7 @@ natter_conversation_init (NatterConversation *self)
 
   g_signal_connect_object (gtk_text_view_get_buffer (self->composer), "changed",
                            G_CALLBACK (buffer_changed_cb), self, G_CONNECT_SWAPPED);
+  self->completer = natter_mention_completer_new (gtk_text_view_get_buffer (self->composer));
   update_composer (self);
   update_history_state (self);
 }
