@@ -289,12 +289,15 @@ details_variant (const Natter__Message *message,
   return g_variant_builder_end (&builder);
 }
 
-/* The generated setters notify only on change. */
+/* The generated setters notify only on change; variants are compared here as
+ * sync_members() does. */
 static void
 sync_message_properties (NatterDBusChatMessage *iface,
                          const Natter__Message *message)
 {
   g_autoptr(GPtrArray) mentions = g_ptr_array_new ();
+  g_autoptr(GVariant) reactions = g_variant_ref_sink (reactions_variant (message));
+  GVariant *current;
 
   natter_dbus_chat_message_set_sender (iface, message->sender != NULL ? message->sender : "");
   natter_dbus_chat_message_set_body (iface, message->body != NULL ? message->body : "");
@@ -306,7 +309,9 @@ sync_message_properties (NatterDBusChatMessage *iface,
   natter_dbus_chat_message_set_edited_timestamp (iface, message->has_edited_ts
                                                         ? message->edited_ts : 0);
   natter_dbus_chat_message_set_reply_to (iface, message->has_reply_to ? message->reply_to : 0);
-  natter_dbus_chat_message_set_reactions (iface, reactions_variant (message));
+  current = natter_dbus_chat_message_get_reactions (iface);
+  if (current == NULL || !g_variant_equal (current, reactions))
+    natter_dbus_chat_message_set_reactions (iface, reactions);
   for (gsize i = 0; i < message->n_mentions; i++)
     g_ptr_array_add (mentions, message->mentions[i]);
   g_ptr_array_add (mentions, NULL);
