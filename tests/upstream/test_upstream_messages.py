@@ -151,6 +151,39 @@ class UpstreamMessagesTest(UpstreamTestCase):
         messages, _ = await self.history("chat")
         self.assertEqual([(m[0], m[3]) for m in messages if m[0] == seq], [(seq, "")])
 
+    async def test_deletion_while_offline_erases_on_reconnect(self):
+        """A message deleted on the server while the desktop was offline leaves its local
+        copy when the desktop resumes."""
+        await self.start_upstream()
+        await self.connect()
+        await self.join("chat")
+        bob = await self.ws_login("bob")
+        await bob.call("join", {"room": "chat"}, "joined")
+        seq = (await bob.call("send", {"room": "chat", "body": "pin is qzvxkofflineword",
+                                       "client_msg_id": "k1"}, "sent"))["seq"]
+        await eventually(self.body_is("chat", seq, "pin is qzvxkofflineword"),
+                         message="the message did not arrive")
+        state = {}
+
+        def checkpointed(present):
+            def check():
+                state["contents"] = checkpoint_and_read(self.upstream.data_dir)
+                return (state["contents"] is not None and
+                        (b"qzvxkofflineword" in state["contents"]) == present)
+            return check
+
+        await eventually(checkpointed(True), message="the local copy never held the message")
+
+        await self.gdbus_call(ROOT_PATH, CHAT_IFACE + ".Disconnect")
+        await self.wait_status("offline")
+        await bob.call("delete", {"room": "chat", "seq": seq}, "sent")
+        await self.gdbus_call(ROOT_PATH, CHAT_IFACE + ".Connect", "", "", "", "true")
+        await self.wait_status("connected")
+        await eventually(lambda: [c for c in self.changed("chat") if c[3] == "delete"],
+                         message="the deletion was not resumed")
+        await eventually(checkpointed(False), timeout=20,
+                         message="the text deleted while offline stayed in the local copy")
+
     async def test_notification_level(self):
         """SetNotificationLevel goes to the host, where the account's other sessions hear
         of it; a level set there reaches NotificationLevel."""
