@@ -29,6 +29,7 @@ struct _NatterMessageRow
   gboolean       mentions_me;
   gboolean       moderator;    /* whether the account may delete others' messages */
 
+  GtkWidget     *message_box;
   GtkWidget     *gutter;
   AdwAvatar     *avatar;
   GtkWidget     *header;
@@ -522,6 +523,7 @@ natter_message_row_class_init (NatterMessageRowClass *klass)
   object_class->finalize = natter_message_row_finalize;
 
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/natter/Natter/natter-message-row.ui");
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, message_box);
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, gutter);
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, avatar);
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, header);
@@ -608,8 +610,7 @@ natter_message_row_new (NatterMessage *message,
       /* Translators: the header of an announcement; %s is the administrator who sent it */
       title = g_strdup_printf (_("Announcement from %s"), sender);
       gtk_label_set_label (self->sender_label, title);
-      /* The row's own child, not a template child: the row unparents it itself. */
-      gtk_widget_add_css_class (gtk_list_box_row_get_child (GTK_LIST_BOX_ROW (self)), "broadcast");
+      gtk_widget_add_css_class (self->message_box, "broadcast");
     }
   else
     {
