@@ -476,8 +476,24 @@ class App {
     }
   }
 
+  /** Ends every session of the account, this page's too: needs the server, so not offline. */
+  async logOutEverywhere() {
+    const button = $('logout-all');
+    if (this.client.conn.state !== 'online' && this.client.conn.state !== 'syncing') {
+      $('sessions-status').textContent = t('error_logout_all_offline');
+      return;
+    }
+    button.disabled = true;
+    try {
+      await this.client.logOut({ all: true });
+    } finally {
+      button.disabled = false;
+    }
+  }
+
   bindAccount() {
     $('account-button').addEventListener('click', () => this.openAccount());
+    $('logout-all').addEventListener('click', () => this.logOutEverywhere());
     $('password-form').addEventListener('submit', (event) => {
       event.preventDefault();
       this.submitPassword();

@@ -219,13 +219,14 @@ export class ChatClient extends EventTarget {
    * then forgets everything here. Offline, or when the server does not answer in time, the
    * page forgets the token all the same, so nobody at this browser can use it again, and
    * reports `offline`: the server session then lasts until it expires or is revoked from
-   * another device's account page. Resolves with `{offline}`.
+   * another device's account page. With `all`, every session of the account ends (the
+   * others close with 1008). Resolves with `{offline}`.
    */
-  async logOut() {
+  async logOut({ all = false } = {}) {
     let offline = false;
     if (this.conn.state === 'online' || this.conn.state === 'syncing') {
       try {
-        await this.conn.request('logout', {}, LOGOUT_TIMEOUT_MS);
+        await this.conn.request('logout', all ? { all: true } : {}, LOGOUT_TIMEOUT_MS);
       } catch {
         offline = true;
       }

@@ -149,6 +149,30 @@ test('changing the password ends the other sessions', h.withReport(fixture, asyn
   await h.logIn(other, 'cat', 'cat-password-2');
 }));
 
+test('Log Out Everywhere ends every session of the account', h.withReport(fixture, async () => {
+  const desk = await fixture.newPage({ name: 'fay-desk' });
+  await h.register(desk, 'fay', 'fay-password-1');
+  const deskToken = JSON.parse(await storedSession(desk)).token;
+  const phone = await fixture.newPage({ name: 'fay-phone', width: 390, height: 780 });
+  await h.logIn(phone, 'fay', 'fay-password-1');
+  const phoneToken = JSON.parse(await storedSession(phone)).token;
+  await h.waitOnline(phone);
+
+  await openAccount(desk);
+  await h.eventually(async () => (await desk.locator('#session-list li').count()) === 2,
+    { message: 'two sessions' });
+  await desk.getByRole('button', { name: 'Log Out Everywhere' }).click();
+  // This page is logged out as by Log Out, the phone is told why, and no token works.
+  await desk.locator('#login-view').waitFor();
+  assert.equal(await desk.locator('#login-error').textContent(), '');
+  assert.equal(await storedSession(desk), null);
+  await waitSignedOut(phone, 'This session was logged out in another window.');
+  assert.equal(await tokenLogin(deskToken), 'unauthorized');
+  assert.equal(await tokenLogin(phoneToken), 'unauthorized');
+  // The account itself is fine: the password still logs in.
+  await h.logIn(desk, 'fay', 'fay-password-1');
+}));
+
 test('deleting the account asks for the password and says what happens', h.withReport(fixture, async () => {
   const page = await fixture.newPage({ name: 'dan' });
   await h.register(page, 'dan', 'dan-password-1');
@@ -240,12 +264,19 @@ test('the account page in Chinese at phone width', h.withReport(fixture, async (
   await h.screenshot(page, 'account-zh-narrow');
 }));
 
-test('Log Out while the server is unreachable forgets the token and says so', h.withReport(fixture, async () => {
+test('Log Out while the server is unreachable forgets the token and says so; Log Out Everywhere waits for it', h.withReport(fixture, async () => {
   const page = await fixture.newPage({ name: 'amy' });
   await h.register(page, 'amy', 'amy-password-1');
   const { token } = JSON.parse(await storedSession(page));
+  await openAccount(page);
   await fixture.daemon.kill();
   await page.locator('#conn-status[data-state="waiting"]').waitFor();
+  // Log Out Everywhere needs the server: it says so and the page stays logged in.
+  await page.getByRole('button', { name: 'Log Out Everywhere' }).click();
+  await page.locator('#sessions-status', { hasText: 'log out everywhere once this page is online' }).waitFor();
+  assert.notEqual(await storedSession(page), null);
+  await page.keyboard.press('Escape');
+  await page.locator('#account-dialog[open]').waitFor({ state: 'detached' });
   await page.getByRole('button', { name: 'Log Out' }).click();
   await waitSignedOut(page, 'the session stays valid on the server until it expires');
   // The server never heard of it: the token works until it expires or is revoked.
