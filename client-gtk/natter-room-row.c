@@ -28,6 +28,7 @@ natter_room_row_update (NatterRoomRow *self)
 {
   NatterRoom *room = self->room;
   NatterMessage *last = natter_room_get_last_message (room);
+  const char *body = NULL;
   guint64 unread = natter_room_get_unread_count (room);
   const char *kind = natter_room_get_kind (room);
   g_autofree char *badge = NULL;
@@ -46,6 +47,8 @@ natter_room_row_update (NatterRoomRow *self)
       adw_avatar_set_icon_name (self->avatar, natter_room_get_icon_name (room));
     }
 
+  if (last != NULL)
+    body = natter_message_get_deleted (last) ? _("This message was deleted") : natter_message_get_body (last);
   if (last == NULL)
     {
       g_autofree char *subtitle = natter_room_dup_subtitle (room);
@@ -56,7 +59,7 @@ natter_room_row_update (NatterRoomRow *self)
       g_autofree char *preview = NULL;
 
       /* Translators: the newest message of a conversation, sent by the user */
-      preview = g_strdup_printf (_("You: %s"), natter_message_get_body (last));
+      preview = g_strdup_printf (_("You: %s"), body);
       g_strdelimit (preview, "\n", ' ');
       gtk_label_set_label (self->preview_label, preview);
     }
@@ -65,11 +68,10 @@ natter_room_row_update (NatterRoomRow *self)
       g_autofree char *preview = NULL;
 
       if (g_str_equal (kind, "dm"))
-        preview = g_strdup (natter_message_get_body (last));
+        preview = g_strdup (body);
       else
         /* Translators: the newest message of a room: “sender: text” */
-        preview = g_strdup_printf (_("%s: %s"), natter_message_get_sender (last),
-                                   natter_message_get_body (last));
+        preview = g_strdup_printf (_("%s: %s"), natter_message_get_sender (last), body);
       g_strdelimit (preview, "\n", ' ');
       gtk_label_set_label (self->preview_label, preview);
     }

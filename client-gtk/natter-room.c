@@ -565,6 +565,9 @@ message_changed_cb (NatterDBusChatRoom *proxy,
     natter_message_apply (quoted, body, NULL, details);
   if (message != NULL)
     g_signal_emit (self, signals[MESSAGE_CHANGED], 0, message, kind);
+  /* The room list shows the newest message: its text changed, or is gone. */
+  if (message != NULL && message == natter_room_get_last_message (self))
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LAST_MESSAGE]);
 }
 
 static void

@@ -133,6 +133,9 @@ class GuiMessagesTest(GuiTestCase):
         self.assertEqual(details(shown, seq)["row"], row, "the row was made anew, not changed in place")
         self.assertTrue(details(shown, seq)["edited-tooltip"].startswith("Edited "))
         self.assertEqual(bodies(shown), ["the meeting is at noon", "see you tomorrow"])
+        # The room list's preview of the newest message follows.
+        self.assertIn("You: see you tomorrow", shown["labels"])
+        self.assertNotIn("You: see you", shown["labels"])
         self.assertEqual(shown["composer"], "")
         self.assertNotIn("Editing Message", shown["labels"])
 
@@ -234,7 +237,10 @@ class GuiMessagesTest(GuiTestCase):
         self.assertEqual(event["target_seq"], mine)
         shown = await self.showing(lambda d: details(d, mine)["deleted"], "the deleted message is no tombstone")
         self.assertEqual(body_of(shown, mine), "This message was deleted")
+        # Gone from the room list's preview too.
         self.assertNotIn("a typo hree (here)", shown["labels"])
+        self.assertNotIn("You: a typo hree (here)", shown["labels"])
+        self.assertIn("You: This message was deleted", shown["labels"])
 
         # Someone else's, as a moderator would.
         await self.message(theirs["seq"], "action", "message.delete")
