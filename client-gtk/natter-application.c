@@ -87,6 +87,27 @@ room_read_cb (NatterRoom        *room,
   g_hash_table_remove (self->notified, natter_room_get_name (room));
 }
 
+/* A deleted message's text leaves the screen: its notification goes too. */
+static void
+notified_message_changed_cb (NatterMessage     *message,
+                             NatterApplication *self)
+{
+  NatterRoom *room;
+  const guint64 *seq;
+  g_autofree char *id = NULL;
+
+  if (!natter_message_get_deleted (message))
+    return;
+  room = g_hash_table_lookup (self->notified, natter_message_get_room (message));
+  seq = room != NULL ? g_object_get_data (G_OBJECT (room), "natter-notified-seq") : NULL;
+  if (seq == NULL || *seq != natter_message_get_seq (message))
+    return;
+  id = notification_id (room);
+  g_application_withdraw_notification (G_APPLICATION (self), id);
+  g_signal_handlers_disconnect_by_func (room, room_read_cb, self);
+  g_hash_table_remove (self->notified, natter_room_get_name (room));
+}
+
 static void
 message_received_cb (NatterService     *service,
                      NatterRoom        *room,
@@ -153,6 +174,9 @@ message_received_cb (NatterService     *service,
 
   id = notification_id (room);
   g_application_send_notification (G_APPLICATION (self), id, notification);
+  g_object_set_data_full (G_OBJECT (room), "natter-notified-seq",
+                          g_memdup2 (&(guint64) { natter_message_get_seq (message) }, sizeof (guint64)), g_free);
+  g_signal_connect_object (message, "changed", G_CALLBACK (notified_message_changed_cb), self, 0);
 
   if (!g_hash_table_contains (self->notified, natter_room_get_name (room)))
     {

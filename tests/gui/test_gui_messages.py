@@ -516,6 +516,18 @@ class GuiMessagesTest(GuiTestCase):
         await eventually(notified, message="the mention did not notify")
         self.assertEqual(await notified(), [f"@{OWNER} this one"])
 
+        # Deleted, its text leaves the notification list too.
+        async def closed():
+            return [args for (method, args) in await self.mock_calls("org.freedesktop.Notifications",
+                                                                      "/org/freedesktop/Notifications")
+                    if method == "CloseNotification"]
+
+        mention_seq = [m[0] for m in (await self.gdbus_call(room_path("general"), ROOM_IFACE + ".HistoryDetailed",
+                                                            "0", "0"))[0] if m[3] == f"@{OWNER} this one"][0]
+        self.assertEqual(await closed(), [])
+        await alice.call("delete", {"room": "general", "seq": mention_seq}, "sent")
+        await eventually(closed, message="the deleted message's notification stays")
+
     async def room_level(self, room, level):
         props = await self.room_props(room)
         return props.get("NotificationLevel") == level
