@@ -278,9 +278,15 @@ sessions_cb (GObject      *source,
       add_note_row (self->sessions_group, self->session_rows, text);
       return;
     }
-  g_variant_get (reply, "(a(sxxsb))", &iter);
-  while (g_variant_iter_next (iter, "(&sxx&sb)", &id, &created, &last_used, &agent, &current))
-    add_session_row (self, id, created, last_used, agent, current);
+  /* This device first. */
+  for (int pass = 0; pass < 2; pass++)
+    {
+      g_variant_get (reply, "(a(sxxsb))", &iter);
+      while (g_variant_iter_next (iter, "(&sxx&sb)", &id, &created, &last_used, &agent, &current))
+        if (current == (pass == 0))
+          add_session_row (self, id, created, last_used, agent, current);
+      g_clear_pointer (&iter, g_variant_iter_free);
+    }
   if (self->session_rows->len == 0)
     add_note_row (self->sessions_group, self->session_rows, _("Not signed in anywhere else"));
 }

@@ -85,12 +85,17 @@ class GuiAccountTest(GuiTestCase):
 
     async def test_account_page_hosting(self):
         """Hosting: the owner's browser sessions are listed and one is signed out (its
-        connection closes with 1008); the password dialog changes the password; the
+        connections, the one that signed in with its token too, close with 1008); the password dialog changes the password; the
         administrator finds a user and disables and enables them. Light, dark and
         narrow screenshots."""
         await self.set_owner_password()
         url = self.daemon.url()
         page = await self.browser(url, OWNER, OWNER_PASSWORD, "NatterTest-Browser/1.0")
+        # A second tab of that browser: the same session, signed in with its token.
+        ws = await open_ws(url, [JSON_PROTOCOL])
+        tab = JsonClient(ws, "tab")
+        self.clients.append(tab)
+        await tab.login(token=page.welcome["token"])
         bob = await self.ws_user("bob")
         await self.ws_user("alice")
         await self.start_app()
@@ -105,6 +110,7 @@ class GuiAccountTest(GuiTestCase):
 
         await self.click("Sign Out")
         await self.assert_ended(page)
+        await self.assert_ended(tab)
         await self.eventually_shows(lambda d: "Not signed in anywhere else" in d["labels"],
                                     "the ended session is still listed")
 
