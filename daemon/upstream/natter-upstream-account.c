@@ -145,7 +145,11 @@ cache_opened_cb (GObject      *source,
 
           g_hash_table_add (room->members, g_strdup (m->user));
           if (g_str_equal (m->user, self->user))
-            room->read_seq = m->read_seq;
+            {
+              room->read_seq = m->read_seq;
+              room->notification_level =
+                g_strdup (natter_notification_level_to_string (m->notification_level));
+            }
         }
       g_hash_table_insert (self->rooms, room->name, room);
     }

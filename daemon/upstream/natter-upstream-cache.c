@@ -521,6 +521,42 @@ natter_upstream_cache_set_read (NatterUpstreamCache *self,
                                  g_object_ref (self));
 }
 
+static void
+level_set_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(NatterUpstreamCache) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  /* A room the copy has no membership row for yet keeps the default until the next
+   * time the server tells. */
+  if (!natter_store_set_notification_level_finish (NATTER_STORE (source), result, &error) &&
+      !g_error_matches (error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND))
+    write_failed (self, "notification level", error);
+}
+
+/**
+ * natter_upstream_cache_set_notification_level:
+ * @level: "all", "mentions" or "none", as the server said
+ *
+ * Keeps the account's notification level in @room, for NotificationLevel while offline.
+ */
+void
+natter_upstream_cache_set_notification_level (NatterUpstreamCache *self,
+                                              const char          *room,
+                                              const char          *level)
+{
+  NatterNotificationLevel value;
+
+  g_return_if_fail (NATTER_IS_UPSTREAM_CACHE (self));
+
+  if (self->store == NULL || !natter_notification_level_from_string (level, &value))
+    return;
+  natter_store_set_notification_level_async (self->store, room, self->user, value, NULL,
+                                             level_set_cb, g_object_ref (self));
+}
+
 /* ---------------------------------------------------------------------------------- */
 /* Closing */
 

@@ -58,6 +58,9 @@ void                 natter_upstream_cache_append         (NatterUpstreamCache  
 void                 natter_upstream_cache_set_read       (NatterUpstreamCache   *self,
                                                            const char            *room,
                                                            guint64                seq);
+void                 natter_upstream_cache_set_notification_level (NatterUpstreamCache *self,
+                                                                   const char          *room,
+                                                                   const char          *level);
 
 /* Flushes and closes the store off the main loop; with @delete, removes its files. */
 void                 natter_upstream_cache_close_async    (NatterUpstreamCache   *self,

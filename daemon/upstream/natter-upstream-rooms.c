@@ -528,6 +528,8 @@ natter_upstream_set_notification_level (UpstreamRoom *room,
     return;
   g_free (room->notification_level);
   room->notification_level = g_strdup (level);
+  if (room->upstream->cache != NULL)
+    natter_upstream_cache_set_notification_level (room->upstream->cache, room->name, level);
 }
 
 /* Another session of the account set its level in a room. */

@@ -7,6 +7,7 @@
 # local copy, and a deletion erases the text from the local copy's files. Run one case with
 #   NATTERD=… /usr/bin/python3 test_upstream_messages.py UpstreamMessagesTest.test_changes_mirrored
 
+import asyncio
 import unittest
 
 from gi.repository import GLib
@@ -215,6 +216,15 @@ class UpstreamMessagesTest(UpstreamTestCase):
         await self.start_upstream()
         await self.wait_status("connected")
         await eventually(lambda: level_is("none"), message="NotificationLevel was not kept")
+
+        # Restarted with the host away, the local copy knows it.
+        await self.stop_upstream()
+        await asyncio.to_thread(self.host.stop)
+        await self.start_upstream()
+        await eventually(lambda: self.has_object(room_path("chat")),
+                         message="the cached room did not appear")
+        self.assertTrue(await level_is("none"))
+        self.assertNotEqual(await self.status(), "connected")
 
 
 if __name__ == "__main__":
