@@ -3,6 +3,8 @@
 
 #include "config.h"
 
+#include <string.h>
+
 #include <glib/gi18n.h>
 
 #include "natter-errors.h"
@@ -14,11 +16,107 @@
 
 #define NATTER_DBUS_ERROR "io.github.natter.Chat.Error."
 
+#define USER_NAME_RULE N_("Check the user name: it has only lower-case letters, digits, dots, dashes and underscores")
+
+/* What the room controls (docs/dbus.md, “Rooms”) add to the general messages below, or
+ * NULL where those say it. */
+static const char *
+room_message_for (const char    *name,
+                  NatterRequest  request)
+{
+  const char *error_name;
+
+  if (name == NULL || !g_str_has_prefix (name, NATTER_DBUS_ERROR))
+    return NULL;
+  error_name = name + strlen (NATTER_DBUS_ERROR);
+
+  switch (request)
+    {
+    case NATTER_REQUEST_CREATE_ROOM:
+      if (g_str_equal (error_name, "BadRequest"))
+        return _("A room name has only lower-case letters, digits, dots, dashes and underscores, and a topic at most a few hundred characters");
+      if (g_str_equal (error_name, "Conflict"))
+        return _("A room of this name exists already. Join it, or choose another name.");
+      if (g_str_equal (error_name, "Forbidden"))
+        return _("You cannot create rooms on this server");
+      if (g_str_equal (error_name, "RateLimited"))
+        return _("You are creating rooms too fast. Wait a moment, then try again.");
+      return NULL;
+    case NATTER_REQUEST_DIRECTORY:
+      if (g_str_equal (error_name, "RateLimited"))
+        return _("The room list was asked for too often. Wait a moment, then try again.");
+      return NULL;
+    case NATTER_REQUEST_INVITE:
+      if (g_str_equal (error_name, "BadRequest"))
+        return _(USER_NAME_RULE);
+      if (g_str_equal (error_name, "NotFound"))
+        return _("There is no user of that name on this server");
+      if (g_str_equal (error_name, "Forbidden"))
+        return _("You cannot invite this person to this room");
+      if (g_str_equal (error_name, "RateLimited"))
+        return _("You are inviting people too fast. Wait a moment, then try again.");
+      return NULL;
+    case NATTER_REQUEST_KICK:
+    case NATTER_REQUEST_BAN:
+      if (g_str_equal (error_name, "BadRequest"))
+        return _(USER_NAME_RULE);
+      if (g_str_equal (error_name, "NotFound"))
+        return request == NATTER_REQUEST_KICK ?
+               _("This person is not a member of the room") :
+               _("There is no user of that name on this server");
+      if (g_str_equal (error_name, "Forbidden"))
+        return _("Only moderators and owners can remove people; a moderator cannot remove an owner, and a room keeps at least one owner");
+      return NULL;
+    case NATTER_REQUEST_UNBAN:
+      if (g_str_equal (error_name, "BadRequest"))
+        return _(USER_NAME_RULE);
+      if (g_str_equal (error_name, "NotFound"))
+        return _("This person is not banned from the room");
+      if (g_str_equal (error_name, "Forbidden"))
+        return _("Only the room’s moderators and owners can let people back in");
+      return NULL;
+    case NATTER_REQUEST_SET_ROLE:
+      if (g_str_equal (error_name, "NotFound"))
+        return _("This person is not a member of the room");
+      if (g_str_equal (error_name, "Forbidden"))
+        return _("Only the room’s owners can change roles, and a room keeps at least one owner");
+      return NULL;
+    case NATTER_REQUEST_SET_TOPIC:
+      if (g_str_equal (error_name, "BadRequest") || g_str_equal (error_name, "TooLarge"))
+        return _("This topic is too long");
+      if (g_str_equal (error_name, "Forbidden"))
+        return _("Only the room’s moderators and owners can change its topic");
+      return NULL;
+    case NATTER_REQUEST_BLOCK:
+      if (g_str_equal (error_name, "BadRequest"))
+        return _(USER_NAME_RULE);
+      if (g_str_equal (error_name, "NotFound"))
+        return _("There is no user of that name on this server");
+      return NULL;
+    case NATTER_REQUEST_JOIN:
+    case NATTER_REQUEST_DIRECT:
+    case NATTER_REQUEST_SEND:
+    case NATTER_REQUEST_LEAVE:
+    case NATTER_REQUEST_SEARCH:
+    case NATTER_REQUEST_CONNECT:
+    case NATTER_REQUEST_CREATE_ACCOUNT:
+    case NATTER_REQUEST_DISCONNECT:
+    case NATTER_REQUEST_LISTEN:
+    case NATTER_REQUEST_CHANGE_MESSAGE:
+    default:
+      return NULL;
+    }
+}
+
 static const char *
 message_for (const char    *name,
              const GError  *error,
              NatterRequest  request)
 {
+  const char *room_message = room_message_for (name, request);
+
+  if (room_message != NULL)
+    return room_message;
   if (g_strcmp0 (name, NATTER_DBUS_ERROR "BadRequest") == 0)
     {
       switch (request)
@@ -39,6 +137,15 @@ message_for (const char    *name,
         case NATTER_REQUEST_SEARCH:
         case NATTER_REQUEST_DISCONNECT:
         case NATTER_REQUEST_CHANGE_MESSAGE:
+        case NATTER_REQUEST_CREATE_ROOM:
+        case NATTER_REQUEST_DIRECTORY:
+        case NATTER_REQUEST_INVITE:
+        case NATTER_REQUEST_KICK:
+        case NATTER_REQUEST_BAN:
+        case NATTER_REQUEST_UNBAN:
+        case NATTER_REQUEST_SET_ROLE:
+        case NATTER_REQUEST_SET_TOPIC:
+        case NATTER_REQUEST_BLOCK:
         default:
           return _("The chat service did not accept this request");
         }
@@ -64,6 +171,15 @@ message_for (const char    *name,
         case NATTER_REQUEST_LISTEN:
         case NATTER_REQUEST_CREATE_ACCOUNT:
         case NATTER_REQUEST_CHANGE_MESSAGE:
+        case NATTER_REQUEST_CREATE_ROOM:
+        case NATTER_REQUEST_DIRECTORY:
+        case NATTER_REQUEST_INVITE:
+        case NATTER_REQUEST_KICK:
+        case NATTER_REQUEST_BAN:
+        case NATTER_REQUEST_UNBAN:
+        case NATTER_REQUEST_SET_ROLE:
+        case NATTER_REQUEST_SET_TOPIC:
+        case NATTER_REQUEST_BLOCK:
         default:
           return _("You are not allowed to do this");
         }
@@ -82,6 +198,8 @@ message_for (const char    *name,
     return _("The message is too long");
   if (g_strcmp0 (name, NATTER_DBUS_ERROR "RateLimited") == 0 && request == NATTER_REQUEST_CREATE_ACCOUNT)
     return _("The server takes no more new accounts from here for now. Try again later.");
+  if (g_strcmp0 (name, NATTER_DBUS_ERROR "RateLimited") == 0 && request >= NATTER_REQUEST_CREATE_ROOM)
+    return _("Too many requests in a short time. Wait a moment, then try again.");
   if (g_strcmp0 (name, NATTER_DBUS_ERROR "RateLimited") == 0)
     return _("You are sending messages too fast. Wait a moment, then try again.");
   if (g_strcmp0 (name, NATTER_DBUS_ERROR "Unavailable") == 0 && request == NATTER_REQUEST_LISTEN)

@@ -61,6 +61,7 @@ enum {
   PROP_ATTACHED,
   PROP_ROLE,
   PROP_NOTIFICATION_LEVEL,
+  PROP_PRIVATE,
   N_PROPS
 };
 
@@ -68,6 +69,7 @@ enum {
   MESSAGE_RECEIVED,
   MESSAGE_CHANGED,
   RECEIPTS_CHANGED,
+  MEMBER_CHANGED,
   N_SIGNALS
 };
 
@@ -165,6 +167,9 @@ natter_room_get_property (GObject    *object,
     case PROP_NOTIFICATION_LEVEL:
       g_value_set_string (value, natter_room_get_notification_level (self));
       break;
+    case PROP_PRIVATE:
+      g_value_set_boolean (value, natter_room_get_private (self));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -201,6 +206,7 @@ natter_room_class_init (NatterRoomClass *klass)
   properties[PROP_ROLE] = g_param_spec_string ("role", NULL, NULL, NULL, RO);
   properties[PROP_NOTIFICATION_LEVEL] =
     g_param_spec_string ("notification-level", NULL, NULL, NULL, RO);
+  properties[PROP_PRIVATE] = g_param_spec_boolean ("private", NULL, NULL, FALSE, RO);
 #undef RO
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
@@ -237,6 +243,21 @@ natter_room_class_init (NatterRoomClass *klass)
   signals[RECEIPTS_CHANGED] =
     g_signal_new ("receipts-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+
+  /**
+   * NatterRoom::member-changed:
+   * @self: the room
+   * @user: a user name
+   * @joined: whether @user is a member now
+   * @role: @user's role now, or "" when not a member
+   * @by: who kicked, banned or changed the role, or "" when @user did it
+   *
+   * natterd's MemberChanged: #NatterRoom:members and the roles have changed already.
+   */
+  signals[MEMBER_CHANGED] =
+    g_signal_new ("member-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 4,
+                  G_TYPE_STRING, G_TYPE_BOOLEAN, G_TYPE_STRING, G_TYPE_STRING);
 }
 
 static void
@@ -274,7 +295,7 @@ notify_state (NatterRoom *self)
   static const guint props[] = {
     PROP_KIND, PROP_TOPIC, PROP_SUBTITLE, PROP_UNREAD_COUNT, PROP_LAST_SEQ, PROP_READ_SEQ,
     PROP_MEMBERS, PROP_ONLINE, PROP_ICON_NAME, PROP_DISPLAY_NAME, PROP_ATTACHED,
-    PROP_ROLE, PROP_NOTIFICATION_LEVEL,
+    PROP_ROLE, PROP_NOTIFICATION_LEVEL, PROP_PRIVATE,
   };
 
   g_object_freeze_notify (G_OBJECT (self));
@@ -571,6 +592,17 @@ message_changed_cb (NatterDBusChatRoom *proxy,
 }
 
 static void
+member_changed_cb (NatterDBusChatRoom *proxy,
+                   const char         *user,
+                   gboolean            joined,
+                   const char         *role,
+                   const char         *by,
+                   NatterRoom         *self)
+{
+  g_signal_emit (self, signals[MEMBER_CHANGED], 0, user, joined, role, by);
+}
+
+static void
 properties_changed_cb (GDBusProxy *proxy,
                        GVariant   *changed,
                        GStrv       invalidated,
@@ -631,6 +663,7 @@ natter_room_attach (NatterRoom         *self,
   g_signal_connect_object (proxy, "typing", G_CALLBACK (typing_cb), self, 0);
   g_signal_connect_object (proxy, "receipt", G_CALLBACK (receipt_cb), self, 0);
   g_signal_connect_object (proxy, "message-changed", G_CALLBACK (message_changed_cb), self, 0);
+  g_signal_connect_object (proxy, "member-changed", G_CALLBACK (member_changed_cb), self, 0);
   g_signal_connect_object (proxy, "g-properties-changed", G_CALLBACK (properties_changed_cb), self, 0);
   notify_state (self);
 
@@ -891,6 +924,56 @@ natter_room_get_online (NatterRoom *self)
 {
   g_return_val_if_fail (NATTER_IS_ROOM (self), NULL);
   return self->proxy != NULL ? natter_dbus_chat_room_get_online (self->proxy) : NULL;
+}
+
+/**
+ * natter_room_get_private:
+ * @self: a room
+ *
+ * Returns: whether the room is private: only members and invited users may join it
+ */
+gboolean
+natter_room_get_private (NatterRoom *self)
+{
+  g_return_val_if_fail (NATTER_IS_ROOM (self), FALSE);
+  return self->proxy != NULL && natter_dbus_chat_room_get_private (self->proxy);
+}
+
+/**
+ * natter_room_get_member_role:
+ * @self: a room
+ * @user: a user name
+ *
+ * Returns: @user's role in the room, or "" for someone who is not a member
+ */
+const char *
+natter_room_get_member_role (NatterRoom *self,
+                             const char *user)
+{
+  GVariant *roles;
+  const char *role = NULL;
+
+  g_return_val_if_fail (NATTER_IS_ROOM (self), NULL);
+
+  if (self->proxy == NULL || user == NULL)
+    return "";
+  roles = natter_dbus_chat_room_get_member_roles (self->proxy);
+  if (roles == NULL || !g_variant_lookup (roles, user, "&s", &role))
+    return "";
+  return role;
+}
+
+/**
+ * natter_room_get_proxy:
+ * @self: a room
+ *
+ * Returns: (transfer none) (nullable): the room's D-Bus proxy, NULL while natterd is away
+ */
+NatterDBusChatRoom *
+natter_room_get_proxy (NatterRoom *self)
+{
+  g_return_val_if_fail (NATTER_IS_ROOM (self), NULL);
+  return self->proxy;
 }
 
 /**

@@ -36,6 +36,10 @@ guint64             natter_room_get_last_seq       (NatterRoom          *self);
 guint64             natter_room_get_read_seq       (NatterRoom          *self);
 const char * const *natter_room_get_members        (NatterRoom          *self);
 const char * const *natter_room_get_online         (NatterRoom          *self);
+gboolean            natter_room_get_private        (NatterRoom          *self);
+const char         *natter_room_get_member_role    (NatterRoom          *self,
+                                                    const char          *user);
+NatterDBusChatRoom *natter_room_get_proxy          (NatterRoom          *self);
 GStrv               natter_room_dup_typing         (NatterRoom          *self);
 GStrv               natter_room_dup_readers        (NatterRoom          *self,
                                                     guint64              seq);

@@ -47,6 +47,8 @@ enum {
 
 enum {
   MESSAGE_RECEIVED,
+  INVITED,
+  REMOVED_FROM_ROOM,
   N_SIGNALS
 };
 
@@ -161,6 +163,26 @@ natter_service_class_init (NatterServiceClass *klass)
   signals[MESSAGE_RECEIVED] =
     g_signal_new ("message-received", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 2, NATTER_TYPE_ROOM, NATTER_TYPE_MESSAGE);
+
+  /**
+   * NatterService::invited:
+   * @self: the service
+   * @room: the name of the room the account was invited to
+   * @by: who invited the account
+   */
+  signals[INVITED] =
+    g_signal_new ("invited", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
+
+  /**
+   * NatterService::removed-from-room:
+   * @self: the service
+   * @room: the room the account was kicked or banned from; it goes away next
+   * @by: the moderator or owner who did it
+   */
+  signals[REMOVED_FROM_ROOM] =
+    g_signal_new ("removed-from-room", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 2, NATTER_TYPE_ROOM, G_TYPE_STRING);
 }
 
 static void
@@ -223,6 +245,20 @@ message_details (NatterDBusChatMessage *proxy)
 }
 
 static void
+room_member_changed_cb (NatterRoom    *room,
+                        const char    *user,
+                        gboolean       joined,
+                        const char    *role,
+                        const char    *by,
+                        NatterService *self)
+{
+  /* Someone else took the account out of the room: the user is told why it goes. */
+  if (!joined && by != NULL && *by != '\0' && g_strcmp0 (by, user) != 0 &&
+      g_strcmp0 (user, natter_service_get_account (self)) == 0)
+    g_signal_emit (self, signals[REMOVED_FROM_ROOM], 0, room, by);
+}
+
+static void
 add_message_object (NatterService         *self,
                     NatterDBusChatMessage *proxy)
 {
@@ -266,6 +302,8 @@ add_room_object (NatterService      *self,
       g_hash_table_insert (self->rooms_by_name, (char *) natter_room_get_name (room), room);
       g_signal_connect_object (room, "message-received",
                                G_CALLBACK (room_message_received_cb), self, 0);
+      g_signal_connect_object (room, "member-changed",
+                               G_CALLBACK (room_member_changed_cb), self, 0);
       natter_room_attach (room, proxy);
       g_list_store_append (self->rooms, room);
     }
@@ -470,6 +508,15 @@ root_properties_changed_cb (GDBusProxy    *proxy,
 }
 
 static void
+root_invited_cb (NatterDBusChat *root,
+                 const char     *room,
+                 const char     *by,
+                 NatterService  *self)
+{
+  g_signal_emit (self, signals[INVITED], 0, room, by);
+}
+
+static void
 root_name_owner_cb (GObject       *proxy,
                     GParamSpec    *pspec,
                     NatterService *self)
@@ -508,6 +555,7 @@ root_ready_cb (GObject      *source,
   g_signal_connect_object (root, "g-properties-changed", G_CALLBACK (root_properties_changed_cb), self,
                            G_CONNECT_AFTER);
   g_signal_connect_object (root, "notify::g-name-owner", G_CALLBACK (root_name_owner_cb), self, 0);
+  g_signal_connect_object (root, "invited", G_CALLBACK (root_invited_cb), self, 0);
   check_epoch (self);
   send_notifications_handled (self);
 
@@ -712,6 +760,19 @@ natter_service_get_rooms (NatterService *self)
 {
   g_return_val_if_fail (NATTER_IS_SERVICE (self), NULL);
   return G_LIST_MODEL (self->rooms);
+}
+
+/**
+ * natter_service_get_root:
+ * @self: a service
+ *
+ * Returns: (transfer none) (nullable): natterd's root object, while natterd is running
+ */
+NatterDBusChat *
+natter_service_get_root (NatterService *self)
+{
+  g_return_val_if_fail (NATTER_IS_SERVICE (self), NULL);
+  return natter_service_get_running (self) ? self->root : NULL;
 }
 
 /**

@@ -23,6 +23,7 @@ const char    *natter_service_get_node                   (NatterService        *
 const char    *natter_service_get_version                (NatterService        *self);
 gboolean       natter_service_get_admin                  (NatterService        *self);
 GListModel    *natter_service_get_rooms                  (NatterService        *self);
+NatterDBusChat *natter_service_get_root                  (NatterService        *self);
 NatterRoom    *natter_service_lookup_room                (NatterService        *self,
                                                           const char           *name);
 void           natter_service_set_notifications_handled  (NatterService        *self,
