@@ -19,6 +19,7 @@ struct _NatterRoomRow
   GtkLabel      *title_label;
   GtkLabel      *preview_label;
   GtkLabel      *badge;
+  GtkWidget     *private_icon;
 };
 
 G_DEFINE_FINAL_TYPE (NatterRoomRow, natter_room_row, GTK_TYPE_LIST_BOX_ROW)
@@ -89,6 +90,7 @@ natter_room_row_update (NatterRoomRow *self)
       gtk_widget_remove_css_class (GTK_WIDGET (self), "unread");
       accessible = g_strdup (natter_room_get_display_name (room));
     }
+  gtk_widget_set_visible (self->private_icon, natter_room_get_private (room));
   gtk_label_set_label (self->badge, badge != NULL ? badge : "");
   gtk_widget_set_visible (GTK_WIDGET (self->badge), badge != NULL);
   gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_LABEL, accessible, -1);
@@ -118,6 +120,7 @@ natter_room_row_class_init (NatterRoomRowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterRoomRow, title_label);
   gtk_widget_class_bind_template_child (widget_class, NatterRoomRow, preview_label);
   gtk_widget_class_bind_template_child (widget_class, NatterRoomRow, badge);
+  gtk_widget_class_bind_template_child (widget_class, NatterRoomRow, private_icon);
 }
 
 static void
@@ -155,6 +158,19 @@ natter_room_row_get_title (NatterRoomRow *self)
 {
   g_return_val_if_fail (NATTER_IS_ROOM_ROW (self), NULL);
   return gtk_label_get_label (self->title_label);
+}
+
+/**
+ * natter_room_row_get_private_shown:
+ * @self: a row
+ *
+ * Returns: whether the row marks its room as private
+ */
+gboolean
+natter_room_row_get_private_shown (NatterRoomRow *self)
+{
+  g_return_val_if_fail (NATTER_IS_ROOM_ROW (self), FALSE);
+  return gtk_widget_get_visible (self->private_icon);
 }
 
 /**

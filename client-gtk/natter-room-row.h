@@ -15,5 +15,6 @@ GtkWidget  *natter_room_row_new       (NatterRoom    *room);
 NatterRoom *natter_room_row_get_room  (NatterRoomRow *self);
 const char *natter_room_row_get_title (NatterRoomRow *self);
 const char *natter_room_row_get_badge (NatterRoomRow *self);
+gboolean    natter_room_row_get_private_shown (NatterRoomRow *self);
 
 G_END_DECLS

@@ -311,6 +311,7 @@ describe_window (NatterWindow *self)
   GVariantBuilder tooltips;
   GVariantBuilder links;
   GVariantBuilder details;
+  GVariantBuilder private_rooms;
   GtkListBox *list = natter_conversation_get_message_list (self->conversation);
   NatterRoom *room = natter_conversation_get_room (self->conversation);
   GtkListBoxRow *row;
@@ -322,6 +323,7 @@ describe_window (NatterWindow *self)
 
   g_variant_builder_init (&rooms, G_VARIANT_TYPE ("a(sssb)"));
   g_variant_builder_init (&sections, G_VARIANT_TYPE_STRING_ARRAY);
+  g_variant_builder_init (&private_rooms, G_VARIANT_TYPE_STRING_ARRAY);
   for (int i = 0; (row = gtk_list_box_get_row_at_index (self->room_list, i)) != NULL; i++)
     {
       NatterRoomRow *room_row = NATTER_ROOM_ROW (row);
@@ -334,6 +336,8 @@ describe_window (NatterWindow *self)
                              natter_room_row_get_title (room_row),
                              natter_room_row_get_badge (room_row),
                              gtk_list_box_row_is_selected (row));
+      if (natter_room_row_get_private_shown (room_row))
+        g_variant_builder_add (&private_rooms, "s", natter_room_get_name (natter_room_row_get_room (room_row)));
     }
 
   g_variant_builder_init (&messages, G_VARIANT_TYPE ("a(tsssb)"));
@@ -409,6 +413,7 @@ describe_window (NatterWindow *self)
   g_variant_builder_add (&builder, "{sv}", "account", g_variant_new_string (adw_window_title_get_subtitle (self->sidebar_title)));
   g_variant_builder_add (&builder, "{sv}", "rooms", g_variant_builder_end (&rooms));
   g_variant_builder_add (&builder, "{sv}", "sections", g_variant_builder_end (&sections));
+  g_variant_builder_add (&builder, "{sv}", "private-rooms", g_variant_builder_end (&private_rooms));
   g_variant_builder_add (&builder, "{sv}", "sidebar", g_variant_new_string (nonnull (gtk_stack_get_visible_child_name (self->sidebar_stack))));
   g_variant_builder_add (&builder, "{sv}", "room", g_variant_new_string (room != NULL ? natter_room_get_name (room) : ""));
   g_variant_builder_add (&builder, "{sv}", "room-title", g_variant_new_string (adw_window_title_get_title (self->room_title)));
@@ -633,7 +638,7 @@ test_close_action (GSimpleAction *action,
 {
   NatterWindow *window = test_window (user_data);
   g_autoptr(GList) toplevels = gtk_window_list_toplevels ();
-  const char *buttons[] = { "new_button", "primary_menu_button", "room_menu_button" };
+  const char *buttons[] = { "new_button", "primary_menu_button", "room_menu_button", "members_button" };
 
   for (GList *l = toplevels; l != NULL; l = l->next)
     if (l->data != window && gtk_widget_get_visible (l->data))

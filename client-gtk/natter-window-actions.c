@@ -201,10 +201,12 @@ _natter_window_actions_update (NatterWindow *self)
       g_signal_connect_object (room, "notify::attached",
                                G_CALLBACK (_natter_window_actions_update), self, G_CONNECT_SWAPPED);
     }
+  _natter_window_room_actions_update (self);
 }
 
 void
 _natter_window_actions_init (NatterWindow *self)
 {
   g_action_map_add_action_entries (G_ACTION_MAP (self), actions, G_N_ELEMENTS (actions), self);
+  _natter_window_room_actions_init (self);
 }

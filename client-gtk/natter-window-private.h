@@ -42,6 +42,7 @@ struct _NatterWindow
   GtkWidget            *content;
   AdwWindowTitle       *room_title;
   GtkMenuButton        *room_menu_button;
+  GtkMenuButton        *members_button;
   NatterBanner         *content_banner;
   GtkStack             *content_stack;
   NatterConversation   *conversation;
@@ -50,5 +51,8 @@ struct _NatterWindow
 void      _natter_window_actions_init       (NatterWindow      *self);
 void      _natter_window_actions_update     (NatterWindow      *self);
 void      _natter_window_go_back            (NatterWindow      *self);
+void      _natter_window_room_actions_init  (NatterWindow      *self);
+void      _natter_window_room_actions_update (NatterWindow     *self);
+void      _natter_window_room_actions_set_service (NatterWindow *self);
 
 G_END_DECLS

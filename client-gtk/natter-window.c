@@ -233,6 +233,8 @@ update_room_title (NatterWindow *self)
   subtitle = natter_room_dup_subtitle (room);
   adw_window_title_set_title (self->room_title, natter_room_get_display_name (room));
   adw_window_title_set_subtitle (self->room_title, subtitle);
+  /* The account's role may have changed what it can do. */
+  _natter_window_room_actions_update (self);
 }
 
 static void
@@ -639,6 +641,7 @@ natter_window_constructed (GObject *object)
   natter_banner_set_service (self->content_banner, self->service);
   update_banners (self);
   natter_conversation_set_service (self->conversation, self->service);
+  _natter_window_room_actions_set_service (self);
   gtk_search_bar_set_key_capture_widget (self->search_bar, GTK_WIDGET (self->room_list));
 
   g_signal_connect_object (self->service, "notify", G_CALLBACK (service_changed_cb), self, G_CONNECT_SWAPPED);
@@ -740,6 +743,7 @@ natter_window_class_init (NatterWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, content);
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, room_title);
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, room_menu_button);
+  gtk_widget_class_bind_template_child (widget_class, NatterWindow, members_button);
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, content_banner);
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, content_stack);
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, conversation);
