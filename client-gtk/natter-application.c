@@ -185,6 +185,38 @@ message_received_cb (NatterService     *service,
     }
 }
 
+/* natterd leaves invitations to the app (it handles notifications): the window shows
+ * them, and a notification does while the window is not in front of the user. */
+static void
+invited_cb (NatterService     *service,
+            const char        *room,
+            const char        *by,
+            NatterApplication *self)
+{
+  NatterWindow *window = _natter_application_get_window (self);
+  g_autoptr(GNotification) notification = NULL;
+  g_autoptr(GIcon) icon = NULL;
+  g_autofree char *title = NULL;
+  g_autofree char *body = NULL;
+  g_autofree char *id = NULL;
+
+  if (!g_settings_get_boolean (self->settings, "notifications") ||
+      (window != NULL && gtk_window_is_active (GTK_WINDOW (window))))
+    return;
+  /* Translators: a notification's title; %s is a room name */
+  title = g_strdup_printf (_("Invitation to join #%s"), room);
+  /* Translators: %s is a user name */
+  body = g_strdup_printf (_("%s invited you. Open the invitation to join."), by);
+  notification = g_notification_new (title);
+  g_notification_set_body (notification, body);
+  icon = g_themed_icon_new (APP_ID);
+  g_notification_set_icon (notification, icon);
+  g_notification_set_category (notification, "im");
+  g_notification_set_default_action_and_target (notification, "app.open-message", "(st)", room, (guint64) 0);
+  id = g_strconcat ("invite:", room, NULL);
+  g_application_send_notification (G_APPLICATION (self), id, notification);
+}
+
 /* Style ---------------------------------------------------------------------------- */
 
 static void
@@ -228,6 +260,7 @@ natter_application_startup (GApplication *application)
 
   self->service = natter_service_new ();
   g_signal_connect_object (self->service, "message-received", G_CALLBACK (message_received_cb), self, 0);
+  g_signal_connect_object (self->service, "invited", G_CALLBACK (invited_cb), self, 0);
   /* The app shows its own notifications, whose action opens the room. */
   natter_service_set_notifications_handled (self->service, TRUE);
   natter_service_start (self->service);
