@@ -27,6 +27,12 @@ class GuiRoomsTest(GuiTestCase):
 
     # Helpers ----------------------------------------------------------------------------
 
+    async def start_app(self, **env):
+        """The app with a notification daemon, as on a desktop: an invitation notifies
+        while the window is not in front, which without a window manager may be so."""
+        await self.start_mock("-t", "notification_daemon")
+        await super().start_app(**env)
+
     async def window_action(self, name, parameter=None):
         await self.activate(name, parameter, path=WINDOW_PATH)
 
@@ -94,7 +100,7 @@ class GuiRoomsTest(GuiTestCase):
         self.assertNotIn("Hush", shown["labels"], "a private room's topic is listed")
         await self.screenshot("light-join-directory.png", window="Join a Room")
 
-        await self.fill("Room name", "coffee")
+        await self.fill("Room name", "small talk")
         shown = await self.eventually_shows(lambda d: "lounge" in d["labels"] and "lobby" not in d["labels"],
                                             "searching by topic does not narrow the list")
         await self.fill("Room name", "nothing-like-this")
@@ -196,13 +202,13 @@ class GuiRoomsTest(GuiTestCase):
         await self.close_others()
 
         await self.popup("members_button")
-        await self.shows_label("Moderator")
+        await self.shows_label("Moderator · online", "alice is not shown as a moderator")
         await self.click("bob")
         await self.click("_Remove from Room…")
-        await self.eventually_shows(lambda d: d["windows"] == ["AdwMessageDialog"] and
-                                    "Remove bob from crew?" in d["labels"], "removing bob does not ask")
+        await self.eventually_shows(lambda d: d["windows"] == ["Remove bob from crew?"],
+                                    "removing bob does not ask")
         await self.fill("Reason (optional)", "off topic")
-        await self.screenshot("light-kick.png", window="AdwMessageDialog")
+        await self.screenshot("light-kick.png", window="Remove bob from crew?")
         await self.click("_Remove")
         event = await bob.next_event("member", room="crew", user="bob", joined=False)
         self.assertEqual(event["by"], "desk")
@@ -213,16 +219,16 @@ class GuiRoomsTest(GuiTestCase):
         await self.popup("members_button")
         await self.click("bob")
         await self.click("_Ban from Room…")
-        await self.shows_label("Ban bob from crew?")
-        await self.screenshot("light-ban.png", window="AdwMessageDialog")
+        await self.eventually_shows(lambda d: d["windows"] == ["Ban bob from crew?"], "banning bob does not ask")
+        await self.screenshot("light-ban.png", window="Ban bob from crew?")
         await self.click("_Ban")
         await bob.next_event("member", room="crew", user="bob", joined=False)
         await self.shows_label("bob was banned from crew")
         frame = await bob.request("join", {"room": "crew"}, expect_error=True)
         self.assertEqual(frame["error"]["code"], "forbidden")
 
-        await self.open_dialog("unban-user", "AdwMessageDialog")
-        await self.screenshot("light-unban.png", window="AdwMessageDialog")
+        await self.open_dialog("unban-user", "Unban Someone")
+        await self.screenshot("light-unban.png", window="Unban Someone")
         await self.fill("User name", "bob")
         await self.click("_Unban")
         await self.shows_label("bob may join crew again")
@@ -232,26 +238,25 @@ class GuiRoomsTest(GuiTestCase):
         props = await self.room_props(room)
         return props["MemberRoles"].get(user) == role
 
-    async def test_member_sees_roles_but_no_moderation(self):
-        """In someone else's room the account sees the members and their roles, and
-        nothing it may not do: no member opens a page, no topic or unban in the menu."""
+    async def test_administrator_moderates_a_room_it_does_not_own(self):
+        """In someone else's room the account is a member, shown so beside the owner; as
+        the server's administrator (natterd's hosting account) it may still do what an
+        owner does, and the app offers it."""
         alice = await self.ws_user("alice")
         await alice.call("create", {"room": "alicehall"}, "joined")
         await self.join("alicehall")
         await self.start_app()
         await self.open_room("alicehall")
+        props = await self.room_props("alicehall")
+        self.assertEqual(props["Role"], "member")
         await self.popup("members_button")
-        shown = await self.eventually_shows(lambda d: {"alice", "Owner", "Member (you)"} <= set(d["labels"]),
-                                            "the members and their roles are not shown")
-        self.assertNotIn("Unban Someone…", shown["labels"])
+        await self.eventually_shows(lambda d: {"alice", "Owner · online", "Member (you)"} <= set(d["labels"]),
+                                    "the members and their roles are not shown")
         await self.click("alice")
-        shown = await self.describe()
-        self.assertNotIn("Make Moderator", shown["labels"], "a member is offered roles")
-        self.assertNotIn("Remove from Room…", shown["labels"], "a member is offered to remove the owner")
+        await self.shows_label("Make Moderator", "the administrator is not offered the owner's controls")
         await self.close_others()
-        for action in ("edit-topic", "unban-user", "kick-member", "ban-member", "set-member-role"):
-            self.assertFalse(await self.action_enabled(action), f"{action} is enabled for a member")
-        self.assertTrue(await self.action_enabled("invite"), "a member cannot invite")
+        for action in ("edit-topic", "unban-user", "kick-member", "ban-member", "set-member-role", "invite"):
+            self.assertTrue(await self.action_enabled(action), f"{action} is disabled for the administrator")
 
     # Topic ---------------------------------------------------------------------------------
 
@@ -262,8 +267,8 @@ class GuiRoomsTest(GuiTestCase):
         shown = await self.open_room("crew")
         await self.eventually_shows(lambda d: d["room-subtitle"] == "Shipping the release", "no topic in the header")
         self.assertTrue(await self.action_enabled("edit-topic"))
-        await self.open_dialog("edit-topic", "AdwMessageDialog")
-        await self.screenshot("light-topic.png", window="AdwMessageDialog")
+        await self.open_dialog("edit-topic", "Change the Topic")
+        await self.screenshot("light-topic.png", window="Change the Topic")
         await self.fill("Topic", "Release on Friday")
         await self.click("_Save")
         event = await alice.next_event("topic", room="crew")
@@ -287,9 +292,8 @@ class GuiRoomsTest(GuiTestCase):
         await self.screenshot("light-dm-menu.png")
         await self.close_others()
 
-        await self.open_dialog("block-user", "AdwMessageDialog")
-        await self.shows_label("Block alice?")
-        await self.screenshot("light-block.png", window="AdwMessageDialog")
+        await self.open_dialog("block-user", "Block alice?")
+        await self.screenshot("light-block.png", window="Block alice?")
         await self.click("_Block")
         await self.shows_label("alice is blocked: their direct messages no longer reach you")
         frame = await alice.request("send", {"to": "desk", "body": "still there?", "client_msg_id": "d1"},
@@ -315,7 +319,9 @@ class GuiRoomsTest(GuiTestCase):
         shown = await self.eventually_shows(lambda d: d["room"] == "hideout", "Join did not open hideout")
         await self.eventually_shows(lambda d: "hideout" in d["private-rooms"], "hideout is not marked private")
         await alice.next_event("member", room="hideout", user="desk", joined=True)
-        self.assertNotIn("alice invited you to hideout", shown["labels"])
+        await self.eventually_shows(lambda d: d["room-subtitle"] == "2 members" and
+                                    "alice invited you to hideout" not in d["labels"],
+                                    "the invitation stays, or the room does not show its members")
 
     async def test_removed_from_a_room_says_why(self):
         """Kicked, the room goes away from the sidebar and the window says who did it."""
@@ -348,8 +354,8 @@ class GuiRoomsTest(GuiTestCase):
         await self.eventually_shows(lambda d: "vault" in d["private-rooms"], "vault is not marked private")
         labels = set()
 
-        shown = await self.popup("members_button")
-        shown = await self.eventually_shows(lambda d: len(d["labels"]) > len(shown["labels"]) + 3,
+        await self.popup("members_button")
+        shown = await self.eventually_shows(lambda d: {"alice", "bob", "desk"} <= set(d["labels"]),
                                             "the members are not listed")
         labels |= set(shown["labels"])
         await self.screenshot(f"{variant}-rooms-members.png")
@@ -413,8 +419,8 @@ class GuiRoomsTest(GuiTestCase):
         """The same in zh_CN: the rooms' words are translated."""
         await self.start_app(**self.chinese_environment())
         labels = await self.open_room_controls("zh_CN")
-        for chinese in ("所有者（你）", "新建聊天室", "邀请成员", "更改主题", "公开聊天室", "移除 alice？", "封禁 alice？",
-                        "alice 邀请你加入 hideout"):
+        for chinese in ("所有者（您）", "新建聊天室", "邀请成员", "更改主题", "公开聊天室", "将 alice 移出 crew？",
+                        "将 alice 从 crew 封禁？", "alice 邀请您加入 hideout"):
             self.assertIn(chinese, labels)
 
 
