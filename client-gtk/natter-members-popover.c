@@ -8,6 +8,7 @@
 
 #include "natter-members-popover.h"
 #include "natter-room-controls.h"
+#include "natter-tooltips.h"
 
 /* The members of the room on screen with their roles, from the conversation's header.
  * A member the account may act on opens a page of what it may do: owners change roles,
@@ -151,6 +152,9 @@ update (NatterMembersPopover *self)
   g_autofree char *title = NULL;
   const char *mine;
 
+  /* Built when shown: the room changes often (presence, typing, unread counts). */
+  if (!gtk_widget_get_visible (GTK_WIDGET (self)))
+    return;
   while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->member_list))) != NULL)
     gtk_list_box_remove (self->member_list, child);
   if (self->room == NULL)
@@ -195,6 +199,13 @@ closed_cb (NatterMembersPopover *self)
 }
 
 static void
+natter_members_popover_show (GtkWidget *widget)
+{
+  GTK_WIDGET_CLASS (natter_members_popover_parent_class)->show (widget);
+  update (NATTER_MEMBERS_POPOVER (widget));
+}
+
+static void
 natter_members_popover_dispose (GObject *object)
 {
   NatterMembersPopover *self = NATTER_MEMBERS_POPOVER (object);
@@ -226,6 +237,7 @@ natter_members_popover_class_init (NatterMembersPopoverClass *klass)
 
   object_class->dispose = natter_members_popover_dispose;
   object_class->finalize = natter_members_popover_finalize;
+  widget_class->show = natter_members_popover_show;
 
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/natter/Natter/natter-members-popover.ui");
   gtk_widget_class_bind_template_child (widget_class, NatterMembersPopover, stack);
@@ -248,6 +260,7 @@ static void
 natter_members_popover_init (NatterMembersPopover *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  natter_tooltips_attach_all (GTK_WIDGET (self));
 }
 
 GtkWidget *
@@ -284,6 +297,7 @@ natter_members_popover_set_room (NatterMembersPopover *self,
       if (room != NULL)
         {
           g_signal_connect_object (room, "notify::members", G_CALLBACK (update), self, G_CONNECT_SWAPPED);
+          g_signal_connect_object (room, "notify::online", G_CALLBACK (update), self, G_CONNECT_SWAPPED);
           g_signal_connect_object (room, "notify::role", G_CALLBACK (update), self, G_CONNECT_SWAPPED);
         }
     }

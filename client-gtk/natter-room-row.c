@@ -7,6 +7,7 @@
 #include <glib/gi18n.h>
 
 #include "natter-room-row.h"
+#include "natter-tooltips.h"
 
 /* A room in the sidebar: its name, the newest message and the unread count. */
 struct _NatterRoomRow
@@ -127,6 +128,7 @@ static void
 natter_room_row_init (NatterRoomRow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  natter_tooltips_attach (self->private_icon);
 }
 
 /**
