@@ -153,9 +153,10 @@ class UpstreamAccountsTest(UpstreamTestCase):
         self.assertEqual(glob.glob(os.path.join(self.upstream.data_dir, "upstream-*")), [])
         await browser.call("sessions", {}, "session_list")
 
-        # Offline now: the server cannot be asked.
-        name, _ = await self.gdbus_call_error(ROOT_PATH, CHAT_IFACE + ".Sessions")
-        self.assertEqual(name, ERROR_PREFIX + "Unavailable")
+        # Offline now: the server cannot be asked, nor logged out of again.
+        for method, args in (("Sessions", ()), ("LogOut", ("false",))):
+            name, _ = await self.gdbus_call_error(ROOT_PATH, CHAT_IFACE + "." + method, *args)
+            self.assertEqual(name, ERROR_PREFIX + "Unavailable", method)
 
         await self.stop_upstream()
         await self.start_upstream()
