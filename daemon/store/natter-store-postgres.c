@@ -208,6 +208,8 @@ typedef enum {
   STMT_LAST_SEQS,
   STMT_ROOM_ACCESS,
   STMT_LIST_BLOCKS,
+  STMT_LIST_INVITATIONS,
+  STMT_MOD_DECLINE,
   STMT_DIRECTORY,
   STMT_MOD_CREATE,
   STMT_MOD_SET_ROLE,
@@ -344,6 +346,13 @@ static const struct {
     "SELECT room, user_name, false FROM invitations WHERE $1::text IS NULL OR room = $1"
     " UNION ALL SELECT room, user_name, true FROM bans WHERE $1::text IS NULL OR room = $1"
     " ORDER BY 1, 2", 1 },
+  /* Few rows (invitations are used up or declined), so no index by user. */
+  [STMT_LIST_INVITATIONS] = { "natter_list_invitations",
+    "SELECT room, invited_by, created_at_ms FROM invitations WHERE user_name = $1"
+    " ORDER BY created_at_ms, room", 1 },
+  [STMT_MOD_DECLINE] = { "natter_mod_decline",
+    "WITH d AS (DELETE FROM invitations WHERE room = $1 AND user_name = $2 RETURNING 1)"
+    " SELECT CASE WHEN EXISTS (SELECT 1 FROM d) THEN 'ok' ELSE 'no_invitation' END", 2 },
   [STMT_LIST_BLOCKS] = { "natter_list_blocks",
     "SELECT blocked FROM blocks WHERE user_name = $1 ORDER BY blocked", 1 },
   [STMT_DIRECTORY] = { "natter_directory",
@@ -373,7 +382,8 @@ static const struct {
   [STMT_MOD_INVITE] = { "natter_mod_invite",
     "WITH i AS (INSERT INTO invitations (room, user_name, invited_by)"
     "           SELECT name, $2, $3 FROM rooms WHERE name = $1"
-    "           ON CONFLICT (room, user_name) DO UPDATE SET invited_by = excluded.invited_by"
+    "           ON CONFLICT (room, user_name) DO UPDATE"
+    "             SET invited_by = excluded.invited_by, created_at_ms = excluded.created_at_ms"
     "           RETURNING 1)"
     " SELECT CASE WHEN EXISTS (SELECT 1 FROM i) THEN 'ok' ELSE 'not_found' END", 3 },
   [STMT_MOD_BAN] = { "natter_mod_ban",
@@ -383,7 +393,8 @@ static const struct {
     "             SET banned_by = excluded.banned_by, reason = excluded.reason"
     "           RETURNING 1),"
     "     m AS (DELETE FROM members WHERE room = $1 AND user_name = $2),"
-    "     i AS (DELETE FROM invitations WHERE room = $1 AND user_name = $2)"
+    "     i AS (DELETE FROM invitations WHERE room = $1"
+    "           AND (user_name = $2 OR invited_by = $2))"
     " SELECT CASE WHEN EXISTS (SELECT 1 FROM b) THEN 'ok' ELSE 'not_found' END", 4 },
   [STMT_MOD_UNBAN] = { "natter_mod_unban",
     "WITH d AS (DELETE FROM bans WHERE room = $1 AND user_name = $2)"
@@ -1112,6 +1123,29 @@ run_list_blocks (Worker *worker, Job *job, GError **error)
 }
 
 static gpointer
+run_list_invitations (Worker *worker, Job *job, GError **error)
+{
+  const char * const values[] = { job->user };
+  g_autoptr(PGresult) res = NULL;
+  GPtrArray *invitations;
+
+  res = worker_exec (worker, STMT_LIST_INVITATIONS, values, PGRES_TUPLES_OK, error);
+  if (res == NULL)
+    return NULL;
+  invitations = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_invitation_free);
+  for (int i = 0; i < PQntuples (res); i++)
+    {
+      NatterInvitation *invitation = g_new0 (NatterInvitation, 1);
+
+      invitation->room = g_strdup (get_text (res, i, 0));
+      invitation->by = g_strdup (get_text (res, i, 1));
+      invitation->ts = (gint64) get_u64 (res, i, 2);
+      g_ptr_array_add (invitations, invitation);
+    }
+  return invitations;
+}
+
+static gpointer
 run_directory (Worker *worker, Job *job, GError **error)
 {
   g_autofree char *limit = g_strdup_printf ("%u", job->limit);
@@ -1167,6 +1201,9 @@ run_moderate (Worker *worker, Job *job, GError **error)
     case NATTER_MODERATION_UNBAN:
       stmt = STMT_MOD_UNBAN;
       break;
+    case NATTER_MODERATION_DECLINE:
+      stmt = STMT_MOD_DECLINE;
+      break;
     case NATTER_MODERATION_BLOCK:
     case NATTER_MODERATION_UNBLOCK:
       stmt = job->moderation == NATTER_MODERATION_BLOCK ? STMT_MOD_BLOCK : STMT_MOD_UNBLOCK;
@@ -1189,6 +1226,9 @@ run_moderate (Worker *worker, Job *job, GError **error)
     g_set_error (error, NATTER_ERROR, NATTER_ERROR_CONFLICT, "Room “%s” exists", job->name);
   else if (g_strcmp0 (status, "not_found") == 0)
     g_set_error (error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND, "No room “%s”", job->name);
+  else if (g_strcmp0 (status, "no_invitation") == 0)
+    g_set_error (error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND,
+                 "No invitation of “%s” to “%s”", job->user, job->name);
   else if (g_strcmp0 (status, "not_member") == 0)
     g_set_error (error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND,
                  "“%s” is not a member of “%s”", job->user, job->name);
@@ -2569,7 +2609,8 @@ natter_store_postgres_moderate_async (NatterStore *store, const NatterModeration
 
   /* All but creation are idempotent; a repeated creation would report its own room as
    * taken. */
-  job->repeatable = change->kind != NATTER_MODERATION_CREATE;
+  job->repeatable = change->kind != NATTER_MODERATION_CREATE &&
+                    change->kind != NATTER_MODERATION_DECLINE;
   job->boolean_result = TRUE;
   job->moderation = change->kind;
   job->name = g_strdup (change->room);
@@ -2592,6 +2633,21 @@ natter_store_postgres_list_blocks_async (NatterStore *store, const char *user,
 
   job->repeatable = TRUE;
   job->result_free = (GDestroyNotify) g_strfreev;
+  job->user = g_strdup (user);
+  queue_job (self, NULL, job);
+}
+
+static void
+natter_store_postgres_list_invitations_async (NatterStore *store, const char *user,
+                                              GCancellable *cancellable,
+                                              GAsyncReadyCallback callback, gpointer user_data)
+{
+  NatterStorePostgres *self = NATTER_STORE_POSTGRES (store);
+  Job *job = job_new (self, run_list_invitations, natter_store_postgres_list_invitations_async,
+                      cancellable, callback, user_data);
+
+  job->repeatable = TRUE;
+  job->result_free = (GDestroyNotify) g_ptr_array_unref;
   job->user = g_strdup (user);
   queue_job (self, NULL, job);
 }
@@ -2894,6 +2950,7 @@ natter_store_postgres_iface_init (NatterStoreInterface *iface)
   iface->moderate_async = natter_store_postgres_moderate_async;
   iface->list_blocks_async = natter_store_postgres_list_blocks_async;
   iface->directory_async = natter_store_postgres_directory_async;
+  iface->list_invitations_async = natter_store_postgres_list_invitations_async;
   iface->get_room_async = natter_store_postgres_get_room_async;
   iface->add_member_async = natter_store_postgres_add_member_async;
   iface->remove_member_async = natter_store_postgres_remove_member_async;

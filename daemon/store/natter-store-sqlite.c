@@ -299,6 +299,8 @@ typedef enum {
   STMT_SET_TOPIC,
   STMT_INSERT_INVITATION,
   STMT_DELETE_INVITATION,
+  STMT_DELETE_INVITATIONS_BY,
+  STMT_SELECT_INVITATIONS,
   STMT_INSERT_BAN,
   STMT_DELETE_BAN,
   STMT_INSERT_BLOCK,
@@ -449,8 +451,14 @@ static const char * const stmt_sql[N_STMTS] = {
   [STMT_SET_TOPIC] = "UPDATE rooms SET topic = ?2 WHERE name = ?1",
   [STMT_INSERT_INVITATION] =
     "INSERT INTO invitations (room, user, invited_by, created_at) VALUES (?1, ?2, ?3, ?4)"
-    " ON CONFLICT (room, user) DO UPDATE SET invited_by = excluded.invited_by",
+    " ON CONFLICT (room, user) DO UPDATE"
+    "  SET invited_by = excluded.invited_by, created_at = excluded.created_at",
   [STMT_DELETE_INVITATION] = "DELETE FROM invitations WHERE room = ?1 AND user = ?2",
+  [STMT_DELETE_INVITATIONS_BY] = "DELETE FROM invitations WHERE room = ?1 AND invited_by = ?2",
+  /* Few rows (invitations are used up or declined), so no index by user. */
+  [STMT_SELECT_INVITATIONS] =
+    "SELECT room, invited_by, created_at FROM invitations WHERE user = ?1"
+    " ORDER BY created_at, room",
   [STMT_INSERT_BAN] =
     "INSERT INTO bans (room, user, banned_by, reason, created_at) VALUES (?1, ?2, ?3, ?4, ?5)"
     " ON CONFLICT (room, user) DO UPDATE"
@@ -1646,7 +1654,19 @@ write_moderate (Conn *conn, Op *op, GError **error)
       sqlite3_bind_int64 (stmt, 5, now_ms ());
       return step_insert_referencing (conn, stmt, "room", op->room, error) &&
              run_pair (conn, STMT_DELETE_MEMBER, op->room, op->user, error) &&
-             run_pair (conn, STMT_DELETE_INVITATION, op->room, op->user, error);
+             run_pair (conn, STMT_DELETE_INVITATION, op->room, op->user, error) &&
+             run_pair (conn, STMT_DELETE_INVITATIONS_BY, op->room, op->user, error);
+
+    case NATTER_MODERATION_DECLINE:
+      if (!run_pair (conn, STMT_DELETE_INVITATION, op->room, op->user, error))
+        return FALSE;
+      if (sqlite3_changes (conn->db) == 0)
+        {
+          g_set_error (error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND,
+                       "No invitation of “%s” to “%s”", op->user, op->room);
+          return FALSE;
+        }
+      return TRUE;
 
     case NATTER_MODERATION_UNBAN:
       return require_room (conn, op->room, error) &&
@@ -2071,6 +2091,32 @@ read_list_blocks (Conn *conn, Op *op, GError **error)
   if (rc == 0)
     return FALSE;
   op_set_result (op, g_strv_builder_end (blocked), (GDestroyNotify) g_strfreev);
+  return TRUE;
+}
+
+static gboolean
+read_list_invitations (Conn *conn, Op *op, GError **error)
+{
+  g_autoptr(BorrowedStmt) stmt = conn_borrow (conn, STMT_SELECT_INVITATIONS, error);
+  g_autoptr(GPtrArray) invitations = NULL;
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, op->user);
+  invitations = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_invitation_free);
+  while ((rc = stmt_step (conn, stmt, error)) == SQLITE_ROW)
+    {
+      NatterInvitation *invitation = g_new0 (NatterInvitation, 1);
+
+      invitation->room = g_strdup (column_text (stmt, 0));
+      invitation->by = g_strdup (column_text (stmt, 1));
+      invitation->ts = sqlite3_column_int64 (stmt, 2);
+      g_ptr_array_add (invitations, invitation);
+    }
+  if (rc == 0)
+    return FALSE;
+  op_set_result (op, g_steal_pointer (&invitations), (GDestroyNotify) g_ptr_array_unref);
   return TRUE;
 }
 
@@ -3278,6 +3324,20 @@ natter_store_sqlite_list_blocks_async (NatterStore *store, const char *user,
 }
 
 static void
+natter_store_sqlite_list_invitations_async (NatterStore *store, const char *user,
+                                            GCancellable *cancellable,
+                                            GAsyncReadyCallback callback, gpointer user_data)
+{
+  NatterStoreSqlite *self = NATTER_STORE_SQLITE (store);
+  Op *op;
+
+  op = op_new (self, read_list_invitations, natter_store_sqlite_list_invitations_async,
+               cancellable, callback, user_data);
+  op->user = g_strdup (user);
+  submit_read (self, op);
+}
+
+static void
 natter_store_sqlite_directory_async (NatterStore *store, const char *query, guint limit,
                                      GCancellable *cancellable,
                                      GAsyncReadyCallback callback, gpointer user_data)
@@ -3533,6 +3593,7 @@ natter_store_sqlite_iface_init (NatterStoreInterface *iface)
   iface->moderate_async = natter_store_sqlite_moderate_async;
   iface->list_blocks_async = natter_store_sqlite_list_blocks_async;
   iface->directory_async = natter_store_sqlite_directory_async;
+  iface->list_invitations_async = natter_store_sqlite_list_invitations_async;
   iface->get_room_async = natter_store_sqlite_get_room_async;
   iface->add_member_async = natter_store_sqlite_add_member_async;
   iface->remove_member_async = natter_store_sqlite_remove_member_async;

@@ -286,6 +286,23 @@ natter_store_directory_finish (NatterStore *self, GAsyncResult *result, GError *
 }
 
 void
+natter_store_list_invitations_async (NatterStore *self, const char *user,
+                                     GCancellable *cancellable, GAsyncReadyCallback callback,
+                                     gpointer user_data)
+{
+  g_return_if_fail (NATTER_IS_STORE (self));
+  g_return_if_fail (user != NULL);
+  STORE_IFACE (self)->list_invitations_async (self, user, cancellable, callback, user_data);
+}
+
+GPtrArray *
+natter_store_list_invitations_finish (NatterStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (check_task (self, result), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+void
 natter_store_create_room_async (NatterStore *self, const char *name, const char *kind,
                                 const char *topic, GCancellable *cancellable,
                                 GAsyncReadyCallback callback, gpointer user_data)
@@ -727,6 +744,16 @@ natter_directory_entry_free (NatterDirectoryEntry *entry)
   g_free (entry->name);
   g_free (entry->topic);
   g_free (entry);
+}
+
+void
+natter_invitation_free (NatterInvitation *invitation)
+{
+  if (invitation == NULL)
+    return;
+  g_free (invitation->room);
+  g_free (invitation->by);
+  g_free (invitation);
 }
 
 static const char * const role_names[] = {

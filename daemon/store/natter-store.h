@@ -121,6 +121,13 @@ typedef struct {
   guint  n_members;
 } NatterDirectoryEntry;
 
+/* A pending invitation of an account. */
+typedef struct {
+  char   *room;             /* (owned) */
+  char   *by;               /* (owned) who invited, the latest if several did */
+  gint64  ts;               /* ms of that invitation */
+} NatterInvitation;
+
 /**
  * NatterModerationKind:
  * @NATTER_MODERATION_CREATE: creates @room (kind room, @is_private, @text as topic) with
@@ -130,13 +137,16 @@ typedef struct {
  * @NATTER_MODERATION_SET_TOPIC: sets the topic of @room to @text (nullable)
  * @NATTER_MODERATION_INVITE: lets @user join private @room; @by invited
  * @NATTER_MODERATION_BAN: bans @user from @room (@by, reason @text); ends the
- *   membership and drops the invitation in the same transaction
+ *   membership and drops the invitation of @user and the invitations @user gave to
+ *   @room in the same transaction
  * @NATTER_MODERATION_UNBAN: lifts the ban of @user in @room
  * @NATTER_MODERATION_BLOCK: @by blocks @user (no @room)
  * @NATTER_MODERATION_UNBLOCK: @by unblocks @user (no @room)
+ * @NATTER_MODERATION_DECLINE: @user declines the invitation to @room: drops it; fails with
+ *   NATTER_ERROR_NOT_FOUND if there is none
  *
  * A change to who may do what. Those naming a room fail with NATTER_ERROR_NOT_FOUND
- * if there is no such room; all but CREATE and SET_ROLE are idempotent.
+ * if there is no such room; all but CREATE, SET_ROLE and DECLINE are idempotent.
  */
 typedef enum {
   NATTER_MODERATION_CREATE,
@@ -147,6 +157,7 @@ typedef enum {
   NATTER_MODERATION_UNBAN,
   NATTER_MODERATION_BLOCK,
   NATTER_MODERATION_UNBLOCK,
+  NATTER_MODERATION_DECLINE,
 } NatterModerationKind;
 
 typedef struct {
@@ -295,6 +306,9 @@ struct _NatterStoreInterface
   void (*directory_async)         (NatterStore *self, const char *query, guint limit,
                                    GCancellable *cancellable,
                                    GAsyncReadyCallback callback, gpointer user_data);
+  void (*list_invitations_async)  (NatterStore *self, const char *user,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data);
 
   /* What not every store can do; each may be NULL. */
   gboolean (*is_shared)           (NatterStore *self);
@@ -405,6 +419,14 @@ void                 natter_store_directory_async      (NatterStore *self, const
                                                         guint limit, GCancellable *cancellable,
                                                         GAsyncReadyCallback callback, gpointer user_data);
 GPtrArray           *natter_store_directory_finish     (NatterStore *self, GAsyncResult *result, GError **error);
+
+/* The pending invitations of @user, oldest first. Returns (element-type NatterInvitation). */
+void                 natter_store_list_invitations_async  (NatterStore *self, const char *user,
+                                                           GCancellable *cancellable,
+                                                           GAsyncReadyCallback callback,
+                                                           gpointer user_data);
+GPtrArray           *natter_store_list_invitations_finish (NatterStore *self, GAsyncResult *result,
+                                                           GError **error);
 
 /* Creates the room if missing; returns the stored room either way (members not filled). */
 void                 natter_store_create_room_async    (NatterStore *self, const char *name,
@@ -532,6 +554,7 @@ void natter_session_record_free   (NatterSessionRecord *record);
 char *natter_store_session_id     (const char *token_hash);
 void natter_member_record_free    (NatterMemberRecord *record);
 void natter_directory_entry_free  (NatterDirectoryEntry *entry);
+void natter_invitation_free       (NatterInvitation *invitation);
 /* The protocol's name of @role, and back; FALSE for a name that is no role. */
 const char *natter_role_to_string (NatterRole role);
 gboolean    natter_role_from_string (const char *name, NatterRole *out_role);
@@ -552,6 +575,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterUserRecord, natter_user_record_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterSessionRecord, natter_session_record_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterRoomRecord, natter_room_record_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterDirectoryEntry, natter_directory_entry_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterInvitation, natter_invitation_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterStoreSnapshot, natter_store_snapshot_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterAppendResult, natter_append_result_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterHistoryResult, natter_history_result_free)

@@ -2036,6 +2036,93 @@ test_room_invitations (Fixture *fixture, gconstpointer user_data)
   g_assert_error (local_error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND);
 }
 
+static GPtrArray *
+list_invitations (Fixture *f, const char *user)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) local_error = NULL;
+  GPtrArray *invitations;
+
+  natter_store_list_invitations_async (f->store, user, NULL, result_cb, &result);
+  WAIT_UNTIL (result != NULL);
+  invitations = natter_store_list_invitations_finish (f->store, result, &local_error);
+  g_assert_no_error (local_error);
+  return invitations;
+}
+
+/* An account's pending invitations: listed oldest first with who gave each, declined
+ * (once), used up by joining, and withdrawn with their giver's ban from the room. */
+static void
+test_invitation_list (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GPtrArray) list = NULL;
+  g_autoptr(NatterRoomRecord) room = NULL;
+  NatterInvitation *invitation;
+  gint64 before = g_get_real_time () / 1000;
+
+  g_assert_true (create_owned_room (fixture, "secret", "alice", TRUE, NULL, &local_error));
+  g_assert_true (create_owned_room (fixture, "club", "alice", TRUE, NULL, &local_error));
+  g_assert_true (create_owned_room (fixture, "annex", "alice", TRUE, NULL, &local_error));
+  g_assert_true (add_member (fixture, "club", "mallory", &local_error));
+  g_assert_no_error (local_error);
+
+  list = list_invitations (fixture, "bob");
+  g_assert_cmpuint (list->len, ==, 0);
+  g_clear_pointer (&list, g_ptr_array_unref);
+
+  moderate_ok (fixture, NATTER_MODERATION_INVITE, "secret", "bob", "alice", NULL);
+  moderate_ok (fixture, NATTER_MODERATION_INVITE, "club", "bob", "mallory", NULL);
+  moderate_ok (fixture, NATTER_MODERATION_INVITE, "club", "carol", "mallory", NULL);
+  moderate_ok (fixture, NATTER_MODERATION_INVITE, "annex", "bob", "alice", NULL);
+  list = list_invitations (fixture, "bob");
+  g_assert_cmpuint (list->len, ==, 3);
+  for (guint i = 0; i < list->len; i++)
+    {
+      invitation = g_ptr_array_index (list, i);
+      g_assert_cmpint (invitation->ts, >=, before);
+      if (i > 0)
+        g_assert_cmpint (invitation->ts, >=,
+                         ((NatterInvitation *) g_ptr_array_index (list, i - 1))->ts);
+      if (g_str_equal (invitation->room, "club"))
+        g_assert_cmpstr (invitation->by, ==, "mallory");
+      else
+        g_assert_cmpstr (invitation->by, ==, "alice");
+    }
+  g_clear_pointer (&list, g_ptr_array_unref);
+
+  /* Declining drops it, once; nothing else changes. */
+  moderate_ok (fixture, NATTER_MODERATION_DECLINE, "annex", "bob", NULL, NULL);
+  g_assert_false (moderate (fixture, NATTER_MODERATION_DECLINE, "annex", "bob", NULL, NULL,
+                            &local_error));
+  g_assert_error (local_error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND);
+  g_clear_error (&local_error);
+  g_assert_false (moderate (fixture, NATTER_MODERATION_DECLINE, "nowhere", "bob", NULL, NULL,
+                            &local_error));
+  g_assert_error (local_error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND);
+  g_clear_error (&local_error);
+  room = get_room_ok (fixture, "annex");
+  g_assert_cmpuint (room->invited->len, ==, 0);
+  g_assert_null (find_member (room, "bob"));
+  g_clear_pointer (&room, natter_room_record_free);
+
+  /* The inviter's ban withdraws what they gave to that room. */
+  moderate_ok (fixture, NATTER_MODERATION_BAN, "club", "mallory", "alice", "spam");
+  list = list_invitations (fixture, "bob");
+  g_assert_cmpuint (list->len, ==, 1);
+  g_assert_cmpstr (((NatterInvitation *) g_ptr_array_index (list, 0))->room, ==, "secret");
+  g_clear_pointer (&list, g_ptr_array_unref);
+  list = list_invitations (fixture, "carol");
+  g_assert_cmpuint (list->len, ==, 0);
+  g_clear_pointer (&list, g_ptr_array_unref);
+
+  /* Joining uses the last one up. */
+  g_assert_true (add_member (fixture, "secret", "bob", &local_error));
+  g_assert_no_error (local_error);
+  list = list_invitations (fixture, "bob");
+  g_assert_cmpuint (list->len, ==, 0);
+}
+
 static void
 test_room_bans (Fixture *fixture, gconstpointer user_data)
 {
@@ -3252,6 +3339,7 @@ main (int argc, char **argv)
   ADD ("/store/rooms/roles", test_room_roles);
   ADD ("/store/rooms/topic", test_room_topic);
   ADD ("/store/rooms/invitations", test_room_invitations);
+  ADD ("/store/rooms/invitation-list", test_invitation_list);
   ADD ("/store/rooms/bans", test_room_bans);
   ADD ("/store/rooms/blocks", test_blocks);
   ADD ("/store/rooms/directory", test_directory);
