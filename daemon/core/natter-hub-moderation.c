@@ -206,19 +206,21 @@ deliver_to_user (NatterHub *self, const char *user, Natter__ServerFrame *frame)
 /* Tells the room's sessions, here and, through the cluster, on other nodes. */
 static void
 publish_member_event (NatterHub *self, Room *room, const char *user, gboolean joined,
-                      const char *role, const char *by)
+                      const char *role, const char *by, gboolean banned)
 {
   Natter__ServerFrame frame = NATTER__SERVER_FRAME__INIT;
   Natter__Member member = NATTER__MEMBER__INIT;
 
   if (joined)
-    natter_hub_send_member_event_full (self, room, user, joined, role, by);
+    natter_hub_send_member_event_full (self, room, user, joined, role, by, FALSE);
   member.room = room->name;
   member.user = (char *) user;
   member.has_joined = TRUE;
   member.joined = joined;
   member.role = (char *) role;
   member.by = (char *) by;
+  member.has_banned = banned;
+  member.banned = banned;
   frame.event_case = NATTER__SERVER_FRAME__EVENT_MEMBER;
   frame.member = &member;
   g_signal_emit (self, natter_hub_signals[SIGNAL_ROOM_EVENT], 0, room->name, &frame);
@@ -250,7 +252,8 @@ natter_hub_apply_remote_moderation (NatterHub *self, Room *room, const Natter__S
           return FALSE;
         if (!member->joined)
           {
-            natter_hub_remove_member_by (self, room, member->user, member->by);
+            natter_hub_remove_member_by (self, room, member->user, member->by,
+                                         member->has_banned && member->banned);
             *out_deliver = FALSE;
             return TRUE;
           }
@@ -450,6 +453,120 @@ natter_hub_handle_invite (Request *req, ClientState *cs)
 }
 
 /* ---------------------------------------------------------------------------------- */
+/* invitations and decline: the invitee's side. Invitations live in the store, so that
+ * one given while the invitee had no session open is found later, on any node. */
+
+static void
+invitations_listed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(Request) req = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) invitations = natter_store_list_invitations_finish (NATTER_STORE (source),
+                                                                           result, &error);
+  Natter__ServerFrame frame = NATTER__SERVER_FRAME__INIT;
+  Natter__InvitationList list = NATTER__INVITATION_LIST__INIT;
+  g_autofree Natter__Invitation *items = NULL;
+  g_autofree Natter__Invitation **ptrs = NULL;
+
+  if (invitations == NULL)
+    {
+      natter_hub_reply_with_gerror (req, error);
+      return;
+    }
+  items = g_new0 (Natter__Invitation, invitations->len);
+  ptrs = g_new0 (Natter__Invitation *, invitations->len);
+  for (guint i = 0; i < invitations->len; i++)
+    {
+      NatterInvitation *invitation = g_ptr_array_index (invitations, i);
+
+      natter__invitation__init (&items[i]);
+      items[i].room = invitation->room;
+      items[i].by = invitation->by;
+      items[i].has_ts = TRUE;
+      items[i].ts = invitation->ts;
+      ptrs[i] = &items[i];
+    }
+  list.n_invitations = invitations->len;
+  list.invitations = ptrs;
+  frame.event_case = NATTER__SERVER_FRAME__EVENT_INVITATION_LIST;
+  frame.invitation_list = &list;
+  natter_hub_reply (req, &frame);
+}
+
+void
+natter_hub_handle_invitations (Request *req, ClientState *cs)
+{
+  natter_store_list_invitations_async (req->hub->store, cs->user, NULL, invitations_listed_cb,
+                                       natter_hub_request_ref (req));
+}
+
+static void
+declined_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(Request) req = user_data;
+  g_autoptr(GError) error = NULL;
+  Room *room;
+
+  if (!natter_store_moderate_finish (NATTER_STORE (source), result, &error))
+    {
+      natter_hub_reply_with_gerror (req, error);
+      return;
+    }
+  room = g_hash_table_lookup (req->hub->rooms, req->room);
+  if (room != NULL)
+    g_hash_table_remove (room->invited, req->user);
+  natter_hub_reply_ok (req);
+}
+
+void
+natter_hub_handle_decline (Request *req, ClientState *cs)
+{
+  Natter__Decline *op = req->frame->decline;
+  NatterModeration change = { .kind = NATTER_MODERATION_DECLINE };
+
+  if (op->room == NULL)
+    {
+      natter_hub_reply_with_error (req, NATTER_ERROR_BAD_REQUEST, "decline.room is required");
+      return;
+    }
+  if (!natter_validate_room_name (op->room))
+    {
+      natter_hub_reply_with_error (req, NATTER_ERROR_BAD_REQUEST,
+                                   "room name must match [a-z0-9_.-]{1,64}");
+      return;
+    }
+  req->room = g_strdup (op->room);
+  req->user = g_strdup (cs->user);
+  change.room = req->room;
+  change.user = req->user;
+  moderate (req, &change, declined_cb);
+}
+
+/* A ban withdrew the invitations the banned user gave to @room in the store: this node's
+ * copy of who is invited follows. */
+static void
+invitations_reread_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(NatterHub) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterRoomRecord) record = natter_store_get_room_finish (NATTER_STORE (source),
+                                                                    result, &error);
+  Room *room;
+
+  if (record == NULL)
+    {
+      g_debug ("Cannot read the invitations of a room again: %s", error->message);
+      return;
+    }
+  room = g_hash_table_lookup (self->rooms, record->name);
+  if (room == NULL)
+    return;
+  g_hash_table_remove_all (room->invited);
+  for (guint i = 0; i < record->invited->len; i++)
+    g_hash_table_add (room->invited, g_strdup (g_ptr_array_index (record->invited, i)));
+}
+
+/* ---------------------------------------------------------------------------------- */
 /* directory */
 
 static void
@@ -548,7 +665,7 @@ role_set_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   natter_hub_reply_ok (req);
   if (room != NULL)
-    publish_member_event (req->hub, room, op->user, TRUE, op->role, req->user);
+    publish_member_event (req->hub, room, op->user, TRUE, op->role, req->user, FALSE);
 }
 
 /* Whether @room has an owner besides @user. */
@@ -636,6 +753,8 @@ removed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
         case NATTER__CLIENT_FRAME__OP_BAN:
           g_hash_table_add (room->banned, g_strdup (req->token));
           g_hash_table_remove (room->invited, req->token);
+          natter_store_get_room_async (self->store, room->name, NULL, invitations_reread_cb,
+                                       g_object_ref (self));
           break;
         case NATTER__CLIENT_FRAME__OP_UNBAN:
           g_hash_table_remove (room->banned, req->token);
@@ -649,8 +768,10 @@ removed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
           /* Its sessions stop receiving the room now, here and on other nodes: those
            * hear of the removal with who did it on the room's channel, and of the
            * membership's end as of any leave. */
-          natter_hub_remove_member_by (self, room, req->token, req->user);
-          publish_member_event (self, room, req->token, FALSE, NULL, req->user);
+          gboolean banned = req->frame->op_case == NATTER__CLIENT_FRAME__OP_BAN;
+
+          natter_hub_remove_member_by (self, room, req->token, req->user, banned);
+          publish_member_event (self, room, req->token, FALSE, NULL, req->user, banned);
           g_signal_emit (self, natter_hub_signals[SIGNAL_MEMBER_CHANGED], 0, room->name,
                          req->token, FALSE);
         }

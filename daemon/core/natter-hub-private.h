@@ -169,18 +169,22 @@ void  natter_hub_send_member_event  (NatterHub             *self,
                                      Room                  *room,
                                      const char            *user,
                                      gboolean               joined);
-/* With the member's @role (nullable) or who removed them, @by (nullable). */
+/* With the member's @role (nullable) or who removed them, @by (nullable), and whether
+ * that removal was a ban. */
 void  natter_hub_send_member_event_full (NatterHub         *self,
                                          Room              *room,
                                          const char        *user,
                                          gboolean           joined,
                                          const char        *role,
-                                         const char        *by);
-/* @by (nullable) removed @user from @room (a kick or ban): as natter_hub_remove_member(). */
+                                         const char        *by,
+                                         gboolean           banned);
+/* @by (nullable) removed @user from @room (a kick, or a ban if @banned): as
+ * natter_hub_remove_member(). */
 void  natter_hub_remove_member_by   (NatterHub             *self,
                                      Room                  *room,
                                      const char            *user,
-                                     const char            *by);
+                                     const char            *by,
+                                     gboolean               banned);
 void  natter_hub_room_committed     (NatterHub             *self,
                                      Room                  *room,
                                      const Natter__Message *message);
@@ -359,6 +363,8 @@ void natter_hub_handle_ban       (Request *req, ClientState *cs);
 void natter_hub_handle_set_topic (Request *req, ClientState *cs);
 /* block and unblock */
 void natter_hub_handle_block     (Request *req, ClientState *cs);
+void natter_hub_handle_invitations (Request *req, ClientState *cs);
+void natter_hub_handle_decline   (Request *req, ClientState *cs);
 
 /* natter-hub-levels.c */
 NatterNotificationLevel natter_hub_room_notification_level (Room *room, const char *user);

@@ -317,11 +317,12 @@ natter_hub_subscribe_user (NatterHub *self, const char *user, Room *room, guint6
 void
 natter_hub_remove_member (NatterHub *self, Room *room, const char *user)
 {
-  natter_hub_remove_member_by (self, room, user, NULL);
+  natter_hub_remove_member_by (self, room, user, NULL, FALSE);
 }
 
 void
-natter_hub_remove_member_by (NatterHub *self, Room *room, const char *user, const char *by)
+natter_hub_remove_member_by (NatterHub *self, Room *room, const char *user, const char *by,
+                             gboolean banned)
 {
   g_autofree char *name = g_strdup (user);
   GHashTable *mine;
@@ -336,7 +337,7 @@ natter_hub_remove_member_by (NatterHub *self, Room *room, const char *user, cons
   mine = natter_hub_user_rooms (self, name, FALSE);
   if (mine != NULL)
     g_hash_table_remove (mine, room);
-  natter_hub_send_member_event_full (self, room, name, FALSE, NULL, by);
+  natter_hub_send_member_event_full (self, room, name, FALSE, NULL, by, banned);
   sessions = g_hash_table_lookup (self->online, name);
   for (guint i = 0; sessions != NULL && i < sessions->len; i++)
     unsubscribe (self, g_ptr_array_index (sessions, i), room);
@@ -825,12 +826,13 @@ join_member (Request *req, ClientState *cs, Room *room)
 void
 natter_hub_send_member_event (NatterHub *self, Room *room, const char *user, gboolean joined)
 {
-  natter_hub_send_member_event_full (self, room, user, joined, NULL, NULL);
+  natter_hub_send_member_event_full (self, room, user, joined, NULL, NULL, FALSE);
 }
 
 void
 natter_hub_send_member_event_full (NatterHub *self, Room *room, const char *user,
-                                   gboolean joined, const char *role, const char *by)
+                                   gboolean joined, const char *role, const char *by,
+                                   gboolean banned)
 {
   Natter__ServerFrame frame = NATTER__SERVER_FRAME__INIT;
   Natter__Member member = NATTER__MEMBER__INIT;
@@ -842,6 +844,8 @@ natter_hub_send_member_event_full (NatterHub *self, Room *room, const char *user
   member.joined = joined;
   member.role = (char *) role;
   member.by = (char *) by;
+  member.has_banned = banned;
+  member.banned = banned;
   frame.event_case = NATTER__SERVER_FRAME__EVENT_MEMBER;
   frame.member = &member;
   event = natter_event_new (&frame);

@@ -332,6 +332,12 @@ natter_hub_handle_request (Request     *req,
     case NATTER__CLIENT_FRAME__OP_UNBLOCK:
       natter_hub_handle_block (req, cs);
       break;
+    case NATTER__CLIENT_FRAME__OP_INVITATIONS:
+      natter_hub_handle_invitations (req, cs);
+      break;
+    case NATTER__CLIENT_FRAME__OP_DECLINE:
+      natter_hub_handle_decline (req, cs);
+      break;
     case NATTER__CLIENT_FRAME__OP_SET_NOTIFICATION_LEVEL:
       natter_hub_handle_set_notification_level (req, cs);
       break;
