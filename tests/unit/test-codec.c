@@ -130,6 +130,9 @@ typedef struct
   Natter__Edit        edit;
   Natter__Delete      delete_;
   Natter__React       react;
+  Natter__SetNotificationLevel set_notification_level;
+  Natter__Invitations invitations;
+  Natter__Decline     decline;
 } ClientFrames;
 
 static void
@@ -349,6 +352,21 @@ build_client_frame (ClientFrames *s,
       s->react.client_msg_id = (char *) "r-1";
       s->frame.react = &s->react;
       break;
+    case NATTER__CLIENT_FRAME__OP_SET_NOTIFICATION_LEVEL:
+      s->set_notification_level = (Natter__SetNotificationLevel) NATTER__SET_NOTIFICATION_LEVEL__INIT;
+      s->set_notification_level.room = (char *) "general";
+      s->set_notification_level.level = (char *) "mentions";
+      s->frame.set_notification_level = &s->set_notification_level;
+      break;
+    case NATTER__CLIENT_FRAME__OP_INVITATIONS:
+      s->invitations = (Natter__Invitations) NATTER__INVITATIONS__INIT;
+      s->frame.invitations = &s->invitations;
+      break;
+    case NATTER__CLIENT_FRAME__OP_DECLINE:
+      s->decline = (Natter__Decline) NATTER__DECLINE__INIT;
+      s->decline.room = (char *) "plans";
+      s->frame.decline = &s->decline;
+      break;
     default:
       g_error ("ClientFrame op %u has no test frame: add it here", op);
     }
@@ -389,6 +407,10 @@ typedef struct
   Natter__DirectoryRoom *directory_room_ptrs[2];
   Natter__DirectoryList  directory;
   Natter__Topic          topic;
+  Natter__NotificationLevel notification_level;
+  Natter__Invitation     invitation_items[2];
+  Natter__Invitation    *invitation_ptrs[2];
+  Natter__InvitationList invitation_list;
 } ServerFrames;
 
 static void
@@ -574,6 +596,8 @@ build_server_frame (ServerFrames *s,
       s->member.joined = FALSE;
       s->member.role = (char *) "member";
       s->member.by = (char *) "alice";
+      s->member.has_banned = TRUE;
+      s->member.banned = TRUE;
       s->frame.member = &s->member;
       break;
     case NATTER__SERVER_FRAME__EVENT_TYPING:
@@ -677,6 +701,29 @@ build_server_frame (ServerFrames *s,
       s->topic.topic = (char *) TRICKY;
       s->topic.by = (char *) "alice";
       s->frame.topic = &s->topic;
+      break;
+    case NATTER__SERVER_FRAME__EVENT_NOTIFICATION_LEVEL:
+      s->notification_level = (Natter__NotificationLevel) NATTER__NOTIFICATION_LEVEL__INIT;
+      s->notification_level.room = (char *) "general";
+      s->notification_level.level = (char *) "none";
+      s->frame.notification_level = &s->notification_level;
+      break;
+    case NATTER__SERVER_FRAME__EVENT_INVITATION_LIST:
+      for (guint i = 0; i < 2; i++)
+        {
+          Natter__Invitation *inv = &s->invitation_items[i];
+
+          *inv = (Natter__Invitation) NATTER__INVITATION__INIT;
+          inv->room = (char *) (i == 0 ? "plans" : "garden");
+          inv->by = (char *) (i == 0 ? "alice" : TRICKY);
+          inv->has_ts = TRUE;
+          inv->ts = i == 0 ? G_MAXINT64 : 0;
+          s->invitation_ptrs[i] = inv;
+        }
+      s->invitation_list = (Natter__InvitationList) NATTER__INVITATION_LIST__INIT;
+      s->invitation_list.n_invitations = 2;
+      s->invitation_list.invitations = s->invitation_ptrs;
+      s->frame.invitation_list = &s->invitation_list;
       break;
     default:
       g_error ("ServerFrame event %u has no test frame: add it here", event);
