@@ -588,7 +588,7 @@ export class ChatClient extends EventTarget {
     }
   }
 
-  #onMember({ room: name, user, joined, role, by }) {
+  #onMember({ room: name, user, joined, role, by, banned }) {
     const known = this.rooms.get(name);
     if (known && joined && role) {
       if (role === 'member')
@@ -610,7 +610,7 @@ export class ChatClient extends EventTarget {
         this.#savePositions();
         // Kicked or banned: the last frame of the room this page gets.
         if (by)
-          this.#emit('removed', { room: name, by });
+          this.#emit('removed', { room: name, by, banned: Boolean(banned) });
       }
       this.#emit('rooms');
       this.#emit('members', name);

@@ -44,7 +44,8 @@ export class RoomsUI {
     this.directoryAsked = 0;
     this.directoryTimer = 0;
     this.user = this.client.user;
-    this.inviteList = this.user ? this.#load('invites') : [];
+    this.inviteList = [];
+    this.invitesAsked = 0;
 
     const on = (type, handler) => this.client.addEventListener(type, (event) => handler(event.detail));
     on('invite', (invite) => this.onInvite(invite));
@@ -52,8 +53,9 @@ export class RoomsUI {
     on('topic', (change) => this.onTopic(change));
     on('session', () => {
       this.user = this.client.user;
-      this.inviteList = this.#load('invites');
-      this.renderInvites();
+      // Earlier versions of the page kept invitations here; the server has them now.
+      this.#remove('invites');
+      this.loadInvites();
     });
     on('rooms', () => this.onRooms());
     on('members', (room) => {
@@ -66,17 +68,17 @@ export class RoomsUI {
     });
     on('logged-out', () => {
       // Logging out forgets what the page kept for the account, as the client does.
-      this.#remove('invites');
       this.inviteList = [];
+      this.invitesAsked++;
       this.user = null;
       this.renderInvites();
     });
     this.bind();
   }
 
-  // ---- Per-account memory: invitations and blocks live only on this page ----------------
-  // (The server lists neither. Invitations are forgotten at log out; blocks are kept, so
-  // that the account's blocks still show after logging in again on this browser.)
+  // ---- Per-account memory: blocks live only on this page -------------------------------
+  // (The server does not list them. They are kept at log out, so that the account's
+  // blocks still show after logging in again on this browser.)
 
   #key(what) {
     return `natter:${this.client.conn.url}:${what}:${this.user}`;
@@ -112,7 +114,6 @@ export class RoomsUI {
 
   set invites(list) {
     this.inviteList = list;
-    this.#save('invites', list);
   }
 
   get blocked() {
@@ -310,6 +311,25 @@ export class RoomsUI {
   }
 
   // ---- Invitations -----------------------------------------------------------------------
+  // The server keeps them: the list is read at every login (and reconnection), and live
+  // `invite` events add to it.
+
+  async loadInvites() {
+    const asked = ++this.invitesAsked;
+    let list;
+    try {
+      ({ body: { invitations: list = [] } } = await this.client.conn.request('invitations'));
+    } catch (error) {
+      if (asked === this.invitesAsked && error.code !== 'disconnected')
+        this.app.toast(this.actionError('invitations', error, {}));
+      return;
+    }
+    if (asked !== this.invitesAsked)
+      return;
+    this.invites = list.filter(({ room }) => !this.client.rooms.get(room)?.joined)
+      .map(({ room, by }) => ({ room, by: by ?? '' }));
+    this.renderInvites();
+  }
 
   onInvite({ room, by }) {
     if (!room)
@@ -335,7 +355,7 @@ export class RoomsUI {
       this.el('button', {
         type: 'button', class: 'icon-button', title: t('invite_dismiss_label', { room }),
         'aria-label': t('invite_dismiss_label', { room }),
-        onclick: () => this.dismissInvite(room),
+        onclick: (event) => this.dismissInvite(room, event.currentTarget),
       }, this.icon('close')))));
   }
 
@@ -348,11 +368,29 @@ export class RoomsUI {
       this.app.toast(this.actionError('join', error, { room }));
       return;
     }
-    this.dismissInvite(room);
+    // Joining used the invitation up.
+    this.dropInvite(room);
     this.app.showRoom(room, { focus: true });
   }
 
-  dismissInvite(room) {
+  /** Declines the invitation on the server; one it no longer has is gone all the same. */
+  async dismissInvite(room, button) {
+    if (button)
+      button.disabled = true;
+    try {
+      await this.client.conn.request('decline', { room });
+    } catch (error) {
+      if (error.code !== 'not_found') {
+        if (button)
+          button.disabled = false;
+        this.app.toast(this.actionError('decline', error, { room }));
+        return;
+      }
+    }
+    this.dropInvite(room);
+  }
+
+  dropInvite(room) {
     this.invites = this.invites.filter((invite) => invite.room !== room);
     this.renderInvites();
     if (document.activeElement === document.body || !document.activeElement)
@@ -361,10 +399,10 @@ export class RoomsUI {
 
   // ---- Removed, topic --------------------------------------------------------------------
 
-  onRemoved({ room, by }) {
+  onRemoved({ room, by, banned }) {
     this.invites = this.invites.filter((invite) => invite.room !== room);
     this.renderInvites();
-    this.app.toast(t('removed_from_room', { room, user: by }));
+    this.app.toast(t(banned ? 'banned_from_room' : 'removed_from_room', { room, user: by }));
     if (!this.app.current)
       $('chat-view').classList.remove('show-conversation');
   }

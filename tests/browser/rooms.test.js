@@ -2,7 +2,8 @@
 //
 // Rooms people control, driven through the page by three people: a private room created
 // and found by nobody else, an invitation with user-name completion accepted from the
-// sidebar, the room directory, roles, a topic changed by a moderator and seen live, a kick
+// sidebar, invitations kept by the server for someone with no page open and declined by
+// dismissing them, the room directory, roles, a topic changed by a moderator and seen live, a kick
 // that takes the room off the kicked person's page at once, a ban and an unban, the
 // server's refusals shown next to what was tried, and blocking from a DM. Screenshots of
 // the new dialogs (light, phone width, Chinese).
@@ -279,7 +280,8 @@ test('a kick takes the room off the kicked page at once; a ban keeps them out un
   await carol.getByRole('button', { name: 'Ban' }).click();
   await carol.locator('.toast', { hasText: 'bob was banned from knitting.' }).waitFor();
   await bob.locator('.room-row[data-room="knitting"]').waitFor({ state: 'detached' });
-  await bob.locator('.toast', { hasText: 'You were removed from knitting by carol.' }).waitFor();
+  // A ban says so, where a kick said "removed".
+  await bob.locator('.toast', { hasText: 'You were banned from knitting by carol.' }).waitFor();
   await openNew(bob);
   await bob.getByLabel('Join or create a room').fill('knitting');
   await bob.getByLabel('Join or create a room').press('Enter');
@@ -302,6 +304,44 @@ test('a kick takes the room off the kicked page at once; a ban keeps them out un
   await bob.getByLabel('Find public rooms').press('Enter');
   await bob.getByRole('button', { name: 'Join knitting' }).click();
   await bob.locator('#room-title', { hasText: 'knitting' }).waitFor();
+}));
+
+test('invitations wait on the server for someone with no page open; dismissing one declines it', h.withReport(fixture, async () => {
+  // dave has an account but no page open when alice invites him twice.
+  const away = await fixture.newPage({ name: 'dave-away' });
+  await h.register(away, 'dave', 'dave-password-1');
+  await away.context().close();
+  for (const room of ['attic', 'den']) {
+    await createRoom(alice, { name: room, isPrivate: true });
+    await openSettings(alice);
+    await alice.getByLabel('Invite someone').fill('dave');
+    await alice.getByLabel('Invite someone').press('Enter');
+    await alice.locator('#invite-done', { hasText: `Invitation to ${room} sent to dave.` }).waitFor();
+    await closeDialog(alice);
+  }
+
+  // A browser that never saw the invitations lists both after logging in.
+  const dave = await fixture.newPage({ name: 'dave' });
+  await h.logIn(dave, 'dave', 'dave-password-1');
+  await dave.locator('#invite-list .invite-row[data-room="attic"]', { hasText: 'Invited by alice' }).waitFor();
+  await dave.locator('#invite-list .invite-row[data-room="den"]', { hasText: 'Invited by alice' }).waitFor();
+
+  // Dismissing declines on the server: gone after a reload too, and den stays closed.
+  await dave.getByRole('button', { name: 'Dismiss the invitation to den' }).click();
+  await dave.locator('#invite-list .invite-row[data-room="den"]').waitFor({ state: 'detached' });
+  await dave.reload();
+  await h.waitOnline(dave);
+  await dave.locator('#invite-list .invite-row[data-room="attic"]').waitFor();
+  assert.equal(await dave.locator('#invite-list .invite-row[data-room="den"]').count(), 0);
+  await openNew(dave);
+  await dave.getByLabel('Join or create a room').fill('den');
+  await dave.getByLabel('Join or create a room').press('Enter');
+  await dave.locator('#join-error', { hasText: 'You cannot join den' }).waitFor();
+  await closeDialog(dave);
+
+  await dave.getByRole('button', { name: 'Join attic' }).click();
+  await dave.locator('#room-title', { hasText: 'attic' }).waitFor();
+  await dave.locator('#invites').waitFor({ state: 'hidden' });
 }));
 
 test('blocking someone from a DM refuses their messages until unblocked', h.withReport(fixture, async () => {
