@@ -431,6 +431,16 @@ handle_reply (NatterUpstream      *self,
       if (self->cache != NULL && room != NULL)
         natter_upstream_cache_set_read (self->cache, room->name, req->frame->read->seq);
     }
+  else if (frame->event_case == NATTER__SERVER_FRAME__EVENT_OK &&
+           req->frame->op_case == NATTER__CLIENT_FRAME__OP_SET_NOTIFICATION_LEVEL)
+    {
+      /* The server tells only the account's other sessions: the answer is ours. */
+      const char *name = req->frame->set_notification_level->room;
+      UpstreamRoom *room = name != NULL ? g_hash_table_lookup (self->rooms, name) : NULL;
+
+      if (room != NULL)
+        natter_upstream_set_notification_level (room, req->frame->set_notification_level->level);
+    }
   natter_upstream_reply (req, frame);
 }
 

@@ -226,6 +226,30 @@ class UpstreamMessagesTest(UpstreamTestCase):
         self.assertTrue(await level_is("none"))
         self.assertNotEqual(await self.status(), "connected")
 
+    async def test_own_notification_level_kept_offline(self):
+        """A level set over D-Bus is kept by the local copy too: the host tells only the
+        account's other sessions, so the answer itself must update the copy."""
+        await self.start_upstream()
+        await self.connect()
+        await self.join("chat")
+
+        async def level_is(level):
+            props = (await self.managed_objects())[room_path("chat")][ROOM_IFACE]
+            return props["NotificationLevel"] == level
+
+        await self.room_call("chat", "SetNotificationLevel", "(s)", ("mentions",))
+        self.assertTrue(await level_is("mentions"))
+
+        # Restarted with the host away, the local copy knows the level natterd set.
+        await self.stop_upstream()
+        await asyncio.to_thread(self.host.stop)
+        await self.start_upstream()
+        await eventually(lambda: self.has_object(room_path("chat")),
+                         message="the cached room did not appear")
+        self.assertNotEqual(await self.status(), "connected")
+        self.assertTrue(await level_is("mentions"),
+                        "the level set over D-Bus was lost from the local copy")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
