@@ -36,6 +36,8 @@ struct _NatterDBusService
 };
 
 static void natter_dbus_service_iface_init (NatterDBusChatIface *iface);
+static void load_invitations (NatterDBusService *self);
+static void drop_invitation (NatterDBusService *self, const char *room);
 
 G_DEFINE_FINAL_TYPE_WITH_CODE (NatterDBusService, natter_dbus_service,
                                NATTER_DBUS_TYPE_CHAT_SKELETON,
@@ -264,6 +266,8 @@ on_member (NatterDBusService      *self,
       room = ensure_room (self, member->room, &created);
       if (created)
         load_room (self, member->room);
+      /* Joining used the invitation up. */
+      drop_invitation (self, member->room);
     }
   room = g_hash_table_lookup (self->rooms, member->room);
   if (room == NULL)
@@ -292,6 +296,9 @@ on_invite (NatterDBusService     *self,
 {
   if (invited->room == NULL)
     return;
+  /* The list first, so that a front end reading it on the signal finds the room
+   * (with the server's time once the list is read again). */
+  load_invitations (self);
   natter_dbus_chat_emit_invited (NATTER_DBUS_CHAT (self), invited->room,
                                  invited->by != NULL ? invited->by : "");
   /* As for messages: not when a front end shows them itself. */
@@ -313,6 +320,115 @@ on_presence (NatterDBusService       *self,
     natter_dbus_room_presence_changed (room, presence->user, presence->online);
 }
 
+/* Invitations: the backend's list (the server's, in upstream mode), read again at each
+ * welcome and whenever it may have changed. */
+
+static void
+invitations_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(NatterDBusService) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterEvent) event = natter_dbus_client_request_finish (NATTER_DBUS_CLIENT (source),
+                                                                    result, &error);
+  const Natter__InvitationList *list;
+  GVariantBuilder builder;
+
+  if (event == NULL)
+    {
+      g_debug ("Could not list the invitations: %s", error->message);
+      return;
+    }
+  /* A reply from the client of a backend that was replaced since. */
+  if (NATTER_DBUS_CLIENT (source) != self->client ||
+      natter_event_get_frame (event)->event_case != NATTER__SERVER_FRAME__EVENT_INVITATION_LIST)
+    return;
+  list = natter_event_get_frame (event)->invitation_list;
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(ssx)"));
+  for (gsize i = 0; i < list->n_invitations; i++)
+    if (list->invitations[i]->room != NULL)
+      g_variant_builder_add (&builder, "(ssx)", list->invitations[i]->room,
+                             list->invitations[i]->by != NULL ? list->invitations[i]->by : "",
+                             (gint64) list->invitations[i]->ts);
+  natter_dbus_chat_set_invitations (NATTER_DBUS_CHAT (self), g_variant_builder_end (&builder));
+}
+
+static void
+load_invitations (NatterDBusService *self)
+{
+  Natter__ClientFrame *frame = natter_dbus_client_frame_new ();
+
+  frame->op_case = NATTER__CLIENT_FRAME__OP_INVITATIONS;
+  frame->invitations = g_new0 (Natter__Invitations, 1);
+  natter__invitations__init (frame->invitations);
+  natter_dbus_client_request_async (self->client, frame, NULL, invitations_cb,
+                                    g_object_ref (self));
+}
+
+/* Takes @room out of the Invitations property (joined or declined). */
+static void
+drop_invitation (NatterDBusService *self,
+                 const char        *room)
+{
+  GVariant *current = natter_dbus_chat_get_invitations (NATTER_DBUS_CHAT (self));
+  GVariantBuilder builder;
+  gboolean found = FALSE;
+  GVariantIter iter;
+  const char *name, *by;
+  gint64 ts;
+
+  if (current == NULL)
+    return;
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(ssx)"));
+  g_variant_iter_init (&iter, current);
+  while (g_variant_iter_next (&iter, "(&s&sx)", &name, &by, &ts))
+    {
+      if (g_str_equal (name, room))
+        found = TRUE;
+      else
+        g_variant_builder_add (&builder, "(ssx)", name, by, ts);
+    }
+  if (found)
+    natter_dbus_chat_set_invitations (NATTER_DBUS_CHAT (self), g_variant_builder_end (&builder));
+  else
+    g_variant_builder_clear (&builder);
+}
+
+static void
+declined_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  g_autoptr(NatterDBusCall) call = user_data;
+  g_autoptr(NatterEvent) event = natter_dbus_call_finish_request (call, source, result,
+                                                                  NATTER__SERVER_FRAME__EVENT_OK);
+  NatterDBusService *self = NATTER_DBUS_SERVICE (call->self);
+
+  if (event == NULL)
+    return;
+  natter_dbus_chat_complete_decline_invitation (NATTER_DBUS_CHAT (self), call->invocation);
+}
+
+static gboolean
+natter_dbus_service_handle_decline_invitation (NatterDBusChat        *iface,
+                                               GDBusMethodInvocation *invocation,
+                                               const char            *room)
+{
+  NatterDBusService *self = NATTER_DBUS_SERVICE (iface);
+  Natter__ClientFrame *frame = natter_dbus_client_frame_new ();
+
+  frame->op_case = NATTER__CLIENT_FRAME__OP_DECLINE;
+  frame->decline = g_new0 (Natter__Decline, 1);
+  natter__decline__init (frame->decline);
+  frame->decline->room = g_strdup (room);
+  /* Gone from the list at once: declined now, or not there to decline. */
+  drop_invitation (self, room);
+  natter_dbus_client_request_async (self->client, frame, NULL, declined_cb,
+                                    natter_dbus_call_new (self, invocation));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
 static void
 on_welcome (NatterDBusService      *self,
             const Natter__Welcome  *welcome)
@@ -331,6 +447,7 @@ on_welcome (NatterDBusService      *self,
   if (welcome->node != NULL)
     natter_dbus_chat_set_node (iface, welcome->node);
   apply_room_infos (self, (Natter__RoomInfo * const *) welcome->rooms, welcome->n_rooms);
+  load_invitations (self);
 }
 
 static void
@@ -1020,6 +1137,7 @@ natter_dbus_service_iface_init (NatterDBusChatIface *iface)
   iface->handle_forget_account = natter_dbus_service_handle_forget_account;
   iface->handle_create_room = natter_dbus_service_handle_create_room;
   iface->handle_directory = natter_dbus_service_handle_directory;
+  iface->handle_decline_invitation = natter_dbus_service_handle_decline_invitation;
   iface->handle_block = natter_dbus_service_handle_block;
   iface->handle_unblock = natter_dbus_service_handle_unblock;
   natter_dbus_account_iface_init (iface);
@@ -1170,6 +1288,9 @@ take_backend_state (NatterDBusService *self)
   natter_dbus_chat_set_admin (iface, admin);
   natter_dbus_chat_set_node (iface, node != NULL ? node : "");
   natter_dbus_chat_set_epoch (iface, epoch != NULL ? epoch : "");
+  /* The new backend's welcome lists them. */
+  natter_dbus_chat_set_invitations (iface, g_variant_new_array (G_VARIANT_TYPE ("(ssx)"),
+                                                                NULL, 0));
   backend_account_cb (self->backend, NULL, self);
   backend_status_cb (self->backend, NULL, self);
 }

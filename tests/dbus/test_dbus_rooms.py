@@ -253,6 +253,34 @@ class DBusRoomsTest(RoomsHelpers, DBusTestCase):
         await alice.call("ban", {"room": "alices", "user": OWNER}, "ok")
         await eventually(self.room_gone("alices"), message="the room object stayed after a ban")
 
+    async def test_invitations_property_and_decline(self):
+        """Invitations lists the account's pending invitations as the server keeps them,
+        with who gave each and when; joining or DeclineInvitation takes one out."""
+        alice = await self.ws_user("alice")
+        self.assertEqual((await self.root_props())["Invitations"], [])
+        for room in ("attic", "den"):
+            await alice.call("create", {"room": room, "private": True}, "joined")
+            await alice.call("invite", {"room": room, "user": OWNER}, "ok")
+
+        def invitations():
+            return [(room, by) for (room, by, _) in self.root_props_sync()["Invitations"]]
+
+        await eventually(lambda: invitations() == [("attic", "alice"), ("den", "alice")],
+                         message="Invitations did not list both")
+        self.assertTrue(all(ts > 1_600_000_000_000
+                            for (_, _, ts) in self.root_props_sync()["Invitations"]))
+
+        await self.gdbus_call(ROOT_PATH, CHAT_IFACE + ".DeclineInvitation", "den")
+        self.assertEqual(invitations(), [("attic", "alice")])
+        self.assertEqual(await self.root_error("DeclineInvitation", "den"), "NotFound")
+        await alice.call("invite", {"room": "den", "user": OWNER}, "ok")
+        await eventually(lambda: ("den", "alice") in invitations(),
+                         message="a new invitation did not come back")
+
+        await self.join("attic")
+        await eventually(lambda: invitations() == [("den", "alice")],
+                         message="joining did not use the invitation up")
+
     async def test_invited_signal_and_notification(self):
         """An invitation raises Invited and a desktop notification (none while a front
         end handles notifications); JoinRoom accepts it (desk, an administrator, could
@@ -459,6 +487,22 @@ class DBusRoomsUpstreamTest(RoomsHelpers, DBusTestCase):
         frame = await alice.request("send", {"to": "carol", "body": "hi", "client_msg_id": "b"},
                                     expect_error=True)
         self.assertEqual(frame["error"]["code"], "forbidden")
+
+    async def test_upstream_invitations_from_the_server(self):
+        """In upstream mode Invitations is the server's list and DeclineInvitation goes
+        to the server."""
+        url, alice = await self.connect_carol()
+        await alice.call("create", {"room": "loft", "private": True}, "joined")
+        await alice.call("invite", {"room": "loft", "user": "carol"}, "ok")
+        await eventually(lambda: [(r, b) for (r, b, _) in self.root_props_sync()["Invitations"]]
+                         == [("loft", "alice")], message="no invitation in upstream mode")
+
+        await self.gdbus_call(ROOT_PATH, CHAT_IFACE + ".DeclineInvitation", "loft")
+        self.assertEqual((await self.root_props())["Invitations"], [])
+        # The server has none left: declining again is its not_found.
+        self.assertEqual(await self.root_error("DeclineInvitation", "loft"), "NotFound")
+        name, _ = await self.gdbus_call_error(ROOT_PATH, CHAT_IFACE + ".JoinRoom", "loft")
+        self.assertEqual(name, ERROR_PREFIX + "Forbidden")
 
     async def test_upstream_kick_and_ban_remove_the_room(self):
         """Kicked or banned on the server, the account's room object goes away; its own
