@@ -1003,6 +1003,8 @@ natter_dbus_room_handle_history (NatterDBusChatRoom    *iface,
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+static void request_history_detailed (NatterDBusCall *call, guint64 before_seq, guint limit);
+
 static void
 history_detailed_cb (GObject      *source,
                      GAsyncResult *result,
@@ -1013,10 +1015,30 @@ history_detailed_cb (GObject      *source,
                                                                   NATTER__SERVER_FRAME__EVENT_HISTORY);
   const Natter__HistoryPage *page;
   GVariantBuilder builder;
+  guint64 oldest = G_MAXUINT64;
+  gsize n_shown = 0;
 
   if (event == NULL)
     return;
   page = natter_event_get_frame (event)->history;
+  for (gsize i = 0; i < page->n_messages; i++)
+    {
+      oldest = MIN (oldest, page->messages[i]->seq);
+      if (!is_change (page->messages[i]))
+        n_shown++;
+    }
+  /* A page of changes only would leave the caller nothing to page on from: read on
+   * before it until a message comes (or the history ends). */
+  if (n_shown == 0 && page->has_more && page->n_messages > 0)
+    {
+      GVariant *parameters = g_dbus_method_invocation_get_parameters (call->invocation);
+      guint64 before_seq;
+      guint limit;
+
+      g_variant_get (parameters, "(tu)", &before_seq, &limit);
+      request_history_detailed (g_steal_pointer (&call), oldest, limit);
+      return;
+    }
   g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(txsssa{sv})"));
   for (gsize i = 0; i < page->n_messages; i++)
     {
@@ -1037,13 +1059,13 @@ history_detailed_cb (GObject      *source,
                                                    page->has_more);
 }
 
-static gboolean
-natter_dbus_room_handle_history_detailed (NatterDBusChatRoom    *iface,
-                                          GDBusMethodInvocation *invocation,
-                                          guint64                before_seq,
-                                          guint                  limit)
+/* Takes @call. */
+static void
+request_history_detailed (NatterDBusCall *call,
+                          guint64         before_seq,
+                          guint           limit)
 {
-  NatterDBusRoom *self = NATTER_DBUS_ROOM (iface);
+  NatterDBusRoom *self = NATTER_DBUS_ROOM (call->self);
   Natter__ClientFrame *frame = natter_dbus_client_frame_new ();
 
   frame->op_case = NATTER__CLIENT_FRAME__OP_HISTORY;
@@ -1054,8 +1076,16 @@ natter_dbus_room_handle_history_detailed (NatterDBusChatRoom    *iface,
   frame->history->before_seq = before_seq;
   frame->history->has_limit = limit > 0;
   frame->history->limit = limit;
-  natter_dbus_client_request_async (self->client, frame, NULL, history_detailed_cb,
-                                    natter_dbus_call_new (self, invocation));
+  natter_dbus_client_request_async (self->client, frame, NULL, history_detailed_cb, call);
+}
+
+static gboolean
+natter_dbus_room_handle_history_detailed (NatterDBusChatRoom    *iface,
+                                          GDBusMethodInvocation *invocation,
+                                          guint64                before_seq,
+                                          guint                  limit)
+{
+  request_history_detailed (natter_dbus_call_new (iface, invocation), before_seq, limit);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 

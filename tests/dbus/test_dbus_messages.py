@@ -272,6 +272,15 @@ class DBusMessagesTest(DBusTestCase):
         self.assertEqual(messages[1][5], {"reactions": [("🙂", ["alice"])]})
         self.assertEqual(messages[2][5], {"reply_to": b, "mentions": [OWNER]})
 
+        # A page whose records are all changes still reaches the message before them,
+        # so that paging on with the smallest seq returned goes on.
+        await alice.call("react", {"room": "general", "seq": b, "emoji": "👍"}, "sent")
+        last = (await alice.call("react", {"room": "general", "seq": b, "emoji": "🎉"},
+                                 "sent"))["seq"]
+        messages, has_more = await self.history_detailed("general", last + 1, 2)
+        self.assertEqual([m[0] for m in messages], [reply["seq"]])
+        self.assertTrue(has_more)
+
         # Paging: before the reply, one message.
         messages, has_more = await self.history_detailed("general", b + 1, 1)
         self.assertEqual([m[0] for m in messages], [b])
