@@ -141,6 +141,15 @@ ensure_room (NatterDBusService *self,
   return room;
 }
 
+/* A reply from the client of natterd's previous mode (SetMode() switched while the
+ * request was in flight) speaks of the other account's rooms: it makes no object. */
+static gboolean
+from_current_client (NatterDBusService *self,
+                     GObject           *source)
+{
+  return source == G_OBJECT (self->client);
+}
+
 static void
 room_joined_cb (GObject      *source,
                 GAsyncResult *result,
@@ -159,7 +168,8 @@ room_joined_cb (GObject      *source,
       return;
     }
   frame = natter_event_get_frame (event);
-  if (frame->event_case != NATTER__SERVER_FRAME__EVENT_JOINED || frame->joined->room == NULL)
+  if (frame->event_case != NATTER__SERVER_FRAME__EVENT_JOINED || frame->joined->room == NULL ||
+      !from_current_client (self, source))
     return;
   room = g_hash_table_lookup (self->rooms, frame->joined->room);
   if (room == NULL)
@@ -537,6 +547,13 @@ join_room_cb (GObject      *source,
 
   if (event == NULL)
     return;
+  if (!from_current_client (self, source))
+    {
+      g_dbus_method_invocation_return_error (call->invocation, NATTER_ERROR,
+                                             NATTER_ERROR_UNAVAILABLE,
+                                             "natterd switched modes meanwhile");
+      return;
+    }
   joined = natter_event_get_frame (event)->joined;
   room = ensure_room (self, joined->room, &created);
   natter_dbus_room_update_joined (room, joined);
@@ -560,6 +577,13 @@ create_room_cb (GObject      *source,
 
   if (event == NULL)
     return;
+  if (!from_current_client (self, source))
+    {
+      g_dbus_method_invocation_return_error (call->invocation, NATTER_ERROR,
+                                             NATTER_ERROR_UNAVAILABLE,
+                                             "natterd switched modes meanwhile");
+      return;
+    }
   joined = natter_event_get_frame (event)->joined;
   room = ensure_room (self, joined->room, &created);
   natter_dbus_room_update_joined (room, joined);
