@@ -664,7 +664,11 @@ natter_room_attach (NatterRoom         *self,
   g_signal_connect_object (proxy, "receipt", G_CALLBACK (receipt_cb), self, 0);
   g_signal_connect_object (proxy, "message-changed", G_CALLBACK (message_changed_cb), self, 0);
   g_signal_connect_object (proxy, "member-changed", G_CALLBACK (member_changed_cb), self, 0);
-  g_signal_connect_object (proxy, "g-properties-changed", G_CALLBACK (properties_changed_cb), self, 0);
+  /* After the proxy's own handler: gdbus-codegen's getters of strings and string arrays
+   * (Members, Online) keep what they returned until that handler drops it, so before it
+   * they still give the old value ("0 members" for a room just made or joined). */
+  g_signal_connect_object (proxy, "g-properties-changed", G_CALLBACK (properties_changed_cb), self,
+                           G_CONNECT_AFTER);
   notify_state (self);
 
   if (self->viewed)

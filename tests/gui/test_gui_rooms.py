@@ -164,6 +164,20 @@ class GuiRoomsTest(GuiTestCase):
                                     "the invitation is not confirmed")
         await alice.call("join", {"room": "team"}, "joined")
 
+    async def test_new_room_counts_its_owner(self):
+        """A room made with CreateRoom counts its owner in the sidebar before it is opened
+        and in the header, as natterd's room object does, never "0 members"."""
+        await self.start_app()
+        await self.eventually_shows(lambda d: d["ready"], "the app is not ready")
+        await self.create_room("solo")
+        await eventually(lambda: self._has_members("solo", 1), message="solo has not its owner")
+        # Nothing else about the room changes now: only Members can update the sidebar.
+        shown = await self.eventually_shows(lambda d: "1 member" in d["labels"],
+                                            "the sidebar does not count the owner")
+        self.assertNotIn("0 members", shown["labels"])
+        shown = await self.open_room("solo")
+        self.assertEqual(shown["room-subtitle"], "1 member", "the header does not count the owner")
+
     async def test_create_room_with_a_taken_name_says_so(self):
         """A name that exists already is refused in words for users, and the dialog stays."""
         alice = await self.ws_user("alice")
