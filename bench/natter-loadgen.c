@@ -217,6 +217,7 @@ typedef enum {
 typedef struct {
   uint64_t id;   /* 0: free */
   uint64_t t_ns;
+  bool measured; /* sent while measuring: its reply counts in acked */
 } Slot;
 
 typedef struct Conn Conn;
@@ -873,6 +874,7 @@ slot_take (Conn *c, uint64_t id, uint64_t now)
     return false;
   s->id = id;
   s->t_ns = now;
+  s->measured = wk.measuring;
   c->inflight++;
   return true;
 }
@@ -1104,7 +1106,9 @@ handle_reply (Conn *c, uint64_t id, bool ok, bool empty, uint64_t now)
   if (ok)
     {
       wk.c.acked_all++;
-      if (wk.measuring)
+      /* The replies to the sends counted in sent, whenever they come: a reply to a send
+       * of the warm-up is no measured ack, even when a busy machine returns it late. */
+      if (s->measured)
         {
           wk.c.acked++;
           hist_record (&wk.ack, now - s->t_ns);
