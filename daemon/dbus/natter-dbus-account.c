@@ -36,19 +36,6 @@ request (NatterDBusChat        *iface,
 }
 
 /* The replies that are only `ok`. */
-static void
-ok_cb (GObject      *source,
-       GAsyncResult *result,
-       gpointer      user_data)
-{
-  g_autoptr(NatterDBusCall) call = user_data;
-  g_autoptr(NatterEvent) event = natter_dbus_call_finish_request (call, source, result,
-                                                                  NATTER__SERVER_FRAME__EVENT_OK);
-
-  if (event != NULL)
-    g_dbus_method_invocation_return_value (call->invocation, NULL);
-}
-
 /* ---------------------------------------------------------------------------------- */
 /* Sessions(), RevokeSession() */
 
@@ -104,7 +91,7 @@ handle_revoke_session (NatterDBusChat        *iface,
   frame->revoke = g_new0 (Natter__Revoke, 1);
   natter__revoke__init (frame->revoke);
   frame->revoke->session = g_strdup (id);
-  request (iface, invocation, frame, ok_cb);
+  request (iface, invocation, frame, natter_dbus_call_return_ok_cb);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -306,7 +293,7 @@ handle_set_user_disabled (NatterDBusChat        *iface,
       frame->op_case = NATTER__CLIENT_FRAME__OP_ADMIN_ENABLE;
       frame->admin_enable = op;
     }
-  request (iface, invocation, frame, ok_cb);
+  request (iface, invocation, frame, natter_dbus_call_return_ok_cb);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 

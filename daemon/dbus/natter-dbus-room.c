@@ -1364,25 +1364,11 @@ natter_dbus_room_handle_set_viewed (NatterDBusChatRoom    *iface,
 /* Invite, Kick, Ban, Unban, SetRole and SetTopic: requests answered with `ok`, whose
  * effects (MemberChanged, Topic) come as the events every member gets. */
 static void
-moderation_cb (GObject      *source,
-               GAsyncResult *result,
-               gpointer      user_data)
-{
-  g_autoptr(NatterDBusCall) call = user_data;
-  g_autoptr(NatterEvent) event = natter_dbus_call_finish_request (call, source, result,
-                                                                  NATTER__SERVER_FRAME__EVENT_OK);
-
-  if (event == NULL)
-    return;
-  g_dbus_method_invocation_return_value (call->invocation, NULL);
-}
-
-static void
 request_moderation (NatterDBusRoom        *self,
                     GDBusMethodInvocation *invocation,
                     Natter__ClientFrame   *frame)
 {
-  natter_dbus_client_request_async (self->client, frame, NULL, moderation_cb,
+  natter_dbus_client_request_async (self->client, frame, NULL, natter_dbus_call_return_ok_cb,
                                     natter_dbus_call_new (self, invocation));
 }
 

@@ -405,21 +405,6 @@ drop_invitation (NatterDBusService *self,
     g_variant_builder_clear (&builder);
 }
 
-static void
-declined_cb (GObject      *source,
-             GAsyncResult *result,
-             gpointer      user_data)
-{
-  g_autoptr(NatterDBusCall) call = user_data;
-  g_autoptr(NatterEvent) event = natter_dbus_call_finish_request (call, source, result,
-                                                                  NATTER__SERVER_FRAME__EVENT_OK);
-  NatterDBusService *self = NATTER_DBUS_SERVICE (call->self);
-
-  if (event == NULL)
-    return;
-  natter_dbus_chat_complete_decline_invitation (NATTER_DBUS_CHAT (self), call->invocation);
-}
-
 static gboolean
 natter_dbus_service_handle_decline_invitation (NatterDBusChat        *iface,
                                                GDBusMethodInvocation *invocation,
@@ -434,7 +419,7 @@ natter_dbus_service_handle_decline_invitation (NatterDBusChat        *iface,
   frame->decline->room = g_strdup (room);
   /* Gone from the list at once: declined now, or not there to decline. */
   drop_invitation (self, room);
-  natter_dbus_client_request_async (self->client, frame, NULL, declined_cb,
+  natter_dbus_client_request_async (self->client, frame, NULL, natter_dbus_call_return_ok_cb,
                                     natter_dbus_call_new (self, invocation));
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
@@ -670,20 +655,6 @@ natter_dbus_service_handle_directory (NatterDBusChat        *iface,
 }
 
 static void
-block_cb (GObject      *source,
-          GAsyncResult *result,
-          gpointer      user_data)
-{
-  g_autoptr(NatterDBusCall) call = user_data;
-  g_autoptr(NatterEvent) event = natter_dbus_call_finish_request (call, source, result,
-                                                                  NATTER__SERVER_FRAME__EVENT_OK);
-
-  if (event == NULL)
-    return;
-  g_dbus_method_invocation_return_value (call->invocation, NULL);
-}
-
-static void
 request_block (NatterDBusService     *self,
                GDBusMethodInvocation *invocation,
                gboolean               block,
@@ -704,7 +675,7 @@ request_block (NatterDBusService     *self,
       frame->op_case = NATTER__CLIENT_FRAME__OP_UNBLOCK;
       frame->unblock = op;
     }
-  natter_dbus_client_request_async (self->client, frame, NULL, block_cb,
+  natter_dbus_client_request_async (self->client, frame, NULL, natter_dbus_call_return_ok_cb,
                                     natter_dbus_call_new (self, invocation));
 }
 

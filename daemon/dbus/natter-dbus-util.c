@@ -75,6 +75,28 @@ natter_dbus_call_finish_request (NatterDBusCall                 *call,
 }
 
 /**
+ * natter_dbus_call_return_ok_cb:
+ * @source: the #NatterDBusClient the request went to
+ * @result: the result
+ * @user_data: (transfer full): the #NatterDBusCall that made the request
+ *
+ * A natter_dbus_client_request_async() callback for a request answered with `ok` whose
+ * method returns nothing: returns to the caller once the reply came, or the error.
+ */
+void
+natter_dbus_call_return_ok_cb (GObject      *source,
+                               GAsyncResult *result,
+                               gpointer      user_data)
+{
+  g_autoptr(NatterDBusCall) call = user_data;
+  g_autoptr(NatterEvent) event = natter_dbus_call_finish_request (call, source, result,
+                                                                  NATTER__SERVER_FRAME__EVENT_OK);
+
+  if (event != NULL)
+    g_dbus_method_invocation_return_value (call->invocation, NULL);
+}
+
+/**
  * natter_dbus_client_frame_new:
  *
  * Returns: (transfer full): an empty request, for natter_dbus_client_request_async()

@@ -29,6 +29,9 @@ NatterEvent         *natter_dbus_call_finish_request  (NatterDBusCall           
                                                        GObject                        *source,
                                                        GAsyncResult                   *result,
                                                        Natter__ServerFrame__EventCase  expected);
+void                 natter_dbus_call_return_ok_cb    (GObject                        *source,
+                                                       GAsyncResult                   *result,
+                                                       gpointer                        user_data);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterDBusCall, natter_dbus_call_free)
 
