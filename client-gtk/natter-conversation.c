@@ -192,14 +192,13 @@ upper_changed_cb (NatterConversation *self)
 
 /* Rows and their headers ----------------------------------------------------------- */
 
-/* Whether the account may delete others' messages here: a moderator or owner of the
- * room, or an administrator of the server. */
+/* Whether the account may delete others' messages here (natter_room_get_can_moderate()). */
 static gboolean
 can_moderate (NatterConversation *self)
 {
   return self->room != NULL &&
-         (natter_room_get_can_moderate (self->room) ||
-          (self->service != NULL && natter_service_get_admin (self->service)));
+         natter_room_get_can_moderate (self->room,
+                                       self->service != NULL && natter_service_get_admin (self->service));
 }
 
 static GtkWidget *

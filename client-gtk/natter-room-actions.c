@@ -28,17 +28,13 @@ is_room (NatterRoom *room)
   return room != NULL && g_str_equal (natter_room_get_kind (room), "room");
 }
 
+/* The same rule as the message menus' (natter_room_get_can_moderate()), in a room
+ * people run. */
 static gboolean
 moderates (NatterWindow *self,
            NatterRoom   *room)
 {
-  const char *role;
-
-  if (!is_room (room))
-    return FALSE;
-  role = natter_room_get_role (room);
-  return natter_service_get_admin (self->service) ||
-         g_str_equal (role, "owner") || g_str_equal (role, "moderator");
+  return is_room (room) && natter_room_get_can_moderate (room, natter_service_get_admin (self->service));
 }
 
 /* The other party of a direct conversation. */
@@ -634,5 +630,8 @@ _natter_window_room_actions_set_service (NatterWindow *self)
 {
   g_signal_connect_object (self->service, "invited", G_CALLBACK (invited_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->service, "removed-from-room", G_CALLBACK (removed_from_room_cb), self,
+                           G_CONNECT_SWAPPED);
+  /* As the message menus do: the account's rights on the server changed. */
+  g_signal_connect_object (self->service, "notify::admin", G_CALLBACK (_natter_window_room_actions_update), self,
                            G_CONNECT_SWAPPED);
 }

@@ -1836,16 +1836,25 @@ natter_room_get_role (NatterRoom *self)
 /**
  * natter_room_get_can_moderate:
  * @self: a room
+ * @admin: whether the account administers the server (natter_service_get_admin())
  *
- * Returns: whether the account may delete other members' messages in the room
+ * The one rule for what a moderator may do, for the message menus and the room's
+ * controls alike: the room's owners and moderators may, and the server's administrators,
+ * who may do anything an owner may (docs/protocol.md, "Rooms people control").
+ *
+ * Returns: whether the account may delete other members' messages in the room (and,
+ *   in a room people run, kick, ban and set the topic)
  */
 gboolean
-natter_room_get_can_moderate (NatterRoom *self)
+natter_room_get_can_moderate (NatterRoom *self,
+                              gboolean    admin)
 {
   const char *role;
 
   g_return_val_if_fail (NATTER_IS_ROOM (self), FALSE);
 
+  if (admin)
+    return TRUE;
   role = natter_room_get_role (self);
   return g_str_equal (role, "owner") || g_str_equal (role, "moderator");
 }

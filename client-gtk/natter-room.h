@@ -117,7 +117,8 @@ gboolean            natter_room_change_finish      (NatterRoom          *self,
                                                     GAsyncResult        *result,
                                                     GError             **error);
 const char         *natter_room_get_role           (NatterRoom          *self);
-gboolean            natter_room_get_can_moderate   (NatterRoom          *self);
+gboolean            natter_room_get_can_moderate   (NatterRoom          *self,
+                                                    gboolean             admin);
 const char         *natter_room_get_notification_level (NatterRoom      *self);
 const char         *natter_room_get_account        (NatterRoom          *self);
 

@@ -259,6 +259,8 @@ class GuiRoomsTest(GuiTestCase):
         alice = await self.ws_user("alice")
         await alice.call("create", {"room": "alicehall"}, "joined")
         await self.join("alicehall")
+        theirs = await alice.call("send", {"room": "alicehall", "body": "hello hall",
+                                           "client_msg_id": "h"}, "sent")
         await self.start_app()
         await self.open_room("alicehall")
         props = await self.room_props("alicehall")
@@ -271,6 +273,12 @@ class GuiRoomsTest(GuiTestCase):
         await self.close_others()
         for action in ("edit-topic", "unban-user", "kick-member", "ban-member", "set-member-role", "invite"):
             self.assertTrue(await self.action_enabled(action), f"{action} is disabled for the administrator")
+        # The message menu follows the same rule: alice's message may be deleted.
+        await self.activate("test-message", f"(uint64 {theirs['seq']}, 'menu', '')")
+        shown = await self.eventually_shows(lambda d: d["popovers"] == ["menu_button"],
+                                            "the menu of alice's message did not open")
+        self.assertIn("Delete…", shown["labels"], "the administrator may not delete alice's message")
+        self.assertNotIn("Edit", shown["labels"])
 
     # Topic ---------------------------------------------------------------------------------
 
