@@ -18,9 +18,13 @@
  *   the store.
  * - Memberships and presence travel on the broadcast channel, so that every node knows
  *   every room and member (a user may log in anywhere). A join is published as a
- *   `joined` frame naming the room, its kind and topic, the new member and the room's
- *   last seq at the join, which is where that member's sessions on other nodes start;
- *   a leave as a `member` frame with `joined: false`.
+ *   `joined` frame naming the room, its kind, topic and privacy, the new member and
+ *   their role, and the room's last seq at the join, which is where that member's
+ *   sessions on other nodes start; a leave as a `member` frame with `joined: false`, a
+ *   kick or ban as the same frame with `by` (one frame: the removed user's sessions and
+ *   the room's on every node learn it once, with who did it). Roles, topics and
+ *   invitations travel there too, for the nodes whose sessions do not read the room
+ *   yet. Typing, receipts and messages go on the room's own channel.
  * - Redis may lose anything: every two seconds, and whenever Redis comes back, the node
  *   reads the last seq of its watched rooms from the store and fetches what it missed.
  *   While Redis is away (every ten seconds) and when it comes back, it also reads every
@@ -106,14 +110,27 @@ message_committed_cb (NatterHub             *hub,
   publish (self, message->room, &frame);
 }
 
-/* Typing and receipts, on the room's channel. */
+/* Typing and receipts, on the room's channel, to the nodes whose sessions read the room.
+ * What changes the room itself (roles, removals, the topic, invitations) on the
+ * broadcast channel: every node keeps every room, and answers `rooms` and `join` from
+ * its copy. */
 static void
 room_event_cb (NatterHub                 *hub,
                const char                *room,
                const Natter__ServerFrame *frame,
                NatterCluster             *self)
 {
-  publish (self, room, frame);
+  switch ((int) frame->event_case)
+    {
+    case NATTER__SERVER_FRAME__EVENT_MEMBER:
+    case NATTER__SERVER_FRAME__EVENT_TOPIC:
+    case NATTER__SERVER_FRAME__EVENT_INVITE:
+      publish (self, NULL, frame);
+      break;
+    default:
+      publish (self, room, frame);
+      break;
+    }
 }
 
 static void
@@ -121,19 +138,32 @@ publish_joined (NatterCluster *self, const char *room, const char *user)
 {
   Natter__ServerFrame frame = NATTER__SERVER_FRAME__INIT;
   Natter__Joined joined = NATTER__JOINED__INIT;
-  char *members[] = { (char *) user };
+  const char *members[] = { user, NULL };
+  g_autoptr(GPtrArray) owners = g_ptr_array_new ();
+  g_autoptr(GPtrArray) moderators = g_ptr_array_new ();
   const char *kind, *topic;
+  gboolean is_private = FALSE;
   guint64 last_seq;
 
-  if (!natter_hub_describe_room (self->hub, room, &kind, &topic, &last_seq))
+  if (!natter_hub_describe_room (self->hub, room, &kind, &topic, &last_seq) ||
+      !natter_hub_describe_room_roles (self->hub, room, members, &is_private, owners,
+                                       moderators))
     return;
   joined.room = (char *) room;
   joined.kind = (char *) kind;
   joined.topic = (char *) topic;
   joined.has_last_seq = TRUE;
   joined.last_seq = last_seq;
-  joined.n_members = G_N_ELEMENTS (members);
-  joined.members = members;
+  joined.n_members = 1;
+  joined.members = (char **) members;
+  /* Whether the room is private and the newcomer's role (its creator owns it), so that
+   * the other nodes get them right from the start. */
+  joined.has_private_ = TRUE;
+  joined.private_ = is_private;
+  joined.n_owners = owners->len;
+  joined.owners = (char **) owners->pdata;
+  joined.n_moderators = moderators->len;
+  joined.moderators = (char **) moderators->pdata;
   frame.event_case = NATTER__SERVER_FRAME__EVENT_JOINED;
   frame.joined = &joined;
   publish (self, NULL, &frame);
@@ -458,9 +488,17 @@ receive_broadcast (NatterCluster *self, const char *origin, const Natter__Server
       natter_hub_receive_joined (self->hub, frame->joined);
       break;
     case NATTER__SERVER_FRAME__EVENT_MEMBER:
-      if (frame->member->room == NULL || frame->member->user == NULL || frame->member->joined)
-        break;
-      natter_hub_receive_left (self->hub, frame->member->room, frame->member->user);
+      /* A leave, a kick or ban (with `by`), a role set. */
+      if (frame->member->room != NULL)
+        natter_hub_receive_room_event (self->hub, frame->member->room, frame);
+      break;
+    case NATTER__SERVER_FRAME__EVENT_TOPIC:
+      if (frame->topic->room != NULL)
+        natter_hub_receive_room_event (self->hub, frame->topic->room, frame);
+      break;
+    case NATTER__SERVER_FRAME__EVENT_INVITE:
+      if (frame->invite->room != NULL)
+        natter_hub_receive_room_event (self->hub, frame->invite->room, frame);
       break;
     case NATTER__SERVER_FRAME__EVENT_SESSIONS_ENDED:
       receive_sessions_ended (self, frame->sessions_ended);

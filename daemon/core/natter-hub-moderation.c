@@ -233,6 +233,32 @@ moderate (Request *req, const NatterModeration *change, GAsyncReadyCallback done
   natter_store_moderate_async (req->hub->store, change, NULL, done, natter_hub_request_ref (req));
 }
 
+/* @user is no member of @room any more, removed by @by: the room's sessions and @user's
+ * learn it, here and, through the cluster, on other nodes, all from one frame, which
+ * also ends the membership there. */
+static void
+remove_and_publish (NatterHub *self, Room *room, const char *user, const char *by,
+                    gboolean banned)
+{
+  Natter__ServerFrame frame = NATTER__SERVER_FRAME__INIT;
+  Natter__Member member = NATTER__MEMBER__INIT;
+  g_autoptr(NatterEvent) event = NULL;
+  g_autofree char *name = g_strdup (user);
+
+  member.room = room->name;
+  member.user = name;
+  member.has_joined = TRUE;
+  member.joined = FALSE;
+  member.by = (char *) by;
+  member.has_banned = banned;
+  member.banned = banned;
+  frame.event_case = NATTER__SERVER_FRAME__EVENT_MEMBER;
+  frame.member = &member;
+  event = natter_event_new (&frame);
+  natter_hub_remove_member_event (self, room, name, event);
+  g_signal_emit (self, natter_hub_signals[SIGNAL_ROOM_EVENT], 0, room->name, &frame);
+}
+
 /* Another node changed @room: a role, a kick or ban (@frame a `member`), or the topic.
  * Returns whether @frame is one of those; the caller delivers it to the room, except
  * for a removal, which this delivers while the removed user's sessions still read it. */
@@ -252,8 +278,16 @@ natter_hub_apply_remote_moderation (NatterHub *self, Room *room, const Natter__S
           return FALSE;
         if (!member->joined)
           {
-            natter_hub_remove_member_by (self, room, member->user, member->by,
-                                         member->has_banned && member->banned);
+            g_autoptr(NatterEvent) event = natter_event_new (frame);
+
+            /* A ban holds here too, before the store is read again. */
+            if (member->has_banned && member->banned)
+              {
+                g_hash_table_add (room->banned, g_strdup (member->user));
+                g_hash_table_remove (room->invited, member->user);
+              }
+            /* As the node that removed them told it (who did, and whether a ban). */
+            natter_hub_remove_member_event (self, room, member->user, event);
             *out_deliver = FALSE;
             return TRUE;
           }
@@ -295,17 +329,20 @@ created_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (!natter_store_moderate_finish (NATTER_STORE (source), result, &error))
     {
-      /* A join that lost a race to create the name joins the room the winner made:
-       * read from a shared store, or already here, as the store completes in order. */
+      /* A join that lost a race to create the name joins the room the winner made
+       * (as a member): read from a shared store, or already here, as the store
+       * completes in order. The join read the store before, when the name was free:
+       * it reads it again, once. */
       if (g_error_matches (error, NATTER_ERROR, NATTER_ERROR_CONFLICT) &&
-          req->frame->op_case == NATTER__CLIENT_FRAME__OP_JOIN && !req->refreshed)
+          req->frame->op_case == NATTER__CLIENT_FRAME__OP_JOIN && !req->lost_create)
         {
+          req->lost_create = TRUE;
+          req->refreshed = FALSE;
           if (natter_hub_refresh_and_retry (req, req->room))
             return;
           cs = natter_hub_lookup_client (self, req->client);
           if (cs == NULL)
             return;
-          req->refreshed = TRUE;
           g_clear_pointer (&req->user, g_free);
           g_clear_pointer (&req->room, g_free);
           natter_hub_handle_request (req, cs);
@@ -394,6 +431,29 @@ invited_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   frame.event_case = NATTER__SERVER_FRAME__EVENT_INVITE;
   frame.invite = &invited;
   deliver_to_user (req->hub, req->token, &frame);
+  /* Other nodes: the invitee may be there, and may join there. */
+  invited.user = req->token;
+  g_signal_emit (req->hub, natter_hub_signals[SIGNAL_ROOM_EVENT], 0, req->room, &frame);
+}
+
+/* Another node invited @invite->user to @room: this node lets them join, and tells their
+ * sessions here. */
+void
+natter_hub_apply_remote_invite (NatterHub *self, Room *room, const Natter__Invited *invite)
+{
+  Natter__ServerFrame frame = NATTER__SERVER_FRAME__INIT;
+  Natter__Invited invited = NATTER__INVITED__INIT;
+
+  if (g_strcmp0 (invite->room, room->name) != 0 || invite->user == NULL ||
+      !natter_validate_user_name (invite->user))
+    return;
+  if (!natter_hub_room_is_member (room, invite->user))
+    g_hash_table_add (room->invited, g_strdup (invite->user));
+  invited.room = room->name;
+  invited.by = invite->by;
+  frame.event_case = NATTER__SERVER_FRAME__EVENT_INVITE;
+  frame.invite = &invited;
+  deliver_to_user (self, invite->user, &frame);
 }
 
 static void
@@ -765,15 +825,9 @@ removed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       if (req->frame->op_case != NATTER__CLIENT_FRAME__OP_UNBAN &&
           natter_hub_room_is_member (room, req->token))
         {
-          /* Its sessions stop receiving the room now, here and on other nodes: those
-           * hear of the removal with who did it on the room's channel, and of the
-           * membership's end as of any leave. */
-          gboolean banned = req->frame->op_case == NATTER__CLIENT_FRAME__OP_BAN;
-
-          natter_hub_remove_member_by (self, room, req->token, req->user, banned);
-          publish_member_event (self, room, req->token, FALSE, NULL, req->user, banned);
-          g_signal_emit (self, natter_hub_signals[SIGNAL_MEMBER_CHANGED], 0, room->name,
-                         req->token, FALSE);
+          /* Its sessions stop receiving the room now, here and on other nodes. */
+          remove_and_publish (self, room, req->token, req->user,
+                              req->frame->op_case == NATTER__CLIENT_FRAME__OP_BAN);
         }
     }
   natter_hub_reply_ok (req);

@@ -185,6 +185,12 @@ void  natter_hub_remove_member_by   (NatterHub             *self,
                                      const char            *user,
                                      const char            *by,
                                      gboolean               banned);
+/* As natter_hub_remove_member(), telling the room's sessions with @event (a `member`
+ * frame, as another node sent it). */
+void  natter_hub_remove_member_event (NatterHub            *self,
+                                      Room                 *room,
+                                      const char           *user,
+                                      NatterEvent          *event);
 void  natter_hub_room_committed     (NatterHub             *self,
                                      Room                  *room,
                                      const Natter__Message *message);
@@ -253,6 +259,8 @@ struct _Request
   /* Shared store: the room was read again from the store, and the request rerun. */
   gboolean             refreshed;
   guint64              refresh_gen;
+  /* join of a new name: creating it lost to another creator; it joins their room. */
+  gboolean             lost_create;
   /* send {to}: the recipient does not block the sender. */
   gboolean             block_checked;
 };
@@ -350,6 +358,9 @@ gboolean   natter_hub_may_leave          (Request *req, Room *room, const char *
 /* send {to}: checks once that @to does not block the sender, then runs the request again.
  * Returns TRUE when it took the request over (answered it, or will run it again). */
 gboolean   natter_hub_check_blocked      (Request *req, ClientState *cs, const char *to);
+void       natter_hub_apply_remote_invite     (NatterHub                 *self,
+                                               Room                      *room,
+                                               const Natter__Invited     *invite);
 gboolean   natter_hub_apply_remote_moderation (NatterHub                 *self,
                                                Room                      *room,
                                                const Natter__ServerFrame *frame,

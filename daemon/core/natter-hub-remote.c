@@ -300,6 +300,48 @@ natter_hub_describe_room (NatterHub   *self,
 }
 
 /**
+ * natter_hub_describe_room_roles:
+ * @name: a room name
+ * @users: the accounts to describe
+ * @out_private: (out): whether the room is private
+ * @owners: (element-type utf8): where the names of @users who own the room are added
+ * @moderators: (element-type utf8): where those of the moderators among @users are added
+ *
+ * Returns: whether this node knows @name
+ */
+gboolean
+natter_hub_describe_room_roles (NatterHub          *self,
+                                const char         *name,
+                                const char * const *users,
+                                gboolean           *out_private,
+                                GPtrArray          *owners,
+                                GPtrArray          *moderators)
+{
+  Room *room;
+
+  g_return_val_if_fail (NATTER_IS_HUB (self), FALSE);
+
+  room = g_hash_table_lookup (self->rooms, name);
+  if (room == NULL)
+    return FALSE;
+  *out_private = room->is_private;
+  for (gsize i = 0; users[i] != NULL; i++)
+    switch (natter_hub_room_role (room, users[i]))
+      {
+      case NATTER_ROLE_OWNER:
+        g_ptr_array_add (owners, (gpointer) users[i]);
+        break;
+      case NATTER_ROLE_MODERATOR:
+        g_ptr_array_add (moderators, (gpointer) users[i]);
+        break;
+      case NATTER_ROLE_MEMBER:
+      default:
+        break;
+      }
+  return TRUE;
+}
+
+/**
  * natter_hub_set_online_elsewhere:
  * @self: a #NatterHub
  * @user: an account
@@ -360,9 +402,11 @@ natter_hub_receive_message (NatterHub             *self,
  * natter_hub_receive_room_event:
  * @self: a #NatterHub
  * @room: the room
- * @frame: a typing or receipt event of another node's client
+ * @frame: what another node's client did in @room: typing, a receipt, a role set or a
+ *   removal (`member`), a topic, an invitation (`invite` naming the invitee in `user`)
  *
- * Passes the event on to this node's readers of @room. Anything else is ignored.
+ * Applies it to this node's copy of @room and passes it on to this node's readers of
+ * @room (an invitation to the invitee's sessions). Anything else is ignored.
  */
 void
 natter_hub_receive_room_event (NatterHub                 *self,
@@ -393,6 +437,9 @@ natter_hub_receive_room_event (NatterHub                 *self,
     case NATTER__SERVER_FRAME__EVENT_NOTIFICATION_LEVEL:
       /* For the account's own sessions, not the room. */
       natter_hub_receive_notification_level (self, room, frame);
+      return;
+    case NATTER__SERVER_FRAME__EVENT_INVITE:
+      natter_hub_apply_remote_invite (self, room, frame->invite);
       return;
     case NATTER__SERVER_FRAME__EVENT_MEMBER:
     case NATTER__SERVER_FRAME__EVENT_TOPIC:
@@ -430,6 +477,15 @@ apply_join (NatterHub *self, Room *room, const char *user, guint64 since)
     natter_hub_send_member_event (self, room, user, TRUE);
 }
 
+static gboolean
+names_contain (char **names, gsize n_names, const char *name)
+{
+  for (gsize i = 0; i < n_names; i++)
+    if (g_strcmp0 (names[i], name) == 0)
+      return TRUE;
+  return FALSE;
+}
+
 /**
  * natter_hub_receive_joined:
  * @self: a #NatterHub
@@ -459,8 +515,25 @@ natter_hub_receive_joined (NatterHub            *self,
                                   joined->last_seq);
       learned = TRUE;
     }
+  /* Who may see the room and the newcomers' roles (a creator owns the room) hold from
+   * now, not only once the store was read. */
+  if (joined->has_private_)
+    room->is_private = joined->private_;
   for (gsize i = 0; i < joined->n_members; i++)
-    apply_join (self, room, joined->members[i], joined->last_seq);
+    {
+      const char *user = joined->members[i];
+      gboolean known = g_hash_table_contains (room->members, user);
+
+      apply_join (self, room, user, joined->last_seq);
+      if (known || !g_hash_table_contains (room->members, user))
+        continue;
+      g_hash_table_remove (room->invited, user);
+      if (names_contain (joined->owners, joined->n_owners, user))
+        g_hash_table_insert (room->roles, g_strdup (user), GINT_TO_POINTER (NATTER_ROLE_OWNER));
+      else if (names_contain (joined->moderators, joined->n_moderators, user))
+        g_hash_table_insert (room->roles, g_strdup (user),
+                             GINT_TO_POINTER (NATTER_ROLE_MODERATOR));
+    }
   /* The frame names the newcomers only: the other members come from the store. */
   if (learned)
     natter_hub_fetch_room (self, room->name);

@@ -324,6 +324,28 @@ void
 natter_hub_remove_member_by (NatterHub *self, Room *room, const char *user, const char *by,
                              gboolean banned)
 {
+  Natter__ServerFrame frame = NATTER__SERVER_FRAME__INIT;
+  Natter__Member member = NATTER__MEMBER__INIT;
+  g_autoptr(NatterEvent) event = NULL;
+
+  if (!g_hash_table_contains (room->members, user))
+    return;
+  member.room = room->name;
+  member.user = (char *) user;
+  member.has_joined = TRUE;
+  member.joined = FALSE;
+  member.by = (char *) by;
+  member.has_banned = banned;
+  member.banned = banned;
+  frame.event_case = NATTER__SERVER_FRAME__EVENT_MEMBER;
+  frame.member = &member;
+  event = natter_event_new (&frame);
+  natter_hub_remove_member_event (self, room, user, event);
+}
+
+void
+natter_hub_remove_member_event (NatterHub *self, Room *room, const char *user, NatterEvent *event)
+{
   g_autofree char *name = g_strdup (user);
   GHashTable *mine;
   GPtrArray *sessions;
@@ -337,7 +359,7 @@ natter_hub_remove_member_by (NatterHub *self, Room *room, const char *user, cons
   mine = natter_hub_user_rooms (self, name, FALSE);
   if (mine != NULL)
     g_hash_table_remove (mine, room);
-  natter_hub_send_member_event_full (self, room, name, FALSE, NULL, by, banned);
+  natter_hub_deliver_to_room (self, room, event, NULL);
   sessions = g_hash_table_lookup (self->online, name);
   for (guint i = 0; sessions != NULL && i < sessions->len; i++)
     unsubscribe (self, g_ptr_array_index (sessions, i), room);

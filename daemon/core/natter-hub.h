@@ -130,6 +130,12 @@ gboolean     natter_hub_describe_room    (NatterHub                 *self,
                                           const char               **out_kind,
                                           const char               **out_topic,
                                           guint64                   *out_last_seq);
+gboolean     natter_hub_describe_room_roles (NatterHub              *self,
+                                             const char             *name,
+                                             const char * const     *users,
+                                             gboolean               *out_private,
+                                             GPtrArray              *owners,
+                                             GPtrArray              *moderators);
 
 gboolean     natter_validate_user_name   (const char           *name);
 gboolean     natter_validate_room_name   (const char           *name);

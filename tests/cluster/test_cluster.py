@@ -965,6 +965,153 @@ class ModerationTest(ClusterTestCase):
         await alice.call("unban", {"room": "club", "user": "mallory"}, "ok")
         await mallory.call("join", {"room": "club"}, "joined")
 
+    async def assert_removed_once(self, client, room, user, by, banned=False):
+        """@client gets `member {room, user, joined: false}` with @by (None: no `by`) and
+        `banned: true` for a ban, and only once: a later reply comes after anything
+        already on its way."""
+        event = await client.next_event("member", room=room, user=user, joined=False)
+        self.assertEqual(event.get("by"), by, f"{client.label}: {event}")
+        self.assertEqual(event.get("banned", False), banned, f"{client.label}: {event}")
+        await client.call("rooms", {}, "room_list")
+        self.assertEqual(client.take_pending("member", room=room, user=user), [],
+                         f"{client.label} heard of {user} leaving {room} twice")
+
+    async def test_kick_and_ban_reach_other_nodes_once_with_who_did_it(self):
+        n1, n2, n3 = (self.node(f"n{i}") for i in (1, 2, 3))
+        alice = await self.connect("alice-n1", n1.url())
+        await alice.register("alice", password_for("alice"))
+        carol = await self.connect("carol-n2", n2.url())
+        await carol.register("carol", password_for("carol"))
+        mallory = await self.connect("mallory-n2", n2.url())
+        await mallory.register("mallory", password_for("mallory"))
+        mallory3 = await self.connect("mallory-n3", n3.url())
+        await mallory3.login(token=mallory.welcome["token"])
+        everyone = (alice, carol, mallory, mallory3)
+
+        await alice.call("create", {"room": "club"}, "joined")
+        await carol.call("join", {"room": "club"}, "joined")
+
+        async def mallory_joins():
+            await mallory.call("join", {"room": "club"}, "joined")
+            await mallory3.call("join", {"room": "club"}, "joined")
+            for client in (alice, carol):
+                await client.next_event("member", room="club", user="mallory", joined=True)
+            for client in everyone:
+                client.take_pending()
+
+        # A kick on n1: the kicked user's sessions on n2 and n3 and the other member on
+        # n2 hear it as n1's sessions do, with who did it, once.
+        await mallory_joins()
+        await alice.call("kick", {"room": "club", "user": "mallory"}, "ok")
+        for client in everyone:
+            await self.assert_removed_once(client, "club", "mallory", "alice")
+
+        # The same for a ban, which says so.
+        await mallory_joins()
+        await alice.call("ban", {"room": "club", "user": "mallory", "reason": "spam"}, "ok")
+        for client in everyone:
+            await self.assert_removed_once(client, "club", "mallory", "alice", banned=True)
+        await self.expect_error(mallory, "join", {"room": "club"}, "forbidden")
+
+        # A plain leave on n2 is a leave everywhere, with nobody's name on it.
+        await alice.call("unban", {"room": "club", "user": "mallory"}, "ok")
+        await mallory_joins()
+        await mallory.call("leave", {"room": "club"}, "ok")
+        for client in everyone:
+            await self.assert_removed_once(client, "club", "mallory", None)
+
+    async def test_other_nodes_know_privacy_roles_and_invitations_at_once(self):
+        n1, n2, n3 = (self.node(f"n{i}") for i in (1, 2, 3))
+        alice = await self.connect("alice-n1", n1.url())
+        await alice.register("alice", password_for("alice"))
+        alice2 = await self.connect("alice-n2", n2.url())
+        await alice2.login(token=alice.welcome["token"])
+        bob = await self.connect("bob-n3", n3.url())
+        await bob.register("bob", password_for("bob"))
+
+        async def room_info(client, room):
+            listing = await client.call("rooms", {}, "room_list")
+            return next((r for r in listing["rooms"] if r["name"] == room), None)
+
+        # A private room created on n1 shows on n2 as private and owned by its creator
+        # from the moment it shows at all.
+        await alice.call("create", {"room": "hq", "private": True}, "joined")
+        seen = []
+
+        async def listed():
+            info = await room_info(alice2, "hq")
+            if info is not None:
+                seen.append(info)
+            return info is not None
+        await eventually(listed, 15, message="n2 never listed the room created on n1")
+        self.assertIs(seen[0].get("private"), True, seen[0])
+        self.assertEqual(seen[0].get("role"), "owner", seen[0])
+
+        # An invitation on n1 reaches the invitee on n3, who joins there.
+        await alice.call("invite", {"room": "hq", "user": "bob"}, "ok")
+        invite = await bob.next_event("invite", room="hq")
+        self.assertEqual(invite.get("by"), "alice")
+        self.assertNotIn("user", invite)
+        joined = await bob.call("join", {"room": "hq"}, "joined")
+        self.assertIs(joined.get("private"), True)
+        self.assertEqual(joined.get("role"), "member")
+        self.assertEqual(joined.get("owners"), ["alice"])
+
+        # A role set on n1: the member's node answers with it as soon as it told them.
+        await alice.call("set_role", {"room": "hq", "user": "bob", "role": "moderator"}, "ok")
+        await bob.next_event("member", room="hq", user="bob", role="moderator")
+        self.assertEqual((await room_info(bob, "hq")).get("role"), "moderator")
+
+        # A node where no session reads the room (n2 for "ops") learns roles too: bob's
+        # first session there sees his role as the store has it.
+        await alice.call("create", {"room": "ops"}, "joined")
+        await bob.call("join", {"room": "ops"}, "joined")
+        await alice.next_event("member", room="ops", user="bob", joined=True)
+        await alice.call("set_role", {"room": "ops", "user": "bob", "role": "owner"}, "ok")
+        await bob.next_event("member", room="ops", user="bob", role="owner")
+        bob2 = await self.connect("bob-n2", n2.url())
+        await bob2.login(token=bob.welcome["token"])
+
+        async def owner_on_n2():
+            info = await room_info(bob2, "ops")
+            return info is not None and info.get("role") == "owner"
+        await eventually(owner_on_n2, 15, message="n2 never saw bob's new role in ops")
+        joined = await bob2.call("join", {"room": "ops"}, "joined")
+        self.assertEqual(joined.get("role"), "owner")
+        self.assertEqual(sorted(joined.get("owners", [])), ["alice", "bob"])
+
+    async def test_join_of_a_name_another_node_just_created(self):
+        n1, n2, n3 = (self.node(f"n{i}") for i in (1, 2, 3))
+        clients = []
+        for node, name in ((n1, "ann"), (n2, "ben"), (n3, "cat")):
+            client = await self.connect(f"{name}-{node.node_id}", node.url())
+            await client.register(name, password_for(name))
+            clients.append(client)
+
+        # Three nodes join each new name at once: one creates it and owns it, the others
+        # become members of the room it made, whichever node heard of it first.
+        for i in range(20):
+            room = f"race-{i}"
+            replies = await asyncio.gather(*(c.call("join", {"room": room}, "joined")
+                                             for c in clients))
+            roles = sorted(r.get("role") for r in replies)
+            self.assertEqual(roles, ["member", "member", "owner"], f"{room}: {replies}")
+
+        # And every node comes to know all three members of each.
+        for client in clients:
+            async def all_members(client=client):
+                for i in range(20):
+                    joined = await client.call("join", {"room": f"race-{i}"}, "joined")
+                    if sorted(joined["members"]) != ["ann", "ben", "cat"]:
+                        return False
+                return True
+            await eventually(all_members, 15, message=f"{client.label}: members missing")
+
+        # Only create of a name that exists is a conflict, on any node.
+        await clients[0].call("create", {"room": "taken"}, "joined")
+        await self.expect_error(clients[1], "create", {"room": "taken"}, "conflict")
+        await self.expect_error(clients[2], "create", {"room": "race-0"}, "conflict")
+
 
 class DatabaseLinkTest(ClusterTestCase):
 
