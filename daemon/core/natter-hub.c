@@ -825,9 +825,12 @@ natter_hub_class_init (NatterHubClass *klass)
   /**
    * NatterHub::room-event:
    * @room: the room
-   * @frame: (type gpointer): the Natter__ServerFrame: a typing or receipt event
+   * @frame: (type gpointer): the Natter__ServerFrame: typing, a receipt, a `member`
+   *   (a role set, or a kick or ban with `by`), a `topic`, or an `invite` naming the
+   *   invitee in `user`
    *
-   * A client of this node is typing in @room, or moved its read marker there.
+   * A client of this node is typing in @room, moved its read marker there, or changed
+   * the room.
    */
   natter_hub_signals[SIGNAL_ROOM_EVENT] =
     g_signal_new ("room-event", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
@@ -839,7 +842,8 @@ natter_hub_class_init (NatterHubClass *klass)
    * @user: the account
    * @joined: whether @user joined or left
    *
-   * A request on this node changed who is a member of @room.
+   * A request on this node changed who is a member of @room: a join or a leave (a kick
+   * or ban is a #NatterHub::room-event, which says who did it).
    */
   natter_hub_signals[SIGNAL_MEMBER_CHANGED] =
     g_signal_new ("member-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
