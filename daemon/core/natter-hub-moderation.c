@@ -724,6 +724,8 @@ role_set_cb (GObject *source, GAsyncResult *result, gpointer user_data)
         g_hash_table_insert (room->roles, g_strdup (op->user), GINT_TO_POINTER (role));
     }
   natter_hub_reply_ok (req);
+  natter_hub_log_moderation (req->hub, req->room, NATTER_MODERATION_EVENT_ROLE, op->user,
+                             req->user, NULL, op->role, NULL);
   if (room != NULL)
     publish_member_event (req->hub, room, op->user, TRUE, op->role, req->user, FALSE);
 }
@@ -787,6 +789,28 @@ natter_hub_handle_set_role (Request *req, ClientState *cs)
 /* ---------------------------------------------------------------------------------- */
 /* kick, ban and unban */
 
+/* kick, ban or unban, into the room's moderation log. */
+static void
+log_removal (Request *req)
+{
+  const char *kind = NATTER_MODERATION_EVENT_UNBAN;
+  const Natter__Moderate *op = req->frame->unban;
+
+  if (req->frame->op_case == NATTER__CLIENT_FRAME__OP_KICK)
+    {
+      kind = NATTER_MODERATION_EVENT_KICK;
+      op = req->frame->kick;
+    }
+  else if (req->frame->op_case == NATTER__CLIENT_FRAME__OP_BAN)
+    {
+      kind = NATTER_MODERATION_EVENT_BAN;
+      op = req->frame->ban;
+    }
+  natter_hub_log_moderation (req->hub, req->room, kind, req->token, req->user,
+                             req->frame->op_case == NATTER__CLIENT_FRAME__OP_UNBAN
+                             ? NULL : op->reason, NULL, NULL);
+}
+
 static void
 removed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -831,6 +855,7 @@ removed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
         }
     }
   natter_hub_reply_ok (req);
+  log_removal (req);
 }
 
 /* kick, ban and unban: the same fields and who may. */
@@ -919,6 +944,8 @@ topic_set_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   room = g_hash_table_lookup (req->hub->rooms, req->room);
   natter_hub_reply_ok (req);
+  natter_hub_log_moderation (req->hub, req->room, NATTER_MODERATION_EVENT_TOPIC, req->user,
+                             req->user, NULL, NULL, req->frame->set_topic->topic);
   if (room == NULL)
     return;
   g_free (room->topic);

@@ -376,6 +376,12 @@ void natter_hub_handle_set_topic (Request *req, ClientState *cs);
 void natter_hub_handle_block     (Request *req, ClientState *cs);
 void natter_hub_handle_invitations (Request *req, ClientState *cs);
 void natter_hub_handle_decline   (Request *req, ClientState *cs);
+/* The moderation log (natter-hub-modlog.c): adds an event after a moderation, and
+ * answers moderation_log. */
+void natter_hub_log_moderation   (NatterHub *self, const char *room, const char *kind,
+                                  const char *user, const char *by, const char *reason,
+                                  const char *role, const char *topic);
+void natter_hub_handle_moderation_log (Request *req, ClientState *cs);
 
 /* natter-hub-levels.c */
 NatterNotificationLevel natter_hub_room_notification_level (Room *room, const char *user);

@@ -341,6 +341,9 @@ natter_hub_handle_request (Request     *req,
     case NATTER__CLIENT_FRAME__OP_SET_NOTIFICATION_LEVEL:
       natter_hub_handle_set_notification_level (req, cs);
       break;
+    case NATTER__CLIENT_FRAME__OP_MODERATION_LOG:
+      natter_hub_handle_moderation_log (req, cs);
+      break;
     case NATTER__CLIENT_FRAME__OP_REGISTER:
     case NATTER__CLIENT_FRAME__OP_LOGIN:
     case NATTER__CLIENT_FRAME__OP__NOT_SET:

@@ -177,6 +177,19 @@ static const char * const migrations[] = {
   "  PRIMARY KEY (room, seq, emoji, user_name));",
   /* 5: which new messages of a room notify each member: 'all', 'mentions' or 'none'. */
   "ALTER TABLE members ADD COLUMN notification_level text NOT NULL DEFAULT 'all';",
+  /* 6: each room's moderation log: kicks, bans, unbans, role and topic changes, apart
+   * from the messages so that their seqs stay what clients count (docs/protocol.md,
+   * "Moderation log"). ts is unique within a room: the key pages by it. */
+  "CREATE TABLE moderation_log ("
+  "  room text NOT NULL REFERENCES rooms (name) ON DELETE CASCADE,"
+  "  ts bigint NOT NULL,"
+  "  kind text NOT NULL,"
+  "  user_name text NOT NULL,"
+  "  by_user text NOT NULL,"
+  "  reason text,"
+  "  role text,"
+  "  topic text,"
+  "  PRIMARY KEY (room, ts));",
 };
 
 /* ---------------------------------------------------------------------------------------
@@ -230,6 +243,8 @@ typedef enum {
   STMT_REMOVE_REACTION,
   STMT_APPEND_CHANGE,
   STMT_SELECT_REACTIONS,
+  STMT_LOG_MODERATION,
+  STMT_MODERATION_LOG,
   N_STMTS
 } Stmt;
 
@@ -355,6 +370,18 @@ static const struct {
     " SELECT CASE WHEN EXISTS (SELECT 1 FROM d) THEN 'ok' ELSE 'no_invitation' END", 2 },
   [STMT_LIST_BLOCKS] = { "natter_list_blocks",
     "SELECT blocked FROM blocks WHERE user_name = $1 ORDER BY blocked", 1 },
+  /* The room's row lock orders the writers of one room's log across nodes; should two
+   * still pick one ts, the primary key refuses the second, which tries again. */
+  [STMT_LOG_MODERATION] = { "natter_log_moderation",
+    "WITH r AS (SELECT name FROM rooms WHERE name = $1 FOR UPDATE)"
+    " INSERT INTO moderation_log (room, ts, kind, user_name, by_user, reason, role, topic)"
+    " SELECT r.name, greatest ($2::bigint,"
+    "   coalesce ((SELECT max (ts) FROM moderation_log WHERE room = $1), 0) + 1),"
+    "   $3, $4, $5, $6, $7, $8 FROM r", 8 },
+  [STMT_MODERATION_LOG] = { "natter_moderation_log",
+    "SELECT ts, kind, user_name, by_user, reason, role, topic FROM"
+    " (SELECT * FROM moderation_log WHERE room = $1 AND ts < $2 ORDER BY ts DESC LIMIT $3) AS l"
+    " ORDER BY ts", 3 },
   [STMT_DIRECTORY] = { "natter_directory",
     "SELECT r.name, r.topic, (SELECT count (*) FROM members m WHERE m.room = r.name)"
     " FROM rooms r WHERE r.kind = 'room' AND NOT r.private"
@@ -476,6 +503,7 @@ struct _Job
   NatterHistoryQuery query;
   GStrv              rooms;           /* (owned) (nullable) */
   char              *by;              /* (owned) (nullable) who moderates or blocks */
+  NatterModerationEvent *event;       /* (owned) (nullable) for the moderation log */
   NatterModerationKind moderation;
   NatterRole         role;
 
@@ -543,6 +571,7 @@ job_free (Job *job)
   g_free (job->kind);
   g_free (job->text);
   g_free (job->by);
+  g_clear_pointer (&job->event, natter_moderation_event_free);
   g_free (job->client_msg_id);
   g_strfreev (job->rooms);
   if (job->result != NULL && job->result_free != NULL)
@@ -1167,6 +1196,68 @@ run_directory (Worker *worker, Job *job, GError **error)
       g_ptr_array_add (entries, entry);
     }
   return entries;
+}
+
+static gpointer
+run_log_moderation (Worker *worker, Job *job, GError **error)
+{
+  const NatterModerationEvent *event = job->event;
+  g_autofree char *ts = g_strdup_printf ("%" G_GINT64_FORMAT, event->ts_ms);
+  const char * const values[] = { job->name, ts, event->kind, event->user, event->by,
+                                   event->reason, event->role, event->topic };
+
+  for (guint attempt = 0;; attempt++)
+    {
+      g_autoptr(GError) local_error = NULL;
+      g_autoptr(PGresult) res = worker_exec (worker, STMT_LOG_MODERATION, values,
+                                             PGRES_COMMAND_OK, &local_error);
+
+      if (res != NULL)
+        {
+          if (g_strcmp0 (PQcmdTuples (res), "0") == 0)
+            {
+              g_set_error (error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND, "No room “%s”",
+                           job->name);
+              return NULL;
+            }
+          return GINT_TO_POINTER (TRUE);
+        }
+      if (attempt >= 2 || !g_error_matches (local_error, NATTER_ERROR, NATTER_ERROR_CONFLICT))
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return NULL;
+        }
+    }
+}
+
+static gpointer
+run_moderation_log (Worker *worker, Job *job, GError **error)
+{
+  g_autofree char *before = g_strdup_printf ("%" G_GINT64_FORMAT,
+                                             job->number > 0 ? job->number : G_MAXINT64);
+  g_autofree char *limit = g_strdup_printf ("%u", job->limit);
+  const char * const values[] = { job->name, before, limit };
+  g_autoptr(PGresult) res = NULL;
+  GPtrArray *events;
+
+  res = worker_exec (worker, STMT_MODERATION_LOG, values, PGRES_TUPLES_OK, error);
+  if (res == NULL)
+    return NULL;
+  events = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_moderation_event_free);
+  for (int i = 0; i < PQntuples (res); i++)
+    {
+      NatterModerationEvent *event = g_new0 (NatterModerationEvent, 1);
+
+      event->ts_ms = get_i64 (res, i, 0);
+      event->kind = g_strdup (get_text (res, i, 1));
+      event->user = g_strdup (get_text (res, i, 2));
+      event->by = g_strdup (get_text (res, i, 3));
+      event->reason = g_strdup (get_text (res, i, 4));
+      event->role = g_strdup (get_text (res, i, 5));
+      event->topic = g_strdup (get_text (res, i, 6));
+      g_ptr_array_add (events, event);
+    }
+  return events;
 }
 
 static gpointer
@@ -2653,6 +2744,47 @@ natter_store_postgres_list_invitations_async (NatterStore *store, const char *us
 }
 
 static void
+natter_store_postgres_log_moderation_async (NatterStore *store, const char *room,
+                                            const NatterModerationEvent *event,
+                                            GCancellable *cancellable,
+                                            GAsyncReadyCallback callback, gpointer user_data)
+{
+  NatterStorePostgres *self = NATTER_STORE_POSTGRES (store);
+  Job *job = job_new (self, run_log_moderation, natter_store_postgres_log_moderation_async,
+                      cancellable, callback, user_data);
+
+  job->boolean_result = TRUE;
+  job->name = g_strdup (room);
+  job->event = g_new0 (NatterModerationEvent, 1);
+  job->event->ts_ms = event->ts_ms;
+  job->event->kind = g_strdup (event->kind);
+  job->event->user = g_strdup (event->user);
+  job->event->by = g_strdup (event->by);
+  job->event->reason = g_strdup (event->reason);
+  job->event->role = g_strdup (event->role);
+  job->event->topic = g_strdup (event->topic);
+  queue_job (self, room, job);
+}
+
+static void
+natter_store_postgres_moderation_log_async (NatterStore *store, const char *room,
+                                            gint64 before_ts_ms, guint limit,
+                                            GCancellable *cancellable,
+                                            GAsyncReadyCallback callback, gpointer user_data)
+{
+  NatterStorePostgres *self = NATTER_STORE_POSTGRES (store);
+  Job *job = job_new (self, run_moderation_log, natter_store_postgres_moderation_log_async,
+                      cancellable, callback, user_data);
+
+  job->repeatable = TRUE;
+  job->result_free = (GDestroyNotify) g_ptr_array_unref;
+  job->name = g_strdup (room);
+  job->number = before_ts_ms;
+  job->limit = limit;
+  queue_job (self, room, job);
+}
+
+static void
 natter_store_postgres_directory_async (NatterStore *store, const char *query, guint limit,
                                        GCancellable *cancellable,
                                        GAsyncReadyCallback callback, gpointer user_data)
@@ -2951,6 +3083,8 @@ natter_store_postgres_iface_init (NatterStoreInterface *iface)
   iface->list_blocks_async = natter_store_postgres_list_blocks_async;
   iface->directory_async = natter_store_postgres_directory_async;
   iface->list_invitations_async = natter_store_postgres_list_invitations_async;
+  iface->log_moderation_async = natter_store_postgres_log_moderation_async;
+  iface->moderation_log_async = natter_store_postgres_moderation_log_async;
   iface->get_room_async = natter_store_postgres_get_room_async;
   iface->add_member_async = natter_store_postgres_add_member_async;
   iface->remove_member_async = natter_store_postgres_remove_member_async;

@@ -232,6 +232,21 @@ static const char * const migrations[] = {
   "DROP TRIGGER messages_fts_delete;"
   "DROP TRIGGER messages_fts_update;"
   "INSERT INTO meta (key, value) VALUES ('search_shard_size', '" G_STRINGIFY (SEARCH_SHARD_SIZE) "');",
+
+  /* 10: each room's moderation log: kicks, bans, unbans, role and topic changes, apart
+   * from the messages so that their seqs stay what clients count (docs/protocol.md,
+   * "Moderation log"). ts is unique within a room: the key pages by it. */
+  "CREATE TABLE moderation_log ("
+  "  room    TEXT NOT NULL REFERENCES rooms (name) ON DELETE CASCADE,"
+  "  ts      INTEGER NOT NULL,"
+  "  kind    TEXT NOT NULL,"
+  "  user    TEXT NOT NULL,"
+  "  by_user TEXT NOT NULL,"
+  "  reason  TEXT,"
+  "  role    TEXT,"
+  "  topic   TEXT,"
+  "  PRIMARY KEY (room, ts)"
+  ") WITHOUT ROWID;",
 };
 
 /* The first schema version with a sharded search index. */
@@ -313,6 +328,8 @@ typedef enum {
   STMT_SELECT_MAX_ID,
   STMT_ADD_SHARD,
   STMT_SELECT_SHARDS,
+  STMT_INSERT_MODERATION_EVENT,
+  STMT_SELECT_MODERATION_LOG,
   N_STMTS
 } StmtId;
 
@@ -490,6 +507,15 @@ static const char * const stmt_sql[N_STMTS] = {
   [STMT_SELECT_MAX_ID] = "SELECT coalesce (max (id), 0) FROM messages",
   [STMT_ADD_SHARD] = "INSERT INTO search_shards (shard) VALUES (?1) ON CONFLICT DO NOTHING",
   [STMT_SELECT_SHARDS] = "SELECT shard FROM search_shards ORDER BY shard DESC",
+  [STMT_INSERT_MODERATION_EVENT] =
+    "INSERT INTO moderation_log (room, ts, kind, user, by_user, reason, role, topic)"
+    " SELECT ?1, max (?2, coalesce ((SELECT max (ts) FROM moderation_log WHERE room = ?1), 0) + 1),"
+    "   ?3, ?4, ?5, ?6, ?7, ?8"
+    " WHERE EXISTS (SELECT 1 FROM rooms WHERE name = ?1)",
+  [STMT_SELECT_MODERATION_LOG] =
+    "SELECT ts, kind, user, by_user, reason, role, topic FROM"
+    " (SELECT * FROM moderation_log WHERE room = ?1 AND ts < ?2 ORDER BY ts DESC LIMIT ?3)"
+    " ORDER BY ts",
 };
 
 /* Statements on one search shard, for conn_borrow_shard(): each %s is the shard's table. */
@@ -1202,6 +1228,7 @@ struct _Op
   NatterModerationKind moderation;
   NatterRole          role;
   char               *by;              /* (owned) (nullable) who moderates or blocks */
+  NatterModerationEvent *event;        /* (owned) (nullable) for the moderation log */
 
   /* Outcome */
   gpointer            result;          /* (owned) (nullable) */
@@ -1222,6 +1249,7 @@ op_free (Op *op)
   g_free (op->client_msg_id);
   g_free (op->kind);
   g_free (op->by);
+  g_clear_pointer (&op->event, natter_moderation_event_free);
   if (op->result != NULL)
     op->result_free (op->result);
   g_clear_error (&op->error);
@@ -2144,6 +2172,64 @@ read_directory (Conn *conn, Op *op, GError **error)
   if (rc == 0)
     return FALSE;
   op_set_result (op, g_steal_pointer (&entries), (GDestroyNotify) g_ptr_array_unref);
+  return TRUE;
+}
+
+static gboolean
+write_log_moderation (Conn *conn, Op *op, GError **error)
+{
+  g_autoptr(BorrowedStmt) stmt = conn_borrow (conn, STMT_INSERT_MODERATION_EVENT, error);
+  const NatterModerationEvent *event = op->event;
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, op->room);
+  sqlite3_bind_int64 (stmt, 2, event->ts_ms);
+  bind_text (stmt, 3, event->kind);
+  bind_text (stmt, 4, event->user);
+  bind_text (stmt, 5, event->by);
+  bind_text (stmt, 6, event->reason);
+  bind_text (stmt, 7, event->role);
+  bind_text (stmt, 8, event->topic);
+  if (stmt_step (conn, stmt, error) == 0)
+    return FALSE;
+  if (sqlite3_changes (conn->db) == 0)
+    {
+      g_set_error (error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND, "No room “%s”", op->room);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+read_moderation_log (Conn *conn, Op *op, GError **error)
+{
+  g_autoptr(BorrowedStmt) stmt = conn_borrow (conn, STMT_SELECT_MODERATION_LOG, error);
+  g_autoptr(GPtrArray) events = NULL;
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, op->room);
+  sqlite3_bind_int64 (stmt, 2, op->i64 > 0 ? op->i64 : G_MAXINT64);
+  sqlite3_bind_int64 (stmt, 3, (sqlite3_int64) op->u64);
+  events = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_moderation_event_free);
+  while ((rc = stmt_step (conn, stmt, error)) == SQLITE_ROW)
+    {
+      NatterModerationEvent *event = g_new0 (NatterModerationEvent, 1);
+
+      event->ts_ms = sqlite3_column_int64 (stmt, 0);
+      event->kind = g_strdup (column_text (stmt, 1));
+      event->user = g_strdup (column_text (stmt, 2));
+      event->by = g_strdup (column_text (stmt, 3));
+      event->reason = g_strdup (column_text (stmt, 4));
+      event->role = g_strdup (column_text (stmt, 5));
+      event->topic = g_strdup (column_text (stmt, 6));
+      g_ptr_array_add (events, event);
+    }
+  if (rc == 0)
+    return FALSE;
+  op_set_result (op, g_steal_pointer (&events), (GDestroyNotify) g_ptr_array_unref);
   return TRUE;
 }
 
@@ -3353,6 +3439,57 @@ natter_store_sqlite_directory_async (NatterStore *store, const char *query, guin
   submit_read (self, op);
 }
 
+static NatterModerationEvent *
+moderation_event_copy (const NatterModerationEvent *event)
+{
+  NatterModerationEvent *copy = g_new0 (NatterModerationEvent, 1);
+
+  copy->ts_ms = event->ts_ms;
+  copy->kind = g_strdup (event->kind);
+  copy->user = g_strdup (event->user);
+  copy->by = g_strdup (event->by);
+  copy->reason = g_strdup (event->reason);
+  copy->role = g_strdup (event->role);
+  copy->topic = g_strdup (event->topic);
+  return copy;
+}
+
+static void
+natter_store_sqlite_log_moderation_async (NatterStore *store, const char *room,
+                                          const NatterModerationEvent *event,
+                                          GCancellable *cancellable,
+                                          GAsyncReadyCallback callback, gpointer user_data)
+{
+  NatterStoreSqlite *self = NATTER_STORE_SQLITE (store);
+  Op *op;
+
+  op = op_new (self, write_log_moderation, natter_store_sqlite_log_moderation_async,
+               cancellable, callback, user_data);
+  op->room = g_strdup (room);
+  op->event = moderation_event_copy (event);
+  submit_write (self, op);
+}
+
+static void
+natter_store_sqlite_moderation_log_async (NatterStore *store, const char *room,
+                                          gint64 before_ts_ms, guint limit,
+                                          GCancellable *cancellable,
+                                          GAsyncReadyCallback callback, gpointer user_data)
+{
+  NatterStoreSqlite *self = NATTER_STORE_SQLITE (store);
+  Op *op;
+
+  op = op_new (self, read_moderation_log, natter_store_sqlite_moderation_log_async, cancellable,
+               callback, user_data);
+  op->room = g_strdup (room);
+  op->i64 = before_ts_ms;
+  op->u64 = limit;
+  /* Behind the writes queued before it: the hub adds an event right before it answers
+   * the moderation, so whoever saw the answer finds the event. */
+  op->after_index = TRUE;
+  submit_write (self, op);
+}
+
 static void
 natter_store_sqlite_create_room_async (NatterStore *store, const char *name, const char *kind,
                                        const char *topic, GCancellable *cancellable,
@@ -3594,6 +3731,8 @@ natter_store_sqlite_iface_init (NatterStoreInterface *iface)
   iface->list_blocks_async = natter_store_sqlite_list_blocks_async;
   iface->directory_async = natter_store_sqlite_directory_async;
   iface->list_invitations_async = natter_store_sqlite_list_invitations_async;
+  iface->log_moderation_async = natter_store_sqlite_log_moderation_async;
+  iface->moderation_log_async = natter_store_sqlite_moderation_log_async;
   iface->get_room_async = natter_store_sqlite_get_room_async;
   iface->add_member_async = natter_store_sqlite_add_member_async;
   iface->remove_member_async = natter_store_sqlite_remove_member_async;

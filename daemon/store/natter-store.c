@@ -303,6 +303,42 @@ natter_store_list_invitations_finish (NatterStore *self, GAsyncResult *result, G
 }
 
 void
+natter_store_log_moderation_async (NatterStore *self, const char *room,
+                                   const NatterModerationEvent *event,
+                                   GCancellable *cancellable, GAsyncReadyCallback callback,
+                                   gpointer user_data)
+{
+  g_return_if_fail (NATTER_IS_STORE (self));
+  g_return_if_fail (room != NULL && event != NULL);
+  STORE_IFACE (self)->log_moderation_async (self, room, event, cancellable, callback, user_data);
+}
+
+gboolean
+natter_store_log_moderation_finish (NatterStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (check_task (self, result), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+void
+natter_store_moderation_log_async (NatterStore *self, const char *room, gint64 before_ts_ms,
+                                   guint limit, GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (NATTER_IS_STORE (self));
+  g_return_if_fail (room != NULL);
+  STORE_IFACE (self)->moderation_log_async (self, room, before_ts_ms, limit, cancellable,
+                                            callback, user_data);
+}
+
+GPtrArray *
+natter_store_moderation_log_finish (NatterStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (check_task (self, result), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+void
 natter_store_create_room_async (NatterStore *self, const char *name, const char *kind,
                                 const char *topic, GCancellable *cancellable,
                                 GAsyncReadyCallback callback, gpointer user_data)
@@ -734,6 +770,20 @@ natter_member_record_free (NatterMemberRecord *record)
     return;
   g_free (record->user);
   g_free (record);
+}
+
+void
+natter_moderation_event_free (NatterModerationEvent *event)
+{
+  if (event == NULL)
+    return;
+  g_free (event->kind);
+  g_free (event->user);
+  g_free (event->by);
+  g_free (event->reason);
+  g_free (event->role);
+  g_free (event->topic);
+  g_free (event);
 }
 
 void

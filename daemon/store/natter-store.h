@@ -114,6 +114,23 @@ typedef struct {
   GPtrArray *banned;        /* (owned) (element-type utf8) */
 } NatterRoomRecord;
 
+/* One moderation of a room, as its moderation log keeps it (docs/protocol.md). */
+typedef struct {
+  gint64  ts_ms;            /* unique within the room: the store makes it so */
+  char   *kind;             /* (owned) NATTER_MODERATION_EVENT_* */
+  char   *user;             /* (owned) whom it concerns; for a topic, who set it */
+  char   *by;               /* (owned) who did it */
+  char   *reason;           /* (owned) (nullable) kick and ban */
+  char   *role;             /* (owned) (nullable) role: the new role */
+  char   *topic;            /* (owned) (nullable) topic: the new topic, NULL if cleared */
+} NatterModerationEvent;
+
+#define NATTER_MODERATION_EVENT_KICK  "kick"
+#define NATTER_MODERATION_EVENT_BAN   "ban"
+#define NATTER_MODERATION_EVENT_UNBAN "unban"
+#define NATTER_MODERATION_EVENT_ROLE  "role"
+#define NATTER_MODERATION_EVENT_TOPIC "topic"
+
 /* A public room as the directory lists it. */
 typedef struct {
   char  *name;              /* (owned) */
@@ -309,6 +326,13 @@ struct _NatterStoreInterface
   void (*list_invitations_async)  (NatterStore *self, const char *user,
                                    GCancellable *cancellable,
                                    GAsyncReadyCallback callback, gpointer user_data);
+  void (*log_moderation_async)    (NatterStore *self, const char *room,
+                                   const NatterModerationEvent *event,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data);
+  void (*moderation_log_async)    (NatterStore *self, const char *room, gint64 before_ts_ms,
+                                   guint limit, GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data);
 
   /* What not every store can do; each may be NULL. */
   gboolean (*is_shared)           (NatterStore *self);
@@ -427,6 +451,23 @@ void                 natter_store_list_invitations_async  (NatterStore *self, co
                                                            gpointer user_data);
 GPtrArray           *natter_store_list_invitations_finish (NatterStore *self, GAsyncResult *result,
                                                            GError **error);
+
+/* Adds @event to the moderation log of @room. Its ts is @event->ts_ms, or 1 ms after the
+ * room's latest if that is not earlier, so that ts is unique within the room. Fails with
+ * NATTER_ERROR_NOT_FOUND if there is no such room. */
+void                 natter_store_log_moderation_async (NatterStore *self, const char *room,
+                                                        const NatterModerationEvent *event,
+                                                        GCancellable *cancellable,
+                                                        GAsyncReadyCallback callback, gpointer user_data);
+gboolean             natter_store_log_moderation_finish (NatterStore *self, GAsyncResult *result, GError **error);
+
+/* The newest @limit events of the moderation log of @room with ts < @before_ts_ms (0: no
+ * bound), oldest first. Returns (element-type NatterModerationEvent). */
+void                 natter_store_moderation_log_async (NatterStore *self, const char *room,
+                                                        gint64 before_ts_ms, guint limit,
+                                                        GCancellable *cancellable,
+                                                        GAsyncReadyCallback callback, gpointer user_data);
+GPtrArray           *natter_store_moderation_log_finish (NatterStore *self, GAsyncResult *result, GError **error);
 
 /* Creates the room if missing; returns the stored room either way (members not filled). */
 void                 natter_store_create_room_async    (NatterStore *self, const char *name,
@@ -555,6 +596,7 @@ char *natter_store_session_id     (const char *token_hash);
 void natter_member_record_free    (NatterMemberRecord *record);
 void natter_directory_entry_free  (NatterDirectoryEntry *entry);
 void natter_invitation_free       (NatterInvitation *invitation);
+void natter_moderation_event_free (NatterModerationEvent *event);
 /* The protocol's name of @role, and back; FALSE for a name that is no role. */
 const char *natter_role_to_string (NatterRole role);
 gboolean    natter_role_from_string (const char *name, NatterRole *out_role);
@@ -576,6 +618,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterSessionRecord, natter_session_record_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterRoomRecord, natter_room_record_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterDirectoryEntry, natter_directory_entry_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterInvitation, natter_invitation_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterModerationEvent, natter_moderation_event_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterStoreSnapshot, natter_store_snapshot_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterAppendResult, natter_append_result_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterHistoryResult, natter_history_result_free)

@@ -133,6 +133,7 @@ typedef struct
   Natter__SetNotificationLevel set_notification_level;
   Natter__Invitations invitations;
   Natter__Decline     decline;
+  Natter__ModerationLog moderation_log;
 } ClientFrames;
 
 static void
@@ -367,6 +368,15 @@ build_client_frame (ClientFrames *s,
       s->decline.room = (char *) "plans";
       s->frame.decline = &s->decline;
       break;
+    case NATTER__CLIENT_FRAME__OP_MODERATION_LOG:
+      s->moderation_log = (Natter__ModerationLog) NATTER__MODERATION_LOG__INIT;
+      s->moderation_log.room = (char *) "general";
+      s->moderation_log.has_before_ts = TRUE;
+      s->moderation_log.before_ts = G_MAXINT64;
+      s->moderation_log.has_limit = TRUE;
+      s->moderation_log.limit = G_MAXUINT32;
+      s->frame.moderation_log = &s->moderation_log;
+      break;
     default:
       g_error ("ClientFrame op %u has no test frame: add it here", op);
     }
@@ -411,6 +421,9 @@ typedef struct
   Natter__Invitation     invitation_items[2];
   Natter__Invitation    *invitation_ptrs[2];
   Natter__InvitationList invitation_list;
+  Natter__ModerationEvent moderation_events[2];
+  Natter__ModerationEvent *moderation_event_ptrs[2];
+  Natter__ModerationLogPage moderation_log;
 } ServerFrames;
 
 static void
@@ -724,6 +737,27 @@ build_server_frame (ServerFrames *s,
       s->invitation_list.n_invitations = 2;
       s->invitation_list.invitations = s->invitation_ptrs;
       s->frame.invitation_list = &s->invitation_list;
+      break;
+    case NATTER__SERVER_FRAME__EVENT_MODERATION_LOG:
+      for (guint i = 0; i < 2; i++)
+        {
+          Natter__ModerationEvent *e = &s->moderation_events[i];
+
+          *e = (Natter__ModerationEvent) NATTER__MODERATION_EVENT__INIT;
+          e->has_ts = TRUE;
+          e->ts = i == 0 ? 1 : G_MAXINT64;
+          e->kind = (char *) (i == 0 ? "kick" : "topic");
+          e->user = (char *) "bob";
+          e->by = (char *) "alice";
+          e->reason = i == 0 ? (char *) TRICKY : NULL;
+          e->topic = i == 1 ? (char *) TRICKY : NULL;
+          s->moderation_event_ptrs[i] = e;
+        }
+      s->moderation_log = (Natter__ModerationLogPage) NATTER__MODERATION_LOG_PAGE__INIT;
+      s->moderation_log.room = (char *) "general";
+      s->moderation_log.n_events = 2;
+      s->moderation_log.events = s->moderation_event_ptrs;
+      s->frame.moderation_log = &s->moderation_log;
       break;
     default:
       g_error ("ServerFrame event %u has no test frame: add it here", event);

@@ -2203,6 +2203,106 @@ test_blocks (Fixture *fixture, gconstpointer user_data)
   g_assert_cmpstrv (one, ((const char * const[]) { "mallory", NULL }));
 }
 
+static gboolean
+log_moderation (Fixture *f, const char *room, gint64 ts_ms, const char *kind, const char *user,
+                const char *by, const char *reason, const char *role, const char *topic,
+                GError **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  NatterModerationEvent event = {
+    .ts_ms = ts_ms, .kind = (char *) kind, .user = (char *) user, .by = (char *) by,
+    .reason = (char *) reason, .role = (char *) role, .topic = (char *) topic,
+  };
+
+  natter_store_log_moderation_async (f->store, room, &event, NULL, result_cb, &result);
+  WAIT_UNTIL (result != NULL);
+  return natter_store_log_moderation_finish (f->store, result, error);
+}
+
+static GPtrArray *
+moderation_log (Fixture *f, const char *room, gint64 before_ts_ms, guint limit)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) local_error = NULL;
+  GPtrArray *events;
+
+  natter_store_moderation_log_async (f->store, room, before_ts_ms, limit, NULL, result_cb,
+                                     &result);
+  WAIT_UNTIL (result != NULL);
+  events = natter_store_moderation_log_finish (f->store, result, &local_error);
+  g_assert_no_error (local_error);
+  return events;
+}
+
+#define EVENT(events, i) ((NatterModerationEvent *) g_ptr_array_index ((events), (i)))
+
+/* Each room's moderation log: every field kept, ts unique within the room (a second event
+ * in the same millisecond gets the next one), pages of the newest before a ts, oldest
+ * first, rooms apart, and nothing for a room that does not exist. */
+static void
+test_moderation_log (Fixture *fixture, gconstpointer user_data)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GPtrArray) events = NULL;
+
+  create_room (fixture, "general");
+  create_room (fixture, "other");
+  g_assert_true (log_moderation (fixture, "general", 1000, NATTER_MODERATION_EVENT_KICK, "bob",
+                                 "alice", "spam", NULL, NULL, &local_error));
+  g_assert_true (log_moderation (fixture, "general", 1000, NATTER_MODERATION_EVENT_BAN, "bob",
+                                 "alice", NULL, NULL, NULL, &local_error));
+  g_assert_true (log_moderation (fixture, "general", 999, NATTER_MODERATION_EVENT_ROLE, "carol",
+                                 "alice", NULL, "moderator", NULL, &local_error));
+  g_assert_true (log_moderation (fixture, "general", 5000, NATTER_MODERATION_EVENT_TOPIC,
+                                 "alice", "alice", NULL, NULL, "Welcome", &local_error));
+  g_assert_true (log_moderation (fixture, "general", 6000, NATTER_MODERATION_EVENT_UNBAN, "bob",
+                                 "carol", NULL, NULL, NULL, &local_error));
+  g_assert_true (log_moderation (fixture, "other", 1000, NATTER_MODERATION_EVENT_KICK, "dave",
+                                 "erin", NULL, NULL, NULL, &local_error));
+  g_assert_no_error (local_error);
+
+  events = moderation_log (fixture, "general", 0, 50);
+  g_assert_cmpuint (events->len, ==, 5);
+  g_assert_cmpint (EVENT (events, 0)->ts_ms, ==, 1000);
+  g_assert_cmpint (EVENT (events, 1)->ts_ms, ==, 1001);
+  g_assert_cmpint (EVENT (events, 2)->ts_ms, ==, 1002);
+  g_assert_cmpint (EVENT (events, 3)->ts_ms, ==, 5000);
+  g_assert_cmpstr (EVENT (events, 0)->kind, ==, "kick");
+  g_assert_cmpstr (EVENT (events, 0)->user, ==, "bob");
+  g_assert_cmpstr (EVENT (events, 0)->by, ==, "alice");
+  g_assert_cmpstr (EVENT (events, 0)->reason, ==, "spam");
+  g_assert_null (EVENT (events, 0)->role);
+  g_assert_null (EVENT (events, 1)->reason);
+  g_assert_cmpstr (EVENT (events, 2)->role, ==, "moderator");
+  g_assert_cmpstr (EVENT (events, 3)->topic, ==, "Welcome");
+  g_assert_cmpstr (EVENT (events, 4)->kind, ==, "unban");
+  g_assert_cmpstr (EVENT (events, 4)->by, ==, "carol");
+  g_clear_pointer (&events, g_ptr_array_unref);
+
+  /* The newest two before 5000, oldest first; the next page before the first of these. */
+  events = moderation_log (fixture, "general", 5000, 2);
+  g_assert_cmpuint (events->len, ==, 2);
+  g_assert_cmpint (EVENT (events, 0)->ts_ms, ==, 1001);
+  g_assert_cmpint (EVENT (events, 1)->ts_ms, ==, 1002);
+  g_clear_pointer (&events, g_ptr_array_unref);
+  events = moderation_log (fixture, "general", 1001, 2);
+  g_assert_cmpuint (events->len, ==, 1);
+  g_assert_cmpint (EVENT (events, 0)->ts_ms, ==, 1000);
+  g_clear_pointer (&events, g_ptr_array_unref);
+
+  events = moderation_log (fixture, "other", 0, 50);
+  g_assert_cmpuint (events->len, ==, 1);
+  g_assert_cmpstr (EVENT (events, 0)->user, ==, "dave");
+  g_clear_pointer (&events, g_ptr_array_unref);
+  events = moderation_log (fixture, "nowhere", 0, 50);
+  g_assert_cmpuint (events->len, ==, 0);
+  g_clear_pointer (&events, g_ptr_array_unref);
+
+  g_assert_false (log_moderation (fixture, "nowhere", 1000, NATTER_MODERATION_EVENT_KICK, "bob",
+                                  "alice", NULL, NULL, NULL, &local_error));
+  g_assert_error (local_error, NATTER_ERROR, NATTER_ERROR_NOT_FOUND);
+}
+
 static void
 test_directory (Fixture *fixture, gconstpointer user_data)
 {
@@ -2601,15 +2701,22 @@ file_contains (const char *path, const char *word)
 }
 
 /* Copies the whole log into the database file and empties it; the store's own
- * checkpoints may hold it up for a moment. */
+ * checkpoints (after a delete, a TRUNCATE one) may hold it up for a moment. */
 static gboolean
 checkpoint_raw (const char *path)
 {
-  sqlite3 *db = open_raw (path);
-  gint64 busy = query_int_raw (db, "PRAGMA wal_checkpoint(TRUNCATE)");
+  /* Tried again here for a while: nothing else would wake the caller's WAIT_UNTIL. */
+  for (guint attempt = 0; attempt < 600; attempt++)
+    {
+      sqlite3 *db = open_raw (path);
+      gint64 busy = query_int_raw (db, "PRAGMA wal_checkpoint(TRUNCATE)");
 
-  sqlite3_close (db);
-  return busy == 0;
+      sqlite3_close (db);
+      if (busy == 0)
+        return TRUE;
+      g_usleep (50 * 1000);
+    }
+  return FALSE;
 }
 
 /* Deleting a message erases its text from the file: the row, its earlier edits, the
@@ -2816,6 +2923,13 @@ test_sqlite_migration_search_shards (Fixture *fixture, gconstpointer user_data)
   g_assert_cmpuint (found->len, ==, 2);
   WAIT_UNTIL (checkpoint_raw (fixture->path));
   g_assert_false (file_contains (fixture->path, "kkqzvw"));
+  /* And the room has a moderation log now. */
+  g_assert_true (log_moderation (fixture, "general", 1000, NATTER_MODERATION_EVENT_TOPIC,
+                                 "alice", "alice", NULL, NULL, "migrated", &local_error));
+  g_assert_no_error (local_error);
+  g_clear_pointer (&found, g_ptr_array_unref);
+  found = moderation_log (fixture, "general", 0, 10);
+  g_assert_cmpuint (found->len, ==, 1);
 
   db = open_raw (fixture->path);
   g_assert_cmpint (query_int_raw (db, "PRAGMA user_version"), ==,
@@ -3345,6 +3459,7 @@ main (int argc, char **argv)
   ADD ("/store/rooms/directory", test_directory);
   ADD ("/store/rooms/directory-case", test_directory_case);
   ADD ("/store/rooms/directory-most-members-first", test_directory_most_members_first);
+  ADD ("/store/rooms/moderation-log", test_moderation_log);
   ADD ("/store/closed", test_closed);
   ADD ("/store/finalize-without-close", test_finalize_without_close);
 
