@@ -558,6 +558,8 @@ test_sessions_migration (Fixture *fixture, gconstpointer user_data)
   conn = PQconnectdb (admin);
   g_assert_cmpint (PQstatus (conn), ==, CONNECTION_OK);
   PQclear (PQexec (conn,
+                   "DROP TABLE moderation_log;"
+                   "ALTER TABLE members DROP COLUMN notification_level;"
                    "DROP TABLE reactions;"
                    "DROP INDEX messages_target;"
                    "ALTER TABLE messages DROP COLUMN target_seq, DROP COLUMN edited_ts,"
