@@ -580,11 +580,51 @@ _natter_window_room_actions_update (NatterWindow *self)
                                    natter_service_get_admin (self->service));
 }
 
+/* Pending invitations --------------------------------------------------------------- */
+
+/* The account's pending invitations (natterd's Invitations: also those sent while the
+ * app or natterd was not running), each with Join and Decline, above the rooms. */
+
+#define INVITATION_LIST_KEY "natter-invitation-list"
+#define INVITATIONS_KEY "natter-invitations"
+#define INVITATION_TOASTS_KEY "natter-invitation-toasts"
+
+static gboolean
+invitations_contain (GVariant   *invitations,
+                     const char *room)
+{
+  GVariantIter iter;
+  const char *name, *by;
+  gint64 ts;
+
+  if (invitations == NULL)
+    return FALSE;
+  g_variant_iter_init (&iter, invitations);
+  while (g_variant_iter_next (&iter, "(&s&sx)", &name, &by, &ts))
+    if (g_str_equal (name, room))
+      return TRUE;
+  return FALSE;
+}
+
+static void
+toast_dismissed_cb (AdwToast     *toast,
+                    NatterWindow *self)
+{
+  GHashTable *toasts = g_object_get_data (G_OBJECT (self), INVITATION_TOASTS_KEY);
+  const char *room = g_object_get_data (G_OBJECT (toast), "room");
+
+  if (toasts != NULL && room != NULL && g_hash_table_lookup (toasts, room) == toast)
+    g_hash_table_remove (toasts, room);
+}
+
+/* A new invitation also shows as a toast, seen where the sidebar is not (a narrow
+ * window in a conversation); it goes with the invitation. */
 static void
 invited_cb (NatterWindow *self,
             const char   *room,
             const char   *by)
 {
+  GHashTable *toasts = g_object_get_data (G_OBJECT (self), INVITATION_TOASTS_KEY);
   g_autofree char *text = NULL;
   AdwToast *toast;
 
@@ -597,7 +637,137 @@ invited_cb (NatterWindow *self,
   adw_toast_set_button_label (toast, _("_Join"));
   adw_toast_set_action_name (toast, "win.open-room");
   adw_toast_set_action_target (toast, "s", room);
+  g_object_set_data_full (G_OBJECT (toast), "room", g_strdup (room), g_free);
+  g_signal_connect_object (toast, "dismissed", G_CALLBACK (toast_dismissed_cb), self, 0);
+  if (toasts != NULL)
+    g_hash_table_replace (toasts, g_strdup (room), g_object_ref (toast));
   adw_toast_overlay_add_toast (self->toast_overlay, toast);
+}
+
+/* The toasts of the invitations that left @before for @after (joined, declined). */
+static void
+dismiss_toasts (NatterWindow *self,
+                GVariant     *before,
+                GVariant     *after)
+{
+  GHashTable *toasts = g_object_get_data (G_OBJECT (self), INVITATION_TOASTS_KEY);
+  g_autoptr(GPtrArray) gone = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer room, toast;
+
+  if (toasts == NULL)
+    return;
+  g_hash_table_iter_init (&iter, toasts);
+  while (g_hash_table_iter_next (&iter, &room, &toast))
+    if (invitations_contain (before, room) && !invitations_contain (after, room))
+      g_ptr_array_add (gone, g_object_ref (toast));
+  for (guint i = 0; i < gone->len; i++)
+    {
+      adw_toast_dismiss (gone->pdata[i]);
+      g_object_unref (gone->pdata[i]);
+    }
+}
+
+static void
+decline_cb (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  g_autoptr(NatterWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  /* Done: the invitation leaves Invitations, and so the list. */
+  if (!natter_rooms_decline_invitation_finish (NATTER_SERVICE (source), result, &error))
+    natter_window_show_toast (self, error->message);
+}
+
+static void
+decline_clicked_cb (GtkButton    *button,
+                    NatterWindow *self)
+{
+  natter_rooms_decline_invitation_async (self->service, g_object_get_data (G_OBJECT (button), "room"),
+                                         NULL, decline_cb, g_object_ref (self));
+}
+
+static GtkWidget *
+create_invitation_row (NatterWindow *self,
+                       const char   *room,
+                       const char   *by)
+{
+  GtkWidget *row = adw_action_row_new ();
+  GtkWidget *join = gtk_button_new_with_mnemonic (_("_Join"));
+  GtkWidget *decline = gtk_button_new_with_mnemonic (_("_Decline"));
+  g_autofree char *title = NULL;
+
+  /* Translators: the first %s is a user name, the second a room name */
+  title = g_strdup_printf (_("%s invited you to %s"), by, room);
+  adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), title);
+  gtk_list_box_row_set_activatable (GTK_LIST_BOX_ROW (row), FALSE);
+
+  gtk_widget_set_valign (decline, GTK_ALIGN_CENTER);
+  g_object_set_data_full (G_OBJECT (decline), "room", g_strdup (room), g_free);
+  g_signal_connect_object (decline, "clicked", G_CALLBACK (decline_clicked_cb), self, 0);
+  adw_action_row_add_suffix (ADW_ACTION_ROW (row), decline);
+
+  /* Joining takes the invitation (open-room joins a room the account is not in). */
+  gtk_widget_set_valign (join, GTK_ALIGN_CENTER);
+  gtk_widget_add_css_class (join, "suggested-action");
+  gtk_actionable_set_action_name (GTK_ACTIONABLE (join), "win.open-room");
+  gtk_actionable_set_action_target (GTK_ACTIONABLE (join), "s", room);
+  adw_action_row_add_suffix (ADW_ACTION_ROW (row), join);
+  return row;
+}
+
+static void
+update_invitations (NatterWindow *self)
+{
+  GtkListBox *list = g_object_get_data (G_OBJECT (self), INVITATION_LIST_KEY);
+  GVariant *invitations = natter_rooms_get_invitations (self->service);
+  GVariant *shown = g_object_get_data (G_OBJECT (self), INVITATIONS_KEY);
+  GtkWidget *child;
+  GVariantIter iter;
+  const char *room, *by;
+  gint64 ts;
+
+  if (list == NULL)
+    return;
+  if (invitations != NULL && !g_variant_is_of_type (invitations, G_VARIANT_TYPE ("a(ssx)")))
+    invitations = NULL;
+  /* The service tells of any change of natterd's: rebuild only for a new list. */
+  if (shown == invitations || (shown != NULL && invitations != NULL && g_variant_equal (shown, invitations)))
+    return;
+  dismiss_toasts (self, shown, invitations);
+  g_object_set_data_full (G_OBJECT (self), INVITATIONS_KEY,
+                          invitations != NULL ? g_variant_ref (invitations) : NULL,
+                          (GDestroyNotify) g_variant_unref);
+
+  while ((child = gtk_widget_get_first_child (GTK_WIDGET (list))) != NULL)
+    gtk_list_box_remove (list, child);
+  if (invitations != NULL)
+    {
+      g_variant_iter_init (&iter, invitations);
+      while (g_variant_iter_next (&iter, "(&s&sx)", &room, &by, &ts))
+        gtk_list_box_append (list, create_invitation_row (self, room, by));
+    }
+  gtk_widget_set_visible (GTK_WIDGET (list), gtk_widget_get_first_child (GTK_WIDGET (list)) != NULL);
+}
+
+static void
+add_invitation_list (NatterWindow *self)
+{
+  GtkWidget *list = gtk_list_box_new ();
+
+  gtk_list_box_set_selection_mode (GTK_LIST_BOX (list), GTK_SELECTION_NONE);
+  gtk_widget_add_css_class (list, "boxed-list");
+  gtk_widget_set_margin_start (list, 6);
+  gtk_widget_set_margin_end (list, 6);
+  gtk_widget_set_margin_top (list, 6);
+  gtk_widget_set_margin_bottom (list, 6);
+  gtk_widget_set_visible (list, FALSE);
+  gtk_box_insert_child_after (GTK_BOX (self->sidebar), list, GTK_WIDGET (self->sidebar_banner));
+  g_object_set_data (G_OBJECT (self), INVITATION_LIST_KEY, list);
+  update_invitations (self);
 }
 
 static void
@@ -628,7 +798,13 @@ _natter_window_room_actions_init (NatterWindow *self)
 void
 _natter_window_room_actions_set_service (NatterWindow *self)
 {
+  /* An invitation, new or older than the app, shows in the sidebar's list. */
+  g_object_set_data_full (G_OBJECT (self), INVITATION_TOASTS_KEY,
+                          g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref),
+                          (GDestroyNotify) g_hash_table_unref);
+  add_invitation_list (self);
   g_signal_connect_object (self->service, "invited", G_CALLBACK (invited_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->service, "notify", G_CALLBACK (update_invitations), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->service, "removed-from-room", G_CALLBACK (removed_from_room_cb), self,
                            G_CONNECT_SWAPPED);
   /* As the message menus do: the account's rights on the server changed. */

@@ -284,6 +284,58 @@ natter_rooms_block_finish (NatterService  *service,
   return finish_boolean (service, result, error);
 }
 
+/**
+ * natter_rooms_decline_invitation_async:
+ * @service: the service
+ * @room: the room the account was invited to
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called with natterd's answer
+ * @user_data: data for @callback
+ *
+ * Declines the account's invitation to @room (DeclineInvitation()).
+ */
+void
+natter_rooms_decline_invitation_async (NatterService       *service,
+                                       const char          *room,
+                                       GCancellable        *cancellable,
+                                       GAsyncReadyCallback  callback,
+                                       gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (NATTER_IS_SERVICE (service));
+
+  task = g_task_new (service, cancellable, callback, user_data);
+  g_task_set_source_tag (task, natter_rooms_decline_invitation_async);
+  call (task, root_proxy (service), NATTER_REQUEST_JOIN, "DeclineInvitation", g_variant_new ("(s)", room));
+}
+
+gboolean
+natter_rooms_decline_invitation_finish (NatterService  *service,
+                                        GAsyncResult   *result,
+                                        GError        **error)
+{
+  return finish_boolean (service, result, error);
+}
+
+/**
+ * natter_rooms_get_invitations:
+ * @service: the service
+ *
+ * Returns: (transfer none) (nullable): the account's pending invitations, `a(ssx)`:
+ *   (room, who invited, when), oldest first; %NULL while natterd is not running
+ */
+GVariant *
+natter_rooms_get_invitations (NatterService *service)
+{
+  NatterDBusChat *root;
+
+  g_return_val_if_fail (NATTER_IS_SERVICE (service), NULL);
+
+  root = natter_service_get_running (service) ? natter_service_get_root (service) : NULL;
+  return root != NULL ? natter_dbus_chat_get_invitations (root) : NULL;
+}
+
 static int
 compare_names (gconstpointer a,
                gconstpointer b,

@@ -47,6 +47,15 @@ void      natter_rooms_block_async       (NatterService        *service,
 gboolean  natter_rooms_block_finish      (NatterService        *service,
                                           GAsyncResult         *result,
                                           GError              **error);
+void      natter_rooms_decline_invitation_async (NatterService *service,
+                                                 const char    *room,
+                                                 GCancellable  *cancellable,
+                                                 GAsyncReadyCallback callback,
+                                                 gpointer       user_data);
+gboolean  natter_rooms_decline_invitation_finish (NatterService *service,
+                                                  GAsyncResult  *result,
+                                                  GError       **error);
+GVariant *natter_rooms_get_invitations   (NatterService        *service);
 GStrv     natter_rooms_dup_known_people  (NatterService        *service);
 const char *natter_rooms_role_label      (const char           *role);
 

@@ -347,6 +347,49 @@ class GuiRoomsTest(GuiTestCase):
                                     "alice invited you to hideout" not in d["labels"],
                                     "the invitation stays, or the room does not show its members")
 
+    async def test_invitations_from_before_the_app_join_or_decline(self):
+        """Invitations sent while the app was closed show when it starts, each with Join
+        and Decline: Decline drops one on the server, Join joins the other room."""
+        alice = await self.ws_user("alice")
+        for room in ("hideout", "den"):
+            await alice.call("create", {"room": room, "private": True}, "joined")
+            await alice.call("invite", {"room": room, "user": "desk"}, "ok")
+        await eventually(lambda: len(self.root_props_sync()["Invitations"]) == 2,
+                         message="natterd does not list the two invitations")
+        await self.start_app()
+        shown = await self.eventually_shows(
+            lambda d: {"alice invited you to hideout", "alice invited you to den"} <= set(d["labels"]),
+            "the invitations from before the app started are not shown")
+        self.assertEqual(shown["labels"].count("Decline"), 2, "not each invitation has Decline")
+        await self.screenshot("light-invitations.png")
+
+        await self.click("_Decline")
+        await self.eventually_shows(lambda d: "alice invited you to hideout" not in d["labels"] and
+                                    "alice invited you to den" in d["labels"],
+                                    "Decline does not take the first invitation away, or takes both")
+        await eventually(lambda: [i[0] for i in self.root_props_sync()["Invitations"]] == ["den"],
+                         message="natterd still lists the declined invitation")
+        self.assertNotIn("hideout", room_names(await self.describe()), "Decline joined the room")
+
+        await self.click("_Join")
+        await self.eventually_shows(lambda d: d["room"] == "den" and
+                                    "alice invited you to den" not in d["labels"],
+                                    "Join does not open den, or the invitation stays")
+        await alice.next_event("member", room="den", user="desk", joined=True)
+        await eventually(lambda: self.root_props_sync()["Invitations"] == [],
+                         message="natterd still lists the invitation taken")
+
+        # A new one shows in the list and as a toast; declined, it leaves both.
+        await alice.call("create", {"room": "attic", "private": True}, "joined")
+        await alice.call("invite", {"room": "attic", "user": "desk"}, "ok")
+        await self.eventually_shows(lambda d: d["labels"].count("alice invited you to attic") == 2,
+                                    "the new invitation is not in the list and a toast")
+        await self.click("_Decline")
+        await self.eventually_shows(lambda d: "alice invited you to attic" not in d["labels"],
+                                    "the declined invitation stays in the list or its toast")
+        await eventually(lambda: self.root_props_sync()["Invitations"] == [],
+                         message="natterd still lists the declined invitation")
+
     async def test_removed_from_a_room_says_why(self):
         """Kicked, the room goes away from the sidebar and the window says who did it."""
         alice = await self.ws_user("alice")
