@@ -1389,6 +1389,76 @@ natter_dbus_room_handle_invite (NatterDBusChatRoom    *iface,
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+/* ModerationLog(): the room's kicks, bans, unbans, role and topic changes, a feed beside
+ * its messages. */
+static void
+moderation_log_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr(NatterDBusCall) call = user_data;
+  g_autoptr(NatterEvent) event = natter_dbus_call_finish_request (call, source, result,
+                                                                  NATTER__SERVER_FRAME__EVENT_MODERATION_LOG);
+  const Natter__ModerationLogPage *page;
+  GVariantBuilder builder;
+
+  if (event == NULL)
+    return;
+  page = natter_event_get_frame (event)->moderation_log;
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(xsssa{sv})"));
+  for (gsize i = 0; i < page->n_events; i++)
+    {
+      const Natter__ModerationEvent *e = page->events[i];
+      GVariantDict details;
+
+      g_variant_dict_init (&details, NULL);
+      if (e->reason != NULL)
+        g_variant_dict_insert (&details, "reason", "s", e->reason);
+      if (e->role != NULL)
+        g_variant_dict_insert (&details, "role", "s", e->role);
+      if (e->topic != NULL)
+        g_variant_dict_insert (&details, "topic", "s", e->topic);
+      g_variant_builder_add (&builder, "(xsss@a{sv})", e->ts,
+                             e->kind != NULL ? e->kind : "",
+                             e->user != NULL ? e->user : "",
+                             e->by != NULL ? e->by : "",
+                             g_variant_dict_end (&details));
+    }
+  natter_dbus_chat_room_complete_moderation_log (NATTER_DBUS_CHAT_ROOM (call->self),
+                                                 call->invocation,
+                                                 g_variant_builder_end (&builder));
+}
+
+static gboolean
+natter_dbus_room_handle_moderation_log (NatterDBusChatRoom    *iface,
+                                        GDBusMethodInvocation *invocation,
+                                        gint64                 before_ts,
+                                        guint                  limit)
+{
+  NatterDBusRoom *self = NATTER_DBUS_ROOM (iface);
+  Natter__ClientFrame *frame;
+
+  if (before_ts < 0)
+    {
+      g_dbus_method_invocation_return_error (invocation, NATTER_ERROR, NATTER_ERROR_BAD_REQUEST,
+                                             "before_ts must be 0 or a time after the epoch");
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  frame = natter_dbus_client_frame_new ();
+  frame->op_case = NATTER__CLIENT_FRAME__OP_MODERATION_LOG;
+  frame->moderation_log = g_new0 (Natter__ModerationLog, 1);
+  natter__moderation_log__init (frame->moderation_log);
+  frame->moderation_log->room = g_strdup (self->name);
+  /* 0 means the newest and the default page size, as documented. */
+  frame->moderation_log->has_before_ts = before_ts > 0;
+  frame->moderation_log->before_ts = before_ts;
+  frame->moderation_log->has_limit = limit > 0;
+  frame->moderation_log->limit = limit;
+  natter_dbus_client_request_async (self->client, frame, NULL, moderation_log_cb,
+                                    natter_dbus_call_new (self, invocation));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
 static Natter__Moderate *
 moderate_new (NatterDBusRoom *self,
               const char     *user,
@@ -1507,6 +1577,7 @@ natter_dbus_room_iface_init (NatterDBusChatRoomIface *iface)
   iface->handle_unban = natter_dbus_room_handle_unban;
   iface->handle_set_role = natter_dbus_room_handle_set_role;
   iface->handle_set_topic = natter_dbus_room_handle_set_topic;
+  iface->handle_moderation_log = natter_dbus_room_handle_moderation_log;
 }
 
 /* ---------------------------------------------------------------------------------- */

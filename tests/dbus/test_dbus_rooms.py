@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
 # Rooms people control over D-Bus: CreateRoom, Directory, Block, Unblock and Invited on the
-# root; Invite, Kick, Ban, Unban, SetRole, SetTopic, Private, Role, MemberRoles and
-# MemberChanged on rooms. natterd hosts (the account `desk`, an administrator) with
+# root; Invite, Kick, Ban, Unban, SetRole, SetTopic, ModerationLog, Private, Role,
+# MemberRoles and MemberChanged on rooms. natterd hosts (the account `desk`, an administrator) with
 # WebSocket clients as the other people, and mirrors a remote natterd in upstream mode.
 # Each test case is its own meson test; run one with
 #   NATTERD=… NATTER_DBUS_SERVICE_DIR=… /usr/bin/python3 test_dbus_rooms.py \
@@ -218,6 +218,46 @@ class DBusRoomsTest(RoomsHelpers, DBusTestCase):
         # Unknown rooms are NotFound, system is no room to moderate.
         self.assertEqual(await self.room_error("system", "Invite", "alice"), "NotFound")
         self.assertEqual(await self.room_error("system", "SetTopic", "x"), "NotFound")
+
+    async def test_moderation_log(self):
+        """ModerationLog reads the room's kicks, bans, role and topic changes, oldest
+        first, with their details; it pages by time and answers bad arguments with
+        BadRequest. A room the account is not in has no object to ask."""
+        alice = await self.ws_user("alice")
+        await self.create("watch", topic="Start")
+        self.assertEqual(await self.room_call("watch", "ModerationLog", "0", "0"), ([],))
+        await alice.call("join", {"room": "watch"}, "joined")
+        await self.room_call("watch", "SetRole", "alice", "moderator")
+        await alice.call("set_topic", {"room": "watch", "topic": "From alice"}, "ok")
+        await self.room_call("watch", "SetTopic", "")
+        await self.room_call("watch", "Kick", "alice", "spam")
+        await self.room_call("watch", "Ban", "alice", "")
+
+        (events,) = await self.room_call("watch", "ModerationLog", "0", "0")
+        self.assertEqual([e[1:] for e in events], [
+            ("role", "alice", OWNER, {"role": "moderator"}),
+            ("topic", "alice", "alice", {"topic": "From alice"}),
+            ("topic", OWNER, OWNER, {}),
+            ("kick", "alice", OWNER, {"reason": "spam"}),
+            ("ban", "alice", OWNER, {}),
+        ])
+        stamps = [e[0] for e in events]
+        self.assertEqual(stamps, sorted(set(stamps)))
+        # Paging: the newest two, then the rest before the first of them.
+        (newest,) = await self.room_call("watch", "ModerationLog", "0", "2")
+        self.assertEqual(newest, events[3:])
+        (older,) = await self.room_call("watch", "ModerationLog", str(newest[0][0]), "0")
+        self.assertEqual(older, events[:3])
+
+        self.assertEqual(await self.room_error("watch", "ModerationLog", "0", "101"),
+                         "BadRequest")
+        self.assertEqual(await self.room_error("watch", "ModerationLog", "int64 -5", "0"),
+                         "BadRequest")
+        # alice's private room: not the account's, so no object answers.
+        await alice.call("create", {"room": "hidden", "private": True}, "joined")
+        name, _ = await self.gdbus_call_error(room_path("hidden"),
+                                              ROOM_IFACE + ".ModerationLog", "0", "0")
+        self.assertTrue(name.startswith("org.freedesktop.DBus.Error."), name)
 
     async def test_moderated_by_others(self):
         """What WebSocket users do to the account shows on its room object: its Role,
@@ -540,6 +580,26 @@ class DBusRoomsUpstreamTest(RoomsHelpers, DBusTestCase):
         await alice.call("join", {"room": "carols"}, "joined")
         await self.room_call("carols", "Kick", "alice", "bye")
         await alice.next_event("member", room="carols", user="alice", joined=False, by="carol")
+
+    async def test_upstream_moderation_log(self):
+        """In upstream mode ModerationLog is the server's log; without the server it is
+        Unavailable."""
+        url, alice = await self.connect_carol()
+        await self.create("deck")
+        await alice.call("join", {"room": "deck"}, "joined")
+        await self.room_call("deck", "SetTopic", "Ahoy")
+        await self.room_call("deck", "Kick", "alice", "mutiny")
+        (events,) = await self.room_call("deck", "ModerationLog", "0", "0")
+        self.assertEqual([e[1:] for e in events], [
+            ("topic", "carol", "carol", {"topic": "Ahoy"}),
+            ("kick", "alice", "carol", {"reason": "mutiny"}),
+        ])
+
+        self.remote.terminate()
+        await asyncio.to_thread(self.remote.wait, 30)
+        await eventually(lambda: self.root_props_sync()["Status"] != "connected",
+                         message="natterd did not notice the server was gone")
+        self.assertEqual(await self.room_error("deck", "ModerationLog", "0", "0"), "Unavailable")
 
 
 if __name__ == "__main__":
