@@ -7,6 +7,7 @@ import { ChatClient, ROOM_NAME_RE, USER_NAME_RE, dmPeer } from './client.js';
 import { DEVELOPMENT } from './build.js';
 import { RoomsUI } from './rooms.js';
 import { MessageActions } from './message-actions.js';
+import { ModerationTimeline } from './moderation.js';
 
 const $ = (id) => document.getElementById(id);
 const NARROW = matchMedia('(max-width: 720px)');
@@ -236,6 +237,7 @@ class App {
     this.bindChat();
     this.rooms = new RoomsUI(this, { el, icon });
     this.actions = new MessageActions(this, { linkify });
+    this.moderation = new ModerationTimeline(this, { el });
   }
 
   start() {
@@ -946,6 +948,7 @@ class App {
       const room = name && this.client.rooms.get(name);
       if (room) {
         this.insertMessages([...room.messages.values()].sort((a, b) => a.seq - b.seq));
+        this.moderation.roomShown();
         this.renderPending();
         this.renderReceipts();
       }
@@ -1229,6 +1232,7 @@ class App {
     const timeline = $('timeline');
     const fromBottom = timeline.scrollHeight - timeline.scrollTop;
     const inserted = this.insertMessages(added);
+    this.moderation.sync();
     this.renderPending();
     this.renderReceipts();
     this.renderOlder();
@@ -1281,6 +1285,10 @@ class App {
       const node = this.messageNode(message);
       const next = lo < this.seqs.length ? this.nodes.get(this.seqs[lo]) : null;
       list.insertBefore(node, next);
+      // Moderation entries (moderation.js) sit between messages by time.
+      while (node.previousElementSibling?.classList.contains('moderation-event') &&
+        Number(node.previousElementSibling.dataset.ts) > message.ts)
+        list.insertBefore(node, node.previousElementSibling);
       this.seqs.splice(lo, 0, message.seq);
       this.nodes.set(message.seq, node);
       this.group(node);

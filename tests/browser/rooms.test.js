@@ -6,7 +6,8 @@
 // dismissing them, the room directory, roles, a topic changed by a moderator and seen live, a kick
 // that takes the room off the kicked person's page at once, a ban and an unban, the
 // server's refusals shown next to what was tried, and blocking from a DM. Screenshots of
-// the new dialogs (light, phone width, Chinese).
+// the new dialogs (light, phone width, Chinese). Kicks, roles and topics in a watching
+// member's timeline, live and after a reload.
 
 'use strict';
 
@@ -366,6 +367,81 @@ test('blocking someone from a DM refuses their messages until unblocked', h.with
   await alice.locator('#block-status', { hasText: 'bob is no longer blocked.' }).waitFor();
   await bob.locator('#pending-list li.failed').getByRole('button', { name: 'Retry' }).click();
   await h.waitForMessage(alice, 'Are you there?');
+}));
+
+/** The open room's timeline as text, in page order: message bodies and moderation lines. */
+function timelineText(page) {
+  return page.$$eval('#message-list > li', (nodes) => nodes.map((node) =>
+    node.classList.contains('moderation-event') ? `~ ${node.textContent.trim()}`
+      : node.querySelector('.body')?.textContent.trim() ?? ''));
+}
+
+test('kicks, roles and topics show between the messages, live and after a reload', h.withReport(fixture, async () => {
+  await createRoom(alice, { name: 'weaving' });
+  await h.joinRoom(bob, 'weaving');
+  await h.joinRoom(carol, 'weaving');
+  await h.openRoom(alice, 'weaving');
+  await alice.locator('#member-list .member-button', { hasText: 'carol' }).waitFor();
+
+  await h.sendMessage(alice, 'Welcome to weaving');
+  await h.waitForMessage(carol, 'Welcome to weaving');
+  await openMember(alice, 'bob');
+  await alice.getByLabel('Reason (optional)').fill('Selling looms');
+  await alice.getByRole('button', { name: 'Remove From Room' }).click();
+  await alice.locator('#member-dialog').waitFor({ state: 'hidden' });
+  // carol, who only watches, sees it with its reason (which the live event lacks).
+  await carol.locator('#message-list .moderation-event', { hasText: 'bob was removed by alice: Selling looms' }).waitFor();
+
+  await h.sendMessage(alice, 'Where were we');
+  await h.waitForMessage(carol, 'Where were we');
+  await openMember(alice, 'carol');
+  await alice.getByLabel('Role', { exact: true }).selectOption('moderator');
+  await alice.getByRole('button', { name: 'Change Role' }).click();
+  await alice.locator('#member-dialog-role', { hasText: 'Role in weaving: Moderator' }).waitFor();
+  await closeDialog(alice);
+  await carol.locator('#message-list .moderation-event', { hasText: 'alice made carol a moderator' }).waitFor();
+
+  await h.sendMessage(alice, 'Patterns next');
+  await h.waitForMessage(carol, 'Patterns next');
+  // carol looks at another room meanwhile: a topic change is not an unread message.
+  await h.openRoom(carol, 'knitting');
+  await openSettings(alice);
+  await alice.getByLabel('Topic', { exact: true }).fill('Warp and weft');
+  await alice.getByRole('button', { name: 'Save Topic' }).click();
+  await alice.locator('#topic-done', { hasText: 'Topic saved.' }).waitFor();
+  await closeDialog(alice);
+  await h.sendMessage(alice, 'Bye for now');
+  await carol.locator('.room-row[data-room="weaving"] .badge').waitFor();
+  assert.equal(await carol.locator('.room-row[data-room="weaving"] .badge').textContent(), '1');
+  await h.openRoom(carol, 'weaving');
+  await carol.locator('#message-list .moderation-event', { hasText: 'alice changed the topic to: Warp and weft' }).waitFor();
+  await h.waitForMessage(carol, 'Bye for now');
+
+  const expected = [
+    'Welcome to weaving',
+    '~ bob was removed by alice: Selling looms',
+    'Where were we',
+    '~ alice made carol a moderator',
+    'Patterns next',
+    '~ alice changed the topic to: Warp and weft',
+    'Bye for now',
+  ];
+  // Live: in order, each once (the live event and the log's copy of it are one line).
+  await h.eventually(async () => JSON.stringify(await timelineText(carol)) === JSON.stringify(expected),
+    { message: 'the live timeline in order' });
+  // Quiet lines, read as plain text, never counted as messages.
+  assert.equal(await carol.locator('#message-list .moderation-event').count(), 3);
+  assert.equal(await carol.locator('#message-list .moderation-event[aria-hidden], #message-list .moderation-event[role]').count(), 0);
+
+  // A reload reads them from the log, placed between the messages from history.
+  await carol.reload();
+  await carol.locator('html:not(.is-loading)').waitFor({ state: 'attached' });
+  await h.waitOnline(carol);
+  await h.openRoom(carol, 'weaving');
+  await h.waitForMessage(carol, 'Bye for now');
+  await h.eventually(async () => JSON.stringify(await timelineText(carol)) === JSON.stringify(expected),
+    { message: 'the timeline after a reload in order' });
+  await h.screenshot(carol, 'rooms-moderation-light');
 }));
 
 test('phone width and Chinese: the dialogs fit and speak the language', h.withReport(fixture, async () => {
