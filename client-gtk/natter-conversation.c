@@ -53,6 +53,9 @@ struct _NatterConversation
   guint64        editing_seq;      /* the message the composer edits; 0: none */
   guint64        replying_seq;     /* the message the composer answers; 0: none */
   NatterMentionCompleter *completer;  /* (owned): Tab after `@` in the composer */
+  GPtrArray     *modlog;           /* (owned): the room's ModerationEvents, oldest first */
+  GCancellable  *modlog_cancellable;  /* (owned) (nullable): the ModerationLog() call */
+  GtkWidget     *modlog_tail;      /* the events after the last message */
 
   GtkScrolledWindow *scroller;
   GtkStack          *history_stack;
@@ -275,6 +278,234 @@ format_day (NatterMessage *message)
   return g_date_time_format (time, _("%B %-d, %Y"));
 }
 
+/* Moderation in the timeline ---------------------------------------------------------- */
+
+/* Kicks, bans, role and topic changes are no messages (they take no seq): the room's
+ * ModerationLog() has them, and each shows as a quiet line between the messages by time,
+ * in the header of the first message after it, or below the last message. */
+
+/* How many of the newest events the conversation reads. */
+#define MODLOG_LIMIT 100
+
+typedef struct
+{
+  gint64  ts;
+  char   *text;
+} ModerationEvent;
+
+static void
+moderation_event_free (ModerationEvent *event)
+{
+  g_free (event->text);
+  g_free (event);
+}
+
+static char *
+describe_moderation (const char *kind,
+                     const char *user,
+                     const char *by,
+                     GVariant   *details)
+{
+  const char *reason = NULL, *role = NULL, *topic = NULL;
+
+  g_variant_lookup (details, "reason", "&s", &reason);
+  g_variant_lookup (details, "role", "&s", &role);
+  g_variant_lookup (details, "topic", "&s", &topic);
+
+  if (g_str_equal (kind, "kick") && reason != NULL)
+    /* Translators: in a room's timeline: who removed whom from the room, and why */
+    return g_strdup_printf (_("%1$s removed %2$s: %3$s"), by, user, reason);
+  if (g_str_equal (kind, "kick"))
+    /* Translators: in a room's timeline: who removed whom from the room */
+    return g_strdup_printf (_("%1$s removed %2$s"), by, user);
+  if (g_str_equal (kind, "ban") && reason != NULL)
+    /* Translators: in a room's timeline: who banned whom from the room, and why */
+    return g_strdup_printf (_("%1$s banned %2$s: %3$s"), by, user, reason);
+  if (g_str_equal (kind, "ban"))
+    /* Translators: in a room's timeline: who banned whom from the room */
+    return g_strdup_printf (_("%1$s banned %2$s"), by, user);
+  if (g_str_equal (kind, "unban"))
+    /* Translators: in a room's timeline: who let a banned user back */
+    return g_strdup_printf (_("%1$s unbanned %2$s"), by, user);
+  if (g_str_equal (kind, "role") && g_strcmp0 (role, "owner") == 0)
+    /* Translators: in a room's timeline */
+    return g_strdup_printf (_("%1$s made %2$s an owner"), by, user);
+  if (g_str_equal (kind, "role") && g_strcmp0 (role, "moderator") == 0)
+    /* Translators: in a room's timeline */
+    return g_strdup_printf (_("%1$s made %2$s a moderator"), by, user);
+  if (g_str_equal (kind, "role"))
+    /* Translators: in a room's timeline: a moderator or owner is a plain member again */
+    return g_strdup_printf (_("%1$s made %2$s a member"), by, user);
+  if (g_str_equal (kind, "topic") && topic != NULL)
+    /* Translators: in a room's timeline: who set the topic, and the new topic */
+    return g_strdup_printf (_("%1$s changed the topic to “%2$s”"), by, topic);
+  if (g_str_equal (kind, "topic"))
+    /* Translators: in a room's timeline */
+    return g_strdup_printf (_("%s cleared the topic"), by);
+  return NULL;  /* A kind of a newer server. */
+}
+
+static GtkWidget *
+moderation_label (const ModerationEvent *event)
+{
+  GtkWidget *label = gtk_label_new (event->text);
+
+  gtk_label_set_wrap (GTK_LABEL (label), TRUE);
+  gtk_label_set_wrap_mode (GTK_LABEL (label), PANGO_WRAP_WORD_CHAR);
+  gtk_label_set_justify (GTK_LABEL (label), GTK_JUSTIFY_CENTER);
+  gtk_widget_add_css_class (label, "moderation-event");
+  gtk_widget_add_css_class (label, "caption");
+  return label;
+}
+
+/* Appends to @box the events with @after <= ts < @before. */
+static gboolean
+append_moderation (NatterConversation *self,
+                   GtkBox             *box,
+                   gint64              after,
+                   gint64              before)
+{
+  gboolean any = FALSE;
+
+  for (guint i = 0; self->modlog != NULL && i < self->modlog->len; i++)
+    {
+      const ModerationEvent *event = g_ptr_array_index (self->modlog, i);
+
+      if (event->ts >= after && event->ts < before)
+        {
+          gtk_box_append (box, moderation_label (event));
+          any = TRUE;
+        }
+    }
+  return any;
+}
+
+/* The events since the last message. */
+static void
+update_modlog_tail (NatterConversation *self)
+{
+  GtkWidget *child;
+  GListModel *messages;
+  guint n;
+  gint64 after = G_MININT64;
+
+  while ((child = gtk_widget_get_first_child (self->modlog_tail)) != NULL)
+    gtk_box_remove (GTK_BOX (self->modlog_tail), child);
+  if (self->room == NULL)
+    return;
+  messages = natter_room_get_messages (self->room);
+  n = g_list_model_get_n_items (messages);
+  if (n > 0)
+    {
+      g_autoptr(NatterMessage) last = g_list_model_get_item (messages, n - 1);
+
+      after = natter_message_get_timestamp (last);
+    }
+  else if (natter_room_get_has_more (self->room))
+    return;  /* Nothing loaded yet to place them after. */
+  append_moderation (self, GTK_BOX (self->modlog_tail), after, G_MAXINT64);
+}
+
+static gboolean
+same_modlog (GPtrArray *a,
+             GPtrArray *b)
+{
+  guint n_a = a != NULL ? a->len : 0, n_b = b != NULL ? b->len : 0;
+
+  if (n_a != n_b)
+    return FALSE;
+  for (guint i = 0; i < n_a; i++)
+    {
+      const ModerationEvent *x = g_ptr_array_index (a, i), *y = g_ptr_array_index (b, i);
+
+      if (x->ts != y->ts || g_strcmp0 (x->text, y->text) != 0)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+modlog_cb (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  g_autoptr(NatterConversation) self = user_data;
+  g_autoptr(GVariant) events = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) modlog = NULL;
+  GVariantIter iter;
+  gint64 ts;
+  const char *kind, *user, *by;
+  GVariant *details;
+
+  if (!natter_dbus_chat_room_call_moderation_log_finish (NATTER_DBUS_CHAT_ROOM (source), &events,
+                                                         result, &error))
+    {
+      /* Older servers have no log; a room left meanwhile has none to show. */
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        g_debug ("No moderation log: %s", error->message);
+      return;
+    }
+  modlog = g_ptr_array_new_with_free_func ((GDestroyNotify) moderation_event_free);
+  g_variant_iter_init (&iter, events);
+  while (g_variant_iter_loop (&iter, "(x&s&s&s@a{sv})", &ts, &kind, &user, &by, &details))
+    {
+      char *text = describe_moderation (kind, user, by, details);
+      ModerationEvent *event;
+
+      if (text == NULL)
+        continue;
+      event = g_new0 (ModerationEvent, 1);
+      event->ts = ts;
+      event->text = text;
+      g_ptr_array_add (modlog, event);
+    }
+  /* Rows keep their headers (and the view its place) unless something is new. */
+  if (same_modlog (self->modlog, modlog))
+    return;
+  g_clear_pointer (&self->modlog, g_ptr_array_unref);
+  self->modlog = g_steal_pointer (&modlog);
+  gtk_list_box_invalidate_headers (self->message_list);
+  update_modlog_tail (self);
+}
+
+/* Reads the newest events again: at first, and after each moderation seen live. */
+static void
+load_modlog (NatterConversation *self)
+{
+  NatterDBusChatRoom *proxy = self->room != NULL ? natter_room_get_proxy (self->room) : NULL;
+
+  g_cancellable_cancel (self->modlog_cancellable);
+  g_clear_object (&self->modlog_cancellable);
+  if (proxy == NULL || g_str_equal (natter_room_get_kind (self->room), "system"))
+    return;
+  self->modlog_cancellable = g_cancellable_new ();
+  natter_dbus_chat_room_call_moderation_log (proxy, 0, MODLOG_LIMIT, self->modlog_cancellable,
+                                             modlog_cb, g_object_ref (self));
+}
+
+/* All history loaded: the events before the first message have their place now. */
+static void
+room_has_more_cb (NatterConversation *self)
+{
+  if (self->modlog == NULL || self->modlog->len == 0)
+    return;
+  gtk_list_box_invalidate_headers (self->message_list);
+  update_modlog_tail (self);
+}
+
+static void
+room_member_changed_cb (NatterConversation *self,
+                        const char         *user,
+                        gboolean            joined,
+                        const char         *role,
+                        const char         *by)
+{
+  /* Joining and leaving are no moderation; what someone did to someone else is. */
+  if (by != NULL && *by != '\0')
+    load_modlog (self);
+}
+
 static void
 update_header (GtkListBoxRow *row,
                GtkListBoxRow *before,
@@ -288,8 +519,20 @@ update_header (GtkListBoxRow *row,
                     !natter_message_get_own (message) &&
                     (previous == NULL || natter_message_get_seq (previous) <= self->marker_seq);
   GtkWidget *header;
+  GtkWidget *moderation = gtk_box_new (GTK_ORIENTATION_VERTICAL, 0);
+  gint64 after = G_MININT64;
 
-  if (!new_day && !marker)
+  /* Before the first message loaded, only once nothing older is left to load. */
+  if (previous != NULL)
+    after = natter_message_get_timestamp (previous);
+  else if (self->room != NULL && natter_room_get_has_more (self->room))
+    after = G_MAXINT64;
+  g_object_ref_sink (moderation);
+  if (!append_moderation (self, GTK_BOX (moderation), after,
+                          natter_message_get_timestamp (message)))
+    g_clear_object (&moderation);
+
+  if (!new_day && !marker && moderation == NULL)
     {
       gtk_list_box_row_set_header (row, NULL);
       return;
@@ -301,6 +544,11 @@ update_header (GtkListBoxRow *row,
     {
       g_autofree char *day = format_day (message);
       gtk_box_append (GTK_BOX (header), separator_box (day, "day-separator"));
+    }
+  if (moderation != NULL)
+    {
+      gtk_box_append (GTK_BOX (header), moderation);
+      g_object_unref (moderation);
     }
   if (marker)
     gtk_box_append (GTK_BOX (header), separator_box (_("New Messages"), "unread-marker"));
@@ -966,6 +1214,7 @@ static void
 messages_changed_cb (NatterConversation *self)
 {
   update_seen (self);
+  update_modlog_tail (self);
   /* Rows are made anew for new items: keep the highlight on its row. */
   if (self->highlighted_seq != 0)
     set_highlight (self, self->highlighted_seq);
@@ -999,6 +1248,9 @@ natter_conversation_set_room (NatterConversation *self,
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
   self->cancellable = g_cancellable_new ();
+  g_cancellable_cancel (self->modlog_cancellable);
+  g_clear_object (&self->modlog_cancellable);
+  g_clear_pointer (&self->modlog, g_ptr_array_unref);
   g_set_object (&self->room, room);
   set_compose_mode (self, 0, 0);
   natter_mention_completer_reset (self->completer);
@@ -1019,6 +1271,7 @@ natter_conversation_set_room (NatterConversation *self,
       room_typing_cb (self);
       update_seen (self);
       update_composer (self);
+      update_modlog_tail (self);
       return;
     }
 
@@ -1033,6 +1286,10 @@ natter_conversation_set_room (NatterConversation *self,
   g_signal_connect_object (room, "receipts-changed", G_CALLBACK (update_seen), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (room, "message-changed", G_CALLBACK (room_message_changed_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (room, "notify::role", G_CALLBACK (update_moderator), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (room, "member-changed", G_CALLBACK (room_member_changed_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (room, "notify::topic", G_CALLBACK (load_modlog), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (room, "notify::attached", G_CALLBACK (load_modlog), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (room, "notify::has-more", G_CALLBACK (room_has_more_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (natter_room_get_messages (room), "items-changed",
                            G_CALLBACK (messages_changed_cb), self, G_CONNECT_SWAPPED);
 
@@ -1054,6 +1311,8 @@ natter_conversation_set_room (NatterConversation *self,
 
   natter_room_set_viewed (room, self->on_screen);
   natter_room_load_recent (room);
+  load_modlog (self);
+  update_modlog_tail (self);
   update_history_state (self);
   room_typing_cb (self);
   update_seen (self);
@@ -1261,6 +1520,9 @@ natter_conversation_finalize (GObject *object)
 
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
+  g_cancellable_cancel (self->modlog_cancellable);
+  g_clear_object (&self->modlog_cancellable);
+  g_clear_pointer (&self->modlog, g_ptr_array_unref);
   g_clear_object (&self->settings);
   g_clear_pointer (&self->typing_text, g_free);
   g_clear_pointer (&self->seen_text, g_free);
@@ -1331,6 +1593,11 @@ natter_conversation_init (NatterConversation *self)
   self->stick_to_bottom = TRUE;
 
   gtk_list_box_set_header_func (self->message_list, update_header, self, NULL);
+  /* Moderation since the last message, between the room's messages and those not sent. */
+  self->modlog_tail = gtk_box_new (GTK_ORIENTATION_VERTICAL, 0);
+  gtk_widget_add_css_class (self->modlog_tail, "message-header");
+  gtk_widget_insert_after (self->modlog_tail, gtk_widget_get_parent (GTK_WIDGET (self->message_list)),
+                           GTK_WIDGET (self->message_list));
 
   adj = vadjustment (self);
   g_signal_connect_object (adj, "value-changed", G_CALLBACK (value_changed_cb), self, G_CONNECT_SWAPPED);

@@ -300,6 +300,36 @@ class GuiRoomsTest(GuiTestCase):
         await self.eventually_shows(lambda d: d["room-subtitle"] == "Release on Friday",
                                     "the header does not show the new topic")
 
+    async def test_moderation_in_the_timeline(self):
+        """Role changes, kicks (with their reason) and topic changes show as lines between
+        the messages by time: those from before the room was opened with the history,
+        new ones as they happen."""
+        alice, bob = await self.crew()
+        await self.gdbus_call("/io/github/natter/Chat/rooms/crew", "io.github.natter.Chat.Room.SetRole",
+                              "alice", "moderator")
+        await alice.call("send", {"room": "crew", "body": "after the promotion",
+                                  "client_msg_id": "m1"}, "sent")
+        await self.start_app()
+        await self.open_room("crew")
+        await self.shows_label("desk made alice a moderator",
+                               "the role change from before is not in the timeline")
+
+        await alice.call("kick", {"room": "crew", "user": "bob", "reason": "spam"}, "ok")
+        await alice.call("set_topic", {"room": "crew", "topic": "New plan"}, "ok")
+        await self.eventually_shows(
+            lambda d: "alice removed bob: spam" in d["labels"]
+            and "alice changed the topic to “New plan”" in d["labels"],
+            "the kick and the topic change did not show")
+        # A message after them: they stay, once each, now before it.
+        await alice.call("send", {"room": "crew", "body": "after the kick",
+                                  "client_msg_id": "m2"}, "sent")
+        shown = await self.shows_label("after the kick")
+        await self.screenshot("light-moderation.png")
+        for line in ("desk made alice a moderator", "alice removed bob: spam",
+                     "alice changed the topic to “New plan”"):
+            self.assertEqual(shown["labels"].count(line), 1, line)
+        self.assertNotIn("desk changed the topic to “New plan”", shown["labels"])
+
     # Blocking ------------------------------------------------------------------------------
 
     async def test_block_and_unblock_from_a_direct_conversation(self):
