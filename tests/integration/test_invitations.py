@@ -34,10 +34,16 @@ class InvitationsTest(NatterTestCase):
 
         bob = await self.user("bob", register=False)
         listing = await bob.call("invitations", {}, "invitation_list")
-        self.assertEqual(rooms_of(listing), [("plans", "alice"), ("garden", "alice")])
+        self.assertEqual(sorted(rooms_of(listing)), [("garden", "alice"), ("plans", "alice")])
         for invitation in listing["invitations"]:
             self.assertJsonInt(invitation["ts"], "ts")
             self.assertGreaterEqual(invitation["ts"], before)
+        # Oldest first; two given in the same millisecond come by room name.
+        order = [(i["ts"], i["room"]) for i in listing["invitations"]]
+        self.assertEqual(order, sorted(order))
+        self.assertLessEqual(order[0][0], order[1][0])
+        if order[0][0] < order[1][0]:
+            self.assertEqual(order[0][1], "plans")
 
         await bob.call("join", {"room": "plans"}, "joined")
         listing = await bob.call("invitations", {}, "invitation_list")

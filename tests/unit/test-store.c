@@ -1526,6 +1526,7 @@ test_changes (Fixture *fixture, gconstpointer user_data)
     g_autoptr(NatterHistoryResult) all = NULL;
 
     g_assert_no_error (local_error);
+    g_assert_nonnull (deleted);
     all = history (fixture, "general", 0, -1, 50, &local_error);
     g_assert_no_error (local_error);
     m = g_ptr_array_index (all->messages, 0);
