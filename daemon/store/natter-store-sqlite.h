@@ -32,4 +32,7 @@ gboolean     natter_store_sqlite_backup (const char      *path,
                                          const char      *dest,
                                          GError         **error);
 
+GPtrArray   *natter_store_sqlite_query_plans (const char  *path,
+                                              GError     **error);
+
 G_END_DECLS

@@ -3419,6 +3419,52 @@ test_sqlite_throughput (Fixture *fixture, gconstpointer user_data)
     }
 }
 
+/* Every statement of the store looks rows up by an index, except the few below that read
+ * a whole (small, or meant to be whole) table: a scan per login or per send does not fail
+ * any other test, it only makes a busy server slow (a login once scanned every account). */
+static void
+test_sqlite_query_plans (Fixture *fixture, gconstpointer user_data)
+{
+  /* Statements allowed to scan, by a part of their SQL that names them. */
+  static const char * const may_scan[] = {
+    "DELETE FROM tokens WHERE expires_at <=",              /* hourly clean-up */
+    "FROM users WHERE deleted = 0 AND (?1 IS NULL OR instr", /* administrators' search by part */
+    "FROM rooms ORDER BY name",                            /* the load at start */
+    "FROM members ORDER BY room, user",                    /* the load at start */
+    "FROM invitations WHERE ?1 IS NULL OR room = ?1",      /* the load at start */
+    "FROM invitations WHERE user = ?1",                    /* few rows: used up or declined */
+    "FROM rooms r WHERE r.kind = 'room' AND r.private = 0", /* directory search by part */
+    "FROM search_shards",                                  /* one row per 4,096 messages */
+  };
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GPtrArray) plans = natter_store_sqlite_query_plans (fixture->path, &local_error);
+  guint scanning = 0;
+
+  g_assert_no_error (local_error);
+  g_assert_nonnull (plans);
+  g_assert_cmpuint (plans->len % 2, ==, 0);
+  g_assert_cmpuint (plans->len, >, 100);
+  for (guint i = 0; i < plans->len; i += 2)
+    {
+      const char *sql = g_ptr_array_index (plans, i);
+      const char *plan = g_ptr_array_index (plans, i + 1);
+      gboolean allowed = FALSE;
+
+      g_autoptr(GRegex) table_scan = g_regex_new ("^SCAN [a-z_]+", G_REGEX_MULTILINE, 0, NULL);
+
+      if (!g_regex_match (table_scan, plan, 0, NULL))
+        continue;
+      for (guint j = 0; j < G_N_ELEMENTS (may_scan); j++)
+        allowed |= strstr (sql, may_scan[j]) != NULL;
+      if (!allowed)
+        {
+          g_test_message ("Scans a table:\n%s\n%s", sql, plan);
+          scanning++;
+        }
+    }
+  g_assert_cmpuint (scanning, ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -3469,6 +3515,7 @@ main (int argc, char **argv)
     return g_test_run ();
 
   ADD ("/store/sqlite/file", test_sqlite_file);
+  ADD ("/store/sqlite/query-plans", test_sqlite_query_plans);
   ADD ("/store/sqlite/fts-batched", test_sqlite_fts_batched);
   ADD ("/store/sqlite/fts-deferred", test_sqlite_fts_deferred);
   ADD ("/store/sqlite/fts-recovery", test_sqlite_fts_recovery);
