@@ -863,7 +863,8 @@ def render(results, info):
     add(BEGIN)
     add("")
     add(f"Machine: {info['cpu']}, {info['nproc']} cores, {info['mem_gib']} GiB, "
-        f"{info['os']}, kernel {info['kernel']}; open files {info['nofile']} per process.  ")
+        f"{info['os']}, kernel {info['kernel']}; open files {info['nofile']} per process "
+        "(a section run on another machine names its processor in its heading).  ")
     add(f"Software: {info['cc']}; GLib {info['glib']}, libsoup {info['libsoup']}, SQLite "
         f"{info['sqlite']}; Node {info['node']} with ws {info['ws']}; {info['python']} with "
         f"websockets {info['websockets']}. natterd build type: {info['buildtype']}.  ")
@@ -879,7 +880,10 @@ def render(results, info):
 
     def when(scn):
         s = results.get(scn, {})
-        return f" — run {s.get('when', '?')}{' (quick sizes)' if s.get('quick') else ''}"
+        cpu = (s.get("machine") or {}).get("cpu")
+        elsewhere = f" on {cpu}" if cpu and cpu != info.get("cpu") else ""
+        return (f" — run {s.get('when', '?')}{elsewhere}"
+                f"{' (quick sizes)' if s.get('quick') else ''}")
 
     targets = []
 
