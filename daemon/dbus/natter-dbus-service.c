@@ -251,6 +251,8 @@ on_message (NatterDBusService     *self,
   if (natter_dbus_room_add_message (room, message, TRUE) &&
       notifications_wanted (self, room, message))
     natter_notifier_show (self->notifier, message);
+  else if (message->has_target_seq)
+    natter_notifier_message_changed (self->notifier, message);
 }
 
 static void

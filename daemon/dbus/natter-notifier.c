@@ -323,9 +323,15 @@ portal_show (NatterNotifier        *self,
   g_autofree char *title = natter_notifier_title_for (message);
   g_autofree char *body = body_for (self, message);
   GVariantBuilder notification;
+  RoomNote *note;
 
-  if (!g_hash_table_contains (self->rooms, message->room))
-    g_hash_table_insert (self->rooms, g_strdup (message->room), g_new0 (RoomNote, 1));
+  note = g_hash_table_lookup (self->rooms, message->room);
+  if (note == NULL)
+    {
+      note = g_new0 (RoomNote, 1);
+      g_hash_table_insert (self->rooms, g_strdup (message->room), note);
+    }
+  note->seq = message->seq;
   g_variant_builder_init (&notification, G_VARIANT_TYPE_VARDICT);
   g_variant_builder_add (&notification, "{sv}", "title", g_variant_new_string (title));
   g_variant_builder_add (&notification, "{sv}", "body", g_variant_new_string (body));
@@ -418,6 +424,54 @@ natter_notifier_withdraw (NatterNotifier *self,
   else if (note->id != 0)
     close_notification (self, note->id);
   g_hash_table_remove (self->rooms, room);
+}
+
+/**
+ * natter_notifier_message_changed:
+ * @self: a #NatterNotifier
+ * @change: an edit or a deletion of a message (`target_seq` says which)
+ *
+ * Makes the room's notification follow a change of the message it shows: an edit shows
+ * the new text, a deletion closes it, since a deleted message's text must not stay on
+ * the screen. Notifications of other messages are left alone.
+ */
+void
+natter_notifier_message_changed (NatterNotifier        *self,
+                                 const Natter__Message *change)
+{
+  g_autoptr(Natter__Message) edited = NULL;
+  Natter__Message *shown;
+  RoomNote *note;
+
+  g_return_if_fail (NATTER_IS_NOTIFIER (self));
+  g_return_if_fail (change != NULL);
+
+  if (change->room == NULL || !change->has_target_seq)
+    return;
+  note = g_hash_table_lookup (self->rooms, change->room);
+  if (note == NULL)
+    return;
+  /* The message waiting to be shown, if it is the one changed; else the one shown. */
+  shown = note->queued != NULL && note->queued->seq == change->target_seq ? note->queued : NULL;
+  if (shown == NULL && note->seq != change->target_seq)
+    return;
+
+  if (g_strcmp0 (change->kind, NATTER_MESSAGE_KIND_DELETE) == 0)
+    {
+      natter_notifier_withdraw (self, change->room);
+      return;
+    }
+  if (g_strcmp0 (change->kind, NATTER_MESSAGE_KIND_EDIT) != 0)
+    return;
+  edited = natter_message_new (change->room, change->target_seq, change->ts, change->sender,
+                               change->body, NULL, NATTER_MESSAGE_KIND_TEXT);
+  if (shown != NULL)
+    {
+      g_clear_pointer (&note->queued, natter_message_free);
+      note->queued = g_steal_pointer (&edited);
+      return;
+    }
+  natter_notifier_show (self, edited);
 }
 
 /**

@@ -34,6 +34,8 @@ void            natter_notifier_show         (NatterNotifier        *self,
                                               const Natter__Message *message);
 void            natter_notifier_withdraw     (NatterNotifier        *self,
                                               const char            *room);
+void            natter_notifier_message_changed (NatterNotifier     *self,
+                                                 const Natter__Message *change);
 void            natter_notifier_show_invitation (NatterNotifier     *self,
                                                  const char         *room,
                                                  const char         *by);

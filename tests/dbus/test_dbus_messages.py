@@ -374,6 +374,46 @@ class DBusMessagesTest(DBusTestCase):
         self.assertEqual([n[4] for n in await notifies()],
                          [f"@{OWNER} look", "everything counts", "psst", "psst again"])
 
+    async def test_notification_follows_edit_and_delete(self):
+        """A notification shows its message as it is now: an edit replaces its text, a
+        deletion closes it (the deleted text must not stay on the screen). A change of
+        another message leaves it alone."""
+        await self.start_mock("-t", "notification_daemon")
+        alice = await self.setup_room()
+
+        async def calls(method):
+            return [a for (m, a) in await self.mock_calls(*NOTIFICATIONS) if m == method]
+
+        async def count(method, n):
+            return len(await calls(method)) >= n
+
+        older = await alice.call("send", {"room": "general", "body": "older",
+                                          "client_msg_id": "o"}, "sent")
+        await eventually(lambda: count("Notify", 1), message="no notification")
+        sent = await alice.call("send", {"room": "general", "body": "the passwrod is hunter2",
+                                         "client_msg_id": "p"}, "sent")
+        await eventually(lambda: count("Notify", 2), message="no second notification")
+        shown_id = (await calls("Notify"))[1][1]
+        self.assertNotEqual(shown_id, 0)
+
+        # An edit of a message no longer shown changes nothing.
+        await alice.call("edit", {"room": "general", "seq": older["seq"], "body": "old"}, "sent")
+        await alice.call("edit", {"room": "general", "seq": sent["seq"],
+                                  "body": "the password is in the vault"}, "sent")
+        await eventually(lambda: count("Notify", 3), message="the edit was not shown")
+        notifies = await calls("Notify")
+        self.assertEqual(len(notifies), 3)
+        (_, replaces, _, summary, body, _, _, _) = notifies[2]
+        self.assertEqual((replaces, summary, body),
+                         (shown_id, "alice in #general", "the password is in the vault"))
+        self.assertEqual(await calls("CloseNotification"), [])
+
+        await alice.call("delete", {"room": "general", "seq": sent["seq"]}, "sent")
+        await eventually(lambda: count("CloseNotification", 1),
+                         message="the deleted message's notification stayed")
+        self.assertEqual(await calls("CloseNotification"), [[shown_id]])
+        self.assertEqual(len(await calls("Notify")), 3)
+
     async def _bodies(self, notifies, n):
         return len(await notifies()) >= n
 
