@@ -190,6 +190,9 @@ static const char * const migrations[] = {
   "  role text,"
   "  topic text,"
   "  PRIMARY KEY (room, ts));",
+  /* 7: an account's pending invitations by an index: they are read at every login, and
+   * invitations that are never used up or declined add up over time. */
+  "CREATE INDEX invitations_user ON invitations (user_name);",
 };
 
 /* ---------------------------------------------------------------------------------------
@@ -361,7 +364,6 @@ static const struct {
     "SELECT room, user_name, false FROM invitations WHERE $1::text IS NULL OR room = $1"
     " UNION ALL SELECT room, user_name, true FROM bans WHERE $1::text IS NULL OR room = $1"
     " ORDER BY 1, 2", 1 },
-  /* Few rows (invitations are used up or declined), so no index by user. */
   [STMT_LIST_INVITATIONS] = { "natter_list_invitations",
     "SELECT room, invited_by, created_at_ms FROM invitations WHERE user_name = $1"
     " ORDER BY created_at_ms, room", 1 },

@@ -247,6 +247,9 @@ static const char * const migrations[] = {
   "  topic   TEXT,"
   "  PRIMARY KEY (room, ts)"
   ") WITHOUT ROWID;",
+  /* 11: an account's pending invitations by an index: they are read at every login, and
+   * invitations that are never used up or declined add up over time. */
+  "CREATE INDEX invitations_user ON invitations (user);",
 };
 
 /* The first schema version with a sharded search index. */
@@ -474,7 +477,6 @@ static const char * const stmt_sql[N_STMTS] = {
     "  SET invited_by = excluded.invited_by, created_at = excluded.created_at",
   [STMT_DELETE_INVITATION] = "DELETE FROM invitations WHERE room = ?1 AND user = ?2",
   [STMT_DELETE_INVITATIONS_BY] = "DELETE FROM invitations WHERE room = ?1 AND invited_by = ?2",
-  /* Few rows (invitations are used up or declined), so no index by user. */
   [STMT_SELECT_INVITATIONS] =
     "SELECT room, invited_by, created_at FROM invitations WHERE user = ?1"
     " ORDER BY created_at, room",
