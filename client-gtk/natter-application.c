@@ -87,34 +87,46 @@ room_read_cb (NatterRoom        *room,
   g_hash_table_remove (self->notified, natter_room_get_name (room));
 }
 
-/* A deleted message's text leaves the screen: its notification goes too. */
+static void show_notification (NatterApplication *self,
+                               NatterRoom        *room,
+                               NatterMessage     *message);
+
+/* The notification shows its message as it is: an edit replaces the text, and a deleted
+ * message's text leaves the screen with its notification. */
 static void
 notified_message_changed_cb (NatterMessage     *message,
                              NatterApplication *self)
 {
   NatterRoom *room;
   const guint64 *seq;
+  const gint64 *edited;
   g_autofree char *id = NULL;
 
-  if (!natter_message_get_deleted (message))
-    return;
   room = g_hash_table_lookup (self->notified, natter_message_get_room (message));
   seq = room != NULL ? g_object_get_data (G_OBJECT (room), "natter-notified-seq") : NULL;
   if (seq == NULL || *seq != natter_message_get_seq (message))
     return;
+  if (!natter_message_get_deleted (message))
+    {
+      /* Reactions change the message too; only a new text is worth showing again. */
+      edited = g_object_get_data (G_OBJECT (room), "natter-notified-edited");
+      if (edited != NULL && *edited != natter_message_get_edited_timestamp (message) &&
+          g_settings_get_boolean (self->settings, "notifications"))
+        show_notification (self, room, message);
+      return;
+    }
   id = notification_id (room);
   g_application_withdraw_notification (G_APPLICATION (self), id);
   g_signal_handlers_disconnect_by_func (room, room_read_cb, self);
   g_hash_table_remove (self->notified, natter_room_get_name (room));
 }
 
+/* Shows @message as the notification of @room, replacing the room's previous one. */
 static void
-message_received_cb (NatterService     *service,
-                     NatterRoom        *room,
-                     NatterMessage     *message,
-                     NatterApplication *self)
+show_notification (NatterApplication *self,
+                   NatterRoom        *room,
+                   NatterMessage     *message)
 {
-  NatterWindow *window = _natter_application_get_window (self);
   const char *kind = natter_room_get_kind (room);
   const char *sender = natter_message_get_sender (message);
   g_autoptr(GNotification) notification = NULL;
@@ -122,19 +134,6 @@ message_received_cb (NatterService     *service,
   g_autofree char *title = NULL;
   g_autofree char *id = NULL;
   g_autofree char *body = NULL;
-
-  if (natter_message_get_own (message) || !g_settings_get_boolean (self->settings, "notifications"))
-    return;
-  /* The room's level: a mention of the account (or a direct message) still notifies
-   * with "mentions". */
-  if (g_str_equal (natter_room_get_notification_level (room), "none") ||
-      (g_str_equal (natter_room_get_notification_level (room), "mentions") && !g_str_equal (kind, "dm") &&
-       !natter_message_mentions (message, natter_room_get_account (room))))
-    return;
-  /* The conversation is in front of the user. */
-  if (window != NULL && gtk_window_is_active (GTK_WINDOW (window)) &&
-      natter_window_get_visible_room (window) == room)
-    return;
 
   if (g_str_equal (kind, "system"))
     title = g_strdup_printf (_("Announcement from %s"), sender);
@@ -176,6 +175,10 @@ message_received_cb (NatterService     *service,
   g_application_send_notification (G_APPLICATION (self), id, notification);
   g_object_set_data_full (G_OBJECT (room), "natter-notified-seq",
                           g_memdup2 (&(guint64) { natter_message_get_seq (message) }, sizeof (guint64)), g_free);
+  g_object_set_data_full (G_OBJECT (room), "natter-notified-edited",
+                          g_memdup2 (&(gint64) { natter_message_get_edited_timestamp (message) },
+                                     sizeof (gint64)), g_free);
+  g_signal_handlers_disconnect_by_func (message, notified_message_changed_cb, self);
   g_signal_connect_object (message, "changed", G_CALLBACK (notified_message_changed_cb), self, 0);
 
   if (!g_hash_table_contains (self->notified, natter_room_get_name (room)))
@@ -183,6 +186,30 @@ message_received_cb (NatterService     *service,
       g_hash_table_insert (self->notified, g_strdup (natter_room_get_name (room)), g_object_ref (room));
       g_signal_connect_object (room, "notify::unread-count", G_CALLBACK (room_read_cb), self, 0);
     }
+}
+
+static void
+message_received_cb (NatterService     *service,
+                     NatterRoom        *room,
+                     NatterMessage     *message,
+                     NatterApplication *self)
+{
+  NatterWindow *window = _natter_application_get_window (self);
+  const char *kind = natter_room_get_kind (room);
+
+  if (natter_message_get_own (message) || !g_settings_get_boolean (self->settings, "notifications"))
+    return;
+  /* The room's level: a mention of the account (or a direct message) still notifies
+   * with "mentions". */
+  if (g_str_equal (natter_room_get_notification_level (room), "none") ||
+      (g_str_equal (natter_room_get_notification_level (room), "mentions") && !g_str_equal (kind, "dm") &&
+       !natter_message_mentions (message, natter_room_get_account (room))))
+    return;
+  /* The conversation is in front of the user. */
+  if (window != NULL && gtk_window_is_active (GTK_WINDOW (window)) &&
+      natter_window_get_visible_room (window) == room)
+    return;
+  show_notification (self, room, message);
 }
 
 /* natterd leaves invitations to the app (it handles notifications): the window shows
