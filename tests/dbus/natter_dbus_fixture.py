@@ -27,6 +27,7 @@ from natter_fixture import (JSON_PROTOCOL, JsonClient, eventually, open_ws,  # n
                             password_for, wait_for)
 
 BUS_NAME = "io.github.natter.Natter.Daemon"
+NOTIFICATIONS = ("org.freedesktop.Notifications", "/org/freedesktop/Notifications")
 ROOT_PATH = "/io/github/natter/Chat"
 ROOMS_PATH = ROOT_PATH + "/rooms"
 CHAT_IFACE = "io.github.natter.Chat"
@@ -415,6 +416,17 @@ class DBusTestCase(unittest.IsolatedAsyncioTestCase):
         calls = await self.watcher.call(name, path, "org.freedesktop.DBus.Mock", "GetCalls",
                                         None, "(a(tsav))")
         return [(method, list(args)) for (_, method, args) in calls[0]]
+
+    async def notification_calls(self, method):
+        """The arguments of each call of @method that the mock notification server
+        (`start_mock("-t", "notification_daemon")`) received."""
+        return [args for (m, args) in await self.mock_calls(*NOTIFICATIONS) if m == method]
+
+    def notification_calls_reach(self, method, n):
+        """For eventually(): the mock notification server had @n calls of @method."""
+        async def check():
+            return len(await self.notification_calls(method)) >= n
+        return check
 
     # gdbus, as a user types it ----------------------------------------------------------
 

@@ -380,19 +380,14 @@ class DBusMessagesTest(DBusTestCase):
         another message leaves it alone."""
         await self.start_mock("-t", "notification_daemon")
         alice = await self.setup_room()
-
-        async def calls(method):
-            return [a for (m, a) in await self.mock_calls(*NOTIFICATIONS) if m == method]
-
-        async def count(method, n):
-            return len(await calls(method)) >= n
+        calls, count = self.notification_calls, self.notification_calls_reach
 
         older = await alice.call("send", {"room": "general", "body": "older",
                                           "client_msg_id": "o"}, "sent")
-        await eventually(lambda: count("Notify", 1), message="no notification")
+        await eventually(count("Notify", 1), message="no notification")
         sent = await alice.call("send", {"room": "general", "body": "the passwrod is hunter2",
                                          "client_msg_id": "p"}, "sent")
-        await eventually(lambda: count("Notify", 2), message="no second notification")
+        await eventually(count("Notify", 2), message="no second notification")
         shown_id = (await calls("Notify"))[1][1]
         self.assertNotEqual(shown_id, 0)
 
@@ -400,7 +395,7 @@ class DBusMessagesTest(DBusTestCase):
         await alice.call("edit", {"room": "general", "seq": older["seq"], "body": "old"}, "sent")
         await alice.call("edit", {"room": "general", "seq": sent["seq"],
                                   "body": "the password is in the vault"}, "sent")
-        await eventually(lambda: count("Notify", 3), message="the edit was not shown")
+        await eventually(count("Notify", 3), message="the edit was not shown")
         notifies = await calls("Notify")
         self.assertEqual(len(notifies), 3)
         (_, replaces, _, summary, body, _, _, _) = notifies[2]
@@ -409,7 +404,7 @@ class DBusMessagesTest(DBusTestCase):
         self.assertEqual(await calls("CloseNotification"), [])
 
         await alice.call("delete", {"room": "general", "seq": sent["seq"]}, "sent")
-        await eventually(lambda: count("CloseNotification", 1),
+        await eventually(count("CloseNotification", 1),
                          message="the deleted message's notification stayed")
         self.assertEqual(await calls("CloseNotification"), [[shown_id]])
         self.assertEqual(len(await calls("Notify")), 3)

@@ -237,6 +237,19 @@ class GuiTestCase(DBusTestCase):
                        check=True, stdout=subprocess.DEVNULL)
         return {"LOCPATH": locales, "LANG": "zh_CN.UTF-8", "LANGUAGE": "zh_CN"}
 
+    async def app_in_general_notified_of_random(self):
+        """A mock notification server, the account and alice (a WebSocket client, returned)
+        in "general" and "random", and the app showing "general": what alice says in
+        "random" is notified."""
+        await self.start_mock("-t", "notification_daemon")
+        alice = await self.ws_user("alice")
+        for room in ("general", "random"):
+            await self.join(room)
+            await alice.call("join", {"room": room}, "joined")
+        await self.start_app()
+        await self.open_room("general")
+        return alice
+
     async def start_app(self, **extra_env):
         self.app = App(self.app_dir, self.app_environment(**extra_env))
         self.app.start()

@@ -276,13 +276,7 @@ class GuiTest(GuiTestCase):
     async def test_notifications(self):
         """A message in a room not on screen raises one notification (the app's, natterd
         stays silent), whose action opens the room."""
-        await self.start_mock("-t", "notification_daemon")
-        alice = await self.ws_user("alice")
-        for room in ("general", "random"):
-            await self.join(room)
-            await alice.call("join", {"room": room}, "joined")
-        await self.start_app()
-        await self.open_room("general")
+        alice = await self.app_in_general_notified_of_random()
         await self.eventually_shows(lambda d: room_row(d, "random") is not None, "no random")
 
         sent = await alice.call("send", {"room": "random", "body": "look here", "client_msg_id": "n"}, "sent")

@@ -381,35 +381,23 @@ class GuiMessagesTest(GuiTestCase):
     async def test_notification_follows_edit_and_delete(self):
         """The app's notification of a message shows it as it is: a reaction leaves it
         alone, an edit replaces its text, a deletion withdraws it."""
-        notifications = ("org.freedesktop.Notifications", "/org/freedesktop/Notifications")
-        await self.start_mock("-t", "notification_daemon")
-        alice = await self.ws_user("alice")
-        for room in ("general", "random"):
-            await self.join(room)
-            await alice.call("join", {"room": room}, "joined")
-        await self.start_app()
-        await self.open_room("general")
-
-        async def calls(method):
-            return [a for (m, a) in await self.mock_calls(*notifications) if m == method]
-
-        async def count(method, n):
-            return len(await calls(method)) >= n
+        alice = await self.app_in_general_notified_of_random()
+        calls, count = self.notification_calls, self.notification_calls_reach
 
         sent = await alice.call("send", {"room": "random", "body": "the passwrod is hunter2",
                                          "client_msg_id": "p"}, "sent")
-        await eventually(lambda: count("Notify", 1), message="no notification")
+        await eventually(count("Notify", 1), message="no notification")
         await alice.call("react", {"room": "random", "seq": sent["seq"], "emoji": "👀"}, "sent")
         await alice.call("edit", {"room": "random", "seq": sent["seq"],
                                   "body": "the password is in the vault"}, "sent")
-        await eventually(lambda: count("Notify", 2), message="the edit was not shown")
+        await eventually(count("Notify", 2), message="the edit was not shown")
         first, second = await calls("Notify")
         self.assertEqual(first[4], "the passwrod is hunter2")
         self.assertEqual((second[1], second[3], second[4]),
                          (1, "alice in #random", "the password is in the vault"))
 
         await alice.call("delete", {"room": "random", "seq": sent["seq"]}, "sent")
-        await eventually(lambda: count("CloseNotification", 1),
+        await eventually(count("CloseNotification", 1),
                          message="the deleted message's notification stayed")
         self.assertEqual(len(await calls("Notify")), 2, "the reaction or deletion notified")
 
