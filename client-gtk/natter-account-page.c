@@ -253,14 +253,39 @@ add_note_row (AdwPreferencesGroup *group,
   g_ptr_array_add (rows, row);
 }
 
+/* Finishes the call that lists @group's rows: clears them (unless the call was cancelled,
+ * when a newer one is on its way) and, if the call failed, says why in their place.
+ * Returns: (transfer full) (nullable): the reply, %NULL if there are no rows to add */
+static GVariant *
+list_finish (GObject             *source,
+             GAsyncResult        *result,
+             AdwPreferencesGroup *group,
+             GPtrArray           *rows,
+             AccountRequest       request)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = natter_service_call_finish (NATTER_SERVICE (source), result, &error);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return NULL;
+  clear_rows (group, rows);
+  if (reply == NULL)
+    {
+      g_autofree char *text = message_for_user (error, request);
+
+      add_note_row (group, rows, text);
+    }
+  return g_steal_pointer (&reply);
+}
+
 static void
 sessions_cb (GObject      *source,
              GAsyncResult *result,
              gpointer      user_data)
 {
   NatterAccountPage *self = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = natter_service_call_finish (NATTER_SERVICE (source), result, &error);
+  g_autoptr(GVariant) reply = list_finish (source, result, self->sessions_group,
+                                           self->session_rows, ACCOUNT_SESSIONS);
   g_autoptr(GVariantIter) iter = NULL;
   const char *id;
   const char *agent;
@@ -268,16 +293,8 @@ sessions_cb (GObject      *source,
   gint64 last_used;
   gboolean current;
 
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    return;
-  clear_rows (self->sessions_group, self->session_rows);
   if (reply == NULL)
-    {
-      g_autofree char *text = message_for_user (error, ACCOUNT_SESSIONS);
-
-      add_note_row (self->sessions_group, self->session_rows, text);
-      return;
-    }
+    return;
   /* This device first. */
   for (int pass = 0; pass < 2; pass++)
     {
@@ -368,24 +385,16 @@ users_cb (GObject      *source,
           gpointer      user_data)
 {
   NatterAccountPage *self = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = natter_service_call_finish (NATTER_SERVICE (source), result, &error);
+  g_autoptr(GVariant) reply = list_finish (source, result, self->users_group, self->user_rows,
+                                           ACCOUNT_USERS);
   g_autoptr(GVariantIter) iter = NULL;
   const char *name;
   gboolean admin;
   gboolean disabled;
   gint64 created;
 
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    return;
-  clear_rows (self->users_group, self->user_rows);
   if (reply == NULL)
-    {
-      g_autofree char *text = message_for_user (error, ACCOUNT_USERS);
-
-      add_note_row (self->users_group, self->user_rows, text);
-      return;
-    }
+    return;
   g_variant_get (reply, "(a(sbbx))", &iter);
   while (g_variant_iter_next (iter, "(&sbbx)", &name, &admin, &disabled, &created))
     add_user_row (self, name, admin, disabled, created);
