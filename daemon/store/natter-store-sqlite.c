@@ -3939,21 +3939,6 @@ natter_store_sqlite_new (const char *path, NatterDurability durability, GError *
 }
 
 /**
- * natter_store_sqlite_backup:
- * @path: the database file of a store, in use by a running natterd or not
- * @dest: a file that does not exist yet
- * @error: return location for a #GError
- *
- * Copies the database with SQLite's online backup API, in one step: one read
- * transaction, so the copy is the database as it was when the step began, while the
- * server goes on writing (in WAL mode a reader holds no writer back). Everything
- * committed before the call is in the copy. The copy is written beside @dest first and
- * renamed into place only when complete, so @dest is never half a database. Blocks:
- * for the command line, not for a main loop that serves.
- *
- * Returns: %TRUE if @dest holds the copy
- */
-/**
  * natter_store_sqlite_query_plans:
  * @path: a database file that natterd has opened once (so at the newest schema)
  * @error: return location for a #GError
@@ -4001,6 +3986,21 @@ natter_store_sqlite_query_plans (const char *path, GError **error)
   return g_steal_pointer (&plans);
 }
 
+/**
+ * natter_store_sqlite_backup:
+ * @path: the database file of a store, in use by a running natterd or not
+ * @dest: a file that does not exist yet
+ * @error: return location for a #GError
+ *
+ * Copies the database with SQLite's online backup API, in one step: one read
+ * transaction, so the copy is the database as it was when the step began, while the
+ * server goes on writing (in WAL mode a reader holds no writer back). Everything
+ * committed before the call is in the copy. The copy is written beside @dest first and
+ * renamed into place only when complete, so @dest is never half a database. Blocks:
+ * for the command line, not for a main loop that serves.
+ *
+ * Returns: %TRUE if @dest holds the copy
+ */
 gboolean
 natter_store_sqlite_backup (const char *path, const char *dest, GError **error)
 {
